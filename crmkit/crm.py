@@ -1,0 +1,260 @@
+"""The CRM object: one SQLite file, its plugins and the services on top."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from attrs import frozen
+
+from . import migrations, store
+from .audit import Audit
+from .customers import Customers
+from .errors import CrmError, NotFound, PluginError
+from .fields import FieldRegistry, core_fields
+from .interactions import Interactions
+from .kinds import CORE_KINDS, KindRegistry
+from .money import exponent_of
+from .plugins import PluginSet, load_plugins, selection_from_environment
+from .segments import Segments
+from .settings import Settings
+from .tasks import Tasks
+from .timeutil import Clock, system_clock, to_datetime, to_iso
+
+DEFAULT_CURRENCY = "USD"
+_CORE_NAMES = frozenset({
+    "db", "path", "plugins", "customers", "interactions", "segments", "tasks", "audit",
+    "settings", "fields", "kinds", "currency", "exponent", "actor", "now", "transaction",
+    "run_due", "forget", "close", "extensions", "acting_as", "panels", "report_sections",
+})
+
+
+@frozen
+class DueReport:
+    """What ``run_due`` did: each plugin's summary, and the plugins that failed."""
+
+    now: datetime
+    results: dict[str, Any]
+    errors: dict[str, str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class CRM:
+    """A customer relationship database with its plugins. Make one with :func:`crmkit.open`."""
+
+    def __init__(self, db, plugins: PluginSet, *, path: str, clock: Clock | None, actor: str | None):
+        self.db = db
+        self.path = path
+        self.plugins = plugins
+        self._clock = clock or system_clock
+        self.actor = actor or os.environ.get("CRMKIT_ACTOR") or _login_name()
+        self.extensions: dict[str, Any] = {}
+        self._extension_owner: dict[str, str] = {}
+        self.audit = Audit(self)
+        self.settings = Settings(self)
+        self.currency: str = self.settings.get("core.currency", DEFAULT_CURRENCY)
+        self.exponent = exponent_of(self.currency)
+        self.kinds = KindRegistry()
+        for kind in CORE_KINDS:
+            self.kinds.add(kind)
+        for plugin, kinds in self.plugins.each_or_raise("crmkit_interaction_kinds"):
+            for kind in kinds or []:
+                self.kinds.add(kind, plugin)
+        self.fields = FieldRegistry()
+        for item in core_fields(self.kinds.names(money="in"), self.kinds.names(money="out"), self.kinds.names(contact=True)):
+            self.fields.add(item)
+        self.customers = Customers(self)
+        self.interactions = Interactions(self)
+        self.tasks = Tasks(self)
+        self.segments = Segments(self)
+        for plugin, fields in self.plugins.each_or_raise("crmkit_fields", crm=self):
+            for item in fields or []:
+                self.fields.add(item, plugin)
+        for plugin, services in self.plugins.each_or_raise("crmkit_extend", crm=self):
+            for name, service in (services or {}).items():
+                self._attach(name, service, plugin)
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    def __getattr__(self, name: str) -> Any:
+        extensions = self.__dict__.get("extensions", {})
+        if name in extensions:
+            return extensions[name]
+        hint = f"; active plugins: {', '.join(self.plugins.names()) or 'none'}" if "plugins" in self.__dict__ else ""
+        raise AttributeError(f"CRM has no attribute or plugin service {name!r}{hint}")
+
+    def _attach(self, name: str, service: Any, plugin: str) -> None:
+        if name in _CORE_NAMES or name.startswith("_"):
+            raise CrmError(f"plugin {plugin!r} cannot add service {name!r}: the core uses that name")
+        if name in self.extensions:
+            raise CrmError(
+                f"service name {name!r} is claimed by both plugin {self._extension_owner[name]!r} and plugin {plugin!r}"
+            )
+        self.extensions[name] = service
+        self._extension_owner[name] = plugin
+
+    def now(self) -> datetime:
+        """The CRM's clock: the default ``as_of``/``now`` of every computation."""
+        return to_datetime(self._clock())
+
+    def as_of(self, value: Any = None) -> datetime:
+        """``value`` as an aware UTC datetime, or the CRM's clock when it is None."""
+        return self.now() if value is None else to_datetime(value, "as_of")
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """One write, one transaction; nested use becomes a savepoint."""
+        with store.transaction(self.db) as db:
+            yield db
+
+    @contextmanager
+    def acting_as(self, actor: str) -> Iterator["CRM"]:
+        """Record changes made inside the block in the audit log under ``actor``."""
+        previous, self.actor = self.actor, actor
+        try:
+            yield self
+        finally:
+            self.actor = previous
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self.db.close()
+
+    def __enter__(self) -> "CRM":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<CRM {self.path} plugins={self.plugins.names()}>"
+
+    # --- work across plugins --------------------------------------------------------------
+
+    def run_due(self, now: Any = None) -> DueReport:
+        """Run every plugin's scheduled work as of ``now``, each plugin in its own transaction.
+
+        Idempotent for the same ``now``. A failing plugin's work is rolled back and reported;
+        the other plugins' work still happens.
+        """
+        moment = self.as_of(now)
+        results, errors = {}, {}
+        caller = self.plugins.hook.crmkit_due
+        for impl in reversed(caller.get_hookimpls()):
+            args = {"crm": self, "now": moment}
+            try:
+                with self.transaction():
+                    results[impl.plugin_name] = impl.function(*[args[a] for a in impl.argnames])
+                    self.audit.record("due.run", "plugin", impl.plugin_name, after={"now": to_iso(moment)}, source=impl.plugin_name)
+            except Exception as error:  # noqa: BLE001 - reported per plugin, others go on
+                errors[impl.plugin_name] = str(PluginError(impl.plugin_name, "crmkit_due", error))
+        return DueReport(moment, results, errors)
+
+    def forget(self, customer_id: int) -> None:
+        """Erase a customer's personal data everywhere (right to erasure), in one transaction.
+
+        The customer row keeps its id, stage, region, size, industry and dates so that figures
+        still add up; name, contact details, free text and attributes are removed from the core,
+        from the audit log and, through ``crmkit_customer_forgotten``, from every plugin.
+        Interactions stay with amounts and dates, their notes and data erased.
+        """
+        with self.transaction():
+            self.customers.get(customer_id)
+            now = to_iso(self.now())
+            self.db.execute(
+                """UPDATE customers SET name = 'forgotten customer ' || id, external_id = NULL,
+                   email = NULL, email_norm = NULL, phone = NULL, phone_norm = NULL,
+                   address = NULL, company = NULL, tags = '[]', attributes = '{}',
+                   updated_at = :now, forgotten_at = :now WHERE id = :id""",
+                {"id": customer_id, "now": now},
+            )
+            self.db.execute("UPDATE interactions SET notes = NULL, data = NULL WHERE customer_id = ?", [customer_id])
+            self.db.execute("UPDATE tasks SET reason = NULL, data = '{}' WHERE customer_id = ?", [customer_id])
+            self.db.execute(
+                "UPDATE audit_log SET before = NULL, after = NULL WHERE entity = 'customer' AND entity_id = ?",
+                [str(customer_id)],
+            )
+            self.plugins.call("crmkit_customer_forgotten", crm=self, customer_id=customer_id)
+            self.audit.record("customer.forget", "customer", customer_id)
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        return "system"
+
+
+def open(  # noqa: A001 - mirrors the builtin on purpose: crmkit.open(path)
+    path: str | Path = ":memory:", plugins: Iterable[Any] | None = None, clock: Clock | None = None,
+    *, currency: str | None = None, actor: str | None = None,
+) -> CRM:
+    """Open (or create) a CRM file and return the CRM object.
+
+    ``plugins`` selects the active plugins (entry point names or plugin objects); without it the
+    ``CRMKIT_PLUGINS`` environment variable, then the file's ``plugins`` setting, then "every
+    installed plugin" decide. Pending migrations of the core and of every active plugin are
+    applied in one transaction. ``clock`` is a callable returning the current time (tests fix
+    it). ``currency`` is fixed when the file is created.
+    """
+    db = store.connect(path)
+    try:
+        selection = list(plugins) if plugins is not None else selection_from_environment()
+        if selection is None and db["settings"].exists():
+            row = db.execute("SELECT value FROM settings WHERE key = 'plugins'").fetchone()
+            if row is not None:
+                import json
+
+                selection = json.loads(row[0])
+        plugin_set = load_plugins(selection)
+        _migrate(db, plugin_set)
+        _fix_currency(db, currency)
+        return CRM(db, plugin_set, path=str(path), clock=clock, actor=actor)
+    except BaseException:
+        db.close()
+        raise
+
+
+def pending_migrations(db, plugin_set: PluginSet) -> list[tuple[str, str]]:
+    """``(set name, migration name)`` of every migration not yet applied. Reads only."""
+    return [(m_set.name, m.name) for m_set in _migration_sets(plugin_set) for m in m_set.pending(db)]
+
+
+def _migration_sets(plugin_set: PluginSet) -> list:
+    sets = [migrations.core]
+    for plugin, result in plugin_set.each_or_raise("crmkit_migrations"):
+        if result is not None:
+            sets.append(result)
+    return sets
+
+
+def _migrate(db, plugin_set: PluginSet) -> None:
+    sets = _migration_sets(plugin_set)
+    if not any(m_set.pending(db) for m_set in sets):
+        return
+    with store.transaction(db):
+        for m_set in sets:
+            try:
+                m_set.apply(db)
+            except Exception as error:
+                raise CrmError(f"migration set {m_set.name!r} failed: {error}; the file was left as it was") from error
+
+
+def _fix_currency(db, currency: str | None) -> None:
+    import json
+
+    row = db.execute("SELECT value FROM settings WHERE key = 'core.currency'").fetchone()
+    if row is None:
+        code = (currency or DEFAULT_CURRENCY).upper()
+        exponent_of(code)
+        with store.transaction(db):
+            db.execute("INSERT INTO settings(key, value) VALUES ('core.currency', ?)", [json.dumps(code)])
+    elif currency is not None and json.loads(row[0]) != currency.upper():
+        raise CrmError(f"this CRM keeps money in {json.loads(row[0])}; it cannot be opened as {currency.upper()}")

@@ -1,0 +1,332 @@
+"""Customers: add, change, find, page through, de-duplicate and merge."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import TYPE_CHECKING, Any, Iterable
+
+import attrs
+from attrs import frozen
+
+from .errors import ConflictError, NotFound, ValidationError
+from .models import Customer, CustomerChange, normalise_email, normalise_phone, record_dict
+from .store import batched
+from .timeutil import to_iso
+
+if TYPE_CHECKING:
+    from .crm import CRM
+
+_ORDERABLE = ("id", "name", "created_at", "updated_at", "region", "company", "owner", "stage")
+_INSERT_COLUMNS = (
+    "external_id", "name", "email", "email_norm", "phone", "phone_norm", "address", "region",
+    "company", "industry", "size", "source", "owner", "stage", "tags", "attributes",
+    "created_at", "updated_at",
+)
+
+
+@frozen
+class DuplicatePair:
+    """Two customers that are probably the same, and why crmkit thinks so."""
+
+    first: Customer
+    second: Customer
+    reason: str
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _name_key(name: str) -> str:
+    cleaned = re.sub(r"[^\w\s]", " ", name.lower())
+    return " ".join(cleaned.split())
+
+
+class Customers:
+    """The customers of one CRM."""
+
+    def __init__(self, crm: "CRM"):
+        self._crm = crm
+
+    # --- writing --------------------------------------------------------------------------
+
+    def add(self, customer: Customer | None = None, **fields: Any) -> Customer:
+        """Add one customer from a :class:`Customer` or keyword fields; returns it with its id."""
+        record = customer if customer is not None else self._build(fields, 1)
+        ids = self._insert([record])
+        return self.get(ids[0])
+
+    def add_many(self, rows: Iterable[Customer | dict], batch_size: int = 1000) -> list[int]:
+        """Add many customers in one transaction, firing ``crmkit_customers_added`` per batch.
+
+        Rows are validated batch by batch; a bad row raises ValidationError naming its position
+        and nothing is written. Returns the new ids in order.
+        """
+        ids: list[int] = []
+        with self._crm.transaction():
+            position = 0
+            for batch in batched(rows, batch_size):
+                records = []
+                for row in batch:
+                    position += 1
+                    records.append(row if isinstance(row, Customer) else self._build(row, position))
+                ids.extend(self._insert(records))
+        return ids
+
+    def update(self, customer_id: int, **changes: Any) -> Customer:
+        """Change fields of one customer; the before/after goes to the audit log and the hook."""
+        unknown = set(changes) - set(Customer.EDITABLE)
+        if unknown:
+            raise ValidationError(sorted(unknown)[0], changes[sorted(unknown)[0]], "a customer field: " + ", ".join(Customer.EDITABLE))
+        with self._crm.transaction():
+            before = self.get(customer_id)
+            try:
+                after = attrs.evolve(before, **changes, updated_at=self._crm.now())
+            except TypeError as error:
+                raise ValidationError("update", changes, str(error)) from None
+            change = CustomerChange(before=before, after=after)
+            if not change.changed:
+                return before
+            row = after.to_row()
+            self._check_unique([after], exclude=customer_id)
+            assignments = ", ".join(f"{column} = :{column}" for column in row if column not in ("id", "created_at"))
+            self._crm.db.execute(f"UPDATE customers SET {assignments} WHERE id = :id", row)
+            self._crm.audit.record(
+                "customer.update", "customer", customer_id,
+                before={k: _jsonable(v[0]) for k, v in change.changed.items()},
+                after={k: _jsonable(v[1]) for k, v in change.changed.items()},
+            )
+            self._crm.plugins.call("crmkit_customers_updated", crm=self._crm, changes=[change])
+            return after
+
+    def upsert_many(self, rows: Iterable[dict], batch_size: int = 500) -> dict[str, int]:
+        """Add or update customers matched on ``external_id``, else on normalised email.
+
+        Only the fields present in a row are changed on an existing customer. Returns counts of
+        ``added`` and ``updated``. One transaction.
+        """
+        counts = {"added": 0, "updated": 0}
+        with self._crm.transaction():
+            position = 0
+            for batch in batched(rows, batch_size):
+                new_records = []
+                for row in batch:
+                    position += 1
+                    existing = self._match(row)
+                    if existing is None:
+                        new_records.append(self._build(row, position))
+                    else:
+                        changes = {k: v for k, v in row.items() if k in Customer.EDITABLE and (k != "external_id" or v)}
+                        try:
+                            self.update(existing, **changes)
+                        except ValidationError as error:
+                            raise ValidationError(f"row {position}: {error.field}", error.value, error.expected) from None
+                        counts["updated"] += 1
+                if new_records:
+                    self._insert(new_records)
+                    counts["added"] += len(new_records)
+        return counts
+
+    def merge(self, keep_id: int, other_id: int) -> Customer:
+        """Merge the duplicate ``other_id`` into ``keep_id`` in one transaction.
+
+        Interactions, tasks and snapshot memberships move to the kept customer, plugins move
+        theirs through ``crmkit_customers_merged``; the kept record gains the duplicate's tags
+        and any contact fields it lacked; the duplicate is deleted. Both records go to the audit
+        log.
+        """
+        if keep_id == other_id:
+            raise ValidationError("other_id", other_id, "a different customer than keep_id")
+        db = self._crm.db
+        with self._crm.transaction():
+            keep, other = self.get(keep_id), self.get(other_id)
+            db.execute("UPDATE interactions SET customer_id = ? WHERE customer_id = ?", [keep_id, other_id])
+            db.execute("UPDATE tasks SET customer_id = ? WHERE customer_id = ?", [keep_id, other_id])
+            db.execute(
+                "UPDATE OR IGNORE segment_snapshot_members SET customer_id = ? WHERE customer_id = ?",
+                [keep_id, other_id],
+            )
+            db.execute("DELETE FROM segment_snapshot_members WHERE customer_id = ?", [other_id])
+            self._crm.plugins.call("crmkit_customers_merged", crm=self._crm, kept_id=keep_id, merged_id=other_id)
+            db.execute("DELETE FROM customer_summary WHERE customer_id IN (?, ?)", [keep_id, other_id])
+            self._crm.interactions.rebuild_summary([keep_id])
+            filled = {
+                name: getattr(other, name)
+                for name in ("email", "phone", "address", "region", "company", "industry", "size", "source", "owner", "external_id")
+                if getattr(keep, name) is None and getattr(other, name) is not None
+            }
+            filled["tags"] = tuple(dict.fromkeys(keep.tags + other.tags))
+            filled["attributes"] = {**other.attributes, **keep.attributes}
+            filled["created_at"] = min(keep.created_at, other.created_at)
+            db.execute("DELETE FROM customers WHERE id = ?", [other_id])
+            merged = attrs.evolve(keep, **filled, updated_at=self._crm.now())
+            row = merged.to_row()
+            assignments = ", ".join(f"{column} = :{column}" for column in row if column != "id")
+            db.execute(f"UPDATE customers SET {assignments} WHERE id = :id", row)
+            self._crm.audit.record(
+                "customer.merge", "customer", keep_id,
+                before={"kept": record_dict(keep), "merged": record_dict(other)},
+                after=record_dict(merged),
+            )
+            return merged
+
+    # --- reading --------------------------------------------------------------------------
+
+    def get(self, customer_id: int) -> Customer:
+        """The customer with this id (NotFound if there is none)."""
+        rows = list(self._crm.db.query("SELECT * FROM customers WHERE id = ?", [customer_id]))
+        if not rows:
+            raise NotFound(f"no customer with id {customer_id}")
+        return Customer.from_row(rows[0])
+
+    def find(
+        self, *, name: str | None = None, email: str | None = None, phone: str | None = None,
+        external_id: str | None = None, limit: int = 50,
+    ) -> list[Customer]:
+        """Customers matching every given criterion: ``name`` is a case-insensitive part of the
+        name; email and phone match in normalised form; ``external_id`` exactly."""
+        where, params = [], []
+        if name:
+            where.append("name LIKE ? ESCAPE '\\'")
+            params.append(f"%{_like_escape(name.strip())}%")
+        if email:
+            where.append("email_norm = ?")
+            params.append(normalise_email(email))
+        if phone:
+            where.append("phone_norm = ?")
+            params.append(normalise_phone(phone))
+        if external_id:
+            where.append("external_id = ?")
+            params.append(external_id)
+        if not where:
+            raise ValidationError("find", None, "at least one of name, email, phone, external_id")
+        sql = f"SELECT * FROM customers WHERE {' AND '.join(where)} ORDER BY id LIMIT ?"
+        return [Customer.from_row(row) for row in self._crm.db.query(sql, params + [int(limit)])]
+
+    def list(
+        self, limit: int = 50, offset: int = 0, order_by: str = "id", descending: bool = False,
+        search: str | None = None,
+    ) -> list[Customer]:
+        """One page of customers, ordered by a column; ``search`` filters on name, email or company."""
+        if order_by not in _ORDERABLE:
+            raise ValidationError("order_by", order_by, "one of " + ", ".join(_ORDERABLE))
+        where, params = self._search(search)
+        direction = "DESC" if descending else "ASC"
+        sql = f"SELECT * FROM customers {where} ORDER BY {order_by} {direction}, id {direction} LIMIT ? OFFSET ?"
+        return [Customer.from_row(row) for row in self._crm.db.query(sql, params + [int(limit), int(offset)])]
+
+    def count(self, search: str | None = None) -> int:
+        """Number of customers, optionally only those ``search`` matches."""
+        where, params = self._search(search)
+        return self._crm.db.execute(f"SELECT count(*) FROM customers {where}", params).fetchone()[0]
+
+    def duplicates(self, limit: int = 1000) -> list[DuplicatePair]:
+        """Likely duplicates: the same normalised email or phone, or near-identical names within
+        the same company. Each pair comes with its reason; the lower id is first."""
+        db = self._crm.db
+        pairs: dict[tuple[int, int], str] = {}
+        for column, label in (("email_norm", "same email"), ("phone_norm", "same phone")):
+            for a, b, value in db.execute(
+                f"SELECT a.id, b.id, a.{column} FROM customers a JOIN customers b "
+                f"ON a.{column} = b.{column} AND a.id < b.id WHERE a.{column} IS NOT NULL "
+                "ORDER BY a.id, b.id LIMIT ?",
+                [limit],
+            ):
+                pairs.setdefault((a, b), f"{label} ({value})")
+        by_company: dict[str, list[tuple[int, str]]] = {}
+        for customer_id, company, name in db.execute(
+            "SELECT id, lower(trim(company)), name FROM customers WHERE company IN "
+            "(SELECT company FROM customers WHERE company IS NOT NULL GROUP BY lower(trim(company)) HAVING count(*) > 1) "
+            "ORDER BY id"
+        ):
+            by_company.setdefault(company, []).append((customer_id, _name_key(name)))
+        for company, members in by_company.items():
+            for i, (a, name_a) in enumerate(members):
+                for b, name_b in members[i + 1:]:
+                    matcher = difflib.SequenceMatcher(None, name_a, name_b)
+                    if name_a == name_b or (matcher.quick_ratio() >= 0.9 and matcher.ratio() >= 0.9):
+                        pairs.setdefault((a, b), f"near-identical name within company {company!r}")
+        ordered = sorted(pairs.items())[:limit]
+        cache = {cid: self.get(cid) for pair, _ in ordered for cid in pair}
+        return [DuplicatePair(cache[a], cache[b], reason) for (a, b), reason in ordered]
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _build(self, fields: dict, position: int) -> Customer:
+        if not isinstance(fields, dict):
+            raise ValidationError(f"row {position}", fields, "a dict of customer fields")
+        unknown = set(fields) - set(Customer.EDITABLE) - {"created_at"}
+        if unknown:
+            name = sorted(unknown)[0]
+            raise ValidationError(name, fields[name], "a customer field: " + ", ".join(Customer.EDITABLE))
+        now = self._crm.now()
+        values = dict(fields, updated_at=now)
+        values["created_at"] = values.get("created_at") or now
+        try:
+            return Customer(**values)
+        except TypeError as error:
+            raise ValidationError(f"row {position}", fields, str(error)) from None
+
+    def _insert(self, records: list[Customer]) -> list[int]:
+        db = self._crm.db
+        with self._crm.transaction():
+            self._check_unique(records)
+            next_id = (db.execute("SELECT max(id) FROM customers").fetchone()[0] or 0) + 1
+            saved = []
+            rows = []
+            for offset, record in enumerate(records):
+                record = attrs.evolve(record, id=next_id + offset)
+                row = record.to_row()
+                rows.append(tuple([row["id"]] + [row[c] for c in _INSERT_COLUMNS]))
+                saved.append(record)
+            db.conn.executemany(
+                f"INSERT INTO customers(id, {', '.join(_INSERT_COLUMNS)}) VALUES ({', '.join('?' * (len(_INSERT_COLUMNS) + 1))})",
+                rows,
+            )
+            self._crm.audit.record_many(
+                {"action": "customer.add", "entity": "customer", "entity_id": r.id, "after": {"name": r.name}}
+                for r in saved
+            )
+            self._crm.plugins.call("crmkit_customers_added", crm=self._crm, customers=saved)
+        return [r.id for r in saved]
+
+    def _check_unique(self, records: list[Customer], exclude: int | None = None) -> None:
+        external = [r.external_id for r in records if r.external_id]
+        if len(external) != len(set(external)):
+            dup = next(x for x in external if external.count(x) > 1)
+            raise ConflictError(f"external_id {dup!r} appears twice in the batch")
+        if external:
+            placeholders = ", ".join("?" * len(external))
+            row = self._crm.db.execute(
+                f"SELECT external_id, id FROM customers WHERE external_id IN ({placeholders}) AND id IS NOT ?",
+                external + [exclude],
+            ).fetchone()
+            if row:
+                raise ConflictError(f"external_id {row[0]!r} already belongs to customer {row[1]}")
+
+    def _match(self, row: dict) -> int | None:
+        db = self._crm.db
+        if row.get("external_id"):
+            found = db.execute("SELECT id FROM customers WHERE external_id = ?", [str(row["external_id"]).strip()]).fetchone()
+            if found:
+                return found[0]
+        if row.get("email"):
+            found = db.execute("SELECT id FROM customers WHERE email_norm = ? ORDER BY id LIMIT 1", [normalise_email(str(row["email"]))]).fetchone()
+            if found:
+                return found[0]
+        return None
+
+    def _search(self, search: str | None) -> tuple[str, list]:
+        if not search:
+            return "", []
+        pattern = f"%{_like_escape(search.strip())}%"
+        return "WHERE name LIKE ? ESCAPE '\\' OR email LIKE ? ESCAPE '\\' OR company LIKE ? ESCAPE '\\'", [pattern] * 3
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    if hasattr(value, "isoformat"):
+        return to_iso(value)
+    return value

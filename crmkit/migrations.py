@@ -1,0 +1,99 @@
+"""The core's schema, as a ``sqlite_utils.Migrations`` set. Append migrations; never edit one."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+core = Migrations("crmkit")
+
+
+@core()
+def m001_core_tables(db: Database) -> None:
+    db["settings"].create({"key": str, "value": str}, pk="key")
+    db["customers"].create(
+        {
+            "id": int, "external_id": str, "name": str, "email": str, "email_norm": str,
+            "phone": str, "phone_norm": str, "address": str, "region": str, "company": str,
+            "industry": str, "size": str, "source": str, "owner": str, "stage": str,
+            "tags": str, "attributes": str, "created_at": str, "updated_at": str,
+            "forgotten_at": str,
+        },
+        pk="id",
+        not_null={"name", "stage", "created_at", "updated_at"},
+        defaults={"tags": "[]", "attributes": "{}", "stage": "new"},
+    )
+    db["customers"].create_index(["external_id"], unique=True)
+    for column in ("email_norm", "phone_norm", "owner", "stage", "created_at", "company", "name"):
+        db["customers"].create_index([column])
+
+    db["interactions"].create(
+        {
+            "id": int, "customer_id": int, "kind": str, "channel": str, "occurred_at": str,
+            "amount": int, "product": str, "category": str, "rep": str, "notes": str,
+            "data": str, "recorded_at": str,
+        },
+        pk="id",
+        not_null={"customer_id", "kind", "occurred_at", "recorded_at"},
+        foreign_keys=[("customer_id", "customers", "id")],
+    )
+    # Covering index: a customer's history in time order, and windowed sums of amounts by kind,
+    # answered from the index alone.
+    db["interactions"].create_index(
+        ["customer_id", "occurred_at", "kind", "amount"], index_name="ix_interactions_customer_time"
+    )
+    db["interactions"].create_index(["kind", "occurred_at"], index_name="ix_interactions_kind_time")
+
+    db["customer_summary"].create(
+        {
+            "customer_id": int, "first_purchase_at": str, "last_purchase_at": str,
+            "purchases": int, "refunds": int, "net_spend": int, "last_contact_at": str,
+            "first_interaction_at": str, "last_interaction_at": str, "interactions": int,
+        },
+        pk="customer_id",
+        foreign_keys=[("customer_id", "customers", "id")],
+        defaults={"purchases": 0, "refunds": 0, "net_spend": 0, "interactions": 0},
+    )
+
+    db["segments"].create(
+        {"name": str, "rule": str, "description": str, "created_at": str, "updated_at": str},
+        pk="name",
+        not_null={"rule"},
+    )
+    db["segment_snapshots"].create(
+        {"id": int, "segment": str, "rule": str, "as_of": str, "taken_at": str, "members": int},
+        pk="id",
+    )
+    db["segment_snapshots"].create_index(["segment", "as_of"])
+    db["segment_snapshot_members"].create(
+        {"snapshot_id": int, "customer_id": int},
+        pk=("snapshot_id", "customer_id"),
+        foreign_keys=[("snapshot_id", "segment_snapshots", "id")],
+    )
+
+    db["tasks"].create(
+        {
+            "id": int, "kind": str, "customer_id": int, "owner": str, "due_at": str,
+            "reason": str, "source": str, "status": str, "key": str, "created_at": str,
+            "closed_at": str, "data": str,
+        },
+        pk="id",
+        not_null={"kind", "source", "status", "created_at"},
+        foreign_keys=[("customer_id", "customers", "id")],
+    )
+    db["tasks"].create_index(["owner", "status", "due_at"])
+    db["tasks"].create_index(["customer_id", "status"])
+    # A plugin's task rule may run every day: the key keeps it to one open task per reason.
+    db.execute(
+        "CREATE UNIQUE INDEX ix_tasks_open_key ON tasks(key) WHERE status = 'open' AND key IS NOT NULL"
+    )
+
+    db["audit_log"].create(
+        {
+            "id": int, "at": str, "actor": str, "action": str, "entity": str, "entity_id": str,
+            "before": str, "after": str, "source": str,
+        },
+        pk="id",
+        not_null={"at", "actor", "action", "entity", "source"},
+    )
+    db["audit_log"].create_index(["entity", "entity_id"])
+    db["audit_log"].create_index(["at"])

@@ -1,0 +1,64 @@
+"""Exact money: integer minor units in storage, :class:`~decimal.Decimal` in the API.
+
+No float ever touches an amount. A float given as money is refused, because ``0.1 + 0.2`` is
+not ``0.3`` and a CRM must add up to the cent.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from .errors import ValidationError
+
+# ISO 4217 currencies whose minor unit is not the cent.
+_EXPONENTS = {
+    "BHD": 3, "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "IQD": 3, "ISK": 0, "JOD": 3, "JPY": 0,
+    "KMF": 0, "KRW": 0, "KWD": 3, "LYD": 3, "OMR": 3, "PYG": 0, "RWF": 0, "TND": 3, "UGX": 0,
+    "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
+}
+
+
+def exponent_of(currency: str) -> int:
+    """Number of decimal places of ``currency`` (2 unless ISO 4217 says otherwise)."""
+    code = currency.upper()
+    if len(code) != 3 or not code.isalpha():
+        raise ValidationError("currency", currency, "a three-letter ISO 4217 code")
+    return _EXPONENTS.get(code, 2)
+
+
+def to_decimal(value: object, field: str = "amount") -> Decimal:
+    """Read ``value`` (Decimal, int or numeric string) as an exact Decimal."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise ValidationError(
+            field, value, "exact money as Decimal, int or a numeric string, not a float or bool"
+        )
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, int):
+        number = Decimal(value)
+    elif isinstance(value, str):
+        try:
+            number = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValidationError(field, value, "a number") from None
+    else:
+        raise ValidationError(field, value, "exact money as Decimal, int or a numeric string")
+    if not number.is_finite():
+        raise ValidationError(field, value, "a finite number")
+    return number
+
+
+def to_minor(value: object, exponent: int, field: str = "amount") -> int:
+    """Convert money to integer minor units, refusing more decimals than the currency has."""
+    number = to_decimal(value, field)
+    scaled = number.scaleb(exponent)
+    if scaled != scaled.to_integral_value():
+        raise ValidationError(field, value, f"at most {exponent} decimal places")
+    return int(scaled)
+
+
+def from_minor(minor: int | None, exponent: int) -> Decimal | None:
+    """Convert integer minor units back to a Decimal with the currency's places."""
+    if minor is None:
+        return None
+    return Decimal(minor).scaleb(-exponent)

@@ -1,0 +1,183 @@
+"""Plugin discovery and hook calls: one pluggy manager per CRM object.
+
+Every plugin, built-in or third-party, is an entry point of the group ``crmkit``. Which ones load
+is chosen, in this order, by the ``plugins=`` argument, the ``CRMKIT_PLUGINS`` environment
+variable (comma-separated names; empty means none) or the CRM file's ``plugins`` setting; with none
+of them, every installed plugin loads.
+"""
+
+from __future__ import annotations
+
+import os
+import types
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any, Iterable
+
+import pluggy
+from attrs import frozen
+
+from . import hookspecs
+from .errors import CrmError, PluginError
+
+ENTRY_POINT_GROUP = "crmkit"
+ENV_ALLOW_LIST = "CRMKIT_PLUGINS"
+
+hookimpl = pluggy.HookimplMarker("crmkit")
+
+
+@frozen
+class PluginInfo:
+    """What ``crmkit plugins`` shows about one loaded plugin."""
+
+    name: str
+    version: str | None
+    hooks: tuple[str, ...]
+    source: str
+
+
+def installed_entry_points() -> dict[str, EntryPoint]:
+    """Entry points of group ``crmkit`` by name."""
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def selection_from_environment() -> list[str] | None:
+    """The allow-list from ``CRMKIT_PLUGINS``, or None when it is not set."""
+    raw = os.environ.get(ENV_ALLOW_LIST)
+    if raw is None:
+        return None
+    return [name.strip() for name in raw.split(",") if name.strip()]
+
+
+class PluginSet:
+    """The loaded plugins of one CRM object and the manager that calls them."""
+
+    def __init__(self, pm: pluggy.PluginManager, versions: dict[str, str | None], sources: dict[str, str]):
+        self.pm = pm
+        self._versions = versions
+        self._sources = sources
+
+    @property
+    def hook(self):
+        return self.pm.hook
+
+    def names(self) -> list[str]:
+        """Names of the registered plugins, in registration order."""
+        return [name for name, plugin in self.pm.list_name_plugin() if plugin is not None]
+
+    def info(self) -> list[PluginInfo]:
+        """Name, version, source and implemented hooks of every loaded plugin."""
+        out = []
+        for name in self.names():
+            plugin = self.pm.get_plugin(name)
+            hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
+            out.append(PluginInfo(name, self._versions.get(name), tuple(hooks), self._sources.get(name, "object")))
+        return out
+
+    def call(self, hook_name: str, **kwargs: Any) -> list:
+        """Call a hook with pluggy's semantics; a failing implementation raises PluginError."""
+        caller = getattr(self.pm.hook, hook_name)
+        try:
+            return caller(**kwargs)
+        except PluginError:
+            raise
+        except Exception as error:
+            raise PluginError(self._culprit(caller, error), hook_name, error) from error
+
+    def each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any, BaseException | None]]:
+        """Call every implementation separately, in call order, catching each one's error.
+
+        Returns ``(plugin_name, result, error)`` triples. Used where one plugin's failure must
+        not hide the others' results (report sections) or where the caller must know which
+        plugin returned what (extensions, fields).
+        """
+        caller = getattr(self.pm.hook, hook_name)
+        out = []
+        for impl in reversed(caller.get_hookimpls()):
+            if impl.hookwrapper or impl.wrapper:
+                continue
+            args = [kwargs[name] for name in impl.argnames]
+            try:
+                out.append((impl.plugin_name, impl.function(*args), None))
+            except Exception as error:  # noqa: BLE001 - the caller decides what a failure means
+                out.append((impl.plugin_name, None, error))
+        return out
+
+    def each_or_raise(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Like :meth:`each`, but the first failure raises a PluginError naming the plugin."""
+        results = []
+        for plugin, result, error in self.each(hook_name, **kwargs):
+            if error is not None:
+                raise PluginError(plugin, hook_name, error) from error
+            results.append((plugin, result))
+        return results
+
+    def _culprit(self, caller, error: BaseException) -> str:
+        codes = {impl.function.__code__: impl.plugin_name for impl in caller.get_hookimpls()}
+        traceback = error.__traceback__
+        while traceback is not None:
+            name = codes.get(traceback.tb_frame.f_code)
+            if name is not None:
+                return name
+            traceback = traceback.tb_next
+        return "<unknown plugin>"
+
+
+def load_plugins(selection: Iterable[Any] | None = None) -> PluginSet:
+    """Make a plugin manager and register the selected plugins.
+
+    ``selection`` items are entry point names (``"loyalty"``) or plugin objects (a module, a class
+    instance) registered directly, which is how tests add small plugins. ``None`` means the
+    environment's allow-list or, without one, every installed plugin.
+    """
+    pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
+    pm.add_hookspecs(hookspecs)
+    available = installed_entry_points()
+    versions: dict[str, str | None] = {}
+    sources: dict[str, str] = {}
+    if selection is None:
+        selection = selection_from_environment()
+    if selection is None:
+        selection = sorted(available)
+    for item in selection:
+        if isinstance(item, str):
+            _register_entry_point(pm, item, available, versions, sources)
+        else:
+            name = _object_name(item)
+            try:
+                pm.register(item, name=name)
+            except ValueError as error:
+                raise CrmError(f"plugin {name!r} registered twice: {error}") from None
+            sources[name] = "object"
+    try:
+        PluginSet(pm, versions, sources).call("crmkit_addhooks", pm=pm)
+        pm.check_pending()
+    except pluggy.PluginValidationError as error:
+        raise CrmError(f"plugin {error.plugin!r} is invalid: {error}") from None
+    return PluginSet(pm, versions, sources)
+
+
+def _register_entry_point(pm, name, available, versions, sources) -> None:
+    entry_point = available.get(name)
+    if entry_point is None:
+        known = ", ".join(sorted(available)) or "none installed"
+        raise CrmError(f"unknown plugin {name!r}; installed plugins: {known}")
+    try:
+        plugin = entry_point.load()
+    except Exception as error:
+        raise PluginError(name, "load", error) from error
+    try:
+        pm.register(plugin, name=name)
+    except pluggy.PluginValidationError as error:
+        raise CrmError(f"plugin {name!r} is invalid: {error}") from None
+    dist = getattr(entry_point, "dist", None)
+    versions[name] = dist.version if dist is not None else None
+    sources[name] = f"{entry_point.value} ({dist.name if dist else 'unknown distribution'})"
+
+
+def _object_name(plugin: Any) -> str:
+    if isinstance(plugin, types.ModuleType):
+        return plugin.__name__
+    name = getattr(plugin, "name", None)
+    if isinstance(name, str):
+        return name
+    return type(plugin).__name__ if not isinstance(plugin, type) else plugin.__name__

@@ -1,0 +1,1 @@
+"""crmkit_jupyter: IPython extension and ipywidgets dashboard for crmkit."""

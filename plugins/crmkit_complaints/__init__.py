@@ -1,0 +1,1 @@
+"""crmkit plugin: complaints (see docs/plugins/complaints.md)."""

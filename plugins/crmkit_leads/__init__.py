@@ -1,0 +1,1 @@
+"""crmkit plugin: leads (see docs/plugins/leads.md)."""

@@ -1,0 +1,3 @@
+"""Hook implementations of the leads plugin."""
+
+from crmkit import hookimpl  # noqa: F401

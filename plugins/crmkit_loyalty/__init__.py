@@ -1,0 +1,1 @@
+"""crmkit plugin: loyalty (see docs/plugins/loyalty.md)."""

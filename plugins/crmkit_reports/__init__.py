@@ -1,0 +1,1 @@
+"""crmkit plugin: reports (see docs/plugins/reports.md)."""
