@@ -1,0 +1,71 @@
+"""The ``crmkit`` command line. Core commands live here; plugins add theirs via ``crmkit_commands``.
+
+The database file is the first argument of every command that uses one. User errors print one
+line (``Error: ...``) and exit with status 1, without a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import CrmError
+from .plugins import load_plugins
+
+
+class CrmGroup(click.Group):
+    """A click group that turns crmkit's errors into one-line messages and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CrmError as error:
+            raise click.ClickException(str(error)) from None
+
+
+def open_crm(path: str | Path, *, must_exist: bool = True, **options: Any):
+    """Open the CRM file for a command; a missing file is a clear error unless ``must_exist=False``.
+
+    Plugins' commands call this too, so every command opens files the same way.
+    """
+    import crmkit
+
+    target = Path(path)
+    if must_exist and str(path) != ":memory:" and not target.exists():
+        raise CrmError(f"no CRM file at {path}; create one with `crmkit init {path}` or `crmkit demo {path}`")
+    return crmkit.open(target, **options)
+
+
+def db_argument(func):
+    """The shared first argument of commands that use a CRM file."""
+    return click.argument("db", type=click.Path(dir_okay=False))(func)
+
+
+def make_cli() -> click.Group:
+    """Build the ``crmkit`` group with the core commands and every active plugin's commands."""
+
+    @click.group(cls=CrmGroup, context_settings={"help_option_names": ["-h", "--help"]})
+    @click.version_option(__version__, prog_name="crmkit")
+    def cli() -> None:
+        """crmkit: customers, interactions and segments in one SQLite file, extended by plugins."""
+
+    from . import commands
+
+    commands.register(cli)
+    try:
+        plugin_set = load_plugins()
+    except CrmError as error:
+        click.echo(f"Warning: plugins not loaded: {error}", err=True)
+    else:
+        plugin_set.call("crmkit_commands", cli=cli)
+    return cli
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``crmkit`` script."""
+    cli = make_cli()
+    cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="crmkit")
