@@ -159,6 +159,15 @@ def crmkit_panels(crm: "CRM") -> "list[Panel]":
 
 
 @hookspec
+def crmkit_demo_data(crm: "CRM", seed: int, now: "datetime") -> None:
+    """Add the plugin's own demo data after ``crmkit demo`` has loaded customers and interactions.
+
+    E.g. sales reps and their leads, tier definitions, complaint handlers. Must be deterministic
+    for the same ``seed``; ``now`` is the demo's "today". Runs inside the demo's transaction.
+    """
+
+
+@hookspec
 def crmkit_commands(cli: "click.Group") -> None:
     """Add CLI commands or groups to the ``crmkit`` command (``cli.add_command(...)``).
 
