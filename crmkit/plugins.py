@@ -152,7 +152,9 @@ def load_plugins(selection: Iterable[Any] | None = None) -> PluginSet:
         PluginSet(pm, versions, sources).call("crmkit_addhooks", pm=pm)
         pm.check_pending()
     except pluggy.PluginValidationError as error:
-        raise CrmError(f"plugin {error.plugin!r} is invalid: {error}") from None
+        name = pm.get_name(error.plugin) or repr(error.plugin)
+        reason = str(error).replace(repr(error.plugin), repr(name))
+        raise CrmError(f"plugin {name!r} is invalid: {reason}") from None
     return PluginSet(pm, versions, sources)
 
 
