@@ -167,7 +167,7 @@ class TestInjection:
         quoted = "'" + value.replace("'", "''") + "'"
         for rule in (f"region = {quoted}", f"name contains {quoted}", f"tags contains {quoted}"):
             compiled = crm.segments.compile(rule)
-            assert any(value in str(bound) for bound in compiled.params.values())
+            assert any(value in str(bound).replace("\\", "") for bound in compiled.params.values())
             assert len(value) < 3 or value not in compiled.where
             assert crm.segments.evaluate(rule).count() == 0
         assert crm.db.execute("SELECT sql FROM sqlite_master ORDER BY name").fetchall() == schema
