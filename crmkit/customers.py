@@ -236,8 +236,9 @@ class Customers:
                 pairs.setdefault((a, b), f"{label} ({value})")
         by_company: dict[str, list[tuple[int, str]]] = {}
         for customer_id, company, name in db.execute(
-            "SELECT id, lower(trim(company)), name FROM customers WHERE company IN "
-            "(SELECT company FROM customers WHERE company IS NOT NULL GROUP BY lower(trim(company)) HAVING count(*) > 1) "
+            "SELECT id, lower(trim(company)), name FROM customers WHERE lower(trim(company)) IN "
+            "(SELECT lower(trim(company)) FROM customers WHERE company IS NOT NULL "
+            "GROUP BY lower(trim(company)) HAVING count(*) > 1) "
             "ORDER BY id"
         ):
             by_company.setdefault(company, []).append((customer_id, _name_key(name)))
