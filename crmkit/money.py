@@ -6,7 +6,7 @@ not ``0.3`` and a CRM must add up to the cent.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import MAX_EMAX, MIN_EMIN, Decimal, Inexact, InvalidOperation, localcontext
 
 from .errors import ValidationError
 
@@ -16,6 +16,10 @@ _EXPONENTS = {
     "KMF": 0, "KRW": 0, "KWD": 3, "LYD": 3, "OMR": 3, "PYG": 0, "RWF": 0, "TND": 3, "UGX": 0,
     "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
 }
+
+
+# Minor units are stored in SQLite INTEGER columns (64-bit signed).
+MAX_MINOR = 2**63 - 1
 
 
 def exponent_of(currency: str) -> int:
@@ -51,10 +55,23 @@ def to_decimal(value: object, field: str = "amount") -> Decimal:
 def to_minor(value: object, exponent: int, field: str = "amount") -> int:
     """Convert money to integer minor units, refusing more decimals than the currency has."""
     number = to_decimal(value, field)
-    scaled = number.scaleb(exponent)
-    if scaled != scaled.to_integral_value():
-        raise ValidationError(field, value, f"at most {exponent} decimal places")
-    return int(scaled)
+    if number and number.adjusted() + exponent >= 19:
+        raise ValidationError(field, value, f"at most {from_minor(MAX_MINOR, exponent)} in absolute value")
+    # Scale exactly: the default context rounds past 28 digits and flushes tiny values to zero.
+    with localcontext() as context:
+        context.prec = max(28, len(number.as_tuple().digits) + abs(exponent) + 2)
+        context.Emax, context.Emin = MAX_EMAX, MIN_EMIN
+        context.traps[Inexact] = True
+        try:
+            scaled = number.scaleb(exponent)
+        except Inexact:
+            scaled = None
+        if scaled is None or scaled != scaled.to_integral_value():
+            raise ValidationError(field, value, f"at most {exponent} decimal places")
+    minor = int(scaled)
+    if not -MAX_MINOR <= minor <= MAX_MINOR:
+        raise ValidationError(field, value, f"at most {from_minor(MAX_MINOR, exponent)} in absolute value")
+    return minor
 
 
 def from_minor(minor: int | None, exponent: int) -> Decimal | None:

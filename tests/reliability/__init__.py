@@ -1,0 +1,2 @@
+"""Reliability and security tests: bad input, injection, concurrency, crashes, faulty plugins,
+erasure of personal data."""

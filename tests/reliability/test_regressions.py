@@ -1,0 +1,40 @@
+"""Core bugs the property-based tests found, each pinned by a plain example."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from crmkit import ValidationError
+from crmkit.money import MAX_MINOR, to_minor
+
+
+class TestMoneyIsExactAtEveryScale:
+    def test_digits_past_the_default_precision_are_not_rounded_away(self):
+        """1.0000000000000000000000000001 has 28 decimals; it used to round to 1.00 (100 cents)."""
+        with pytest.raises(ValidationError, match="at most 2 decimal places"):
+            to_minor("1.0000000000000000000000000001", 2)
+
+    def test_tiny_amounts_are_not_flushed_to_zero(self):
+        """1E-999999999 used to underflow to 0 cents instead of being refused."""
+        with pytest.raises(ValidationError, match="at most 2 decimal places"):
+            to_minor("1E-999999999", 2)
+
+    @pytest.mark.parametrize("value", ["9E+999999", "1e30", Decimal("92233720368547758.08"), 10**30])
+    def test_amounts_beyond_sqlite_integers_are_refused(self, value):
+        """Minor units are SQLite INTEGERs (64-bit): larger amounts raised decimal.Overflow or
+        failed at insert with OverflowError; now they are ValidationErrors."""
+        with pytest.raises(ValidationError, match="in absolute value"):
+            to_minor(value, 2)
+
+    def test_the_largest_storable_amount_is_kept_to_the_cent(self):
+        # 2**63 - 1 = 9223372036854775807 cents = 92233720368547758.07
+        assert to_minor("92233720368547758.07", 2) == MAX_MINOR == 9223372036854775807
+        assert to_minor("-92233720368547758.07", 2) == -MAX_MINOR
+
+    def test_an_oversized_purchase_writes_nothing(self, fresh_crm):
+        alice = fresh_crm.customers.add(name="Alice")
+        with pytest.raises(ValidationError, match="amount"):
+            fresh_crm.interactions.record(alice.id, "purchase", "2024-05-01", amount="1e30")
+        assert fresh_crm.interactions.count() == 0
