@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 import os
 from contextlib import contextmanager
 from datetime import datetime
@@ -210,8 +211,6 @@ def open(  # noqa: A001 - mirrors the builtin on purpose: crmkit.open(path)
         if selection is None and db["settings"].exists():
             row = db.execute("SELECT value FROM settings WHERE key = 'plugins'").fetchone()
             if row is not None:
-                import json
-
                 selection = json.loads(row[0])
         plugin_set = load_plugins(selection)
         _migrate(db, plugin_set)
@@ -248,8 +247,6 @@ def _migrate(db, plugin_set: PluginSet) -> None:
 
 
 def _fix_currency(db, currency: str | None) -> None:
-    import json
-
     row = db.execute("SELECT value FROM settings WHERE key = 'core.currency'").fetchone()
     if row is None:
         code = (currency or DEFAULT_CURRENCY).upper()

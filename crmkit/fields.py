@@ -131,7 +131,7 @@ def core_fields(purchase_kinds: list[str], refund_kinds: list[str], contact_kind
     money_params = {**kinds_in, **kinds_out}
     signed_amount = f"CASE WHEN i.kind IN ({in_list}) THEN i.amount WHEN i.kind IN ({out_list}) THEN -i.amount ELSE 0 END"
 
-    def log(select: str, where: str = "1", params: dict | None = None) -> str:
+    def log(select: str, where: str = "1") -> str:
         return f"(SELECT {select} FROM interactions i WHERE i.customer_id = c.id AND i.occurred_at <= :as_of AND {where})"
 
     fields: list[Field | FieldFamily] = [
