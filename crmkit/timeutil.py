@@ -44,12 +44,16 @@ def to_datetime(value: object, field: str = "time") -> datetime:
         raise ValidationError(field, value, "a datetime, a date or ISO-8601 text")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).replace(microsecond=0)
+    try:
+        return moment.astimezone(UTC).replace(microsecond=0)
+    except OverflowError:
+        raise ValidationError(field, value, "a time that exists in UTC (years 1 to 9999)") from None
 
 
 def to_iso(value: object, field: str = "time") -> str:
-    """Storage text for a time value."""
-    return to_datetime(value, field).strftime(_FORMAT)
+    """Storage text for a time value (four-digit year even before 1000, so text order is time order)."""
+    moment = to_datetime(value, field)
+    return f"{moment.year:04d}" + moment.strftime(_FORMAT[2:])
 
 
 def from_iso(text: str | None) -> datetime | None:

@@ -27,9 +27,10 @@ class Literal:
             return _quote(self.value)
         if self.kind == "date":
             moment: datetime = self.value
+            year = f"{moment.year:04d}"  # strftime's %Y drops leading zeros before year 1000
             if (moment.hour, moment.minute, moment.second) == (0, 0, 0):
-                return moment.strftime("%Y-%m-%d")
-            return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+                return year + moment.strftime("-%m-%d")
+            return year + moment.strftime("-%m-%dT%H:%M:%SZ")
         if self.kind == "duration":
             return f"{self.value}d"
         if self.kind == "bool":

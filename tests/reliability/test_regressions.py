@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import pytest
 
-from crmkit import ValidationError
+from crmkit import F, ValidationError
 from crmkit.money import MAX_MINOR, to_minor
+from crmkit.segments import parse
+from crmkit.timeutil import from_iso, to_datetime, to_iso
 
 
 class TestMoneyIsExactAtEveryScale:
@@ -38,3 +41,28 @@ class TestMoneyIsExactAtEveryScale:
         with pytest.raises(ValidationError, match="amount"):
             fresh_crm.interactions.record(alice.id, "purchase", "2024-05-01", amount="1e30")
         assert fresh_crm.interactions.count() == 0
+
+
+class TestTimesBeforeYear1000AndAtTheEdges:
+    def test_storage_text_keeps_four_digit_years(self):
+        """strftime('%Y') wrote '999-01-01T...' (19 characters): not sortable and not readable back."""
+        assert to_iso(date(999, 1, 1)) == "0999-01-01T00:00:00Z"
+        assert from_iso("0999-01-01T00:00:00Z") == datetime(999, 1, 1, tzinfo=timezone.utc)
+        assert to_iso("0999-12-31") < to_iso("1000-01-01")
+
+    @pytest.mark.parametrize("text", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"])
+    def test_times_outside_utc_are_validation_errors(self, text):
+        """Year 1 at +05:00 is before 0001-01-01 UTC; astimezone raised OverflowError."""
+        with pytest.raises(ValidationError, match="exists in UTC"):
+            to_datetime(text, "occurred_at")
+
+    def test_a_customer_with_such_a_time_is_refused_cleanly(self, fresh_crm):
+        with pytest.raises(ValidationError, match="created_at"):
+            fresh_crm.customers.add(name="Old", created_at="0001-01-01T00:00:00+01:00")
+        assert fresh_crm.customers.count() == 0
+
+    def test_rule_dates_before_1000_render_as_parseable_text(self):
+        """The builder rendered date(999, 1, 1) as '999-01-01', which the parser refused."""
+        condition = F.created_at >= date(999, 1, 1)
+        assert str(condition) == "created_at >= 0999-01-01"
+        assert parse(str(condition)) == condition.node
