@@ -8,6 +8,9 @@ transaction.
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Iterable
 
 import attrs
@@ -17,7 +20,7 @@ from .errors import ValidationError
 from .models import Interaction
 from .money import to_minor
 from .store import batched
-from .timeutil import to_iso
+from .timeutil import UTC, to_iso
 
 if TYPE_CHECKING:
     from .crm import CRM
@@ -27,6 +30,27 @@ _COLUMNS = (
     "rep", "notes", "data", "recorded_at",
 )
 _FIELDS = set(_COLUMNS) - {"id", "recorded_at"}
+# Storage text of a time, with ranges strict enough that the text round-trips unchanged.
+_STORED_TIME = re.compile(r"[1-9]\d{3}-[01]\d-[0-3]\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\dZ\Z")
+_new_record = object.__new__
+
+
+def _slot_setter(name: str):
+    """A fast setter of one attribute of the frozen Interaction record (its slot's descriptor)."""
+    slot = Interaction.__dict__.get(name)
+    if type(slot).__name__ == "member_descriptor":
+        return slot.__set__
+    return lambda record, value: object.__setattr__(record, name, value)
+
+
+(
+    _set_id, _set_customer_id, _set_kind, _set_occurred_at, _set_amount, _set_channel, _set_product,
+    _set_category, _set_rep, _set_notes, _set_data,
+) = (
+    _slot_setter(name) for name in (
+        "id", "customer_id", "kind", "occurred_at", "amount", "channel", "product", "category", "rep", "notes", "data",
+    )
+)
 
 
 @frozen
@@ -63,17 +87,24 @@ class Interactions:
         """
         crm = self._crm
         count, first_id, last_id = 0, None, None
+        kinds = {kind.name: kind for kind in crm.kinds}
+        amount_text = _amount_pattern(crm.exponent)
         with crm.transaction():
             position = 0
             next_id = (crm.db.execute("SELECT max(id) FROM interactions").fetchone()[0] or 0) + 1
             horizon = crm.settings.get("core.log_horizon")
             for batch in batched(rows, batch_size):
                 records, values = [], []
+                recorded_at = to_iso(crm.now())
                 for row in batch:
                     position += 1
-                    record, value = self._prepare(row, position, next_id)
-                    records.append(record)
-                    values.append(value)
+                    prepared = None
+                    if type(row) is dict:
+                        prepared = self._prepare_plain(row, next_id, kinds, amount_text, recorded_at)
+                    if prepared is None:
+                        prepared = self._prepare(row, position, next_id, recorded_at)
+                    records.append(prepared[0])
+                    values.append(prepared[1])
                     next_id += 1
                 self._check_customers(records, position - len(records))
                 crm.db.conn.executemany(
@@ -145,7 +176,96 @@ class Interactions:
 
     # --- internals ------------------------------------------------------------------------
 
-    def _prepare(self, row: Interaction | dict, position: int, new_id: int) -> tuple[Interaction, tuple]:
+    def _prepare_plain(self, row: dict, new_id: int, kinds: dict, amount_text, recorded_at: str) -> tuple[Interaction, tuple] | None:
+        """The fast path of the common row: a dict of plain values already in canonical form.
+
+        Builds the same record and stored values as :meth:`_prepare`, without running the
+        record's converters again. Returns None for any row that needs converting or that might
+        be invalid; :meth:`_prepare` then handles it, with its exact errors.
+        """
+        if not row.keys() <= _FIELDS:
+            return None
+        customer_id = row.get("customer_id")
+        kind_name = row.get("kind")
+        if type(customer_id) is not int or type(kind_name) is not str:
+            return None
+        kind = kinds.get(kind_name)
+        if kind is None:
+            return None
+        when = row.get("occurred_at")
+        if type(when) is str:
+            if not _STORED_TIME.match(when):
+                return None
+            try:
+                moment = datetime.fromisoformat(when)
+            except ValueError:
+                return None
+            stored_time = when
+        elif type(when) is datetime and when.tzinfo is UTC and not when.microsecond:
+            moment, stored_time = when, to_iso(when)
+        else:
+            return None
+        amount = row.get("amount")
+        if amount is None:
+            if kind.money:
+                return None
+            minor = None
+        elif not kind.money:
+            return None
+        elif type(amount) is str and amount_text.match(amount):
+            amount = Decimal(amount)
+            minor = int(amount.scaleb(self._crm.exponent))
+        elif type(amount) is int and amount >= 0:
+            minor = amount * 10 ** self._crm.exponent
+            amount = Decimal(amount)
+        elif type(amount) is Decimal and amount.is_finite() and amount >= 0:
+            try:
+                minor = to_minor(amount, self._crm.exponent)
+            except ValidationError:
+                return None
+        else:
+            return None
+        get = row.get
+        channel, product, category, rep, notes = get("channel"), get("product"), get("category"), get("rep"), get("notes")
+        for text, limit in ((channel, 50), (product, 200), (category, 100), (rep, 100), (notes, 10_000)):
+            if text is not None and (type(text) is not str or not text or len(text) > limit or text.strip() != text):
+                return None
+        data = get("data")
+        if data is None or (type(data) is dict and not data):
+            data, stored_data = {}, None
+        elif type(data) is dict:
+            try:
+                stored_data = json.dumps(data, sort_keys=True)
+            except (TypeError, ValueError):
+                return None
+        else:
+            return None
+        if not kind_name or len(kind_name) > 50 or kind_name.strip() != kind_name:
+            return None
+        if kind.validate is not None:
+            try:
+                kind.validate(data)
+            except ValidationError:
+                return None
+        record = _new_record(Interaction)
+        _set_id(record, new_id)
+        _set_customer_id(record, customer_id)
+        _set_kind(record, kind_name)
+        _set_occurred_at(record, moment)
+        _set_amount(record, amount)
+        _set_channel(record, channel)
+        _set_product(record, product)
+        _set_category(record, category)
+        _set_rep(record, rep)
+        _set_notes(record, notes)
+        _set_data(record, data)
+        value = (
+            new_id, customer_id, kind_name, channel, stored_time, minor, product, category, rep, notes,
+            stored_data, recorded_at,
+        )
+        return record, value
+
+    def _prepare(self, row: Interaction | dict, position: int, new_id: int, recorded_at: str) -> tuple[Interaction, tuple]:
         crm = self._crm
         try:
             if isinstance(row, Interaction):
@@ -176,7 +296,7 @@ class Interactions:
         value = (
             record.id, record.customer_id, record.kind, record.channel, to_iso(record.occurred_at),
             minor, record.product, record.category, record.rep, record.notes,
-            json.dumps(record.data, sort_keys=True) if record.data else None, to_iso(crm.now()),
+            json.dumps(record.data, sort_keys=True) if record.data else None, recorded_at,
         )
         return record, value
 
@@ -233,3 +353,9 @@ class Interactions:
             """,
             bound,
         )
+
+
+def _amount_pattern(exponent: int):
+    """Money text that converts exactly: digits, and at most ``exponent`` decimals."""
+    decimals = rf"(?:\.\d{{1,{exponent}}})?" if exponent else ""
+    return re.compile(rf"\d{{1,15}}{decimals}\Z")
