@@ -89,8 +89,16 @@ def _phone(instance, attribute, value) -> None:
         raise ValidationError(attribute.name, value, "a phone number of digits, spaces, + - ( )")
 
 
-def _optional_time(value: Any) -> datetime | None:
-    return None if value is None or value == "" else to_datetime(value)
+def _optional_time(name: str):
+    def convert(value: Any) -> datetime | None:
+        return None if value is None or value == "" else to_datetime(value, name)
+
+    return convert
+
+
+def _customer_id(instance, attribute, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(attribute.name, value, "a customer id (integer)")
 
 
 def _tags(value: Any) -> tuple[str, ...]:
@@ -161,8 +169,8 @@ class Customer:
     stage: str = field(default="new", converter=lambda v: _optional_text(v) or "new", validator=_one_of(STAGES, optional=False))
     tags: tuple[str, ...] = field(default=(), converter=_tags)
     attributes: dict = field(factory=dict, converter=_json_object("attributes"))
-    created_at: datetime | None = field(default=None, converter=_optional_time)
-    updated_at: datetime | None = field(default=None, converter=_optional_time)
+    created_at: datetime | None = field(default=None, converter=_optional_time("created_at"))
+    updated_at: datetime | None = field(default=None, converter=_optional_time("updated_at"))
 
     EDITABLE = (
         "name", "external_id", "email", "phone", "address", "region", "company", "industry",
@@ -213,7 +221,7 @@ class Interaction:
     """
 
     id: int | None = None
-    customer_id: int = field(validator=attrs.validators.instance_of(int))
+    customer_id: int = field(validator=_customer_id)
     kind: str = field(converter=_optional_text, validator=[_required_text, _max_length(50)])
     occurred_at: datetime = field(converter=lambda v: to_datetime(v, "occurred_at"))
     amount: Decimal | None = field(default=None, converter=_optional_money)
@@ -247,8 +255,8 @@ class Segment:
     name: str = field(converter=_optional_text, validator=[_required_text, _max_length(100)])
     rule: str = field(converter=_optional_text, validator=_required_text)
     description: str | None = field(default=None, converter=_optional_text)
-    created_at: datetime | None = field(default=None, converter=_optional_time)
-    updated_at: datetime | None = field(default=None, converter=_optional_time)
+    created_at: datetime | None = field(default=None, converter=_optional_time("created_at"))
+    updated_at: datetime | None = field(default=None, converter=_optional_time("updated_at"))
 
     @name.validator
     def _check_name(self, attribute, value) -> None:
@@ -272,13 +280,13 @@ class Task:
     kind: str = field(converter=_optional_text, validator=[_required_text, _max_length(100)])
     customer_id: int | None = None
     owner: str | None = field(default=None, converter=_optional_text)
-    due_at: datetime | None = field(default=None, converter=_optional_time)
+    due_at: datetime | None = field(default=None, converter=_optional_time("due_at"))
     reason: str | None = field(default=None, converter=_optional_text)
     source: str = field(default="user", converter=lambda v: _optional_text(v) or "user")
     status: str = field(default="open", validator=_one_of(TASK_STATUSES, optional=False))
     key: str | None = field(default=None, converter=_optional_text)
-    created_at: datetime | None = field(default=None, converter=_optional_time)
-    closed_at: datetime | None = field(default=None, converter=_optional_time)
+    created_at: datetime | None = field(default=None, converter=_optional_time("created_at"))
+    closed_at: datetime | None = field(default=None, converter=_optional_time("closed_at"))
     data: dict = field(factory=dict, converter=_json_object("data"))
 
     @classmethod

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from crmkit import F, ValidationError
+from crmkit import Customer, F, Interaction, Task, ValidationError
 from crmkit.money import MAX_MINOR, to_minor
 from crmkit.segments import parse
 from crmkit.timeutil import from_iso, to_datetime, to_iso
@@ -66,3 +66,20 @@ class TestTimesBeforeYear1000AndAtTheEdges:
         condition = F.created_at >= date(999, 1, 1)
         assert str(condition) == "created_at >= 0999-01-01"
         assert parse(str(condition)) == condition.node
+
+
+class TestRecordsNameTheFieldTheyRefuse:
+    @pytest.mark.parametrize("value", [None, "1", 1.0, True])
+    def test_interaction_customer_id_must_be_an_integer(self, value):
+        """attrs' instance_of raised TypeError; records raise ValidationError naming the field."""
+        with pytest.raises(ValidationError) as caught:
+            Interaction(customer_id=value, kind="call", occurred_at="2024-05-01")
+        assert caught.value.field == "customer_id"
+
+    @pytest.mark.parametrize("record, field", [(Customer, "created_at"), (Customer, "updated_at"), (Task, "due_at"), (Task, "closed_at")])
+    def test_time_fields_are_named(self, record, field):
+        """Time converters used to report the field as 'time'."""
+        base = {"name": "A"} if record is Customer else {"kind": "call"}
+        with pytest.raises(ValidationError) as caught:
+            record(**base, **{field: "yesterday"})
+        assert caught.value.field == field
