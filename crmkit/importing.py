@@ -1,0 +1,895 @@
+"""Import customers or interactions from CSV, JSON lines or Excel (.xlsx) files.
+
+The import runs in two passes and holds only one batch of rows in memory at a time:
+
+1. *Check*: every row is read, mapped to fields and validated exactly as the store would
+   validate it; references to customers are resolved in SQL per batch; duplicate keys within the
+   file are found through a throwaway staging database (a temporary SQLite file). Good rows are
+   staged there, bad rows become :class:`ImportProblem` entries.
+2. *Write*: unless a bad row was found and ``skip_invalid`` is false, the staged rows are streamed
+   into ``crm.customers.upsert_many`` or ``crm.interactions.record_many`` inside one transaction,
+   so plugins see the usual batched events and a failure leaves the CRM file as it was.
+
+Row numbers are the ones a user sees: the line where a CSV record or a JSON line starts (the
+header is line 1), the worksheet row of an Excel file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import json
+import os
+import re
+import sqlite3
+from datetime import date, datetime, time
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from attrs import frozen
+
+from .errors import CrmError, ImportRefused, ValidationError
+from .models import Customer, Interaction, normalise_email
+from .money import to_minor
+from .timeutil import to_iso
+
+if TYPE_CHECKING:
+    from .crm import CRM
+
+KINDS = ("customers", "interactions")
+FORMATS = ("csv", "jsonl", "xlsx")
+EXTENSIONS = {
+    ".csv": "csv", ".txt": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
+    ".xlsx": "xlsx", ".xlsm": "xlsx",
+}
+CUSTOMER_FIELDS = Customer.EDITABLE + ("created_at",)
+INTERACTION_FIELDS = (
+    "customer_id", "customer_external_id", "customer_email", "kind", "occurred_at", "amount",
+    "channel", "product", "category", "rep", "notes", "data",
+)
+CUSTOMER_REFERENCES = ("customer_id", "customer_external_id", "customer_email")
+# A mapped field "attributes.<key>" (customers) or "data.<key>" (interactions) sets one key.
+NESTED_PREFIX = {"customers": "attributes.", "interactions": "data."}
+REPORT_COLUMNS = ("row", "column", "field", "value", "reason")
+BATCH_SIZE = 1000
+IGNORE = ("", "-")
+
+# Export prefixes these with a quote so spreadsheets do not run them; import takes it off again.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_INTEGER = re.compile(r"^[+-]?\d+$")
+_DECIMAL = re.compile(r"^[+-]?(\d+\.\d*|\.\d+)$")
+_NESTED_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+_UNKNOWN_KIND = "?"
+
+Progress = Callable[[str, int, "int | None"], None]
+
+
+@frozen
+class ImportProblem:
+    """One thing wrong with one row: where (row, column, field), what (value) and why."""
+
+    row: int
+    column: str
+    field: str
+    value: str
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"row {self.row}"
+        if self.field:
+            where += f", {self.field}"
+            if self.column and self.column != self.field:
+                where += f" (column {self.column!r})"
+        shown = f" {self.value!r}" if self.value != "" else ""
+        return f"{where}{shown}: {self.reason}"
+
+
+@frozen
+class ImportResult:
+    """What an import did. ``added``/``updated`` are customers; interactions are all ``added``."""
+
+    kind: str
+    path: str
+    format: str
+    rows: int
+    added: int
+    updated: int
+    skipped: int
+    problems: list[ImportProblem]
+    columns: dict[str, str]
+    ignored_columns: tuple[str, ...]
+    report_path: str | None = None
+
+    @property
+    def imported(self) -> int:
+        """Rows written to the CRM."""
+        return self.added + self.updated
+
+
+def import_file(
+    crm: "CRM", path: str | Path, *, kind: str, mapping: dict[str, str] | None = None,
+    skip_invalid: bool = False, report: str | Path | None = None, encoding: str | None = None,
+    progress: Progress | None = None, format: str | None = None,  # noqa: A002 - the CLI's --format
+) -> ImportResult:
+    """Import customers or interactions from a file; all-or-nothing unless ``skip_invalid``.
+
+    ``mapping`` maps file columns to fields (``{"E-mail": "email"}``; a field of ``""`` or ``"-"``
+    ignores the column); other columns named like a field (case, spaces and hyphens aside) map
+    themselves. Any bad row refuses the whole import with :class:`crmkit.ImportRefused`, whose
+    ``problems`` list every bad row; with ``skip_invalid=True`` the good rows are imported and the
+    problems are returned in the result. ``report`` writes the problems as CSV either way.
+    ``progress(stage, done, total)`` is called with stage ``"check"`` (bytes or rows read) and
+    ``"write"`` (rows written).
+    """
+    if kind not in KINDS:
+        raise ValidationError("kind", kind, "one of " + ", ".join(KINDS))
+    source_path = Path(path)
+    file_format = _format_of(source_path, format)
+    if not source_path.is_file():
+        raise CrmError(f"no file at {path}")
+    codec = _codec(encoding)
+    report_path = str(report) if report is not None else None
+    with _open_source(source_path, file_format, codec) as source:
+        plan = _Plan(crm, kind, source.columns, mapping or {}, strict=source.has_header)
+        checker = _Checker(crm, kind, plan, source_path.name)
+        try:
+            for batch in _batches(source, plan, progress):
+                checker.check(batch)
+            problems = checker.problems = sorted(checker.problems, key=lambda p: p.row)
+            if report_path is not None:
+                write_report(problems, report_path)
+            if problems and not skip_invalid:
+                raise ImportRefused(problems, report_path)
+            added, updated = checker.write(progress)
+        finally:
+            checker.close()
+    return ImportResult(
+        kind=kind, path=str(path), format=file_format, rows=checker.rows, added=added,
+        updated=updated, skipped=len({p.row for p in checker.problems}), problems=checker.problems,
+        columns=plan.column_fields(), ignored_columns=tuple(plan.ignored), report_path=report_path,
+    )
+
+
+def write_report(problems: list[ImportProblem], path: str | Path) -> None:
+    """Write problems as CSV (row, column, field, value, reason), cells made spreadsheet-safe."""
+    from .exporting import csv_safe
+
+    with open(path, "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(REPORT_COLUMNS)
+        for p in problems:
+            writer.writerow([p.row, csv_safe(p.column), csv_safe(p.field), csv_safe(p.value), csv_safe(p.reason)])
+
+
+# --- formats and encodings -------------------------------------------------------------------
+
+def _format_of(path: Path, given: str | None) -> str:
+    if given:
+        name = given.lower().lstrip(".")
+        name = {"json": "jsonl", "ndjson": "jsonl", "excel": "xlsx"}.get(name, name)
+        if name not in FORMATS:
+            raise ValidationError("format", given, "one of " + ", ".join(FORMATS))
+        return name
+    found = EXTENSIONS.get(path.suffix.lower())
+    if found is None:
+        raise CrmError(
+            f"cannot tell the format of {path.name} from its extension; pass --format "
+            + "|".join(FORMATS)
+        )
+    return found
+
+
+def _codec(encoding: str | None) -> str:
+    name = encoding or "utf-8"
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        raise ValidationError("encoding", name, "an encoding Python knows, e.g. utf-8, gbk, cp1252, latin-1") from None
+    if "\n".encode(info.name) != b"\n":
+        raise ValidationError("encoding", name, "an encoding where a line ends in one byte (UTF-8, GBK, cp1252, ...); save UTF-16 files as UTF-8")
+    return "utf-8" if info.name in ("utf-8", "utf-8-sig") else info.name
+
+
+class _LineDecoder:
+    """Binary lines of a file decoded one by one, so a bad byte is pinned to its line."""
+
+    def __init__(self, handle, codec: str):
+        self._handle = handle
+        self._codec = codec
+        self.line = 0
+        self.bytes_read = 0
+        self.bad_lines: dict[int, str] = {}
+
+    def __iter__(self) -> Iterator[str]:
+        for raw in self._handle:
+            self.line += 1
+            self.bytes_read += len(raw)
+            if self.line == 1 and self._codec == "utf-8" and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8):]
+            try:
+                yield raw.decode(self._codec)
+            except UnicodeDecodeError as error:
+                bad = raw[error.start:error.end]
+                self.bad_lines[self.line] = (
+                    f"bytes {bad!r} at byte {error.start + 1} of line {self.line} are not valid "
+                    f"{self._codec}; save the file as UTF-8 or pass the right --encoding"
+                )
+                yield raw.decode(self._codec, errors="replace")
+
+
+class _Source:
+    """Rows of a file: ``columns`` (None for JSON lines) and ``rows()`` of (row number, cells, error)."""
+
+    has_header = True
+    columns: list[str] | None = None
+    total: int | None = None
+
+    def done(self) -> int:
+        raise NotImplementedError
+
+    def rows(self) -> Iterator[tuple[int, Any, str | None]]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class _CsvSource(_Source):
+    def __init__(self, path: Path, codec: str):
+        self._handle = open(path, "rb")
+        self.total = os.path.getsize(path)
+        self._lines = _LineDecoder(self._handle, codec)
+        lines = iter(self._lines)
+        first = next(lines, None)
+        if first is None or not first.strip():
+            self.close()
+            raise CrmError(f"{path.name} has no header row: the first line must name the columns")
+        if 1 in self._lines.bad_lines:
+            self.close()
+            raise CrmError(f"{path.name}, header: {self._lines.bad_lines[1]}")
+        delimiter = max((",", ";", "\t"), key=first.count) if any(d in first for d in ",;\t") else ","
+
+        def all_lines() -> Iterator[str]:
+            yield first
+            yield from lines
+
+        self._reader = csv.reader(all_lines(), delimiter=delimiter)
+        try:
+            header = next(self._reader)
+        except csv.Error as error:
+            self.close()
+            raise CrmError(f"{path.name}, header: {error}") from None
+        self.columns = [cell.strip() for cell in header]
+        self._name = path.name
+
+    def done(self) -> int:
+        return self._lines.bytes_read
+
+    def rows(self):
+        reader = self._reader
+        previous = reader.line_num
+        while True:
+            try:
+                record = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as error:
+                raise CrmError(f"{self._name}, line {reader.line_num}: {error}") from None
+            start, end = previous + 1, reader.line_num
+            previous = end
+            if not any(cell.strip() for cell in record):
+                continue
+            bad = [self._lines.bad_lines.pop(n) for n in range(start, end + 1) if n in self._lines.bad_lines]
+            if len(record) > len(self.columns):
+                extra = [cell for cell in record[len(self.columns):] if cell.strip()]
+                if extra:
+                    bad.append(f"the row has {len(record)} cells but the header names {len(self.columns)} columns")
+            cells = {column: _unquote(cell) for column, cell in zip(self.columns, record)}
+            yield start, cells, "; ".join(bad) or None
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+class _JsonLinesSource(_Source):
+    has_header = False
+
+    def __init__(self, path: Path, codec: str):
+        self._handle = open(path, "rb")
+        self.total = os.path.getsize(path)
+        self._lines = _LineDecoder(self._handle, codec)
+
+    def done(self) -> int:
+        return self._lines.bytes_read
+
+    def rows(self):
+        for text in self._lines:
+            number = self._lines.line
+            if not text.strip():
+                continue
+            if number in self._lines.bad_lines:
+                yield number, {}, self._lines.bad_lines.pop(number)
+                continue
+            try:
+                value = json.loads(text, parse_float=Decimal)
+            except json.JSONDecodeError as error:
+                yield number, {}, f"not valid JSON ({error.msg} at character {error.pos + 1})"
+                continue
+            if not isinstance(value, dict):
+                yield number, {}, "not a JSON object; each line must be one object like {\"name\": \"Ada\"}"
+                continue
+            yield number, value, None
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+class _ExcelSource(_Source):
+    def __init__(self, path: Path):
+        try:
+            import openpyxl
+        except ImportError:
+            raise CrmError("reading .xlsx files needs openpyxl: pip install 'crmkit[excel]'") from None
+        from zipfile import BadZipFile
+
+        try:
+            self._book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        except (BadZipFile, KeyError, OSError, ValueError) as error:
+            raise CrmError(f"{path.name} is not a readable .xlsx workbook: {error}") from None
+        sheet = self._book.worksheets[0]
+        self.total = sheet.max_row
+        self._rows = enumerate(sheet.iter_rows(values_only=True), start=1)
+        self._done = 0
+        header = None
+        for number, values in self._rows:
+            self._done = number
+            if any(v is not None and str(v).strip() for v in values):
+                header = values
+                break
+        if header is None:
+            self.close()
+            raise CrmError(f"{path.name}: the first sheet is empty; its first row must name the columns")
+        self.columns = ["" if v is None else str(v).strip() for v in header]
+
+    def done(self) -> int:
+        return self._done
+
+    def rows(self):
+        width = len(self.columns)
+        for number, values in self._rows:
+            self._done = number
+            if not any(v is not None and (not isinstance(v, str) or v.strip()) for v in values):
+                continue
+            extra = [v for v in values[width:] if v is not None and str(v).strip()]
+            error = f"the row has cells beyond the {width} named columns" if extra else None
+            yield number, dict(zip(self.columns, values)), error
+
+    def close(self) -> None:
+        self._book.close()
+
+
+def _open_source(path: Path, file_format: str, codec: str) -> _Source:
+    if file_format == "csv":
+        return _CsvSource(path, codec)
+    if file_format == "jsonl":
+        return _JsonLinesSource(path, codec)
+    return _ExcelSource(path)
+
+
+def _unquote(cell: str) -> str:
+    """Undo the export's formula guard: ``'=1+2`` read back is ``=1+2``."""
+    if len(cell) > 1 and cell[0] == "'" and cell[1] in _FORMULA_START:
+        return cell[1:]
+    return cell
+
+
+# --- mapping columns to fields ---------------------------------------------------------------
+
+def _normalise(name: str) -> str:
+    """A column name as compared with field names: case, spaces, hyphens and underscores aside."""
+    return re.sub(r"[\s\-_]+", "", str(name).strip().lower())
+
+
+class _Plan:
+    """Which column feeds which field."""
+
+    def __init__(self, crm: "CRM", kind: str, columns: list[str] | None, mapping: dict[str, str], strict: bool):
+        self.kind = kind
+        self.fields = CUSTOMER_FIELDS if kind == "customers" else INTERACTION_FIELDS
+        self.prefix = NESTED_PREFIX[kind]
+        self._field_normal = {_normalise(f): f for f in self.fields}
+        self.mapping = {str(k): ("" if v is None else str(v).strip()) for k, v in mapping.items()}
+        self._mapping_normal = {_normalise(k): v for k, v in self.mapping.items()}
+        for column, target in self.mapping.items():
+            if target not in IGNORE:
+                self._check_field(column, target)
+        self.ignored: list[str] = []
+        self._resolved: dict[str, str | None] = {}
+        if columns is not None:
+            self._plan_columns(columns)
+
+    def _check_field(self, column: str, target: str) -> None:
+        if target in self.fields:
+            return
+        if target.startswith(self.prefix) and _NESTED_KEY.match(target[len(self.prefix):]):
+            return
+        raise ValidationError(
+            f"--map {column}", target,
+            f"a {self.kind[:-1]} field: {', '.join(self.fields)}, or {self.prefix}<key>",
+        )
+
+    def _plan_columns(self, columns: list[str]) -> None:
+        normal_columns = {_normalise(c) for c in columns}
+        for given in self.mapping:
+            if given not in columns and _normalise(given) not in normal_columns:
+                raise ValidationError("--map", given, "a column of the file: " + ", ".join(repr(c) for c in columns))
+        taken: dict[str, str] = {}
+        for column in columns:
+            if not column:
+                continue
+            if column in self._resolved:
+                raise CrmError(f"the file has two columns named {column!r}")
+            target = self._target(column)
+            self._resolved[column] = target
+            if target is None:
+                self.ignored.append(column)
+                continue
+            if target in taken:
+                raise CrmError(f"columns {taken[target]!r} and {column!r} both map to {target}; map one of them elsewhere or to '-'")
+            taken[target] = column
+        self._check_required(set(taken))
+
+    def _target(self, column: str) -> str | None:
+        normal = _normalise(column)
+        explicit = self.mapping.get(column, self._mapping_normal.get(normal))
+        if explicit is not None:
+            return None if explicit in IGNORE else explicit
+        if normal in self._field_normal:
+            return self._field_normal[normal]
+        key = str(column).strip()[len(self.prefix):]
+        if _normalise(column).startswith(_normalise(self.prefix)) and _NESTED_KEY.match(key):
+            return self.prefix + key
+        return None
+
+    def _check_required(self, fields: set[str]) -> None:
+        hint = "; name a column so or map one with --map COLUMN=FIELD"
+        if self.kind == "customers":
+            if not fields & {"name", "external_id", "email"}:
+                raise CrmError("a customers file needs a name, external_id or email column" + hint)
+            return
+        for required in ("kind", "occurred_at"):
+            if required not in fields:
+                raise CrmError(f"an interactions file needs a {required} column" + hint)
+        if not fields & set(CUSTOMER_REFERENCES):
+            raise CrmError("an interactions file needs a customer_id, customer_external_id or customer_email column" + hint)
+
+    def field_of(self, column: str) -> str | None:
+        """The field a column feeds (columns first seen in JSON lines are planned on the fly)."""
+        try:
+            return self._resolved[column]
+        except KeyError:
+            target = self._target(column) if column else None
+            self._resolved[column] = target
+            if target is None:
+                self.ignored.append(column)
+            return target
+
+    def column_of(self, field: str) -> str:
+        """The column feeding ``field`` ("" when none does)."""
+        return next((c for c, f in self._resolved.items() if f == field), "")
+
+    def column_fields(self) -> dict[str, str]:
+        return {column: target for column, target in self._resolved.items() if target is not None}
+
+
+# --- reading rows into field values ----------------------------------------------------------
+
+@frozen
+class _Row:
+    number: int
+    cells: dict[str, tuple[str, Any]]  # field -> (column, raw value)
+    error: str | None
+
+
+def _batches(source: _Source, plan: _Plan, progress: Progress | None) -> Iterator[list[_Row]]:
+    batch: list[_Row] = []
+    for number, cells, error in source.rows():
+        by_field: dict[str, tuple[str, Any]] = {}
+        for column, value in cells.items():
+            target = plan.field_of(column)
+            if target is not None and not _is_empty(value):
+                by_field[target] = (column, value)
+        batch.append(_Row(number, by_field, error))
+        if len(batch) >= BATCH_SIZE:
+            yield batch
+            batch = []
+            if progress is not None:
+                progress("check", source.done(), source.total)
+    if batch:
+        yield batch
+    if progress is not None:
+        progress("check", source.total or source.done(), source.total)
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _shown(value: Any) -> str:
+    """A raw cell as text for the report."""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, default=str, ensure_ascii=False)
+    if isinstance(value, float):
+        return _float_text(value)
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    return "" if value is None else str(value)
+
+
+def _float_text(value: float) -> str:
+    """A spreadsheet number as the decimal text it displays (1.1 stays 1.1, never 1.100000000000000088)."""
+    if value.is_integer():
+        return str(int(value))
+    return format(Decimal(repr(value)), "f")
+
+
+def _text(value: Any, field: str) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return _float_text(value)
+    if isinstance(value, (int, Decimal)):
+        return format(value, "f") if isinstance(value, Decimal) else str(value)
+    if isinstance(value, datetime):
+        return to_iso(value, field)
+    if isinstance(value, date):
+        return value.isoformat()
+    raise ValidationError(field, value, "a single value, not a list or object")
+
+
+def _money(value: Any) -> str:
+    if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        return format(value, "f")
+    if isinstance(value, float):
+        return _float_text(value)
+    return _text(value, "amount").strip().replace(" ", "")
+
+
+def _plain(value: Any, field: str) -> Any:
+    """A value for a JSON ``data``/``attributes`` key: numbers from text, Decimal as int/float."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v, field) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v, field) for v in value]
+    if isinstance(value, str):
+        text = value.strip()
+        if _INTEGER.match(text):
+            return int(text)
+        if _DECIMAL.match(text):
+            return float(text)
+        return text
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, (datetime, date)):
+        return _text(value, field)
+    return value
+
+
+def _json_object(value: Any, field: str) -> dict:
+    if isinstance(value, dict):
+        return _plain(value, field)
+    try:
+        parsed = json.loads(_text(value, field), parse_float=Decimal)
+    except json.JSONDecodeError:
+        raise ValidationError(field, value, "a JSON object like {\"key\": \"value\"}") from None
+    if not isinstance(parsed, dict):
+        raise ValidationError(field, value, "a JSON object like {\"key\": \"value\"}")
+    return _plain(parsed, field)
+
+
+def _customer_id(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValidationError("customer_id", value, "a customer id (a whole number)")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, (float, Decimal)) and value == int(value):
+        return int(value)
+    text = _text(value, "customer_id").strip()
+    if not _INTEGER.match(text):
+        raise ValidationError("customer_id", value, "a customer id (a whole number)")
+    return int(text)
+
+
+# --- checking rows ---------------------------------------------------------------------------
+
+_STAGING_SCHEMA = """
+CREATE TABLE staged (row INTEGER PRIMARY KEY, payload TEXT NOT NULL, matched INTEGER);
+CREATE TABLE row_keys (key TEXT PRIMARY KEY, row INTEGER NOT NULL);
+"""
+
+
+class _Checker:
+    """Validates batches of rows, stages the good ones and writes them in the end."""
+
+    def __init__(self, crm: "CRM", kind: str, plan: _Plan, name: str):
+        self.crm = crm
+        self.name = name
+        self.kind = kind
+        self.plan = plan
+        self.problems: list[ImportProblem] = []
+        self.rows = 0
+        # A private temporary file; SQLite deletes it on close. It keeps memory flat on big files.
+        self.staging = sqlite3.connect("", isolation_level=None)
+        self.staging.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _STAGING_SCHEMA)
+        self.staging.execute("BEGIN")
+
+    def close(self) -> None:
+        self.staging.close()
+
+    def _problem(self, row: _Row, field: str, reason: str, value: Any = None) -> None:
+        column, raw = row.cells.get(field, (self.plan.column_of(field), value))
+        self.problems.append(ImportProblem(row.number, column, field, _shown(raw if raw is not None else value), reason))
+
+    def check(self, batch: list[_Row]) -> None:
+        self.rows += len(batch)
+        good = []
+        for row in batch:
+            if row.error:
+                self._problem(row, "", row.error)
+                continue
+            values = self._customer_values(row) if self.kind == "customers" else self._interaction_values(row)
+            if values is not None:
+                good.append((row, values))
+        if self.kind == "customers":
+            staged = self._match_customers(good)
+        else:
+            staged = self._resolve_customers(good)
+        self.staging.executemany(
+            "INSERT INTO staged(row, payload, matched) VALUES (?, ?, ?)",
+            [(row.number, json.dumps(values, separators=(",", ":")), matched) for row, values, matched in staged],
+        )
+
+    # --- one row at a time: conversions and the record's own validation ----------------------
+
+    def _convert(self, row: _Row, converters: dict[str, Callable[[Any], Any]]) -> dict | None:
+        values: dict[str, Any] = {}
+        nested: dict[str, Any] = {}
+        ok = True
+        prefix = self.plan.prefix
+        for field, (column, raw) in row.cells.items():
+            try:
+                if field.startswith(prefix):
+                    nested[field[len(prefix):]] = _plain(raw, field)
+                else:
+                    values[field] = converters.get(field, lambda v, f=field: _text(v, f).strip())(raw)
+            except ValidationError as error:
+                self._problem(row, field, error.expected)
+                ok = False
+        if nested:
+            container = prefix[:-1]
+            values[container] = {**values.get(container, {}), **nested}
+        return values if ok else None
+
+    def _validate(self, row: _Row, build: Callable[[dict, set], Any], values: dict, placeholders: dict) -> bool:
+        """Build the record; on each refusal note the problem, drop that field and try again,
+        so that every bad field of the row is reported, not only the first. ``build`` gets the
+        fields dropped so far, so that it does not also complain that they are missing."""
+        trial = dict(values)
+        ok = True
+        dropped: set[str] = set()
+        for _ in range(len(values) + 2):
+            try:
+                build(trial, dropped)
+                return ok
+            except ValidationError as error:
+                ok = False
+                field = error.field.split(".")[0]
+                shown = error.field if error.field in row.cells or field not in row.cells else field
+                self._problem(row, shown, error.expected, error.value)
+                if field not in trial or field in placeholders and trial[field] == placeholders[field]:
+                    return False
+                dropped.add(field)
+                if field in placeholders:
+                    trial[field] = placeholders[field]
+                else:
+                    trial.pop(field)
+        return False
+
+    def _customer_values(self, row: _Row) -> dict | None:
+        values = self._convert(row, {
+            "attributes": lambda v: _json_object(v, "attributes"),
+            "tags": lambda v: list(v) if isinstance(v, list) else _text(v, "tags"),
+            "created_at": lambda v: to_iso(v, "created_at"),
+        })
+        if values is None:
+            return None
+        checked = {"name": values.get("name") or "placeholder", **{k: v for k, v in values.items() if k != "name"}}
+        if not self._validate(row, lambda v, dropped: Customer(**v), checked, {"name": "placeholder"}):
+            return None
+        if "tags" in values:
+            values["tags"] = list(Customer(name="x", tags=values["tags"]).tags)
+        return values
+
+    def _interaction_values(self, row: _Row) -> dict | None:
+        crm = self.crm
+        values = self._convert(row, {
+            "customer_id": _customer_id,
+            "amount": _money,
+            "occurred_at": lambda v: to_iso(v, "occurred_at"),
+            "data": lambda v: _json_object(v, "data"),
+        })
+        if values is None:
+            return None
+        if not values.keys() & set(CUSTOMER_REFERENCES):
+            self._problem(row, "customer_id", "no customer: fill customer_id, customer_external_id or customer_email")
+            return None
+        for required in ("kind", "occurred_at"):
+            if required not in values:
+                self._problem(row, required, "missing: every interaction needs one")
+        if "kind" not in values or "occurred_at" not in values:
+            return None
+        record_fields = {k: v for k, v in values.items() if k not in ("customer_external_id", "customer_email")}
+        record_fields.setdefault("customer_id", 0)
+
+        def build(fields: dict, dropped: set) -> None:
+            record = Interaction(**fields)
+            if record.kind == _UNKNOWN_KIND:
+                return  # the kind was refused already; amount and data depend on it
+            kind = crm.kinds[record.kind]
+            if kind.money and record.amount is None and "amount" not in dropped:
+                raise ValidationError("amount", None, f"an amount: a {record.kind} moves money")
+            if not kind.money and record.amount is not None and "amount" not in dropped:
+                raise ValidationError("amount", fields["amount"], f"no amount: a {record.kind} moves no money")
+            if record.amount is not None:
+                to_minor(record.amount, crm.exponent)
+            if kind.validate is not None:
+                try:
+                    kind.validate(record.data)
+                except ValidationError as error:
+                    field = error.field if error.field.startswith("data") else f"data.{error.field}"
+                    raise ValidationError(field, error.value, error.expected) from None
+
+        if not self._validate(row, build, record_fields, {"kind": _UNKNOWN_KIND, "occurred_at": "2000-01-01"}):
+            return None
+        if "customer_email" in values:
+            values["customer_email"] = normalise_email(values["customer_email"])
+        return values
+
+    # --- one batch at a time: keys, references and duplicates in SQL ------------------------
+
+    def _first_rows(self, keyed: list[tuple[int, str]]) -> dict[str, int]:
+        """Register keys (first row wins) and return the first row of each key of the batch."""
+        self.staging.executemany("INSERT OR IGNORE INTO row_keys(key, row) VALUES (?, ?)", [(k, r) for r, k in keyed])
+        wanted = json.dumps(sorted({k for _, k in keyed}))
+        return dict(self.staging.execute("SELECT key, row FROM row_keys WHERE key IN (SELECT value FROM json_each(?))", [wanted]))
+
+    def _match_customers(self, good: list[tuple[_Row, dict]]) -> list[tuple[_Row, dict, int | None]]:
+        db = self.crm.db
+        external = sorted({v["external_id"] for _, v in good if v.get("external_id")})
+        emails = sorted({normalise_email(v["email"]) for _, v in good if v.get("email")})
+        by_external = dict(db.execute(
+            "SELECT external_id, id FROM customers WHERE external_id IN (SELECT value FROM json_each(?))", [json.dumps(external)]
+        ))
+        by_email = dict(db.execute(
+            "SELECT email_norm, min(id) FROM customers WHERE email_norm IN (SELECT value FROM json_each(?)) GROUP BY email_norm",
+            [json.dumps(emails)],
+        ))
+        keyed = []
+        for row, values in good:
+            if values.get("external_id"):
+                keyed.append((row.number, "x:" + values["external_id"]))
+            if values.get("email"):
+                keyed.append((row.number, "e:" + normalise_email(values["email"])))
+        first = self._first_rows(keyed)
+        staged, attribute_rows = [], []
+        for row, values in good:
+            if values.get("external_id"):
+                earlier = first["x:" + values["external_id"]]
+                if earlier != row.number:
+                    self._problem(row, "external_id", f"duplicate: row {earlier} has the same external_id")
+                    continue
+            elif values.get("email"):
+                earlier = first["e:" + normalise_email(values["email"])]
+                if earlier != row.number:
+                    self._problem(row, "email", f"duplicate: row {earlier} has the same email and no external_id tells them apart")
+                    continue
+            matched = by_external.get(values.get("external_id")) or by_email.get(normalise_email(values.get("email")))
+            if matched is None and not values.get("name"):
+                self._problem(row, "name", "missing: a new customer needs a name (no customer matches its external_id or email)")
+                continue
+            staged.append((row, values, matched))
+        first = self._first_rows([(row.number, f"m:{matched}") for row, _, matched in staged if matched is not None])
+        kept = []
+        for row, values, matched in staged:
+            if matched is not None and first[f"m:{matched}"] != row.number:
+                self._problem(row, "external_id" if values.get("external_id") else "email",
+                              f"duplicate: row {first[f'm:{matched}']} updates the same customer ({matched})")
+                continue
+            if matched is not None and "attributes" in values:
+                attribute_rows.append((matched, values))
+            kept.append((row, values, matched))
+        staged = kept
+        if attribute_rows:
+            # Keys set by the file are merged into the customer's existing attributes, not swapped.
+            ids = json.dumps(sorted({m for m, _ in attribute_rows}))
+            current = {i: json.loads(a or "{}") for i, a in db.execute(
+                "SELECT id, attributes FROM customers WHERE id IN (SELECT value FROM json_each(?))", [ids]
+            )}
+            for matched, values in attribute_rows:
+                values["attributes"] = {**current.get(matched, {}), **values["attributes"]}
+        return staged
+
+    def _resolve_customers(self, good: list[tuple[_Row, dict]]) -> list[tuple[_Row, dict, int | None]]:
+        db = self.crm.db
+        ids = sorted({v["customer_id"] for _, v in good if "customer_id" in v})
+        external = sorted({v["customer_external_id"] for _, v in good if "customer_id" not in v and "customer_external_id" in v})
+        emails = sorted({v["customer_email"] for _, v in good if not v.keys() & {"customer_id", "customer_external_id"}})
+        known_ids = {r[0] for r in db.execute("SELECT id FROM customers WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(ids)])}
+        by_external = dict(db.execute(
+            "SELECT external_id, id FROM customers WHERE external_id IN (SELECT value FROM json_each(?))", [json.dumps(external)]
+        ))
+        by_email = {e: (first, n) for e, first, n in db.execute(
+            "SELECT email_norm, min(id), count(*) FROM customers WHERE email_norm IN (SELECT value FROM json_each(?)) GROUP BY email_norm",
+            [json.dumps(emails)],
+        )}
+        staged = []
+        for row, values in good:
+            if "customer_id" in values:
+                field, customer = "customer_id", values["customer_id"] if values["customer_id"] in known_ids else None
+            elif "customer_external_id" in values:
+                field, customer = "customer_external_id", by_external.get(values["customer_external_id"])
+            else:
+                field = "customer_email"
+                customer, count = by_email.get(values["customer_email"], (None, 0))
+                if count > 1:
+                    self._problem(row, field, f"ambiguous: {count} customers have this email; use customer_id")
+                    continue
+            if customer is None:
+                self._problem(row, field, "no customer has this " + field.replace("customer_", "").replace("_", " "))
+                continue
+            record = {k: v for k, v in values.items() if k not in CUSTOMER_REFERENCES}
+            record["customer_id"] = customer
+            staged.append((row, record, customer))
+        return staged
+
+    # --- the write pass ----------------------------------------------------------------------
+
+    def _staged(self, progress: Progress | None, total: int) -> Iterator[dict]:
+        done = 0
+        for (payload,) in self.staging.execute("SELECT payload FROM staged ORDER BY row"):
+            yield json.loads(payload)
+            done += 1
+            if progress is not None and done % BATCH_SIZE == 0:
+                progress("write", done, total)
+
+    def write(self, progress: Progress | None) -> tuple[int, int]:
+        """Write the staged rows in one transaction; returns (added, updated)."""
+        total = self.staging.execute("SELECT count(*) FROM staged").fetchone()[0]
+        if total == 0:
+            return 0, 0
+        crm = self.crm
+        with crm.transaction():
+            if self.kind == "customers":
+                counts = crm.customers.upsert_many(self._staged(progress, total))
+                added, updated = counts["added"], counts["updated"]
+            else:
+                added, updated = crm.interactions.record_many(self._staged(progress, total)).count, 0
+            crm.audit.record(
+                "import.run", "file", self.name,
+                after={"kind": self.kind, "added": added, "updated": updated, "skipped": len({p.row for p in self.problems})},
+            )
+        if progress is not None:
+            progress("write", total, total)
+        return added, updated
