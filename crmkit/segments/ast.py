@@ -126,7 +126,7 @@ class And:
     items: tuple
 
     def __str__(self) -> str:
-        return " and ".join(_wrap(item, Or) for item in self.items)
+        return " and ".join(_wrap(item, (And, Or)) for item in self.items)  # keeps nesting: round trip
 
 
 @frozen
@@ -134,7 +134,7 @@ class Or:
     items: tuple
 
     def __str__(self) -> str:
-        return " or ".join(str(item) for item in self.items)
+        return " or ".join(_wrap(item, Or) for item in self.items)
 
 
 @frozen

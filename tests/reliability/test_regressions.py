@@ -83,3 +83,19 @@ class TestRecordsNameTheFieldTheyRefuse:
         with pytest.raises(ValidationError) as caught:
             record(**base, **{field: "yesterday"})
         assert caught.value.field == field
+
+
+class TestRuleTextRoundTrip:
+    @pytest.mark.parametrize("text", [
+        "(name = 'a' and region = 'b') and stage = 'new'",
+        "(name = 'a' or region = 'b') or stage = 'new'",
+        "name = 'a' and (region = 'b' and (stage = 'new' or (ltv > 1 or ltv < 0)))",
+    ])
+    def test_nested_groups_of_the_same_operator_survive(self, text):
+        """And inside And rendered without parentheses and parsed back as one flat And."""
+        tree = parse(text)
+        assert parse(str(tree)) == tree
+
+    def test_builder_rules_still_render_flat(self):
+        rule = (F.ltv > 1) & (F.region == "EU") & ((F.stage == "new") | (F.stage == "growing") | (F.ltv < 0))
+        assert str(rule) == "ltv > 1 and region = 'EU' and (stage = 'new' or stage = 'growing' or ltv < 0)"
