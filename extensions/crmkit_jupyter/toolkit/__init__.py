@@ -1,0 +1,17 @@
+"""The widget toolkit panels are built from: paged SQL tables, KPI cards, charts, a rule editor.
+
+Plugins import it inside their panel factories only (``from crmkit_jupyter import toolkit``), so
+a plugin still works where Jupyter is not installed. See docs/jupyter.md, "Writing a panel".
+"""
+
+from .base import Composite, error_html, note_html
+from .chart import ChartView
+from .kpi import KpiCard
+from .paged_table import PagedTable
+from .rule_editor import RuleEditor
+from .sources import ListSource, PageSource, SqlSource
+
+__all__ = [
+    "ChartView", "Composite", "KpiCard", "ListSource", "PageSource", "PagedTable", "RuleEditor",
+    "SqlSource", "error_html", "note_html",
+]
