@@ -70,6 +70,9 @@ def parse_duration(text: str) -> timedelta:
         raise ValidationError("duration", text, "a number and a unit: 90d, 12w, 36h, 6m or 1y")
     amount, unit = int(match.group(1)), match.group(2)
     days = {"d": 1, "w": 7, "m": 30, "y": 365}
-    if unit == "h":
-        return timedelta(hours=amount)
-    return timedelta(days=amount * days[unit])
+    try:
+        if unit == "h":
+            return timedelta(hours=amount)
+        return timedelta(days=amount * days[unit])
+    except OverflowError:
+        raise ValidationError("duration", text, "at most 999999999 days") from None

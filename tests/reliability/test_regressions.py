@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from crmkit import Customer, F, Interaction, Task, ValidationError
+from crmkit import Customer, F, Interaction, RuleError, Task, ValidationError
 from crmkit.money import MAX_MINOR, to_minor
 from crmkit.segments import parse
-from crmkit.timeutil import from_iso, to_datetime, to_iso
+from crmkit.timeutil import from_iso, parse_duration, to_datetime, to_iso
 
 
 class TestMoneyIsExactAtEveryScale:
@@ -99,3 +99,16 @@ class TestRuleTextRoundTrip:
     def test_builder_rules_still_render_flat(self):
         rule = (F.ltv > 1) & (F.region == "EU") & ((F.stage == "new") | (F.stage == "growing") | (F.ltv < 0))
         assert str(rule) == "ltv > 1 and region = 'EU' and (stage = 'new' or stage = 'growing' or ltv < 0)"
+
+
+class TestHugeDurations:
+    @pytest.mark.parametrize("text", ["99999999999999999999d", "1000000000d", "999999999999h", "3000000y"])
+    def test_are_validation_errors(self, text):
+        """timedelta raised OverflowError, which escaped the rule parser."""
+        with pytest.raises(ValidationError, match="999999999 days"):
+            parse_duration(text)
+
+    def test_in_a_rule_they_are_rule_errors_with_a_position(self):
+        with pytest.raises(RuleError) as caught:
+            parse("last_purchase_days > 99999999999999999999d")
+        assert caught.value.position == 21
