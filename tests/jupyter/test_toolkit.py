@@ -1,0 +1,274 @@
+"""The widget toolkit, driven as a notebook user would: clicks, typed values, then the state."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import ipywidgets
+import pytest
+from ipywidgets.widgets import widget as widget_module
+
+from crmkit import Chart
+from crmkit_jupyter import queries
+from crmkit_jupyter.toolkit import ChartView, KpiCard, ListSource, PagedTable, RuleEditor, SqlSource
+from jupyter_helpers import admin_count
+
+
+def customer_source(crm, **options):
+    sql, params = queries.customer_list(options.pop("search", None))
+    return SqlSource(crm.db, sql, params, **options)
+
+
+def ids(table):
+    return [row["id"] for row in table.rows]
+
+
+class TestPagedTableOverSql:
+    def test_pages_forward_and_back_with_positions(self, shop):
+        """30 customers in pages of 7: 1-7, 8-14, ... last page 29-30 via next, 24-30 via last."""
+        table = PagedTable(customer_source(shop), page_size=7)
+        assert ids(table) == [1, 2, 3, 4, 5, 6, 7]
+        assert "rows 1–7 of 30" in table.status.value
+        assert table.prev_button.disabled and table.first_button.disabled
+        for _ in range(4):
+            table.next_button.click()
+        assert ids(table) == [29, 30]  # 4 pages of 7 = 28 rows before
+        assert "rows 29–30 of 30" in table.status.value
+        assert table.next_button.disabled
+        table.prev_button.click()
+        assert ids(table) == [22, 23, 24, 25, 26, 27, 28]
+        table.last_button.click()
+        assert ids(table) == [24, 25, 26, 27, 28, 29, 30]  # the last 7: 30 - 7 + 1 = 24
+        assert "rows 24–30 of 30" in table.status.value
+        table.first_button.click()
+        assert ids(table) == [1, 2, 3, 4, 5, 6, 7]
+
+    def test_order_by_another_column_and_descending(self, shop):
+        """Sorted by name descending: Customer 30, 29, ... (names are zero-padded)."""
+        table = PagedTable(customer_source(shop, order="name", descending=True), page_size=4)
+        assert ids(table) == [30, 29, 28, 27]
+        table.next_button.click()
+        assert ids(table) == [26, 25, 24, 23]
+        table.last_button.click()
+        assert ids(table) == [4, 3, 2, 1]
+
+    def test_keyset_paging_is_stable_with_ties_in_the_order_column(self, shop):
+        """Region has only two values; region then id visits every row exactly once."""
+        table = PagedTable(customer_source(shop, order="region"), page_size=4)
+        seen = ids(table)
+        while not table.next_button.disabled:
+            table.next_button.click()
+            seen += ids(table)
+        eu = [i for i in range(1, 31) if i % 3 == 0]
+        us = [i for i in range(1, 31) if i % 3 != 0]
+        assert seen == eu + us
+
+    def test_search_with_a_capped_count(self, shop):
+        """'Acme' matches customers 5, 10, ..., 30 = 6 rows; a cap of 4 reports "4+"."""
+        table = PagedTable(customer_source(shop, search="acme"), page_size=10)
+        assert ids(table) == [5, 10, 15, 20, 25, 30]
+        assert table.total == 6 and table.exact
+        capped = PagedTable(customer_source(shop, search="acme", count_cap=4), page_size=2)
+        assert (capped.total, capped.exact) == (4, False)
+        assert "of 4+" in capped.status.value
+        capped.last_button.click()
+        assert ids(capped) == [25, 30]
+        assert "2 rows of 4+" in capped.status.value
+
+    def test_search_escapes_like_wildcards(self, shop):
+        """'%' is searched for literally: no customer name holds one."""
+        table = PagedTable(customer_source(shop, search="%"))
+        assert table.rows == [] and table.total == 0
+        assert "crmkit-empty" in table.body.value
+
+    def test_values_are_escaped(self, shop):
+        shop.customers.update(1, name="<script>alert(1)</script>")
+        table = PagedTable(customer_source(shop), page_size=1)
+        assert "<script>" not in table.body.value
+        assert "&lt;script&gt;" in table.body.value
+
+    def test_page_size_change_reloads_from_the_first_page(self, shop):
+        table = PagedTable(customer_source(shop), page_size=5)
+        table.next_button.click()
+        table.page_size = 3
+        assert ids(table) == [1, 2, 3]
+
+    def test_selecting_a_row_fires_callbacks(self, shop):
+        chosen = []
+        table = PagedTable(customer_source(shop), page_size=3, selectable=True)
+        table.on_select(chosen.append)
+        assert [value for _, value in table.chooser.options] == [1, 2, 3]
+        table.chooser.value = 2
+        assert chosen == [2] and table.selected == 2
+        table.on_select(chosen.append, remove=True)
+        table.chooser.value = 3
+        assert chosen == [2]
+
+    def test_a_failing_query_is_shown_not_raised(self, shop):
+        """A source over a table that does not exist shows the database's message in the table."""
+        source = SqlSource(shop.db, "SELECT id FROM customers", columns=("id",))
+        table = PagedTable(source)
+        source.sql = "SELECT id FROM no_such_table"
+        table.refresh()
+        assert table.error and "no_such_table" in table.error
+        assert "crmkit-error" in table.body.value
+        assert table.rows == []
+
+    def test_unsafe_column_names_are_refused(self, shop):
+        with pytest.raises(ValueError, match="plain column name"):
+            customer_source(shop, order="name; DROP TABLE customers")
+
+
+class TestListSource:
+    def test_pages_a_short_list(self):
+        rows = [{"rep": f"r{i}", "load": i * 2} for i in range(1, 8)]
+        table = PagedTable(ListSource(rows), page_size=3)
+        assert [r["rep"] for r in table.rows] == ["r1", "r2", "r3"]
+        table.next_button.click()
+        table.next_button.click()
+        assert [r["rep"] for r in table.rows] == ["r7"]
+        table.prev_button.click()
+        assert [r["rep"] for r in table.rows] == ["r4", "r5", "r6"]
+        assert table.columns == ("rep", "load")
+
+
+class TestKpiCard:
+    def test_figure_and_exact_change(self):
+        """120.50 against 100.25: +20.25, which is +20.2% of 100.25 (20.25 / 100.25 = 0.20199...)."""
+        card = KpiCard("Average value", Decimal("120.50"), previous=Decimal("100.25"), note="per customer")
+        assert card.change == Decimal("20.25")
+        assert "120.50" in card.value and "+20.25 (+20.2%)" in card.value
+        assert "#1a7f37" in card.value  # up is good by default
+        assert "crmkit-kpi" in card._dom_classes
+
+    def test_down_is_good_and_redraws_on_change(self):
+        card = KpiCard("Open complaints", 12, previous=9, good="down")
+        assert card.change == 3 and "#a40000" in card.value  # more complaints: bad
+        card.figure = 7
+        assert card.change == -2 and "#1a7f37" in card.value and "-2" in card.value
+
+    def test_percent_and_missing_values(self):
+        card = KpiCard("Churn rate", 0.125, previous=0.1, fmt="percent")
+        assert "12.5%" in card.value and "+2.5 pts" in card.value  # 0.125 - 0.1 = 0.025 = 2.5 points
+        empty = KpiCard("Retention", None)
+        assert empty.change is None and "–" in empty.value
+
+
+class TestChartView:
+    ROWS = [{"month": "2024-10", "revenue": Decimal("100.00"), "refunds": 5}, {"month": "2024-11", "revenue": Decimal("250.50"), "refunds": 0},
+            {"month": "2024-12", "revenue": Decimal("80.00"), "refunds": 10}]
+
+    @pytest.mark.parametrize("kind, marks", [("bar", 6), ("line", 2), ("hbar", 3), ("heatmap", 6), ("pie", 3), ("funnel", 3)])
+    def test_each_kind_draws_one_mark_per_value_or_series(self, kind, marks):
+        chart = ChartView(kind, self.ROWS, "month", ("revenue", "refunds") if kind in ("bar", "line", "heatmap") else "revenue")
+        assert chart.value.startswith("<svg")
+        assert chart.value.count("class='crmkit-series") == marks
+
+    def test_pareto_adds_a_cumulative_line_sorted_by_value(self):
+        chart = ChartView("pareto", self.ROWS, "month", "revenue")
+        assert chart.value.count("crmkit-cumulative") == 1
+        # bars sorted by revenue: 250.50, 100.00, 80.00
+        assert chart.value.index("2024-11 revenue") < chart.value.index("2024-10 revenue") < chart.value.index("2024-12 revenue")
+
+    def test_from_a_report_chart_spec_and_redraw(self):
+        spec = Chart("bar", "Revenue", "month", ("revenue",), rows=self.ROWS[:1])
+        chart = ChartView.from_spec(spec)
+        assert chart.value.count("class='crmkit-series") == 1 and ">Revenue<" in chart.value
+        chart.rows = self.ROWS
+        assert chart.value.count("class='crmkit-series") == 3
+
+    def test_unknown_kind_and_no_data(self):
+        assert "chart kind must be one of" in ChartView("donut", self.ROWS, "month", "revenue").value
+        assert "no data" in ChartView("bar", [], "month", "revenue").value
+
+
+class TestRuleEditor:
+    def test_live_validation_count_and_preview(self, shop):
+        """ltv >= 200 and region = 'EU': EU is i % 3 == 0; ltv is 10*i, minus 5 for multiples of 10.
+        i = 21, 24, 27 (210, 240, 270) and 30 (300 - 5 = 295) match; 18 (180) does not: 4 members."""
+        editor = RuleEditor(shop)
+        assert not editor.valid and editor.count is None
+        editor.input.value = "ltv >= 200 and region = 'EU'"
+        assert editor.valid and editor.count == 4
+        assert "data-count='4'" in editor.count_html.value
+        assert [r["id"] for r in editor.preview.rows] == [21, 24, 27, 30]
+        editor.input.value = "ltv >= 200 and regon = 'EU'"
+        assert not editor.valid and editor.count is None
+        assert "did you mean 'region'" in editor.message and "position 15" in editor.message
+        assert "crmkit-rule-invalid" in editor.message_html.value
+
+    def test_boundary_uses_money_exactly(self, shop):
+        """ltv = 195.00 exactly for customer 20 (200 - 5): >= 195 includes it, > 195 does not."""
+        editor = RuleEditor(shop, "ltv >= 195 and ltv < 200")
+        assert [r["id"] for r in editor.preview.rows] == [20]
+        editor.input.value = "ltv > 195 and ltv < 200"
+        assert editor.count == 0
+
+    def test_the_count_is_not_recomputed_for_the_same_rule(self, shop):
+        editor = RuleEditor(shop, "region = 'EU'")
+        calls = []
+        editor.observe(lambda change: calls.append(change["new"]), "count")
+        editor.input.value = "region  =  'EU'"  # same rule, other spacing
+        assert calls == [] and editor.count == 10  # 3, 6, ..., 30
+
+    def test_save_defines_a_segment_through_the_api(self, shop):
+        editor = RuleEditor(shop, "region = 'EU'")
+        saved = []
+        editor.on_save(saved.append)
+        editor.name_input.value = "eu"
+        editor.save_button.click()
+        assert shop.segments.get("eu").rule == "region = 'EU'"
+        assert saved[0].name == "eu" and "10 customers" in editor.status_html.value
+        assert shop.audit.query(action="segment.define")[0].entity_id == "eu"
+
+    def test_save_errors_write_nothing(self, shop):
+        shop.segments.define("eu", "region = 'EU'")
+        before = (admin_count(shop, "segments"), admin_count(shop, "audit_log"))
+        editor = RuleEditor(shop, "region = 'US'")
+        editor.save_button.click()  # no name
+        assert "give the segment a name" in editor.status_html.value
+        editor.name_input.value = "eu"
+        editor.save_button.click()  # taken name, replace not ticked
+        assert "exists" in editor.status_html.value
+        editor.input.value = "region = "
+        editor.name_input.value = "broken"
+        editor.save_button.click()  # invalid rule
+        assert "fix the rule first" in editor.status_html.value
+        assert (admin_count(shop, "segments"), admin_count(shop, "audit_log")) == before
+        assert shop.segments.get("eu").rule == "region = 'EU'"
+
+    def test_replace_updates_an_existing_segment(self, shop):
+        shop.segments.define("eu", "region = 'EU'")
+        editor = RuleEditor(shop, "region = 'US'", name="eu")
+        editor.replace_box.value = True
+        editor.save_button.click()
+        assert shop.segments.get("eu").rule == "region = 'US'"
+        assert "updated: 20 customers" in editor.status_html.value  # 30 - 10 EU
+
+    def test_counts_as_of_a_past_date(self, shop):
+        """Before 2024-11-01 nobody had bought: ltv > 0 has no member as of 2024-10-01."""
+        assert RuleEditor(shop, "ltv > 0", as_of="2024-10-01").count == 0
+        assert RuleEditor(shop, "ltv > 0").count == 30
+
+
+class TestClose:
+    def test_closing_a_composite_closes_everything_it_made(self, shop):
+        editor = RuleEditor(shop, "region = 'EU'")
+        made = [w for w in editor._owned]
+        made += [w for w in editor.preview._owned]
+        model_ids = [w.model_id for w in made] + [editor.model_id]
+        assert all(m in widget_module._instances for m in model_ids)
+        typed = editor.input
+        editor.close()
+        assert not any(m in widget_module._instances for m in model_ids)
+        assert editor._observers == [] and editor.preview._observers == []
+        # the text area no longer drives the (closed) editor
+        typed.value = "region = 'US'"
+        assert editor.count == 10
+
+    def test_button_callbacks_are_removed(self, shop):
+        table = PagedTable(customer_source(shop), page_size=5)
+        button = table.next_button
+        table.close()
+        assert button._click_handlers.callbacks == []
+        assert isinstance(button, ipywidgets.Button)
