@@ -20,7 +20,7 @@ from .fields import FieldRegistry, core_fields
 from .interactions import Interactions
 from .kinds import CORE_KINDS, KindRegistry
 from .money import exponent_of
-from .plugins import PluginSet, load_plugins, selection_from_environment
+from .plugins import PluginSet, load_plugins, selection_from_config_file, selection_from_environment
 from .segments import Segments
 from .settings import Settings
 from .tasks import Tasks
@@ -200,14 +200,18 @@ def open(  # noqa: A001 - mirrors the builtin on purpose: crmkit.open(path)
     """Open (or create) a CRM file and return the CRM object.
 
     ``plugins`` selects the active plugins (entry point names or plugin objects); without it the
-    ``CRMKIT_PLUGINS`` environment variable, then the file's ``plugins`` setting, then "every
-    installed plugin" decide. Pending migrations of the core and of every active plugin are
+    ``CRMKIT_PLUGINS`` environment variable, then a ``crmkit.toml`` settings file
+    (``$CRMKIT_CONFIG``, the current folder, or beside the database file), then the database's
+    ``plugins`` setting, then "every installed plugin" decide. Pending migrations of the core and of every active plugin are
     applied in one transaction. ``clock`` is a callable returning the current time (tests fix
     it). ``currency`` is fixed when the file is created.
     """
+    created = str(path) != ":memory:" and not Path(path).expanduser().exists()
     db = store.connect(path)
     try:
         selection = list(plugins) if plugins is not None else selection_from_environment()
+        if selection is None:
+            selection = selection_from_config_file(path)
         if selection is None and db["settings"].exists():
             row = db.execute("SELECT value FROM settings WHERE key = 'plugins'").fetchone()
             if row is not None:
@@ -218,6 +222,10 @@ def open(  # noqa: A001 - mirrors the builtin on purpose: crmkit.open(path)
         return CRM(db, plugin_set, path=str(path), clock=clock, actor=actor)
     except BaseException:
         db.close()
+        if created:
+            # A file this call created and could not set up is removed, not left half-made.
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{Path(path).expanduser()}{suffix}").unlink(missing_ok=True)
         raise
 
 

@@ -2,14 +2,17 @@
 
 Every plugin, built-in or third-party, is an entry point of the group ``crmkit``. Which ones load
 is chosen, in this order, by the ``plugins=`` argument, the ``CRMKIT_PLUGINS`` environment
-variable (comma-separated names; empty means none) or the CRM file's ``plugins`` setting; with none
-of them, every installed plugin loads.
+variable (comma-separated names; empty means none), the team's settings file (``crmkit.toml``,
+see :func:`find_config_file`) or the CRM file's ``plugins`` setting; with none of them, every
+installed plugin loads.
 """
 
 from __future__ import annotations
 
 import os
+import tomllib
 import types
+from pathlib import Path
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Iterable
 
@@ -21,6 +24,8 @@ from .errors import CrmError, PluginError
 
 ENTRY_POINT_GROUP = "crmkit"
 ENV_ALLOW_LIST = "CRMKIT_PLUGINS"
+ENV_CONFIG = "CRMKIT_CONFIG"
+CONFIG_FILE_NAME = "crmkit.toml"
 
 hookimpl = pluggy.HookimplMarker("crmkit")
 
@@ -46,6 +51,38 @@ def selection_from_environment() -> list[str] | None:
     if raw is None:
         return None
     return [name.strip() for name in raw.split(",") if name.strip()]
+
+
+def find_config_file(db_path: str | Path | None = None) -> Path | None:
+    """The team's settings file: ``$CRMKIT_CONFIG``, else ``crmkit.toml`` in the current folder,
+    else ``crmkit.toml`` beside the database file. None when there is none."""
+    named = os.environ.get(ENV_CONFIG)
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise CrmError(f"{ENV_CONFIG} names {named}, which is not a file")
+        return path
+    candidates = [Path.cwd() / CONFIG_FILE_NAME]
+    if db_path is not None and str(db_path) != ":memory:":
+        candidates.append(Path(db_path).expanduser().resolve().parent / CONFIG_FILE_NAME)
+    return next((path for path in candidates if path.is_file()), None)
+
+
+def selection_from_config_file(db_path: str | Path | None = None) -> list[str] | None:
+    """``plugins = [...]`` from the ``[crmkit]`` table of the settings file, or None."""
+    path = find_config_file(db_path)
+    if path is None:
+        return None
+    try:
+        config = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise CrmError(f"cannot read settings file {path}: {error}") from None
+    plugins = config.get("crmkit", {}).get("plugins")
+    if plugins is None:
+        return None
+    if not isinstance(plugins, list) or not all(isinstance(p, str) for p in plugins):
+        raise CrmError(f"{path}: [crmkit] plugins must be a list of plugin names")
+    return plugins
 
 
 class PluginSet:
@@ -136,6 +173,8 @@ def load_plugins(selection: Iterable[Any] | None = None) -> PluginSet:
     sources: dict[str, str] = {}
     if selection is None:
         selection = selection_from_environment()
+    if selection is None:
+        selection = selection_from_config_file()
     if selection is None:
         selection = sorted(available)
     for item in selection:
