@@ -17,7 +17,16 @@ class ValidationError(CrmError, ValueError):
         self.field = field
         self.value = value
         self.expected = expected
-        super().__init__(f"{field}: {expected} (got {value!r})")
+        super().__init__(f"{field}: {expected} (got {_short_repr(value)})")
+
+
+def _short_repr(value: object, limit: int = 200) -> str:
+    """repr() for messages: cut to ``limit`` characters; never fails (huge ints refuse repr)."""
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):
+        return f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 class NotFound(CrmError, LookupError):

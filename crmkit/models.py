@@ -105,7 +105,10 @@ def _tags(value: Any) -> tuple[str, ...]:
     if value is None or value == "":
         return ()
     if isinstance(value, str):
-        value = json.loads(value) if value.startswith("[") else value.split(",")
+        try:
+            value = json.loads(value) if value.startswith("[") else value.split(",")
+        except (ValueError, RecursionError):
+            raise ValidationError("tags", value, "a JSON list of texts or texts separated by commas") from None
     if not isinstance(value, (list, tuple, set, frozenset)):
         raise ValidationError("tags", value, "a list of texts")
     cleaned = []
@@ -125,14 +128,15 @@ def _json_object(name: str):
         if isinstance(value, str):
             try:
                 value = json.loads(value)
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):
                 raise ValidationError(name, value, "a JSON object") from None
         if not isinstance(value, dict):
             raise ValidationError(name, value, "a JSON object (dict)")
         try:
-            json.dumps(value)
-        except (TypeError, ValueError):
-            raise ValidationError(name, value, "JSON-serialisable values") from None
+            # NaN and Infinity are not JSON: SQLite's json functions would reject the stored text.
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError, RecursionError):
+            raise ValidationError(name, value, "JSON-serialisable values (no NaN or infinity)") from None
         return value
 
     return convert

@@ -112,3 +112,29 @@ class TestHugeDurations:
         with pytest.raises(RuleError) as caught:
             parse("last_purchase_days > 99999999999999999999d")
         assert caught.value.position == 21
+
+
+class TestJsonFieldsRefuseWhatSqliteCannotRead:
+    @pytest.mark.parametrize("tags", ["[", "[1", '["a"', "[" * 100_000])
+    def test_bad_json_tags_are_validation_errors(self, tags):
+        """json.loads' JSONDecodeError and RecursionError escaped from Customer(tags=...)."""
+        with pytest.raises(ValidationError) as caught:
+            Customer(name="A", tags=tags)
+        assert caught.value.field == "tags"
+        assert len(str(caught.value)) < 400  # the message shows a cut-down value
+
+    @pytest.mark.parametrize("value", ['{"a":' * 100_000, {"a": float("nan")}, {"b": float("inf")}, {"c": 10**5000}])
+    def test_bad_json_objects_are_validation_errors(self, value):
+        with pytest.raises(ValidationError) as caught:
+            Customer(name="A", attributes=value)
+        assert caught.value.field == "attributes"
+
+    def test_one_nan_attribute_no_longer_breaks_every_attribute_rule(self, fresh_crm):
+        """{'a': nan} was stored as '{"a":NaN}', which SQLite's json_extract calls malformed:
+        every attr_ rule then failed with sqlite3.OperationalError for the whole CRM."""
+        with pytest.raises(ValidationError):
+            fresh_crm.customers.add(name="X", attributes={"a": float("nan")})
+        with pytest.raises(ValidationError):
+            Interaction(customer_id=1, kind="note", occurred_at="2024-01-01", data={"score": float("inf")})
+        fresh_crm.customers.add(name="Y", attributes={"a": 1})
+        assert fresh_crm.segments.evaluate("attr_a = 1").count() == 1
