@@ -1,3 +1,23 @@
-"""Hook implementations of the reports plugin."""
+"""Hook implementations of the reports plugin: the ``crm.reports`` service and the CLI.
 
-from crmkit import hookimpl  # noqa: F401
+The plugin keeps no tables of its own: every KPI is computed from the core's interaction log,
+so there is nothing to erase on ``crmkit_customer_forgotten`` or to move on a merge.
+"""
+
+from __future__ import annotations
+
+from crmkit import hookimpl
+
+from .cli import report_command, reports_group
+from .service import ReportsService
+
+
+@hookimpl
+def crmkit_extend(crm):
+    return {"reports": ReportsService(crm)}
+
+
+@hookimpl
+def crmkit_commands(cli):
+    cli.add_command(report_command)
+    cli.add_command(reports_group)
