@@ -1,3 +1,82 @@
-"""Hook implementations of the complaints plugin."""
+"""Hook implementations of the complaints plugin: the wiring, nothing more."""
 
-from crmkit import hookimpl  # noqa: F401
+from __future__ import annotations
+
+from crmkit import hookimpl
+
+from . import queries
+from .schema import migrations
+
+
+@hookimpl
+def crmkit_migrations():
+    return migrations
+
+
+@hookimpl
+def crmkit_extend(crm):
+    from .service import ComplaintsService
+
+    return {"complaints": ComplaintsService(crm)}
+
+
+@hookimpl
+def crmkit_fields(crm):
+    from .fields import complaint_fields
+
+    return complaint_fields()
+
+
+@hookimpl
+def crmkit_interactions_recorded(crm, interactions):
+    """Open tickets for ``complaint`` interactions, items for ``feedback`` ones and take in
+    satisfaction from ``survey`` interactions about a complaint: set-based over the batch."""
+    kinds = {item.kind for item in interactions}
+    if not kinds & {"complaint", "feedback", "survey"}:
+        return
+    first, last = min(i.id for i in interactions), max(i.id for i in interactions)
+    if "complaint" in kinds:
+        crm.complaints.open_from_interactions(first, last)
+    if "feedback" in kinds:
+        crm.complaints.feedback.from_interactions(first, last)
+    if "survey" in kinds:
+        queries.record_surveys(crm.db, first, last)
+
+
+@hookimpl
+def crmkit_customer_forgotten(crm, customer_id):
+    queries.forget_customer(crm.db, customer_id)
+
+
+@hookimpl
+def crmkit_customers_merged(crm, kept_id, merged_id):
+    counts = queries.merge_customers(crm.db, kept_id, merged_id)
+    if any(counts.values()):
+        crm.audit.record("complaint.merge_customers", "customer", kept_id,
+                         after={"merged_id": merged_id, **counts}, source="complaints")
+
+
+@hookimpl
+def crmkit_due(crm, now):
+    return crm.complaints.run_due(now)
+
+
+@hookimpl
+def crmkit_report_sections(crm, as_of):
+    from .report import complaint_sections
+
+    return complaint_sections(crm, as_of)
+
+
+@hookimpl
+def crmkit_commands(cli):
+    from .cli import complaints_group
+
+    cli.add_command(complaints_group)
+
+
+@hookimpl
+def crmkit_demo_data(crm, seed, now):
+    from .demo import add_demo_data
+
+    add_demo_data(crm, seed, now)

@@ -1,0 +1,50 @@
+"""Segment fields of the complaints plugin, exact as of any ``:as_of``.
+
+A complaint's state at a time is read from its history (the latest step at or before that time),
+so the fields give the same answer for a past date today as they gave on that date.
+"""
+
+from __future__ import annotations
+
+from crmkit import Field
+from crmkit.store import days_between, shift_days
+
+from .queries import open_states_sql
+
+_STATE_AT = (
+    "(SELECT h.status_to FROM complaints_history h WHERE h.complaint_id = x.id "
+    "AND h.status_to IS NOT NULL AND h.at <= :as_of ORDER BY h.at DESC, h.id DESC LIMIT 1)"
+)
+_OUTCOME_AT = (
+    "(SELECT h.status_to FROM complaints_history h WHERE h.complaint_id = x.id "
+    "AND h.status_to IN ('resolved', 'rejected') AND h.at <= :as_of ORDER BY h.at DESC, h.id DESC LIMIT 1)"
+)
+
+
+def complaint_fields() -> list[Field]:
+    listed, params = open_states_sql("_cmpf_open")
+    mine = "FROM complaints_complaints x WHERE x.customer_id = c.id AND x.received_at <= :as_of"
+    year = f"x.received_at > {shift_days(':as_of', -365)}"
+    open_now = f"{_STATE_AT} IN ({listed})"
+    return [
+        Field(
+            "open_complaints", "number", "Complaints not yet resolved or rejected at as_of.",
+            f"(SELECT count(*) {mine} AND {open_now})", params=params,
+        ),
+        Field(
+            "complaints_365d", "number", "Complaints received in the 365 days up to as_of.",
+            f"(SELECT count(*) {mine} AND {year})",
+        ),
+        Field(
+            "last_complaint_days", "number", "Whole days since the latest complaint (null: never complained).",
+            f"CAST({days_between(f'(SELECT max(x.received_at) {mine})', ':as_of')} AS INTEGER)",
+        ),
+        Field(
+            "unresolved_complaint", "bool",
+            "An open complaint, or one from the last 365 days that was rejected or whose resolution "
+            "the customer did not accept.",
+            f"EXISTS (SELECT 1 {mine} AND ({open_now} OR ({year} AND ({_OUTCOME_AT} = 'rejected' "
+            "OR (x.accepted = 0 AND x.followed_up_at <= :as_of)))))",
+            params=params,
+        ),
+    ]

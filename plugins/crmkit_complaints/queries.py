@@ -1,0 +1,476 @@
+"""All SQL of the complaints plugin's process: tickets, history, notes, pauses, handlers, SLA clocks.
+
+Figures live in ``queries_figures``, feedback in ``queries_feedback``. SQLite-specific pieces
+(epoch seconds, JSON access) go through the small helpers at the top.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable
+
+from .models import OPEN_STATES
+
+TABLE = "complaints_complaints"
+
+
+# --- dialect helpers ---------------------------------------------------------------------------
+
+def epoch(time_sql: str) -> str:
+    """SQL: ISO storage text -> integer epoch seconds."""
+    return f"CAST(strftime('%s', {time_sql}) AS INTEGER)"
+
+
+def iso_from_epoch(seconds_sql: str) -> str:
+    """SQL: integer epoch seconds -> ISO storage text."""
+    return f"strftime('%Y-%m-%dT%H:%M:%SZ', {seconds_sql}, 'unixepoch')"
+
+
+def json_field(column: str, key: str) -> str:
+    """SQL: the value at ``key`` of a JSON object column (key is a code constant)."""
+    return f"json_extract({column}, '$.{key}')"
+
+
+def business_seconds(seconds_sql: str, always: bool) -> str:
+    """SQL: working seconds counted up to an epoch moment (the moment itself when 24/7)."""
+    if always:
+        return f"({seconds_sql})"
+    return (
+        "(SELECT kb.cum_start + MIN(" + seconds_sql + ", kb.end_s) - kb.start_s "
+        "FROM complaints_calendar kb WHERE kb.start_s <= " + seconds_sql +
+        " ORDER BY kb.start_s DESC LIMIT 1)"
+    )
+
+
+def from_business(count_sql: str, always: bool) -> str:
+    """SQL: the epoch moment at which ``count_sql`` working seconds have been counted."""
+    if always:
+        return f"({count_sql})"
+    return (
+        "(SELECT kf.start_s + (" + count_sql + ") - kf.cum_start FROM complaints_calendar kf "
+        "WHERE kf.cum_end >= " + count_sql + " ORDER BY kf.cum_end LIMIT 1)"
+    )
+
+
+def deadline(start_sql: str, seconds_sql: str, always: bool) -> str:
+    """SQL: ISO time when ``seconds_sql`` working seconds have passed after ``start_sql``."""
+    counted = business_seconds(epoch(start_sql), always)
+    return iso_from_epoch(from_business(f"{counted} + ({seconds_sql})", always))
+
+
+def _in_list(prefix: str, values: Iterable[str]) -> tuple[str, dict]:
+    params = {f"{prefix}{i}": v for i, v in enumerate(values)}
+    return ", ".join(":" + k for k in params) or "NULL", params
+
+
+def open_states_sql(prefix: str = "_cmp_open") -> tuple[str, dict]:
+    """``(:p0, :p1, ...)`` list text and params of the open states."""
+    return _in_list(prefix, OPEN_STATES)
+
+
+# --- calendar ------------------------------------------------------------------------------------
+
+def calendar_meta(db) -> dict[str, str]:
+    return {k: v for k, v in db.execute("SELECT key, value FROM complaints_calendar_meta")}
+
+
+def replace_calendar(db, rows: list[tuple[int, int, int, int]], meta: dict[str, str]) -> None:
+    db.execute("DELETE FROM complaints_calendar")
+    db.conn.executemany(
+        "INSERT INTO complaints_calendar(start_s, end_s, cum_start, cum_end) VALUES (?, ?, ?, ?)", rows
+    )
+    db.execute("DELETE FROM complaints_calendar_meta")
+    db.conn.executemany("INSERT INTO complaints_calendar_meta(key, value) VALUES (?, ?)", list(meta.items()))
+
+
+def compute_deadline(db, start_iso: str, seconds: int, always: bool) -> str | None:
+    return db.execute(f"SELECT {deadline(':start', ':seconds', always)}", {"start": start_iso, "seconds": seconds}).fetchone()[0]
+
+
+def working_seconds_between(db, start_iso: str, end_iso: str, always: bool) -> int:
+    sql = f"SELECT {business_seconds(epoch(':end'), always)} - {business_seconds(epoch(':start'), always)}"
+    return db.execute(sql, {"start": start_iso, "end": end_iso}).fetchone()[0]
+
+
+def time_range(db, first_id: int, last_id: int) -> tuple[str | None, str | None]:
+    return tuple(db.execute(
+        f"SELECT min(received_at), max(received_at) FROM {TABLE} WHERE id BETWEEN ? AND ?", [first_id, last_id]
+    ).fetchone())
+
+
+# --- opening -------------------------------------------------------------------------------------
+
+COMPLAINT_COLUMNS = (
+    "customer_id", "interaction_id", "channel", "category", "product", "severity", "description",
+    "desired_outcome", "received_at", "owner", "status", "status_at", "created_at", "updated_at",
+)
+
+
+def max_complaint_id(db) -> int:
+    return db.execute(f"SELECT COALESCE(max(id), 0) FROM {TABLE}").fetchone()[0]
+
+
+def insert_complaint(db, row: dict) -> int:
+    columns = ", ".join(COMPLAINT_COLUMNS)
+    values = ", ".join(":" + c for c in COMPLAINT_COLUMNS)
+    return db.execute(f"INSERT INTO {TABLE}({columns}) VALUES ({values})", row).lastrowid
+
+
+def bad_complaint_severity(db, first: int, last: int, severities: tuple[str, ...]) -> tuple | None:
+    listed, params = _in_list("_sev", severities)
+    sev = json_field("data", "severity")
+    return db.execute(
+        f"SELECT id, {sev} FROM interactions WHERE id BETWEEN :first AND :last AND kind = 'complaint' "
+        f"AND {sev} IS NOT NULL AND {sev} NOT IN ({listed}) ORDER BY id LIMIT 1",
+        dict(params, first=first, last=last),
+    ).fetchone()
+
+
+def insert_from_interactions(db, first: int, last: int, now: str) -> None:
+    """One statement: a complaint ticket for every ``complaint`` interaction of the batch."""
+    data = "data"
+    db.execute(
+        f"""INSERT INTO {TABLE}({', '.join(COMPLAINT_COLUMNS)})
+        SELECT customer_id, id, channel,
+            COALESCE({json_field(data, 'category')}, category),
+            COALESCE({json_field(data, 'product')}, product),
+            COALESCE({json_field(data, 'severity')}, 'normal'),
+            COALESCE({json_field(data, 'description')}, notes),
+            {json_field(data, 'desired_outcome')},
+            occurred_at, NULL, 'received', occurred_at, :now, :now
+        FROM interactions
+        WHERE id BETWEEN :first AND :last AND kind = 'complaint'
+        ORDER BY id""",
+        {"first": first, "last": last, "now": now},
+    )
+
+
+def set_targets(db, first: int, last: int, ack: dict[str, int], resolve: dict[str, int], customer_filter: str | None = None, filter_params: dict | None = None) -> None:
+    """Targets by severity (complete dicts) for complaints ``first``..``last``, optionally of some customers."""
+    params = {"first": first, "last": last, **(filter_params or {})}
+    cases = []
+    for prefix, targets in (("_a", ack), ("_r", resolve)):
+        whens = []
+        for index, (severity, seconds) in enumerate(sorted(targets.items())):
+            params[f"{prefix}_sev{index}"] = severity
+            params[f"{prefix}_sec{index}"] = seconds
+            whens.append(f"WHEN :{prefix}_sev{index} THEN :{prefix}_sec{index}")
+        cases.append("CASE severity " + " ".join(whens) + " END")
+    where = "id BETWEEN :first AND :last"
+    if customer_filter:
+        where += f" AND customer_id IN ({customer_filter})"
+    db.execute(f"UPDATE {TABLE} SET ack_target_s = {cases[0]}, resolve_target_s = {cases[1]} WHERE {where}", params)
+
+
+def set_deadlines(db, first: int, last: int, always: bool) -> None:
+    db.execute(
+        f"UPDATE {TABLE} SET ack_due_at = {deadline('received_at', 'ack_target_s', always)}, "
+        f"resolve_due_at = {deadline('received_at', 'resolve_target_s', always)} "
+        "WHERE id BETWEEN :first AND :last",
+        {"first": first, "last": last},
+    )
+
+
+def missing_deadline(db, first: int, last: int) -> int | None:
+    row = db.execute(
+        f"SELECT id FROM {TABLE} WHERE id BETWEEN ? AND ? AND (ack_due_at IS NULL OR resolve_due_at IS NULL) LIMIT 1",
+        [first, last],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def unassigned(db, first: int, last: int) -> list[tuple[int, str | None]]:
+    return db.execute(
+        f"SELECT id, category FROM {TABLE} WHERE id BETWEEN ? AND ? AND owner IS NULL ORDER BY id", [first, last]
+    ).fetchall()
+
+
+def open_loads(db) -> dict[str, int]:
+    listed, params = open_states_sql()
+    return {
+        owner: count for owner, count in db.execute(
+            f"SELECT owner, count(*) FROM {TABLE} WHERE owner IS NOT NULL AND status IN ({listed}) GROUP BY owner", params
+        )
+    }
+
+
+def set_owners(db, pairs: list[tuple[str, int]]) -> None:
+    db.conn.executemany(f"UPDATE {TABLE} SET owner = ? WHERE id = ?", pairs)
+
+
+def history_for_new(db, first: int, last: int, message: str, actor: str) -> None:
+    db.execute(
+        "INSERT INTO complaints_history(complaint_id, at, event, status_from, status_to, message, actor) "
+        f"SELECT id, received_at, 'received', NULL, 'received', :message, :actor FROM {TABLE} "
+        "WHERE id BETWEEN :first AND :last ORDER BY id",
+        {"first": first, "last": last, "message": message, "actor": actor},
+    )
+
+
+def count_range(db, first: int, last: int) -> int:
+    return db.execute(f"SELECT count(*) FROM {TABLE} WHERE id BETWEEN ? AND ?", [first, last]).fetchone()[0]
+
+
+def record_surveys(db, first: int, last: int) -> None:
+    """Satisfaction from ``survey`` interactions about a complaint (topic ``complaint``)."""
+    db.execute(
+        f"""UPDATE {TABLE} SET satisfaction = s.score, accepted = COALESCE(s.accepted, {TABLE}.accepted)
+        FROM (
+            SELECT CAST({json_field('data', 'complaint_id')} AS INTEGER) AS complaint_id,
+                {json_field('data', 'score')} AS score, {json_field('data', 'accepted')} AS accepted,
+                max(id) AS newest
+            FROM interactions
+            WHERE id BETWEEN :first AND :last AND kind = 'survey'
+              AND {json_field('data', 'topic')} = 'complaint' AND {json_field('data', 'complaint_id')} IS NOT NULL
+            GROUP BY 1
+        ) AS s
+        WHERE {TABLE}.id = s.complaint_id AND {TABLE}.customer_id IN (
+            SELECT customer_id FROM interactions WHERE id = s.newest)""",
+        {"first": first, "last": last},
+    )
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+def get_complaint(db, complaint_id: int) -> dict | None:
+    rows = list(db.query(f"SELECT * FROM {TABLE} WHERE id = ?", [complaint_id]))
+    return rows[0] if rows else None
+
+
+def list_complaints(db, filters: dict[str, Any], limit: int, offset: int) -> list[dict]:
+    where, params = [], {}
+    for column in ("status", "owner", "customer_id", "category", "product", "severity", "channel"):
+        value = filters.get(column)
+        if value is not None:
+            where.append(f"{column} = :{column}")
+            params[column] = value
+    if filters.get("open"):
+        listed, more = open_states_sql()
+        where.append(f"status IN ({listed})")
+        params.update(more)
+    if filters.get("overdue_at"):
+        listed, more = open_states_sql()
+        where.append(f"status IN ({listed}) AND paused_at IS NULL AND "
+                     "((status = 'received' AND ack_due_at < :overdue_at) OR resolve_due_at < :overdue_at)")
+        params.update(more, overdue_at=filters["overdue_at"])
+    sql = f"SELECT * FROM {TABLE}"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY received_at, id LIMIT :_limit OFFSET :_offset"
+    return list(db.query(sql, dict(params, _limit=int(limit), _offset=int(offset))))
+
+
+def update_complaint(db, complaint_id: int, values: dict[str, Any]) -> None:
+    """Set columns of one complaint (column names come from code, never from users)."""
+    assignments = ", ".join(f"{column} = :{column}" for column in values)
+    db.execute(f"UPDATE {TABLE} SET {assignments} WHERE id = :_id", dict(values, _id=complaint_id))
+
+
+def last_event_time(db, complaint_id: int) -> str | None:
+    return db.execute("SELECT max(at) FROM complaints_history WHERE complaint_id = ?", [complaint_id]).fetchone()[0]
+
+
+def add_history(db, complaint_id: int, at: str, event: str, status_from, status_to, message, actor) -> None:
+    db.execute(
+        "INSERT INTO complaints_history(complaint_id, at, event, status_from, status_to, message, actor) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [complaint_id, at, event, status_from, status_to, message, actor],
+    )
+
+
+def history(db, complaint_id: int) -> list[dict]:
+    return list(db.query("SELECT * FROM complaints_history WHERE complaint_id = ? ORDER BY at, id", [complaint_id]))
+
+
+def add_note(db, complaint_id: int, at: str, author: str, text: str) -> int:
+    return db.execute(
+        "INSERT INTO complaints_notes(complaint_id, at, author, text) VALUES (?, ?, ?, ?)",
+        [complaint_id, at, author, text],
+    ).lastrowid
+
+
+def notes(db, complaint_id: int) -> list[dict]:
+    return list(db.query("SELECT * FROM complaints_notes WHERE complaint_id = ? ORDER BY at, id", [complaint_id]))
+
+
+# --- pauses --------------------------------------------------------------------------------------
+
+def start_pause(db, complaint_id: int, at: str, reason: str | None, due_before: str) -> None:
+    db.execute(
+        "INSERT INTO complaints_pauses(complaint_id, started_at, reason, due_before) VALUES (?, ?, ?, ?)",
+        [complaint_id, at, reason, due_before],
+    )
+
+
+def open_pause(db, complaint_id: int) -> dict | None:
+    rows = list(db.query(
+        "SELECT * FROM complaints_pauses WHERE complaint_id = ? AND ended_at IS NULL ORDER BY id DESC LIMIT 1", [complaint_id]
+    ))
+    return rows[0] if rows else None
+
+
+def end_pause(db, pause_id: int, at: str, always: bool) -> str:
+    """Close a pause at ``at`` and return the deadline moved on by the working time it lasted.
+
+    A pause that began after the deadline had passed does not move it: a breach stays a breach.
+    """
+    moved = iso_from_epoch(from_business(
+        f"{business_seconds(epoch('p.due_before'), always)} + {business_seconds(epoch(':at'), always)}"
+        f" - {business_seconds(epoch('p.started_at'), always)}", always,
+    ))
+    due_after = db.execute(
+        f"SELECT CASE WHEN p.started_at > p.due_before THEN p.due_before ELSE {moved} END "
+        "FROM complaints_pauses p WHERE p.id = :id",
+        {"id": pause_id, "at": at},
+    ).fetchone()[0]
+    db.execute("UPDATE complaints_pauses SET ended_at = ?, due_after = ? WHERE id = ?", [at, due_after, pause_id])
+    return due_after
+
+
+def pauses(db, complaint_id: int) -> list[dict]:
+    return list(db.query("SELECT * FROM complaints_pauses WHERE complaint_id = ? ORDER BY started_at, id", [complaint_id]))
+
+
+# --- handlers ------------------------------------------------------------------------------------
+
+def upsert_handler(db, row: dict) -> None:
+    db.execute(
+        "INSERT INTO complaints_handlers(name, role, supervisor, skills, active, created_at) "
+        "VALUES (:name, :role, :supervisor, :skills, :active, :created_at) "
+        "ON CONFLICT(name) DO UPDATE SET role = excluded.role, supervisor = excluded.supervisor, "
+        "skills = excluded.skills, active = excluded.active",
+        row,
+    )
+
+
+def get_handler(db, name: str) -> dict | None:
+    rows = list(db.query("SELECT * FROM complaints_handlers WHERE name = ?", [name]))
+    return rows[0] if rows else None
+
+
+def handlers(db, active_only: bool = False) -> list[dict]:
+    sql = "SELECT * FROM complaints_handlers" + (" WHERE active = 1" if active_only else "") + " ORDER BY name"
+    return list(db.query(sql))
+
+
+# --- escalation ----------------------------------------------------------------------------------
+
+def max_escalation_rowid(db) -> int:
+    return db.execute("SELECT COALESCE(max(rowid), 0) FROM complaints_escalations").fetchone()[0]
+
+
+def insert_escalations(db, level: dict, now: str, always: bool) -> int:
+    """One statement: record ``level`` for every open, running complaint whose trigger has come.
+
+    Triggers: ``share`` (that share of the target's working time used up), ``breach`` (the
+    deadline has passed) and ``after_breach`` (that much working time since the deadline). A
+    level is recorded once per complaint and reopening cycle, so the same ``now`` twice adds
+    nothing.
+    """
+    listed, params = open_states_sql()
+    if level["target"] == "acknowledge":
+        due, target, scope = "c.ack_due_at", "c.ack_target_s", "c.status = 'received'"
+    else:
+        due, target, scope = "c.resolve_due_at", "c.resolve_target_s", f"c.status IN ({listed})"
+    now_b = business_seconds(epoch(":now"), always)
+    due_b = business_seconds(epoch(due), always)
+    if level["trigger"] == "breach":
+        condition = f"{due} < :now"
+    elif level["trigger"] == "share":
+        condition = f"{now_b} >= {due_b} - CAST(ROUND((1 - :share) * {target}) AS INTEGER)"
+    else:
+        condition = f"{due} < :now AND {now_b} >= {due_b} + :after"
+    action_to = "COALESCE(h.supervisor, c.owner)" if level["action"] == "escalate" else "c.owner"
+    cursor = db.execute(
+        f"""INSERT INTO complaints_escalations(complaint_id, cycle, level, name, at, from_owner, to_owner)
+        SELECT c.id, c.reopen_count, :level, :name, :now, c.owner, {action_to}
+        FROM {TABLE} c LEFT JOIN complaints_handlers h ON h.name = c.owner
+        WHERE {scope} AND c.paused_at IS NULL AND c.received_at <= :now AND {condition}
+          AND NOT EXISTS (SELECT 1 FROM complaints_escalations e
+                          WHERE e.complaint_id = c.id AND e.cycle = c.reopen_count AND e.level = :level)""",
+        dict(params, level=level["level"], name=level["name"], now=now,
+             share=level.get("share", 0), after=level.get("after_seconds", 0)),
+    )
+    return cursor.rowcount
+
+
+def new_escalations(db, after_rowid: int, level: int) -> list[dict]:
+    return list(db.query(
+        f"""SELECT e.complaint_id, e.cycle, e.level, e.name, e.from_owner, e.to_owner, c.customer_id,
+               c.ack_due_at, c.resolve_due_at, c.status, c.severity
+        FROM complaints_escalations e JOIN {TABLE} c ON c.id = e.complaint_id
+        WHERE e.rowid > ? AND e.level = ? ORDER BY e.complaint_id""",
+        [after_rowid, level],
+    ))
+
+
+def apply_escalated_owners(db, after_rowid: int, level: int, now: str, actor: str, message: str) -> None:
+    """Move the complaints just escalated to their new owner and tell the customer, set-based."""
+    db.execute(
+        f"""UPDATE {TABLE} SET owner = e.to_owner, updated_at = :now,
+            escalation_level = max(escalation_level, e.level)
+        FROM complaints_escalations e
+        WHERE e.rowid > :after AND e.level = :level AND e.complaint_id = {TABLE}.id""",
+        {"after": after_rowid, "level": level, "now": now},
+    )
+    db.execute(
+        "INSERT INTO complaints_history(complaint_id, at, event, status_from, status_to, message, actor) "
+        "SELECT e.complaint_id, :now, 'escalated', NULL, NULL, :message, :actor FROM complaints_escalations e "
+        "WHERE e.rowid > :after AND e.level = :level ORDER BY e.complaint_id",
+        {"after": after_rowid, "level": level, "now": now, "message": message, "actor": actor},
+    )
+
+
+def escalations(db, complaint_id: int) -> list[dict]:
+    return list(db.query(
+        "SELECT * FROM complaints_escalations WHERE complaint_id = ? ORDER BY cycle, level", [complaint_id]
+    ))
+
+
+# --- SLA board -----------------------------------------------------------------------------------
+
+def sla_board(db, now: str, always: bool, owner: str | None, limit: int) -> list[dict]:
+    """Open complaints with their running clock: deadline, working seconds left, state."""
+    listed, params = open_states_sql()
+    due = "CASE WHEN c.status = 'received' THEN c.ack_due_at ELSE c.resolve_due_at END"
+    target = "CASE WHEN c.status = 'received' THEN c.ack_target_s ELSE c.resolve_target_s END"
+    now_b = business_seconds(epoch(":now"), always)
+    where = f"c.status IN ({listed}) AND c.received_at <= :now"
+    if owner is not None:
+        where += " AND c.owner = :owner"
+    return list(db.query(
+        f"""SELECT id, customer_id, owner, severity, status, clock, due_at, target_s, paused_at,
+               {business_seconds(epoch('due_at'), always)} - {now_b} AS left_s
+        FROM (SELECT c.*, CASE WHEN c.status = 'received' THEN 'acknowledge' ELSE 'resolve' END AS clock,
+                     {due} AS due_at, {target} AS target_s FROM {TABLE} c WHERE {where})
+        ORDER BY paused_at IS NOT NULL, due_at, id LIMIT :_limit""",
+        dict(params, now=now, owner=owner, _limit=int(limit)),
+    ))
+
+
+# --- erasure and merging -------------------------------------------------------------------------
+
+def forget_customer(db, customer_id: int) -> None:
+    """Blank the free text of a customer's complaints, notes and feedback; keep dates and amounts."""
+    ids = f"SELECT id FROM {TABLE} WHERE customer_id = :cid"
+    params = {"cid": customer_id}
+    db.execute(
+        f"UPDATE {TABLE} SET description = NULL, desired_outcome = NULL, decision_reason = NULL, "
+        "resolution_detail = NULL WHERE customer_id = :cid", params,
+    )
+    db.execute(f"UPDATE complaints_notes SET text = NULL WHERE complaint_id IN ({ids})", params)
+    db.execute(f"UPDATE complaints_history SET message = NULL WHERE complaint_id IN ({ids})", params)
+    db.execute(f"UPDATE complaints_pauses SET reason = NULL WHERE complaint_id IN ({ids})", params)
+    db.execute("UPDATE complaints_feedback SET text = NULL, title = NULL WHERE customer_id = :cid", params)
+
+
+def merge_customers(db, kept_id: int, merged_id: int) -> dict[str, int]:
+    counts = {}
+    for table in (TABLE, "complaints_feedback", "complaints_feedback_requests"):
+        cursor = db.execute(f"UPDATE {table} SET customer_id = ? WHERE customer_id = ?", [kept_id, merged_id])
+        counts[table] = cursor.rowcount
+    return counts
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
