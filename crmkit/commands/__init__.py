@@ -1,0 +1,20 @@
+"""The core's CLI commands, one module per command group.
+
+``crmkit.cli.make_cli`` calls :func:`register`; plugins add their groups via ``crmkit_commands``.
+No SQL here: every command calls the core API.
+"""
+
+from __future__ import annotations
+
+import click
+
+from . import customers, data, segments, setup, tasks
+
+
+def register(cli: click.Group) -> None:
+    """Attach the core commands to the ``crmkit`` group."""
+    for command in (
+        setup.init, setup.demo, data.import_command, data.export_command, customers.group,
+        segments.group, tasks.group, tasks.due, setup.plugins, setup.migrate, customers.forget,
+    ):
+        cli.add_command(command)

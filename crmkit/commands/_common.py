@@ -1,0 +1,186 @@
+"""What the core commands share: option types with one-line errors, tables, progress bars."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Callable, Iterator, Sequence
+
+import click
+
+from ..errors import CrmError
+from ..timeutil import to_datetime, to_iso
+
+MAX_CELL = 40
+
+
+class _OneLineErrors:
+    """Mixin for click types: a bad value is a CrmError, i.e. one line and exit status 1."""
+
+    def convert(self, value, param, ctx):
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter as error:
+            raise CrmError(f"{_label(param)}: {error.message}") from None
+
+
+def _label(param: click.Parameter | None) -> str:
+    if param is None:
+        return "value"
+    if isinstance(param, click.Option):
+        return max(param.opts, key=len)
+    return (param.name or "value").upper()
+
+
+class Choice(_OneLineErrors, click.Choice):
+    """A choice among fixed values."""
+
+
+class IntRange(_OneLineErrors, click.IntRange):
+    """A whole number within bounds."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and not value.strip().lstrip("+-").isdigit():
+            raise CrmError(f"{_label(param)}: {value!r} is not a whole number")
+        return super().convert(value, param, ctx)
+
+
+class Moment(click.ParamType):
+    """A date or time (ISO-8601, e.g. 2025-03-31 or 2025-03-31T18:00:00Z), read as UTC."""
+
+    name = "TIME"
+
+    def convert(self, value, param, ctx) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        return to_datetime(value, _label(param))
+
+
+MOMENT = Moment()
+ID = IntRange(min=1)
+LIMIT = IntRange(min=0)
+
+
+def limit_option(default: int = 50):
+    """``--limit`` and ``--offset`` for paged listings."""
+
+    def decorate(func):
+        func = click.option("--offset", type=LIMIT, default=0, show_default=True, help="Rows to skip first.")(func)
+        return click.option("--limit", type=LIMIT, default=default, show_default=True, help="Rows to show at most.")(func)
+
+    return decorate
+
+
+def cell(value: Any) -> str:
+    """A value as table text."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return to_iso(value)
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, (list, tuple)):
+        return ", ".join(cell(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={cell(v)}" for k, v in value.items())
+    return str(value)
+
+
+def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], *, empty: str = "(none)") -> None:
+    """Print rows as an aligned text table; numbers right-aligned, long cells cut at 40."""
+    if not rows:
+        click.echo(empty)
+        return
+    texts = [[_cut(cell(v)) for v in row] for row in rows]
+    numeric = [
+        all(isinstance(row[i], (int, Decimal)) and not isinstance(row[i], bool) or row[i] is None for row in rows)
+        for i in range(len(headers))
+    ]
+    widths = [max(len(headers[i]), *(len(t[i]) for t in texts)) for i in range(len(headers))]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)]
+        return "  ".join(parts).rstrip()
+
+    click.echo(line(list(headers)))
+    click.echo(line(["-" * w for w in widths]))
+    for t in texts:
+        click.echo(line(t))
+
+
+def _cut(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+
+
+def pairs(items: Sequence[tuple[str, Any]]) -> None:
+    """Print ``label: value`` lines, labels aligned; empty values left out."""
+    shown = [(k, cell(v)) for k, v in items if v not in (None, "", (), [], {})]
+    width = max((len(k) for k, _ in shown), default=0)
+    for key, value in shown:
+        click.echo(f"{key.rjust(width)}: {value}")
+
+
+def summary(value: Any, indent: int = 0) -> None:
+    """Print a (nested) summary dict as indented ``key: value`` lines."""
+    pad = "  " * indent
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, dict):
+                click.echo(f"{pad}{key}:")
+                summary(item, indent + 1)
+            else:
+                click.echo(f"{pad}{key}: {cell(item)}")
+    else:
+        click.echo(f"{pad}{cell(value)}")
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int, int | None], None]]:
+    """A ``progress(done, total)`` callback drawing one click progress bar on stderr.
+
+    Nothing is drawn when stderr is not a terminal (a pipe, a log file, a test runner).
+    """
+    state: dict[str, Any] = {"bar": None, "done": 0}
+    on_terminal = sys.stderr.isatty()
+
+    def update(done: int, total: int | None) -> None:
+        if not on_terminal:
+            return
+        if state["bar"] is None:
+            state["bar"] = click.progressbar(length=total or None, label=label, file=sys.stderr)
+            state["bar"].__enter__()
+        state["bar"].update(max(0, done - state["done"]))
+        state["done"] = done
+
+    try:
+        yield update
+    finally:
+        if state["bar"] is not None:
+            state["bar"].__exit__(None, None, None)
+
+
+@contextmanager
+def stage_progress(labels: dict[str, str]) -> Iterator[Callable[[str, int, int | None], None]]:
+    """A ``progress(stage, done, total)`` callback: one progress bar per stage, on stderr."""
+    current: dict[str, Any] = {"stage": None, "bar": None, "callback": None}
+
+    def close() -> None:
+        if current["bar"] is not None:
+            current["bar"].__exit__(None, None, None)
+            current["bar"] = None
+
+    def update(stage: str, done: int, total: int | None) -> None:
+        if stage != current["stage"]:
+            close()
+            current["stage"] = stage
+            current["bar"] = progress_bar(labels.get(stage, stage))
+            current["callback"] = current["bar"].__enter__()
+        current["callback"](done, total)
+
+    try:
+        yield update
+    finally:
+        close()

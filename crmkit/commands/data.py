@@ -1,0 +1,95 @@
+"""``import`` and ``export``: customers and interactions in and out of files."""
+
+from __future__ import annotations
+
+import click
+
+from .. import exporting, importing
+from ..cli import db_argument, open_crm
+from ..errors import CrmError, ImportRefused
+from ._common import MOMENT, Choice, stage_progress
+
+SHOWN_PROBLEMS = 20
+
+
+def _mapping(pairs: tuple[str, ...]) -> dict[str, str]:
+    mapping = {}
+    for pair in pairs:
+        column, sep, field = pair.rpartition("=")
+        if not sep or not column.strip():
+            raise CrmError(f"--map {pair!r}: write it as COLUMN=FIELD, e.g. --map 'E-Mail Address=email'")
+        mapping[column.strip()] = field.strip()
+    return mapping
+
+
+def _show_problems(problems: list) -> None:
+    for problem in problems[:SHOWN_PROBLEMS]:
+        click.echo(f"  {problem}", err=True)
+    if len(problems) > SHOWN_PROBLEMS:
+        click.echo(f"  ... and {len(problems) - SHOWN_PROBLEMS} more; --report FILE writes them all", err=True)
+
+
+@click.command("import")
+@db_argument
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--kind", type=Choice(importing.KINDS), required=True, help="What the file holds.")
+@click.option("--map", "mappings", multiple=True, metavar="COLUMN=FIELD", help="Read COLUMN as FIELD (repeatable); FIELD '-' ignores the column.")
+@click.option("--skip-invalid", is_flag=True, help="Import the good rows and skip the bad ones (default: any bad row refuses the whole file).")
+@click.option("--report", type=click.Path(dir_okay=False), help="Write every problem (row, column, field, value, reason) to this CSV file.")
+@click.option("--encoding", help="Text encoding of a CSV or JSON lines file, e.g. gbk or cp1252 (default UTF-8, with or without BOM).")
+@click.option("--format", "file_format", type=Choice(importing.FORMATS), help="File format when the extension does not tell.")
+def import_command(db, file, kind, mappings, skip_invalid, report, encoding, file_format) -> None:
+    """Import customers or interactions from a CSV, JSON lines or Excel (.xlsx) file.
+
+    Columns named like fields map themselves; customers are matched on external_id, then email,
+    and updated, others added. Interactions name their customer by customer_id,
+    customer_external_id or customer_email. Every row is checked first: any bad row means
+    nothing is imported, unless --skip-invalid.
+
+    Example: crmkit import shop.db contacts.csv --kind customers --map "E-Mail Address=email"
+    """
+    mapping = _mapping(mappings)
+    with open_crm(db) as crm:
+        try:
+            with stage_progress({"check": "Checking rows", "write": "Writing rows"}) as progress:
+                result = importing.import_file(
+                    crm, file, kind=kind, mapping=mapping, skip_invalid=skip_invalid, report=report,
+                    encoding=encoding, progress=progress, format=file_format,
+                )
+        except ImportRefused as refused:
+            if not refused.report_path:
+                _show_problems(refused.problems)
+            raise
+    if kind == "customers":
+        click.echo(f"Imported {result.imported} customers from {file}: {result.added} added, {result.updated} updated.")
+    else:
+        click.echo(f"Imported {result.added} interactions from {file}.")
+    if result.ignored_columns:
+        click.echo(f"Ignored columns: {', '.join(result.ignored_columns)}", err=True)
+    if result.problems:
+        where = f"; report in {result.report_path}" if result.report_path else ""
+        click.echo(f"Skipped {result.skipped} bad row(s){where}:", err=True)
+        if not result.report_path:
+            _show_problems(result.problems)
+
+
+@click.command("export")
+@db_argument
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--kind", type=Choice(exporting.KINDS), help="What to export (default: customers, or segment with --segment).")
+@click.option("--segment", help="Name of a saved segment, or a rule, whose members to export.")
+@click.option("--as-of", type=MOMENT, help="Segment membership as of this date or time (default: now).")
+@click.option("--format", "file_format", type=Choice(exporting.FORMATS), help="Output format (default: from the extension; csv for -).")
+def export_command(db, file, kind, segment, as_of, file_format) -> None:
+    """Export customers, interactions or a segment's members to CSV or JSON lines ('-' for stdout).
+
+    CSV cells starting with = + - @ get a leading ' so spreadsheets do not run them as formulas.
+
+    Example: crmkit export shop.db vip.csv --segment vip --as-of 2025-03-31
+    """
+    kind = kind or ("segment" if segment else "customers")
+    with open_crm(db) as crm:
+        target = click.get_text_stream("stdout") if file == "-" else file
+        result = exporting.export_file(crm, target, kind, segment=segment, as_of=as_of, format=file_format)
+    label = "customers" if kind != "interactions" else "interactions"
+    click.echo(f"Exported {result.rows} {label} to {'stdout' if file == '-' else file}.", err=file == "-")

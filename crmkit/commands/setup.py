@@ -1,0 +1,116 @@
+"""``init``, ``demo``, ``plugins`` and ``migrate``: making, filling and inspecting CRM files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from sqlite_utils.db import NotFoundError
+
+from ..cli import db_argument, open_crm
+from ..errors import CrmError
+from ..money import exponent_of
+from ._common import IntRange, progress_bar, summary, table
+
+
+@click.command()
+@db_argument
+@click.option("--currency", default="USD", show_default=True, help="ISO 4217 code of the file's one currency; fixed once created.")
+@click.option("--plugins", "plugin_names", metavar="NAMES", help="Comma-separated plugins this file loads (default: every installed plugin).")
+def init(db: str, currency: str, plugin_names: str | None) -> None:
+    """Create a new, empty CRM file.
+
+    Example: crmkit init shop.db --currency EUR
+    """
+    import crmkit
+    from ..plugins import load_plugins
+
+    if Path(db).exists():
+        raise CrmError(f"{db} exists already; init makes new files only")
+    exponent_of(currency)
+    selection = [n.strip() for n in plugin_names.split(",") if n.strip()] if plugin_names is not None else None
+    if selection is not None:
+        load_plugins(selection)  # unknown names fail here, before the file exists
+    with crmkit.open(db, plugins=selection, currency=currency) as crm:
+        if selection is not None:
+            crm.settings.set("plugins", selection)
+        click.echo(f"Created {db}: money in {crm.currency}, plugins: {', '.join(crm.plugins.names()) or 'none'}")
+
+
+@click.command()
+@db_argument
+@click.option("--customers", type=IntRange(min=1), default=5000, show_default=True, help="How many customers to make.")
+@click.option("--seed", type=IntRange(min=0), default=7, show_default=True, help="Same seed, same data.")
+@click.option("--replace", is_flag=True, help="Overwrite the file if it exists.")
+def demo(db: str, customers: int, seed: int, replace: bool) -> None:
+    """Create a CRM file full of realistic synthetic customers and interactions.
+
+    Example: crmkit demo demo.db --customers 20000 --seed 3
+    """
+    try:
+        from .. import demo as demo_data
+    except ImportError as error:
+        raise CrmError(f"the demo data generator is not available: {error}") from None
+    with progress_bar("Making demo data") as progress:
+        result = demo_data.build(db, customers=customers, seed=seed, replace=replace, progress=progress)
+    click.echo(f"Created {db}")
+    summary(result)
+
+
+@click.command()
+@click.option("--all", "show_all", is_flag=True, help="Also list installed plugins that are not active.")
+def plugins(show_all: bool) -> None:
+    """List the active plugins: name, version, where they come from and the hooks they implement.
+
+    CRMKIT_PLUGINS (comma-separated names) chooses which installed plugins are active.
+    Example: crmkit plugins --all
+    """
+    from ..plugins import installed_entry_points, load_plugins
+
+    loaded = load_plugins()
+    rows = [(p.name, p.version or "", "active", p.source, ", ".join(h.removeprefix("crmkit_") for h in p.hooks)) for p in loaded.info()]
+    if show_all:
+        active = set(loaded.names())
+        for name, entry_point in sorted(installed_entry_points().items()):
+            if name not in active:
+                dist = getattr(entry_point, "dist", None)
+                rows.append((name, dist.version if dist else "", "inactive", entry_point.value, ""))
+    table(rows, ["name", "version", "state", "source", "hooks"], empty="No plugin is active.")
+
+
+@click.command()
+@db_argument
+@click.option("--list", "list_only", is_flag=True, help="Only list pending migrations; change nothing.")
+def migrate(db: str, list_only: bool) -> None:
+    """Apply the pending schema migrations of the core and of every active plugin.
+
+    Every command applies them on opening a file too; this one shows what it does.
+    Example: crmkit migrate shop.db --list
+    """
+    from ..crm import pending_migrations
+    from ..plugins import load_plugins, selection_from_environment
+    from ..store import connect
+
+    if not Path(db).exists():
+        raise CrmError(f"no CRM file at {db}; create one with `crmkit init {db}`")
+    handle = connect(db)
+    try:
+        selection = selection_from_environment()
+        if selection is None and handle["settings"].exists():
+            try:
+                selection = json.loads(handle["settings"].get("plugins")["value"])
+            except NotFoundError:
+                selection = None
+        pending = pending_migrations(handle, load_plugins(selection))
+    finally:
+        handle.close()
+    if not pending:
+        click.echo(f"{db} is up to date: no pending migration.")
+        return
+    if list_only:
+        table(pending, ["set", "migration"])
+        return
+    open_crm(db).close()
+    click.echo(f"Applied {len(pending)} migration(s) to {db}:")
+    table(pending, ["set", "migration"])
