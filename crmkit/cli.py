@@ -54,8 +54,10 @@ def make_cli() -> click.Group:
         """crmkit: customers, interactions and segments in one SQLite file, extended by plugins."""
 
     from . import commands
+    from .scaffold import new_plugin_command
 
     commands.register(cli)
+    cli.add_command(new_plugin_command)
     try:
         plugin_set = load_plugins()
     except CrmError as error:
