@@ -59,8 +59,18 @@ def _required_text(instance, attribute, value) -> None:
         raise ValidationError(attribute.name, value, "a non-empty text")
 
 
+def _unicode(instance, attribute, value) -> None:
+    """Text SQLite can store: lone surrogates ('\\ud800') cannot be encoded as UTF-8."""
+    if value is not None:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ValidationError(attribute.name, value, f"valid Unicode text (lone surrogate at {error.start})") from None
+
+
 def _max_length(limit: int):
     def check(instance, attribute, value) -> None:
+        _unicode(instance, attribute, value)
         if value is not None and len(value) > limit:
             raise ValidationError(attribute.name, value[:40] + "...", f"at most {limit} characters")
 
@@ -258,7 +268,7 @@ class Segment:
 
     name: str = field(converter=_optional_text, validator=[_required_text, _max_length(100)])
     rule: str = field(converter=_optional_text, validator=_required_text)
-    description: str | None = field(default=None, converter=_optional_text)
+    description: str | None = field(default=None, converter=_optional_text, validator=_unicode)
     created_at: datetime | None = field(default=None, converter=_optional_time("created_at"))
     updated_at: datetime | None = field(default=None, converter=_optional_time("updated_at"))
 
@@ -283,12 +293,12 @@ class Task:
     id: int | None = None
     kind: str = field(converter=_optional_text, validator=[_required_text, _max_length(100)])
     customer_id: int | None = None
-    owner: str | None = field(default=None, converter=_optional_text)
+    owner: str | None = field(default=None, converter=_optional_text, validator=_unicode)
     due_at: datetime | None = field(default=None, converter=_optional_time("due_at"))
-    reason: str | None = field(default=None, converter=_optional_text)
+    reason: str | None = field(default=None, converter=_optional_text, validator=_unicode)
     source: str = field(default="user", converter=lambda v: _optional_text(v) or "user")
     status: str = field(default="open", validator=_one_of(TASK_STATUSES, optional=False))
-    key: str | None = field(default=None, converter=_optional_text)
+    key: str | None = field(default=None, converter=_optional_text, validator=_unicode)
     created_at: datetime | None = field(default=None, converter=_optional_time("created_at"))
     closed_at: datetime | None = field(default=None, converter=_optional_time("closed_at"))
     data: dict = field(factory=dict, converter=_json_object("data"))

@@ -73,6 +73,11 @@ def parse(text: str):
         raise RuleError(f"rule is longer than {MAX_RULE_LENGTH} characters")
     if not text.strip():
         raise RuleError("empty rule", text, 0)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        # Not echoing the rule: a terminal cannot print the surrogate either.
+        raise RuleError(f"invalid Unicode (a lone surrogate) at position {error.start}") from None
     return _Parser(text, tokenize(text)).parse()
 
 

@@ -138,3 +138,31 @@ class TestJsonFieldsRefuseWhatSqliteCannotRead:
             Interaction(customer_id=1, kind="note", occurred_at="2024-01-01", data={"score": float("inf")})
         fresh_crm.customers.add(name="Y", attributes={"a": 1})
         assert fresh_crm.segments.evaluate("attr_a = 1").count() == 1
+
+
+class TestLoneSurrogates:
+    """'\\ud800' is a valid Python str but not UTF-8: SQLite's driver raised UnicodeEncodeError."""
+
+    @pytest.mark.parametrize("field", ["name", "email", "address", "notes_of_interaction", "reason_of_task"])
+    def test_records_refuse_them(self, field):
+        with pytest.raises(ValidationError) as caught:
+            if field == "notes_of_interaction":
+                Interaction(customer_id=1, kind="call", occurred_at="2024-01-01", notes="a\ud800")
+            elif field == "reason_of_task":
+                Task(kind="call", reason="b\udfff")
+            else:
+                Customer(**{"name": "A", field: "x\ud800@example.com"})
+        assert "surrogate" in caught.value.expected
+
+    def test_rules_refuse_them_with_the_position(self):
+        with pytest.raises(RuleError) as caught:
+            parse("name = 'a\ud800'")
+        assert "position 9" in str(caught.value)
+
+    def test_nothing_is_written(self, fresh_crm):
+        alice = fresh_crm.customers.add(name="Alice")
+        with pytest.raises(ValidationError):
+            fresh_crm.customers.add(name="\ud800")
+        with pytest.raises(ValidationError):
+            fresh_crm.interactions.record_many([{"customer_id": alice.id, "kind": "call", "notes": "\ud800"}])
+        assert (fresh_crm.customers.count(), fresh_crm.interactions.count()) == (1, 0)
