@@ -63,7 +63,10 @@ def make_cli() -> click.Group:
     except CrmError as error:
         click.echo(f"Warning: plugins not loaded: {error}", err=True)
     else:
-        plugin_set.call("crmkit_commands", cli=cli)
+        # One plugin's broken commands must not take the whole CLI (and the other plugins) down.
+        for plugin, _, error in plugin_set.each("crmkit_commands", cli=cli):
+            if error is not None:
+                click.echo(f"Warning: commands of plugin {plugin!r} not loaded: {type(error).__name__}: {error}", err=True)
     return cli
 
 
