@@ -89,14 +89,17 @@ def migrate(db: str, list_only: bool) -> None:
     Example: crmkit migrate shop.db --list
     """
     from ..crm import pending_migrations
-    from ..plugins import load_plugins, selection_from_environment
+    from ..plugins import load_plugins, selection_from_config_file, selection_from_environment
     from ..store import connect
 
     if not Path(db).exists():
         raise CrmError(f"no CRM file at {db}; create one with `crmkit init {db}`")
     handle = connect(db)
     try:
+        # The same order crmkit.open follows: environment, crmkit.toml, the file's setting.
         selection = selection_from_environment()
+        if selection is None:
+            selection = selection_from_config_file(db)
         if selection is None and handle["settings"].exists():
             try:
                 selection = json.loads(handle["settings"].get("plugins")["value"])
