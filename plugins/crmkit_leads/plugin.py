@@ -1,3 +1,97 @@
-"""Hook implementations of the leads plugin."""
+"""Hook implementations of the leads plugin: lead allocation and the shared lead pool."""
 
-from crmkit import hookimpl  # noqa: F401
+from __future__ import annotations
+
+from crmkit import hookimpl
+
+from crmkit.timeutil import to_iso
+
+from . import demo, fields, hookspecs, pool, queries, schema
+from .figures import section
+from .service import LeadsService
+
+
+@hookimpl
+def crmkit_addhooks(pm):
+    pm.add_hookspecs(hookspecs)
+
+
+@hookimpl
+def crmkit_migrations():
+    return schema.migrations
+
+
+@hookimpl
+def crmkit_extend(crm):
+    return {"leads": LeadsService(crm)}
+
+
+@hookimpl
+def crmkit_fields(crm):
+    return list(fields.FIELDS)
+
+
+@hookimpl
+def crmkit_customers_added(crm, customers):
+    """Prospects added through the core API wait in the pool as leads (option ``auto_pool``)."""
+    prospects = [c.id for c in customers if c.stage == "prospect"]
+    if prospects:
+        crm.leads.receive(prospects)
+
+
+@hookimpl
+def crmkit_interactions_recorded(crm, interactions):
+    """Contacts by a lead's owner are follow-ups: one set-based pass over the batch's id range."""
+    if interactions:
+        pool.fold_follow_ups(crm.leads, interactions[0].id, interactions[-1].id)
+
+
+@hookimpl
+def crmkit_customer_forgotten(crm, customer_id):
+    crm.db.execute(queries.FORGET_LEAD, [customer_id])
+
+
+@hookimpl
+def crmkit_customers_merged(crm, kept_id, merged_id):
+    db = crm.db
+    has = {row[0] for row in db.execute(queries.MERGE_HAS_LEAD, [kept_id, merged_id])}
+    if merged_id not in has:
+        return
+    params = {"kept": kept_id, "merged": merged_id, "now": to_iso(crm.now()), "kept_has_lead": kept_id in has}
+    if kept_id in has:
+        db.execute(queries.MERGE_MOVE_ASSIGNMENTS, params)
+        db.execute(queries.MERGE_REPOINT_ASSIGNMENTS, params)
+        db.execute(queries.MERGE_DROP_LEAD, params)
+        action = "lead.merge_drop"
+    else:
+        db.execute(queries.MERGE_MOVE_LEAD, params)
+        db.execute(queries.MERGE_REPOINT_ASSIGNMENTS, params)
+        action = "lead.merge_move"
+    crm.audit.record(action, "lead", kept_id, before={"lead": merged_id}, after={"lead": kept_id}, source="leads")
+
+
+@hookimpl
+def crmkit_due(crm, now):
+    """Recycle lapsed leads, remind owners, and retrain the lead score once per ``now``."""
+    summary = pool.recycle(crm.leads, now)
+    model = crm.settings.get("leads.model")
+    if (model is None or model["as_of"] != to_iso(now)) and crm.db.execute(queries.ANY_CLOSED).fetchone():
+        summary["scored"] = crm.leads.train(now)["scored"]
+    return summary
+
+
+@hookimpl
+def crmkit_report_sections(crm, as_of):
+    return [section(crm.leads, as_of)]
+
+
+@hookimpl
+def crmkit_commands(cli):
+    from .commands import register
+
+    register(cli)
+
+
+@hookimpl
+def crmkit_demo_data(crm, seed, now):
+    demo.load(crm, seed, now)

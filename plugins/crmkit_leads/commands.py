@@ -1,0 +1,247 @@
+"""``crmkit leads ...``: the leads plugin's command line."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import click
+
+from crmkit import CrmError
+from crmkit.cli import db_argument, open_crm
+from crmkit.timeutil import to_iso
+
+from .figures import BREAKDOWNS
+
+
+def _table(rows: list[dict], columns: list[str]) -> None:
+    if not rows:
+        click.echo("(none)")
+        return
+    text = [[("" if row.get(c) is None else str(row.get(c))) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in text)) for i, c in enumerate(columns)]
+    click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
+    for r in text:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths)))
+
+
+def _lead_line(lead) -> str:
+    owner = f" owner {lead.owner}" if lead.owner else ""
+    return f"lead {lead.id} ({lead.name}): {lead.status}{owner}"
+
+
+@click.group(name="leads")
+def leads_group() -> None:
+    """Leads: the shared pool, allocation to reps, recycling and figures."""
+
+
+@leads_group.command("add")
+@db_argument
+@click.argument("name")
+@click.option("--email")
+@click.option("--phone")
+@click.option("--company")
+@click.option("--industry")
+@click.option("--size", type=click.Choice(["micro", "small", "medium", "large", "enterprise"]))
+@click.option("--source", help="Source channel: referral, trade show, web search, ...")
+@click.option("--region")
+@click.option("--priority", type=int, default=0, show_default=True, help="Higher is allocated first.")
+@click.option("--needs", help="What the lead needs, in a few words.")
+@click.option("--product", help="Product the lead is interested in.")
+@click.option("--language")
+@click.option("--class", "lead_class", default="default", show_default=True, help="Lead class (sets the recycle period).")
+@click.option("--tag", "tags", multiple=True, help="A tag; repeat for more.")
+def add_command(db, name, tags, **fields):
+    """Add a lead (a prospect customer) to the pool."""
+    with open_crm(db) as crm:
+        values = {k: v for k, v in fields.items() if v is not None}
+        lead = crm.leads.add(name, tags=list(tags), **values)
+        click.echo(f"added {_lead_line(lead)}")
+
+
+@leads_group.command("import")
+@db_argument
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def import_command(db, file):
+    """Import leads from a CSV file (header row) or a JSON list; all rows or none.
+
+    Columns: name (required), customer fields (email, company, industry, size, source, region,
+    tags) and lead fields (priority, needs, product, language, lead_class, stage).
+    """
+    path = Path(file)
+    if path.suffix.lower() == ".json":
+        try:
+            rows = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            raise CrmError(f"{file} is not valid JSON: {error}") from None
+        if not isinstance(rows, list):
+            raise CrmError(f"{file} must hold a JSON list of objects")
+    else:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = [{k: v for k, v in row.items() if v not in (None, "")} for row in csv.DictReader(handle)]
+    with open_crm(db) as crm:
+        ids = crm.leads.add_many(rows)
+        click.echo(f"imported {len(ids)} lead(s) into the pool")
+
+
+@leads_group.command("pool")
+@db_argument
+@click.option("--limit", type=int, default=20, show_default=True)
+def pool_command(db, limit):
+    """List leads waiting in the pool, highest priority first."""
+    with open_crm(db) as crm:
+        rows = [
+            {"id": l.id, "name": l.name, "source": l.source, "industry": l.industry, "priority": l.priority,
+             "class": l.lead_class, "score": None if l.score is None else f"{l.score:.2f}", "previous owner": l.previous_owner}
+            for l in crm.leads.pool(limit=limit)
+        ]
+        _table(rows, ["id", "name", "source", "industry", "priority", "class", "score", "previous owner"])
+        click.echo(f"{crm.leads.counts()['pool']} lead(s) in the pool")
+
+
+@leads_group.command("claim")
+@db_argument
+@click.argument("lead", type=int)
+@click.argument("rep")
+def claim_command(db, lead, rep):
+    """REP claims LEAD from the pool (capacity, daily claim cap and cooldown apply)."""
+    with open_crm(db) as crm:
+        click.echo(f"claimed {_lead_line(crm.leads.claim(lead, rep))}")
+
+
+@leads_group.command("allocate")
+@db_argument
+@click.argument("leads", type=int, nargs=-1)
+@click.option("--strategy", "-s", default="least_loaded", show_default=True,
+              help="Selectors then a picker, e.g. 'rules > skill_match > least_loaded'.")
+@click.option("--dry-run", is_flag=True, help="Show the plan; change nothing.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the summary.")
+def allocate_command(db, leads, strategy, dry_run, quiet):
+    """Allocate pool leads (all, or the LEADS given) to reps with a strategy."""
+    with open_crm(db) as crm:
+        result = crm.leads.allocate(list(leads) if leads else "pool", strategy=strategy, dry_run=dry_run)
+        if not quiet:
+            for move in result.moves:
+                click.echo(f"lead {move.lead_id} → {move.rep}: {move.reason}")
+            for lead_id in result.unassigned:
+                click.echo(f"lead {lead_id} stays in the pool: {result.unassigned_reason[lead_id]}")
+        verb = "would allocate" if dry_run else "allocated"
+        spread = ", ".join(f"{rep} {n}" for rep, n in result.by_rep().items())
+        click.echo(f"{verb} {result.count} lead(s) with {result.strategy}; {len(result.unassigned)} left in the pool"
+                   + (f" ({spread})" if spread else ""))
+
+
+@leads_group.command("release")
+@db_argument
+@click.argument("lead", type=int)
+@click.argument("rep")
+@click.option("--reason")
+def release_command(db, lead, rep, reason):
+    """REP, the owner, puts LEAD back in the pool."""
+    with open_crm(db) as crm:
+        click.echo(f"released {_lead_line(crm.leads.release(lead, rep, reason))}")
+
+
+@leads_group.command("extend")
+@db_argument
+@click.argument("lead", type=int)
+@click.argument("rep")
+@click.option("--reason")
+def extend_command(db, lead, rep, reason):
+    """REP, the owner, gets more time on LEAD before it is recycled."""
+    with open_crm(db) as crm:
+        lead_after = crm.leads.extend(lead, rep, reason)
+        click.echo(f"extended lead {lead_after.id}: recycled after {to_iso(lead_after.recycle_at)} "
+                   f"(extension {lead_after.extensions} of {crm.leads.options.max_extensions})")
+
+
+@leads_group.command("convert")
+@db_argument
+@click.argument("lead", type=int)
+def convert_command(db, lead):
+    """Mark LEAD converted: the customer moves to stage 'new'."""
+    with open_crm(db) as crm:
+        customer = crm.leads.convert(lead)
+        click.echo(f"converted lead {lead}: customer {customer.id} ({customer.name}) is now {customer.stage}, owner {customer.owner}")
+
+
+@leads_group.command("lose")
+@db_argument
+@click.argument("lead", type=int)
+@click.argument("reason")
+def lose_command(db, lead, reason):
+    """Mark LEAD lost with REASON (one of the configured lost reasons)."""
+    with open_crm(db) as crm:
+        crm.leads.lose(lead, reason)
+        click.echo(f"lead {lead} lost: {reason}")
+
+
+@leads_group.command("reps")
+@db_argument
+@click.option("--add", "rep_id", metavar="ID", help="Add or change the rep with this id.")
+@click.option("--name")
+@click.option("--team")
+@click.option("--capacity", type=int, help="Most open leads at once.")
+@click.option("--claim-limit", type=int, help="Claims per day.")
+@click.option("--experience", type=click.IntRange(1, 5))
+@click.option("--industries", help="Comma-separated.")
+@click.option("--products", help="Comma-separated.")
+@click.option("--languages", help="Comma-separated.")
+@click.option("--inactive/--active", default=None, help="Take the rep out of (or back into) allocation.")
+@click.option("--as-of", help="Track record as of this date.")
+def reps_command(db, rep_id, name, team, capacity, claim_limit, experience, industries, products, languages, inactive, as_of):
+    """List reps with their load and track record, or add/change one with --add ID."""
+    with open_crm(db) as crm:
+        if rep_id:
+            changes = {k: v for k, v in {
+                "name": name, "team": team, "capacity": capacity, "claim_limit": claim_limit, "experience": experience,
+                "industries": industries, "products": products, "languages": languages,
+            }.items() if v is not None}
+            if inactive is not None:
+                changes["active"] = not inactive
+            try:
+                crm.leads.rep(rep_id)
+                rep = crm.leads.update_rep(rep_id, **changes)
+                click.echo(f"updated rep {rep.id}")
+            except CrmError as error:
+                if "no rep with id" not in str(error):
+                    raise
+                if not name:
+                    raise CrmError(f"rep {rep_id} is new: give --name") from None
+                rep = crm.leads.add_rep(rep_id, changes.pop("name"), **changes)
+                click.echo(f"added rep {rep.id}")
+            return
+        record = {r["rep"]: r for r in crm.leads.track_record(as_of)}
+        rows = []
+        for rep in crm.leads.reps():
+            stats = record.get(rep.id, {})
+            rows.append({
+                "id": rep.id, "name": rep.name, "team": rep.team, "active": "yes" if rep.active else "no",
+                "load": f"{stats.get('open_leads', 0)}/{rep.capacity}", "skills": ",".join(rep.industries + rep.products + rep.languages),
+                "converted": stats.get("converted"), "lost": stats.get("lost"), "rate": stats.get("conversion_rate"),
+                "median h": stats.get("median_hours_to_follow_up"),
+            })
+        _table(rows, ["id", "name", "team", "active", "load", "skills", "converted", "lost", "rate", "median h"])
+
+
+@leads_group.command("stats")
+@db_argument
+@click.option("--as-of", help="Figures as of this date (default: now).")
+@click.option("--by", type=click.Choice(BREAKDOWNS), help="Break the figures down.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def stats_command(db, as_of, by, as_json):
+    """Lead figures: received, assigned, converted, lost, recycled, conversion, fairness."""
+    with open_crm(db) as crm:
+        rows = crm.leads.stats(as_of, by=by)
+        fairness = crm.leads.fairness(as_of)
+        if as_json:
+            click.echo(json.dumps({"rows": rows, "fairness": fairness}, indent=2))
+            return
+        _table(rows, [by or "group", "received", "assigned", "converted", "lost", "recycled", "conversion_rate", "median_hours_to_follow_up"])
+        click.echo(f"fairness: capacity-weighted Gini of open load {fairness['gini']}")
+
+
+def register(cli: click.Group) -> None:
+    """Attach ``crmkit leads``."""
+    cli.add_command(leads_group)

@@ -1,0 +1,231 @@
+"""The shared pool: claims, releases, extensions, protection, follow-ups and recycling."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from crmkit import ConflictError, ValidationError
+from crmkit.timeutil import to_iso
+
+from . import queries
+from .models import OWNED_STATUSES, Lead
+
+if TYPE_CHECKING:
+    from .service import LeadsService
+
+
+def _day_bounds(moment: datetime) -> tuple[str, str]:
+    start = moment.replace(hour=0, minute=0, second=0)
+    return to_iso(start), to_iso(start + timedelta(days=1))
+
+
+def _recycle_params(service: "LeadsService") -> dict:
+    options = service.options
+    return {"recycle_days": json.dumps(options.recycle_days), "extension_days": options.extension_days}
+
+
+def claim(service: "LeadsService", lead_id: int, rep_id: str, now: datetime) -> Lead:
+    """A rep takes a lead from the pool, within capacity, daily claim cap and cooldown."""
+    crm = service.crm
+    db = crm.db
+    with crm.transaction():
+        lead = service.get(lead_id)
+        rep = service.rep(rep_id)
+        if lead.status != "pool":
+            holder = f" (owner {lead.owner})" if lead.owner else ""
+            raise ConflictError(f"lead {lead_id} is {lead.status}{holder}, not in the pool; it cannot be claimed")
+        if not rep.active:
+            raise ConflictError(f"rep {rep_id} is inactive and cannot claim leads")
+        if lead.previous_owner == rep_id and lead.cooldown_until and lead.cooldown_until > now:
+            raise ConflictError(
+                f"rep {rep_id} had lead {lead_id} before; the cooldown ends {to_iso(lead.cooldown_until)}"
+            )
+        load = db.execute(queries.OPEN_LOAD, [rep_id]).fetchone()[0]
+        if load >= rep.capacity:
+            raise ConflictError(f"rep {rep_id} is at capacity ({load} of {rep.capacity} open leads)")
+        limit = rep.claim_limit if rep.claim_limit is not None else service.options.daily_claim_cap
+        day_start, day_end = _day_bounds(now)
+        claimed = db.execute(queries.CLAIMS_TODAY, {"rep": rep_id, "day_start": day_start, "day_end": day_end}).fetchone()[0]
+        if claimed >= limit:
+            raise ConflictError(f"rep {rep_id} reached the daily claim limit ({claimed} of {limit} today)")
+        _take(service, lead, rep_id, now, how="claim", reason="claimed from the pool", expected_status="pool")
+        return service.get(lead_id)
+
+
+def _take(service, lead: Lead, rep_id: str, now: datetime, *, how: str, reason: str, expected_status: str) -> None:
+    db = service.crm.db
+    stamp = to_iso(now)
+    cursor = db.execute(queries.TAKE_LEAD, {
+        "rep": rep_id, "now": stamp, "lead": lead.id, "expected_status": expected_status, "expected_owner": lead.owner,
+    })
+    if cursor.rowcount != 1:
+        raise ConflictError(f"lead {lead.id} changed while it was being taken; it is no longer {expected_status}")
+    if lead.owner is not None:
+        db.execute(queries.END_ASSIGNMENTS, {"now": stamp, "how": how, "reason": reason, "ids": json.dumps([lead.id])})
+    db.execute(queries.OPEN_ASSIGNMENT, {"lead": lead.id, "rep": rep_id, "how": how, "reason": reason, "now": stamp})
+    db.execute(queries.REFRESH_RECYCLE_AT.format(where="l.customer_id = :lead"), dict(_recycle_params(service), lead=lead.id))
+    service.crm.audit.record(
+        f"lead.{how}", "lead", lead.id, before={"status": lead.status, "owner": lead.owner},
+        after={"status": "assigned", "owner": rep_id, "reason": reason}, source="leads",
+    )
+
+
+def reassign(service: "LeadsService", lead_id: int, rep_id: str, reason: str, now: datetime) -> Lead:
+    """Move an open lead to another rep by hand (capacity still applies)."""
+    crm = service.crm
+    if not reason or not str(reason).strip():
+        raise ValidationError("reason", reason, "a reason for the reassignment")
+    with crm.transaction():
+        lead = service.get(lead_id)
+        rep = service.rep(rep_id)
+        if not lead.is_open:
+            raise ConflictError(f"lead {lead_id} is {lead.status}; only open leads can be reassigned")
+        if lead.owner == rep_id:
+            raise ConflictError(f"lead {lead_id} is already with {rep_id}")
+        if not rep.active:
+            raise ConflictError(f"rep {rep_id} is inactive and cannot take leads")
+        load = crm.db.execute(queries.OPEN_LOAD, [rep_id]).fetchone()[0]
+        if load >= rep.capacity:
+            raise ConflictError(f"rep {rep_id} is at capacity ({load} of {rep.capacity} open leads)")
+        _take(service, lead, rep_id, now, how="reassign", reason=str(reason).strip(), expected_status=lead.status)
+        return service.get(lead_id)
+
+
+def release(service: "LeadsService", lead_id: int, rep_id: str, reason: str | None, now: datetime) -> Lead:
+    """The owner gives a lead back to the pool; the cooldown keeps them from re-taking it at once."""
+    crm = service.crm
+    with crm.transaction():
+        lead = _owned_by(service, lead_id, rep_id, "release")
+        stamp = to_iso(now)
+        text = (reason or "released by the owner").strip()
+        crm.db.execute(queries.END_ASSIGNMENTS, {"now": stamp, "how": "release", "reason": text, "ids": json.dumps([lead_id])})
+        crm.db.execute(queries.RELEASE_LEAD, {"lead": lead_id, "cooldown_until": _cooldown_until(service, now)})
+        crm.audit.record(
+            "lead.release", "lead", lead_id, before={"status": lead.status, "owner": rep_id},
+            after={"status": "pool", "owner": None, "reason": text}, source="leads",
+        )
+        return service.get(lead_id)
+
+
+def extend(service: "LeadsService", lead_id: int, rep_id: str, reason: str | None, now: datetime) -> Lead:
+    """The owner asks for more time before the lead is recycled (bounded, recorded)."""
+    crm = service.crm
+    options = service.options
+    with crm.transaction():
+        lead = _owned_by(service, lead_id, rep_id, "extend")
+        if lead.protected:
+            raise ConflictError(f"lead {lead_id} is protected and never recycled; it needs no extension")
+        if lead.extensions >= options.max_extensions:
+            raise ConflictError(
+                f"lead {lead_id} already had {lead.extensions} extension(s); the limit is {options.max_extensions}"
+            )
+        crm.db.execute(queries.EXTEND_LEAD, {"lead": lead_id})
+        crm.db.execute(queries.REFRESH_RECYCLE_AT.format(where="l.customer_id = :lead"), dict(_recycle_params(service), lead=lead_id))
+        after = service.get(lead_id)
+        crm.audit.record(
+            "lead.extend", "lead", lead_id,
+            before={"extensions": lead.extensions, "recycle_at": to_iso(lead.recycle_at) if lead.recycle_at else None},
+            after={"extensions": after.extensions, "recycle_at": to_iso(after.recycle_at), "reason": (reason or "").strip() or None},
+            source="leads",
+        )
+        return after
+
+
+def protect(service: "LeadsService", lead_id: int, by: str, reason: str, flag: bool) -> Lead:
+    """Mark a lead as never recycled (or lift that), saying who and why."""
+    crm = service.crm
+    if flag and (not by or not reason or not str(reason).strip()):
+        raise ValidationError("reason", reason, "who protects the lead and why")
+    with crm.transaction():
+        lead = service.get(lead_id)
+        if not lead.is_open:
+            raise ConflictError(f"lead {lead_id} is {lead.status}; only open leads can be protected")
+        crm.db.execute(queries.PROTECT_LEAD, {
+            "lead": lead_id, "flag": int(flag), "by": by if flag else None, "reason": str(reason).strip() if flag else None,
+        })
+        crm.audit.record(
+            "lead.protect" if flag else "lead.unprotect", "lead", lead_id,
+            before={"protected": lead.protected, "by": lead.protected_by},
+            after={"protected": flag, "by": by, "reason": reason}, source="leads",
+        )
+        return service.get(lead_id)
+
+
+def _owned_by(service, lead_id: int, rep_id: str, verb: str) -> Lead:
+    lead = service.get(lead_id)
+    if lead.status not in OWNED_STATUSES:
+        raise ConflictError(f"lead {lead_id} is {lead.status}; only an assigned lead can be {verb}ed by its owner")
+    if lead.owner != rep_id:
+        raise ConflictError(f"lead {lead_id} belongs to {lead.owner}, not {rep_id}; only the owner can {verb} it")
+    return lead
+
+
+def _cooldown_until(service, now: datetime) -> str:
+    return to_iso(now + timedelta(days=service.options.cooldown_days))
+
+
+def fold_follow_ups(service: "LeadsService", first_id: int, last_id: int) -> int:
+    """Record the follow-ups found in a batch of interactions (owner's contacts since assignment)."""
+    crm = service.crm
+    db = crm.db
+    db.execute(queries.DROP_FOLLOW_UP_SCRATCH)
+    db.execute(queries.FOLLOW_UPS_IN_BATCH, {"first": first_id, "last": last_id, "kinds": json.dumps(service.options.follow_up_kinds)})
+    try:
+        if not db.execute("SELECT 1 FROM _lf_batch LIMIT 1").fetchone():
+            return 0
+        db.execute(queries.APPLY_FOLLOW_UPS)
+        db.execute(queries.APPLY_FOLLOW_UPS_TO_ASSIGNMENTS)
+        db.execute(queries.REFRESH_FOLLOWED_RECYCLE_AT, _recycle_params(service))
+        firsts = db.execute(queries.FIRST_FOLLOW_UPS).fetchall()
+        crm.audit.record_many(
+            {"action": "lead.follow_up", "entity": "lead", "entity_id": lead, "before": {"status": "assigned"},
+             "after": {"status": "following_up", "first_follow_up_at": at}, "source": "leads"}
+            for lead, at in firsts
+        )
+        return db.execute("SELECT count(*) FROM _lf_batch").fetchone()[0]
+    finally:
+        db.execute(queries.DROP_FOLLOW_UP_SCRATCH)
+
+
+def recycle(service: "LeadsService", now: datetime) -> dict:
+    """Send lapsed leads back to the pool, re-offer them, and remind owners of coming deadlines.
+
+    Idempotent for the same ``now``: a recycled lead is in the pool and no longer due, and
+    reminder tasks carry a key.
+    """
+    crm = service.crm
+    db = crm.db
+    options = service.options
+    stamp = to_iso(now)
+    db.execute(queries.DROP_RECYCLE_SCRATCH)
+    db.execute(queries.SELECT_DUE_FOR_RECYCLE, {"now": stamp})
+    try:
+        rows = db.execute(queries.RECYCLED_ROWS).fetchall()
+        if rows:
+            db.execute(queries.END_RECYCLED_ASSIGNMENTS, {"now": stamp})
+            db.execute(queries.RECYCLE_LEADS, {"cooldown_until": _cooldown_until(service, now)})
+            crm.audit.record_many(
+                {"action": "lead.recycle", "entity": "lead", "entity_id": lead, "before": {"status": "assigned", "owner": owner},
+                 "after": {"status": "pool", "owner": None, "reason": f"no follow-up by {due}"}, "source": "leads"}
+                for lead, owner, due in rows
+            )
+    finally:
+        db.execute(queries.DROP_RECYCLE_SCRATCH)
+    reallocated = 0
+    if rows and options.recycle_strategy:
+        result = service.allocate([r[0] for r in rows], strategy=options.recycle_strategy, as_of=now, _how="reallocate")
+        reallocated = result.count
+    reminders = 0
+    if options.reminder_days:
+        horizon = to_iso(now + timedelta(days=options.reminder_days))
+        tasks = [
+            {"kind": "lead_follow_up", "customer_id": lead, "owner": owner, "due_at": due,
+             "reason": f"follow up lead {lead} before {due[:10]} or it goes back to the pool",
+             "source": "leads", "key": f"leads.recycle:{lead}:{owner}:{due}"}
+            for lead, owner, due in db.execute(queries.REMINDERS_DUE, {"now": stamp, "horizon": horizon})
+        ]
+        reminders = crm.tasks.create_many(tasks)
+    return {"recycled": len(rows), "reallocated": reallocated, "reminders": reminders}
+
