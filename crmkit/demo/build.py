@@ -1,0 +1,136 @@
+"""Build a demo CRM file: customers, their histories, plugins' own demo data, then segments.
+
+The file is written under a temporary name next to the target and moved into place only when
+everything succeeded, so a failed or interrupted build never leaves a half-made CRM behind.
+Customers and interactions go in through the public API (``customers.add_many``,
+``interactions.record_many``), chunk by chunk, so every active plugin's event hooks see them
+and memory stays flat whatever the size.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from ..errors import CrmError, ValidationError
+from ..testing import FixedClock
+from . import catalog
+from .history import KINDS, event_rows, make_events
+from .people import customer_rows, make_profiles
+from .timeline import DEMO_TODAY, Timeline
+
+CHUNK = 10_000
+ACTOR = "demo"
+Progress = Callable[[int, int], None]
+
+
+def build(
+    path: str | os.PathLike, *, customers: int = 5000, seed: int = 7, replace: bool = False,
+    progress: Progress | None = None, plugins: Iterable[Any] | None = None,
+) -> dict:
+    """Create a realistic synthetic CRM file at ``path`` and return a summary of it.
+
+    The same ``seed`` and ``customers`` give byte-identical data. "Today" in the demo is
+    ``crmkit.demo.DEMO_TODAY`` (2025-06-30 12:00 UTC); open the file with
+    ``clock=FixedClock(DEMO_TODAY)`` to see it as of that day. ``plugins`` selects the active
+    plugins as in :func:`crmkit.open` (``[]`` for the core alone). ``progress(done, total)`` is
+    called with the number of customers written so far.
+
+    Refuses an existing file unless ``replace=True``; nothing is written before the checks pass.
+    """
+    import crmkit
+
+    target = Path(path)
+    if str(path) == ":memory:":
+        raise CrmError("the demo builds a file; give a path such as demo.db, not :memory:")
+    if isinstance(customers, bool) or not isinstance(customers, int) or customers < 1:
+        raise ValidationError("customers", customers, "a whole number of customers, 1 or more")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValidationError("seed", seed, "a whole number, 0 or more")
+    if target.is_dir():
+        raise CrmError(f"{target} is a folder; give the path of the CRM file to create")
+    if target.exists() and not replace:
+        raise CrmError(f"{target} exists; pass replace=True (crmkit demo --replace) to overwrite it")
+    if not target.resolve().parent.is_dir():
+        raise CrmError(f"cannot create {target}: folder {target.resolve().parent} does not exist")
+
+    started = time.perf_counter()
+    building = target.with_name(f".{target.name}.building-{os.getpid()}")
+    _remove(building)
+    timeline = Timeline.ending(DEMO_TODAY)
+    try:
+        crm = crmkit.open(building, plugins=plugins, clock=FixedClock(DEMO_TODAY), actor=ACTOR)
+        try:
+            kinds = load_core_data(crm, customers, seed, timeline, progress)
+            add_plugin_data(crm, seed)
+            segments = define_segments(crm)
+            with crm.transaction():
+                crm.settings.set("demo.seed", seed)
+                crm.settings.set("demo.today", DEMO_TODAY)
+            plugin_names = crm.plugins.names()
+        finally:
+            crm.close()
+        _remove(target)
+        os.replace(building, target)
+    except BaseException:
+        _remove(building)
+        raise
+    return {
+        "path": str(target),
+        "customers": customers,
+        "interactions": sum(kinds.values()),
+        "interactions_by_kind": {kind: kinds[kind] for kind in KINDS if kinds[kind]},
+        "segments": segments,
+        "plugins": plugin_names,
+        "seed": seed,
+        "today": DEMO_TODAY,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def load_core_data(crm, customers: int, seed: int, timeline: Timeline, progress: Progress | None = None) -> Counter:
+    """Add ``customers`` customers and their histories, one chunk at a time; counts by kind."""
+    kinds: Counter = Counter()
+    if progress is not None:
+        progress(0, customers)
+    for index, first_id in enumerate(range(1, customers + 1, CHUNK)):
+        count = min(CHUNK, customers - first_id + 1)
+        profiles = make_profiles(np.random.default_rng([seed, index, 0]), first_id, count, customers, timeline)
+        rows = customer_rows(np.random.default_rng([seed, index, 1]), profiles, timeline)
+        ids = crm.customers.add_many(rows)
+        if ids and ids[0] != first_id:
+            raise CrmError(f"the demo needs an empty CRM: customer ids start at {ids[0]}, not {first_id}")
+        events = make_events(np.random.default_rng([seed, index, 2]), profiles, timeline)
+        crm.interactions.record_many(event_rows(events, timeline))
+        kinds.update({KINDS[code]: int(n) for code, n in enumerate(np.bincount(events.kind, minlength=len(KINDS)))})
+        if progress is not None:
+            progress(first_id + count - 1, customers)
+    return kinds
+
+
+def add_plugin_data(crm, seed: int) -> None:
+    """Let each active plugin add its own demo data (reps, tiers, tickets...) in one transaction."""
+    with crm.transaction():
+        crm.plugins.call("crmkit_demo_data", crm=crm, seed=seed, now=crm.now())
+
+
+def define_segments(crm) -> list[str]:
+    """Define the demo's segments (``catalog.SEGMENTS``); returns their names."""
+    with crm.transaction():
+        for name, rule, description in catalog.SEGMENTS:
+            crm.segments.define(name, rule, description)
+    return [name for name, _, _ in catalog.SEGMENTS]
+
+
+def _remove(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        try:
+            os.remove(f"{path}{suffix}")
+        except FileNotFoundError:
+            pass
+
