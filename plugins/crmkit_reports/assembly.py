@@ -189,8 +189,11 @@ def _pareto_bars(curve: list[dict]) -> list[dict]:
 
 
 def _plugin_sections(crm: "CRM", as_of: datetime) -> list[Section]:
+    """Every plugin's sections, plugins in the order they were loaded."""
     out = []
-    for plugin, result, error in crm.plugins.each("crmkit_report_sections", crm=crm, as_of=as_of):
+    order = {name: index for index, name in enumerate(crm.plugins.names())}
+    answers = crm.plugins.each("crmkit_report_sections", crm=crm, as_of=as_of)
+    for plugin, result, error in sorted(answers, key=lambda answer: order.get(answer[0], len(order))):
         if error is not None:
             out.append(_failed(f"{plugin}.sections", f"Sections of plugin {plugin}", plugin, error))
             continue
