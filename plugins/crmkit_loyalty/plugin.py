@@ -1,3 +1,91 @@
 """Hook implementations of the loyalty plugin."""
 
-from crmkit import hookimpl  # noqa: F401
+from __future__ import annotations
+
+from crmkit import InteractionKind, ValidationError, hookimpl
+
+from . import queries as q
+from .fields import loyalty_fields
+from .schema import migrations
+from .service import LoyaltyService
+
+
+def _tier_change(data: dict) -> None:
+    for key in ("from", "to", "reason"):
+        if key not in data:
+            raise ValidationError(f"data.{key}", None, "the tier change's from, to and reason")
+    for key in ("from", "to"):
+        if data[key] is not None and not isinstance(data[key], str):
+            raise ValidationError(f"data.{key}", data[key], "a tier name or null")
+
+
+@hookimpl
+def crmkit_migrations():
+    return migrations
+
+
+@hookimpl
+def crmkit_interaction_kinds():
+    return [
+        InteractionKind("tier_upgrade", "The customer moved up a loyalty tier (data: from, to, reason).", validate=_tier_change),
+        InteractionKind("tier_downgrade", "The customer moved down a loyalty tier (data: from, to, reason).", validate=_tier_change),
+    ]
+
+
+@hookimpl
+def crmkit_extend(crm):
+    return {"loyalty": LoyaltyService(crm)}
+
+
+@hookimpl
+def crmkit_fields(crm):
+    return loyalty_fields(crm)
+
+
+@hookimpl
+def crmkit_interactions_recorded(crm, interactions):
+    if interactions:
+        crm.loyalty.points.earn_for_batch(interactions[0].id, interactions[-1].id)
+
+
+@hookimpl
+def crmkit_customer_forgotten(crm, customer_id):
+    for statement in q.FORGET:
+        crm.db.execute(statement, [customer_id])
+
+
+@hookimpl
+def crmkit_customers_merged(crm, kept_id, merged_id):
+    params = {"kept": kept_id, "merged": merged_id}
+    for statement in q.MERGE_MOVE:
+        crm.db.execute(statement, params)
+    for table in q.MERGE_RUN_TABLES:
+        for statement in q.merge_run_rows(table):
+            crm.db.execute(statement, params)
+    crm.audit.record("loyalty.merge", "customer", kept_id, after={"merged": merged_id}, source="loyalty")
+
+
+@hookimpl
+def crmkit_due(crm, now):
+    return crm.loyalty.due(now)
+
+
+@hookimpl
+def crmkit_report_sections(crm, as_of):
+    from .report import sections
+
+    return sections(crm, as_of)
+
+
+@hookimpl
+def crmkit_commands(cli):
+    from .cli import loyalty
+
+    cli.add_command(loyalty)
+
+
+@hookimpl
+def crmkit_demo_data(crm, seed, now):
+    from .demo import add_demo_data
+
+    add_demo_data(crm, seed, now)

@@ -1,0 +1,159 @@
+"""``crmkit loyalty ...``: RFM, Pareto, tiers, points, churn, cadence and CLV from the command line."""
+
+from __future__ import annotations
+
+import click
+
+from crmkit.cli import db_argument, open_crm
+
+as_of_option = click.option("--as-of", "as_of", default=None, help="Compute as of this date or time (default: now).")
+
+
+def _table(rows: list[dict], columns: list[str]) -> None:
+    if not rows:
+        click.echo("(none)")
+        return
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
+    click.echo("  ".join(c.ljust(widths[c]) for c in columns))
+    for row in rows:
+        click.echo("  ".join(str(row.get(c, "")).ljust(widths[c]) for c in columns))
+
+
+@click.group()
+def loyalty() -> None:
+    """Loyalty: RFM, Pareto, tiers, points, churn warnings, cadence and lifetime value."""
+
+
+@loyalty.command()
+@db_argument
+@as_of_option
+@click.option("--window", "window_days", type=int, default=365, show_default=True, help="Window in days for F and M.")
+@click.option("--no-store", is_flag=True, help="Compute only; do not store the run.")
+def rfm(db, as_of, window_days, no_store):
+    """Score customers by recency, frequency and monetary value; show the named segments."""
+    with open_crm(db) as crm:
+        result = crm.loyalty.rfm(as_of=as_of, window_days=window_days, store=not no_store)
+        click.echo(f"RFM as of {result.as_of:%Y-%m-%d}, window {window_days} days, {result.method}: {len(result.scores)} customers")
+        _table([{"segment": k, "customers": v} for k, v in result.segments.items()], ["segment", "customers"])
+
+
+@loyalty.command()
+@db_argument
+@as_of_option
+@click.option("--window", "window_days", type=int, default=None, help="Only revenue of the last N days.")
+@click.option("--top", default="0.2", show_default=True, help="Fraction of top customers.")
+def pareto(db, as_of, window_days, top):
+    """Revenue share of the top customers, Gini coefficient and Lorenz curve."""
+    with open_crm(db) as crm:
+        p = crm.loyalty.pareto(as_of=as_of, window_days=window_days, top=top)
+        click.echo(f"customers: {p.customers}  revenue: {p.revenue} {crm.currency}")
+        click.echo(f"top {p.top_fraction * 100:.0f}% ({p.top_customers} customers): {p.top_revenue} = {p.top_share:.1%} of revenue")
+        click.echo(f"gini: {p.gini:.3f}")
+        _table([{"customers": f"{x:.0%}", "revenue": f"{y:.1%}"} for x, y in p.lorenz[::10]], ["customers", "revenue"])
+
+
+@loyalty.command()
+@db_argument
+@as_of_option
+@click.option("--evaluate", is_flag=True, help="Evaluate tiers as of the date and record changes.")
+def tiers(db, as_of, evaluate):
+    """Show tier definitions and members; --evaluate assigns tiers and records changes."""
+    with open_crm(db) as crm:
+        if evaluate:
+            done = crm.loyalty.tiers.evaluate(as_of)
+            click.echo(f"evaluated as of {done.as_of:%Y-%m-%d} ({done.policy}): {done.upgrades} upgrades, {done.downgrades} downgrades")
+        members = crm.loyalty.tiers.members(as_of)
+        _table(
+            [{"tier": t.name, "rule": t.rule, "multiplier": t.multiplier, "members": members.get(t.name, 0)}
+             for t in reversed(crm.loyalty.tiers.list())],
+            ["tier", "rule", "multiplier", "members"],
+        )
+
+
+@loyalty.command()
+@db_argument
+@click.argument("customer_id", type=int, required=False)
+@as_of_option
+@click.option("--redeem", type=int, default=None, help="Redeem this many points (needs --key).")
+@click.option("--award", type=int, default=None, help="Award this many points (needs --key and --reason).")
+@click.option("--key", default=None, help="Idempotency key of the redemption or award.")
+@click.option("--reason", default=None, help="Reason of an award.")
+def points(db, customer_id, as_of, redeem, award, key, reason):
+    """Points liability, or one customer's balance and ledger; redeem or award with a key."""
+    from crmkit import ValidationError
+
+    with open_crm(db) as crm:
+        ledger = crm.loyalty.points
+        if customer_id is None:
+            if redeem or award:
+                raise ValidationError("customer_id", None, "a customer id to redeem or award points")
+            liability = ledger.liability(as_of)
+            click.echo(f"spendable: {liability.spendable}  locked: {liability.locked}  customers: {liability.customers}")
+            return
+        if redeem is not None or award is not None:
+            if key is None:
+                raise ValidationError("--key", None, "an idempotency key for the operation")
+            if redeem is not None:
+                entry = ledger.redeem(customer_id, redeem, key=key)
+            else:
+                entry = ledger.award(customer_id, award, key=key, reason=reason)
+            click.echo(f"entry {entry.id}: {entry.kind} {entry.points:+d}")
+        click.echo(f"balance: {ledger.balance(customer_id, as_of)}  locked: {ledger.locked(customer_id, as_of)}")
+        _table(
+            [{"id": e.id, "date": f"{e.occurred_at:%Y-%m-%d}", "kind": e.kind, "points": e.points,
+              "expires": f"{e.expires_at:%Y-%m-%d}" if e.expires_at else "", "reason": e.reason or ""}
+             for e in ledger.entries(customer_id)],
+            ["id", "date", "kind", "points", "expires", "reason"],
+        )
+
+
+@loyalty.command()
+@db_argument
+@as_of_option
+@click.option("--level", default="medium", show_default=True, type=click.Choice(["low", "medium", "high"]), help="Lowest level shown.")
+@click.option("--limit", type=int, default=50, show_default=True)
+def churn(db, as_of, level, limit):
+    """Evaluate churn warnings as of a date and list them, highest risk first."""
+    with open_crm(db) as crm:
+        found = crm.loyalty.churn(as_of=as_of, min_level=level, limit=limit)
+        _table(
+            [{"customer": w.customer_id, "owner": w.owner or "", "class": w.customer_class, "level": w.level,
+              "score": w.score, "signals": ",".join(w.signals)} for w in found],
+            ["customer", "owner", "class", "level", "score", "signals"],
+        )
+
+
+@loyalty.command()
+@db_argument
+@click.option("--now", default=None, help="Run as of this time (default: now).")
+@click.option("--dry-run", is_flag=True, help="List the tasks without creating them.")
+def cadence(db, now, dry_run):
+    """Show the cadence rules and create the contact tasks they owe."""
+    with open_crm(db) as crm:
+        for rule in crm.loyalty.cadence_rules():
+            unless = f" unless {', '.join(rule.unless)}" if rule.unless else ""
+            click.echo(f"- {rule.name}: {rule.delay_days} days after {rule.kind}{unless} -> {rule.task}")
+        result = crm.loyalty.cadence(now, dry_run=dry_run)
+        verb = "would create" if dry_run else "created"
+        click.echo(f"{verb} {len(result['tasks']) if dry_run else sum(result['created'].values())} task(s)")
+
+
+@loyalty.command()
+@db_argument
+@as_of_option
+@click.option("--months", type=int, default=12, show_default=True, help="Horizon in 30-day months.")
+@click.option("--discount", default="0.01", show_default=True, help="Monthly discount rate.")
+@click.option("--top", type=int, default=10, show_default=True, help="Customers listed.")
+def clv(db, as_of, months, discount, top):
+    """Fit BG/NBD + Gamma-Gamma and store every customer's predicted lifetime value."""
+    with open_crm(db) as crm:
+        result = crm.loyalty.clv(as_of, months=months, discount_rate=discount)
+        b, g = result.bgnbd, result.gamma_gamma
+        click.echo(f"BG/NBD r={b['r']:.4f} alpha={b['alpha']:.4f} a={b['a']:.4f} b={b['b']:.4f}")
+        click.echo(f"Gamma-Gamma p={g['p']:.4f} q={g['q']:.4f} v={g['v']:.4f}")
+        click.echo(f"{result.customers} customers, predicted {result.total_clv} {crm.currency}, historical {result.total_historical}")
+        _table(
+            [{"customer": v.customer_id, "clv": v.clv, "historical": v.historical, "p_alive": f"{v.p_alive:.3f}",
+              "purchases_90d": f"{v.expected_purchases_90d:.2f}"} for v in result.values[:top]],
+            ["customer", "clv", "historical", "p_alive", "purchases_90d"],
+        )

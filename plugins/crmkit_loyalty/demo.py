@@ -1,0 +1,49 @@
+"""Demo data for ``crmkit demo``: tiers, referrals, redemptions and one run of every figure."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from . import queries as q
+from .value import ClvError
+
+DEMO_TIERS = [
+    {"name": "bronze", "metric": "purchases", "threshold": 1, "window_days": 365, "benefits": "Birthday voucher"},
+    {"name": "silver", "metric": "spend", "threshold": 500, "window_days": 365, "benefits": "Free shipping", "multiplier": "1.25"},
+    {"name": "gold", "metric": "spend", "threshold": 2000, "window_days": 365, "benefits": "Free shipping, early access", "multiplier": "1.5"},
+]
+
+
+def add_demo_data(crm, seed: int, now) -> None:
+    """Deterministic for the same seed and log: the same referrals, redemptions and runs."""
+    rng = random.Random(f"loyalty-{seed}")
+    loyalty = crm.loyalty
+    if not loyalty.tiers.list():
+        loyalty.tiers.define(DEMO_TIERS)
+    loyalty.tiers.evaluate(now - timedelta(days=180))
+    loyalty.tiers.evaluate(now)
+    ids = [row[0] for row in crm.db.execute(q.CUSTOMER_IDS)]
+    if len(ids) >= 4:
+        referrals = []
+        for referred in rng.sample(ids, max(2, len(ids) // 50))[: 5000]:
+            referrer = rng.choice(ids)
+            if referrer != referred:
+                referrals.append({
+                    "customer_id": referrer, "kind": "referral", "occurred_at": now - timedelta(days=rng.randint(30, 400)),
+                    "data": {"referred_customer_id": referred},
+                })
+        crm.interactions.record_many(referrals)
+    holders = [row[0] for row in crm.db.execute(q.POINT_HOLDERS, [2000])]
+    for customer_id in rng.sample(holders, min(len(holders), 200)):
+        balance = loyalty.points.balance(customer_id, now)
+        if balance >= 50:
+            loyalty.points.redeem(customer_id, rng.randint(50, balance), key=f"demo-redeem-{seed}-{customer_id}", at=now)
+    loyalty.rfm(now - timedelta(days=90))
+    loyalty.rfm(now)
+    loyalty.score(now)
+    loyalty.warn(now)
+    try:
+        loyalty.clv(now)
+    except ClvError:
+        pass  # too few customers in a tiny demo: the CLV section says so

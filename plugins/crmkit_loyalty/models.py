@@ -1,0 +1,240 @@
+"""Result records of the loyalty plugin: values returned by ``crm.loyalty``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from attrs import field, frozen
+
+
+@frozen
+class Run:
+    """A stored computation (RFM, loyalty score, churn warnings, CLV) as of a time."""
+
+    id: int
+    kind: str
+    as_of: datetime
+    created_at: datetime
+    params: dict
+    customers: int
+
+
+@frozen
+class RfmScore:
+    """One customer's RFM figures in a run (monetary is net spend, exact)."""
+
+    customer_id: int
+    recency_days: int
+    frequency: int
+    monetary: Decimal
+    r: int
+    f: int
+    m: int
+    code: str
+    score: int
+    segment: str
+
+
+@frozen
+class RfmResult:
+    """An RFM computation: the run, the count per named segment, and the scores."""
+
+    run: Run | None
+    as_of: datetime
+    window_days: int
+    method: str
+    segments: dict[str, int]
+    scores: list[RfmScore] = field(repr=False)
+
+
+@frozen
+class Movement:
+    """Customers moving between named RFM segments from one run to another."""
+
+    before: Run
+    after: Run
+    counts: list[tuple[str, str, int]]
+    movers: list[tuple[int, str | None, str | None]] = field(repr=False)
+
+
+@frozen
+class Pareto:
+    """Revenue concentration: the top share's revenue share, the Lorenz curve and Gini."""
+
+    as_of: datetime
+    customers: int
+    revenue: Decimal
+    top_fraction: Decimal
+    top_customers: int
+    top_revenue: Decimal
+    top_share: float
+    gini: float
+    lorenz: list[tuple[float, float]] = field(repr=False)
+
+
+@frozen
+class Tier:
+    """A tier definition as stored: rank 1 is the lowest tier."""
+
+    name: str
+    rank: int
+    rule: str
+    benefits: str | None
+    multiplier: Decimal
+
+
+@frozen
+class TierChange:
+    """One entry of the tier history."""
+
+    id: int
+    customer_id: int
+    as_of: datetime
+    from_tier: str | None
+    to_tier: str | None
+    direction: str
+    reason: str
+
+
+@frozen
+class TierEvaluation:
+    """What a tier evaluation did."""
+
+    as_of: datetime
+    policy: str
+    upgrades: int
+    downgrades: int
+    changes: list[TierChange] = field(repr=False)
+    members: dict[str, int] = field(factory=dict)
+
+
+@frozen
+class PointsEntry:
+    """One ledger row: a positive batch (earn, bonus, adjust) or a debit (redeem, expire, clawback)."""
+
+    id: int
+    customer_id: int
+    kind: str
+    points: int
+    occurred_at: datetime
+    available_at: datetime | None
+    expires_at: datetime | None
+    interaction_id: int | None
+    batch_id: int | None
+    key: str | None
+    reason: str | None
+    note: str | None
+
+
+@frozen
+class Liability:
+    """Points customers hold as of a time: spendable, still locked, and how many customers."""
+
+    as_of: datetime
+    spendable: int
+    locked: int
+    customers: int
+
+
+@frozen
+class LoyaltyScore:
+    """A customer's loyalty score (0-100) and each part (0-1, None when not applicable)."""
+
+    customer_id: int
+    score: float
+    parts: dict[str, float | None]
+
+
+@frozen
+class ChurnWarning:
+    """A customer with at least one churn signal: class, level, score and the evidence."""
+
+    customer_id: int
+    customer_class: str
+    level: str
+    score: int
+    signals: tuple[str, ...]
+    evidence: dict
+    owner: str | None
+
+
+@frozen
+class AssociationRule:
+    """Customers who bought ``antecedent`` also bought ``consequent``."""
+
+    antecedent: str
+    consequent: str
+    customers_both: int
+    customers_antecedent: int
+    customers_consequent: int
+    customers_total: int
+    support: float
+    confidence: float
+    lift: float
+
+
+@frozen
+class Recommendation:
+    """A category a customer has not bought yet, with the rule behind it."""
+
+    customer_id: int
+    category: str
+    because: str
+    confidence: float
+    lift: float
+    support: float
+    owner: str | None
+
+
+@frozen
+class UpsellCandidate:
+    """A customer close to the next tier, or spending like its typical member."""
+
+    customer_id: int
+    current_tier: str | None
+    next_tier: str
+    reason: str
+    value: Decimal | int | None
+    target: Decimal | int | None
+
+
+@frozen
+class ReferralValue:
+    """A referrer's own net revenue and the net revenue of the customers they brought."""
+
+    customer_id: int
+    referred: tuple[int, ...]
+    referred_revenue: Decimal
+    own_revenue: Decimal
+
+
+@frozen
+class CustomerValue:
+    """One customer's historical and predicted value in a CLV run (money exact to the cent)."""
+
+    customer_id: int
+    frequency: int
+    recency: float
+    age: float
+    monetary: float
+    historical: Decimal
+    historical_margin: Decimal | None
+    expected_purchases_90d: float
+    p_alive: float
+    expected_spend: Decimal
+    clv: Decimal
+
+
+@frozen
+class ClvResult:
+    """A CLV run: fitted parameters, totals, and per-customer values."""
+
+    run: Run | None
+    as_of: datetime
+    bgnbd: dict
+    gamma_gamma: dict
+    customers: int
+    total_clv: Decimal
+    total_historical: Decimal
+    values: list[CustomerValue] = field(repr=False)

@@ -1,0 +1,183 @@
+"""RFM scores, named RFM segments, movement between runs, and revenue concentration (Pareto).
+
+The aggregate is one SQL statement (one row per customer); scoring is vectorised numpy on those
+rows. Quintiles follow SQL ``NTILE(5) OVER (ORDER BY value, customer_id)``: customers are put in
+order from worst to best (ties broken by ascending customer id) and cut into five groups whose
+sizes differ by at most one, the larger groups first.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from crmkit import NotFound, ValidationError
+from crmkit.money import from_minor, to_minor
+from crmkit.timeutil import to_iso
+
+from . import queries as q
+from . import runs
+from .config import DEFAULT_RFM_SEGMENTS, UNCLASSIFIED, RfmSegmentRule, RfmThresholds
+from .models import Movement, Pareto, RfmResult, RfmScore, Run
+
+BEGINNING = "0001-01-01T00:00:00Z"
+
+
+def ntile(worst_to_best: np.ndarray, ids: np.ndarray, groups: int = 5) -> np.ndarray:
+    """Scores 1..groups like ``NTILE(groups) OVER (ORDER BY value, id)`` on ``worst_to_best``."""
+    count = len(ids)
+    scores = np.empty(count, dtype=np.int64)
+    if count == 0:
+        return scores
+    order = np.lexsort((ids, worst_to_best))
+    size, extra = divmod(count, groups)
+    rank = np.arange(count)
+    big = extra * (size + 1)
+    bucket = np.where(rank < big, rank // (size + 1), extra + (rank - big) // max(size, 1))
+    scores[order] = bucket + 1
+    return scores
+
+
+def threshold_scores(recency: np.ndarray, frequency: np.ndarray, monetary: np.ndarray, cuts: RfmThresholds, exponent: int):
+    """Scores from fixed cut points (see :class:`RfmThresholds`)."""
+    r = 5 - sum((recency > cut).astype(np.int64) for cut in cuts.r)
+    f = 1 + sum((frequency >= cut).astype(np.int64) for cut in cuts.f)
+    m = 1 + sum((monetary >= to_minor(cut, exponent)).astype(np.int64) for cut in cuts.m)
+    return r, f, m
+
+
+def segment_table(rules: list[RfmSegmentRule]) -> tuple[list[str], np.ndarray]:
+    """A 6×6×6 lookup (index 1..5) of segment numbers, first matching rule wins."""
+    names = [rule.segment for rule in rules] + [UNCLASSIFIED]
+    table = np.full((6, 6, 6), len(rules), dtype=np.int64)
+    for index in range(len(rules) - 1, -1, -1):
+        rule = rules[index]
+        table[rule.r[0]:rule.r[1] + 1, rule.f[0]:rule.f[1] + 1, rule.m[0]:rule.m[1] + 1] = index
+    return names, table
+
+
+def segment_rules(crm) -> list[RfmSegmentRule]:
+    return [RfmSegmentRule(**rule) for rule in crm.settings.get("loyalty.rfm_segments", list(DEFAULT_RFM_SEGMENTS))]
+
+
+def compute(crm, as_of: Any = None, window_days: int = 365, store: bool = True) -> RfmResult:
+    """RFM as of a time over a window; stored as a run unless ``store`` is False."""
+    if isinstance(window_days, bool) or not isinstance(window_days, int) or not 1 <= window_days <= 36500:
+        raise ValidationError("window_days", window_days, "a whole number of days from 1 to 36500")
+    moment = crm.as_of(as_of)
+    in_list, out_list, params = q.kind_params(crm)
+    start = to_iso(moment - timedelta(days=window_days))
+    rows = crm.db.execute(q.rfm_aggregate(in_list, out_list), dict(params, as_of=to_iso(moment), start=start)).fetchall()
+    data = np.array(rows, dtype=np.int64).reshape(-1, 4)
+    ids, recency, frequency, monetary = data[:, 0], data[:, 1], data[:, 2], data[:, 3]
+    thresholds = crm.settings.get("loyalty.rfm_thresholds")
+    if thresholds:
+        method = "thresholds"
+        r, f, m = threshold_scores(recency, frequency, monetary, RfmThresholds(**thresholds), crm.exponent)
+    else:
+        method = "quintiles"
+        r = ntile(-recency, ids)
+        f = ntile(frequency, ids)
+        m = ntile(monetary, ids)
+    names, table = segment_table(segment_rules(crm))
+    segment_index = table[r, f, m] if len(ids) else np.empty(0, dtype=np.int64)
+    codes = (r * 100 + f * 10 + m).astype(str)
+    totals = r + f + m
+    counts = {name: 0 for name in names}
+    for index, amount in zip(*np.unique(segment_index, return_counts=True)):
+        counts[names[index]] = int(amount)
+    counts = {k: v for k, v in counts.items() if v or k != UNCLASSIFIED}
+    records = [
+        (int(ids[i]), int(recency[i]), int(frequency[i]), int(monetary[i]), int(r[i]), int(f[i]), int(m[i]),
+         str(codes[i]), int(totals[i]), names[segment_index[i]])
+        for i in range(len(ids))
+    ]
+    run = None
+    if store:
+        with crm.transaction():
+            run_id = runs.start(crm, "rfm", moment, {"window_days": window_days, "method": method})
+            crm.db.conn.executemany(q.RFM_INSERT, [(run_id, *rec) for rec in records])
+            run = runs.finish(crm, run_id, len(records), "rfm", moment)
+    exponent = crm.exponent
+    scores = [RfmScore(rec[0], rec[1], rec[2], from_minor(rec[3], exponent), *rec[4:]) for rec in records]
+    return RfmResult(run, moment, window_days, method, counts, scores)
+
+
+def scores(crm, run: Run, customer_id: int | None = None, limit: int = 1000, offset: int = 0) -> list[RfmScore]:
+    rows = crm.db.execute(q.RFM_ROWS, {"run": run.id, "customer": customer_id, "limit": limit, "offset": offset})
+    return [RfmScore(r[0], r[1], r[2], from_minor(r[3], crm.exponent), *r[4:]) for r in rows]
+
+
+def distribution(crm, run: Run) -> list[dict]:
+    """Customers, net spend and average recency/frequency per named segment of a run."""
+    return [
+        {"segment": seg, "customers": n, "monetary": from_minor(money, crm.exponent),
+         "avg_recency_days": round(rec, 1), "avg_frequency": round(freq, 2)}
+        for seg, n, money, rec, freq in crm.db.execute(q.RFM_DISTRIBUTION, [run.id])
+    ]
+
+
+def movement(crm, before: Run, after: Run, from_segment: str | None = None, to_segment: str | None = None) -> Movement:
+    params = {"a": before.id, "b": after.id, "from_segment": from_segment, "to_segment": to_segment}
+    counts = [tuple(row) for row in crm.db.execute(q.RFM_MOVEMENT, params)]
+    movers = [tuple(row) for row in crm.db.execute(q.RFM_MOVERS, params)]
+    return Movement(before, after, counts, movers)
+
+
+def resolve_run(crm, value: Any, kind: str = "rfm") -> Run:
+    """A run from a Run, an id, or a time (the newest run as of it)."""
+    if isinstance(value, Run):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return runs.get(crm, value)
+    found = runs.latest(crm, kind, crm.as_of(value))
+    if found is None:
+        raise NotFound(f"no stored {kind} run as of {to_iso(crm.as_of(value))}; compute one first")
+    return found
+
+
+# --- Pareto -------------------------------------------------------------------------------------
+
+def pareto(crm, as_of: Any = None, window_days: int | None = None, top: Any = "0.2") -> Pareto:
+    """Revenue share of the top ``top`` fraction of customers, the Lorenz curve and Gini.
+
+    Customers counted: those with a purchase in the window (default: all history up to as_of).
+    A customer whose refunds exceed their purchases counts as 0 revenue.
+    """
+    moment = crm.as_of(as_of)
+    fraction = Decimal(str(top))
+    if isinstance(top, float) or not Decimal(0) < fraction <= Decimal(1):
+        raise ValidationError("top", top, "a fraction above 0 and at most 1, as text or Decimal (e.g. '0.2')")
+    start = BEGINNING
+    if window_days is not None:
+        if isinstance(window_days, bool) or not isinstance(window_days, int) or window_days < 1:
+            raise ValidationError("window_days", window_days, "a whole number of days >= 1")
+        start = to_iso(moment - timedelta(days=window_days))
+    in_list, out_list, params = q.kind_params(crm)
+    rows = crm.db.execute(q.net_spend_per_customer(in_list, out_list), dict(params, as_of=to_iso(moment), start=start)).fetchall()
+    data = np.array(rows, dtype=np.int64).reshape(-1, 2)
+    ids, values = data[:, 0], np.clip(data[:, 1], 0, None)
+    n = len(values)
+    total = int(values.sum())
+    top_n = max(1, math.ceil(n * fraction)) if n else 0
+    order = np.lexsort((ids, -values))
+    top_revenue = int(values[order[:top_n]].sum())
+    ascending = np.sort(values)
+    if n and total > 0:
+        cumulative = np.concatenate([[0], np.cumsum(ascending)]) / total
+        ranks = np.arange(1, n + 1, dtype=float)
+        gini = float(2 * np.sum(ranks * ascending) / (n * total) - (n + 1) / n)
+        steps = np.linspace(0, 1, 101)
+        lorenz = [(round(float(p), 2), round(float(cumulative[int(round(p * n))]), 6)) for p in steps]
+        share = top_revenue / total
+    else:
+        gini, lorenz, share = 0.0, [(0.0, 0.0), (1.0, 1.0)], 0.0
+    exponent = crm.exponent
+    return Pareto(
+        moment, n, from_minor(total, exponent), fraction, top_n, from_minor(top_revenue, exponent),
+        round(share, 6), round(gini, 6), lorenz,
+    )

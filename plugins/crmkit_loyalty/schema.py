@@ -1,0 +1,94 @@
+"""The loyalty plugin's tables, as its own ``sqlite_utils.Migrations`` set. Append; never edit."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("crmkit_loyalty")
+CUSTOMERS = ("customer_id", "customers", "id")
+
+
+@migrations()
+def m001_loyalty_tables(db: Database) -> None:
+    # Stored runs of computed figures (RFM, loyalty score, churn warnings, CLV), one per kind and as_of.
+    db["loyalty_runs"].create(
+        {"id": int, "kind": str, "as_of": str, "created_at": str, "params": str, "customers": int},
+        pk="id", not_null={"kind", "as_of", "created_at"},
+    )
+    db["loyalty_runs"].create_index(["kind", "as_of"], unique=True)
+
+    db["loyalty_rfm"].create(
+        {
+            "run_id": int, "customer_id": int, "recency_days": int, "frequency": int, "monetary": int,
+            "r": int, "f": int, "m": int, "code": str, "score": int, "segment": str,
+        },
+        pk=("run_id", "customer_id"),
+        foreign_keys=[("run_id", "loyalty_runs", "id"), CUSTOMERS],
+    )
+    db["loyalty_rfm"].create_index(["customer_id", "run_id"])
+
+    db["loyalty_scores"].create(
+        {
+            "run_id": int, "customer_id": int, "score": float, "tenure": float, "repeat": float,
+            "rhythm": float, "wallet": float, "satisfaction": float, "referrals": float,
+            "retention": float,
+        },
+        pk=("run_id", "customer_id"),
+        foreign_keys=[("run_id", "loyalty_runs", "id"), CUSTOMERS],
+    )
+    db["loyalty_scores"].create_index(["customer_id", "run_id"])
+
+    db["loyalty_churn"].create(
+        {"run_id": int, "customer_id": int, "class": str, "level": str, "score": int, "evidence": str},
+        pk=("run_id", "customer_id"),
+        foreign_keys=[("run_id", "loyalty_runs", "id"), CUSTOMERS],
+    )
+    db["loyalty_churn"].create_index(["customer_id", "run_id"])
+
+    db["loyalty_clv"].create(
+        {
+            "run_id": int, "customer_id": int, "frequency": int, "recency": float, "age": float,
+            "monetary": float, "historical": int, "historical_margin": int, "expected_purchases_90d": float, "p_alive": float,
+            "expected_spend": int, "clv": int,
+        },
+        pk=("run_id", "customer_id"),
+        foreign_keys=[("run_id", "loyalty_runs", "id"), CUSTOMERS],
+    )
+    db["loyalty_clv"].create_index(["customer_id", "run_id"])
+
+    # Tier definitions (rank 1 is the lowest tier) and the history of every tier change.
+    db["loyalty_tiers"].create(
+        {"name": str, "rank": int, "rule": str, "benefits": str, "multiplier_milli": int},
+        pk="name", not_null={"rank", "rule", "multiplier_milli"},
+    )
+    db["loyalty_tier_history"].create(
+        {
+            "id": int, "customer_id": int, "as_of": str, "from_tier": str, "to_tier": str,
+            "direction": str, "reason": str,
+        },
+        pk="id", not_null={"customer_id", "as_of", "direction"}, foreign_keys=[CUSTOMERS],
+    )
+    db["loyalty_tier_history"].create_index(["customer_id", "as_of"])
+    db["loyalty_tier_history"].create_index(["as_of"])
+
+    # The points ledger: append-only. Positive rows are earned batches; negative rows are
+    # redemptions, expiries and clawbacks, each tied to the batches it consumed by allocations.
+    db["loyalty_points"].create(
+        {
+            "id": int, "customer_id": int, "kind": str, "points": int, "occurred_at": str,
+            "available_at": str, "expires_at": str, "interaction_id": int, "batch_id": int,
+            "key": str, "reason": str, "note": str, "created_at": str,
+        },
+        pk="id", not_null={"customer_id", "kind", "points", "occurred_at", "created_at"},
+        foreign_keys=[CUSTOMERS],
+    )
+    db["loyalty_points"].create_index(["key"], unique=True)
+    db["loyalty_points"].create_index(["customer_id", "occurred_at"])
+    db["loyalty_points"].create_index(["interaction_id"])
+    db["loyalty_points"].create_index(["kind", "expires_at"])
+    db["loyalty_point_allocations"].create(
+        {"entry_id": int, "batch_id": int, "points": int},
+        pk=("entry_id", "batch_id"),
+        foreign_keys=[("entry_id", "loyalty_points", "id"), ("batch_id", "loyalty_points", "id")],
+    )
+    db["loyalty_point_allocations"].create_index(["batch_id"])
