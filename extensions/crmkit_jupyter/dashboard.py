@@ -120,8 +120,7 @@ class Dashboard(Composite):
     def _header_html(self) -> str:
         plugins = ", ".join(self.crm.plugins.names()) or "none"
         return (
-            f"<div style='color:#444'><b>crmkit</b> · {escape(str(self.crm.path))} · "
-            f"{self.crm.customers.count():,} customers · plugins: {escape(plugins)}</div>"
+            f"<div style='color:#444'><b>crmkit</b> · {escape(str(self.crm.path))} · plugins: {escape(plugins)}</div>"
         )
 
 

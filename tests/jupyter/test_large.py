@@ -1,0 +1,129 @@
+"""Paging stays as cheap with 1,000,000 customers as with 10,000 (generated tables, real files).
+
+Time is not asserted (it varies between machines); the work SQLite does is: the number of
+virtual-machine instructions a page query runs, counted with a progress handler, must not grow
+with the table, and every page query must search an index rather than scan the table.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import crmkit
+from crmkit_jupyter import dashboard, queries
+from crmkit_jupyter.toolkit import PagedTable, SqlSource
+
+pytestmark = pytest.mark.slow
+
+SMALL, LARGE = 10_000, 1_000_000
+
+
+def generate(path, n: int) -> None:
+    """``n`` customers inserted by one set-based statement (ids 1..n, names in id order)."""
+    crm = crmkit.open(path, plugins=[])
+    crm.db.execute("PRAGMA cache_size=-200000")
+    with crm.transaction():
+        crm.db.execute(
+            """WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < :n)
+            INSERT INTO customers(id, name, email, email_norm, region, owner, stage, tags, attributes, created_at, updated_at)
+            SELECT i, 'Customer ' || printf('%07d', i), 'c' || printf('%07d', i) || '@example.com',
+                   'c' || printf('%07d', i) || '@example.com',
+                   CASE i % 4 WHEN 0 THEN 'EU' WHEN 1 THEN 'US' WHEN 2 THEN 'UK' ELSE 'APAC' END,
+                   'rep1', 'new', '[]', '{}', '2024-01-01T00:00:00Z', '2024-01-01T00:00:00Z' FROM seq""",
+            {"n": n},
+        )
+    crm.close()
+
+
+@pytest.fixture(scope="module")
+def crms(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("large")
+    opened = {}
+    for n in (SMALL, LARGE):
+        started = time.perf_counter()
+        generate(folder / f"c{n}.db", n)
+        print(f"generated {n:,} customers in {time.perf_counter() - started:.1f} s")
+        opened[n] = crmkit.open(folder / f"c{n}.db", plugins=[])
+    yield opened
+    for crm in opened.values():
+        crm.close()
+
+
+def instructions(db, action) -> int:
+    """SQLite VM instructions (in tens) that ``action`` makes the connection run."""
+    counter = [0]
+
+    def tick():
+        counter[0] += 1
+        return 0
+
+    db.conn.set_progress_handler(tick, 10)
+    try:
+        action()
+    finally:
+        db.conn.set_progress_handler(None, 10)
+    return counter[0]
+
+
+def customers(crm, order="id", descending=False):
+    sql, params = queries.customer_list()
+    return SqlSource(crm.db, sql, params, order=order, descending=descending, columns=queries.CUSTOMER_COLUMNS)
+
+
+PAGES = {
+    "first": lambda source, n: source.page(20),
+    "after the middle": lambda source, n: source.page(20, after={"id": n // 2, "name": f"Customer {n // 2:07d}"}),
+    "before the middle": lambda source, n: source.page(20, before={"id": n // 2, "name": f"Customer {n // 2:07d}"}),
+    "last": lambda source, n: source.page(20, last=True),
+}
+
+
+@pytest.mark.parametrize("order, descending", [("id", False), ("name", True)])
+@pytest.mark.parametrize("page", list(PAGES))
+def test_page_work_does_not_grow_with_the_table(crms, page, order, descending):
+    work = {}
+    for n, crm in crms.items():
+        source = customers(crm, order, descending)
+        rows = []
+        work[n] = instructions(crm.db, lambda: rows.extend(PAGES[page](source, n)))
+        assert len(rows) == 20
+    print(f"{page} by {order}: {work}")
+    assert work[LARGE] <= work[SMALL] * 1.5 + 5  # same work, give or take the deeper b-tree
+
+
+@pytest.mark.parametrize("direction", ["first", "after", "before", "last"])
+@pytest.mark.parametrize("order", ["id", "name"])
+def test_page_queries_search_an_index(crms, direction, order):
+    """First and last pages walk an index from one end (SCAN with LIMIT); the others seek."""
+    sql, params = queries.page_query(queries.customer_list()[0], key="id", order=order, descending=False, direction=direction, limit=20)
+    plan = " | ".join(row[3] for row in crms[LARGE].db.execute("EXPLAIN QUERY PLAN " + sql, dict(params, _pg_key=1, _pg_order="x")))
+    assert "TEMP B-TREE" not in plan  # read in index order and stop after the page: no sort of the table
+    if direction in ("after", "before"):
+        assert plan.startswith("SEARCH")  # jumps into the index at the bound row
+
+
+def test_a_million_rows_in_the_table_widget(crms):
+    crm = crms[LARGE]
+    table = PagedTable(customers(crm), page_size=20)
+    assert "rows 1–20 of 1,000,000" in table.status.value
+    table.last_button.click()
+    assert [r["id"] for r in table.rows] == list(range(999_981, 1_000_001))  # 1,000,000 - 20 + 1
+    assert "rows 999,981–1,000,000 of 1,000,000" in table.status.value
+    table.prev_button.click()
+    assert table.rows[0]["id"] == 999_961 and "rows 999,961–999,980" in table.status.value
+    assert table.body.value.count("<tr>") == 21  # header + one page, never more
+
+
+def test_customers_tab_first_page_timing(crms):
+    """Prints the figures for the report; asserts only what was shown."""
+    figures = {}
+    for n, crm in crms.items():
+        started = time.perf_counter()
+        board = dashboard(crm)
+        figures[n] = time.perf_counter() - started
+        panel = board.panel("customers")
+        assert [r["id"] for r in panel.table.rows] == list(range(1, 21))
+        board.close()
+    print("dashboard with customers tab: " + ", ".join(f"{n:,}: {t * 1000:.0f} ms" for n, t in figures.items()))
