@@ -35,6 +35,9 @@ class DuplicatePair:
 
 
 def _like_escape(text: str) -> str:
+    if "\x00" in text:
+        # SQLite's LIKE stops at NUL: 'ab\x00' would match every name containing 'ab'.
+        raise ValidationError("search", text, "text without NUL characters")
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 

@@ -60,12 +60,15 @@ def _required_text(instance, attribute, value) -> None:
 
 
 def _unicode(instance, attribute, value) -> None:
-    """Text SQLite can store: lone surrogates ('\\ud800') cannot be encoded as UTF-8."""
+    """Text SQLite stores and compares faithfully: UTF-8 can't encode lone surrogates
+    ('\\ud800'), and SQLite's LIKE, length() and others stop at a NUL character."""
     if value is not None:
         try:
             value.encode("utf-8")
         except UnicodeEncodeError as error:
             raise ValidationError(attribute.name, value, f"valid Unicode text (lone surrogate at {error.start})") from None
+        if "\x00" in value:
+            raise ValidationError(attribute.name, value, f"text without NUL characters (one at {value.index(chr(0))})")
 
 
 def _max_length(limit: int):

@@ -78,6 +78,9 @@ def parse(text: str):
     except UnicodeEncodeError as error:
         # Not echoing the rule: a terminal cannot print the surrogate either.
         raise RuleError(f"invalid Unicode (a lone surrogate) at position {error.start}") from None
+    if "\x00" in text:
+        # SQLite's LIKE stops at NUL: 'contains' would match more than the rule says.
+        raise RuleError("NUL character in rule", text.replace("\x00", " "), text.index("\x00"))
     return _Parser(text, tokenize(text)).parse()
 
 

@@ -166,3 +166,26 @@ class TestLoneSurrogates:
         with pytest.raises(ValidationError):
             fresh_crm.interactions.record_many([{"customer_id": alice.id, "kind": "call", "notes": "\ud800"}])
         assert (fresh_crm.customers.count(), fresh_crm.interactions.count()) == (1, 0)
+
+
+class TestNulCharacters:
+    """SQLite's LIKE reads text up to a NUL: 'contains' and searches matched more than asked."""
+
+    def test_rules_refuse_them(self, fresh_crm):
+        fresh_crm.customers.add(name="Xa")
+        # Before: "name contains 'a\\x00zzz'" compiled to LIKE '%a\\x00zzz%', which SQLite read
+        # as '%a' and so matched 'Xa'.
+        with pytest.raises(RuleError, match="NUL"):
+            fresh_crm.segments.evaluate("name contains 'a\x00zzz'").count()
+
+    def test_searches_refuse_them(self, fresh_crm):
+        fresh_crm.customers.add(name="Xa")
+        with pytest.raises(ValidationError):
+            fresh_crm.customers.find(name="\x00")  # was: every customer
+        with pytest.raises(ValidationError):
+            fresh_crm.customers.list(search="a\x00zzz")
+
+    def test_records_refuse_them(self):
+        with pytest.raises(ValidationError) as caught:
+            Customer(name="a\x00b")
+        assert caught.value.field == "name"
