@@ -71,7 +71,7 @@ class ComplaintsService:
         for position, item in enumerate(segments or [], start=1):
             if not isinstance(item, dict) or not item.get("segment"):
                 raise ValidationError(f"complaints.sla_segments[{position}]", item, "a dict with a segment")
-            self._crm.segments.resolve(item["segment"])
+            self._crm.segments.compile(self._crm.segments.resolve(item["segment"]))
             _targets({k: v for k, v in item.items() if k != "segment"}, base, f"complaints.sla_segments[{position}]")
         with self._crm.transaction():
             self._crm.settings.set("complaints.sla", targets)
