@@ -35,7 +35,7 @@ def crmkit_fields(crm):
 def crmkit_customers_added(crm, customers):
     """Prospects added through the core API wait in the pool as leads (option ``auto_pool``)."""
     prospects = [c.id for c in customers if c.stage == "prospect"]
-    if prospects:
+    if prospects and crm.leads.options.auto_pool:
         crm.leads.receive(prospects)
 
 

@@ -150,7 +150,7 @@ class LeadsService:
             customers.append(customer)
         with self.crm.transaction():
             ids = self.crm.customers.add_many(customers)
-            self.receive(ids, _force=True)
+            self.receive(ids)
             for detail, lead_id in zip(details, ids):
                 detail["id"] = lead_id
             self.crm.db.execute(queries.UPDATE_LEAD_DETAILS, {"rows": json.dumps(details)})
@@ -173,10 +173,10 @@ class LeadsService:
             details[key] = None if value is None else str(value).strip() or None
         return details
 
-    def receive(self, customer_ids: Iterable[int], _force: bool = False) -> int:
-        """Put existing prospect customers in the pool as leads (others are ignored)."""
+    def receive(self, customer_ids: Iterable[int]) -> int:
+        """Put existing prospect customers in the pool as leads (others, and leads, are ignored)."""
         ids = [int(i) for i in customer_ids]
-        if not ids or not (_force or self.options.auto_pool):
+        if not ids:
             return 0
         db = self.crm.db
         with self.crm.transaction():
