@@ -34,10 +34,30 @@ class DuplicatePair:
     reason: str
 
 
+_CUSTOMER_FIELDS = tuple(a.name for a in attrs.fields(Customer))
+
+
+def _with_id(record: Customer, new_id: int) -> Customer:
+    """``attrs.evolve(record, id=new_id)`` without validating the other fields again.
+
+    The record was validated when it was made; only its id changes. Bulk inserts call this per row.
+    """
+    clone = object.__new__(Customer)
+    for name in _CUSTOMER_FIELDS:
+        object.__setattr__(clone, name, new_id if name == "id" else getattr(record, name))
+    return clone
+
+
+def _searchable(text: str, field: str = "search") -> str:
+    """Refuse what SQLite cannot search faithfully: NUL ends LIKE patterns early ('ab\\x00' would
+    match every name containing 'ab') and lone surrogates cannot be encoded as UTF-8."""
+    if isinstance(text, str) and ("\x00" in text or any("\ud800" <= ch <= "\udfff" for ch in text)):
+        raise ValidationError(field, text, "text without NUL characters or lone surrogates")
+    return text
+
+
 def _like_escape(text: str) -> str:
-    if "\x00" in text:
-        # SQLite's LIKE stops at NUL: 'ab\x00' would match every name containing 'ab'.
-        raise ValidationError("search", text, "text without NUL characters")
+    _searchable(text)
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
@@ -190,6 +210,8 @@ class Customers:
         """Customers matching every given criterion: ``name`` is a case-insensitive part of the
         name; email and phone match in normalised form; ``external_id`` exactly."""
         where, params = [], []
+        for field, value in (("name", name), ("email", email), ("phone", phone), ("external_id", external_id)):
+            _searchable(value, field)
         if name:
             where.append("name LIKE ? ESCAPE '\\'")
             params.append(f"%{_like_escape(name.strip())}%")
@@ -280,7 +302,7 @@ class Customers:
             saved = []
             rows = []
             for offset, record in enumerate(records):
-                record = attrs.evolve(record, id=next_id + offset)
+                record = _with_id(record, next_id + offset)
                 row = record.to_row()
                 rows.append(tuple([row["id"]] + [row[c] for c in _INSERT_COLUMNS]))
                 saved.append(record)
