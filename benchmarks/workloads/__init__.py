@@ -1,0 +1,7 @@
+"""The workloads, by name. Add a module here and its name to WORKLOADS (see ../README.md)."""
+
+WORKLOADS = {
+    "bulk_load": "benchmarks.workloads.bulk_load",
+    "segment_count": "benchmarks.workloads.segment_count",
+    "duckdb_count": "benchmarks.workloads.duckdb_count",
+}
