@@ -6,7 +6,7 @@ transaction. ``record_many`` gets the rows in its API form (amounts as money tex
 so its time includes turning stored rows into API rows; that conversion is also timed alone and
 reported, to show what record_many itself costs. Two more raw runs show the index cliff: the rows
 in time order (random customer order), and loading with the secondary indexes dropped and built
-afterwards. Variants load all rows and a quarter of them: record_many's peak memory must be flat.
+afterwards. Variants load all rows and a tenth of them: record_many's peak memory must be flat.
 """
 
 from __future__ import annotations
@@ -22,15 +22,15 @@ INSERT = f"INSERT INTO interactions({', '.join(COLUMNS)}) VALUES ({', '.join('?'
 
 
 def variants(size: str) -> list[dict]:
-    return [{"share": "1/4"}, {"share": "all"}]
+    return [{"share": "1/10"}, {"share": "all"}]
 
 
 def run(ctx: Context) -> dict:
     total = _count(ctx.data)
-    rows = total if ctx.variant.get("share", "all") == "all" else total // 4
+    rows = total if ctx.variant.get("share", "all") == "all" else total // 10
     source = _Source(ctx.data, rows)
     out = {"measurements": [], "ratios": [], "notes": []}
-    if ctx.variant.get("share") == "1/4":
+    if ctx.variant.get("share") == "1/10":
         # The memory variant: record_many alone, streaming; compare its peak RSS with the "all" run.
         seconds = _timed_fresh(ctx, "record_many", lambda path: _record_many(path, source.api_rows()))
         out["measurements"].append(measurement("crmkit record_many (streamed)", seconds, rows=rows))
