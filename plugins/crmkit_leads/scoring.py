@@ -78,16 +78,16 @@ def explain(service: "LeadsService", lead_id: int) -> dict:
     model = crm.settings.get("leads.model")
     if model is None:
         raise CrmError("the lead score is not trained yet; run crm.leads.train() (crmkit due does it daily)")
-    reasons = []
+    reasons, logit = [], model["prior"]
     for feature, value, known, unseen, won, lost in crm.db.execute(queries.EXPLAIN_LEAD, {"lead": lead_id}):
         weight = known if known is not None else unseen
+        logit += weight
         reasons.append({
             "feature": feature, "value": value, "weight": round(weight, 4),
             "effect": "raised" if weight > 0 else "lowered" if weight < 0 else "neutral",
             "seen": known is not None, "won": won or 0, "lost": lost or 0,
         })
     reasons.sort(key=lambda r: (-abs(r["weight"]), r["feature"], r["value"]))
-    logit = model["prior"] + sum(r["weight"] for r in reasons)
     return {
         "lead": lead_id, "score": lead.score, "computed": round(1 / (1 + math.exp(-logit)), 6),
         "prior": round(model["prior"], 4), "trained_as_of": model["as_of"], "reasons": reasons,
