@@ -59,6 +59,8 @@ IGNORE = ("", "-")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _DECIMAL = re.compile(r"^[+-]?(\d+\.\d*|\.\d+)$")
+_STORED_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+_PLAIN_DATE = re.compile(r"^\d{4}-\d\d-\d\d$")
 _NESTED_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 _UNKNOWN_KIND = "?"
@@ -557,6 +559,22 @@ def _text(value: Any, field: str) -> str:
     raise ValidationError(field, value, "a single value, not a list or object")
 
 
+def _time(value: Any, field: str) -> str:
+    """Storage text of a time; the common spellings skip the general parser."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if _STORED_TIME.match(text):
+                datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+                return text
+            if _PLAIN_DATE.match(text):
+                date.fromisoformat(text)
+                return text + "T00:00:00Z"
+        except ValueError:
+            raise ValidationError(field, value, "an ISO-8601 date or time like 2024-05-01") from None
+    return to_iso(value, field)
+
+
 def _money(value: Any) -> str:
     if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
         return format(value, "f")
@@ -670,10 +688,13 @@ class _Checker:
         prefix = self.plan.prefix
         for field, (column, raw) in row.cells.items():
             try:
-                if field.startswith(prefix):
+                convert = converters.get(field)
+                if convert is not None:
+                    values[field] = convert(raw)
+                elif field.startswith(prefix):
                     nested[field[len(prefix):]] = _plain(raw, field)
                 else:
-                    values[field] = converters.get(field, lambda v, f=field: _text(v, f).strip())(raw)
+                    values[field] = raw.strip() if isinstance(raw, str) else _text(raw, field).strip()
             except ValidationError as error:
                 self._problem(row, field, error.expected)
                 ok = False
@@ -711,7 +732,7 @@ class _Checker:
         values = self._convert(row, {
             "attributes": lambda v: _json_object(v, "attributes"),
             "tags": lambda v: list(v) if isinstance(v, list) else _text(v, "tags"),
-            "created_at": lambda v: to_iso(v, "created_at"),
+            "created_at": lambda v: _time(v, "created_at"),
         })
         if values is None:
             return None
@@ -727,7 +748,7 @@ class _Checker:
         values = self._convert(row, {
             "customer_id": _customer_id,
             "amount": _money,
-            "occurred_at": lambda v: to_iso(v, "occurred_at"),
+            "occurred_at": lambda v: _time(v, "occurred_at"),
             "data": lambda v: _json_object(v, "data"),
         })
         if values is None:
