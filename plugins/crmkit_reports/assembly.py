@@ -30,7 +30,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _CHARTS = {
     "acquisition": ("hbar", "New customers by source", "source", ("new_customers",)),
     "value": ("bar", "Revenue by category", "category", ("revenue",)),
-    "cohorts": ("heatmap", "Cohort retention (share buying in month k)", "cohort", None),
+    "cohorts": ("heatmap", "Cohort retention (share buying in month k after the first)", "cohort", None),
     "satisfaction": ("bar", "Average score by topic", "topic", ("average_score",)),
     "upgrades": ("hbar", "Tier changes", "label", ("changes",)),
 }
@@ -171,7 +171,9 @@ def _kpi_section(result) -> Section:
         charts.append(Chart("hbar", "Tier changes", "label", ("changes",), labelled))
     elif result.key in _CHARTS and result.rows:
         kind, title, x, y = _CHARTS[result.key]
-        charts.append(Chart(kind, title, x, y or tuple(c for c in result.columns if re.fullmatch(r"m\d+", c))))
+        # m0 is 100% by definition: leaving it out keeps the colour scale for the months that vary
+        months = tuple(c for c in result.columns if re.fullmatch(r"m\d+", c))
+        charts.append(Chart(kind, title, x, y or (months[1:] or months)))
     return Section(f"reports.{result.key}", result.title, figures=figures, rows=rows, columns=columns,
                    charts=charts, notes=notes, plugin=PLUGIN)
 

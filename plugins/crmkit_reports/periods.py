@@ -1,10 +1,12 @@
 """Report periods: a calendar month, quarter or year ending at ``as_of``, or an explicit range.
 
-A period is half-open, ``start <= t < end``. A calendar period *ends at* ``as_of``: as of
-2024-06-15 10:00 the month is 2024-06-01 .. 2024-06-15 10:00 (month to date); as of 2024-06-01
-(midnight, what ``--as-of 2024-06-01`` means) it is the whole of May. The previous period is the
-same span one period earlier, like for like (May 1 .. May 15 10:00; or all of April). An
-explicit range is compared with the range of the same length just before it.
+A period is half-open, ``start <= t < end``. A calendar period *ends at* ``as_of`` and includes
+it: as of 2024-06-15 10:00 the month is 2024-06-01 .. 2024-06-15 10:00 inclusive (month to date;
+stored as ``end`` = 10:00:01, times having whole seconds). As of 2024-06-01 (midnight, what
+``--as-of 2024-06-01`` means) it is the whole of May, ending before June starts. The previous
+period is the same span one period earlier, like for like (May 1 .. May 15 10:00; or all of
+April). An explicit range ``(start, end)`` excludes ``end`` and is compared with the range of the
+same length just before it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from crmkit import ValidationError
 from crmkit.timeutil import to_datetime, to_iso
 
 KINDS = ("month", "quarter", "year")
+_SECOND = timedelta(seconds=1)
 _MONTHS = {"month": 1, "quarter": 3, "year": 12}
 
 
@@ -48,7 +51,7 @@ class Period:
             months = _MONTHS[self.kind]
             start = _add_months(self.start, -months)
             end = self.start if self.complete else _add_months(self.end, -months)
-            return Period(start, max(end, start + timedelta(seconds=1)), self.kind, _label(start, self.kind))
+            return Period(start, max(end, start + _SECOND), self.kind, _label(start, self.kind))
         length = self.end - self.start
         return Period(self.start - length, self.start, "range", _range_label(self.start - length, self.start))
 
@@ -57,7 +60,9 @@ class Period:
         return {"kind": self.kind, "label": self.label, "start": to_iso(self.start), "end": to_iso(self.end)}
 
     def __str__(self) -> str:
-        suffix = "" if self.complete else f" to {to_iso(self.end)}"
+        if self.kind == "range":
+            return self.label
+        suffix = "" if self.complete else f" through {to_iso(self.end - _SECOND)}"
         return f"{self.label}{suffix}"
 
 
@@ -65,10 +70,12 @@ def calendar_period(kind: str, as_of: Any) -> Period:
     """The calendar ``kind`` (month, quarter, year) ending at ``as_of``, cut at ``as_of``."""
     if kind not in _MONTHS:
         raise ValidationError("period", kind, "month, quarter, year or a (start, end) range")
-    end = to_datetime(as_of, "as_of")
-    anchor = end - timedelta(seconds=1)  # as_of on a boundary closes the period before it
+    moment = to_datetime(as_of, "as_of")
+    anchor = moment - _SECOND  # as_of on a boundary closes the period before it
     first_month = anchor.month if kind == "month" else (1 if kind == "year" else 3 * ((anchor.month - 1) // 3) + 1)
     start = anchor.replace(month=first_month, day=1, hour=0, minute=0, second=0)
+    boundary = _add_months(start, _MONTHS[kind])
+    end = boundary if moment == boundary else moment + _SECOND  # a period to date includes as_of
     return Period(start, end, kind, _label(start, kind))
 
 

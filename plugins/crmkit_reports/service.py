@@ -61,6 +61,12 @@ class ReportsService:
             crm.audit.record("reports.configure", "setting", "reports", before=before, after=self.settings(), source="reports")
         return self.settings()
 
+    def default_as_of(self):
+        """The moment reports use when no ``as_of`` is given: the CRM's clock, or for a file made by
+        ``crmkit demo`` (setting ``demo.today``) the demo's "today", so its report is not empty."""
+        today = self._crm.settings.get("demo.today")
+        return self._crm.as_of(today) if today else self._crm.now()
+
     # --- KPIs -----------------------------------------------------------------------------
 
     def definitions(self) -> list[dict]:
@@ -70,7 +76,7 @@ class ReportsService:
     def scope(self, as_of: Any = None, period: Any = "month", segment: Any = None, compare: bool = True) -> kpis.Scope:
         """The resolved periods, segment filter and settings that KPIs are computed with."""
         crm = self._crm
-        moment = crm.as_of(as_of)
+        moment = self.default_as_of() if as_of is None else crm.as_of(as_of)
         current = resolve_period(period, moment)
         label, sql, params = self._segment(segment, moment)
         settings = self.settings()
@@ -144,7 +150,7 @@ class ReportsService:
         """The whole report: the KPIs plus every active plugin's ``crmkit_report_sections``."""
         from .assembly import build_report
 
-        moment = self._crm.as_of(as_of)
+        moment = self.default_as_of() if as_of is None else self._crm.as_of(as_of)
         return build_report(self._crm, self.scope(moment, period, segment, compare), moment)
 
     # --- internals ------------------------------------------------------------------------

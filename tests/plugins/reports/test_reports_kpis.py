@@ -27,11 +27,12 @@ class TestPeriods:
         assert (may.label, str(may.start.date()), str(may.end.date())) == ("2024-05", "2024-05-01", "2024-06-01")
 
     def test_month_to_date_is_compared_like_for_like(self):
-        """As of 2024-03-31 12:00: March 1 .. 31 12:00, compared with Feb 1 .. Feb 29 12:00 (day clamped)."""
+        """As of 2024-03-31 12:00: March 1 .. 31 12:00 inclusive (end 12:00:01), compared with
+        Feb 1 .. Feb 29 12:00 inclusive (the day clamped to February's length)."""
         march = calendar_period("month", "2024-03-31T12:00:00Z")
-        assert march.complete is False
+        assert (march.complete, str(march.end), str(march)) == (False, "2024-03-31 12:00:01+00:00", "2024-03 through 2024-03-31T12:00:00Z")
         feb = march.previous()
-        assert (str(feb.start), str(feb.end)) == ("2024-02-01 00:00:00+00:00", "2024-02-29 12:00:00+00:00")
+        assert (str(feb.start), str(feb.end)) == ("2024-02-01 00:00:00+00:00", "2024-02-29 12:00:01+00:00")
 
     def test_quarter_year_and_range(self):
         q = calendar_period("quarter", "2024-05-15")
@@ -237,6 +238,10 @@ class TestPeriodsAndSegments:
         previous May 1 .. 16 12:00: nobody new (B bought May 20)."""
         result = shop.reports.acquisition(as_of="2024-06-16T12:00:00Z")
         assert (result["new_customers"], result.measure("new_customers").previous) == (1, 0)
+
+    def test_a_period_to_date_includes_the_moment_of_as_of(self, shop):
+        """As of 2024-06-20 10:00, the time of D's first purchase: new H and D = 2."""
+        assert shop.reports.acquisition(as_of="2024-06-20T10:00:00Z")["new_customers"] == 2
 
     def test_explicit_range_and_quarter(self, shop):
         """[June 1, June 16): new H; buyers A, E, H, I = 4. Previous [May 17, June 1): new B, I.
