@@ -189,3 +189,17 @@ class TestNulCharacters:
         with pytest.raises(ValidationError) as caught:
             Customer(name="a\x00b")
         assert caught.value.field == "name"
+
+
+class TestSearchesRefuseTextSqliteCannotSearch:
+    @pytest.mark.parametrize("criteria", [{"name": "\ud800"}, {"email": "a\udfff@example.com"}, {"external_id": "\x00"}])
+    def test_find(self, fresh_crm, criteria):
+        """Surrogates made find() raise UnicodeEncodeError from the driver."""
+        with pytest.raises(ValidationError) as caught:
+            fresh_crm.customers.find(**criteria)
+        assert caught.value.field == next(iter(criteria))
+
+    def test_list_and_count(self, fresh_crm):
+        for call in (fresh_crm.customers.list, fresh_crm.customers.count):
+            with pytest.raises(ValidationError):
+                call(search="\ud800")
