@@ -2,8 +2,10 @@
 
 The extension never imports a plugin. When the reports plugin is active it attaches a service as
 ``crm.reports``; this module asks that service for a report as of a date and shows it. The report
-is shown through its own ``_repr_html_`` or ``to_html()`` when it has one, otherwise its
-``sections`` (:class:`crmkit.Section`) are drawn here, charts included.
+is shown through its own ``_repr_html_`` when it has one; otherwise its ``sections``
+(:class:`crmkit.Section`) are drawn here, charts included, with no page-wide CSS (a report's
+stand-alone ``to_html()`` document would restyle the whole JupyterLab page, so it is used only
+when a report has neither).
 """
 
 from __future__ import annotations
@@ -45,11 +47,14 @@ def reports_missing(crm: Any) -> HtmlOutput:
 
 
 def build_report(crm: Any, as_of: Any = None) -> Any:
-    """Ask ``crm.reports`` for a report as of ``as_of``; None when the plugin is not active."""
+    """Ask ``crm.reports`` for a report as of ``as_of``; None when the plugin is not active.
+
+    Without ``as_of`` the service picks its own default (the CRM's clock).
+    """
     service = getattr(crm, "reports", None)
     if service is None:
         return None
-    moment = crm.as_of(as_of)
+    moment = None if as_of is None else crm.as_of(as_of)
     for name in BUILDERS:
         method = getattr(service, name, None)
         if callable(method):
@@ -62,15 +67,21 @@ def report_output(crm: Any, as_of: Any = None) -> HtmlOutput:
     report = build_report(crm, as_of)
     if report is None:
         return reports_missing(crm)
-    text = str(report)
+    to_text = getattr(report, "to_text", None)
+    text = to_text() if callable(to_text) else str(report)
     if hasattr(report, "_repr_html_"):
         return HtmlOutput(report._repr_html_(), text)
+    sections = getattr(report, "sections", None)
+    if sections is not None:
+        moment = getattr(report, "as_of", None) or crm.as_of(as_of)
+        title = f"Report as of {crm.as_of(moment):%Y-%m-%d %H:%M} UTC"
+        period = getattr(report, "period", None)
+        if period is not None:
+            title += f" · period {period}"
+        return HtmlOutput(sections_html(sections, title=title), text)
     if callable(getattr(report, "to_html", None)):
         return HtmlOutput(report.to_html(), text)
-    sections = getattr(report, "sections", None)
-    if sections is None:
-        raise CrmError(f"the reports service returned {type(report).__name__}, which has no HTML and no sections")
-    return HtmlOutput(sections_html(sections, title=f"Report as of {crm.as_of(as_of):%Y-%m-%d %H:%M} UTC"), text)
+    raise CrmError(f"the reports service returned {type(report).__name__}, which has no HTML and no sections")
 
 
 def sections_html(sections: Any, title: str = "Report") -> str:

@@ -128,7 +128,8 @@ class FakeReports:
         self.crm = crm
         self.asked = []
 
-    def build(self, as_of):
+    def build(self, as_of=None):
+        as_of = self.crm.as_of(as_of)
         self.asked.append(as_of)
         return FakeReport([
             Section("core.customers", "Customers", figures={"customers": self.crm.customers.count()},
