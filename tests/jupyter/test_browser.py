@@ -1,0 +1,137 @@
+"""End to end: JupyterLab on 127.0.0.1, Debian's Chromium driven by Playwright, the quickstart
+notebook run through the Run menu, the dashboard used with real clicks and keystrokes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+import crmkit
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+NOTEBOOK = Path(__file__).resolve().parents[2] / "examples" / "notebooks" / "quickstart.ipynb"
+TOKEN = "crmkit-browser-test"
+
+
+def _need_browser() -> None:
+    missing = []
+    if not CHROMIUM.exists():
+        missing.append("Chromium (apt-get install chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append("the playwright package")
+    if missing:
+        message = "real-browser test needs " + " and ".join(missing)
+        if os.environ.get("CI"):
+            pytest.fail(message + " in CI")
+        pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory):
+    """A JupyterLab server on a free port, its state isolated in a temporary folder."""
+    _need_browser()
+    root = tmp_path_factory.mktemp("lab")
+    shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
+    state = tmp_path_factory.mktemp("lab-state")
+    env = dict(os.environ)
+    for name, sub in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"), ("JUPYTER_RUNTIME_DIR", "runtime"),
+                      ("JUPYTERLAB_SETTINGS_DIR", "settings"), ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"), ("IPYTHONDIR", "ipython")):
+        (state / sub).mkdir()
+        env[name] = str(state / sub)
+    env.pop("CRMKIT_PLUGINS", None)
+    overrides = state / "config" / "labconfig"
+    overrides.mkdir()
+    (overrides / "default_setting_overrides.json").write_text(json.dumps({
+        "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
+    }))
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
+         f"--ServerApp.port={port}", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}",
+         "--LabApp.news_url=None", "--LabApp.extension_manager=readonly"],
+        env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=open(state / "server.log", "wb"),
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            request = urllib.request.Request(f"{url}/api/status", headers={"Authorization": f"token {TOKEN}"})
+            with urllib.request.urlopen(request, timeout=2) as answer:
+                if answer.status == 200:
+                    break
+        except OSError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            pytest.fail("JupyterLab did not start: " + (state / "server.log").read_text()[-2000:])
+        time.sleep(0.3)
+    yield {"url": url, "root": root}
+    server.terminate()
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+@pytest.fixture(scope="session")
+def browser(lab):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+def test_dashboard_in_jupyterlab(lab, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{lab['url']}/lab/tree/{NOTEBOOK.name}?token={TOKEN}")
+    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60_000)
+    page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+
+    output = page.locator(".jp-OutputArea-output")
+    board = output.locator(".crmkit-dashboard")
+    board.wait_for(timeout=120_000)
+    output.locator(".crmkit-page-status", has_text="of 400").wait_for(timeout=30_000)
+
+    board.get_by_role("tab", name="Segments", exact=True).click()
+    rule = "purchases >= 2 and region = 'EU'"
+    board.locator(".crmkit-rule-input textarea").fill(rule)
+    count = board.locator(".crmkit-rule-count-value")
+    count.wait_for(timeout=30_000)
+    board.locator(".crmkit-rule-name input").fill("eu-repeat")
+    board.locator("button.crmkit-rule-save").click()
+    board.locator(".crmkit-rule-saved").wait_for(timeout=30_000)
+    shown = int(count.get_attribute("data-count"))
+
+    board.get_by_role("tab", name="Customers", exact=True).click()
+    board.locator(".crmkit-customer-search input").fill("Customer 007")
+    board.locator(".crmkit-customer-search input").press("Enter")
+    board.locator(".crmkit-page-status", has_text="rows 1–1 of 1").wait_for(timeout=30_000)
+    page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+
+    with crmkit.open(lab["root"] / "quickstart.db") as crm:  # what the browser did is in the file
+        assert crm.segments.get("eu-repeat").rule == rule
+        assert shown == crm.segments.evaluate(rule).count()
+    assert (tmp_path / "dashboard.png").stat().st_size > 10_000
+    page.close()
