@@ -126,10 +126,17 @@ def fit_bgnbd(frequency, recency, T, *, initial=(1.0, 1.0, 1.0, 1.0)) -> BgNbdFi
     return BgNbdFit(float(r), float(alpha), float(a), float(b), float(-result.fun), int(x.size))
 
 
+#: Parameters are searched between these values (on a log scale). A parameter ending on a bound
+#: means the data do not pin it down (e.g. no sign of customers dropping out: a, b grow large).
+PARAMETER_BOUNDS = (1e-4, 1e4)
+
+
 def _minimise(negative, start: np.ndarray):
-    result = optimize.minimize(negative, start, method="L-BFGS-B")
+    bounds = [tuple(np.log(PARAMETER_BOUNDS))] * len(start)
+    result = optimize.minimize(negative, start, method="L-BFGS-B", bounds=bounds)
     polished = optimize.minimize(
-        negative, result.x, method="Nelder-Mead", options={"xatol": 1e-8, "fatol": 1e-8, "maxiter": 20_000}
+        negative, result.x, method="Nelder-Mead", bounds=bounds,
+        options={"xatol": 1e-7, "fatol": 1e-7, "maxiter": 4000},
     )
     best = polished if polished.fun <= result.fun else result
     if not np.isfinite(best.fun) or best.fun >= 1e299:

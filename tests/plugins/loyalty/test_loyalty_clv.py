@@ -1,0 +1,181 @@
+"""The CLV models: published CDNOW figures, agreement with `lifetimes`, and the CRM's CLV run."""
+
+from __future__ import annotations
+
+import warnings
+from datetime import timedelta
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+from crmkit_loyalty import clv
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+lifetimes = pytest.importorskip("lifetimes")
+
+
+@pytest.fixture(scope="module")
+def cdnow():
+    from lifetimes.datasets import load_cdnow_summary_data_with_monetary_value
+
+    return load_cdnow_summary_data_with_monetary_value()
+
+
+@pytest.fixture(scope="module")
+def fitted(cdnow):
+    return clv.fit_bgnbd(cdnow["frequency"], cdnow["recency"], cdnow["T"]), clv.fit_gamma_gamma(cdnow["frequency"], cdnow["monetary_value"])
+
+
+class TestPublishedFigures:
+    def test_bgnbd_parameters_match_fader_hardie_lee_2005(self, fitted):
+        """r 0.243, alpha 4.414, a 0.793, b 2.426 and log-likelihood -9582.4 (in weeks)."""
+        bgnbd, _ = fitted
+        assert (round(bgnbd.r, 3), round(bgnbd.alpha, 3), round(bgnbd.a, 3), round(bgnbd.b, 3)) == (0.243, 4.414, 0.793, 2.426)
+        assert round(bgnbd.log_likelihood, 1) == -9582.4
+        assert bgnbd.customers == 2357
+
+    def test_conditional_expectation_of_the_worked_example(self, fitted):
+        """x = 2, t_x = 30.43, T = 38.86: 1.226 purchases expected in the next 39 weeks."""
+        bgnbd, _ = fitted
+        assert round(float(clv.conditional_expected_purchases(bgnbd, 39, [2], [30.43], [38.86])[0]), 3) == 1.226
+
+    def test_gamma_gamma_parameters_of_the_repeat_customers(self, fitted):
+        """p 6.25, q 3.74, gamma 15.44 on the 946 repeat customers."""
+        _, gg = fitted
+        assert (round(gg.p, 2), round(gg.q, 2), round(gg.v, 2)) == (6.25, 3.74, 15.45)
+        assert gg.customers == 946
+        assert round(gg.log_likelihood, 2) == -4055.92
+
+
+class TestAgainstLifetimes:
+    def test_parameters_and_predictions_agree_on_cdnow(self, cdnow, fitted):
+        from lifetimes import BetaGeoFitter, GammaGammaFitter
+
+        bgnbd, gg = fitted
+        ref = BetaGeoFitter().fit(cdnow["frequency"], cdnow["recency"], cdnow["T"])
+        repeat = cdnow[cdnow["frequency"] > 0]
+        ref_gg = GammaGammaFitter().fit(repeat["frequency"], repeat["monetary_value"])
+        for name in ("r", "alpha", "a", "b"):
+            assert getattr(bgnbd, name) == pytest.approx(ref.params_[name], rel=1e-4)
+        for name in ("p", "q", "v"):
+            assert getattr(gg, name) == pytest.approx(ref_gg.params_[name], rel=1e-4)
+        x, t_x, big_t, m = cdnow["frequency"], cdnow["recency"], cdnow["T"], cdnow["monetary_value"]
+        params = ref.params_.to_dict()
+        np.testing.assert_allclose(clv.p_alive(params, x, t_x, big_t), ref.conditional_probability_alive(x, t_x, big_t), rtol=1e-10)
+        np.testing.assert_allclose(
+            clv.conditional_expected_purchases(params, 10, x, t_x, big_t),
+            ref.conditional_expected_number_of_purchases_up_to_time(10, x, t_x, big_t), rtol=1e-9,
+        )
+        assert float(clv.expected_purchases(params, 10)) == pytest.approx(float(ref.expected_number_of_purchases_up_to_time(10)), rel=1e-10)
+        np.testing.assert_allclose(
+            clv.expected_spend(ref_gg.params_.to_dict(), x, m), ref_gg.conditional_expected_average_profit(x, m), rtol=1e-10,
+        )
+        value = clv.customer_lifetime_value(
+            params, ref_gg.params_.to_dict(), x, t_x, big_t, m, periods=12, period_length=4.345, discount_rate=0.01,
+        )
+        reference = ref_gg.customer_lifetime_value(ref, x, t_x, big_t, m, time=12, freq="W", discount_rate=0.01)
+        np.testing.assert_allclose(value, reference.values, rtol=1e-8)
+
+    @pytest.mark.slow
+    def test_parameters_agree_on_synthetic_data(self):
+        """Data drawn from the BG/NBD process itself; both fits find the same maximum."""
+        from lifetimes import BetaGeoFitter
+        from lifetimes.generate_data import beta_geometric_nbd_model
+
+        np.random.seed(7)
+        data = beta_geometric_nbd_model(T=52, r=0.5, alpha=5.0, a=0.6, b=2.5, size=3000)
+        mine = clv.fit_bgnbd(data["frequency"], data["recency"], data["T"])
+        ref = BetaGeoFitter().fit(data["frequency"], data["recency"], data["T"])
+        for name in ("r", "alpha", "a", "b"):
+            assert getattr(mine, name) == pytest.approx(ref.params_[name], rel=1e-3)
+
+
+class TestErrors:
+    def test_bad_summaries_are_refused_with_a_reason(self):
+        with pytest.raises(clv.ModelError, match="no customers"):
+            clv.fit_bgnbd([], [], [])
+        with pytest.raises(clv.ModelError, match="between 0 and T"):
+            clv.fit_bgnbd([1], [5.0], [4.0])
+        with pytest.raises(clv.ModelError, match="recency must be 0"):
+            clv.fit_bgnbd([0], [1.0], [4.0])
+        with pytest.raises(clv.ModelError, match="whole numbers"):
+            clv.fit_bgnbd([1.5], [1.0], [4.0])
+        with pytest.raises(clv.ModelError, match="differ in length"):
+            clv.fit_bgnbd([1, 2], [1.0], [4.0])
+        with pytest.raises(clv.ModelError, match="repeat purchase"):
+            clv.fit_gamma_gamma([0, 0], [0, 0])
+        with pytest.raises(clv.ModelError, match="positive"):
+            clv.fit_gamma_gamma([1, 2], [10.0, -1.0])
+        with pytest.raises(clv.ModelError, match="periods"):
+            clv.customer_lifetime_value((1, 1, 1, 2), (1, 2, 1), [1], [1], [2], [1], periods=0)
+
+
+class TestCrmClv:
+    def _shop(self, crm, add_customers):
+        """20 customers: customer k buys k % 4 + 1 times, 7·(k+1) days apart, 10·k + 5 each."""
+        ids = add_customers(crm, 20)
+        start = crm.now() - timedelta(days=400)
+        rows = []
+        for k, cid in enumerate(ids):
+            for n in range(k % 4 + 1):
+                rows.append({"customer_id": cid, "kind": "purchase", "occurred_at": start + timedelta(days=k + n * 7 * (k + 1)),
+                             "amount": str(10 * k + 5)})
+        crm.interactions.record_many(rows)
+        return ids
+
+    def test_summary_is_per_purchase_day_in_weeks(self, crm, add_customers):
+        ids = self._shop(crm, add_customers)
+        cid = ids[3]  # k = 3: 4 purchases of 35.00 on days 403-3=397.., every 28 days
+        crm.interactions.record(cid, "purchase", crm.now() - timedelta(days=397), amount="1.00")  # same day as the first
+        crm.interactions.record(cid, "refund", crm.now() - timedelta(days=10), amount="5.00")
+        from crmkit_loyalty.value import summary
+
+        data = summary(crm)
+        i = list(data["customer_id"]).index(cid)
+        # first purchase day is 400 - 3 = 397 days before 2025-01-01, then +28, +56, +84 days.
+        assert data["frequency"][i] == 3
+        assert data["recency"][i] == pytest.approx(84 / 7)
+        assert data["T"][i] == pytest.approx(397 / 7)
+        assert data["monetary"][i] == pytest.approx(35.0)  # repeat days only; the extra 1.00 is on day one
+        assert data["revenue"][i] == 4 * 3500 + 100 - 500
+
+    def test_run_is_stored_and_read_by_fields(self, crm, add_customers):
+        ids = self._shop(crm, add_customers)
+        crm.customers.update(ids[1], attributes={"margin": "0.25"})
+        result = crm.loyalty.clv(months=6, discount_rate="0.02")
+        assert result.customers == 20 and result.run.customers == 20
+        check = clv.fit_bgnbd(*_arrays(crm))
+        assert result.bgnbd["r"] == pytest.approx(check.r)
+        one = crm.loyalty.clv_of(ids[1])
+        assert one.historical == Decimal("30.00")  # 2 purchases of 15.00
+        assert one.historical_margin == Decimal("7.50")
+        assert 0 < one.p_alive <= 1 and one.clv >= 0
+        assert one.clv == one.clv.quantize(Decimal("0.01"))
+        assert result.total_clv == sum(v.clv for v in result.values)
+        best = result.values[0]
+        rule = f"clv >= {best.clv}"
+        assert list(crm.segments.evaluate(rule).ids()) == sorted(v.customer_id for v in result.values if v.clv >= best.clv)
+        assert crm.segments.evaluate("p_alive > 0 and expected_purchases_90d >= 0").count() == 20
+        assert crm.segments.evaluate("clv > 0", as_of=crm.now() - timedelta(days=1)).count() == 0  # before the run
+
+    def test_too_few_customers_is_a_clear_error_and_writes_nothing(self, crm, add_customers, snapshot):
+        (cid,) = add_customers(crm, 1)
+        crm.interactions.record(cid, "purchase", "2024-05-01", amount="10.00")
+        before = snapshot(crm)
+        from crmkit_loyalty.value import ClvError
+
+        with pytest.raises(ClvError, match="at least 10 customers"):
+            crm.loyalty.clv()
+        with pytest.raises(Exception, match="months"):
+            crm.loyalty.clv(months=0)
+        with pytest.raises(Exception, match="discount_rate"):
+            crm.loyalty.clv(discount_rate=0.01)
+        assert snapshot(crm) == before
+
+
+def _arrays(crm):
+    from crmkit_loyalty.value import summary
+
+    data = summary(crm)
+    return data["frequency"], data["recency"], data["T"]
