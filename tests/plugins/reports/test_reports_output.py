@@ -183,3 +183,29 @@ class TestSvg:
     def test_text_is_escaped(self):
         text = svg.render(Chart("hbar", "<b>&", "m", ["a"]), [{"m": "<script>", "a": 1}])
         assert "<script>" not in text and "&lt;script&gt;" in text and "&lt;b&gt;&amp;" in text
+
+
+OTHER_PLUGINS = sorted(set(__import__("crmkit.plugins", fromlist=["x"]).installed_entry_points()) - {"reports"})
+
+
+@pytest.mark.parametrize("other", OTHER_PLUGINS)
+def test_report_with_another_installed_plugin(other, tmp_path, clock):
+    """With each other installed plugin the KPI sections still build and the HTML renders;
+    the plugin's own sections appear (built, or failed with their error)."""
+    try:
+        crm = crmkit.open(tmp_path / "crm.db", plugins=["reports", other], clock=clock)
+    except crmkit.CrmError as error:
+        pytest.skip(f"plugin {other!r} does not open yet: {error}")
+    try:
+        load_shop(crm)
+        report = crm.reports.build(as_of=AS_OF)
+        ours = [s for s in report.sections if s.plugin == "reports"]
+        assert len(ours) == 12 and not any(s.error for s in ours)
+        assert report.section("reports.value").figures["net_revenue"] == Decimal("155.00")
+        if "tier_upgrade" in crm.kinds:
+            assert isinstance(report.section("reports.upgrades").figures["upgrades"], int)  # counted, not "n/a"
+        html = report.to_html()
+        assert html.count("<section ") == len(report.sections)
+        assert all(s.plugin in ("reports", other) for s in report.sections)
+    finally:
+        crm.close()
