@@ -1,0 +1,167 @@
+"""RFM scores, segments, stored runs, movement and Pareto against values worked out by hand."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+from crmkit import ValidationError
+from crmkit_loyalty.rfm import ntile
+
+
+@pytest.fixture
+def shop(crm, add_customers):
+    """Seven customers; as of 2025-01-01 09:00 the 365-day window starts 2024-01-02 09:00.
+
+    c1 bought 2024-12-01 (50) and 2024-12-31 (100); c2 2024-10-01 (40); c3 2023-12-01 (80),
+    2024-06-01 (200), refund 2024-06-05 (50); c4 only a refund; c5 nothing; c6 2023-06-01 (30);
+    c7 exactly at the window start 2024-01-02 09:00 (60), so outside the window.
+    """
+    ids = add_customers(crm, 7)
+    c = dict(zip(range(1, 8), ids))
+    rows = [
+        (1, "purchase", "2024-12-01", "50.00"), (1, "purchase", "2024-12-31", "100.00"),
+        (2, "purchase", "2024-10-01", "40.00"),
+        (3, "purchase", "2023-12-01", "80.00"), (3, "purchase", "2024-06-01", "200.00"), (3, "refund", "2024-06-05", "50.00"),
+        (4, "refund", "2024-05-01", "10.00"),
+        (6, "purchase", "2023-06-01", "30.00"),
+        (7, "purchase", "2024-01-02T09:00:00Z", "60.00"),
+    ]
+    crm.interactions.record_many(
+        {"customer_id": c[n], "kind": kind, "occurred_at": at, "amount": amount} for n, kind, at, amount in rows
+    )
+    return c
+
+
+class TestQuintiles:
+    def test_ntile_matches_sqlite_ntile_with_id_tie_breaker(self):
+        """Heavy ties (frequency-like values); the same as NTILE(5) OVER (ORDER BY v, id)."""
+        rng = random.Random(3)
+        for n in (1, 4, 5, 7, 13, 100, 1001):
+            ids = np.array(rng.sample(range(1, 10 * n + 1), n))
+            values = np.array([rng.choice([0, 1, 1, 2, 5]) for _ in range(n)])
+            db = sqlite3.connect(":memory:")
+            db.execute("CREATE TABLE t(id INTEGER, v INTEGER)")
+            db.executemany("INSERT INTO t VALUES (?, ?)", zip(ids.tolist(), values.tolist()))
+            expected = dict(db.execute("SELECT id, NTILE(5) OVER (ORDER BY v, id) FROM t"))
+            got = ntile(values, ids)
+            assert {int(i): int(s) for i, s in zip(ids, got)} == expected
+
+    def test_group_sizes_for_seven_customers(self):
+        """7 = 5 groups of 1 plus 2 extra: sizes 2, 2, 1, 1, 1 (larger groups first)."""
+        scores = ntile(np.arange(7), np.arange(7))
+        assert scores.tolist() == [1, 1, 2, 2, 3, 4, 5]
+
+
+class TestRfm:
+    def test_scores_worked_by_hand(self, crm, shop):
+        """Recency (whole days to 2025-01-01 09:00): c1 1, c2 92, c3 214, c6 580, c7 365.
+        Frequency in the window: c1 2, c2 1, c3 1, c6 0, c7 0 (at the start: excluded).
+        Monetary: c1 150.00, c2 40.00, c3 200 - 50 = 150.00, c6 0, c7 0.
+        Five customers: one per quintile; ties by ascending id (c6 before c7, c1 before c3)."""
+        result = crm.loyalty.rfm()
+        by_id = {s.customer_id: s for s in result.scores}
+        assert set(by_id) == {shop[1], shop[2], shop[3], shop[6], shop[7]}  # c4 refunds only, c5 nothing
+        got = {n: (by_id[shop[n]].recency_days, by_id[shop[n]].frequency, by_id[shop[n]].monetary) for n in (1, 2, 3, 6, 7)}
+        assert got == {
+            1: (1, 2, Decimal("150.00")), 2: (92, 1, Decimal("40.00")), 3: (214, 1, Decimal("150.00")),
+            6: (580, 0, Decimal("0.00")), 7: (365, 0, Decimal("0.00")),
+        }
+        codes = {n: (by_id[shop[n]].code, by_id[shop[n]].score, by_id[shop[n]].segment) for n in (1, 2, 3, 6, 7)}
+        assert codes == {
+            1: ("554", 14, "champions"), 2: ("433", 10, "potential_loyalists"), 3: ("345", 12, "loyal"),
+            6: ("111", 3, "lost"), 7: ("222", 6, "hibernating"),
+        }
+        assert result.segments["champions"] == 1 and sum(result.segments.values()) == 5
+        assert result.run.customers == 5 and result.method == "quintiles"
+
+    def test_fields_read_the_newest_run_as_of_the_rule_time(self, crm, shop):
+        assert crm.segments.evaluate("rfm_score >= 3").count() == 0  # no run yet
+        crm.loyalty.rfm()
+        assert list(crm.segments.evaluate("rfm_segment = 'champions'").ids()) == [shop[1]]
+        assert list(crm.segments.evaluate("rfm_code = '345' and rfm_r = 3 and rfm_f = 4 and rfm_m = 5").ids()) == [shop[3]]
+        assert crm.segments.evaluate("rfm_score >= 10").count() == 3
+        assert crm.segments.evaluate("rfm_score >= 3", as_of="2024-12-31").count() == 0
+
+    def test_thresholds_instead_of_quintiles(self, crm, shop):
+        """R cuts 30/90/180/365 days, F cuts 1/2/3/4, M cuts 50/100/150/200:
+        c1 (1 d, 2, 150) → 5,3,4; c2 (92, 1, 40) → 3,2,1; c3 (214, 1, 150) → 2,2,4;
+        c6 (580, 0, 0) → 1,1,1; c7 (365, 0, 0) → 2,1,1."""
+        crm.loyalty.set_rfm_thresholds({"r": [30, 90, 180, 365], "f": [1, 2, 3, 4], "m": ["50", "100", "150", "200"]})
+        result = crm.loyalty.rfm(store=False)
+        assert result.run is None and result.method == "thresholds"
+        codes = {s.customer_id: s.code for s in result.scores}
+        assert codes == {shop[1]: "534", shop[2]: "321", shop[3]: "224", shop[6]: "111", shop[7]: "211"}
+
+    def test_movement_between_runs(self, crm, shop):
+        """As of 2024-07-01 09:00 only c3, c6, c7 had bought: recency 30, 396, 181 days;
+        frequency 2, 0, 1; monetary 230, 0, 60 → c3 need_attention (3,3), c7 hibernating,
+        c6 lost. Now: c3 loyal, c1 champions, c2 potential_loyalists."""
+        first = crm.loyalty.rfm(as_of="2024-07-01T09:00:00Z")
+        assert {s.customer_id: s.code for s in first.scores} == {shop[3]: "333", shop[6]: "111", shop[7]: "222"}
+        crm.loyalty.rfm()
+        moved = crm.loyalty.rfm_movement("2024-07-01T09:00:00Z")
+        assert sorted(moved.counts) == sorted([
+            ("need_attention", "loyal", 1), ("not scored", "champions", 1), ("not scored", "potential_loyalists", 1),
+            ("lost", "lost", 1), ("hibernating", "hibernating", 1),
+        ])
+        assert [m[0] for m in moved.movers] == [shop[1], shop[2], shop[3]]
+        left = crm.loyalty.rfm_movement(first.run, from_segment="need_attention")
+        assert left.movers == [(shop[3], "need_attention", "loyal")]
+
+    def test_rerun_for_the_same_as_of_replaces_the_run(self, crm, shop):
+        crm.loyalty.rfm()
+        crm.interactions.record(shop[5], "purchase", "2024-12-30", amount="5.00")
+        again = crm.loyalty.rfm()
+        assert len(crm.loyalty.runs("rfm")) == 1
+        assert again.run.customers == 6
+        assert len(crm.loyalty.rfm_scores()) == 6
+
+    def test_empty_crm_and_errors(self, crm, snapshot, add_customers):
+        add_customers(crm, 2)
+        result = crm.loyalty.rfm()
+        assert result.scores == [] and sum(result.segments.values()) == 0
+        before = snapshot(crm)
+        with pytest.raises(ValidationError, match="window_days"):
+            crm.loyalty.rfm(window_days=0)
+        with pytest.raises(ValidationError, match="four strictly ascending"):
+            crm.loyalty.set_rfm_thresholds({"r": [1, 2, 3], "f": [1, 2, 3, 4], "m": [1, 2, 3, 4]})
+        with pytest.raises(ValidationError, match="rfm segment"):
+            crm.loyalty.set_rfm_segments([{"segment": "Bad Name"}])
+        with pytest.raises(Exception, match="no stored rfm run"):
+            crm.loyalty.rfm_movement("2020-01-01")
+        assert snapshot(crm) == before
+
+    def test_custom_segment_mapping(self, crm, shop):
+        crm.loyalty.set_rfm_segments([{"segment": "best", "r": [4, 5], "f": [4, 5], "m": [4, 5]}, {"segment": "rest"}])
+        result = crm.loyalty.rfm(store=False)
+        assert result.segments == {"best": 1, "rest": 4}
+
+
+class TestPareto:
+    def test_top_share_and_gini_by_hand(self, crm, shop):
+        """Net revenue to date: c1 150, c2 40, c3 80 + 200 - 50 = 230, c6 30, c7 60 (total 510;
+        c4 only refunded). Top 20% = 1 customer (c3): 230 / 510 = 0.450980.
+        Gini = 2·Σ i·x(i) / (n·Σx) - (n+1)/n with x ascending 30, 40, 60, 150, 230:
+        Σ i·x = 30 + 80 + 180 + 600 + 1150 = 2040 → 4080 / 2550 - 1.2 = 0.4."""
+        p = crm.loyalty.pareto()
+        assert (p.customers, p.revenue, p.top_customers, p.top_revenue) == (5, Decimal("510.00"), 1, Decimal("230.00"))
+        assert p.top_share == pytest.approx(230 / 510, abs=1e-6)
+        assert p.gini == pytest.approx(0.4, abs=1e-9)
+        assert p.lorenz[0] == (0.0, 0.0) and p.lorenz[-1] == (1.0, 1.0)
+        assert p.lorenz[20] == (0.2, round(30 / 510, 6))
+
+    def test_window_and_errors(self, crm, shop):
+        """Last 365 days: c1 150, c2 40, c3 150 (ties broken by id: c1 is the top customer)."""
+        p = crm.loyalty.pareto(window_days=365, top="0.4")
+        assert (p.customers, p.revenue, p.top_customers, p.top_revenue) == (3, Decimal("340.00"), 2, Decimal("300.00"))
+        with pytest.raises(ValidationError, match="top"):
+            crm.loyalty.pareto(top=0.2)
+        with pytest.raises(ValidationError, match="top"):
+            crm.loyalty.pareto(top="1.5")
+        with pytest.raises(ValidationError, match="window_days"):
+            crm.loyalty.pareto(window_days=0)
