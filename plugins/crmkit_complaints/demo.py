@@ -33,10 +33,7 @@ def add_demo_data(crm: "CRM", seed: int, now: datetime) -> None:
     for name, role, supervisor, skills in TEAM:
         service.add_handler(name, role=role, supervisor=supervisor, skills=skills)
     latest = min(now, crm.now())
-    handlers = [name for name, role, _, _ in TEAM if role == "handler"]
-    unassigned = [c.id for c in service.list(limit=1_000_000) if c.owner is None]
-    for complaint_id in unassigned:
-        service.assign(complaint_id, rng.choice(handlers))
+    service.assign_waiting()
     for complaint in service.list(limit=1_000_000):
         _progress(service, complaint.id, complaint.received_at, latest, rng)
     _feedback(service, rng)

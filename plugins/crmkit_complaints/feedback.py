@@ -24,7 +24,7 @@ from crmkit.money import from_minor
 from crmkit.timeutil import to_iso
 
 from . import queries_feedback as sql
-from .models import FEEDBACK_CLASSES, FEEDBACK_STATUSES, Feedback, check_choice, check_score
+from .models import FEEDBACK_ALIASES, FEEDBACK_CLASSES, FEEDBACK_STATUSES, Feedback, check_choice, check_score
 
 if TYPE_CHECKING:
     from crmkit import CRM
@@ -75,7 +75,7 @@ class FeedbackService:
 
     def from_interactions(self, first_id: int, last_id: int) -> int:
         """Items for every ``feedback`` interaction in the id range, set-based."""
-        return sql.insert_from_interactions(self._crm.db, first_id, last_id, FEEDBACK_CLASSES, to_iso(self._crm.now()))
+        return sql.insert_from_interactions(self._crm.db, first_id, last_id, FEEDBACK_CLASSES, FEEDBACK_ALIASES, to_iso(self._crm.now()))
 
     def get(self, feedback_id: int) -> Feedback:
         row = sql.get(self._crm.db, feedback_id)

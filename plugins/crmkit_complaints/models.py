@@ -54,11 +54,26 @@ CUSTOMER_MESSAGES = {
 }
 
 SEVERITIES = ("low", "normal", "high", "critical")
+# Labels other systems use, read as ours (compared in lower case).
+SEVERITY_ALIASES = {"minor": "low", "medium": "normal", "moderate": "normal", "major": "high", "urgent": "critical"}
+
+
+def normalise_severity(value):
+    """Our severity for ``value`` (aliases such as ``medium`` accepted); unknown values stay as given."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        return SEVERITY_ALIASES.get(text, text)
+    return value
 CHANNELS = ("phone", "email", "web", "in_person", "social", "letter", "chat")
 RESOLUTIONS = ("refund", "replacement", "repair", "apology", "explanation", "credit", "other")
 ROLES = ("handler", "supervisor", "manager")
 
 FEEDBACK_CLASSES = ("product", "service", "price", "delivery", "website", "other")
+FEEDBACK_ALIASES = {
+    "pricing": "price", "prices": "price", "product range": "product", "new feature request": "product",
+    "feature": "product", "delivery options": "delivery", "shipping": "delivery", "support hours": "service",
+    "support": "service", "web": "website", "app": "website",
+}
 FEEDBACK_STATUSES = ("new", "validated", "planned", "done", "declined")
 
 

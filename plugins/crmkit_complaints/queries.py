@@ -116,32 +116,44 @@ def insert_complaint(db, row: dict) -> int:
     return db.execute(f"INSERT INTO {TABLE}({columns}) VALUES ({values})", row).lastrowid
 
 
-def bad_complaint_severity(db, first: int, last: int, severities: tuple[str, ...]) -> tuple | None:
+def severity_sql(column_sql: str, aliases: dict[str, str], prefix: str = "_s") -> tuple[str, dict]:
+    """SQL reading a label in lower case with aliases mapped (``medium`` -> ``normal``)."""
+    params, whens = {}, []
+    for index, (alias, severity) in enumerate(sorted(aliases.items())):
+        params[f"{prefix}a{index}"], params[f"{prefix}v{index}"] = alias, severity
+        whens.append(f"WHEN :{prefix}a{index} THEN :{prefix}v{index}")
+    text = f"lower(trim({column_sql}))"
+    return f"(CASE {text} {' '.join(whens)} ELSE {text} END)", params
+
+
+def bad_complaint_severity(db, first: int, last: int, severities: tuple[str, ...], aliases: dict[str, str]) -> tuple | None:
     listed, params = _in_list("_sev", severities)
-    sev = json_field("data", "severity")
+    raw = json_field("data", "severity")
+    sev, more = severity_sql(raw, aliases)
     return db.execute(
-        f"SELECT id, {sev} FROM interactions WHERE id BETWEEN :first AND :last AND kind = 'complaint' "
-        f"AND {sev} IS NOT NULL AND {sev} NOT IN ({listed}) ORDER BY id LIMIT 1",
-        dict(params, first=first, last=last),
+        f"SELECT id, {raw} FROM interactions WHERE id BETWEEN :first AND :last AND kind = 'complaint' "
+        f"AND {raw} IS NOT NULL AND {sev} NOT IN ({listed}) ORDER BY id LIMIT 1",
+        dict(params, **more, first=first, last=last),
     ).fetchone()
 
 
-def insert_from_interactions(db, first: int, last: int, now: str) -> None:
+def insert_from_interactions(db, first: int, last: int, now: str, aliases: dict[str, str]) -> None:
     """One statement: a complaint ticket for every ``complaint`` interaction of the batch."""
     data = "data"
+    severity, params = severity_sql(json_field(data, "severity"), aliases)
     db.execute(
         f"""INSERT INTO {TABLE}({', '.join(COMPLAINT_COLUMNS)})
         SELECT customer_id, id, channel,
             COALESCE({json_field(data, 'category')}, category),
             COALESCE({json_field(data, 'product')}, product),
-            COALESCE({json_field(data, 'severity')}, 'normal'),
+            COALESCE({severity}, 'normal'),
             COALESCE({json_field(data, 'description')}, notes),
             {json_field(data, 'desired_outcome')},
             occurred_at, NULL, 'received', occurred_at, :now, :now
         FROM interactions
         WHERE id BETWEEN :first AND :last AND kind = 'complaint'
         ORDER BY id""",
-        {"first": first, "last": last, "now": now},
+        dict(params, first=first, last=last, now=now),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .queries import json_field
+from .queries import json_field, severity_sql as label_sql
 
 TABLE = "complaints_feedback"
 REQUESTS = "complaints_feedback_requests"
@@ -25,17 +25,18 @@ def insert(db, row: dict) -> int:
     return new_id
 
 
-def insert_from_interactions(db, first: int, last: int, classes: tuple[str, ...], now: str) -> int:
+def insert_from_interactions(db, first: int, last: int, classes: tuple[str, ...], aliases: dict[str, str], now: str) -> int:
     """One statement for the items, one for their requests, for every ``feedback`` interaction."""
     params = {"first": first, "last": last, "now": now}
     listed = []
     for index, name in enumerate(classes):
         params[f"_fc{index}"] = name
         listed.append(f":_fc{index}")
-    raw = f"lower(COALESCE({json_field('data', 'classification')}, {json_field('data', 'topic')}, category))"
+    raw, more = label_sql(f"COALESCE({json_field('data', 'classification')}, {json_field('data', 'topic')}, category)", aliases, "_fb")
+    params.update(more)
     cursor = db.execute(
         f"""INSERT INTO {TABLE}({', '.join(_COLUMNS)})
-        SELECT customer_id, id, occurred_at, {json_field('data', 'title')},
+        SELECT customer_id, id, occurred_at, COALESCE({json_field('data', 'title')}, {json_field('data', 'topic')}),
             COALESCE({json_field('data', 'text')}, notes),
             CASE WHEN {raw} IN ({', '.join(listed)}) THEN {raw} ELSE 'other' END,
             'new', 3, 3, 3, occurred_at, :now

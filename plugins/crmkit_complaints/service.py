@@ -19,8 +19,8 @@ from crmkit.timeutil import from_iso, to_datetime, to_iso
 from . import queries
 from .models import (
     ANSWERED_STATES, CUSTOMER_MESSAGES, PAUSABLE_STATES, RESOLUTIONS, ROLES, SEVERITIES,
-    TRANSITIONS, Complaint, Handler, HistoryEntry, Note, TransitionRefused, check_choice,
-    check_score,
+    SEVERITY_ALIASES, TRANSITIONS, Complaint, Handler, HistoryEntry, Note, TransitionRefused, check_choice,
+    check_score, normalise_severity,
 )
 from .sla import SlaPolicy
 
@@ -183,6 +183,7 @@ class ComplaintsService:
         owner is the given handler or the least-loaded one with a matching skill.
         """
         crm = self._crm
+        severity = normalise_severity(severity)
         check_choice("severity", severity, SEVERITIES, optional=False)
         now = crm.now()
         moment = crm.as_of(received_at)
@@ -212,11 +213,11 @@ class ComplaintsService:
         Returns the number opened. Called by ``crmkit_interactions_recorded`` for every batch.
         """
         db = self._crm.db
-        bad = queries.bad_complaint_severity(db, first_id, last_id, SEVERITIES)
+        bad = queries.bad_complaint_severity(db, first_id, last_id, SEVERITIES, SEVERITY_ALIASES)
         if bad is not None:
             raise ValidationError(f"interaction {bad[0]}: data.severity", bad[1], "one of " + ", ".join(SEVERITIES))
         before = queries.max_complaint_id(db)
-        queries.insert_from_interactions(db, first_id, last_id, to_iso(self._crm.now()))
+        queries.insert_from_interactions(db, first_id, last_id, to_iso(self._crm.now()), SEVERITY_ALIASES)
         after = queries.max_complaint_id(db)
         if after > before:
             self._finish_open(before + 1, after)
@@ -242,6 +243,21 @@ class ComplaintsService:
             "complaint.open", "complaint", first if first == last else f"{first}-{last}",
             after={"count": count, "first_id": first, "last_id": last}, source=SOURCE,
         )
+
+    def assign_waiting(self) -> int:
+        """Give every complaint still without an owner to a handler (skills first, least loaded).
+
+        For complaints opened before any handler existed; returns how many were assigned.
+        """
+        crm = self._crm
+        with crm.transaction():
+            last = queries.max_complaint_id(crm.db)
+            before = len(queries.unassigned(crm.db, 1, last))
+            self._assign_new(1, last)
+            assigned = before - len(queries.unassigned(crm.db, 1, last))
+            if assigned:
+                crm.audit.record("complaint.assign_waiting", "complaint", None, after={"count": assigned}, source=SOURCE)
+            return assigned
 
     def _assign_new(self, first: int, last: int) -> None:
         """Least-loaded assignment, preferring handlers whose skills include the category."""

@@ -91,3 +91,32 @@ class TestErasureAndMerge:
         crm.customers.merge(customer.id, dup.id)
         assert crm.complaints.get(c.id).customer_id == customer.id
         assert crm.complaints.feedback.requesters(1)[0]["customer_id"] == customer.id
+
+
+class TestLabelsFromOtherSystems:
+    def test_severity_and_feedback_aliases(self, crm, customer):
+        crm.interactions.record(customer.id, "complaint", data={"severity": "Medium"})
+        crm.interactions.record(customer.id, "feedback", data={"topic": "delivery options"})
+        assert crm.complaints.get(1).severity == "normal"
+        assert crm.complaints.open(customer.id, severity="urgent").severity == "critical"
+        [item] = crm.complaints.feedback.list()
+        assert (item.classification, item.title) == ("delivery", "delivery options")
+
+
+class TestDemo:
+    def test_demo_data_is_deterministic_and_alive(self, tmp_path):
+        from crmkit.demo.build import build
+
+        rows = []
+        for name in ("a.db", "b.db"):
+            build(tmp_path / name, customers=150, seed=3, plugins=["complaints"])
+            crm = crmkit.open(tmp_path / name, plugins=["complaints"])
+            rows.append((
+                crm.db.execute("SELECT id, owner, status, status_at, satisfaction FROM complaints_complaints ORDER BY id").fetchall(),
+                crm.db.execute("SELECT id, status, urgency FROM complaints_feedback ORDER BY id").fetchall(),
+            ))
+            assert len(crm.complaints.handlers()) == 7
+            crm.close()
+        assert rows[0] == rows[1]
+        statuses = {r[2] for r in rows[0][0]}
+        assert "closed" in statuses and all(r[1] for r in rows[0][0])

@@ -216,7 +216,7 @@ class TestAssignment:
         crm = team
         before = snapshot(crm)
         with pytest.raises(crmkit.ValidationError, match="severity"):
-            crm.complaints.open(customer.id, severity="urgent")
+            crm.complaints.open(customer.id, severity="apocalyptic")
         with pytest.raises(crmkit.NotFound, match="no customer"):
             crm.complaints.open(999)
         with pytest.raises(crmkit.ValidationError, match="not after now"):
