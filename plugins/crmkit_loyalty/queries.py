@@ -191,9 +191,7 @@ def tier_changes(in_list: str, out_list: str) -> str:
             FROM state s LEFT JOIN loyalty_tiers nt ON nt.rank = s.new_rank
         )
         SELECT customer_id, :as_of, cur_tier, new_tier,
-               CASE WHEN change = 'removed' THEN
-                    CASE WHEN new_rank > 0 THEN 'upgrade' ELSE 'downgrade' END
-               ELSE change END,
+               CASE WHEN change = 'removed' THEN 'downgrade' ELSE change END,
                CASE change
                    WHEN 'upgrade' THEN 'qualifies for ' || new_tier || ': ' ||
                         (SELECT rule FROM loyalty_tiers WHERE name = new_tier)
