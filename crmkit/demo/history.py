@@ -71,7 +71,7 @@ def make_events(rng: np.random.Generator, profiles: Profiles, timeline: Timeline
     count = len(profiles)
     archetype = profiles.archetype
     buyer = archetype != ARCHETYPE["prospect"]
-    first_buy = np.minimum(profiles.created + (rng.exponential(14.0, count) * DAY).astype(np.int64), today - 3600)
+    first_buy = np.minimum(profiles.created + (rng.exponential(14.0, count) * DAY).astype(np.int64), today)
     churned = archetype == ARCHETYPE["churned"]
     span = np.maximum(today - 90 * DAY - first_buy, 0)
     churn_at = first_buy + (rng.uniform(0.15, 0.85, count) * span).astype(np.int64)
@@ -152,7 +152,7 @@ def _purchases(rng, profiles: Profiles, first_buy, active, buyer, today) -> Even
     shape = np.where(kind == ARCHETYPE["growing"], np.sqrt(u), np.where(kind == ARCHETYPE["declining"], 1 - np.sqrt(1 - u), u))
     first = np.r_[True, who[1:] != who[:-1]] if len(who) else np.zeros(0, dtype=bool)
     shape = np.where(first, 0.0, shape)  # the first purchase is on the first-buy date
-    time = np.minimum(first_buy[who] + (shape * active[who]).astype(np.int64), today - 60)
+    time = first_buy[who] + (shape * active[who]).astype(np.int64)
     favourite = rng.random(len(who)) < 0.6
     category = np.where(favourite, profiles.favourite[who], rng.choice(len(CATEGORIES), len(who), p=weights(catalog.CATEGORY_WEIGHTS)))
     product = _product_in(rng, category)

@@ -79,6 +79,9 @@ def make_profiles(rng: np.random.Generator, first_id: int, count: int, total: in
     is_duplicate = (rng.random(count) < DUPLICATE_SHARE) & (position > 0)
     back = np.minimum(position, rng.integers(1, 400, count))
     duplicate_of[is_duplicate] = ids[is_duplicate] - back[is_duplicate]
+    # A duplicate signed up again on its own (found through a web search), referred by nobody.
+    source = np.where(is_duplicate, SOURCES.index("web search"), source)
+    referrer = np.where(is_duplicate, 0, referrer)
     # A duplicate is a second sign-up: it rarely buys much.
     archetype = np.where(is_duplicate, np.where(rng.random(count) < 0.5, ARCHETYPE["one-off"], ARCHETYPE["prospect"]), archetype)
     return Profiles(
@@ -166,7 +169,7 @@ def _duplicate(row: dict, original: dict, variant: int) -> dict:
     """A realistic second record of the same person: what ``customers.duplicates()`` should find."""
     copy = dict(row, name=original["name"], company=original["company"], region=original["region"],
                 industry=original["industry"], size=original["size"], owner=original["owner"],
-                external_id=None, source="web search", tags=[])
+                external_id=None, tags=[])
     if variant == 0:  # signed up again with the same address, typed in capitals
         copy["email"] = original["email"].upper()
         copy["phone"] = None
