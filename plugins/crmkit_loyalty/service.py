@@ -119,6 +119,8 @@ class LoyaltyService:
 
     def churn(self, as_of: Any = None, min_level: str = "low", limit: int = 1000) -> list[ChurnWarning]:
         """Evaluate and store churn warnings as of a time; returns those at ``min_level`` or above."""
+        if min_level not in ("low", "medium", "high"):
+            raise ValidationError("min_level", min_level, "one of low, medium, high")
         return churn.warnings(self._crm, churn.evaluate(self._crm, as_of), min_level, limit)
 
     def churn_warnings(self, as_of: Any = None, min_level: str = "low", limit: int = 1000) -> list[ChurnWarning]:
