@@ -234,16 +234,20 @@ def pending_migrations(db, plugin_set: PluginSet) -> list[tuple[str, str]]:
     return [(m_set.name, m.name) for m_set in _migration_sets(plugin_set) for m in m_set.pending(db)]
 
 
-def _migration_sets(plugin_set: PluginSet) -> list:
+def _migration_sets(plugin_set: PluginSet, owners: dict | None = None) -> list:
+    """The core's set and every plugin's; ``owners`` (if given) maps ``id(set)`` to its plugin."""
     sets = [migrations.core]
     for plugin, result in plugin_set.each_or_raise("crmkit_migrations"):
         if result is not None:
             sets.append(result)
+            if owners is not None:
+                owners[id(result)] = plugin
     return sets
 
 
 def _migrate(db, plugin_set: PluginSet) -> None:
-    sets = _migration_sets(plugin_set)
+    owners: dict[int, str] = {}
+    sets = _migration_sets(plugin_set, owners)
     if not any(m_set.pending(db) for m_set in sets):
         return
     with store.transaction(db):
@@ -251,6 +255,8 @@ def _migrate(db, plugin_set: PluginSet) -> None:
             try:
                 m_set.apply(db)
             except Exception as error:
+                if id(m_set) in owners:  # a plugin's migration: name the plugin, as every hook error does
+                    raise PluginError(owners[id(m_set)], "crmkit_migrations", error) from error
                 raise CrmError(f"migration set {m_set.name!r} failed: {error}; the file was left as it was") from error
 
 
