@@ -14,7 +14,18 @@ from typing import Any
 
 from attrs import field, frozen
 
+def by_customer(column_sql: str) -> str:
+    """``column_sql`` hidden from the index chooser (SQLite's unary ``+``; another dialect: the column).
+
+    Per-customer aggregates over the whole history run 3-5 times faster scanning the covering
+    (customer_id, occurred_at, kind, amount) index in customer order than looking rows up through
+    the (kind, occurred_at) index and sorting them for GROUP BY; a period's slice is the opposite.
+    """
+    return f"+{column_sql}"
+
+
 IN_KINDS = "i.kind IN (SELECT value FROM json_each(:r_in))"
+IN_KINDS_BY_CUSTOMER = f"{by_customer('i.kind')} IN (SELECT value FROM json_each(:r_in))"
 OUT_KINDS = "i.kind IN (SELECT value FROM json_each(:r_out))"
 SIGNED_AMOUNT = f"CASE WHEN {IN_KINDS} THEN i.amount WHEN {OUT_KINDS} THEN -i.amount ELSE 0 END"
 
@@ -74,7 +85,7 @@ def customer_counts(db, flt: Filter, start: str, end: str, start_window: str, en
                 COUNT(*) AS purchases,
                 COUNT(DISTINCT i.category) AS categories
             FROM interactions i
-            WHERE {IN_KINDS} AND i.occurred_at < :r_end{flt.where()}
+            WHERE {IN_KINDS_BY_CUSTOMER} AND i.occurred_at < :r_end{flt.where()}
             GROUP BY i.customer_id
         )
         SELECT
@@ -140,7 +151,7 @@ def new_by_source(db, flt: Filter, start: str, end: str) -> list[dict]:
         FROM (
             SELECT i.customer_id, MIN(i.occurred_at) AS first_at
             FROM interactions i
-            WHERE {IN_KINDS} AND i.occurred_at < :r_end{flt.where()}
+            WHERE {IN_KINDS_BY_CUSTOMER} AND i.occurred_at < :r_end{flt.where()}
             GROUP BY i.customer_id
         ) n JOIN customers c ON c.id = n.customer_id
         WHERE n.first_at >= :r_start
@@ -219,15 +230,16 @@ def satisfaction(db, flt: Filter, start: str, end: str) -> list[dict]:
 def cohorts(db, flt: Filter, first: str, end: str) -> list[dict]:
     """Buying customers per (month of first purchase, months since it), first purchases from ``first``."""
     sql = f"""
-        WITH p AS (
-            SELECT i.customer_id, i.occurred_at FROM interactions i
-            WHERE {IN_KINDS} AND i.occurred_at < :r_end{flt.where()}
+        WITH f AS (
+            SELECT i.customer_id, MIN(i.occurred_at) AS first_at FROM interactions i
+            WHERE {IN_KINDS_BY_CUSTOMER} AND i.occurred_at < :r_end{flt.where()}
+            GROUP BY i.customer_id HAVING first_at >= :r_first
         ),
-        f AS (SELECT customer_id, MIN(occurred_at) AS first_at FROM p GROUP BY customer_id HAVING first_at >= :r_first),
         a AS (
-            SELECT DISTINCT p.customer_id, substr(f.first_at, 1, 7) AS cohort,
-                   {month_index('p.occurred_at')} - {month_index('f.first_at')} AS month
-            FROM p JOIN f ON f.customer_id = p.customer_id
+            SELECT DISTINCT i.customer_id, substr(f.first_at, 1, 7) AS cohort,
+                   {month_index('i.occurred_at')} - {month_index('f.first_at')} AS month
+            FROM f JOIN interactions i ON i.customer_id = f.customer_id
+            WHERE {IN_KINDS} AND i.occurred_at >= :r_first AND i.occurred_at < :r_end
         )
         SELECT cohort, month, COUNT(*) AS customers FROM a GROUP BY cohort, month ORDER BY cohort, month
     """
@@ -237,7 +249,7 @@ def cohorts(db, flt: Filter, first: str, end: str) -> list[dict]:
 def monthly_trend(db, flt: Filter, months: list[dict], end: str) -> list[dict]:
     """Per month (``label``, ``start``, ``end``, ``window``): new customers, net revenue, buyers, active at month end."""
     sql = f"""
-        WITH m AS (
+        WITH m AS MATERIALIZED (
             SELECT json_extract(value, '$.label') AS label, json_extract(value, '$.start') AS start,
                    json_extract(value, '$.end') AS end, json_extract(value, '$.window') AS window
             FROM json_each(:r_months)
@@ -245,8 +257,12 @@ def monthly_trend(db, flt: Filter, months: list[dict], end: str) -> list[dict]:
         firsts AS (
             SELECT label, COUNT(*) AS customers FROM (
                 SELECT substr(MIN(i.occurred_at), 1, 7) AS label FROM interactions i
-                WHERE {IN_KINDS} AND i.occurred_at < :r_end{flt.where()} GROUP BY i.customer_id
+                WHERE {IN_KINDS_BY_CUSTOMER} AND i.occurred_at < :r_end{flt.where()} GROUP BY i.customer_id
             ) GROUP BY label
+        ),
+        bought AS MATERIALIZED (
+            SELECT i.customer_id, i.occurred_at FROM interactions i
+            WHERE {IN_KINDS} AND i.occurred_at >= (SELECT MIN(window) FROM m) AND i.occurred_at < :r_end{flt.where()}
         ),
         money AS (
             SELECT substr(i.occurred_at, 1, 7) AS label, SUM({SIGNED_AMOUNT}) AS net,
@@ -257,8 +273,8 @@ def monthly_trend(db, flt: Filter, months: list[dict], end: str) -> list[dict]:
             GROUP BY 1
         ),
         active AS (
-            SELECT m.label, COUNT(DISTINCT i.customer_id) AS active
-            FROM m JOIN interactions i ON {IN_KINDS} AND i.occurred_at >= m.window AND i.occurred_at < m.end{flt.where()}
+            SELECT m.label, COUNT(DISTINCT b.customer_id) AS active
+            FROM m JOIN bought b ON b.occurred_at >= m.window AND b.occurred_at < m.end
             GROUP BY m.label
         )
         SELECT m.label AS month, m.start, m.end,
