@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from .. import exporting, importing
@@ -89,7 +91,7 @@ def export_command(db, file, kind, segment, as_of, file_format) -> None:
     """
     kind = kind or ("segment" if segment else "customers")
     with open_crm(db) as crm:
-        target = click.get_text_stream("stdout") if file == "-" else file
+        target = sys.stdout if file == "-" else file
         result = exporting.export_file(crm, target, kind, segment=segment, as_of=as_of, format=file_format)
     label = "customers" if kind != "interactions" else "interactions"
     click.echo(f"Exported {result.rows} {label} to {'stdout' if file == '-' else file}.", err=file == "-")
