@@ -79,7 +79,10 @@ def tiers(db, as_of, evaluate):
 @click.option("--key", default=None, help="Idempotency key of the redemption or award.")
 @click.option("--reason", default=None, help="Reason of an award.")
 def points(db, customer_id, as_of, redeem, award, key, reason):
-    """Points liability, or one customer's balance and ledger; redeem or award with a key."""
+    """Points liability, or one customer's balance and ledger; redeem or award with a key.
+
+    --as-of sets the time of the balance shown and of a redemption or award.
+    """
     from crmkit import ValidationError
 
     with open_crm(db) as crm:
@@ -94,9 +97,9 @@ def points(db, customer_id, as_of, redeem, award, key, reason):
             if key is None:
                 raise ValidationError("--key", None, "an idempotency key for the operation")
             if redeem is not None:
-                entry = ledger.redeem(customer_id, redeem, key=key)
+                entry = ledger.redeem(customer_id, redeem, key=key, at=as_of)
             else:
-                entry = ledger.award(customer_id, award, key=key, reason=reason)
+                entry = ledger.award(customer_id, award, key=key, reason=reason, at=as_of)
             click.echo(f"entry {entry.id}: {entry.kind} {entry.points:+d}")
         click.echo(f"balance: {ledger.balance(customer_id, as_of)}  locked: {ledger.locked(customer_id, as_of)}")
         _table(

@@ -1,4 +1,4 @@
-"""Demo data for ``crmkit demo``: tiers, referrals, redemptions and one run of every figure."""
+"""Demo data for ``crmkit demo``: tiers, redemptions and one run of every figure."""
 
 from __future__ import annotations
 
@@ -16,24 +16,13 @@ DEMO_TIERS = [
 
 
 def add_demo_data(crm, seed: int, now) -> None:
-    """Deterministic for the same seed and log: the same referrals, redemptions and runs."""
+    """Deterministic for the same seed and log: the same tiers, redemptions and runs."""
     rng = random.Random(f"loyalty-{seed}")
     loyalty = crm.loyalty
     if not loyalty.tiers.list():
         loyalty.tiers.define(DEMO_TIERS)
     loyalty.tiers.evaluate(now - timedelta(days=180))
     loyalty.tiers.evaluate(now)
-    ids = [row[0] for row in crm.db.execute(q.CUSTOMER_IDS)]
-    if len(ids) >= 4:
-        referrals = []
-        for referred in rng.sample(ids, max(2, len(ids) // 50))[: 5000]:
-            referrer = rng.choice(ids)
-            if referrer != referred:
-                referrals.append({
-                    "customer_id": referrer, "kind": "referral", "occurred_at": now - timedelta(days=rng.randint(30, 400)),
-                    "data": {"referred_customer_id": referred},
-                })
-        crm.interactions.record_many(referrals)
     holders = [row[0] for row in crm.db.execute(q.POINT_HOLDERS, [2000])]
     for customer_id in rng.sample(holders, min(len(holders), 200)):
         balance = loyalty.points.balance(customer_id, now)

@@ -699,7 +699,6 @@ CLV_VALUES = "SELECT clv FROM loyalty_clv WHERE run_id = ? ORDER BY clv"
 
 # --- demo ---------------------------------------------------------------------------------------
 
-CUSTOMER_IDS = "SELECT id FROM customers ORDER BY id"
 POINT_HOLDERS = "SELECT customer_id FROM loyalty_points WHERE points > 0 GROUP BY customer_id ORDER BY customer_id LIMIT ?"
 
 # --- erasure and merges -------------------------------------------------------------------------
