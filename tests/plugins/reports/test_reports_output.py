@@ -209,3 +209,14 @@ def test_report_with_another_installed_plugin(other, tmp_path, clock):
         assert all(s.plugin in ("reports", other) for s in report.sections)
     finally:
         crm.close()
+
+
+def test_empty_crm_gives_a_whole_report(clock):
+    """No customers at all: every section builds, rates are '-' and no chart fails."""
+    crm = crmkit.open(":memory:", plugins=["reports"], clock=clock)
+    report = crm.reports.build()
+    assert report.failed == [] and report.header()["as_of"] == "2025-01-01T09:00:00Z"
+    assert report.section("reports.churn").figures == {"active_start": 0, "churned": 0, "churn_rate": None}
+    html = report.to_html()
+    assert "could not be drawn" not in html and html.count('data-status="ok"') == 12
+    crm.close()
