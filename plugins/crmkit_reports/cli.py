@@ -14,7 +14,7 @@ from .periods import KINDS, explicit_period
 
 @click.command("report")
 @db_argument
-@click.option("--as-of", "as_of", metavar="DATE", help="Report as of this date or time (default: now). A date means its midnight UTC.")
+@click.option("--as-of", "as_of", metavar="DATE", help="Report as of this date or time (default: now; for a demo file, the demo's today). A date means its midnight UTC.")
 @click.option("--period", type=click.Choice(KINDS), default="month", show_default=True,
               help="Calendar period ending at --as-of; compared with the one before it.")
 @click.option("--from", "start", metavar="DATE", help="Explicit period start (with --to; replaces --period).")

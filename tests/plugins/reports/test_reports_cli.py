@@ -76,7 +76,8 @@ def test_report_errors_are_one_line_and_write_nothing(db, tmp_path, monkeypatch,
     assert (audit_count(db), sorted(p.name for p in tmp_path.iterdir())) == before
 
 
-def test_missing_database(tmp_path):
+def test_missing_database(tmp_path, monkeypatch):
+    monkeypatch.setenv("CRMKIT_PLUGINS", "reports")
     result = run("report", tmp_path / "none.db")
     assert result.exit_code == 1 and "no CRM file at" in result.output
     assert not (tmp_path / "none.db").exists()
