@@ -4,4 +4,5 @@ WORKLOADS = {
     "bulk_load": "benchmarks.workloads.bulk_load",
     "segment_count": "benchmarks.workloads.segment_count",
     "duckdb_count": "benchmarks.workloads.duckdb_count",
+    "loyalty_rfm": "benchmarks.workloads.loyalty_rfm",
 }
