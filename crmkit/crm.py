@@ -178,9 +178,22 @@ class CRM:
             )
             self.db.execute("UPDATE interactions SET notes = NULL, data = NULL WHERE customer_id = ?", [customer_id])
             self.db.execute("UPDATE tasks SET reason = NULL, data = '{}' WHERE customer_id = ?", [customer_id])
+            # The audit log about this person: their own entries, those of duplicates merged into
+            # them (any depth; the duplicates' rows are gone, their entries are not) and those of
+            # their tasks, whose before/after hold the reason and closing note.
+            people = [str(customer_id)]
+            for known in people:
+                people += [
+                    str(row[0]) for row in self.db.execute(
+                        "SELECT json_extract(before, '$.merged.id') FROM audit_log WHERE entity = 'customer' "
+                        "AND entity_id = ? AND action = 'customer.merge' AND before IS NOT NULL", [known],
+                    ) if row[0] is not None and str(row[0]) not in people
+                ]
             self.db.execute(
-                "UPDATE audit_log SET before = NULL, after = NULL WHERE entity = 'customer' AND entity_id = ?",
-                [str(customer_id)],
+                "UPDATE audit_log SET before = NULL, after = NULL WHERE (entity = 'customer' AND entity_id IN "
+                "(SELECT value FROM json_each(:people))) OR (entity = 'task' AND entity_id IN "
+                "(SELECT CAST(id AS TEXT) FROM tasks WHERE customer_id = :id))",
+                {"people": json.dumps(people), "id": customer_id},
             )
             self.plugins.call("crmkit_customer_forgotten", crm=self, customer_id=customer_id)
             self.audit.record("customer.forget", "customer", customer_id)
@@ -202,21 +215,14 @@ def open(  # noqa: A001 - mirrors the builtin on purpose: crmkit.open(path)
     ``plugins`` selects the active plugins (entry point names or plugin objects); without it the
     ``CRMKIT_PLUGINS`` environment variable, then a ``crmkit.toml`` settings file
     (``$CRMKIT_CONFIG``, the current folder, or beside the database file), then the database's
-    ``plugins`` setting, then "every installed plugin" decide. Pending migrations of the core and of every active plugin are
-    applied in one transaction. ``clock`` is a callable returning the current time (tests fix
+    ``plugins`` setting, then "every installed plugin" decide (:func:`plugin_selection`).
+    Pending migrations of the core and of every active plugin are applied in one transaction. ``clock`` is a callable returning the current time (tests fix
     it). ``currency`` is fixed when the file is created.
     """
     created = str(path) != ":memory:" and not Path(path).expanduser().exists()
     db = store.connect(path)
     try:
-        selection = list(plugins) if plugins is not None else selection_from_environment()
-        if selection is None:
-            selection = selection_from_config_file(path)
-        if selection is None and db["settings"].exists():
-            row = db.execute("SELECT value FROM settings WHERE key = 'plugins'").fetchone()
-            if row is not None:
-                selection = json.loads(row[0])
-        plugin_set = load_plugins(selection)
+        plugin_set = load_plugins(plugin_selection(db, path, plugins))
         _migrate(db, plugin_set)
         _fix_currency(db, currency)
         return CRM(db, plugin_set, path=str(path), clock=clock, actor=actor)
@@ -227,6 +233,24 @@ def open(  # noqa: A001 - mirrors the builtin on purpose: crmkit.open(path)
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{Path(path).expanduser()}{suffix}").unlink(missing_ok=True)
         raise
+
+
+def plugin_selection(db, path: str | Path, plugins: Iterable[Any] | None = None) -> list | None:
+    """Which plugins a CRM file opens with; None means every installed plugin.
+
+    In order: the ``plugins`` argument, ``CRMKIT_PLUGINS``, the ``crmkit.toml`` settings file, the
+    database's own ``plugins`` setting. Reads only.
+    """
+    if plugins is not None:
+        return list(plugins)
+    selection = selection_from_environment()
+    if selection is None:
+        selection = selection_from_config_file(path)
+    if selection is None and db["settings"].exists():
+        row = db.execute("SELECT value FROM settings WHERE key = 'plugins'").fetchone()
+        if row is not None:
+            selection = json.loads(row[0])
+    return selection
 
 
 def pending_migrations(db, plugin_set: PluginSet) -> list[tuple[str, str]]:

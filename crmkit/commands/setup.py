@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
-from sqlite_utils.db import NotFoundError
 
 from ..cli import db_argument, open_crm
 from ..errors import CrmError
@@ -88,24 +86,15 @@ def migrate(db: str, list_only: bool) -> None:
     Every command applies them on opening a file too; this one shows what it does.
     Example: crmkit migrate shop.db --list
     """
-    from ..crm import pending_migrations
-    from ..plugins import load_plugins, selection_from_config_file, selection_from_environment
+    from ..crm import pending_migrations, plugin_selection
+    from ..plugins import load_plugins
     from ..store import connect
 
     if not Path(db).exists():
         raise CrmError(f"no CRM file at {db}; create one with `crmkit init {db}`")
     handle = connect(db)
     try:
-        # The same order crmkit.open follows: environment, crmkit.toml, the file's setting.
-        selection = selection_from_environment()
-        if selection is None:
-            selection = selection_from_config_file(db)
-        if selection is None and handle["settings"].exists():
-            try:
-                selection = json.loads(handle["settings"].get("plugins")["value"])
-            except NotFoundError:
-                selection = None
-        pending = pending_migrations(handle, load_plugins(selection))
+        pending = pending_migrations(handle, load_plugins(plugin_selection(handle, db)))
     finally:
         handle.close()
     if not pending:
