@@ -183,6 +183,11 @@ class Customers:
             filled["attributes"] = {**other.attributes, **keep.attributes}
             filled["created_at"] = min(keep.created_at, other.created_at)
             db.execute("DELETE FROM customers WHERE id = ?", [other_id])
+            db.execute(
+                "INSERT INTO settings(key, value) VALUES ('core.customer_id_high', :id) "
+                "ON CONFLICT(key) DO UPDATE SET value = max(CAST(value AS INTEGER), :id)",
+                {"id": other_id},
+            )
             merged = attrs.evolve(keep, **filled, updated_at=self._crm.now())
             row = merged.to_row()
             assignments = ", ".join(f"{column} = :{column}" for column in row if column != "id")
@@ -298,7 +303,12 @@ class Customers:
         db = self._crm.db
         with self._crm.transaction():
             self._check_unique(records)
-            next_id = (db.execute("SELECT max(id) FROM customers").fetchone()[0] or 0) + 1
+            # Never reuse the id of a customer deleted by a merge: the audit log and other
+            # systems still know that id as the merged duplicate.
+            next_id = db.execute(
+                "SELECT max(coalesce((SELECT max(id) FROM customers), 0), coalesce((SELECT CAST(value AS INTEGER) "
+                "FROM settings WHERE key = 'core.customer_id_high'), 0)) + 1"
+            ).fetchone()[0]
             saved = []
             rows = []
             for offset, record in enumerate(records):

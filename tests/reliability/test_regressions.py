@@ -203,3 +203,23 @@ class TestSearchesRefuseTextSqliteCannotSearch:
         for call in (fresh_crm.customers.list, fresh_crm.customers.count):
             with pytest.raises(ValidationError):
                 call(search="\ud800")
+
+
+class TestCustomerIdsAreNeverReused:
+    def test_after_merging_away_the_newest_customer(self, fresh_crm):
+        """ids were max(id) + 1: merging away the newest customer handed its id to the next one,
+        so audit entries and outside references to the duplicate pointed at a stranger."""
+        keep = fresh_crm.customers.add(name="Keep")
+        duplicate = fresh_crm.customers.add(name="Duplicate")
+        fresh_crm.customers.merge(keep.id, duplicate.id)
+        newcomer = fresh_crm.customers.add(name="Newcomer")
+        assert newcomer.id == duplicate.id + 1 == 3
+        assert fresh_crm.customers.add_many([{"name": "Next"}]) == [4]
+        assert [e.after for e in fresh_crm.audit.query(entity="customer", entity_id=duplicate.id, action="customer.add")] == [
+            {"name": "Duplicate"}]
+
+    def test_the_high_water_mark_only_rises(self, fresh_crm):
+        ids = fresh_crm.customers.add_many([{"name": f"C{i}"} for i in range(5)])  # 1..5
+        fresh_crm.customers.merge(ids[0], ids[4])  # 5 deleted
+        fresh_crm.customers.merge(ids[0], ids[1])  # 2 deleted; the mark stays 5
+        assert fresh_crm.customers.add(name="After").id == 6
