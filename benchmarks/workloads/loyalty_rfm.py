@@ -29,8 +29,11 @@ WHERE occurred_at <= :as_of AND kind IN ('purchase', 'refund')
 GROUP BY customer_id
 HAVING MAX(CASE WHEN kind = 'purchase' THEN 1 END) = 1
 """
+# The same, written so that SQLite scans the covering (customer_id, occurred_at, kind, amount)
+# index in customer order instead of the (kind, occurred_at) index plus a temporary B-tree.
+AGGREGATE_COVERING = AGGREGATE.replace("AND kind IN", "AND +kind IN")
 NTILE_SCORED = f"""
-WITH a AS ({AGGREGATE})
+WITH a AS ({AGGREGATE_COVERING})
 SELECT customer_id,
     NTILE(5) OVER (ORDER BY -recency, customer_id) * 100
     + NTILE(5) OVER (ORDER BY frequency, customer_id) * 10
@@ -93,20 +96,23 @@ def run(ctx: Context) -> dict:
         repeat = ctx.repeat
         t_crm, result = timed(lambda: crm.loyalty.rfm(window_days=WINDOW_DAYS, store=False), repeat)
         t_store, stored = timed(lambda: crm.loyalty.rfm(window_days=WINDOW_DAYS), 1)
-        t_sql, rows = timed(lambda: raw.execute(AGGREGATE, params).fetchall(), repeat)
+        t_naive, naive_rows = timed(lambda: raw.execute(AGGREGATE, params).fetchall(), repeat)
+        t_sql, rows = timed(lambda: raw.execute(AGGREGATE_COVERING, params).fetchall(), repeat)
         t_ntile, ntile_rows = timed(lambda: raw.execute(NTILE_SCORED, params).fetchall(), 1)
         customers = len(result.scores)
         mine = {s.customer_id: int(s.code) for s in result.scores}
-        if len(rows) != customers or dict(ntile_rows) != mine:
+        if len(rows) != customers or sorted(naive_rows) != sorted(rows) or dict(ntile_rows) != mine:
             raise AssertionError("crmkit RFM and the hand-written SQL (aggregate / NTILE scores) disagree")
         out["measurements"] += [
             measurement("crmkit rfm(store=False): SQL aggregate + numpy quintiles + segments", t_crm, rows=customers, result=customers),
             measurement("crmkit rfm(): the same, storing the run (one row per customer)", t_store, rows=stored.run.customers),
-            measurement("hand-written SQL aggregate only (raw sqlite3, fetchall)", t_sql, rows=len(rows)),
+            measurement("hand-written SQL aggregate only, planner's choice (kind index + temp B-tree)", t_naive, rows=len(naive_rows)),
+            measurement("hand-written SQL aggregate only, covering-index scan (+kind)", t_sql, rows=len(rows)),
             measurement("hand-written SQL aggregate scored with three NTILE(5) windows", t_ntile, rows=len(ntile_rows)),
         ]
         out["ratios"] += [
-            ratio("crmkit rfm (aggregate + scoring) ÷ hand-written SQL aggregate", t_crm / t_sql),
+            ratio("crmkit rfm (aggregate + scoring) ÷ best hand-written SQL aggregate", t_crm / min(t_sql, t_naive)),
+            ratio("planner's-choice SQL aggregate ÷ covering-index SQL aggregate", t_naive / t_sql),
             ratio("SQL NTILE scoring ÷ crmkit rfm", t_ntile / t_crm),
             ratio("crmkit rfm storing the run ÷ without storing", t_store / t_crm),
         ]

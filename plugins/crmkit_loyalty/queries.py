@@ -31,6 +31,14 @@ def signed(in_list: str, out_list: str, alias: str = "i") -> str:
     )
 
 
+def money_kinds(in_list: str, out_list: str, alias: str = "i") -> str:
+    """Rows of purchase or refund kinds, written so that SQLite's planner does not pick the
+    (kind, occurred_at) index: a per-customer GROUP BY then scans the covering (customer_id,
+    occurred_at, kind, amount) index in order, 2-3 times faster (the unary ``+`` is SQLite's way
+    to say "no index for this term"; another store would drop it)."""
+    return f"+{alias}.kind IN ({in_list}, {out_list})"
+
+
 def days_since(column: str, moment: str = ":as_of") -> str:
     return days_between(column, moment)
 
@@ -79,7 +87,7 @@ def rfm_aggregate(in_list: str, out_list: str) -> str:
             SUM(CASE WHEN {is_in} AND i.occurred_at > :start THEN 1 ELSE 0 END),
             COALESCE(SUM(CASE WHEN i.occurred_at > :start THEN {signed(in_list, out_list)} END), 0)
         FROM interactions i
-        WHERE i.occurred_at <= :as_of AND (i.kind IN ({in_list}) OR i.kind IN ({out_list}))
+        WHERE i.occurred_at <= :as_of AND {money_kinds(in_list, out_list)}
         GROUP BY i.customer_id
         HAVING MAX(CASE WHEN {is_in} THEN 1 END) = 1
         ORDER BY i.customer_id
@@ -125,8 +133,7 @@ def net_spend_per_customer(in_list: str, out_list: str) -> str:
     return f"""
         SELECT i.customer_id, SUM({signed(in_list, out_list)})
         FROM interactions i
-        WHERE i.occurred_at > :start AND i.occurred_at <= :as_of
-          AND (i.kind IN ({in_list}) OR i.kind IN ({out_list}))
+        WHERE i.occurred_at > :start AND i.occurred_at <= :as_of AND {money_kinds(in_list, out_list)}
         GROUP BY i.customer_id
         HAVING MAX(CASE WHEN i.kind IN ({in_list}) THEN 1 END) = 1
     """
@@ -664,12 +671,12 @@ def clv_summary(in_list: str, out_list: str) -> str:
         WITH days AS (
             SELECT i.customer_id, substr(i.occurred_at, 1, 10) AS day, SUM(i.amount) AS amount,
                    ROW_NUMBER() OVER (PARTITION BY i.customer_id ORDER BY substr(i.occurred_at, 1, 10)) AS nth
-            FROM interactions i WHERE i.kind IN ({in_list}) AND i.occurred_at <= :as_of
+            FROM interactions i WHERE +i.kind IN ({in_list}) AND i.occurred_at <= :as_of
             GROUP BY i.customer_id, day
         ),
         net AS (
             SELECT i.customer_id, SUM({signed(in_list, out_list)}) AS revenue FROM interactions i
-            WHERE i.occurred_at <= :as_of AND (i.kind IN ({in_list}) OR i.kind IN ({out_list}))
+            WHERE i.occurred_at <= :as_of AND {money_kinds(in_list, out_list)}
             GROUP BY i.customer_id
         )
         SELECT d.customer_id, COUNT(*) - 1,
