@@ -9,6 +9,7 @@ core = Migrations("crmkit")
 
 @core()
 def m001_core_tables(db: Database) -> None:
+    """Customers, interactions, their summary, segments and snapshots, tasks, audit log, settings."""
     db["settings"].create({"key": str, "value": str}, pk="key")
     db["customers"].create(
         {

@@ -123,6 +123,8 @@ class Truthy:
 
 @frozen
 class And:
+    """All of ``items`` hold."""
+
     items: tuple
 
     def __str__(self) -> str:
@@ -131,6 +133,8 @@ class And:
 
 @frozen
 class Or:
+    """At least one of ``items`` holds."""
+
     items: tuple
 
     def __str__(self) -> str:
@@ -139,6 +143,8 @@ class Or:
 
 @frozen
 class Not:
+    """``item`` does not hold (a comparison with a missing value is neither true nor its not)."""
+
     item: object
 
     def __str__(self) -> str:

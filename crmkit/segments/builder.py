@@ -106,21 +106,27 @@ class FieldRef:
     __hash__ = None  # type: ignore[assignment]
 
     def in_(self, values: Iterable[Any]) -> Condition:
+        """``field in (values)``."""
         return Condition(In(Name(self.name), tuple(literal(v) for v in values)))
 
     def not_in(self, values: Iterable[Any]) -> Condition:
+        """``field not in (values)``."""
         return Condition(In(Name(self.name), tuple(literal(v) for v in values), negated=True))
 
     def between(self, low: Any, high: Any) -> Condition:
+        """``field between low and high``, both ends included."""
         return Condition(Between(Name(self.name), literal(low), literal(high)))
 
     def contains(self, value: Any) -> Condition:
+        """``field contains value``: a tag of a tag list, or a part of a text."""
         return Condition(Contains(Name(self.name), literal(value)))
 
     def is_null(self) -> Condition:
+        """``field is null``."""
         return Condition(IsNull(Name(self.name)))
 
     def is_not_null(self) -> Condition:
+        """``field is not null``."""
         return Condition(IsNull(Name(self.name), negated=True))
 
     def __invert__(self) -> Condition:

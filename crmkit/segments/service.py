@@ -66,6 +66,7 @@ class RuleView:
         crm.segments.compile(rule)  # fail now, not on first use
 
     def compiled(self, as_of: Any = None) -> CompiledRule:
+        """The rule compiled to SQL as of a time (default: the view's ``as_of``, else the clock)."""
         return self._crm.segments.compile(self.rule, as_of if as_of is not None else self._as_of)
 
     def count(self, as_of: Any = None) -> int:
