@@ -91,3 +91,32 @@ def batched(iterable, size: int):
 def shift_days(time_sql: str, days: int) -> str:
     """SQL for an ISO time expression moved by a whole number of days, as storage text."""
     return f"strftime('%Y-%m-%dT%H:%M:%SZ', {time_sql}, '{int(days):+d} days')"
+
+
+@contextmanager
+def indexes_deferred(db: sqlite_utils.Database, tables: tuple[str, ...]) -> Iterator[list[str]]:
+    """Drop the non-unique secondary indexes of ``tables`` for a bulk load; build them again after.
+
+    Loading millions of rows in an order that scatters them across an index (the index cliff)
+    is several times slower than building the index once at the end. Unique indexes stay, so
+    constraints still hold during the load. The indexes are rebuilt, from their own stored
+    definitions, when the block ends, also when it fails. Yields the names of the deferred
+    indexes. Use it only where nothing needs those indexes meanwhile, e.g. building a new file.
+    """
+    marks = ", ".join("?" * len(tables))
+    saved = [
+        (name, sql) for name, sql in db.execute(
+            f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ({marks}) ORDER BY name",
+            list(tables),
+        )
+        if not sql.lstrip().upper().startswith("CREATE UNIQUE")
+    ]
+    with transaction(db):
+        for name, _ in saved:
+            db.execute(f'DROP INDEX "{name}"')
+    try:
+        yield [name for name, _ in saved]
+    finally:
+        with transaction(db):
+            for _, sql in saved:
+                db.execute(sql)
