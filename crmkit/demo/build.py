@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from ..errors import CrmError, ValidationError
+from ..store import indexes_deferred
 from ..testing import FixedClock
 from . import catalog
 from .history import KINDS, event_rows, make_events
@@ -26,6 +27,8 @@ from .timeline import DEMO_TODAY, Timeline
 
 CHUNK = 10_000
 ACTOR = "demo"
+# Non-unique indexes of these tables are built once after the load instead of row by row.
+BULK_TABLES = ("customers", "interactions", "audit_log")
 Progress = Callable[[int, int], None]
 
 
@@ -66,7 +69,8 @@ def build(
     try:
         crm = crmkit.open(building, plugins=plugins, clock=FixedClock(DEMO_TODAY), actor=ACTOR)
         try:
-            kinds = load_core_data(crm, customers, seed, timeline, progress)
+            with indexes_deferred(crm.db, BULK_TABLES):
+                kinds = load_core_data(crm, customers, seed, timeline, progress)
             add_plugin_data(crm, seed)
             segments = define_segments(crm)
             with crm.transaction():

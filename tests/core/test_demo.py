@@ -351,3 +351,35 @@ class TestRecordManyFastPath:
             fresh_crm.interactions.record_many([good, {**good, **change}])
         assert str(raised.value).startswith(field)
         assert fresh_crm.interactions.count() == 0
+
+
+class TestIndexesDeferred:
+    """The demo loads with non-unique indexes dropped and builds them once at the end."""
+
+    @staticmethod
+    def indexes(crm) -> dict[str, str]:
+        return dict(crm.db.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+            "AND tbl_name IN ('customers', 'interactions', 'audit_log')"
+        ).fetchall())
+
+    def test_dropped_inside_rebuilt_after(self, fresh_crm):
+        from crmkit.store import indexes_deferred
+
+        before = self.indexes(fresh_crm)
+        with indexes_deferred(fresh_crm.db, ("customers", "interactions", "audit_log")) as deferred:
+            inside = self.indexes(fresh_crm)
+            fresh_crm.customers.add(name="Loaded while deferred", email="a@b.example")
+        assert "ix_interactions_kind_time" in deferred and "idx_customers_email_norm" in deferred
+        assert set(inside) == {"idx_customers_external_id"}  # unique: kept, constraints hold
+        assert self.indexes(fresh_crm) == before
+        assert fresh_crm.customers.find(email="A@B.example")[0].name == "Loaded while deferred"
+
+    def test_rebuilt_after_a_failure(self, fresh_crm):
+        from crmkit.store import indexes_deferred
+
+        before = self.indexes(fresh_crm)
+        with pytest.raises(RuntimeError):
+            with indexes_deferred(fresh_crm.db, ("interactions",)):
+                raise RuntimeError("load failed")
+        assert self.indexes(fresh_crm) == before
