@@ -99,7 +99,29 @@ def _summary_line(size: str, label: str, result: dict) -> str:
 
 
 def _write(report: dict, out: Path) -> None:
-    (out / f"bench-{report['size']}.json").write_text(json.dumps(report, indent=1, default=str) + "\n", encoding="utf-8")
+    """Write the results, keeping from an earlier file the workloads this run did not measure.
+
+    Engineers run their own workloads with ``--only``; each workload's entry carries the time and
+    commit of the run that measured it, so one file gathers the latest figure of every workload.
+    """
+    target = out / f"bench-{report['size']}.json"
+    run = {"started": report["started"], "commit": report["machine"]["commit"]}
+    for item in report["workloads"]:
+        item.setdefault("run", run)
+    if target.exists():
+        try:
+            earlier = json.loads(target.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            earlier = {}
+        measured = {item["workload"] for item in report["workloads"]}
+        kept = [item for item in earlier.get("workloads", []) if item.get("workload") not in measured]
+        for item in kept:
+            item.setdefault("run", {"started": earlier.get("started"), "commit": (earlier.get("machine") or {}).get("commit")})
+        report["workloads"] = kept + report["workloads"]
+        dataset_now, dataset_then = report.get("dataset") or {}, earlier.get("dataset") or {}
+        if dataset_now.get("cached") and dataset_then.get("path") == dataset_now.get("path") and dataset_then.get("summary"):
+            report["dataset"] = dataset_then
+    target.write_text(json.dumps(report, indent=1, default=str) + "\n", encoding="utf-8")
     (out / f"bench-{report['size']}.md").write_text(markdown(report), encoding="utf-8")
 
 
@@ -142,7 +164,9 @@ def markdown(report: dict) -> str:
             value = "n/a" if r["value"] is None else f"{r['value']}"
             met = "" if r.get("met") is None else ("yes" if r["met"] else "**no**")
             lines.append(f"| {r['name']} | {value} | {r.get('target') or ''} | {met}{' — ' + r['note'] if r.get('note') else ''} |")
-        lines += ["", f"Wall time {item['wall_seconds']:.1f} s, peak RSS {item['max_rss_mb']:.0f} MB.", ""]
+        run = item.get("run") or {}
+        lines += ["", f"Wall time {item['wall_seconds']:.1f} s, peak RSS {item['max_rss_mb']:.0f} MB; "
+                      f"measured {run.get('started') or '?'} at commit {run.get('commit') or '?'}.", ""]
         for note in item.get("notes", []):
             lines.append(f"- {note}")
         if item.get("notes"):
