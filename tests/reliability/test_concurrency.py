@@ -80,17 +80,3 @@ def test_bulk_load_small_writes_and_a_reader_at_once(tmp_path):
     assert raw.execute("SELECT sum(net_spend) FROM customer_summary").fetchone()[0] == bulk_net + 200 * 1000 - 200 * 100
     raw.close()
     print(f"concurrent run: {elapsed:.1f}s, reader made {reads} rounds")
-
-
-def test_two_writers_one_transaction_each_no_lock_error(tmp_path):
-    """The short version: two processes, each 30 rounds of small writes, interleaving on one file."""
-    path = tmp_path / "two.db"
-    with crmkit.open(path, plugins=[]) as crm:
-        crm.customers.add(name="First")
-    writers = [start("small", path, 30) for _ in range(2)]
-    assert [finish(w) for w in writers] == [{"added": 30, "recorded": 90}] * 2
-    raw = connect_raw(path)
-    assert raw.execute("SELECT count(*) FROM customers").fetchone()[0] == 61
-    assert raw.execute("SELECT count(*) FROM interactions").fetchone()[0] == 180
-    assert summary_mismatches(raw) == []
-    raw.close()
