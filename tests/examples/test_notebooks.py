@@ -1,0 +1,108 @@
+"""The example notebooks (tour, churn study, plugin prototype) run top to bottom in a real kernel.
+
+Each notebook checks itself with ``assert`` cells (crmkit's figures against a pandas
+recomputation, snapshot arithmetic, idempotent due runs...). The tests below execute it with
+nbclient in a temporary folder, fail on any error, and add one cell just before the notebook's
+clean-up cell that prints the results the test then checks. The committed files must have no
+outputs, so they stay small and diff cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "examples" / "notebooks"
+OURS = ("tour.ipynb", "churn-study.ipynb", "plugin-prototype.ipynb")
+MARK = "NOTEBOOK-CHECKS "
+
+
+def run_notebook(name: str, folder: Path, checks: str) -> tuple[nbformat.NotebookNode, dict]:
+    """Execute notebook ``name`` in ``folder`` with ``checks`` (code printing a dict) run just
+    before the cell tagged ``cleanup``; returns the executed notebook and the printed dict."""
+    shutil.copy(NOTEBOOKS / name, folder / name)
+    nb = nbformat.read(folder / name, as_version=4)
+    cleanup = [i for i, cell in enumerate(nb.cells) if "cleanup" in cell.metadata.get("tags", [])]
+    assert len(cleanup) == 1, f"{name} needs exactly one cell tagged 'cleanup'"
+    probe = nbformat.v4.new_code_cell(f"import json as _json\nprint({MARK!r} + _json.dumps({checks}, default=str))")
+    probe["id"] = "test-checks"
+    nb.cells.insert(cleanup[0], probe)
+    client = NotebookClient(nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(folder)}})
+    client.execute()
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    errors = [o for cell in code for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors, errors
+    assert all(cell.get("execution_count") for cell in code), "a code cell did not run"
+    printed = "".join(o.get("text", "") for o in probe.get("outputs", []) if o.get("output_type") == "stream")
+    line = next(line for line in printed.splitlines() if line.startswith(MARK))
+    return nb, json.loads(line[len(MARK):])
+
+
+def output_of(nb, starts_with: str) -> str:
+    """Every output of the first code cell whose source starts with ``starts_with``, as text."""
+    cell = next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith(starts_with))
+    return json.dumps(cell.get("outputs", []))
+
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch):
+    """A clean folder; the notebooks choose their plugins themselves."""
+    monkeypatch.delenv("CRMKIT_PLUGINS", raising=False)
+    monkeypatch.delenv("CRMKIT_CONFIG", raising=False)
+    return tmp_path
+
+
+class TestCommittedFiles:
+    def test_every_notebook_is_committed_without_outputs(self):
+        """Outputs are cleared in the committed files (small files, clean diffs)."""
+        for name in OURS:
+            nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+            nbformat.validate(nb)
+            code = [c for c in nb.cells if c.cell_type == "code"]
+            assert code, name
+            assert [c.get("outputs") for c in code] == [[] for _ in code], name
+            assert {c.get("execution_count") for c in code} == {None}, name
+
+    def test_readme_lists_every_notebook(self):
+        """examples/notebooks/README.md names each notebook and how to run it."""
+        readme = (NOTEBOOKS / "README.md").read_text(encoding="utf-8")
+        for name in OURS + ("quickstart.ipynb",):
+            assert name in readme
+        assert "make lab" in readme
+
+
+@pytest.mark.slow
+def test_tour_runs_and_its_figures_hold_together(folder):
+    """The tour builds a 1,500-customer demo, and its segments, snapshots, RFM, Pareto, report,
+    magics and dashboard agree with each other."""
+    nb, got = run_notebook("tour.ipynb", folder, """{
+        "customers": summary["customers"], "workdir": str(workdir),
+        "vip_march": march.members, "vip_june": june.members, "vip_now": crm.segments["vip"].count(),
+        "joined": len(change.joined), "left": len(change.left), "stayed": change.stayed,
+        "segments": sorted(s.name for s in crm.segments.list()),
+        "regulars": regulars.count(), "regulars_by_size": int(by_size["regulars"].sum()),
+        "rfm_scored": len(scores), "buyers": crm.segments.evaluate("purchases >= 1").count(),
+        "top_share": pareto.top_share, "top_revenue": str(pareto.top_revenue), "pandas_top": str(top.sum()),
+        "report_failed": len(report.failed), "titles": dash.titles,
+    }""")
+    assert got["customers"] == 1500
+    assert got["vip_june"] == got["vip_now"]                     # the June snapshot is "now"
+    assert got["vip_march"] - got["left"] + got["joined"] == got["vip_june"]
+    assert got["stayed"] == got["vip_june"] - got["joined"]
+    assert "eu-regulars" in got["segments"] and "typo" not in got["segments"]
+    assert got["regulars"] == got["regulars_by_size"] > 0
+    assert got["rfm_scored"] == got["buyers"] > 1000
+    assert got["top_revenue"] == got["pandas_top"]             # exact to the cent
+    assert 0.6 < got["top_share"] < 0.95                         # the demo's Pareto skew: about 80 %
+    assert got["report_failed"] == 0
+    assert got["titles"][:2] == ["Customers", "Segments"]
+    assert "eu-regulars: " in output_of(nb, "%crm segment")     # the first, bare one: every saved segment
+    assert "customers as of 2025-06-30 12:00 UTC" in output_of(nb, "%crm segment --limit 5 vip")
+    assert "crmkit-report" in output_of(nb, "%crm report")
+    assert "application/vnd.jupyter.widget-view+json" in output_of(nb, "import crmkit_jupyter")
+    assert not Path(got["workdir"]).exists()                    # the last cell cleaned up
