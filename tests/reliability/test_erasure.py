@@ -163,3 +163,18 @@ class TestErasureAcrossPlugins:
                 assert crm.loyalty.points.balance(person_id) == balance
         traces = scan(path)
         assert traces == [], f"personal data left after forget: {sorted(set(traces))}"
+
+
+def test_after_vacuum_the_file_bytes_hold_no_trace(tmp_path):
+    """Beyond the tables: once the file is vacuumed and closed, not even free pages keep the
+    person's data (SQLite builds differ on secure_delete; VACUUM does not depend on it)."""
+    path = tmp_path / "bytes.db"
+    with crmkit.open(path, plugins=[], clock=FixedClock()) as crm:
+        crm.customers.add_many({"name": f"Filler {i}", "address": "x" * 200} for i in range(100))
+        person = crm.customers.add(name=NAME, email=EMAIL, phone=PHONE, address=ADDRESS)
+        build_history(crm, person.id)
+        crm.forget(person.id)
+        crm.db.execute("VACUUM")
+    data = path.read_bytes()
+    assert not path.with_name(path.name + "-wal").exists()
+    assert [s for s in SECRETS if s.encode("utf-8") in data] == []
