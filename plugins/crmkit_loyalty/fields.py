@@ -23,8 +23,10 @@ def loyalty_fields(crm) -> list[Field | FieldFamily]:
     def rfm(column: str) -> str:
         return q.run_value_sql("rfm", "loyalty_rfm", column)
 
+    def clv(column: str) -> str:
+        return q.run_value_sql("clv", "loyalty_clv", column)
+
     churn_run = q.latest_run_sql("churn")
-    clv = lambda column: q.run_value_sql("clv", "loyalty_clv", column)  # noqa: E731
     return [
         Field("rfm_r", "number", "RFM recency score 1-5 (5: most recent) from the newest RFM run.", rfm("r")),
         Field("rfm_f", "number", "RFM frequency score 1-5 from the newest RFM run.", rfm("f")),

@@ -183,6 +183,7 @@ class Points:
         policy = self.policy()
         in_list, out_list, kinds = q.kind_params(crm)
         now = to_iso(crm.now())
+        changes_before = crm.db.execute("SELECT total_changes()").fetchone()[0]
         base = {"first": first_id, "last": last_id, "now": now}
         divisor = 10 ** crm.exponent * 1000 * 1000
         crm.db.execute(
@@ -200,6 +201,12 @@ class Points:
         refunds = crm.db.execute(q.refunds_in_range(out_list), dict(base, **kinds)).fetchall()
         for refund in refunds:
             self._claw_back(*refund, policy=policy)
+        written = crm.db.execute("SELECT total_changes()").fetchone()[0] - changes_before
+        if written:
+            crm.audit.record(
+                "loyalty.points.earn", "interactions", None,
+                after={"first_id": first_id, "last_id": last_id, "rows": written}, source="loyalty",
+            )
 
     def _claw_back(self, refund_id: int, customer_id: int, amount: int, occurred_at: str, purchase_id: int | None, policy: PointsPolicy) -> None:
         """Take back the points a refunded purchase earned (in proportion to the amount refunded),

@@ -27,7 +27,6 @@ DEFAULT_GAP_DAYS = 90
 
 def parts(rows: list[tuple], exponent: int) -> dict[str, np.ndarray]:
     """The parts (0..1, NaN when not applicable) from :func:`queries.score_inputs` rows."""
-    count = len(rows)
     col = list(zip(*rows)) if rows else [()] * 11
     tenure_days = np.array(col[1], dtype=float)
     purchases = np.array(col[2], dtype=float)
@@ -52,7 +51,6 @@ def parts(rows: list[tuple], exponent: int) -> dict[str, np.ndarray]:
             "referrals": np.minimum(referrals / REFERRALS_FULL, 1.0),
             "retention": np.where(complained, stayed.astype(float), np.nan),
         }
-    assert all(len(v) == count for v in out.values())
     return out
 
 

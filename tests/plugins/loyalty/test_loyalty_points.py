@@ -64,6 +64,8 @@ class TestEarning:
         crm.interactions.record_many(rows, batch_size=5000)
         count, total = crm.db.execute("SELECT COUNT(*), SUM(points) FROM loyalty_points").fetchone()
         assert (count, total) == (12_000, 306_000)
+        earned = crm.audit.query(action="loyalty.points.earn", source="loyalty")
+        assert sorted(e.after["rows"] for e in earned) == [2000, 5000, 5000]  # one entry per batch
 
 
 class TestRedemption:
