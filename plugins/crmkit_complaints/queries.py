@@ -450,7 +450,7 @@ def sla_board(db, now: str, always: bool, owner: str | None, limit: int) -> list
     due = "CASE WHEN c.status = 'received' THEN c.ack_due_at ELSE c.resolve_due_at END"
     target = "CASE WHEN c.status = 'received' THEN c.ack_target_s ELSE c.resolve_target_s END"
     now_b = business_seconds(epoch(":now"), always)
-    where = f"c.status IN ({listed}) AND c.received_at <= :now"
+    where = f"c.status IN ({listed}) AND +c.received_at <= :now"  # + : start from the status index
     if owner is not None:
         where += " AND c.owner = :owner"
     return list(db.query(
