@@ -80,3 +80,48 @@ def test_bulk_load_small_writes_and_a_reader_at_once(tmp_path):
     assert raw.execute("SELECT sum(net_spend) FROM customer_summary").fetchone()[0] == bulk_net + 200 * 1000 - 200 * 100
     raw.close()
     print(f"concurrent run: {elapsed:.1f}s, reader made {reads} rounds")
+
+
+def _plugin_available(name: str) -> bool:
+    from crmkit.plugins import installed_entry_points
+
+    return name in installed_entry_points()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _plugin_available("leads"), reason="leads plugin not installed")
+def test_lead_claims_stay_exclusive_across_processes(tmp_path):
+    """Two reps in two processes race for the same 60 pool leads: each lead gets exactly one
+    owner, and each process's successes are exactly the leads it owns."""
+    path = tmp_path / "leads.db"
+    with crmkit.open(path, plugins=["leads"]) as crm:
+        for rep in ("rep-a", "rep-b"):
+            crm.leads.add_rep(rep, rep.upper(), capacity=1000, claim_limit=1000)
+        crm.leads.add_many({"name": f"Lead {i}"} for i in range(60))
+    racers = [start("claim", path, rep, 60) for rep in ("rep-a", "rep-b")]
+    won = [set(finish(p)["won"]) for p in racers]
+    assert won[0].isdisjoint(won[1])
+    assert won[0] | won[1] == set(range(1, 61))
+    with crmkit.open(path, plugins=["leads"]) as crm:
+        owners = {lead.id: lead.owner for lead in crm.leads.leads(limit=100)}
+    assert owners == {i: ("rep-a" if i in won[0] else "rep-b") for i in range(1, 61)}
+    raw = connect_raw(path)
+    assert raw.execute("SELECT count(*) FROM audit_log WHERE source = 'leads' AND entity = 'lead' AND entity_id IS NOT NULL").fetchone()[0] >= 60
+    raw.close()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _plugin_available("loyalty"), reason="loyalty plugin not installed")
+def test_points_never_go_negative_under_concurrent_redemptions(tmp_path):
+    """100 points, two processes each redeeming 7 points ten times: exactly 14 redemptions
+    succeed (14 x 7 = 98 <= 100 < 15 x 7), and the balance ends at 100 - 98 = 2."""
+    path = tmp_path / "points.db"
+    with crmkit.open(path, plugins=["loyalty"]) as crm:
+        customer = crm.customers.add(name="Saver")
+        crm.loyalty.points.award(customer.id, 100, key="start", reason="welcome")
+        assert crm.loyalty.points.balance(customer.id) == 100
+    racers = [start("redeem", path, customer.id, 10, tag) for tag in ("a", "b")]
+    made = [finish(p)["redeemed"] for p in racers]
+    assert sum(made) == 14
+    with crmkit.open(path, plugins=["loyalty"]) as crm:
+        assert crm.loyalty.points.balance(customer.id) == 2

@@ -126,6 +126,39 @@ def mode_crash_due(path: str, marker: str) -> dict:
     return {"results": report.results}
 
 
+def mode_claim(path: str, rep: str, leads: str) -> dict:
+    """Try to claim every lead 1..leads for ``rep``; count what this process got."""
+    from crmkit import ConflictError
+
+    won = []
+    with crmkit.open(path, plugins=["leads"]) as crm:
+        for lead_id in range(1, int(leads) + 1):
+            try:
+                crm.leads.claim(lead_id, rep)
+                won.append(lead_id)
+            except ConflictError:
+                pass
+    return {"won": won}
+
+
+def mode_redeem(path: str, customer_id: str, times: str, tag: str) -> dict:
+    """Redeem 7 points ``times`` times, each under its own key; count the redemptions made."""
+    from crmkit import ConflictError
+
+    made = 0
+    with crmkit.open(path, plugins=["loyalty"]) as crm:
+        for i in range(int(times)):
+            try:
+                crm.loyalty.points.redeem(int(customer_id), 7, key=f"{tag}-{i}")
+                made += 1
+            except ConflictError:
+                pass
+            balance = crm.loyalty.points.balance(int(customer_id))
+            if balance < 0:
+                raise SystemExit(f"negative balance seen: {balance}")
+    return {"redeemed": made}
+
+
 MODES = {name[5:]: fn for name, fn in globals().items() if name.startswith("mode_")}
 
 if __name__ == "__main__":
