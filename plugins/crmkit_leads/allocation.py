@@ -177,7 +177,7 @@ def apply_plan(service: "LeadsService", now: datetime, how: str = "allocate") ->
     options = service.options
     stamp = to_iso(now)
     cursor = db.execute(queries.APPLY_PLAN, {"now": stamp})
-    if cursor.rowcount != db.execute("SELECT count(*) FROM _lp_plan").fetchone()[0]:
+    if cursor.rowcount != db.execute(queries.PLAN_SIZE).fetchone()[0]:
         from crmkit import ConflictError
 
         raise ConflictError("some leads left the pool while the allocation ran; nothing was allocated, try again")

@@ -171,9 +171,11 @@ def fold_follow_ups(service: "LeadsService", first_id: int, last_id: int) -> int
     crm = service.crm
     db = crm.db
     db.execute(queries.DROP_FOLLOW_UP_SCRATCH)
+    db.execute(queries.CREATE_FOLLOW_UP_SCRATCH)
     db.execute(queries.FOLLOW_UPS_IN_BATCH, {"first": first_id, "last": last_id, "kinds": json.dumps(service.options.follow_up_kinds)})
     try:
-        if not db.execute("SELECT 1 FROM _lf_batch LIMIT 1").fetchone():
+        found = db.execute(queries.FOLLOW_UPS_FOUND).fetchone()[0]
+        if not found:
             return 0
         db.execute(queries.APPLY_FOLLOW_UPS)
         db.execute(queries.APPLY_FOLLOW_UPS_TO_ASSIGNMENTS)
@@ -184,7 +186,7 @@ def fold_follow_ups(service: "LeadsService", first_id: int, last_id: int) -> int
              "after": {"status": "following_up", "first_follow_up_at": at}, "source": "leads"}
             for lead, at in firsts
         )
-        return db.execute("SELECT count(*) FROM _lf_batch").fetchone()[0]
+        return found
     finally:
         db.execute(queries.DROP_FOLLOW_UP_SCRATCH)
 
@@ -200,6 +202,7 @@ def recycle(service: "LeadsService", now: datetime) -> dict:
     options = service.options
     stamp = to_iso(now)
     db.execute(queries.DROP_RECYCLE_SCRATCH)
+    db.execute(queries.CREATE_RECYCLE_SCRATCH)
     db.execute(queries.SELECT_DUE_FOR_RECYCLE, {"now": stamp})
     try:
         rows = db.execute(queries.RECYCLED_ROWS).fetchall()

@@ -57,6 +57,7 @@ FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.priority'
 WHERE l.customer_id = j.id
 """
 
+TOTAL_CHANGES = "SELECT total_changes()"
 GET_LEAD = LEAD_SELECT + " WHERE l.customer_id = ?"
 LEADS_BY_IDS = LEAD_SELECT + " WHERE l.customer_id IN (SELECT value FROM json_each(?)) ORDER BY l.customer_id"
 COUNT_BY_STATUS = "SELECT status, count(*) FROM leads_leads GROUP BY status"
@@ -291,14 +292,16 @@ REFRESH_PLANNED_RECYCLE_AT = f"""
 UPDATE leads_leads AS l SET recycle_at = {RECYCLE_AT_SQL}
 WHERE l.customer_id IN (SELECT lead_id FROM _lp_plan)
 """
+PLAN_SIZE = "SELECT count(*) FROM _lp_plan"
 PLAN_AUDIT_ROWS = "SELECT p.lead_id, p.rep_id, p.reason FROM _lp_plan p ORDER BY p.lead_id"
 
 # --- recycling --------------------------------------------------------------------------------
 
 # Leads due for recycling go to a scratch table first: one pass decides, the others apply.
+CREATE_RECYCLE_SCRATCH = "CREATE TEMP TABLE _lr_due(lead_id INTEGER PRIMARY KEY, owner TEXT, recycle_at TEXT)"
 SELECT_DUE_FOR_RECYCLE = f"""
-CREATE TEMP TABLE _lr_due AS
-SELECT l.customer_id AS lead_id, l.owner, l.recycle_at FROM leads_leads l
+INSERT INTO _lr_due(lead_id, owner, recycle_at)
+SELECT l.customer_id, l.owner, l.recycle_at FROM leads_leads l
 WHERE l.status IN {OWNED} AND l.recycle_at <= :now AND l.protected = 0
 """
 RECYCLE_LEADS = """
@@ -314,16 +317,20 @@ WHERE ended_at IS NULL AND lead_id IN (SELECT lead_id FROM _lr_due)
 RECYCLED_ROWS = "SELECT lead_id, owner, recycle_at FROM _lr_due ORDER BY lead_id"
 DROP_RECYCLE_SCRATCH = "DROP TABLE IF EXISTS temp._lr_due"
 
+# Leads whose recycle time is within the reminder horizon and whose owner has no open reminder
+# for that time yet (the task key is what makes reminders idempotent).
 REMINDERS_DUE = f"""
 SELECT l.customer_id, l.owner, l.recycle_at FROM leads_leads l
 WHERE l.status IN {OWNED} AND l.protected = 0 AND l.recycle_at > :now AND l.recycle_at <= :horizon
+  AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.status = 'open' AND t.key IS NOT NULL
+                  AND t.key = 'leads.recycle:' || l.customer_id || ':' || l.owner || ':' || l.recycle_at)
 ORDER BY l.customer_id
 """
 
 # --- follow-ups seen in a batch of interactions ----------------------------------------------
 
 FOLLOW_UPS_IN_BATCH = """
-CREATE TEMP TABLE _lf_batch AS
+INSERT INTO _lf_batch(lead_id, status_before, first_at, last_at)
 SELECT l.customer_id AS lead_id, l.status AS status_before, min(i.occurred_at) AS first_at, max(i.occurred_at) AS last_at
 FROM interactions i JOIN leads_leads l ON l.customer_id = i.customer_id
 WHERE i.id BETWEEN :first AND :last AND i.kind IN (SELECT value FROM json_each(:kinds))
@@ -343,8 +350,10 @@ FROM _lf_batch AS f WHERE a.lead_id = f.lead_id AND a.ended_at IS NULL
 REFRESH_FOLLOWED_RECYCLE_AT = f"""
 UPDATE leads_leads AS l SET recycle_at = {RECYCLE_AT_SQL} WHERE l.customer_id IN (SELECT lead_id FROM _lf_batch)
 """
+FOLLOW_UPS_FOUND = "SELECT count(*) FROM _lf_batch"
 FIRST_FOLLOW_UPS = "SELECT lead_id, first_at FROM _lf_batch WHERE status_before = 'assigned' ORDER BY lead_id"
 DROP_FOLLOW_UP_SCRATCH = "DROP TABLE IF EXISTS temp._lf_batch"
+CREATE_FOLLOW_UP_SCRATCH = "CREATE TEMP TABLE _lf_batch(lead_id INTEGER PRIMARY KEY, status_before TEXT, first_at TEXT, last_at TEXT)"
 
 # --- erasure and merging ----------------------------------------------------------------------
 

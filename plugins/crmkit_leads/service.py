@@ -180,9 +180,9 @@ class LeadsService:
             return 0
         db = self.crm.db
         with self.crm.transaction():
-            before = db.execute("SELECT total_changes()").fetchone()[0]
+            before = db.execute(queries.TOTAL_CHANGES).fetchone()[0]
             db.execute(queries.INSERT_POOL_LEADS, {"ids": json.dumps(ids), "stage": self.options.stages[0]})
-            added = db.execute("SELECT total_changes()").fetchone()[0] - before
+            added = db.execute(queries.TOTAL_CHANGES).fetchone()[0] - before
             if added:
                 self.crm.audit.record("lead.receive", "lead", None, after={"count": added, "first": min(ids), "last": max(ids)}, source="leads")
         return added
