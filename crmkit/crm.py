@@ -164,7 +164,8 @@ class CRM:
         The customer row keeps its id, stage, region, size, industry and dates so that figures
         still add up; name, contact details, free text and attributes are removed from the core,
         from the audit log and, through ``crmkit_customer_forgotten``, from every plugin.
-        Interactions stay with amounts and dates, their notes and data erased.
+        Interactions stay with amounts, dates and the numbers and flags of their ``data`` (a
+        survey's score); their notes and any text in ``data`` are erased.
         """
         with self.transaction():
             self.customers.get(customer_id)
@@ -176,7 +177,16 @@ class CRM:
                    updated_at = :now, forgotten_at = :now WHERE id = :id""",
                 {"id": customer_id, "now": now},
             )
-            self.db.execute("UPDATE interactions SET notes = NULL, data = NULL WHERE customer_id = ?", [customer_id])
+            # Numbers and flags in `data` (a survey's score, a referral's customer id) are kept so
+            # that figures hold; text, which may say anything about the person, is dropped.
+            self.db.execute(
+                """UPDATE interactions SET notes = NULL, data = (
+                       SELECT CASE WHEN count(*) = 0 THEN NULL ELSE json_group_object(key,
+                           CASE type WHEN 'true' THEN json('true') WHEN 'false' THEN json('false') ELSE value END) END
+                       FROM json_each(interactions.data) WHERE type IN ('integer', 'real', 'true', 'false'))
+                   WHERE customer_id = ?""",
+                [customer_id],
+            )
             self.db.execute("UPDATE tasks SET reason = NULL, data = '{}' WHERE customer_id = ?", [customer_id])
             # The audit log about this person: their own entries, those of duplicates merged into
             # them (any depth; the duplicates' rows are gone, their entries are not) and those of

@@ -159,12 +159,14 @@ class TestForget:
         crm.customers.update(ada.id, email="ada.l@example.com")
         crm.interactions.record(ada.id, "purchase", "2024-01-01", amount="99.50", notes="Ada asked for gift wrap")
         crm.interactions.record(ada.id, "email", "2024-01-02", data={"subject": "Hello Ada"})
+        survey = crm.interactions.record(ada.id, "survey", "2024-01-03", data={"score": 4, "comment": "Ada loves it", "anonymous": False})
         crm.tasks.create("call", ada.id, reason="Ask Ada Lovelace about her engine")
         crm.forget(ada.id)
         dump = "\n".join(crm.db.conn.iterdump())
-        for secret in ("Lovelace", "ada@example.com", "ada.l@example.com", "7946", "St James", "AL-1", "1815", "gift wrap", "Hello Ada"):
+        for secret in ("Lovelace", "ada@example.com", "ada.l@example.com", "7946", "St James", "AL-1", "1815", "gift wrap", "Hello Ada", "loves it"):
             assert secret not in dump, secret
-        assert crm.segments.evaluate("ltv = 99.50 and interactions = 2").count() == 1
+        assert crm.segments.evaluate("ltv = 99.50 and interactions = 3").count() == 1
+        assert crm.interactions.get(survey.id).data == {"score": 4, "anonymous": False}
         assert crm.customers.get(ada.id).name == f"forgotten customer {ada.id}"
         assert crm.audit.query(action="customer.forget")[0].entity_id == str(ada.id)
 
