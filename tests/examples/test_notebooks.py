@@ -106,3 +106,37 @@ def test_tour_runs_and_its_figures_hold_together(folder):
     assert "crmkit-report" in output_of(nb, "%crm report")
     assert "application/vnd.jupyter.widget-view+json" in output_of(nb, "import crmkit_jupyter")
     assert not Path(got["workdir"]).exists()                    # the last cell cleaned up
+
+
+@pytest.mark.slow
+def test_churn_study_runs_and_turns_findings_into_a_segment_a_file_and_tasks(folder):
+    """The churn study's definition table, KPIs per class, CLV, warnings, saved segments, export
+    and due tasks agree with each other and with what the notebook says."""
+    nb, got = run_notebook("churn-study.ipynb", folder, """{
+        "customers": summary["customers"], "workdir": str(workdir),
+        "recall": definitions["recall"].tolist(), "flagged": definitions["flagged"].tolist(),
+        "churn_days": crm.reports.settings()["churn_days"],
+        "configured": [e.action for e in crm.audit.query(source="reports", action="reports.configure")],
+        "size_churned": int(by_size["churned"].sum()), "all_churned": overall["churned"],
+        "valued": clv.customers, "buyers": crm.segments.evaluate("purchases >= 1").count(),
+        "classes": [c.name for c in crm.loyalty.churn_classes()],
+        "segments": sorted(s.name for s in crm.segments.list()),
+        "watch": sorted(crm.segments["churn-watch"].ids()), "exported": exported.rows,
+        "csv_rows": len(pd.read_csv(workdir / "churn-watch.csv")), "call_list": len(pd.read_csv(workdir / "call-list.csv")),
+        "task_customers": sorted({t.customer_id for t in crm.tasks.open(kind="churn_warning", limit=100_000)}),
+        "second_run": again.results["loyalty"], "due_ok": due.ok and again.ok,
+    }""")
+    assert got["customers"] == 1500
+    assert got["flagged"] == sorted(got["flagged"], reverse=True)     # a longer window flags a subset
+    assert got["recall"][0] == 1.0 and got["recall"][2] >= 0.9        # 90 days catches all; 180 nearly all
+    assert got["churn_days"] == 180 and got["configured"]             # the choice is stored and audited
+    assert got["size_churned"] == got["all_churned"] > 0
+    assert got["valued"] == got["buyers"]                             # CLV values everyone who bought
+    assert got["classes"] == ["key accounts", "valuable", "others"]
+    assert {"valuable-repeaters", "churn-watch"} <= set(got["segments"])
+    assert len(got["watch"]) == got["exported"] == got["csv_rows"] == got["call_list"] > 0
+    assert set(got["watch"]) <= set(got["task_customers"])            # everyone on the list has a task
+    assert got["second_run"]["churn_tasks_created"] == 0 and got["second_run"]["cadence_tasks_created"] == 0
+    assert got["due_ok"]
+    assert "BG/NBD:" in output_of(nb, "clv = crm.loyalty.clv(")
+    assert not Path(got["workdir"]).exists()
