@@ -125,6 +125,11 @@ class Interactions:
                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                     [json.dumps(horizon)],
                 )
+                # One entry per call, not per row: who recorded which id range, and when.
+                crm.audit.record(
+                    "interaction.record", "interaction", None,
+                    after={"count": count, "first_id": first_id, "last_id": last_id},
+                )
         return RecordResult(count, first_id, last_id)
 
     def get(self, interaction_id: int) -> Interaction:
