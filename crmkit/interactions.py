@@ -235,13 +235,15 @@ class Interactions:
         for text, limit in ((channel, 50), (product, 200), (category, 100), (rep, 100), (notes, 10_000)):
             if text is not None and (type(text) is not str or not text or len(text) > limit or text.strip() != text):
                 return None
+            if text is not None and ("\x00" in text or (not text.isascii() and _has_surrogate(text))):
+                return None  # refused by the record's validators, with their message
         data = get("data")
         if data is None or (type(data) is dict and not data):
             data, stored_data = {}, None
         elif type(data) is dict:
             try:
-                stored_data = json.dumps(data, sort_keys=True)
-            except (TypeError, ValueError):
+                stored_data = json.dumps(data, sort_keys=True, allow_nan=False)
+            except (TypeError, ValueError, RecursionError):
                 return None
         else:
             return None
@@ -358,6 +360,14 @@ class Interactions:
             """,
             bound,
         )
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _amount_pattern(exponent: int):

@@ -178,6 +178,24 @@ class TestRecordWritesThroughTheApi:
             assert _totals(api_crm) == before
 
     @FAST
+    @given(st.fixed_dictionaries(
+        {"customer_id": st.just(1), "kind": st.sampled_from(["purchase", "call", "survey"]),
+         "occurred_at": st.sampled_from(["2024-05-01T10:00:00Z", "2024-12-31T23:59:59Z"])},
+        optional={"amount": st.one_of(st.sampled_from(["1.00", "0.5", "12"]), ANY_VALUE),
+                  **{k: ANY_VALUE for k in ("channel", "product", "category", "rep", "notes", "data")}}))
+    def test_canonical_rows_take_the_same_checks(self, api_crm, row):
+        """Rows already in storage form (the bulk fast path) are checked like any other row:
+        same refusals (NUL, surrogates, NaN in data...), and what is stored reads back equal."""
+        before = _totals(api_crm)
+        try:
+            result = api_crm.interactions.record_many([row])
+        except CrmError:
+            assert _totals(api_crm) == before
+            return
+        stored = api_crm.interactions.get(result.first_id)
+        assert stored == Interaction(**dict(row, id=result.first_id))
+
+    @FAST
     @given(st.lists(st.fixed_dictionaries({"customer_id": st.sampled_from([1, 1, 1, 999, "1", None]),
                                            "kind": st.sampled_from(["purchase", "call"])},
                                           optional={"amount": ANY_VALUE, "occurred_at": ANY_VALUE}),
