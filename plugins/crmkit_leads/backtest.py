@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 
 def run(service: "LeadsService", strategy: Strategy, since: datetime, until: datetime, *, seed: int = 0) -> dict:
+    """Replay the leads received in [since, until) through ``strategy``; see the module docstring."""
     if until <= since:
         raise ValidationError("until", to_iso(until), f"a time after since ({to_iso(since)})")
     if isinstance(seed, bool) or not isinstance(seed, int):

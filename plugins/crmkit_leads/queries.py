@@ -122,6 +122,7 @@ ALL_REPS = "SELECT * FROM leads_reps ORDER BY id"
 # Track record as of :as_of from the assignment spells: open spells and leads closed while
 # with the rep, and the median hours from assignment to first follow-up.
 def track_record_sql() -> str:
+    """Per rep as of :as_of: open spells, received, converted, lost, recycled, median hours to follow-up."""
     median = _median_join(
         f"SELECT a.rep_id AS grp, {hours_between_sql('a.started_at', 'a.first_follow_up_at')} AS hours "
         "FROM leads_assignments a WHERE a.first_follow_up_at IS NOT NULL AND a.first_follow_up_at <= :as_of"
@@ -170,6 +171,7 @@ def create_plan_tables(db, key_count: int) -> None:
 
 
 def drop_plan_tables(db) -> None:
+    """Drop the allocation's scratch tables."""
     for name in ("_lp_leads", "_lp_reps", "_lp_plan", "_lp_groups", "_lp_numbers"):
         db.execute(f"DROP TABLE IF EXISTS temp.{name}")
 
@@ -227,6 +229,7 @@ def set_key_for_rule(index: int, id_query: str) -> str:
 
 
 def distinct_keys(index: int) -> str:
+    """The distinct labels selector ``index`` gave the leads."""
     return f"SELECT DISTINCT k{index} FROM _lp_leads"
 
 
@@ -244,6 +247,7 @@ def fill_groups(key_count: int) -> tuple[str, str]:
 
 
 def groups(key_count: int) -> str:
+    """The groups of one allocation: number, size, excluded rep and selector labels."""
     keys = "".join(f", k{i}" for i in range(key_count))
     return f"SELECT grp, size, exclude_rep{keys} FROM _lp_groups ORDER BY grp"
 
@@ -445,6 +449,7 @@ JOIN leads_leads l ON l.customer_id = x.lead_id
 
 
 def calibration_sql(bands: int) -> str:
+    """Holdout leads per score band: count, mean predicted score, actual conversion."""
     return f"""
     SELECT min(CAST(h.score * {int(bands)} AS INTEGER), {int(bands) - 1}) AS band, count(*) AS leads,
            avg(h.score) AS predicted, avg(h.won) AS actual

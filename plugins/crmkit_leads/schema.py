@@ -9,6 +9,7 @@ migrations = Migrations("crmkit_leads")
 
 @migrations()
 def m001_leads_tables(db: Database) -> None:
+    """Reps, leads, assignment spells, allocation rules and the score model."""
     db.execute(
         """CREATE TABLE leads_reps (
             id TEXT PRIMARY KEY,

@@ -103,6 +103,7 @@ def _summary(explanation: dict, top: int = 3) -> str:
 
 
 def score_rows(service: "LeadsService", limit: int | None = None) -> list[dict]:
+    """Open leads with their score and top three reasons, best first."""
     rows = service.crm.db.execute(queries.SCORED_LEADS).fetchall()
     if limit is not None:
         rows = rows[: int(limit)]
@@ -114,6 +115,7 @@ def score_rows(service: "LeadsService", limit: int | None = None) -> list[dict]:
 
 
 def export(service: "LeadsService", path: Path) -> int:
+    """Write :func:`score_rows` to a CSV file; returns the number of rows."""
     if not path.parent.is_dir():
         raise CrmError(f"cannot write {path}: folder {path.parent} does not exist")
     rows = score_rows(service)

@@ -167,6 +167,7 @@ class StrategyRegistry:
         self._items: dict[str, Selector | Picker] = {}
 
     def add(self, item: Selector | Picker, plugin: str = "leads") -> None:
+        """Register a strategy; a name contributed twice is an error naming both plugins."""
         if not isinstance(item, (Selector, Picker)):
             raise CrmError(f"plugin {plugin!r} returned {item!r} as a strategy; use crmkit_leads.Selector or Picker")
         existing = self._items.get(item.name)
