@@ -36,16 +36,40 @@ class RfmScore:
     segment: str
 
 
-@frozen
 class RfmResult:
-    """An RFM computation: the run, the count per named segment, and the scores."""
+    """An RFM computation: the run, the count per named segment, and the scores.
 
-    run: Run | None
-    as_of: datetime
-    window_days: int
-    method: str
-    segments: dict[str, int]
-    scores: list[RfmScore] = field(repr=False)
+    ``scores`` (a list of :class:`RfmScore`) is built on first use: a million records take
+    seconds to make, and most callers only need the counts or the stored run.
+    """
+
+    def __init__(self, run: Run | None, as_of: datetime, window_days: int, method: str,
+                 segments: dict[str, int], rows: list[tuple], exponent: int):
+        self.run = run
+        self.as_of = as_of
+        self.window_days = window_days
+        self.method = method
+        self.segments = segments
+        self.customers = len(rows)
+        self._rows = rows
+        self._exponent = exponent
+        self._scores: list[RfmScore] | None = None
+
+    @property
+    def scores(self) -> list[RfmScore]:
+        if self._scores is None:
+            from crmkit.money import from_minor
+
+            self._scores = [
+                RfmScore(row[0], row[1], row[2], from_minor(row[3], self._exponent), *row[4:]) for row in self._rows
+            ]
+        return self._scores
+
+    def __repr__(self) -> str:
+        return (
+            f"RfmResult(as_of={self.as_of.isoformat()}, window_days={self.window_days}, method={self.method!r}, "
+            f"customers={self.customers}, segments={self.segments})"
+        )
 
 
 @frozen

@@ -90,7 +90,6 @@ def rfm_aggregate(in_list: str, out_list: str) -> str:
         WHERE i.occurred_at <= :as_of AND {money_kinds(in_list, out_list)}
         GROUP BY i.customer_id
         HAVING MAX(CASE WHEN {is_in} THEN 1 END) = 1
-        ORDER BY i.customer_id
     """
 
 

@@ -73,6 +73,7 @@ def compute(crm, as_of: Any = None, window_days: int = 365, store: bool = True) 
     start = to_iso(moment - timedelta(days=window_days))
     rows = crm.db.execute(q.rfm_aggregate(in_list, out_list), dict(params, as_of=to_iso(moment), start=start)).fetchall()
     data = np.array(rows, dtype=np.int64).reshape(-1, 4)
+    data = data[np.argsort(data[:, 0], kind="stable")]
     ids, recency, frequency, monetary = data[:, 0], data[:, 1], data[:, 2], data[:, 3]
     thresholds = crm.settings.get("loyalty.rfm_thresholds")
     if thresholds:
@@ -85,26 +86,23 @@ def compute(crm, as_of: Any = None, window_days: int = 365, store: bool = True) 
         m = ntile(monetary, ids)
     names, table = segment_table(segment_rules(crm))
     segment_index = table[r, f, m] if len(ids) else np.empty(0, dtype=np.int64)
-    codes = (r * 100 + f * 10 + m).astype(str)
-    totals = r + f + m
     counts = {name: 0 for name in names}
     for index, amount in zip(*np.unique(segment_index, return_counts=True)):
-        counts[names[index]] = int(amount)
+        counts[names[int(index)]] = int(amount)
     counts = {k: v for k, v in counts.items() if v or k != UNCLASSIFIED}
-    records = [
-        (int(ids[i]), int(recency[i]), int(frequency[i]), int(monetary[i]), int(r[i]), int(f[i]), int(m[i]),
-         str(codes[i]), int(totals[i]), names[segment_index[i]])
-        for i in range(len(ids))
-    ]
+    segment_names = np.array(names, dtype=object)[segment_index].tolist()
+    codes = (r * 100 + f * 10 + m).astype(str).tolist()
+    records = list(zip(
+        ids.tolist(), recency.tolist(), frequency.tolist(), monetary.tolist(), r.tolist(), f.tolist(), m.tolist(),
+        codes, (r + f + m).tolist(), segment_names,
+    ))
     run = None
     if store:
         with crm.transaction():
             run_id = runs.start(crm, "rfm", moment, {"window_days": window_days, "method": method})
-            crm.db.conn.executemany(q.RFM_INSERT, [(run_id, *rec) for rec in records])
+            crm.db.conn.executemany(q.RFM_INSERT, ((run_id, *rec) for rec in records))
             run = runs.finish(crm, run_id, len(records), "rfm", moment)
-    exponent = crm.exponent
-    scores = [RfmScore(rec[0], rec[1], rec[2], from_minor(rec[3], exponent), *rec[4:]) for rec in records]
-    return RfmResult(run, moment, window_days, method, counts, scores)
+    return RfmResult(run, moment, window_days, method, counts, records, crm.exponent)
 
 
 def scores(crm, run: Run, customer_id: int | None = None, limit: int = 1000, offset: int = 0) -> list[RfmScore]:
