@@ -140,3 +140,32 @@ def test_churn_study_runs_and_turns_findings_into_a_segment_a_file_and_tasks(fol
     assert got["due_ok"]
     assert "BG/NBD:" in output_of(nb, "clv = crm.loyalty.clv(")
     assert not Path(got["workdir"]).exists()
+
+
+@pytest.mark.slow
+def test_plugin_prototype_runs_and_its_plugin_works_on_demo_data_and_as_a_package(folder):
+    """The notebook's plugin passes its hand-worked checks, matches a pandas recomputation on the
+    demo, contributes a report section and idempotent tasks; the scaffolded package's tests pass."""
+    nb, got = run_notebook("plugin-prototype.ipynb", folder, """{
+        "workdir": str(workdir), "states": states, "state_counts": state_counts.to_dict(),
+        "milestones": len(stored), "pandas_milestones": len(expected),
+        "section_keys": [s.key for s in report.sections], "failed": [s.key for s in report.failed],
+        "figures": ours.figures, "rows": ours.rows,
+        "nudges": due.results["onboarding"]["tasks_created"], "again": again.results["onboarding"],
+        "package_files": sorted(str(p.relative_to(package)) for p in package.rglob("*.py")),
+        "package_tests": tests.returncode,
+    }""")
+    assert got["states"] == {"Ann": ["repeat"], "Bob": ["stalled"], "Cy": ["onboarding"], "Dee": ["late repeat"],
+                             "Eve": ["onboarding"]}
+    assert got["milestones"] == got["pandas_milestones"] == sum(got["state_counts"].values()) > 1000
+    assert "onboarding.second_purchase" in got["section_keys"] and got["failed"] == []
+    rows = got["rows"]
+    assert rows and all(0 <= r["bought_again"] <= r["new_buyers"] for r in rows)
+    last4 = rows[-4:]                                             # the headline is the last four quarters
+    assert got["figures"]["new_buyers_last_4_quarters"] == sum(r["new_buyers"] for r in last4)
+    assert got["figures"]["bought_again"] == sum(r["bought_again"] for r in last4)
+    assert got["nudges"] > 0 and got["again"] == {"tasks_created": 0}
+    assert "crmkit_onboarding/plugin.py" in got["package_files"] and "tests/test_plugin.py" in got["package_files"]
+    assert got["package_tests"] == 0
+    assert "3 passed" in output_of(nb, "site = workdir")
+    assert not Path(got["workdir"]).exists()
