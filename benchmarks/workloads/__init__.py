@@ -5,4 +5,5 @@ WORKLOADS = {
     "segment_count": "benchmarks.workloads.segment_count",
     "duckdb_count": "benchmarks.workloads.duckdb_count",
     "loyalty_rfm": "benchmarks.workloads.loyalty_rfm",
+    "loyalty_clv": "benchmarks.workloads.loyalty_clv",
 }

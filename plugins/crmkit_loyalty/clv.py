@@ -112,13 +112,16 @@ def fit_bgnbd(frequency, recency, T, *, initial=(1.0, 1.0, 1.0, 1.0)) -> BgNbdFi
     """Fit BG/NBD by maximum likelihood; returns ``r, alpha, a, b`` and the log-likelihood.
 
     The log-likelihood is the plain sum over customers (the published CDNOW figure is
-    -9582.4), not a rescaled mean.
+    -9582.4), not a rescaled mean. Customers with the same (x, t_x, T) are evaluated once,
+    weighted by their number.
     """
     x, t_x, big_t = _arrays(frequency, recency, T)
     _check_summary(x, t_x, big_t)
+    keys, weights = np.unique(np.column_stack([x, t_x, big_t]), axis=0, return_counts=True)
+    ux, ut_x, ut = keys[:, 0], keys[:, 1], keys[:, 2]
 
     def negative(log_params: np.ndarray) -> float:
-        value = -np.sum(bgnbd_log_likelihood(np.exp(log_params), x, t_x, big_t))
+        value = -np.sum(weights * bgnbd_log_likelihood(np.exp(log_params), ux, ut_x, ut))
         return value if np.isfinite(value) else 1e300
 
     result = _minimise(negative, np.log(np.asarray(initial, dtype=float)))
@@ -132,13 +135,17 @@ PARAMETER_BOUNDS = (1e-4, 1e4)
 
 
 def _minimise(negative, start: np.ndarray):
+    """L-BFGS-B with tight tolerances; when it reports failure, Nelder-Mead from where it stopped."""
     bounds = [tuple(np.log(PARAMETER_BOUNDS))] * len(start)
-    result = optimize.minimize(negative, start, method="L-BFGS-B", bounds=bounds)
-    polished = optimize.minimize(
-        negative, result.x, method="Nelder-Mead", bounds=bounds,
-        options={"xatol": 1e-7, "fatol": 1e-7, "maxiter": 4000},
+    best = optimize.minimize(
+        negative, start, method="L-BFGS-B", bounds=bounds, options={"ftol": 1e-14, "gtol": 1e-9, "maxls": 50},
     )
-    best = polished if polished.fun <= result.fun else result
+    if not best.success:
+        polished = optimize.minimize(
+            negative, best.x, method="Nelder-Mead", bounds=bounds,
+            options={"xatol": 1e-7, "fatol": 1e-9, "maxfev": 2000},
+        )
+        best = polished if polished.fun <= best.fun else best
     if not np.isfinite(best.fun) or best.fun >= 1e299:
         raise ModelError("the likelihood could not be maximised for this data")
     return best
@@ -221,8 +228,10 @@ def fit_gamma_gamma(frequency, monetary_value, *, initial=(1.0, 1.0, 1.0)) -> Ga
     if np.any(m <= 0) or not np.all(np.isfinite(m)):
         raise ModelError("monetary values of repeat customers must be positive numbers")
 
+    keys, weights = np.unique(np.column_stack([x, m]), axis=0, return_counts=True)
+
     def negative(log_params: np.ndarray) -> float:
-        value = -np.sum(gamma_gamma_log_likelihood(np.exp(log_params), x, m))
+        value = -np.sum(weights * gamma_gamma_log_likelihood(np.exp(log_params), keys[:, 0], keys[:, 1]))
         return value if np.isfinite(value) else 1e300
 
     result = _minimise(negative, np.log(np.asarray(initial, dtype=float)))
