@@ -145,13 +145,23 @@ def plan(service: "LeadsService", strategy: Strategy, as_of: datetime, *, lead_i
         grp, size, exclude_rep, keys = row[0], row[1], row[2], row[3:]
         allowed = set(with_room)
         labels = []
+        if exclude_rep is not None:
+            allowed.discard(exclude_rep)
         for selector, found, key in zip(selectors, candidates, keys):
             choice = found.get(key) or Candidates(None, f"{selector.name}: no candidates")
             if choice.reps is not None:
                 allowed &= set(choice.reps)
-            labels.append(choice.label)
+            label = choice.label
+            if choice.scores is not None:
+                points = {rep: choice.scores.get(rep, 0) for rep in allowed}
+                best = max(points.values(), default=0)
+                if best > 0:
+                    allowed = {rep for rep, p in points.items() if p == best}
+                    label = label.replace("{best}", str(best))
+                else:
+                    label = f"{selector.name}: no allowed rep has the skills"
+            labels.append(label)
         if exclude_rep is not None:
-            allowed.discard(exclude_rep)
             labels.append(f"not back to {exclude_rep}")
         labels.append(strategy.picker.name)
         text = "; ".join(labels)

@@ -37,7 +37,7 @@ def load(crm: "CRM", seed: int, now: datetime, days: int = 60) -> None:
         leads.add_rep(rep_id, name, team=team, industries=industries, products=products, languages=languages,
                       experience=experience, capacity=capacity, claim_limit=5)
     leads.add_rule("big accounts", "size in ('large', 'enterprise')", reps=["chen", "emil"])
-    leads.configure(recycle_days={"default": 7, "hot": 3}, reminder_days=2)
+    leads.configure(recycle_days={"default": 10, "hot": 5}, reminder_days=2)
     start = (now - timedelta(days=days)).replace(hour=9, minute=0, second=0)
     plans: list[tuple[datetime, int, str, str]] = []  # (when, lead, action, detail)
     for day in range(days + 1):
@@ -55,6 +55,8 @@ def load(crm: "CRM", seed: int, now: datetime, days: int = 60) -> None:
             })
         leads.add_many(rows)
         leads.recycle(now=today)
+        if day == days:
+            break  # today's leads wait in the pool for the team to claim
         result = leads.allocate("pool", strategy="rules > skill_match > least_loaded", as_of=today)
         follow_ups = []
         for move in result.moves:
@@ -64,7 +66,10 @@ def load(crm: "CRM", seed: int, now: datetime, days: int = 60) -> None:
                 follow_ups.append({"customer_id": move.lead_id, "kind": rng.choice(["call", "email", "meeting"]),
                                    "occurred_at": today + timedelta(hours=rng.randint(2, 60)), "rep": move.rep})
                 outcome = "convert" if rng.random() < rate * 1.6 else "lose"
-                plans.append((today + timedelta(days=rng.randint(5, 20)), move.lead_id, outcome, rng.choice(["no budget", "no need", "chose competitor"])))
+                plans.append((today + timedelta(days=rng.randint(3, 12)), move.lead_id, outcome, rng.choice(["no budget", "no need", "chose competitor"])))
+            elif rng.random() < 0.5:
+                # nobody calls: the lead is recycled, and given up on after a while
+                plans.append((today + timedelta(days=rng.randint(10, 25)), move.lead_id, "lose", "no response"))
         if follow_ups:
             crm.interactions.record_many(follow_ups)
         for when, lead_id, action, reason in [p for p in plans if p[0] <= today]:

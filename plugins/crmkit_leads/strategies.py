@@ -32,10 +32,16 @@ if TYPE_CHECKING:
 
 @frozen
 class Candidates:
-    """The reps a group of leads may go to (None: any rep) and a label for the reason."""
+    """The reps a group of leads may go to (None: any rep) and a label for the reason.
+
+    With ``scores`` (rep id → points) the selector ranks instead of filtering: of the reps still
+    allowed by the selectors before it, those with the most points (more than 0) remain; when
+    none has a point, all remain. ``{best}`` in the label becomes the winning points.
+    """
 
     reps: list[str] | None
     label: str
+    scores: dict | None = None
 
 
 @frozen
@@ -90,8 +96,9 @@ def rules(ctx: "PlanContext") -> dict:
 def skill_match(ctx: "PlanContext") -> dict:
     """Skill match: the reps whose skills cover most of the lead's industry, product and language.
 
-    Each of the three that the rep's skills list counts one point; the reps with the highest
-    score (at least one point) are the candidates. A lead no rep matches at all may go to any rep.
+    Each of the three that the rep's skills list counts one point; among the reps the earlier
+    selectors allow, those with the most points (at least one) are the candidates. A lead no
+    allowed rep matches at all may go to any of them.
     """
     keys = ctx.lead_values(queries.SKILL_KEY_SQL)
     out = {}
@@ -102,12 +109,9 @@ def skill_match(ctx: "PlanContext") -> dict:
             score = (industry in rep.industries) + (product in rep.products) + (language in rep.languages)
             if score:
                 scores[rep.id] = score
-        if not scores:
-            out[key] = Candidates(None, "no rep has the skills")
-            continue
-        best = max(scores.values())
         wanted = [f"{k} {v}" for k, v in (("industry", industry), ("product", product), ("language", language)) if v]
-        out[key] = Candidates(sorted(r for r, s in scores.items() if s == best), f"skills {best}/{len(wanted)} ({', '.join(wanted)})")
+        label = f"skills {{best}}/{len(wanted)} ({', '.join(wanted)})" if wanted else "no skills asked"
+        out[key] = Candidates(None, label, scores=scores)
     return out
 
 

@@ -143,6 +143,15 @@ class TestSelectors:
         result = team.leads.allocate([lead], strategy="rules > skill_match > round_robin")
         assert result.moves[0].rep == "ann"
 
+    def test_skill_match_ranks_within_what_the_rules_allow(self, team):
+        """The rule allows only bo, who has no retail skill: skill matching does not empty the
+        candidates, it leaves bo."""
+        team.leads.add_rule("all to bo", "industry = 'retail'", reps=["bo"])
+        lead = team.leads.add("Shop", industry="retail").id
+        result = team.leads.allocate([lead], strategy="rules > skill_match")
+        assert result.moves[0].rep == "bo"
+        assert result.moves[0].reason == "rule 'all to bo' → bo; skill_match: no allowed rep has the skills; least_loaded (load 1/4)"
+
     def test_no_candidate_leaves_the_lead_in_the_pool(self, team):
         team.leads.add_rule("to ann", "industry = 'retail'", reps=["ann"])
         team.leads.update_rep("ann", active=False)

@@ -145,3 +145,23 @@ class TestErasureAndMerging:
             team.leads.get(dup)
         history = team.leads.history(kept)
         assert sorted((s.rep, s.end_how) for s in history) == [("ann", None), ("bo", "merge")]
+
+
+class TestDemoData:
+    def test_demo_is_deterministic_and_alive(self, clock):
+        """Two demo loads with the same seed give the same leads; every status occurs."""
+        import crmkit
+
+        results = []
+        for _ in range(2):
+            crm = crmkit.open(":memory:", plugins=["leads"], clock=clock)
+            with crm.transaction():
+                crm.plugins.call("crmkit_demo_data", crm=crm, seed=3, now=crm.now())
+            results.append((crm.leads.counts(), crm.db.execute(
+                "SELECT group_concat(customer_id || status || COALESCE(owner, '')) FROM leads_leads").fetchone()[0]))
+            assert len(crm.leads.reps()) == 6
+            assert crm.settings.get("leads.model") is not None
+            crm.close()
+        assert results[0] == results[1]
+        counts = results[0][0]
+        assert counts["converted"] > 0 and counts["lost"] > 0 and counts["assigned"] + counts["following_up"] > 0
