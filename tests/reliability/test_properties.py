@@ -3,7 +3,6 @@ crmkit's own errors, and rule text survives a round trip through the syntax tree
 
 from __future__ import annotations
 
-import string
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
