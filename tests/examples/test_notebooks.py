@@ -16,16 +16,18 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "examples" / "notebooks"
 OURS = ("tour.ipynb", "churn-study.ipynb", "plugin-prototype.ipynb")
 MARK = "NOTEBOOK-CHECKS "
 
 
-def run_notebook(name: str, folder: Path, checks: str) -> tuple[nbformat.NotebookNode, dict]:
+def run_notebook(name: str, folder: Path, checks: str, source: Path = NOTEBOOKS) -> tuple[nbformat.NotebookNode, dict]:
     """Execute notebook ``name`` in ``folder`` with ``checks`` (code printing a dict) run just
     before the cell tagged ``cleanup``; returns the executed notebook and the printed dict."""
-    shutil.copy(NOTEBOOKS / name, folder / name)
+    if source != folder:
+        shutil.copy(source / name, folder / name)
     nb = nbformat.read(folder / name, as_version=4)
     cleanup = [i for i, cell in enumerate(nb.cells) if "cleanup" in cell.metadata.get("tags", [])]
     assert len(cleanup) == 1, f"{name} needs exactly one cell tagged 'cleanup'"
@@ -74,6 +76,34 @@ class TestCommittedFiles:
         for name in OURS + ("quickstart.ipynb",):
             assert name in readme
         assert "make lab" in readme
+
+
+def write_notebook(folder: Path, name: str, *sources: str, cleanup: bool = True) -> None:
+    cells = [nbformat.v4.new_code_cell(text) for text in sources]
+    if cleanup:
+        cells.append(nbformat.v4.new_code_cell("done = True"))
+        cells[-1].metadata["tags"] = ["cleanup"]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), folder / name)
+
+
+class TestHarness:
+    def test_a_failing_assert_cell_fails_the_run(self, folder):
+        """The notebooks' assert cells are checks only if a failing one fails the test."""
+        write_notebook(folder, "broken.ipynb", "x = 2 + 2", "assert x == 5, 'x is not 5'")
+        with pytest.raises(CellExecutionError, match="x is not 5"):
+            run_notebook("broken.ipynb", folder, '{"x": x}', source=folder)
+
+    def test_a_notebook_without_a_cleanup_cell_is_refused(self, folder):
+        """The checks run before the clean-up cell, so every notebook must tag exactly one."""
+        write_notebook(folder, "untagged.ipynb", "x = 1", cleanup=False)
+        with pytest.raises(AssertionError, match="exactly one cell tagged 'cleanup'"):
+            run_notebook("untagged.ipynb", folder, '{"x": x}', source=folder)
+
+    def test_the_checks_see_the_notebook_state_before_cleanup(self, folder):
+        write_notebook(folder, "fine.ipynb", "total = sum(range(5))")
+        nb, got = run_notebook("fine.ipynb", folder, '{"total": total, "done": "done" in globals()}', source=folder)
+        assert got == {"total": 10, "done": False}                  # 0+1+2+3+4, before the cleanup cell ran
+        assert nb.cells[-1].outputs == [] and nb.cells[-1].execution_count
 
 
 @pytest.mark.slow
