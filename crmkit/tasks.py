@@ -69,6 +69,28 @@ class Tasks:
                 )
         return created
 
+    def create_from_query(self, select_sql: str, params: dict | None = None, *, source: str) -> int:
+        """Create tasks from the rows of a plugin's SELECT in one statement (set-based rules).
+
+        ``select_sql`` returns the columns ``kind, customer_id, owner, due_at, reason, key``
+        (times as storage text); its named ``params`` must not start with ``_``. Rows whose key
+        an open task holds are skipped, as in :meth:`create_many`, so a rule run twice creates
+        nothing new. The rows are not validated one by one: the query is the caller's contract.
+        Returns how many were created.
+        """
+        with self._crm.transaction():
+            db = self._crm.db
+            before = db.execute("SELECT total_changes()").fetchone()[0]
+            db.execute(
+                "INSERT OR IGNORE INTO tasks(kind, customer_id, owner, due_at, reason, source, status, key, created_at, data) "
+                f"SELECT q.kind, q.customer_id, q.owner, q.due_at, q.reason, :_source, 'open', q.key, :_now, '{{}}' FROM ({select_sql}) AS q",
+                dict(params or {}, _source=source, _now=to_iso(self._crm.now())),
+            )
+            created = db.execute("SELECT total_changes()").fetchone()[0] - before
+            if created:
+                self._crm.audit.record("task.create", "task", None, after={"count": created}, source=source)
+        return created
+
     def get(self, task_id: int) -> Task:
         """The task with this id."""
         rows = list(self._crm.db.query("SELECT * FROM tasks WHERE id = ?", [task_id]))
