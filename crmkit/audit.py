@@ -50,6 +50,22 @@ class Audit:
         )
         return len(rows)
 
+    def record_from_query(self, select_sql: str, params: dict | None = None, *, source: str) -> int:
+        """Append one entry per row of a plugin's SELECT, in one statement (set-based writes).
+
+        ``select_sql`` returns the columns ``action, entity, entity_id, before, after``, with
+        ``before``/``after`` as JSON text (e.g. from ``json_object``) or NULL; its named
+        ``params`` must not start with ``_``. Time and actor are the CRM's, as in :meth:`record`.
+        Returns how many entries were written.
+        """
+        cursor = self._crm.db.execute(
+            "INSERT INTO audit_log(at, actor, action, entity, entity_id, before, after, source) "
+            "SELECT :_at, :_actor, q.action, q.entity, CAST(q.entity_id AS TEXT), q.before, q.after, :_source "
+            f"FROM ({select_sql}) AS q",
+            dict(params or {}, _at=to_iso(self._crm.now()), _actor=self._crm.actor, _source=source),
+        )
+        return cursor.rowcount
+
     def query(
         self, *, entity: str | None = None, entity_id: Any = None, action: str | None = None,
         actor: str | None = None, source: str | None = None, since: Any = None,
