@@ -168,9 +168,11 @@ def plan(service: "LeadsService", strategy: Strategy, as_of: datetime, *, lead_i
         group_reason[grp] = text
         if not allowed:
             continue
-        db.execute(queries.place_group(order_sql), {
-            "grp": grp, "size": size, "reps": json.dumps(sorted(allowed)), "label": text,
-        })
+        for statement in queries.CLEAR_GROUP:
+            db.execute(statement)
+        db.execute(queries.rank_slots(order_sql), {"size": size, "reps": json.dumps(sorted(allowed))})
+        db.execute(queries.RANK_GROUP_LEADS, {"grp": grp})
+        db.execute(queries.PLACE_GROUP, {"label": text})
         db.execute(queries.TAKE_ROOM, {"grp": grp})
     moves = [Move(lead, rep, reason) for lead, rep, reason in db.execute(queries.PLAN_ROWS)]
     unassigned = []
@@ -186,18 +188,12 @@ def apply_plan(service: "LeadsService", now: datetime, how: str = "allocate") ->
     db = crm.db
     options = service.options
     stamp = to_iso(now)
+    db.execute(queries.FILL_CLASS_DAYS, {"recycle_days": json.dumps(options.recycle_days)})
     cursor = db.execute(queries.APPLY_PLAN, {"now": stamp})
     if cursor.rowcount != db.execute(queries.PLAN_SIZE).fetchone()[0]:
         from crmkit import ConflictError
 
         raise ConflictError("some leads left the pool while the allocation ran; nothing was allocated, try again")
     db.execute(queries.APPLY_PLAN_ASSIGNMENTS, {"how": how, "now": stamp})
-    db.execute(queries.REFRESH_PLANNED_RECYCLE_AT, {
-        "recycle_days": json.dumps(options.recycle_days), "extension_days": options.extension_days,
-    })
-    crm.audit.record_many(
-        {"action": f"lead.{how}", "entity": "lead", "entity_id": lead, "before": {"status": "pool"},
-         "after": {"status": "assigned", "owner": rep, "reason": reason}, "source": "leads"}
-        for lead, rep, reason in db.execute(queries.PLAN_AUDIT_ROWS)
-    )
+    crm.audit.record_from_query(queries.PLAN_AUDIT, {"how": how}, source="leads")
     return cursor.rowcount

@@ -180,12 +180,7 @@ def fold_follow_ups(service: "LeadsService", first_id: int, last_id: int) -> int
         db.execute(queries.APPLY_FOLLOW_UPS)
         db.execute(queries.APPLY_FOLLOW_UPS_TO_ASSIGNMENTS)
         db.execute(queries.REFRESH_FOLLOWED_RECYCLE_AT, _recycle_params(service))
-        firsts = db.execute(queries.FIRST_FOLLOW_UPS).fetchall()
-        crm.audit.record_many(
-            {"action": "lead.follow_up", "entity": "lead", "entity_id": lead, "before": {"status": "assigned"},
-             "after": {"status": "following_up", "first_follow_up_at": at}, "source": "leads"}
-            for lead, at in firsts
-        )
+        crm.audit.record_from_query(queries.FIRST_FOLLOW_UP_AUDIT, source="leads")
         return found
     finally:
         db.execute(queries.DROP_FOLLOW_UP_SCRATCH)
@@ -205,30 +200,21 @@ def recycle(service: "LeadsService", now: datetime) -> dict:
     db.execute(queries.CREATE_RECYCLE_SCRATCH)
     db.execute(queries.SELECT_DUE_FOR_RECYCLE, {"now": stamp})
     try:
-        rows = db.execute(queries.RECYCLED_ROWS).fetchall()
-        if rows:
+        recycled = db.execute(queries.RECYCLED_COUNT).fetchone()[0]
+        recycled_ids = [row[0] for row in db.execute(queries.RECYCLED_IDS)] if recycled and options.recycle_strategy else []
+        if recycled:
             db.execute(queries.END_RECYCLED_ASSIGNMENTS, {"now": stamp})
+            crm.audit.record_from_query(queries.RECYCLE_AUDIT, source="leads")
             db.execute(queries.RECYCLE_LEADS, {"cooldown_until": _cooldown_until(service, now)})
-            crm.audit.record_many(
-                {"action": "lead.recycle", "entity": "lead", "entity_id": lead, "before": {"status": "assigned", "owner": owner},
-                 "after": {"status": "pool", "owner": None, "reason": f"no follow-up by {due}"}, "source": "leads"}
-                for lead, owner, due in rows
-            )
     finally:
         db.execute(queries.DROP_RECYCLE_SCRATCH)
     reallocated = 0
-    if rows and options.recycle_strategy:
-        result = service.allocate([r[0] for r in rows], strategy=options.recycle_strategy, as_of=now, _how="reallocate")
+    if recycled_ids:
+        result = service.allocate(recycled_ids, strategy=options.recycle_strategy, as_of=now, _how="reallocate")
         reallocated = result.count
     reminders = 0
     if options.reminder_days:
         horizon = to_iso(now + timedelta(days=options.reminder_days))
-        tasks = [
-            {"kind": "lead_follow_up", "customer_id": lead, "owner": owner, "due_at": due,
-             "reason": f"follow up lead {lead} before {due[:10]} or it goes back to the pool",
-             "source": "leads", "key": f"leads.recycle:{lead}:{owner}:{due}"}
-            for lead, owner, due in db.execute(queries.REMINDERS_DUE, {"now": stamp, "horizon": horizon})
-        ]
-        reminders = crm.tasks.create_many(tasks)
-    return {"recycled": len(rows), "reallocated": reallocated, "reminders": reminders}
+        reminders = crm.tasks.create_from_query(queries.REMINDER_TASKS, {"now": stamp, "horizon": horizon}, source="leads")
+    return {"recycled": recycled, "reallocated": reallocated, "reminders": reminders}
 

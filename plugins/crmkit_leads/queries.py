@@ -158,8 +158,7 @@ DELETE_RULE = "DELETE FROM leads_rules WHERE name = ?"
 def create_plan_tables(db, key_count: int) -> None:
     """(Re)create the scratch tables of one allocation with ``key_count`` selector keys."""
     keys = "".join(f", k{i} TEXT" for i in range(key_count))
-    for name in ("_lp_leads", "_lp_reps", "_lp_plan", "_lp_groups", "_lp_numbers"):
-        db.execute(f"DROP TABLE IF EXISTS temp.{name}")
+    drop_plan_tables(db)
     db.execute(f"CREATE TEMP TABLE _lp_leads(lead_id INTEGER PRIMARY KEY, ord INTEGER, exclude_rep TEXT{keys}, grp INTEGER)")
     db.execute(
         "CREATE TEMP TABLE _lp_reps(rep_id TEXT PRIMARY KEY, team TEXT, capacity INTEGER, experience INTEGER, "
@@ -168,12 +167,18 @@ def create_plan_tables(db, key_count: int) -> None:
     db.execute("CREATE TEMP TABLE _lp_plan(lead_id INTEGER PRIMARY KEY, rep_id TEXT, reason TEXT)")
     db.execute(f"CREATE TEMP TABLE _lp_groups(grp INTEGER PRIMARY KEY, exclude_rep TEXT{keys}, first_ord INTEGER, size INTEGER)")
     db.execute("CREATE TEMP TABLE _lp_numbers(k INTEGER PRIMARY KEY)")
+    db.execute("CREATE TEMP TABLE _lp_slots(n INTEGER PRIMARY KEY, rep_id TEXT, load_after INTEGER, capacity INTEGER)")
+    db.execute("CREATE TEMP TABLE _lp_group_leads(n INTEGER PRIMARY KEY, lead_id INTEGER)")
+    db.execute("CREATE TEMP TABLE _lp_class_days(lead_class TEXT PRIMARY KEY, days REAL)")
 
 
 def drop_plan_tables(db) -> None:
     """Drop the allocation's scratch tables."""
-    for name in ("_lp_leads", "_lp_reps", "_lp_plan", "_lp_groups", "_lp_numbers"):
+    for name in _PLAN_TABLES:
         db.execute(f"DROP TABLE IF EXISTS temp.{name}")
+
+
+_PLAN_TABLES = ("_lp_leads", "_lp_reps", "_lp_plan", "_lp_groups", "_lp_numbers", "_lp_slots", "_lp_group_leads", "_lp_class_days")
 
 
 # Leads in allocation order: priority, then score, then first come.
@@ -252,25 +257,34 @@ def groups(key_count: int) -> str:
     return f"SELECT grp, size, exclude_rep{keys} FROM _lp_groups ORDER BY grp"
 
 
-def place_group(order_sql: str) -> str:
-    """Give the n-th lead of group :grp the n-th free slot of its candidate reps (:reps JSON)."""
+def rank_slots(order_sql: str) -> str:
+    """Number the free slots of the candidate reps (:reps JSON) of a group in the picker's order.
+
+    A slot is "the k-th extra lead for a rep"; a rep has as many as it has room, and a group
+    needs no more than its size (:size) from any rep.
+    """
     return f"""
-    INSERT INTO _lp_plan(lead_id, rep_id, reason)
-    WITH gl AS (SELECT lead_id, row_number() OVER (ORDER BY ord) AS n FROM _lp_leads WHERE grp = :grp),
-    slots AS (
+    INSERT INTO _lp_slots(n, rep_id, load_after, capacity)
+    SELECT row_number() OVER (ORDER BY {order_sql}, s.k, s.rep_id), s.rep_id, s.open_leads + s.k, s.capacity
+    FROM (
         SELECT r.rep_id, r.capacity, r.open_leads, r.weight, r.rotation, r.experience, r.room, x.k
         FROM _lp_reps r JOIN _lp_numbers x ON x.k <= r.room AND x.k <= :size
         WHERE r.rep_id IN (SELECT value FROM json_each(:reps))
-    ),
-    ranked AS (
-        SELECT s.rep_id, s.open_leads + s.k AS load_after, s.capacity,
-               row_number() OVER (ORDER BY {order_sql}, s.k, s.rep_id) AS n
-        FROM slots s
-    )
-    SELECT gl.lead_id, ranked.rep_id,
-           :label || printf(' (load %d/%d)', ranked.load_after, ranked.capacity)
-    FROM gl JOIN ranked ON ranked.n = gl.n
+    ) AS s
     """
+
+
+RANK_GROUP_LEADS = """
+INSERT INTO _lp_group_leads(n, lead_id)
+SELECT row_number() OVER (ORDER BY ord), lead_id FROM _lp_leads WHERE grp = :grp
+"""
+# The n-th lead of the group takes the n-th slot.
+PLACE_GROUP = """
+INSERT INTO _lp_plan(lead_id, rep_id, reason)
+SELECT g.lead_id, s.rep_id, :label || printf(' (load %d/%d)', s.load_after, s.capacity)
+FROM _lp_group_leads g JOIN _lp_slots s ON s.n = g.n
+"""
+CLEAR_GROUP = ("DELETE FROM _lp_slots", "DELETE FROM _lp_group_leads")
 
 
 TAKE_ROOM = """
@@ -283,21 +297,26 @@ PLAN_ROWS = "SELECT p.lead_id, p.rep_id, p.reason FROM _lp_plan p JOIN _lp_leads
 UNPLACED = "SELECT l.lead_id, l.grp FROM _lp_leads l WHERE l.lead_id NOT IN (SELECT lead_id FROM _lp_plan) ORDER BY l.ord"
 LAST_PLACED_REP = "SELECT p.rep_id FROM _lp_plan p JOIN _lp_leads l ON l.lead_id = p.lead_id ORDER BY l.ord DESC LIMIT 1"
 
-APPLY_PLAN = """
+FILL_CLASS_DAYS = "INSERT INTO _lp_class_days(lead_class, days) SELECT key, value FROM json_each(:recycle_days)"
+# Assign the planned leads; the recycle time is the class's period from now (no follow-up yet).
+APPLY_PLAN = f"""
 UPDATE leads_leads AS l SET status = 'assigned', owner = p.rep_id, assigned_at = :now,
-    first_followed_up_at = NULL, last_followed_up_at = NULL, extensions = 0
+    first_followed_up_at = NULL, last_followed_up_at = NULL, extensions = 0,
+    recycle_at = {shift_days_sql(':now', "COALESCE((SELECT d.days FROM _lp_class_days d WHERE d.lead_class = l.lead_class), (SELECT d.days FROM _lp_class_days d WHERE d.lead_class = 'default'))")}
 FROM _lp_plan AS p WHERE l.customer_id = p.lead_id AND l.status = 'pool'
 """
 APPLY_PLAN_ASSIGNMENTS = """
 INSERT INTO leads_assignments(lead_id, rep_id, how, reason, started_at)
 SELECT p.lead_id, p.rep_id, :how, p.reason, :now FROM _lp_plan p
 """
-REFRESH_PLANNED_RECYCLE_AT = f"""
-UPDATE leads_leads AS l SET recycle_at = {RECYCLE_AT_SQL}
-WHERE l.customer_id IN (SELECT lead_id FROM _lp_plan)
-"""
 PLAN_SIZE = "SELECT count(*) FROM _lp_plan"
-PLAN_AUDIT_ROWS = "SELECT p.lead_id, p.rep_id, p.reason FROM _lp_plan p ORDER BY p.lead_id"
+# One audit entry per planned lead (JSON keys in sorted order, like the core's entries).
+PLAN_AUDIT = """
+SELECT 'lead.' || :how AS action, 'lead' AS entity, p.lead_id AS entity_id,
+    json_object('status', 'pool') AS before,
+    json_object('owner', p.rep_id, 'reason', p.reason, 'status', 'assigned') AS after
+FROM _lp_plan p ORDER BY p.lead_id
+"""
 
 # --- recycling --------------------------------------------------------------------------------
 
@@ -318,17 +337,24 @@ UPDATE leads_assignments SET ended_at = :now, end_how = 'recycle',
     end_reason = 'no follow-up by ' || (SELECT printf('%.10s', d.recycle_at) FROM _lr_due d WHERE d.lead_id = leads_assignments.lead_id)
 WHERE ended_at IS NULL AND lead_id IN (SELECT lead_id FROM _lr_due)
 """
-RECYCLED_ROWS = "SELECT lead_id, owner, recycle_at FROM _lr_due ORDER BY lead_id"
+RECYCLED_COUNT = "SELECT count(*) FROM _lr_due"
+RECYCLED_IDS = "SELECT lead_id FROM _lr_due ORDER BY lead_id"
+RECYCLE_AUDIT = """
+SELECT 'lead.recycle' AS action, 'lead' AS entity, d.lead_id AS entity_id,
+    json_object('owner', d.owner, 'status', 'assigned') AS before,
+    json_object('owner', NULL, 'reason', 'no follow-up by ' || d.recycle_at, 'status', 'pool') AS after
+FROM _lr_due d ORDER BY d.lead_id
+"""
 DROP_RECYCLE_SCRATCH = "DROP TABLE IF EXISTS temp._lr_due"
 
-# Leads whose recycle time is within the reminder horizon and whose owner has no open reminder
-# for that time yet (the task key is what makes reminders idempotent).
-REMINDERS_DUE = f"""
-SELECT l.customer_id, l.owner, l.recycle_at FROM leads_leads l
+# Reminder tasks for leads whose recycle time is within the horizon; the key (lead, owner,
+# deadline) keeps it to one open reminder per deadline however often due runs.
+REMINDER_TASKS = f"""
+SELECT 'lead_follow_up' AS kind, l.customer_id AS customer_id, l.owner AS owner, l.recycle_at AS due_at,
+    'follow up lead ' || l.customer_id || ' before ' || substr(l.recycle_at, 1, 10) || ' or it goes back to the pool' AS reason,
+    'leads.recycle:' || l.customer_id || ':' || l.owner || ':' || l.recycle_at AS key
+FROM leads_leads l
 WHERE l.status IN {OWNED} AND l.protected = 0 AND l.recycle_at > :now AND l.recycle_at <= :horizon
-  AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.status = 'open' AND t.key IS NOT NULL
-                  AND t.key = 'leads.recycle:' || l.customer_id || ':' || l.owner || ':' || l.recycle_at)
-ORDER BY l.customer_id
 """
 
 # --- follow-ups seen in a batch of interactions ----------------------------------------------
@@ -355,7 +381,12 @@ REFRESH_FOLLOWED_RECYCLE_AT = f"""
 UPDATE leads_leads AS l SET recycle_at = {RECYCLE_AT_SQL} WHERE l.customer_id IN (SELECT lead_id FROM _lf_batch)
 """
 FOLLOW_UPS_FOUND = "SELECT count(*) FROM _lf_batch"
-FIRST_FOLLOW_UPS = "SELECT lead_id, first_at FROM _lf_batch WHERE status_before = 'assigned' ORDER BY lead_id"
+FIRST_FOLLOW_UP_AUDIT = """
+SELECT 'lead.follow_up' AS action, 'lead' AS entity, f.lead_id AS entity_id,
+    json_object('status', 'assigned') AS before,
+    json_object('first_follow_up_at', f.first_at, 'status', 'following_up') AS after
+FROM _lf_batch f WHERE f.status_before = 'assigned' ORDER BY f.lead_id
+"""
 DROP_FOLLOW_UP_SCRATCH = "DROP TABLE IF EXISTS temp._lf_batch"
 CREATE_FOLLOW_UP_SCRATCH = "CREATE TEMP TABLE _lf_batch(lead_id INTEGER PRIMARY KEY, status_before TEXT, first_at TEXT, last_at TEXT)"
 
