@@ -6,4 +6,5 @@ WORKLOADS = {
     "duckdb_count": "benchmarks.workloads.duckdb_count",
     "loyalty_rfm": "benchmarks.workloads.loyalty_rfm",
     "loyalty_clv": "benchmarks.workloads.loyalty_clv",
+    "leads": "benchmarks.workloads.leads",
 }
