@@ -57,7 +57,7 @@ ONE_FIELD = [(Customer, f) for f in CUSTOMER_FIELDS] + [(Interaction, f) for f i
 
 class TestRecordValidators:
     @pytest.mark.parametrize("record, name", ONE_FIELD, ids=[f"{r.__name__}.{f}" for r, f in ONE_FIELD])
-    @settings(max_examples=60, deadline=None)
+    @settings(max_examples=40, deadline=None)
     @given(value=ANY_VALUE)
     def test_one_field_accepts_or_raises_validation_error_naming_it(self, record, name, value):
         """Any value in any single field builds a record or raises ValidationError naming the field."""
@@ -213,7 +213,8 @@ class TestRecordWritesThroughTheApi:
 
 FIELD_NAMES = st.sampled_from(["name", "region", "email", "tags", "ltv", "purchases", "spend_90d", "created_at",
                                "last_purchase_days", "attr_code", "stage"])
-TEXTS = st.text(max_size=20)
+# Text a rule can hold: the parser refuses NUL and lone surrogates (see test_regressions.py).
+TEXTS = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=20)
 LITERALS = st.one_of(
     TEXTS.map(lambda t: Literal("text", t)),
     st.decimals(allow_nan=False, allow_infinity=False, places=2, min_value=-10**9, max_value=10**9).map(lambda d: Literal("number", d)),
@@ -305,7 +306,7 @@ class TestRuleLanguage:
             return
         assert parse(str(tree)) == tree
 
-    @settings(max_examples=150, deadline=None)
+    @settings(max_examples=100, deadline=None)
     @given(TREES)
     def test_generated_trees_round_trip(self, tree):
         """Any tree the builder can make renders to text that parses back to an equal tree."""
