@@ -150,7 +150,7 @@ def customer_rows(rng: np.random.Generator, profiles: Profiles, timeline: Timeli
             "created_at": created[k],
         }
         original = by_id.get(int(profiles.duplicate_of[k]))
-        if original is not None:
+        if original is not None and original["external_id"] is not None:  # never a duplicate of a duplicate
             row = _duplicate(row, original, variant[k])
         by_id[customer_id] = row
         rows.append(row)

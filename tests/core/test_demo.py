@@ -383,3 +383,15 @@ class TestIndexesDeferred:
             with indexes_deferred(fresh_crm.db, ("interactions",)):
                 raise RuntimeError("load failed")
         assert self.indexes(fresh_crm) == before
+
+
+def test_a_duplicate_is_never_made_of_a_duplicate():
+    """Customer 3 drawn as a duplicate of customer 2, itself a duplicate of 1: only 2 becomes one."""
+    from crmkit.demo.people import customer_rows, make_profiles
+
+    timeline = Timeline.ending(DEMO_TODAY)
+    profiles = make_profiles(np.random.default_rng(1), 1, 3, 3, timeline)
+    profiles.duplicate_of[:] = [0, 1, 2]
+    first, second, third = customer_rows(np.random.default_rng(2), profiles, timeline)
+    assert second["external_id"] is None and second["name"] == first["name"]
+    assert third["external_id"] == "DEMO-0000003"
