@@ -40,6 +40,14 @@ def crmkit_customers_added(crm, customers):
 
 
 @hookimpl
+def crmkit_customers_updated(crm, changes):
+    """A customer moved back to stage ``prospect`` joins the pool (unless it already is a lead)."""
+    prospects = [c.after.id for c in changes if c.after.stage == "prospect" and c.before.stage != "prospect"]
+    if prospects and crm.leads.options.auto_pool:
+        crm.leads.receive(prospects, received_at=crm.now())
+
+
+@hookimpl
 def crmkit_interactions_recorded(crm, interactions):
     """Contacts by a lead's owner are follow-ups: one set-based pass over the batch's id range."""
     if interactions:

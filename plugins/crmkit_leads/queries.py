@@ -42,7 +42,7 @@ SKILL_KEY_SQL = "COALESCE(c.industry, '') || '|' || COALESCE(l.product, '') || '
 
 INSERT_POOL_LEADS = """
 INSERT OR IGNORE INTO leads_leads(customer_id, status, stage, received_at)
-SELECT c.id, 'pool', :stage, c.created_at FROM customers c
+SELECT c.id, 'pool', :stage, COALESCE(:received_at, c.created_at) FROM customers c
 WHERE c.id IN (SELECT value FROM json_each(:ids)) AND c.stage = 'prospect'
 """
 

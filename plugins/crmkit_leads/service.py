@@ -173,15 +173,21 @@ class LeadsService:
             details[key] = None if value is None else str(value).strip() or None
         return details
 
-    def receive(self, customer_ids: Iterable[int]) -> int:
-        """Put existing prospect customers in the pool as leads (others, and leads, are ignored)."""
+    def receive(self, customer_ids: Iterable[int], received_at: Any = None) -> int:
+        """Put existing prospect customers in the pool as leads (others, and leads, are ignored).
+
+        ``received_at`` defaults to each customer's creation time.
+        """
         ids = [int(i) for i in customer_ids]
         if not ids:
             return 0
         db = self.crm.db
         with self.crm.transaction():
             before = db.execute(queries.TOTAL_CHANGES).fetchone()[0]
-            db.execute(queries.INSERT_POOL_LEADS, {"ids": json.dumps(ids), "stage": self.options.stages[0]})
+            db.execute(queries.INSERT_POOL_LEADS, {
+                "ids": json.dumps(ids), "stage": self.options.stages[0],
+                "received_at": None if received_at is None else to_iso(received_at),
+            })
             added = db.execute(queries.TOTAL_CHANGES).fetchone()[0] - before
             if added:
                 self.crm.audit.record("lead.receive", "lead", None, after={"count": added, "first": min(ids), "last": max(ids)}, source="leads")

@@ -24,6 +24,14 @@ class TestAddingLeads:
         with pytest.raises(NotFound, match=f"no lead with id {regular.id}"):
             crm.leads.get(regular.id)
 
+    def test_a_customer_moved_back_to_prospect_joins_the_pool(self, crm, clock):
+        customer = crm.customers.add(name="Old client", stage="churned")
+        clock.advance(days=30)
+        crm.customers.update(customer.id, stage="prospect")
+        lead = crm.leads.get(customer.id)
+        assert lead.status == "pool"
+        assert lead.received_at.isoformat() == "2025-01-31T09:00:00+00:00"  # when it became a prospect
+
     def test_auto_pool_can_be_switched_off(self, crm):
         crm.leads.configure(auto_pool=False)
         prospect = crm.customers.add(name="Walk-in", stage="prospect")
