@@ -70,6 +70,25 @@ def fairness(service: "LeadsService", as_of: datetime) -> dict:
     return {"as_of": to_iso(as_of), "gini": round(gini, 4), "reps": rows}
 
 
+def source_section(service: "LeadsService", as_of: datetime) -> Section:
+    """Conversion by source channel: which channels bring leads that convert."""
+    rows = [
+        {"source": r["source"], "received": r["received"], "converted": r["converted"], "lost": r["lost"],
+         "recycled": r["recycled"], "conversion_rate": r["conversion_rate"]}
+        for r in stats(service, as_of, "source")
+    ]
+    best = max((r for r in rows if r["conversion_rate"] is not None and r["converted"] + r["lost"] >= 5),
+               key=lambda r: r["conversion_rate"], default=None)
+    return Section(
+        key="leads.sources", title="Lead sources",
+        figures={"channels": len(rows), "best converting channel (5+ closed)": best["source"] if best else None},
+        rows=rows, columns=("source", "received", "converted", "lost", "recycled", "conversion_rate"),
+        charts=(Chart("hbar", "Conversion rate by source", "source", ("conversion_rate",)),),
+        notes="Conversion rate is converted / (converted + lost) of the leads from each channel received by the report date.",
+        plugin="leads",
+    )
+
+
 def section(service: "LeadsService", as_of: datetime) -> Section:
     """The leads section of a report: pipeline, conversion, fairness, and a table per rep."""
     stamp = {"as_of": to_iso(as_of)}

@@ -7,7 +7,7 @@ from crmkit import hookimpl
 from crmkit.timeutil import to_iso
 
 from . import demo, fields, hookspecs, pool, queries, schema
-from .figures import section
+from .figures import section, source_section
 from .service import LeadsService
 
 
@@ -90,7 +90,7 @@ def crmkit_due(crm, now):
 
 @hookimpl
 def crmkit_report_sections(crm, as_of):
-    return [section(crm.leads, as_of)]
+    return [section(crm.leads, as_of), source_section(crm.leads, as_of)]
 
 
 @hookimpl

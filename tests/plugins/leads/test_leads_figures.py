@@ -101,13 +101,16 @@ class TestFairness:
 
     def test_report_section(self, traffic):
         crm, _ = traffic
-        [[section]] = crm.plugins.call("crmkit_report_sections", crm=crm, as_of=crm.now())
+        [[section, sources]] = crm.plugins.call("crmkit_report_sections", crm=crm, as_of=crm.now())
         assert section.key == "leads.overview" and section.plugin == "leads"
         assert section.figures["leads received"] == 4
         assert section.figures["in pool"] == 1
         assert section.figures["conversion rate"] == 0.6667
         assert [r["rep"] for r in section.rows] == ["ann", "bo", "cy"]
         assert {c.kind for c in section.charts} == {"bar", "funnel"}
+        assert sources.key == "leads.sources"
+        assert [(r["source"], r["conversion_rate"]) for r in sources.rows] == [("referral", 0.5), ("web search", 1.0)]
+        assert sources.figures["best converting channel (5+ closed)"] is None  # no channel has 5 closed leads
 
 
 class TestBacktest:

@@ -173,3 +173,18 @@ class TestDemoData:
         assert results[0] == results[1]
         counts = results[0][0]
         assert counts["converted"] > 0 and counts["lost"] > 0 and counts["assigned"] + counts["following_up"] > 0
+
+
+def test_the_plugins_hook_and_strategies_are_documented():
+    """The hook the plugin adds and every built-in strategy appear in docs/plugins/leads.md."""
+    import inspect
+    from pathlib import Path
+
+    from crmkit_leads import hookspecs
+    from crmkit_leads.strategies import BUILT_IN
+
+    page = (Path(__file__).resolve().parents[3] / "docs" / "plugins" / "leads.md").read_text(encoding="utf-8")
+    hooks = [name for name, item in vars(hookspecs).items() if name.startswith("crmkit_") and inspect.isfunction(item)]
+    assert hooks == ["crmkit_leads_strategies"]
+    for name in hooks + [s.name for s in BUILT_IN]:
+        assert f"`{name}" in page, name
