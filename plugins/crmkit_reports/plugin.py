@@ -21,3 +21,12 @@ def crmkit_extend(crm):
 def crmkit_commands(cli):
     cli.add_command(report_command)
     cli.add_command(reports_group)
+
+
+@hookimpl
+def crmkit_panels(crm):
+    from crmkit import Panel
+
+    from .panel import reports_panel
+
+    return [Panel("reports", "Reports", reports_panel, order=60)]

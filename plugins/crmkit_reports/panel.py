@@ -1,0 +1,215 @@
+"""The Reports tab of the dashboard: KPI cards and the report's charts as of a date and period.
+
+The panel asks ``crm.reports.build`` for the whole report (the KPIs and every active plugin's
+sections), the call code makes, and shows the headline measures as KPI cards against the
+previous period and every section's :class:`crmkit.Chart` as a chart. Changing the date, the
+period or the segment computes the report again.
+
+``ipywidgets`` and ``crmkit_jupyter`` are imported inside the factory only, so the plugin keeps
+working where Jupyter is not installed.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from typing import Any
+
+from crmkit import CrmError
+from crmkit.timeutil import to_iso
+
+PERIODS = ("month", "quarter", "year")
+ALL_CUSTOMERS = "(all customers)"
+
+#: The measures shown as cards: (measure, which direction is good news).
+HEADLINE = (
+    ("new_customers", "up"), ("active_end", "up"), ("churn_rate", "down"), ("retention_rate", "up"),
+    ("net_revenue", "up"), ("average_customer_value", "up"),
+)
+
+
+def reports_panel(crm: Any, *, as_of: Any = None, period: str = "month") -> Any:
+    """The Reports tab: the widget the dashboard shows (``crmkit.Panel`` factory).
+
+    ``as_of`` defaults to the reports service's default (the CRM's clock, or a demo file's
+    "today"); ``period`` is ``month``, ``quarter`` or ``year``.
+    """
+    return _panel_class()(crm, as_of=as_of, period=period)
+
+
+def headline_cards(report: Any) -> list[dict]:
+    """The headline measures of a report's overview section: one dict per card with measure,
+    label, unit, value, previous and good ("up"/"down"), in :data:`HEADLINE` order.
+
+    A measure missing from the report (its KPI failed) is left out.
+    """
+    try:
+        rows = report.section("reports.overview").rows
+    except KeyError:
+        return []
+    found: dict[str, dict] = {}
+    for row in rows:
+        found.setdefault(row["measure"], row)
+    return [
+        {"measure": name, "label": found[name]["label"], "unit": found[name]["unit"],
+         "value": found[name]["value"], "previous": found[name]["previous"], "good": good}
+        for name, good in HEADLINE if name in found
+    ]
+
+
+def chart_specs(report: Any) -> list[tuple[str, Any, list[dict]]]:
+    """Every chart of every built section: ``(chart id, Chart, rows)`` in report order.
+
+    The rows are the chart's own rows or else its section's; the id is ``<section key>/<n>``.
+    """
+    out = []
+    for section in report.sections:
+        if section.error:
+            continue
+        for number, chart in enumerate(section.charts, start=1):
+            rows = chart.rows if chart.rows is not None else section.rows
+            out.append((f"{section.key}/{number}", chart, list(rows)))
+    return out
+
+
+@functools.cache
+def _panel_class() -> type:
+    import ipywidgets as widgets
+
+    from crmkit_jupyter.toolkit import ChartView, Composite, KpiCard, error_html, note_html
+
+    class ReportsPanel(Composite):
+        """KPI cards and charts of ``crm.reports.build(as_of, period, segment)``.
+
+        ``recompute()`` builds the report for the current controls; it runs on every change of
+        the date, period or segment. CSS: ``crmkit-reports``, ``crmkit-reports-as-of``,
+        ``crmkit-reports-period``, ``crmkit-reports-segment``, ``crmkit-reports-recompute``,
+        ``crmkit-reports-status``, ``crmkit-reports-cards`` and ``crmkit-reports-charts``;
+        each chart has ``crmkit-chart``.
+        """
+
+        def __init__(self, crm: Any, *, as_of: Any = None, period: str = "month"):
+            super().__init__("crmkit-reports")
+            self.crm = crm
+            self.as_of = crm.reports.default_as_of() if as_of is None else crm.as_of(as_of)
+            self.report = None
+            self.cards: dict[str, Any] = {}
+            self.charts: dict[str, Any] = {}
+            segments = [ALL_CUSTOMERS] + [s.name for s in crm.segments.list()]
+            self.date_picker = self.own(widgets.DatePicker(value=self.as_of.date(), description="As of:"), "crmkit-reports-as-of")
+            self.period_choice = self.own(widgets.Dropdown(options=PERIODS, value=period, description="Period:"), "crmkit-reports-period")
+            self.segment_choice = self.own(widgets.Dropdown(options=segments, value=ALL_CUSTOMERS, description="Segment:"), "crmkit-reports-segment")
+            self.recompute_button = self.own(widgets.Button(description="Recompute", icon="refresh"), "crmkit-reports-recompute")
+            self.status = self.own(widgets.HTML(), "crmkit-reports-status")
+            self.card_box = self.own(widgets.HBox(layout=widgets.Layout(flex_flow="row wrap")), "crmkit-reports-cards")
+            self.chart_box = self.own(widgets.HBox(layout=widgets.Layout(flex_flow="row wrap")), "crmkit-reports-charts")
+            controls = self.own(widgets.HBox([self.date_picker, self.period_choice, self.segment_choice, self.recompute_button]))
+            self.children = [controls, self.status, self.card_box, self.chart_box]
+            self.watch(self.date_picker, self._date_changed)
+            self.watch(self.period_choice, self._changed)
+            self.watch(self.segment_choice, self._changed)
+            self.on_click(self.recompute_button, self.recompute)
+            self.recompute()
+
+        # --- public API -------------------------------------------------------------------
+
+        @property
+        def period(self) -> str:
+            """The chosen period kind."""
+            return self.period_choice.value
+
+        @property
+        def segment(self) -> str | None:
+            """The chosen saved segment, or None for all customers."""
+            value = self.segment_choice.value
+            return None if value in (None, ALL_CUSTOMERS) else value
+
+        def recompute(self) -> Any:
+            """Build the report for the chosen date, period and segment; returns it (None on error)."""
+            controls = (self.date_picker, self.period_choice, self.segment_choice, self.recompute_button)
+            for control in controls:
+                control.disabled = True
+            self.status.value = note_html(f"working… computing the report as of {to_iso(self.as_of)}", "crmkit-working")
+            started = time.perf_counter()
+            try:
+                report = self.crm.reports.build(as_of=self.as_of, period=self.period, segment=self.segment)
+            except Exception as error:  # noqa: BLE001 - shown in the panel, not lost in a callback
+                self.status.value = error_html(_message(error))
+                return None
+            finally:
+                for control in controls:
+                    control.disabled = False
+            self.report = report
+            self._show_cards(report)
+            self._show_charts(report)
+            seconds = time.perf_counter() - started
+            failed = ", ".join(s.key for s in report.failed)
+            text = (
+                f"Report as of {to_iso(report.as_of)} · period {report.period} compared with "
+                f"{report.previous if report.previous else '—'} · {report.segment or 'all customers'} · "
+                f"{len(report.sections)} sections in {seconds:.2f} s"
+            )
+            self.status.value = note_html(text, "crmkit-reports-done") + (
+                error_html(f"sections that failed: {failed}") if failed else ""
+            )
+            return report
+
+        # --- internals --------------------------------------------------------------------
+
+        def _date_changed(self, change) -> None:
+            if change["new"] is None:
+                return
+            self.as_of = self.crm.as_of(change["new"].isoformat())
+            self.recompute()
+
+        def _changed(self, change) -> None:
+            self.recompute()
+
+        def _show_cards(self, report) -> None:
+            currency = report.currency
+            period = f"{report.period.label} vs {report.previous.label}" if report.previous else report.period.label
+            wanted = headline_cards(report)
+            for item in wanted:
+                card = self.cards.get(item["measure"])
+                note = period + (f" · {currency}" if item["unit"] == "money" else "")
+                fmt = "percent" if item["unit"] == "rate" else None
+                if card is None:
+                    card = self.own(KpiCard(item["label"], item["value"], previous=item["previous"], note=note,
+                                            good=item["good"], fmt=fmt), f"crmkit-reports-card-{item['measure']}")
+                    self.cards[item["measure"]] = card
+                else:
+                    with card.hold_trait_notifications():
+                        card.figure, card.previous, card.note = item["value"], item["previous"], note
+            self.card_box.children = [self.cards[item["measure"]] for item in wanted]
+
+        def _show_charts(self, report) -> None:
+            specs = chart_specs(report)
+            keep = {chart_id for chart_id, _, _ in specs}
+            for chart_id in list(self.charts):
+                if chart_id not in keep:
+                    self._drop(self.charts.pop(chart_id))
+            shown = []
+            for chart_id, chart, rows in specs:
+                view = self.charts.get(chart_id)
+                if view is not None and (view.kind, view.x, view.y) != (chart.kind, chart.x, tuple(chart.y)):
+                    self._drop(self.charts.pop(chart_id))
+                    view = None
+                if view is None:
+                    view = self.own(ChartView.from_spec(chart, rows))
+                    self.charts[chart_id] = view
+                else:
+                    with view.hold_trait_notifications():
+                        view.rows, view.title = rows, chart.title
+                shown.append(view)
+            self.chart_box.children = shown
+
+        def _drop(self, widget) -> None:
+            if widget in self._owned:
+                self._owned.remove(widget)
+            widget.close()
+
+    return ReportsPanel
+
+
+def _message(error: BaseException) -> str:
+    return str(error) if isinstance(error, CrmError) else f"{type(error).__name__}: {error}"
