@@ -76,6 +76,15 @@ def crmkit_commands(cli):
 
 
 @hookimpl
+def crmkit_panels(crm):
+    from crmkit import Panel
+
+    from .panel import complaints_panel
+
+    return [Panel("complaints", "Complaints", complaints_panel, order=50)]
+
+
+@hookimpl
 def crmkit_demo_data(crm, seed, now):
     from .demo import add_demo_data
 
