@@ -101,5 +101,14 @@ def crmkit_commands(cli):
 
 
 @hookimpl
+def crmkit_panels(crm):
+    from crmkit import Panel
+
+    from .panel import leads_panel
+
+    return [Panel("leads", "Leads", leads_panel, order=30)]
+
+
+@hookimpl
 def crmkit_demo_data(crm, seed, now):
     demo.load(crm, seed, now)
