@@ -56,7 +56,7 @@ def _build(path: Path, complaints: int, business: bool):
                     (i % 20 = 0) AS is_open,
                     strftime('%Y-%m-%dT%H:%M:%SZ', :now, CASE WHEN i % 20 = 0
                         THEN '-' || ((i * 104729) % 864000) || ' seconds'
-                        ELSE '-' || (864000 + (i * 104729) % 30000000) || ' seconds' END) AS received_at
+                        ELSE '-' || (1300000 + (i * 104729) % 30000000) || ' seconds' END) AS received_at
                 FROM n
             )
             INSERT INTO complaints_complaints(id, customer_id, category, product, severity, received_at, owner,
@@ -77,13 +77,28 @@ def _build(path: Path, complaints: int, business: bool):
         queries.set_deadlines(db, 1, complaints, not business)
         db.execute(
             """UPDATE complaints_complaints SET acknowledged_at = CASE WHEN status != 'received' THEN
-                   strftime('%Y-%m-%dT%H:%M:%SZ', received_at, '+' || (id % 30) || ' hours') END,
+                   min(strftime('%Y-%m-%dT%H:%M:%SZ', received_at, '+' || (id % 30) || ' hours'), :now) END,
                first_answered_at = CASE WHEN status = 'closed' THEN
                    strftime('%Y-%m-%dT%H:%M:%SZ', received_at, '+' || (40 + id % 200) || ' hours') END,
                first_resolve_due_at = CASE WHEN status = 'closed' THEN resolve_due_at END,
-               first_outcome = CASE WHEN status = 'closed' THEN 'resolved' END,
+               first_outcome = CASE WHEN status != 'closed' THEN NULL WHEN id % 10 = 7 THEN 'rejected' ELSE 'resolved' END,
+               decision = CASE WHEN status != 'closed' THEN NULL WHEN id % 10 = 7 THEN 'not_valid' ELSE 'valid' END,
+               satisfaction = CASE WHEN status = 'closed' AND id % 3 = 0 THEN 1 + id % 5 END,
                closed_at = CASE WHEN status = 'closed' THEN
-                   strftime('%Y-%m-%dT%H:%M:%SZ', received_at, '+' || (100 + id % 200) || ' hours') END"""
+                   strftime('%Y-%m-%dT%H:%M:%SZ', received_at, '+' || (100 + id % 200) || ' hours') END""",
+            {"now": NOW},
+        )
+        db.execute(
+            "UPDATE complaints_complaints SET answered_at = first_answered_at, followed_up_at = closed_at, "
+            "status_at = COALESCE(closed_at, acknowledged_at, received_at)"
+        )
+        # A satisfaction survey for a third of the closed tickets, a day after the answer.
+        db.execute(
+            """INSERT INTO interactions(customer_id, kind, occurred_at, data, recorded_at)
+            SELECT customer_id, 'survey', strftime('%Y-%m-%dT%H:%M:%SZ', first_answered_at, '+24 hours'),
+                json_object('score', satisfaction, 'topic', 'complaint', 'complaint_id', id), :now
+            FROM complaints_complaints WHERE satisfaction IS NOT NULL ORDER BY id""",
+            {"now": NOW},
         )
         db.execute(
             "INSERT INTO complaints_history(complaint_id, at, event, status_from, status_to) "
@@ -91,7 +106,17 @@ def _build(path: Path, complaints: int, business: bool):
         )
         db.execute(
             "INSERT INTO complaints_history(complaint_id, at, event, status_from, status_to) "
-            "SELECT id, first_answered_at, 'resolved', 'assessing', 'resolved' FROM complaints_complaints "
+            "SELECT id, acknowledged_at, 'acknowledged', 'received', 'acknowledged' FROM complaints_complaints "
+            "WHERE acknowledged_at IS NOT NULL AND status != 'closed'"
+        )
+        db.execute(
+            "INSERT INTO complaints_history(complaint_id, at, event, status_from, status_to) "
+            "SELECT id, acknowledged_at, 'assessing', 'acknowledged', 'assessing' FROM complaints_complaints "
+            "WHERE status = 'assessing'"
+        )
+        db.execute(
+            "INSERT INTO complaints_history(complaint_id, at, event, status_from, status_to) "
+            "SELECT id, first_answered_at, first_outcome, 'assessing', first_outcome FROM complaints_complaints "
             "WHERE first_answered_at IS NOT NULL"
         )
         db.execute(

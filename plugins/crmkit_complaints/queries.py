@@ -7,6 +7,7 @@ Figures live in ``queries_figures``, feedback in ``queries_feedback``. SQLite-sp
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Any, Iterable
 
 from .models import OPEN_STATES
@@ -16,8 +17,13 @@ TABLE = "complaints_complaints"
 
 # --- dialect helpers ---------------------------------------------------------------------------
 
+_UNIXEPOCH = sqlite3.sqlite_version_info >= (3, 38, 0)
+
+
 def epoch(time_sql: str) -> str:
-    """SQL: ISO storage text -> integer epoch seconds."""
+    """SQL: ISO storage text -> integer epoch seconds (``unixepoch`` where SQLite has it: faster)."""
+    if _UNIXEPOCH:
+        return f"unixepoch({time_sql})"
     return f"CAST(strftime('%s', {time_sql}) AS INTEGER)"
 
 
@@ -66,6 +72,44 @@ def _in_list(prefix: str, values: Iterable[str]) -> tuple[str, dict]:
 def open_states_sql(prefix: str = "_cmp_open") -> tuple[str, dict]:
     """``(:p0, :p1, ...)`` list text and params of the open states."""
     return _in_list(prefix, OPEN_STATES)
+
+
+# --- a complaint as of a time ----------------------------------------------------------------------
+# ``status_at`` is the time of a complaint's latest step, so a complaint whose ``status_at`` is at
+# or before ``:as_of`` stood then where it stands now: its own columns answer. Only complaints
+# moved after ``:as_of`` (few, for any date) look their past up in the history.
+
+def settled_sql(alias: str) -> str:
+    """SQL: true when the complaint ``alias`` has taken no step after ``:as_of``."""
+    return f"{alias}.status_at <= :as_of"
+
+
+def state_at_sql(alias: str) -> str:
+    """SQL: the state of complaint ``alias`` at ``:as_of`` (its latest step at or before it)."""
+    return (
+        f"(CASE WHEN {settled_sql(alias)} THEN {alias}.status ELSE "
+        f"(SELECT h.status_to FROM complaints_history h WHERE h.complaint_id = {alias}.id "
+        "AND h.status_to IS NOT NULL AND h.at <= :as_of ORDER BY h.at DESC, h.id DESC LIMIT 1) END)"
+    )
+
+
+def outcome_at_sql(alias: str) -> str:
+    """SQL: ``'resolved'`` or ``'rejected'``, the latest answer of ``alias`` at or before ``:as_of``."""
+    return (
+        f"(CASE WHEN {settled_sql(alias)} THEN (CASE {alias}.decision WHEN 'valid' THEN 'resolved' "
+        "WHEN 'not_valid' THEN 'rejected' END) ELSE "
+        f"(SELECT h.status_to FROM complaints_history h WHERE h.complaint_id = {alias}.id "
+        "AND h.status_to IN ('resolved', 'rejected') AND h.at <= :as_of ORDER BY h.at DESC, h.id DESC LIMIT 1) END)"
+    )
+
+
+def reopened_at_sql(alias: str) -> str:
+    """SQL: 1 when complaint ``alias`` had been reopened by ``:as_of``, else 0."""
+    return (
+        f"(CASE WHEN {settled_sql(alias)} THEN {alias}.reopen_count > 0 ELSE "
+        f"EXISTS (SELECT 1 FROM complaints_history h WHERE h.complaint_id = {alias}.id "
+        "AND h.status_to = 'reopened' AND h.at <= :as_of) END)"
+    )
 
 
 # --- calendar ------------------------------------------------------------------------------------
