@@ -85,6 +85,15 @@ def crmkit_commands(cli):
 
 
 @hookimpl
+def crmkit_panels(crm):
+    from crmkit import Panel
+
+    from .panel import loyalty_panel
+
+    return [Panel("loyalty", "Loyalty", loyalty_panel, order=40)]
+
+
+@hookimpl
 def crmkit_demo_data(crm, seed, now):
     from .demo import add_demo_data
 

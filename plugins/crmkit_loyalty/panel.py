@@ -1,0 +1,244 @@
+"""The Loyalty tab of the dashboard: the RFM grid, tiers and churn warnings as of a date.
+
+- **RFM**: a heat map of customers per recency score (rows, 5 = most recent) and frequency score
+  (columns) from the newest stored RFM run as of the chosen date, the named segments of that
+  run, and a button that runs ``crm.loyalty.rfm(as_of)`` (which stores a new run).
+- **Tiers**: members per tier as of the date (``crm.loyalty.tiers.members``) and the upgrades
+  and downgrades of the days before it (``crm.loyalty.tiers.movement``).
+- **Churn**: the warnings of the newest stored churn run as of the date
+  (``crm.loyalty.churn_warnings``), by level, and a button that evaluates churn again
+  (``crm.loyalty.churn(as_of)``).
+
+``ipywidgets`` and ``crmkit_jupyter`` are imported inside the factory only.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from datetime import timedelta
+from typing import Any
+
+from crmkit import CrmError
+from crmkit.timeutil import to_iso
+
+from . import panel_queries
+from . import queries as q
+
+SCORES = (1, 2, 3, 4, 5)
+LEVELS = ("low", "medium", "high")
+MOVEMENT_DAYS = 90
+WARNINGS_LIMIT = 1000
+
+
+def loyalty_panel(crm: Any, *, as_of: Any = None, page_size: int = 15) -> Any:
+    """The Loyalty tab: the widget the dashboard shows (``crmkit.Panel`` factory)."""
+    return _panel_class()(crm, as_of=as_of, page_size=page_size)
+
+
+def default_as_of(crm: Any) -> Any:
+    """The panel's starting date: a demo file's "today" (setting ``demo.today``), else the clock."""
+    today = crm.settings.get("demo.today")
+    return crm.as_of(today) if today else crm.now()
+
+
+def latest_run(crm: Any, kind: str, as_of: Any) -> Any:
+    """The newest stored run of ``kind`` (rfm, churn, ...) as of a time, or None."""
+    moment = crm.as_of(as_of)
+    runs = [run for run in crm.loyalty.runs(kind) if run.as_of <= moment]
+    return max(runs, key=lambda run: (run.as_of, run.id)) if runs else None
+
+
+def rfm_grid(crm: Any, run_id: int) -> list[dict]:
+    """Customers per R × F score of a stored run, as heat map rows: one row per recency score
+    from R5 (most recent) down to R1, with columns ``F1`` .. ``F5``."""
+    counts = {(r, f): n for r, f, n in crm.db.execute(panel_queries.RFM_GRID, [run_id])}
+    return [{"R": f"R{r}", **{f"F{f}": counts.get((r, f), 0) for f in SCORES}} for r in reversed(SCORES)]
+
+
+def churn_levels(crm: Any, run_id: int) -> dict[str, int]:
+    """Warnings per level of a stored churn run (levels without warnings show 0)."""
+    found = dict(crm.db.execute(q.CHURN_LEVELS, [run_id]).fetchall())
+    return {level: found.get(level, 0) for level in LEVELS}
+
+
+def warning_row(warning: Any) -> dict:
+    """A :class:`~crmkit_loyalty.models.ChurnWarning` as a table row."""
+    return {
+        "customer_id": warning.customer_id, "class": warning.customer_class, "level": warning.level,
+        "score": warning.score, "signals": ", ".join(warning.signals), "owner": warning.owner,
+    }
+
+
+@functools.cache
+def _panel_class() -> type:
+    import ipywidgets as widgets
+
+    from crmkit_jupyter import formatting
+    from crmkit_jupyter.toolkit import ChartView, Composite, ListSource, PagedTable, error_html, note_html
+
+    class LoyaltyPanel(Composite):
+        """The RFM grid, tiers and churn warnings as of a date, with RFM and churn run buttons.
+
+        ``refresh()`` re-reads everything for the chosen date; ``run_rfm()`` and
+        ``evaluate_churn()`` are the buttons. CSS: ``crmkit-loyalty``, ``crmkit-loyalty-as-of``,
+        ``crmkit-loyalty-run-rfm``, ``crmkit-loyalty-run-churn``, ``crmkit-loyalty-status``,
+        ``crmkit-loyalty-rfm-run``, ``crmkit-loyalty-rfm-segments``, ``crmkit-loyalty-tiers``,
+        ``crmkit-loyalty-movement``, ``crmkit-loyalty-churn-levels``, ``crmkit-loyalty-level``;
+        the grid is a ``crmkit-chart`` with class ``crmkit-loyalty-grid``.
+        """
+
+        def __init__(self, crm: Any, *, as_of: Any = None, page_size: int = 15):
+            super().__init__("crmkit-loyalty")
+            self.crm = crm
+            self.as_of = default_as_of(crm) if as_of is None else crm.as_of(as_of)
+            self.rfm_run: Any = None
+            self.churn_run: Any = None
+            self.grid_rows: list[dict] = []
+            self.seconds = 0.0
+            self.date_picker = self.own(widgets.DatePicker(value=self.as_of.date(), description="As of:"), "crmkit-loyalty-as-of")
+            self.rfm_button = self.own(widgets.Button(description="Run RFM", icon="th", button_style="primary"), "crmkit-loyalty-run-rfm")
+            self.churn_button = self.own(widgets.Button(description="Evaluate churn", icon="warning"), "crmkit-loyalty-run-churn")
+            self.status = self.own(widgets.HTML(), "crmkit-loyalty-status")
+            self.rfm_info = self.own(widgets.HTML(), "crmkit-loyalty-rfm-run")
+            self.grid = self.own(ChartView("heatmap", [], "R", tuple(f"F{f}" for f in SCORES), title="Customers per R × F score"), "crmkit-loyalty-grid")
+            self.segments = self.own(widgets.HTML(), "crmkit-loyalty-rfm-segments")
+            self.tier_chart = self.own(ChartView("bar", [], "tier", ("customers",), title="Customers per tier"))
+            self.tiers = self.own(widgets.HTML(), "crmkit-loyalty-tiers")
+            self.movement = self.own(widgets.HTML(), "crmkit-loyalty-movement")
+            self.churn_info = self.own(widgets.HTML(), "crmkit-loyalty-churn-levels")
+            self.level = self.own(widgets.Dropdown(options=LEVELS, value="low", description="At least:"), "crmkit-loyalty-level")
+            self.warnings = self.own(PagedTable(page_size=page_size, empty="No churn warning."))
+            self.buttons = (self.rfm_button, self.churn_button)
+            controls = self.own(widgets.HBox([self.date_picker, self.rfm_button, self.churn_button]))
+            rfm = self.own(widgets.HBox([self.grid, self.segments]))
+            tiers = self.own(widgets.HBox([self.tier_chart, self.own(widgets.VBox([self.tiers, self.movement]))]))
+            self.children = [
+                controls, self.status,
+                self.own(widgets.HTML("<b>RFM</b>")), self.rfm_info, rfm,
+                self.own(widgets.HTML("<b>Tiers</b>")), tiers,
+                self.own(widgets.HTML("<b>Churn warnings</b>")), self.churn_info, self.level, self.warnings,
+            ]
+            self.watch(self.date_picker, self._date_changed)
+            self.watch(self.level, self._level_changed)
+            self.on_click(self.rfm_button, self.run_rfm)
+            self.on_click(self.churn_button, self.evaluate_churn)
+            self.refresh()
+
+        # --- public API -------------------------------------------------------------------
+
+        def refresh(self) -> None:
+            """Re-read the RFM grid, tiers and churn warnings for the chosen date."""
+            try:
+                self.show_rfm()
+                self.show_tiers()
+                self.show_churn()
+            except Exception as error:  # noqa: BLE001 - shown in the panel
+                self.status.value = error_html(_message(error))
+
+        def show_rfm(self) -> None:
+            """The grid and named segments of the newest stored RFM run as of the date."""
+            crm = self.crm
+            self.rfm_run = run = latest_run(crm, "rfm", self.as_of)
+            if run is None:
+                self.grid_rows = []
+                self.grid.rows = []
+                self.rfm_info.value = note_html(f"No RFM run as of {to_iso(self.as_of)}: press “Run RFM”.", "crmkit-loyalty-no-run")
+                self.segments.value = ""
+                return
+            self.grid_rows = rfm_grid(crm, run.id)
+            self.grid.rows = self.grid_rows
+            self.rfm_info.value = note_html(
+                f"Run #{run.id} as of {to_iso(run.as_of)}: {run.customers:,} customers scored "
+                f"({run.params.get('method', '')}, {run.params.get('window_days', '')} days). "
+                "Rows: recency score (5 = most recent); columns: frequency score (5 = most frequent).",
+                "crmkit-loyalty-run-info",
+            )
+            self.segments.value = "<b>Named segments</b>" + formatting.table(
+                crm.loyalty.rfm_distribution(run.id), ("segment", "customers", "monetary", "avg_recency_days", "avg_frequency"),
+            )
+
+        def show_tiers(self) -> None:
+            """Members per tier as of the date, and the moves of the days before it."""
+            crm = self.crm
+            members = crm.loyalty.tiers.members(self.as_of)
+            rows = [{"tier": tier, "customers": n} for tier, n in members.items()]
+            self.tier_chart.rows = rows
+            self.tiers.value = formatting.table(rows, ("tier", "customers"), empty="No tier defined (crm.loyalty.tiers.define).")
+            moved = crm.loyalty.tiers.movement(since=self.as_of - timedelta(days=MOVEMENT_DAYS), until=self.as_of)
+            self.movement.value = (
+                f"<b>Moves in the {MOVEMENT_DAYS} days to {to_iso(self.as_of)[:10]}</b>: "
+                f"{moved['upgrades']:,} upgrades, {moved['downgrades']:,} downgrades"
+                + formatting.table(moved["moves"], ("direction", "from", "to", "customers"), empty="No tier change.")
+            )
+
+        def show_churn(self) -> None:
+            """The warnings of the newest stored churn run as of the date, at the chosen level or above."""
+            crm = self.crm
+            self.churn_run = run = latest_run(crm, "churn", self.as_of)
+            if run is None:
+                self.churn_info.value = note_html(f"No churn run as of {to_iso(self.as_of)}: press “Evaluate churn”.", "crmkit-loyalty-no-run")
+                self.warnings.set_source(ListSource([], key="customer_id", columns=("customer_id", "class", "level", "score", "signals", "owner")))
+                return
+            levels = churn_levels(crm, run.id)
+            found = crm.loyalty.churn_warnings(self.as_of, self.level.value, limit=WARNINGS_LIMIT + 1)
+            rows = [warning_row(w) for w in found[:WARNINGS_LIMIT]]
+            more = f" (the first {WARNINGS_LIMIT:,} are listed)" if len(found) > WARNINGS_LIMIT else ""
+            self.churn_info.value = note_html(
+                f"Run #{run.id} as of {to_iso(run.as_of)}: " + ", ".join(f"{level} {n:,}" for level, n in levels.items()) + more,
+                "crmkit-loyalty-churn-info",
+            )
+            self.warnings.set_source(ListSource(rows, key="customer_id", columns=("customer_id", "class", "level", "score", "signals", "owner")))
+
+        def run_rfm(self) -> Any:
+            """Compute and store RFM as of the chosen date, then show it; returns the result or None."""
+            result = self._run(f"scoring RFM as of {to_iso(self.as_of)}", lambda: self.crm.loyalty.rfm(self.as_of))
+            if result is not None:
+                self.status.value = note_html(
+                    f"RFM as of {to_iso(self.as_of)}: {result.customers:,} customers scored in {self.seconds:.2f} s", "crmkit-loyalty-done",
+                )
+                self.show_rfm()
+            return result
+
+        def evaluate_churn(self) -> Any:
+            """Evaluate and store churn warnings as of the chosen date, then show them; returns
+            the warnings at the chosen level or above, or None."""
+            found = self._run(f"evaluating churn as of {to_iso(self.as_of)}",
+                              lambda: self.crm.loyalty.churn(self.as_of, self.level.value, limit=WARNINGS_LIMIT))
+            if found is not None:
+                self.status.value = note_html(f"churn as of {to_iso(self.as_of)} evaluated in {self.seconds:.2f} s", "crmkit-loyalty-done")
+                self.show_churn()
+            return found
+
+        # --- internals --------------------------------------------------------------------
+
+        def _run(self, what: str, work) -> Any:
+            """Run ``work()`` with "working…" shown and the buttons off; errors go to the status."""
+            for button in self.buttons:
+                button.disabled = True
+            self.status.value = note_html(f"working… {what}", "crmkit-working")
+            started = time.perf_counter()
+            try:
+                return work()
+            except Exception as error:  # noqa: BLE001 - shown in the panel, not lost in a callback
+                self.status.value = error_html(_message(error))
+                return None
+            finally:
+                self.seconds = time.perf_counter() - started
+                for button in self.buttons:
+                    button.disabled = False
+
+        def _date_changed(self, change) -> None:
+            if change["new"] is not None:
+                self.as_of = self.crm.as_of(change["new"].isoformat())
+                self.status.value = ""
+                self.refresh()
+
+        def _level_changed(self, change) -> None:
+            self.show_churn()
+
+    return LoyaltyPanel
+
+
+def _message(error: BaseException) -> str:
+    return str(error) if isinstance(error, CrmError) else f"{type(error).__name__}: {error}"
