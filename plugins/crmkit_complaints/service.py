@@ -269,7 +269,7 @@ class ComplaintsService:
         pool = [h for h in staff if h.role == "handler"] or staff
         if not pool:
             return
-        loads = queries.open_loads(db)
+        loads = queries.open_loads(db, [h.name for h in pool])
         load = {h.name: loads.get(h.name, 0) for h in pool}
         heaps: dict[str | None, list] = {}
 
