@@ -1,7 +1,8 @@
 """Segment fields of the complaints plugin, exact as of any ``:as_of``.
 
-A complaint's state at a time is read from its history (the latest step at or before that time),
-so the fields give the same answer for a past date today as they gave on that date.
+A complaint's state at a time is its latest step at or before that time: its own columns when it
+has not moved since, its history otherwise (see ``queries.state_at_sql``), so the fields give the
+same answer for a past date today as they gave on that date.
 """
 
 from __future__ import annotations
@@ -9,19 +10,15 @@ from __future__ import annotations
 from crmkit import Field
 from crmkit.store import days_between, shift_days
 
-from .queries import open_states_sql
+from .queries import open_states_sql, outcome_at_sql, state_at_sql
 
-_STATE_AT = (
-    "(SELECT h.status_to FROM complaints_history h WHERE h.complaint_id = x.id "
-    "AND h.status_to IS NOT NULL AND h.at <= :as_of ORDER BY h.at DESC, h.id DESC LIMIT 1)"
-)
-_OUTCOME_AT = (
-    "(SELECT h.status_to FROM complaints_history h WHERE h.complaint_id = x.id "
-    "AND h.status_to IN ('resolved', 'rejected') AND h.at <= :as_of ORDER BY h.at DESC, h.id DESC LIMIT 1)"
-)
+_STATE_AT = state_at_sql("x")
+_OUTCOME_AT = outcome_at_sql("x")
 
 
 def complaint_fields() -> list[Field]:
+    """The segment fields ``open_complaints``, ``complaints_365d``, ``last_complaint_days`` and
+    ``unresolved_complaint``, each exact as of ``:as_of``."""
     listed, params = open_states_sql("_cmpf_open")
     mine = "FROM complaints_complaints x WHERE x.customer_id = c.id AND x.received_at <= :as_of"
     year = f"x.received_at > {shift_days(':as_of', -365)}"
