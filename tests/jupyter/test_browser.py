@@ -130,8 +130,17 @@ def test_dashboard_in_jupyterlab(lab, browser, tmp_path):
     board.locator(".crmkit-page-status", has_text="rows 1–1 of 1").wait_for(timeout=30_000)
     page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
 
+    board.get_by_role("tab", name="Loyalty", exact=True).click()  # a plugin's panel, one action
+    board.locator("button.crmkit-loyalty-run-rfm").click()
+    done = board.locator(".crmkit-loyalty-done")
+    done.wait_for(timeout=60_000)
+    scored = int(done.inner_text().split(": ")[1].split(" customers")[0].replace(",", ""))
+    board.locator(".crmkit-loyalty-grid svg").wait_for(timeout=30_000)
+    page.screenshot(path=str(tmp_path / "loyalty.png"), full_page=True)
+
     with crmkit.open(lab["root"] / "quickstart.db") as crm:  # what the browser did is in the file
         assert crm.segments.get("eu-repeat").rule == rule
         assert shown == crm.segments.evaluate(rule).count()
+        assert crm.loyalty.runs("rfm")[-1].customers == scored > 0
     assert (tmp_path / "dashboard.png").stat().st_size > 10_000
     page.close()
