@@ -28,6 +28,8 @@ TEAM = (
 
 
 def add_demo_data(crm: "CRM", seed: int, now: datetime) -> None:
+    """Add the demo team, take every demo complaint through its steps up to ``now``, rank the
+    feedback and run the escalation sweep; deterministic for the same ``seed``."""
     rng = random.Random(f"complaints-{seed}")
     service = crm.complaints
     for name, role, supervisor, skills in TEAM:

@@ -78,6 +78,8 @@ class FeedbackService:
         return sql.insert_from_interactions(self._crm.db, first_id, last_id, FEEDBACK_CLASSES, FEEDBACK_ALIASES, to_iso(self._crm.now()))
 
     def get(self, feedback_id: int) -> Feedback:
+        """One feedback item by id, with its number of distinct requesters; NotFound if there is
+        none."""
         row = sql.get(self._crm.db, feedback_id)
         if row is None:
             raise NotFound(f"no feedback item with id {feedback_id}")

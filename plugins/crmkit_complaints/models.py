@@ -157,10 +157,12 @@ class Complaint:
 
     @property
     def is_open(self) -> bool:
+        """True while the complaint awaits an answer (received, acknowledged, assessing, reopened)."""
         return self.status in OPEN_STATES
 
     @property
     def allowed_next(self) -> tuple[str, ...]:
+        """The states the complaint may move to from where it stands."""
         return TRANSITIONS[self.status]
 
     @classmethod
@@ -203,6 +205,7 @@ class HistoryEntry:
 
     @classmethod
     def from_row(cls, row: dict) -> "HistoryEntry":
+        """Build a record from a ``complaints_history`` row."""
         return cls(
             id=row["id"], complaint_id=row["complaint_id"], at=_time(row["at"]), event=row["event"],
             status_from=row["status_from"], status_to=row["status_to"], message=row["message"],
@@ -222,6 +225,7 @@ class Note:
 
     @classmethod
     def from_row(cls, row: dict) -> "Note":
+        """Build a record from a ``complaints_notes`` row."""
         return cls(id=row["id"], complaint_id=row["complaint_id"], at=_time(row["at"]), author=row["author"], text=row["text"])
 
 
@@ -237,6 +241,7 @@ class Handler:
 
     @classmethod
     def from_row(cls, row: dict) -> "Handler":
+        """Build a record from a ``complaints_handlers`` row."""
         return cls(
             name=row["name"], role=row["role"], supervisor=row["supervisor"],
             skills=tuple(json.loads(row["skills"] or "[]")), active=bool(row["active"]),
@@ -262,6 +267,7 @@ class Feedback:
 
     @classmethod
     def from_row(cls, row: dict) -> "Feedback":
+        """Build a record from a ``complaints_feedback`` row."""
         return cls(
             id=row["id"], customer_id=row["customer_id"], title=row["title"], text=row["text"],
             classification=row["classification"], status=row["status"], urgency=row["urgency"],

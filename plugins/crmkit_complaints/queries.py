@@ -115,10 +115,13 @@ def reopened_at_sql(alias: str) -> str:
 # --- calendar ------------------------------------------------------------------------------------
 
 def calendar_meta(db) -> dict[str, str]:
+    """The stored calendar layout's fingerprint and first/last day, as a dict."""
     return {k: v for k, v in db.execute("SELECT key, value FROM complaints_calendar_meta")}
 
 
 def replace_calendar(db, rows: list[tuple[int, int, int, int]], meta: dict[str, str]) -> None:
+    """Replace the working-time intervals (start, end, cumulative start, cumulative end) and their
+    meta data."""
     db.execute("DELETE FROM complaints_calendar")
     db.conn.executemany(
         "INSERT INTO complaints_calendar(start_s, end_s, cum_start, cum_end) VALUES (?, ?, ?, ?)", rows
@@ -128,15 +131,18 @@ def replace_calendar(db, rows: list[tuple[int, int, int, int]], meta: dict[str, 
 
 
 def compute_deadline(db, start_iso: str, seconds: int, always: bool) -> str | None:
+    """ISO time when ``seconds`` of counted time have passed after ``start_iso``."""
     return db.execute(f"SELECT {deadline(':start', ':seconds', always)}", {"start": start_iso, "seconds": seconds}).fetchone()[0]
 
 
 def working_seconds_between(db, start_iso: str, end_iso: str, always: bool) -> int:
+    """Counted (working) seconds between two ISO times."""
     sql = f"SELECT {business_seconds(epoch(':end'), always)} - {business_seconds(epoch(':start'), always)}"
     return db.execute(sql, {"start": start_iso, "end": end_iso}).fetchone()[0]
 
 
 def time_range(db, first_id: int, last_id: int) -> tuple[str | None, str | None]:
+    """The earliest and latest ``received_at`` of complaints ``first_id``..``last_id``."""
     return tuple(db.execute(
         f"SELECT min(received_at), max(received_at) FROM {TABLE} WHERE id BETWEEN ? AND ?", [first_id, last_id]
     ).fetchone())
@@ -151,10 +157,12 @@ COMPLAINT_COLUMNS = (
 
 
 def max_complaint_id(db) -> int:
+    """The highest complaint id (0 when there is none)."""
     return db.execute(f"SELECT COALESCE(max(id), 0) FROM {TABLE}").fetchone()[0]
 
 
 def insert_complaint(db, row: dict) -> int:
+    """Insert one complaint row (the ``COMPLAINT_COLUMNS``) and return its id."""
     columns = ", ".join(COMPLAINT_COLUMNS)
     values = ", ".join(":" + c for c in COMPLAINT_COLUMNS)
     return db.execute(f"INSERT INTO {TABLE}({columns}) VALUES ({values})", row).lastrowid
@@ -171,6 +179,8 @@ def severity_sql(column_sql: str, aliases: dict[str, str], prefix: str = "_s") -
 
 
 def bad_complaint_severity(db, first: int, last: int, severities: tuple[str, ...], aliases: dict[str, str]) -> tuple | None:
+    """The first ``complaint`` interaction of the batch whose ``data.severity`` is no known severity
+    or alias, as ``(id, value)``; None when all are good."""
     listed, params = _in_list("_sev", severities)
     raw = json_field("data", "severity")
     sev, more = severity_sql(raw, aliases)
@@ -219,6 +229,8 @@ def set_targets(db, first: int, last: int, ack: dict[str, int], resolve: dict[st
 
 
 def set_deadlines(db, first: int, last: int, always: bool) -> None:
+    """Set the acknowledge and resolve deadlines of complaints ``first``..``last`` from their
+    received time and targets."""
     db.execute(
         f"UPDATE {TABLE} SET ack_due_at = {deadline('received_at', 'ack_target_s', always)}, "
         f"resolve_due_at = {deadline('received_at', 'resolve_target_s', always)} "
@@ -228,6 +240,8 @@ def set_deadlines(db, first: int, last: int, always: bool) -> None:
 
 
 def missing_deadline(db, first: int, last: int) -> int | None:
+    """The id of a complaint of the range whose deadline could not be placed (the calendar ran out),
+    else None."""
     row = db.execute(
         f"SELECT id FROM {TABLE} WHERE id BETWEEN ? AND ? AND (ack_due_at IS NULL OR resolve_due_at IS NULL) LIMIT 1",
         [first, last],
@@ -236,6 +250,7 @@ def missing_deadline(db, first: int, last: int) -> int | None:
 
 
 def unassigned(db, first: int, last: int) -> list[tuple[int, str | None]]:
+    """``(id, category)`` of the complaints of the range without an owner, by id."""
     return db.execute(
         f"SELECT id, category FROM {TABLE} WHERE id BETWEEN ? AND ? AND owner IS NULL ORDER BY id", [first, last]
     ).fetchall()
@@ -268,6 +283,7 @@ def set_owners(db, pairs: list[tuple[str, int]]) -> None:
 
 
 def history_for_new(db, first: int, last: int, message: str, actor: str) -> None:
+    """The customer-visible 'received' entry for every complaint of the range, in one statement."""
     db.execute(
         "INSERT INTO complaints_history(complaint_id, at, event, status_from, status_to, message, actor) "
         f"SELECT id, received_at, 'received', NULL, 'received', :message, :actor FROM {TABLE} "
@@ -277,6 +293,7 @@ def history_for_new(db, first: int, last: int, message: str, actor: str) -> None
 
 
 def count_range(db, first: int, last: int) -> int:
+    """How many complaints have ids in ``first``..``last``."""
     return db.execute(f"SELECT count(*) FROM {TABLE} WHERE id BETWEEN ? AND ?", [first, last]).fetchone()[0]
 
 
@@ -302,11 +319,14 @@ def record_surveys(db, first: int, last: int) -> None:
 # --- reading -------------------------------------------------------------------------------------
 
 def get_complaint(db, complaint_id: int) -> dict | None:
+    """One complaint row as a dict, or None."""
     rows = list(db.query(f"SELECT * FROM {TABLE} WHERE id = ?", [complaint_id]))
     return rows[0] if rows else None
 
 
 def list_complaints(db, filters: dict[str, Any], limit: int, offset: int) -> list[dict]:
+    """Complaint rows matching the filters (equality on columns, ``open``, ``overdue_at``), oldest
+    first, paged."""
     where, params = [], {}
     for column in ("status", "owner", "customer_id", "category", "product", "severity", "channel"):
         value = filters.get(column)
@@ -336,10 +356,12 @@ def update_complaint(db, complaint_id: int, values: dict[str, Any]) -> None:
 
 
 def last_event_time(db, complaint_id: int) -> str | None:
+    """The time of the complaint's latest history entry, or None."""
     return db.execute("SELECT max(at) FROM complaints_history WHERE complaint_id = ?", [complaint_id]).fetchone()[0]
 
 
 def add_history(db, complaint_id: int, at: str, event: str, status_from, status_to, message, actor) -> None:
+    """Append one customer-visible history entry."""
     db.execute(
         "INSERT INTO complaints_history(complaint_id, at, event, status_from, status_to, message, actor) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -348,10 +370,12 @@ def add_history(db, complaint_id: int, at: str, event: str, status_from, status_
 
 
 def history(db, complaint_id: int) -> list[dict]:
+    """The complaint's history rows, oldest first."""
     return list(db.query("SELECT * FROM complaints_history WHERE complaint_id = ? ORDER BY at, id", [complaint_id]))
 
 
 def add_note(db, complaint_id: int, at: str, author: str, text: str) -> int:
+    """Append an internal note and return its id."""
     return db.execute(
         "INSERT INTO complaints_notes(complaint_id, at, author, text) VALUES (?, ?, ?, ?)",
         [complaint_id, at, author, text],
@@ -359,12 +383,14 @@ def add_note(db, complaint_id: int, at: str, author: str, text: str) -> int:
 
 
 def notes(db, complaint_id: int) -> list[dict]:
+    """The complaint's internal notes, oldest first."""
     return list(db.query("SELECT * FROM complaints_notes WHERE complaint_id = ? ORDER BY at, id", [complaint_id]))
 
 
 # --- pauses --------------------------------------------------------------------------------------
 
 def start_pause(db, complaint_id: int, at: str, reason: str | None, due_before: str) -> None:
+    """Record the start of a wait on the customer, with the resolve deadline in force before it."""
     db.execute(
         "INSERT INTO complaints_pauses(complaint_id, started_at, reason, due_before) VALUES (?, ?, ?, ?)",
         [complaint_id, at, reason, due_before],
@@ -372,6 +398,7 @@ def start_pause(db, complaint_id: int, at: str, reason: str | None, due_before: 
 
 
 def open_pause(db, complaint_id: int) -> dict | None:
+    """The complaint's pause still running, or None."""
     rows = list(db.query(
         "SELECT * FROM complaints_pauses WHERE complaint_id = ? AND ended_at IS NULL ORDER BY id DESC LIMIT 1", [complaint_id]
     ))
@@ -397,12 +424,14 @@ def end_pause(db, pause_id: int, at: str, always: bool) -> str:
 
 
 def pauses(db, complaint_id: int) -> list[dict]:
+    """The complaint's pauses, oldest first."""
     return list(db.query("SELECT * FROM complaints_pauses WHERE complaint_id = ? ORDER BY started_at, id", [complaint_id]))
 
 
 # --- handlers ------------------------------------------------------------------------------------
 
 def upsert_handler(db, row: dict) -> None:
+    """Insert a handler or update its role, supervisor, skills and active flag."""
     db.execute(
         "INSERT INTO complaints_handlers(name, role, supervisor, skills, active, created_at) "
         "VALUES (:name, :role, :supervisor, :skills, :active, :created_at) "
@@ -413,11 +442,13 @@ def upsert_handler(db, row: dict) -> None:
 
 
 def get_handler(db, name: str) -> dict | None:
+    """One handler row by name, or None."""
     rows = list(db.query("SELECT * FROM complaints_handlers WHERE name = ?", [name]))
     return rows[0] if rows else None
 
 
 def handlers(db, active_only: bool = False) -> list[dict]:
+    """Every handler row (optionally only active ones), by name."""
     sql = "SELECT * FROM complaints_handlers" + (" WHERE active = 1" if active_only else "") + " ORDER BY name"
     return list(db.query(sql))
 
@@ -425,6 +456,8 @@ def handlers(db, active_only: bool = False) -> list[dict]:
 # --- escalation ----------------------------------------------------------------------------------
 
 def max_escalation_rowid(db) -> int:
+    """The highest rowid of ``complaints_escalations``: a mark to find the rows a sweep adds after
+    it."""
     return db.execute("SELECT COALESCE(max(rowid), 0) FROM complaints_escalations").fetchone()[0]
 
 
@@ -467,6 +500,8 @@ def insert_escalations(db, level: dict, now: str, always: bool) -> int:
 
 
 def new_escalations(db, after_rowid: int, level: int) -> list[dict]:
+    """Escalations of ``level`` recorded after ``after_rowid``, with their complaint's customer,
+    deadlines, status and severity."""
     return list(db.query(
         f"""SELECT e.complaint_id, e.cycle, e.level, e.name, e.from_owner, e.to_owner, c.customer_id,
                c.ack_due_at, c.resolve_due_at, c.status, c.severity
@@ -494,6 +529,7 @@ def apply_escalated_owners(db, after_rowid: int, level: int, now: str, actor: st
 
 
 def escalations(db, complaint_id: int) -> list[dict]:
+    """The escalation levels a complaint reached, by cycle and level."""
     return list(db.query(
         "SELECT * FROM complaints_escalations WHERE complaint_id = ? ORDER BY cycle, level", [complaint_id]
     ))
@@ -537,12 +573,11 @@ def forget_customer(db, customer_id: int) -> None:
 
 
 def merge_customers(db, kept_id: int, merged_id: int) -> dict[str, int]:
+    """Move complaints, feedback and feedback requests of ``merged_id`` onto ``kept_id``; rows moved
+    per table."""
     counts = {}
     for table in (TABLE, "complaints_feedback", "complaints_feedback_requests"):
         cursor = db.execute(f"UPDATE {table} SET customer_id = ? WHERE customer_id = ?", [kept_id, merged_id])
         counts[table] = cursor.rowcount
     return counts
 
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)

@@ -15,6 +15,7 @@ _COLUMNS = (
 
 
 def insert(db, row: dict) -> int:
+    """Insert one feedback item and its first request; return the item's id."""
     new_id = db.execute(
         f"INSERT INTO {TABLE}({', '.join(_COLUMNS)}) VALUES ({', '.join(':' + c for c in _COLUMNS)})", row
     ).lastrowid
@@ -53,6 +54,7 @@ def insert_from_interactions(db, first: int, last: int, classes: tuple[str, ...]
 
 
 def get(db, feedback_id: int) -> dict | None:
+    """One feedback row with its number of distinct requesters, or None."""
     rows = list(db.query(
         f"SELECT f.*, (SELECT count(DISTINCT r.customer_id) FROM {REQUESTS} r WHERE r.feedback_id = f.id) AS requesters "
         f"FROM {TABLE} f WHERE f.id = ?", [feedback_id]
@@ -61,6 +63,7 @@ def get(db, feedback_id: int) -> dict | None:
 
 
 def listing(db, status: str | None, classification: str | None, limit: int, offset: int) -> list[dict]:
+    """Feedback items not merged into another, optionally by status and class, oldest first, paged."""
     where, params = ["f.merged_into IS NULL"], {}
     if status is not None:
         where.append("f.status = :status")
@@ -76,15 +79,19 @@ def listing(db, status: str | None, classification: str | None, limit: int, offs
 
 
 def update(db, feedback_id: int, values: dict[str, Any]) -> None:
+    """Set columns of one feedback item (column names come from code, never from users)."""
     assignments = ", ".join(f"{column} = :{column}" for column in values)
     db.execute(f"UPDATE {TABLE} SET {assignments} WHERE id = :_id", dict(values, _id=feedback_id))
 
 
 def move_requests(db, keep_id: int, duplicate_id: int) -> int:
+    """Move the requests of a duplicate onto the kept item; returns how many moved."""
     return db.execute(f"UPDATE {REQUESTS} SET feedback_id = ? WHERE feedback_id = ?", [keep_id, duplicate_id]).rowcount
 
 
 def requesters(db, feedback_id: int) -> list[dict]:
+    """Who asked for an item: customer id, name, email, first asked and how often, in order of
+    asking."""
     return list(db.query(
         f"""SELECT r.customer_id, c.name, c.email, min(r.asked_at) AS first_asked_at, count(*) AS times
         FROM {REQUESTS} r JOIN customers c ON c.id = r.customer_id

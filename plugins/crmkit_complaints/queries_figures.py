@@ -117,6 +117,7 @@ def _period_share(db, params: dict) -> float:
 
 
 def customers_at(db, as_of: str, customer_filter: str | None, params: dict) -> int:
+    """Customers existing at ``as_of`` (segment members when ``customer_filter`` is given)."""
     sql = "SELECT count(*) FROM customers c0 WHERE c0.created_at <= :as_of"
     if customer_filter:
         sql += f" AND c0.id IN ({customer_filter})"

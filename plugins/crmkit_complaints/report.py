@@ -21,6 +21,8 @@ NOTES = (
 
 
 def complaint_sections(crm: "CRM", as_of: "datetime") -> list[Section]:
+    """The report sections as of ``as_of``: ``complaints.overview`` (figures, per category, charts)
+    and, when there are open suggestions, ``complaints.improvements``."""
     overall = complaint_figures(crm, as_of=as_of)
     headline = overall[0] if overall else {}
     per_category = complaint_figures(crm, as_of=as_of, by="category")

@@ -11,6 +11,8 @@ _CUSTOMER = ("customer_id", "customers", "id")
 
 @migrations()
 def m001_complaint_tables(db: Database) -> None:
+    """Handlers, complaints, history, notes, pauses, escalations, the working-time calendar and
+    feedback."""
     db["complaints_handlers"].create(
         {"name": str, "role": str, "supervisor": str, "skills": str, "active": int, "created_at": str},
         pk="name",

@@ -121,6 +121,8 @@ class SlaPolicy:
 
     @classmethod
     def from_settings(cls, settings) -> "SlaPolicy":
+        """Read and check the settings ``complaints.sla``, ``complaints.sla_segments``,
+        ``complaints.escalation`` and ``complaints.calendar`` (defaults where unset)."""
         targets = _targets(settings.get("complaints.sla"), None, "complaints.sla")
         overrides = settings.get("complaints.sla_segments") or []
         if not isinstance(overrides, list):
