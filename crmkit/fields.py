@@ -11,6 +11,7 @@ import difflib
 import re
 from typing import Callable
 
+import attrs
 from attrs import field, frozen
 
 from .errors import CrmError, RuleError
@@ -27,6 +28,10 @@ class Field:
     date (ISO text), bool or tags (a JSON list of texts). ``sql_as_of`` is an alternative
     expression used when a rule is evaluated as of a time before the newest interaction, for
     fields whose ``sql`` reads a summary that only holds the present.
+
+    ``since`` (and ``since_as_of``) mark a "whole days since a time" field: the SQL of that time.
+    The compiler then turns ``field <= 90`` into a comparison of that time with one bound
+    timestamp instead of date arithmetic on every customer.
     """
 
     name: str
@@ -37,6 +42,8 @@ class Field:
     sql_as_of: str | None = None
     choices: tuple[str, ...] = field(default=(), converter=tuple)
     plugin: str = "core"
+    since: str | None = None
+    since_as_of: str | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.type not in TYPES:
@@ -71,10 +78,7 @@ class FieldRegistry:
         existing = self._fields.get(item.name)
         if existing is not None:
             raise CrmError(f"field {item.name!r} is registered by both {existing.plugin!r} and {plugin!r}")
-        self._fields[item.name] = Field(
-            item.name, item.type, item.description, item.sql, dict(item.params), item.sql_as_of,
-            item.choices, plugin,
-        )
+        self._fields[item.name] = attrs.evolve(item, params=dict(item.params), plugin=plugin)
 
     def get(self, name: str) -> Field | None:
         """The field called ``name``, including pattern fields such as ``spend_90d``, or None."""
@@ -84,7 +88,7 @@ class FieldRegistry:
             match = re.fullmatch(family.pattern, name)
             if match:
                 made = family.make(match)
-                return Field(made.name, made.type, made.description, made.sql, made.params, made.sql_as_of, made.choices, family.plugin)
+                return attrs.evolve(made, plugin=family.plugin)
         return None
 
     def resolve(self, name: str, rule: str | None = None, position: int | None = None) -> Field:
@@ -116,6 +120,15 @@ def _customer_column(name: str, type_: str, description: str, choices=()) -> Fie
 
 def _days_since(column_sql: str) -> str:
     return f"CAST({days_between(column_sql, ':as_of')} AS INTEGER)"
+
+
+def days_field(name: str, description: str, time_sql: str, time_sql_as_of: str | None = None, params: dict | None = None) -> Field:
+    """A number field counting whole days from a time (``time_sql``) to ``as_of``."""
+    return Field(
+        name, "number", description, _days_since(time_sql), params=params or {},
+        sql_as_of=_days_since(time_sql_as_of) if time_sql_as_of else None,
+        since=time_sql, since_as_of=time_sql_as_of,
+    )
 
 
 def core_fields(purchase_kinds: list[str], refund_kinds: list[str], contact_kinds: list[str]) -> list[Field | FieldFamily]:
@@ -150,7 +163,7 @@ def core_fields(purchase_kinds: list[str], refund_kinds: list[str], contact_kind
         Field("tags", "tags", "Tags; use `tags contains 'x'`.", "c.tags"),
         _customer_column("created_at", "date", "When the customer was added."),
         _customer_column("updated_at", "date", "When the customer was last changed."),
-        Field("customer_days", "number", "Days since the customer was added.", _days_since("c.created_at")),
+        days_field("customer_days", "Days since the customer was added.", "c.created_at"),
         Field(
             "ltv", "money", "Net spend to date: purchases minus refunds.", "COALESCE(s.net_spend, 0)",
             params=money_params, sql_as_of=f"COALESCE({log(f'SUM({signed_amount})')}, 0)",
@@ -167,25 +180,21 @@ def core_fields(purchase_kinds: list[str], refund_kinds: list[str], contact_kind
             "last_purchase_at", "date", "Time of the latest purchase.", "s.last_purchase_at",
             params=kinds_in, sql_as_of=log("MAX(i.occurred_at)", f"i.kind IN ({in_list})"),
         ),
-        Field(
-            "last_purchase_days", "number", "Whole days since the latest purchase (null: never bought).",
-            _days_since("s.last_purchase_at"), params=kinds_in,
-            sql_as_of=_days_since(log("MAX(i.occurred_at)", f"i.kind IN ({in_list})")),
+        days_field(
+            "last_purchase_days", "Whole days since the latest purchase (null: never bought).",
+            "s.last_purchase_at", log("MAX(i.occurred_at)", f"i.kind IN ({in_list})"), kinds_in,
         ),
-        Field(
-            "first_purchase_days", "number", "Whole days since the first purchase (null: never bought).",
-            _days_since("s.first_purchase_at"), params=kinds_in,
-            sql_as_of=_days_since(log("MIN(i.occurred_at)", f"i.kind IN ({in_list})")),
+        days_field(
+            "first_purchase_days", "Whole days since the first purchase (null: never bought).",
+            "s.first_purchase_at", log("MIN(i.occurred_at)", f"i.kind IN ({in_list})"), kinds_in,
         ),
-        Field(
-            "last_contact_days", "number", "Whole days since the latest call, email, visit or meeting.",
-            _days_since("s.last_contact_at"), params=kinds_contact,
-            sql_as_of=_days_since(log("MAX(i.occurred_at)", f"i.kind IN ({contact_list})")),
+        days_field(
+            "last_contact_days", "Whole days since the latest call, email, visit or meeting.",
+            "s.last_contact_at", log("MAX(i.occurred_at)", f"i.kind IN ({contact_list})"), kinds_contact,
         ),
-        Field(
-            "last_interaction_days", "number", "Whole days since the latest interaction of any kind.",
-            _days_since("s.last_interaction_at"),
-            sql_as_of=_days_since(log("MAX(i.occurred_at)")),
+        days_field(
+            "last_interaction_days", "Whole days since the latest interaction of any kind.",
+            "s.last_interaction_at", log("MAX(i.occurred_at)"),
         ),
         Field(
             "interactions", "number", "Number of interactions of any kind to date.",

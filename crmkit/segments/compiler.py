@@ -6,8 +6,8 @@ bound parameter, never text spliced into the SQL.
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
+import re
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from attrs import frozen
@@ -112,11 +112,68 @@ class _Compiler:
             raise wrong
         raise wrong
 
+    def cost(self, node) -> int:
+        """0: customer columns, 1: the core summary, 2: a subquery per customer.
+
+        SQLite evaluates ``AND``/``OR`` terms in the order written and stops early, so cheap
+        terms go first; the terms have no side effects, so the order does not change the result.
+        """
+        if isinstance(node, (And, Or)):
+            return max(self.cost(item) for item in node.items)
+        if isinstance(node, Not):
+            return self.cost(node.item)
+        found = self.registry.get(node.field.name)
+        if found is None:
+            return 0
+        sql = found.sql_as_of if self.use_history and found.sql_as_of else found.sql
+        if "SELECT" in sql.upper():
+            return 2
+        return 1 if re.search(r"\bs\.", sql) else 0
+
+    def days_condition(self, field: "Field", node) -> str | None:
+        """``days <op> n`` on a days-since field, as the field's time against one bound time.
+
+        ``whole days since t <= n`` holds exactly when ``t > as_of - (n + 1) days``, and
+        ``>= n`` when ``t <= as_of - n days`` (n >= 1): one text comparison per customer instead
+        of date arithmetic. Returns None where the plain expression must be used.
+        """
+        since = field.since_as_of if self.use_history and field.since_as_of else field.since
+        if since is None:
+            return None
+        if isinstance(node, Compare):
+            wanted = [(node.op, node.value)]
+        elif isinstance(node, Between) and not node.negated:
+            wanted = [(">=", node.low), ("<=", node.high)]
+        else:
+            return None
+        bounds = []
+        for op, literal in wanted:
+            if literal.kind == "duration":
+                days = literal.value
+            elif literal.kind == "number" and literal.value == literal.value.to_integral_value():
+                days = int(literal.value)
+            else:
+                return None
+            steps = {"<=": [("<=", days)], "<": [("<=", days - 1)], ">=": [(">=", days)],
+                     ">": [(">=", days + 1)], "=": [(">=", days), ("<=", days)]}.get(op)
+            if steps is None:
+                return None
+            bounds += steps
+        conditions = []
+        for op, days in bounds:
+            if op == "<=" and days >= 0:
+                conditions.append(f"({since} > {self.bind(to_iso(self.as_of - timedelta(days=days + 1)))})")
+            elif op == ">=" and days >= 1:
+                conditions.append(f"({since} <= {self.bind(to_iso(self.as_of - timedelta(days=days)))})")
+            else:
+                return None
+        return "(" + " AND ".join(conditions) + ")"
+
     def compile(self, node) -> str:
         if isinstance(node, And):
-            return "(" + " AND ".join(self.compile(item) for item in node.items) + ")"
+            return "(" + " AND ".join(self.compile(item) for item in sorted(node.items, key=self.cost)) + ")"
         if isinstance(node, Or):
-            return "(" + " OR ".join(self.compile(item) for item in node.items) + ")"
+            return "(" + " OR ".join(self.compile(item) for item in sorted(node.items, key=self.cost)) + ")"
         if isinstance(node, Not):
             return f"(NOT {self.compile(node.item)})"
         if isinstance(node, Truthy):
@@ -135,6 +192,10 @@ class _Compiler:
             return f"({sql} IS {'NOT ' if node.negated else ''}NULL)"
         if field.type == "tags" and not isinstance(node, Contains):
             raise RuleError(f"field {field.name!r} is a tag list; use `{field.name} contains 'tag'`", self.rule_text, node.field.position)
+        if field.since is not None and isinstance(node, (Compare, Between)):
+            rewritten = self.days_condition(field, node)
+            if rewritten is not None:
+                return rewritten
         if isinstance(node, Compare):
             if field.type == "bool" and node.op not in ("=", "!="):
                 raise RuleError(f"field {field.name!r} is bool; use = or !=", self.rule_text, node.field.position)

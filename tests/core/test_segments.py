@@ -271,3 +271,50 @@ def test_attribute_fields(fresh_crm):
     crm.customers.add(name="B", attributes={"segment_code": "Y"})
     assert crm.segments.evaluate("attr_segment_code = 'X1'").count() == 1
     assert crm.segments.evaluate("attr_margin >= 0.25").count() == 1
+
+
+class TestDaysSinceRewrite:
+    """`last_purchase_days <op> n` compiles to a comparison of the purchase time with one bound
+    time; it must select exactly what the day count itself selects, at every boundary."""
+
+    OFFSETS_HOURS = [-30, -1, 0, 1, 23, 24, 25, 47, 48, 49, 24 * 30 - 1, 24 * 30, 24 * 30 + 1, 24 * 31, 24 * 90 + 5]
+
+    @pytest.fixture(params=["summary", "log"])
+    def crm(self, request, fresh_crm, clock):
+        """"summary": nothing after as_of, rules read the core summary; "log": purchases after
+        as_of exist, so the same rules are answered from the interaction log."""
+        from datetime import timedelta
+
+        offsets = self.OFFSETS_HOURS if request.param == "log" else [h for h in self.OFFSETS_HOURS if h >= 0]
+        ids = fresh_crm.customers.add_many([{"name": f"c{h}"} for h in offsets] + [{"name": "never"}])
+        fresh_crm.interactions.record_many([
+            {"customer_id": cid, "kind": "purchase", "amount": "1", "occurred_at": clock.current - timedelta(hours=h)}
+            for cid, h in zip(ids, offsets)
+        ])
+        return fresh_crm
+
+    def expected(self, op, n):
+        import operator
+
+        compare = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "=": operator.eq, "!=": operator.ne}[op]
+        # Whole days, truncated toward zero as CAST(... AS INTEGER) does. Purchases after as_of
+        # (negative offsets) do not exist yet as of then: those customers have no value.
+        return sorted(f"c{h}" for h in self.OFFSETS_HOURS if h >= 0 and compare(int(h / 24), n))
+
+    @pytest.mark.parametrize("op", ["<", "<=", ">", ">=", "=", "!="])
+    @pytest.mark.parametrize("n", [0, 1, 2, 30, 31, 90])
+    def test_same_members_as_the_day_count(self, crm, op, n):
+        got = sorted(c.name for c in crm.segments.evaluate(f"last_purchase_days {op} {n}").customers(limit=100))
+        assert got == self.expected(op, n)
+
+    def test_between_and_durations(self, crm):
+        got = sorted(c.name for c in crm.segments.evaluate("last_purchase_days between 1 and 30d").customers(limit=100))
+        assert got == sorted(f"c{h}" for h in self.OFFSETS_HOURS if h >= 0 and 1 <= int(h / 24) <= 30)
+
+    def test_rewritten_sql_does_no_date_arithmetic(self, crm):
+        assert "julianday" not in crm.segments.compile("last_purchase_days <= 90").where
+        assert "julianday" in crm.segments.compile("last_purchase_days != 90").where
+
+    def test_cheap_terms_are_evaluated_first(self, crm):
+        where = crm.segments.compile("spend_365d >= 10 and region = 'EU'").where
+        assert where.index("c.region") < where.index("SELECT")
