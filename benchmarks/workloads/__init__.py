@@ -7,4 +7,6 @@ WORKLOADS = {
     "loyalty_rfm": "benchmarks.workloads.loyalty_rfm",
     "loyalty_clv": "benchmarks.workloads.loyalty_clv",
     "leads": "benchmarks.workloads.leads",
+    "complaints_sla": "benchmarks.workloads.complaints_sla",
+    "reports": "benchmarks.workloads.reports",
 }
