@@ -18,6 +18,10 @@ from .config import DEFAULT_CADENCE, CadenceRule
 
 
 def rules(crm) -> list[CadenceRule]:
+    """The cadence rules in force: the stored ``loyalty.cadence`` setting, else the defaults.
+
+    A stored empty list means cadence is switched off and is returned as such.
+    """
     stored = crm.settings.get("loyalty.cadence")
     if stored is None:
         return list(DEFAULT_CADENCE)

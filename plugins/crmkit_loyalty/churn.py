@@ -23,6 +23,7 @@ LEVEL_RANK = {name: rank for rank, name in enumerate(CHURN_LEVELS)}
 
 
 def classes(crm) -> list[ChurnClass]:
+    """The churn classes in evaluation order: the stored ``loyalty.churn_classes``, else the defaults."""
     stored = crm.settings.get("loyalty.churn_classes")
     if not stored:
         return list(DEFAULT_CHURN_CLASSES)
@@ -121,6 +122,7 @@ def raise_tasks(crm, run: Run) -> int:
 # --- lifecycle ----------------------------------------------------------------------------------
 
 def lifecycle_rules(crm) -> LifecycleRules:
+    """The lifecycle thresholds: the defaults overridden by the stored ``loyalty.lifecycle`` setting."""
     return LifecycleRules(**crm.settings.get("loyalty.lifecycle", {}))
 
 
@@ -133,6 +135,10 @@ def lifecycle_counts(crm, as_of: Any = None) -> dict[str, int]:
 
 
 def lifecycle_of(crm, customer_id: int, as_of: Any = None) -> str:
+    """One customer's lifecycle stage (prospect ... churned) as of ``as_of`` (default ``crm.now()``).
+
+    Computed live from the interaction log, not from a run; raises NotFound for an unknown customer.
+    """
     crm.customers.get(customer_id)
     in_list, out_list, kinds = q.kind_params(crm)
     sql = f"SELECT {q.lifecycle_sql(in_list, out_list, lifecycle_rules(crm))} FROM customers c WHERE c.id = :cid"

@@ -49,6 +49,7 @@ class BgNbdFit:
     customers: int
 
     def as_dict(self) -> dict[str, float]:
+        """The parameters r, alpha, a, b and the log-likelihood as a JSON-ready dict (stored in a CLV run's params)."""
         return {"r": self.r, "alpha": self.alpha, "a": self.a, "b": self.b, "log_likelihood": self.log_likelihood}
 
 
@@ -63,6 +64,7 @@ class GammaGammaFit:
     customers: int
 
     def as_dict(self) -> dict[str, float]:
+        """The parameters p, q, v and the log-likelihood as a JSON-ready dict (stored in a CLV run's params)."""
         return {"p": self.p, "q": self.q, "v": self.v, "log_likelihood": self.log_likelihood}
 
 

@@ -82,6 +82,7 @@ class RfmThresholds:
                 raise ValidationError(f"thresholds.{name}", list(cuts), "four strictly ascending cut points")
 
     def to_json(self) -> dict:
+        """The cut points as JSON-ready settings; ``m`` as text so the Decimals stay exact."""
         return {"r": list(self.r), "f": list(self.f), "m": [str(x) for x in self.m]}
 
 
@@ -147,6 +148,7 @@ class PointsPolicy:
         return int(self.rate * 1000)
 
     def to_json(self) -> dict:
+        """The policy as JSON-ready settings: ``rate`` as exact text, days as integers, bonuses as dicts."""
         return {
             "rate": str(self.rate), "lock_days": self.lock_days, "expiry_days": self.expiry_days,
             "bonuses": [attrs.asdict(b) for b in self.bonuses],
@@ -305,6 +307,10 @@ SCORE_PARTS = tuple(DEFAULT_SCORE_WEIGHTS)
 
 
 def check_weights(weights: dict) -> dict:
+    """Merge loyalty-score weights over the defaults and check them; returns the full weights dict.
+
+    Raises ValidationError for an unknown part, a weight that is not a whole number >= 0, or all weights 0.
+    """
     unknown = set(weights) - set(SCORE_PARTS)
     if unknown:
         raise ValidationError("weights", sorted(unknown)[0], "one of " + ", ".join(SCORE_PARTS))

@@ -18,6 +18,9 @@ STAGES = ("prospect", "new", "growing", "mature", "declining", "churned")
 
 
 def loyalty_fields(crm) -> list[Field | FieldFamily]:
+    """The plugin's segment fields: RFM, tier, points, loyalty score, churn, lifecycle, CLV and
+    ``points_earned_<N>d`` (see the module docstring for which read stored runs and which are live).
+    """
     in_list, out_list, kinds = q.kind_params(crm, "_lf")
 
     def rfm(column: str) -> str:

@@ -39,10 +39,6 @@ def money_kinds(in_list: str, out_list: str, alias: str = "i") -> str:
     return f"+{alias}.kind IN ({in_list}, {out_list})"
 
 
-def days_since(column: str, moment: str = ":as_of") -> str:
-    return days_between(column, moment)
-
-
 # --- stored runs --------------------------------------------------------------------------------
 
 RUN_FOR = "SELECT id FROM loyalty_runs WHERE kind = ? AND as_of = ?"
@@ -58,6 +54,7 @@ RUN_TABLES = {"rfm": "loyalty_rfm", "score": "loyalty_scores", "churn": "loyalty
 
 
 def run_delete_rows(table: str) -> str:
+    """DELETE of one run's rows from a per-kind table (``table`` is one of ``RUN_TABLES``, never user input)."""
     return f"DELETE FROM {table} WHERE run_id = ?"
 
 
@@ -275,6 +272,10 @@ def points_bonus(lock_days: int, expiry_days: int | None, segment_ids: str | Non
 
 
 def refunds_in_range(out_list: str) -> str:
+    """Refund-kind interactions with ids in [:first, :last] not yet clawed back, oldest id first.
+
+    Each row: id, customer_id, amount (minor units), occurred_at, and the refunded ``purchase_id`` from data.
+    """
     return f"""
         SELECT i.id, i.customer_id, i.amount, i.occurred_at,
                CAST(json_extract(i.data, '$.purchase_id') AS INTEGER)

@@ -10,6 +10,10 @@ from . import queries as q
 
 
 def sections(crm, as_of) -> list[Section]:
+    """The loyalty report sections as of ``as_of``: RFM segments, tiers, points, churn warnings and CLV.
+
+    RFM is computed without storing a run; churn and CLV come from the newest stored run as of ``as_of``.
+    """
     return [_rfm(crm, as_of), _tiers(crm, as_of), _points(crm, as_of), _churn(crm, as_of), _clv(crm, as_of)]
 
 

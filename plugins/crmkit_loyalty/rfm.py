@@ -61,6 +61,7 @@ def segment_table(rules: list[RfmSegmentRule]) -> tuple[list[str], np.ndarray]:
 
 
 def segment_rules(crm) -> list[RfmSegmentRule]:
+    """The RFM named-segment rules in match order: the stored ``loyalty.rfm_segments``, else the defaults."""
     return [RfmSegmentRule(**rule) for rule in crm.settings.get("loyalty.rfm_segments", list(DEFAULT_RFM_SEGMENTS))]
 
 
@@ -106,6 +107,9 @@ def compute(crm, as_of: Any = None, window_days: int = 365, store: bool = True) 
 
 
 def scores(crm, run: Run, customer_id: int | None = None, limit: int = 1000, offset: int = 0) -> list[RfmScore]:
+    """Stored RFM scores of a run, by customer id (one customer if ``customer_id``); a page of
+    ``limit`` (default 1000) from ``offset``. ``monetary`` is net spend as an exact Decimal.
+    """
     rows = crm.db.execute(q.RFM_ROWS, {"run": run.id, "customer": customer_id, "limit": limit, "offset": offset})
     return [RfmScore(r[0], r[1], r[2], from_minor(r[3], crm.exponent), *r[4:]) for r in rows]
 
@@ -120,6 +124,11 @@ def distribution(crm, run: Run) -> list[dict]:
 
 
 def movement(crm, before: Run, after: Run, from_segment: str | None = None, to_segment: str | None = None) -> Movement:
+    """How customers moved between named segments from run ``before`` to run ``after``.
+
+    Counts per (from, to) pair, 'not scored' for customers absent from a run; movers optionally
+    filtered by ``from_segment`` and/or ``to_segment``.
+    """
     params = {"a": before.id, "b": after.id, "from_segment": from_segment, "to_segment": to_segment}
     counts = [tuple(row) for row in crm.db.execute(q.RFM_MOVEMENT, params)]
     movers = [tuple(row) for row in crm.db.execute(q.RFM_MOVERS, params)]

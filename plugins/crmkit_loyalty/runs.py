@@ -28,6 +28,10 @@ def start(crm, kind: str, as_of, params: dict) -> int:
 
 
 def finish(crm, run_id: int, customers: int, kind: str, as_of) -> Run:
+    """Set a run's customer count, write the ``loyalty.<kind>.run`` audit entry, and return the Run.
+
+    Call in the same transaction as :func:`start`.
+    """
     crm.db.execute(q.RUN_SET_COUNT, [customers, run_id])
     crm.audit.record(f"loyalty.{kind}.run", "loyalty_run", run_id, after={"as_of": to_iso(as_of), "customers": customers}, source="loyalty")
     return get(crm, run_id)
@@ -38,6 +42,7 @@ def _run(row: Any) -> Run:
 
 
 def get(crm, run_id: int) -> Run:
+    """The stored run with this id; raises NotFound when there is none."""
     from crmkit import NotFound
 
     row = crm.db.execute(q.RUN_GET, [run_id]).fetchone()
@@ -53,4 +58,5 @@ def latest(crm, kind: str, as_of) -> Run | None:
 
 
 def all_of(crm, kind: str) -> list[Run]:
+    """Every stored run of ``kind`` (rfm, score, churn, clv), oldest ``as_of`` first."""
     return [_run(row) for row in crm.db.execute(q.RUN_LIST, [kind])]

@@ -10,6 +10,15 @@ CUSTOMERS = ("customer_id", "customers", "id")
 
 @migrations()
 def m001_loyalty_tables(db: Database) -> None:
+    """Create all loyalty tables and their indexes.
+
+    Runs: ``loyalty_runs`` (unique on kind, as_of) and the per-run tables ``loyalty_rfm``,
+    ``loyalty_scores``, ``loyalty_churn``, ``loyalty_clv`` (each keyed by run_id, customer_id, indexed
+    by customer_id, run_id). Tiers: ``loyalty_tiers`` and ``loyalty_tier_history`` (indexed by
+    customer_id, as_of and by as_of). Points: the ledger ``loyalty_points`` (unique key; indexes on
+    customer_id, occurred_at / interaction_id / kind, expires_at) and ``loyalty_point_allocations``
+    (keyed by entry_id, batch_id; indexed by batch_id).
+    """
     # Stored runs of computed figures (RFM, loyalty score, churn warnings, CLV), one per kind and as_of.
     db["loyalty_runs"].create(
         {"id": int, "kind": str, "as_of": str, "created_at": str, "params": str, "customers": int},

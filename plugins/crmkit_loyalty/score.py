@@ -102,5 +102,8 @@ def compute(crm, as_of: Any = None, store: bool = True) -> tuple[Run | None, lis
 
 
 def stored(crm, run: Run, customer_id: int | None = None, limit: int = 1000, offset: int = 0) -> list[LoyaltyScore]:
+    """Stored loyalty scores of a run, by customer id (one customer if ``customer_id``); a page of
+    ``limit`` (default 1000) from ``offset``. Scores are 0-100, parts 0-1 or None.
+    """
     rows = crm.db.execute(q.SCORE_ROWS, {"run": run.id, "customer": customer_id, "limit": limit, "offset": offset})
     return [LoyaltyScore(r[0], r[1], dict(zip(SCORE_PARTS, r[2:]))) for r in rows]

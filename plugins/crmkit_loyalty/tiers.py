@@ -61,6 +61,7 @@ class Tiers:
         ]
 
     def downgrade_policy(self) -> DowngradePolicy:
+        """The downgrade policy in force: the stored ``loyalty.downgrade`` setting, else ``review`` after 365 days."""
         return DowngradePolicy(**self._crm.settings.get("loyalty.downgrade", {}))
 
     def set_downgrade_policy(self, policy: str, days: int = 365) -> DowngradePolicy:

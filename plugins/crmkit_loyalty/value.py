@@ -135,6 +135,9 @@ def _value(crm, rec) -> CustomerValue:
 
 
 def stored(crm, run: Run, customer_id: int | None = None, limit: int = 100, offset: int = 0) -> list[CustomerValue]:
+    """Stored customer values of a CLV run, highest CLV first (one customer if ``customer_id``); a
+    page of ``limit`` (default 100) from ``offset``. Money is exact Decimal in the CRM's currency.
+    """
     rows = crm.db.execute(q.CLV_ROWS, {"run": run.id, "customer": customer_id, "limit": limit, "offset": offset})
     return [_value(crm, tuple(row)) for row in rows]
 
