@@ -40,6 +40,7 @@ class Scope:
     cache: dict = field(factory=dict, init=False, eq=False, repr=False)
 
     def periods(self) -> list[Period]:
+        """The period, followed by the previous period when there is one to compare with."""
         return [self.period] if self.previous is None else [self.period, self.previous]
 
     def counts(self, db, period: Period) -> dict:
@@ -54,6 +55,10 @@ class Scope:
         return self.cache[key]
 
     def revenue(self, db, period: Period) -> dict:
+        """Gross, refunds, purchase and cost totals for ``period`` in minor units (cached per period).
+
+        Cost is read from purchase data at ``$.<cost_key>`` in major units and scaled to minor units.
+        """
         key = ("revenue", period.start, period.end)
         if key not in self.cache:
             self.cache[key] = queries.revenue(
@@ -62,6 +67,7 @@ class Scope:
         return self.cache[key]
 
     def money(self, minor: int | None) -> Decimal | None:
+        """An amount in minor units as an exact Decimal in major units (None stays None)."""
         return from_minor(minor, self.exponent)
 
     def money_per(self, minor: int | None, count: int) -> Decimal | None:
@@ -99,6 +105,9 @@ def _result(key: str, scope: Scope, measures, rows=None, columns=(), note=None) 
 # --- the KPIs ---------------------------------------------------------------------------------
 
 def acquisition(db, scope: Scope) -> KpiResult:
+    """New customers (first purchase in the period) and the acquisition rate for the scope's period and, when set, the previous one;
+    rows: new customers per source channel.
+    """
     def figures(period: Period) -> dict:
         c = scope.counts(db, period)
         return {"new_customers": c["new_customers"], "active_start": c["active_start"],
@@ -113,6 +122,9 @@ def acquisition(db, scope: Scope) -> KpiResult:
 
 
 def churn(db, scope: Scope) -> KpiResult:
+    """Customers active at the start, churned customers and the churn rate for the scope's period and, when set, the previous one
+    (active: a purchase within ``churn_days`` before the moment).
+    """
     def figures(period: Period) -> dict:
         c = scope.counts(db, period)
         return {"active_start": c["active_start"], "churned": c["churned"],
@@ -126,6 +138,7 @@ def churn(db, scope: Scope) -> KpiResult:
 
 
 def retention(db, scope: Scope) -> KpiResult:
+    """Retained, reactivated and end-of-period active customers and the retention rate for the scope's period and, when set, the previous one."""
     def figures(period: Period) -> dict:
         c = scope.counts(db, period)
         return {"retained": c["retained"], "retention_rate": ratio(c["retained"], c["active_start"]),
@@ -140,6 +153,10 @@ def retention(db, scope: Scope) -> KpiResult:
 
 
 def upgrades(db, scope: Scope) -> KpiResult:
+    """Tier upgrades and downgrades and the upgrade rate for the scope's period and, when set, the previous one; rows: changes per tier pair.
+
+    All measures are None, with a note, when the ``tier_upgrade`` kind is not registered (loyalty not active).
+    """
     specs = [
         ("upgraded_customers", "Upgraded customers", "count"),
         ("upgrade_rate", "Upgrade rate", "rate"),
@@ -175,6 +192,9 @@ def upgrades(db, scope: Scope) -> KpiResult:
 
 
 def value(db, scope: Scope) -> KpiResult:
+    """Net and gross revenue, refunds, average value, cost coverage, gross margin and profit per
+    customer for the scope's period and, when set, the previous one; money in major units; rows: revenue per category.
+    """
     def figures(period: Period) -> dict:
         r = scope.revenue(db, period)
         buyers = scope.counts(db, period)["buyers"]
@@ -206,6 +226,7 @@ def value(db, scope: Scope) -> KpiResult:
 
 
 def repeat_purchase(db, scope: Scope) -> KpiResult:
+    """Buyers, repeat buyers (two or more purchases up to the period end) and their rate for the scope's period and, when set, the previous one."""
     def figures(period: Period) -> dict:
         c = scope.counts(db, period)
         return {"buyers": c["buyers"], "repeat_buyers": c["repeat_buyers"],
@@ -219,6 +240,7 @@ def repeat_purchase(db, scope: Scope) -> KpiResult:
 
 
 def cross_sell(db, scope: Scope) -> KpiResult:
+    """Buyers, buyers of two or more categories up to the period end and the cross-sell ratio for the scope's period and, when set, the previous one."""
     def figures(period: Period) -> dict:
         c = scope.counts(db, period)
         return {"buyers": c["buyers"], "cross_buyers": c["cross_buyers"],
@@ -232,6 +254,9 @@ def cross_sell(db, scope: Scope) -> KpiResult:
 
 
 def concentration(db, scope: Scope) -> KpiResult:
+    """Customers with positive net revenue and the revenue share of the top 20% for the scope's period and, when set, the previous one;
+    rows: the Pareto curve (customer share, revenue share, cumulative revenue in major units).
+    """
     def curve(period: Period) -> list[dict]:
         return queries.pareto(db, scope.filter, to_iso(period.start), to_iso(period.end))
 
@@ -256,6 +281,9 @@ def concentration(db, scope: Scope) -> KpiResult:
 
 
 def cohorts(db, scope: Scope) -> KpiResult:
+    """Cohort retention over the last ``cohort_months`` calendar months for the scope's period and, when set, the previous one: rows give each
+    first-purchase cohort's share buying in month k (None before month k starts); measure: month-1 retention.
+    """
     months = scope.cohort_months
 
     def table(period: Period) -> tuple[list[dict], int, int]:
@@ -290,6 +318,9 @@ def cohorts(db, scope: Scope) -> KpiResult:
 
 
 def satisfaction(db, scope: Scope) -> KpiResult:
+    """Scored answers (scores 1-5), average score and CSAT (share scoring 4-5) for the scope's period and, when set, the previous one;
+    rows: the same per topic, with the dissatisfied count.
+    """
     def topics(period: Period) -> list[dict]:
         return queries.satisfaction(db, scope.filter, to_iso(period.start), to_iso(period.end))
 

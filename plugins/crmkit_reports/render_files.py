@@ -88,12 +88,20 @@ def section_csv(section: "Section") -> str:
 
 
 def write_csv(report: "Report", folder: Path) -> list[Path]:
+    """Write one ``<section key>.csv`` per report section into ``folder`` (created if missing).
+
+    Returns the paths written; an unwritable folder or file is a CrmError.
+    """
     from .assembly import file_stem
 
     return _write_all(folder, [(f"{file_stem(s.key)}.csv", section_csv(s)) for s in report.sections])
 
 
 def write_json(report: "Report", folder: Path) -> list[Path]:
+    """Write one ``<section key>.json`` per report section, with the report's header, into ``folder``.
+
+    Returns the paths written; an unwritable folder or file is a CrmError.
+    """
     from .assembly import file_stem
 
     return _write_all(folder, [(f"{file_stem(s.key)}.json", section_json(report, s)) for s in report.sections])

@@ -49,6 +49,10 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 
 
 def render(report: "Report") -> str:
+    """The whole report as one self-contained HTML page (inline CSS and SVG charts, no script).
+
+    Tables show at most ``MAX_TABLE_ROWS`` rows; a failed section shows its error.
+    """
     head = report.header()
     title = f"crmkit report as of {head['as_of']}"
     lines = [

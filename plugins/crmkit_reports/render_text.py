@@ -12,6 +12,10 @@ if TYPE_CHECKING:
 
 
 def render(report: "Report", max_rows: int = 15) -> str:
+    """The whole report as plain text for a terminal: header, then each section's figures and table.
+
+    Tables show at most ``max_rows`` rows (default 15); a failed section shows its error.
+    """
     head = report.header()
     lines = [f"crmkit report as of {head['as_of']}  period {report.period}"]
     if report.previous is not None:

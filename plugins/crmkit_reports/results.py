@@ -43,6 +43,7 @@ class Measure:
         return change(self.value, self.previous)
 
     def to_row(self) -> dict:
+        """The measure as a plain dict: measure, label, unit, value, previous, change."""
         return {
             "measure": self.name, "label": self.label, "unit": self.unit, "value": self.value,
             "previous": self.previous, "change": self.change,
@@ -74,6 +75,7 @@ class KpiResult:
         return self.measure(name).value
 
     def measure(self, name: str) -> Measure:
+        """The measure called ``name``; raises KeyError naming the measures there are."""
         for item in self.measures:
             if item.name == name:
                 return item

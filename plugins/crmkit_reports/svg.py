@@ -145,6 +145,7 @@ def _frame(values: list[list[float | None]]) -> tuple[float, float, float, Calla
 # --- the chart kinds --------------------------------------------------------------------------
 
 def line(chart: Chart, rows: list[dict]) -> str:
+    """One line (with a dot per point) per ``y`` column across the ``x`` labels, on a shared y axis."""
     labels, values, rate = _series(chart, rows)
     low, high, step, scale = _frame(values)
     parts = _open(chart)
@@ -164,6 +165,7 @@ def line(chart: Chart, rows: list[dict]) -> str:
 
 
 def bar(chart: Chart, rows: list[dict]) -> str:
+    """Vertical bars grouped by ``x`` label, one colour per ``y`` column, drawn from zero."""
     labels, values, rate = _series(chart, rows)
     low, high, step, scale = _frame(values)
     parts = _open(chart)
@@ -185,6 +187,7 @@ def bar(chart: Chart, rows: list[dict]) -> str:
 
 
 def hbar(chart: Chart, rows: list[dict]) -> str:
+    """Horizontal bars of ``y[0]`` per ``x`` label, longest at the largest value, each with its value."""
     labels, values, rate = _series(chart, rows)
     series = values[0]
     row_height, label_width = 22, 180
@@ -205,6 +208,9 @@ def hbar(chart: Chart, rows: list[dict]) -> str:
 
 
 def heatmap(chart: Chart, rows: list[dict]) -> str:
+    """A grid: one row per ``x`` label, one cell per ``y`` column, shaded by value relative to the
+    largest; empty cells grey (e.g. the cohort table).
+    """
     labels = [show(row.get(chart.x)) for row in rows]
     columns = list(chart.y)
     cell_w = min(56.0, (WIDTH - 90 - RIGHT) / len(columns))
@@ -234,6 +240,7 @@ def heatmap(chart: Chart, rows: list[dict]) -> str:
 
 
 def funnel(chart: Chart, rows: list[dict]) -> str:
+    """Centred steps of ``y[0]`` per ``x`` label, each labelled with its value and its share of the first."""
     labels, values, _ = _series(chart, rows)
     series = values[0]
     step_h = 34
@@ -286,6 +293,7 @@ def pareto(chart: Chart, rows: list[dict]) -> str:
 
 
 def pie(chart: Chart, rows: list[dict]) -> str:
+    """Slices of ``y[0]`` per ``x`` label (negative values count as 0), with a legend of shares."""
     labels, values, _ = _series(chart, rows)
     series = [max(v or 0.0, 0.0) for v in values[0]]
     total = sum(series)
