@@ -60,6 +60,11 @@ class CRM:
         self._extension_owner: dict[str, str] = {}
         self.audit = Audit(self)
         self.settings = Settings(self)
+        frozen_at = self.settings.get("core.frozen_at")
+        if clock is None and frozen_at:
+            # A file frozen at a moment (a demo CRM) keeps that moment as its "now".
+            frozen = to_datetime(frozen_at, "core.frozen_at")
+            self._clock = lambda: frozen
         self.currency: str = self.settings.get("core.currency", DEFAULT_CURRENCY)
         self.exponent = exponent_of(self.currency)
         self.kinds = KindRegistry()

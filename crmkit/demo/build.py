@@ -76,6 +76,8 @@ def build(
             with crm.transaction():
                 crm.settings.set("demo.seed", seed)
                 crm.settings.set("demo.today", DEMO_TODAY)
+                # The demo world stands still at its "today", so every default as_of makes sense.
+                crm.settings.set("core.frozen_at", DEMO_TODAY)
             plugin_names = crm.plugins.names()
         finally:
             crm.close()

@@ -213,3 +213,16 @@ class TestOpen:
     def test_unknown_attribute_names_active_plugins(self, fresh_crm):
         with pytest.raises(AttributeError, match="active plugins: none"):
             fresh_crm.loyalty
+
+
+def test_a_frozen_file_keeps_its_moment_as_now(crm_path, clock):
+    """Demo files are frozen at their "today": every default as_of is that moment, unless a
+    clock is passed; clearing the setting returns the file to the wall clock."""
+    with crmkit.open(crm_path, plugins=[], clock=clock) as crm:
+        crm.settings.set("core.frozen_at", "2025-06-30T12:00:00Z")
+    with crmkit.open(crm_path, plugins=[]) as crm:
+        assert crm.now().isoformat() == "2025-06-30T12:00:00+00:00"
+        assert crm.customers.add(name="Ada").created_at == crm.now()
+        crm.settings.set("core.frozen_at", None)
+    with crmkit.open(crm_path, plugins=[], clock=clock) as crm:
+        assert crm.now() == clock.current
