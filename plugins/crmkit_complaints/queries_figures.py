@@ -49,7 +49,8 @@ def figures(db, group: str, customer_filter: str | None, params: dict) -> list[d
     WITH survey_rows AS MATERIALIZED (
         SELECT i.id, i.customer_id, i.occurred_at, {json_field('i.data', 'complaint_id')} AS about,
                {json_field('i.data', 'score')} AS score
-        FROM interactions i WHERE i.kind = 'survey' AND i.occurred_at <= :as_of
+        FROM interactions i  -- rows read in id order: near-sequential pages, not one seek per survey
+        WHERE i.id IN (SELECT k.id FROM interactions k WHERE k.kind = 'survey' AND k.occurred_at <= :as_of)
     ),
     surveys AS (
         SELECT customer_id, complaint_id, score FROM (
@@ -57,7 +58,7 @@ def figures(db, group: str, customer_filter: str | None, params: dict) -> list[d
                    ROW_NUMBER() OVER (PARTITION BY customer_id, CAST(about AS INTEGER)
                                       ORDER BY occurred_at DESC, id DESC) AS rn
             FROM survey_rows WHERE CAST(about AS INTEGER) = about
-        ) WHERE rn = 1
+        ) WHERE rn = 1 ORDER BY complaint_id
     ),
     base AS MATERIALIZED (
         SELECT {group} AS grp, x.customer_id AS customer_id,
