@@ -1,11 +1,13 @@
 """Complaints: the SLA escalation sweep, figures and set-based opening over N complaints.
 
 Builds its own CRM (complaints plugin only) in the scratch folder with one complaint per demo
-customer of the size (1m → 1,000,000 complaints): 95 % answered and closed over the past year,
-5 % open and received in the last ten days, 20 handlers under 4 supervisors. Measures the
-escalation sweep (first run, then the same ``now`` again, which must find nothing new) against
-the bare hand-written SQL scan for breached tickets, the figures query, the SLA board, and opening
-tickets from recorded ``complaint`` interactions against recording the same number of calls.
+customer of the size (1m → 1,000,000 complaints): 95 % answered (a tenth rejected) and closed
+over the past year, a third of those with a follow-up ``survey`` interaction, 5 % open and
+received in the last ten days, 20 handlers under 4 supervisors. Measures the escalation sweep
+(first run, then the same ``now`` again, which must find nothing new) against the bare
+hand-written SQL scan for breached tickets, the figures (now, at a past date and per category),
+the SLA board, and opening tickets from recorded ``complaint`` interactions against recording the
+same number of calls.
 Variants: clocks round the clock, and on a business calendar (Mon–Fri 09:00–17:00 Berlin).
 """
 
@@ -19,6 +21,7 @@ from pathlib import Path
 from ..measure import Context, measurement, ratio, timed
 
 NOW = "2025-06-30T12:00:00Z"
+PAST = "2025-04-01T00:00:00Z"  # some tickets received before it were answered after it
 CALENDAR = {"timezone": "Europe/Berlin", "hours": {d: "09:00-17:00" for d in ("mon", "tue", "wed", "thu", "fri")}}
 
 
@@ -143,6 +146,8 @@ def run(ctx: Context) -> dict:
         t_again, again = timed(lambda: crm.complaints.run_due(NOW), ctx.repeat)
         t_scan, breached = timed(lambda: raw.execute(breached_sql, [NOW]).fetchone()[0], ctx.repeat)
         t_stats, stats = timed(lambda: crm.complaints.stats(NOW), max(1, ctx.repeat // 2))
+        t_past, past = timed(lambda: crm.complaints.stats(PAST), max(1, ctx.repeat // 2))
+        t_by, by_category = timed(lambda: crm.complaints.stats(NOW, by="category"), max(1, ctx.repeat // 2))
         t_board, _ = timed(lambda: crm.complaints.sla(NOW, limit=100), ctx.repeat)
         opened = min(complaints, 100_000)
         rows_c = [{"customer_id": 1 + i % customers, "kind": "complaint", "occurred_at": NOW,
@@ -161,6 +166,8 @@ def run(ctx: Context) -> dict:
                     result=str(again["escalated"] or "nothing")),
         measurement("hand-written SQL: count open breached tickets", t_scan, rows=complaints, result=breached),
         measurement("figures as of now (stats)", t_stats, rows=complaints, result=f"{stats[0]['received']} received"),
+        measurement(f"figures as of {PAST[:10]} (stats)", t_past, rows=complaints, result=f"{past[0]['received']} received"),
+        measurement("figures as of now by category", t_by, rows=complaints, result=f"{len(by_category)} groups"),
         measurement("SLA board, 100 most urgent", t_board),
         measurement(f"record_many {opened:,} complaint interactions (tickets opened)", t_open, rows=opened),
         measurement(f"record_many {opened:,} call interactions", t_calls, rows=opened),
