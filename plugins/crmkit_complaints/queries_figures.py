@@ -1,7 +1,9 @@
 """SQL of the complaint figures: one grouped query over the complaints received in a period.
 
 Every figure is computed from timestamps against ``:as_of`` (the state at a time is the latest
-history step at or before it), so a past date gives today the figures it gave then.
+step at or before it), so a past date gives today the figures it gave then. The work is
+set-based: a ticket's own columns answer unless it moved after ``:as_of`` (then its history
+does), surveys are one grouped pass, percentiles and repeat complainants are sorts.
 """
 
 from __future__ import annotations
