@@ -21,8 +21,10 @@ def add_demo_data(crm, seed: int, now) -> None:
     loyalty = crm.loyalty
     if not loyalty.tiers.list():
         loyalty.tiers.define(DEMO_TIERS)
-    loyalty.tiers.evaluate(now - timedelta(days=180))
-    loyalty.tiers.evaluate(now)
+    # Monthly reviews over the last year, so the tier history (and the reports' upgrade and
+    # downgrade figures) move month by month as they would in a live CRM.
+    for months_ago in range(12, -1, -1):
+        loyalty.tiers.evaluate(now - timedelta(days=30 * months_ago))
     holders = [row[0] for row in crm.db.execute(q.POINT_HOLDERS, [2000])]
     for customer_id in rng.sample(holders, min(len(holders), 200)):
         balance = loyalty.points.balance(customer_id, now)
