@@ -12,10 +12,8 @@ done here is validated and audited as it is from code.
 from __future__ import annotations
 
 import functools
-import time
 from typing import Any
 
-from crmkit import CrmError
 from crmkit.timeutil import to_iso
 
 POOL_COLUMNS = ("id", "name", "priority", "score", "source", "industry", "lead_class", "received_at", "previous_owner")
@@ -84,7 +82,7 @@ def _panel_class() -> type:
     import ipywidgets as widgets
 
     from crmkit_jupyter import formatting
-    from crmkit_jupyter.toolkit import ChartView, Composite, PagedTable, error_html, note_html
+    from crmkit_jupyter.toolkit import ChartView, Composite, PagedTable, error_html, note_html, run_busy
 
     class LeadsPanel(Composite):
         """The pool (paged), open load against capacity per rep, and allocate/claim/recycle.
@@ -209,23 +207,9 @@ def _panel_class() -> type:
 
         def _run(self, what: str, work) -> Any:
             """Run ``work()`` with "working…" shown and the buttons off; errors go to the status."""
-            for button in self.buttons:
-                button.disabled = True
-            self.status.value = note_html(f"working… {what}", "crmkit-working")
-            started = time.perf_counter()
-            try:
-                return work()
-            except Exception as error:  # noqa: BLE001 - shown in the panel, not lost in a callback
-                self.status.value = error_html(_message(error))
+            result, self.seconds = run_busy(self.buttons, self.status, what, work)
+            if result is None and "crmkit-error" in self.status.value:
                 self.result.value = ""
-                return None
-            finally:
-                for button in self.buttons:
-                    button.disabled = False
-                self.seconds = time.perf_counter() - started
+            return result
 
     return LeadsPanel
-
-
-def _message(error: BaseException) -> str:
-    return str(error) if isinstance(error, CrmError) else f"{type(error).__name__}: {error}"

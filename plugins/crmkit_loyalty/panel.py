@@ -15,11 +15,9 @@
 from __future__ import annotations
 
 import functools
-import time
 from datetime import timedelta
 from typing import Any
 
-from crmkit import CrmError
 from crmkit.timeutil import to_iso
 
 from . import panel_queries
@@ -75,7 +73,7 @@ def _panel_class() -> type:
     import ipywidgets as widgets
 
     from crmkit_jupyter import formatting
-    from crmkit_jupyter.toolkit import ChartView, Composite, ListSource, PagedTable, error_html, note_html
+    from crmkit_jupyter.toolkit import ChartView, Composite, ListSource, PagedTable, error_html, error_message, note_html, run_busy
 
     class LoyaltyPanel(Composite):
         """The RFM grid, tiers and churn warnings as of a date, with RFM and churn run buttons.
@@ -134,7 +132,7 @@ def _panel_class() -> type:
                 self.show_tiers()
                 self.show_churn()
             except Exception as error:  # noqa: BLE001 - shown in the panel
-                self.status.value = error_html(_message(error))
+                self.status.value = error_html(error_message(error))
 
         def show_rfm(self) -> None:
             """The grid and named segments of the newest stored RFM run as of the date."""
@@ -214,19 +212,8 @@ def _panel_class() -> type:
 
         def _run(self, what: str, work) -> Any:
             """Run ``work()`` with "working…" shown and the buttons off; errors go to the status."""
-            for button in self.buttons:
-                button.disabled = True
-            self.status.value = note_html(f"working… {what}", "crmkit-working")
-            started = time.perf_counter()
-            try:
-                return work()
-            except Exception as error:  # noqa: BLE001 - shown in the panel, not lost in a callback
-                self.status.value = error_html(_message(error))
-                return None
-            finally:
-                self.seconds = time.perf_counter() - started
-                for button in self.buttons:
-                    button.disabled = False
+            result, self.seconds = run_busy(self.buttons, self.status, what, work)
+            return result
 
         def _date_changed(self, change) -> None:
             if change["new"] is not None:
@@ -238,7 +225,3 @@ def _panel_class() -> type:
             self.show_churn()
 
     return LoyaltyPanel
-
-
-def _message(error: BaseException) -> str:
-    return str(error) if isinstance(error, CrmError) else f"{type(error).__name__}: {error}"

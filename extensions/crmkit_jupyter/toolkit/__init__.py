@@ -4,7 +4,7 @@ Plugins import it inside their panel factories only (``from crmkit_jupyter impor
 a plugin still works where Jupyter is not installed. See docs/jupyter.md, "Writing a panel".
 """
 
-from .base import Composite, error_html, note_html
+from .base import Composite, error_html, error_message, note_html, run_busy
 from .chart import ChartView
 from .kpi import KpiCard
 from .paged_table import PagedTable
@@ -13,5 +13,5 @@ from .sources import ListSource, PageSource, SqlSource
 
 __all__ = [
     "ChartView", "Composite", "KpiCard", "ListSource", "PageSource", "PagedTable", "RuleEditor",
-    "SqlSource", "error_html", "note_html",
+    "SqlSource", "error_html", "error_message", "note_html", "run_busy",
 ]

@@ -91,3 +91,32 @@ def error_html(message: str, css_class: str = "crmkit-error") -> str:
 def note_html(message: str, css_class: str = "crmkit-note") -> str:
     """A quiet note (escaped)."""
     return f"<div class='{css_class}' style='color:#555'>{escape(message)}</div>"
+
+
+def error_message(error: BaseException) -> str:
+    """What a panel shows for an error: a crmkit error's own message, else its type and text."""
+    from crmkit import CrmError
+
+    return str(error) if isinstance(error, CrmError) else f"{type(error).__name__}: {error}"
+
+
+def run_busy(buttons, status, what: str, work):
+    """Run ``work()`` with "working… <what>" in ``status`` and ``buttons`` disabled.
+
+    Returns ``(result, seconds)``; an error is shown in ``status`` and the result is None, so a
+    failing action never vanishes inside a widget callback.
+    """
+    import time
+
+    for button in buttons:
+        button.disabled = True
+    status.value = note_html(f"working… {what}", "crmkit-working")
+    started = time.perf_counter()
+    try:
+        return work(), time.perf_counter() - started
+    except Exception as error:  # noqa: BLE001 - shown in the panel, not lost in a callback
+        status.value = error_html(error_message(error))
+        return None, time.perf_counter() - started
+    finally:
+        for button in buttons:
+            button.disabled = False
