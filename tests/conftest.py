@@ -26,3 +26,33 @@ def fresh_crm(clock):
 def crm_path(tmp_path):
     """Path of a CRM file in the test's temporary folder (not created yet)."""
     return tmp_path / "crm.db"
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def chromium_browser():
+    """One headless Debian Chromium driven by Playwright for the whole session.
+
+    Playwright's sync API allows one running instance per thread, so every browser test shares
+    this one. In CI (``CI`` set) a missing browser fails; elsewhere the test is skipped.
+    """
+    import os
+    from pathlib import Path
+
+    problem = None
+    if not Path(CHROMIUM).exists():
+        problem = "Chromium is not installed (apt-get install -y --no-install-recommends chromium fonts-dejavu-core)"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        problem = problem or "the playwright package is not installed (pip install -e '.[dev]')"
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser test cannot run in CI: {problem}")
+        pytest.skip(problem)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"])
+        yield browser
+        browser.close()

@@ -93,13 +93,9 @@ def lab(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def browser(lab):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield launched
-        launched.close()
+def browser(lab, chromium_browser):
+    """The session's shared Chromium (tests/conftest.py), once JupyterLab is up."""
+    return chromium_browser
 
 
 def test_dashboard_in_jupyterlab(lab, browser, tmp_path):

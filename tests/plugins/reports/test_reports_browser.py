@@ -7,35 +7,13 @@ screenshot of the whole page is kept in the test's tmp dir as an artefact.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from crmkit import demo
 
-CHROMIUM = Path("/usr/bin/chromium")
-
-
-def _browser_or_skip():
-    problem = None
-    if not CHROMIUM.exists():
-        problem = "Chromium is not installed (apt-get install -y --no-install-recommends chromium fonts-dejavu-core)"
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        problem = problem or "the playwright package is not installed (pip install -e '.[dev]')"
-        sync_playwright = None
-    if problem:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser test cannot run in CI: {problem}")
-        pytest.skip(problem)
-    return sync_playwright
-
 
 @pytest.mark.slow
-def test_demo_report_renders_its_charts_in_chromium(tmp_path):
-    sync_playwright = _browser_or_skip()
+def test_demo_report_renders_its_charts_in_chromium(tmp_path, chromium_browser):
     db = tmp_path / "demo.db"
     demo.build(db, customers=300, seed=7, plugins=["reports"])
     import crmkit
@@ -46,34 +24,32 @@ def test_demo_report_renders_its_charts_in_chromium(tmp_path):
     assert report.header()["as_of"] == demo.DEMO_TODAY and report.failed == []
 
     outside = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-dev-shm-usage"])
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page = chromium_browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
 
-            def only_the_file(route):
-                if route.request.url.startswith("file://"):
-                    route.continue_()
-                else:
-                    outside.append(route.request.url)
-                    route.abort()
+        def only_the_file(route):
+            if route.request.url.startswith("file://"):
+                route.continue_()
+            else:
+                outside.append(route.request.url)
+                route.abort()
 
-            page.route("**/*", only_the_file)
-            page.goto(html.resolve().as_uri())
-            charts = page.evaluate(
-                """() => [...document.querySelectorAll('svg.chart')].map(svg => {
-                    const box = svg.getBoundingClientRect();
-                    const marks = [...svg.querySelectorAll('rect, polyline, circle, path')].filter(el => {
-                        const b = el.getBBox(); return b.width > 0 || b.height > 0;
-                    });
-                    return {kind: svg.getAttribute('class'), width: box.width, height: box.height,
-                            marks: marks.length, section: svg.closest('section').dataset.key};
-                })"""
-            )
-            statuses = page.eval_on_selector_all("section.report-section", "els => els.map(e => e.dataset.status)")
-            page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
-        finally:
-            browser.close()
+        page.route("**/*", only_the_file)
+        page.goto(html.resolve().as_uri())
+        charts = page.evaluate(
+            """() => [...document.querySelectorAll('svg.chart')].map(svg => {
+                const box = svg.getBoundingClientRect();
+                const marks = [...svg.querySelectorAll('rect, polyline, circle, path')].filter(el => {
+                    const b = el.getBBox(); return b.width > 0 || b.height > 0;
+                });
+                return {kind: svg.getAttribute('class'), width: box.width, height: box.height,
+                        marks: marks.length, section: svg.closest('section').dataset.key};
+            })"""
+        )
+        statuses = page.eval_on_selector_all("section.report-section", "els => els.map(e => e.dataset.status)")
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+    finally:
+        page.close()
 
     assert outside == []
     assert statuses and set(statuses) == {"ok"}
