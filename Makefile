@@ -31,7 +31,7 @@ test-fast: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -m "not slow"
 
 lab: $(VENV)/.installed-dev
-	$(BIN)/jupyter lab examples/
+	$(BIN)/jupyter lab
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks
