@@ -9,4 +9,5 @@ WORKLOADS = {
     "leads": "benchmarks.workloads.leads",
     "complaints_sla": "benchmarks.workloads.complaints_sla",
     "reports": "benchmarks.workloads.reports",
+    "dashboard": "benchmarks.workloads.dashboard",
 }
