@@ -98,10 +98,26 @@ def browser(lab, chromium_browser):
     return chromium_browser
 
 
+SHOTS = ("customers.png", "segments.png", "loyalty.png")
+
+
+def _shot(page, board, path: Path) -> None:
+    """A PNG of the dashboard as far as the notebook shows it: scrolled to its top, cropped to it."""
+    board.evaluate("element => element.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(300)  # let JupyterLab's windowed notebook settle after the scroll
+    box = board.bounding_box()
+    shown = page.locator(".jp-NotebookPanel-notebook").first.bounding_box()
+    top, bottom = max(box["y"], shown["y"]), min(box["y"] + box["height"], shown["y"] + shown["height"])
+    page.screenshot(path=str(path), clip={"x": box["x"], "y": top, "width": box["width"], "height": bottom - top})
+
+
 def test_dashboard_in_jupyterlab(lab, browser, tmp_path):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    """Screenshots of the dashboard (cropped to it) go to ``tmp_path``: Customers, Segments, Loyalty."""
+    page = browser.new_page(viewport={"width": 1280, "height": 1300})
     page.goto(f"{lab['url']}/lab/tree/{NOTEBOOK.name}?token={TOKEN}")
     page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60_000)
+    if page.locator("#jp-left-stack").is_visible():
+        page.keyboard.press("Control+b")  # fold the file browser away: the notebook gets the width
     page.locator(".lm-MenuBar-item", has_text="Run").first.click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
 
@@ -109,6 +125,7 @@ def test_dashboard_in_jupyterlab(lab, browser, tmp_path):
     board = output.locator(".crmkit-dashboard")
     board.wait_for(timeout=120_000)
     output.locator(".crmkit-page-status", has_text="of 400").wait_for(timeout=30_000)
+    _shot(page, board, tmp_path / "customers.png")
 
     board.get_by_role("tab", name="Segments", exact=True).click()
     rule = "purchases >= 2 and region = 'EU'"
@@ -119,12 +136,12 @@ def test_dashboard_in_jupyterlab(lab, browser, tmp_path):
     board.locator("button.crmkit-rule-save").click()
     board.locator(".crmkit-rule-saved").wait_for(timeout=30_000)
     shown = int(count.get_attribute("data-count"))
+    _shot(page, board, tmp_path / "segments.png")
 
     board.get_by_role("tab", name="Customers", exact=True).click()
     board.locator(".crmkit-customer-search input").fill("Customer 007")
     board.locator(".crmkit-customer-search input").press("Enter")
     board.locator(".crmkit-page-status", has_text="rows 1–1 of 1").wait_for(timeout=30_000)
-    page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
 
     board.get_by_role("tab", name="Loyalty", exact=True).click()  # a plugin's panel, one action
     board.locator("button.crmkit-loyalty-run-rfm").click()
@@ -132,11 +149,12 @@ def test_dashboard_in_jupyterlab(lab, browser, tmp_path):
     done.wait_for(timeout=60_000)
     scored = int(done.inner_text().split(": ")[1].split(" customers")[0].replace(",", ""))
     board.locator(".crmkit-loyalty-grid svg").wait_for(timeout=30_000)
-    page.screenshot(path=str(tmp_path / "loyalty.png"), full_page=True)
+    _shot(page, board, tmp_path / "loyalty.png")
 
     with crmkit.open(lab["root"] / "quickstart.db") as crm:  # what the browser did is in the file
         assert crm.segments.get("eu-repeat").rule == rule
         assert shown == crm.segments.evaluate(rule).count()
         assert crm.loyalty.runs("rfm")[-1].customers == scored > 0
-    assert (tmp_path / "dashboard.png").stat().st_size > 10_000
+    for shot in SHOTS:
+        assert (tmp_path / shot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (tmp_path / shot).stat().st_size > 10_000
     page.close()
