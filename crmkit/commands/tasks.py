@@ -60,6 +60,26 @@ def cancel(db: str, task_id: int, reason: str | None) -> None:
     click.echo(f"Task {task.id} ({task.kind}) cancelled.")
 
 
+def _summary(result) -> str:
+    """A plugin's due summary on one line; a nested count such as ``escalated`` per level shows
+    its total with the parts in parentheses (``escalated=3 (supervisor=2, manager=1)``), an
+    empty one as 0."""
+    if not isinstance(result, dict):
+        return cell(result)
+    parts = []
+    for key, value in result.items():
+        if isinstance(value, dict):
+            numbers = all(isinstance(v, int) and not isinstance(v, bool) for v in value.values())
+            if not value:
+                value = "0"
+            elif numbers:
+                value = f"{sum(value.values())} ({_summary(value)})"
+            else:
+                value = f"({_summary(value)})"
+        parts.append(f"{key}={cell(value)}")
+    return ", ".join(parts)
+
+
 @click.command("due")
 @db_argument
 @click.option("--now", type=MOMENT, help="Run as of this time (default: the clock). Same time twice does nothing new.")
@@ -76,7 +96,7 @@ def due(db: str, now) -> None:
     if not report.results and not report.errors:
         click.echo("  no active plugin has scheduled work")
     for plugin, result in report.results.items():
-        click.echo(f"  {plugin}: {cell(result) if result not in (None, {}) else 'done'}")
+        click.echo(f"  {plugin}: {_summary(result) if result not in (None, {}) else 'done'}")
     for plugin, message in report.errors.items():
         click.echo(f"  {plugin}: FAILED: {message}", err=True)
     if report.errors:

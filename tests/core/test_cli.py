@@ -270,6 +270,17 @@ class TestTasksDueForget:
         assert "good: tasks=2" in result.output and "bad: FAILED" in result.output
         assert_error(result, "1 plugin(s) failed: bad")
 
+    def test_due_shows_nested_counts_with_their_total(self, db, monkeypatch):
+        """A per-level count prints as its total and parts; an empty one as 0, not as nothing."""
+        moment = crmkit.open(":memory:", plugins=[]).now()
+        results = {"calm": {"escalated": {}, "tasks_created": 0},
+                   "busy": {"escalated": {"supervisor": 2, "manager": 1}, "tasks_created": 3}}
+        monkeypatch.setattr(crmkit.CRM, "run_due", lambda self, now=None: crmkit.DueReport(moment, results, {}))
+        result = run("due", db)
+        assert result.exit_code == 0, result.output
+        assert "  calm: escalated=0, tasks_created=0" in result.output
+        assert "  busy: escalated=3 (supervisor=2, manager=1), tasks_created=3" in result.output
+
     def test_forget_needs_yes(self, db):
         before = digest(db)
         assert_error(run("forget", db, 1), "add --yes to confirm")
