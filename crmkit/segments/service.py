@@ -188,7 +188,7 @@ class Segments:
         self.compile(segment.rule)
         with crm.transaction():
             if segment.name in self:
-                raise ConflictError(f"segment {segment.name!r} exists; use segments.update() to change it")
+                raise ConflictError(f"segment {segment.name!r} exists; use segments.update() (crmkit segments update) to change it")
             crm.db.execute(
                 "INSERT INTO segments(name, rule, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
                 [segment.name, segment.rule, segment.description, to_iso(now), to_iso(now)],

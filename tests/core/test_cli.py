@@ -235,7 +235,7 @@ class TestSegments:
         assert "              ^" in result.output  # the caret under the bad field
 
     @pytest.mark.parametrize("args, message", [
-        (["define", "{db}", "eu", "region = 'US'"], "segment 'eu' exists"),
+        (["define", "{db}", "eu", "region = 'US'"], "segment 'eu' exists; use segments.update() (crmkit segments update)"),
         (["define", "{db}", "x", "spend_365d >"], "position"),
         (["count", "{db}"], "give a segment NAME or --rule RULE"),
         (["count", "{db}", "nosuch"], "no segment named 'nosuch'"),
