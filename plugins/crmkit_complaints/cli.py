@@ -124,7 +124,7 @@ def _step(name: str, help_text: str, method: str, *options):
     def command(db, complaint_id, message, **kwargs):
         with _crm(db) as crm:
             c = getattr(crm.complaints, method)(complaint_id, message=message, **kwargs)
-            click.echo(f"complaint {c.id} is now {c.status}")
+            click.echo(f"complaint {c.id} is now {c.status}" + (" (paused)" if c.paused_at else ""))
 
     command.__doc__ = help_text
     command = click.option("--message", help="What the customer is told (default: a standard text).")(command)

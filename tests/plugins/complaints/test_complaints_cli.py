@@ -44,6 +44,17 @@ def test_every_command_has_help():
         assert command.help, name
 
 
+def test_pause_and_resume_say_whether_the_clock_is_stopped(db):
+    """The status stays what it was while paused; the message says so, rather than only 'assessing'."""
+    run("complaints", "open", db, 1)
+    run("complaints", "ack", db, 1)
+    run("complaints", "assess", db, 1)
+    paused = run("complaints", "pause", db, 1, "--reason", "bank statement")
+    assert paused.exit_code == 0, paused.output
+    assert paused.output.strip() == "complaint 1 is now assessing (paused)"
+    assert run("complaints", "resume", db, 1).output.strip() == "complaint 1 is now assessing"
+
+
 def test_the_whole_process(db):
     assert run("complaints", "handler-add", db, "sam", "--role", "supervisor").exit_code == 0
     assert run("complaints", "handler-add", db, "ann", "--supervisor", "sam", "--skills", "billing").exit_code == 0
