@@ -128,7 +128,9 @@ def allocate_command(db, leads, strategy, dry_run, quiet):
                 click.echo(f"lead {lead_id} stays in the pool: {result.unassigned_reason[lead_id]}")
         verb = "would allocate" if dry_run else "allocated"
         spread = ", ".join(f"{rep} {n}" for rep, n in result.by_rep().items())
-        click.echo(f"{verb} {result.count} lead(s) with {result.strategy}; {len(result.unassigned)} left in the pool"
+        # The whole pool afterwards, not only the leads named: those not named stay there too.
+        left = crm.leads.counts()["pool"] - (result.count if dry_run else 0)
+        click.echo(f"{verb} {result.count} lead(s) with {result.strategy}; {left} left in the pool"
                    + (f" ({spread})" if spread else ""))
 
 
