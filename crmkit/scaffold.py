@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import keyword
 import re
 from pathlib import Path
@@ -207,6 +208,7 @@ def write_plugin(name: str, directory: str | Path = ".") -> Path:
     """
     if not _NAME.match(name or "") or keyword.iskeyword(name):
         raise CrmError(f"plugin name {name!r}: use 2-31 lower-case letters, digits and _, starting with a letter")
+    _refuse_taken(name)
     root = Path(directory) / f"crmkit-{name.replace('_', '-')}"
     if root.exists():
         raise CrmError(f"{root} exists; choose another name or folder")
@@ -217,6 +219,22 @@ def write_plugin(name: str, directory: str | Path = ".") -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
     return root
+
+
+def _refuse_taken(name: str) -> None:
+    """A name an installed plugin has, or whose module ``crmkit_<name>`` exists, would clash:
+    two entry points of one name, or the new package shadowing (or shadowed by) the old one."""
+    from .plugins import installed_entry_points
+
+    taken = installed_entry_points().get(name)
+    if taken is not None:
+        raise CrmError(f"plugin name {name!r} is taken by the installed plugin {taken.value}; choose another name")
+    try:
+        found = importlib.util.find_spec(f"crmkit_{name}")
+    except (ImportError, ValueError):
+        found = None
+    if found is not None:
+        raise CrmError(f"plugin name {name!r}: a module crmkit_{name} is already installed; choose another name")
 
 
 @click.command("new-plugin")

@@ -41,6 +41,18 @@ def test_bad_names_are_refused(tmp_path, name):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("name, message", [
+    ("loyalty", "Error: plugin name 'loyalty' is taken by the installed plugin crmkit_loyalty.plugin; choose another name"),
+    ("jupyter", "Error: plugin name 'jupyter': a module crmkit_jupyter is already installed; choose another name"),
+])
+def test_names_of_installed_plugins_and_modules_are_refused(tmp_path, name, message):
+    """A second 'loyalty' would clash with the built-in entry point and shadow its package."""
+    result = CliRunner().invoke(new_plugin_command, [name, "--dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output.strip() == message
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_existing_folder_is_never_overwritten(tmp_path):
     write_plugin("visits", tmp_path)
     (tmp_path / "crmkit-visits" / "README.md").write_text("mine")
