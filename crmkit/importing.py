@@ -22,7 +22,7 @@ import json
 import os
 import re
 import sqlite3
-from datetime import date, datetime, time
+from datetime import date, datetime, time, tzinfo
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -32,7 +32,7 @@ from attrs import frozen
 from .errors import CrmError, ImportRefused, ValidationError
 from .models import Customer, Interaction, normalise_email
 from .money import to_minor
-from .timeutil import to_iso
+from .timeutil import UTC, to_iso
 
 if TYPE_CHECKING:
     from .crm import CRM
@@ -114,6 +114,7 @@ def import_file(
     crm: "CRM", path: str | Path, *, kind: str, mapping: dict[str, str] | None = None,
     skip_invalid: bool = False, report: str | Path | None = None, encoding: str | None = None,
     progress: Progress | None = None, format: str | None = None,  # noqa: A002 - the CLI's --format
+    defaults: dict[str, Any] | None = None, date_format: str | None = None, timezone: str | None = None,
 ) -> ImportResult:
     """Import customers or interactions from a file; all-or-nothing unless ``skip_invalid``.
 
@@ -124,9 +125,16 @@ def import_file(
     problems are returned in the result. ``report`` writes the problems as CSV either way.
     ``progress(stage, done, total)`` is called with stage ``"check"`` (bytes or rows read) and
     ``"write"`` (rows written).
+
+    For files exported by other systems: ``defaults`` gives a value to fields that a row leaves
+    empty or that no column feeds (``{"kind": "purchase"}``); ``date_format`` reads times written
+    another way than ISO-8601 (a :func:`~datetime.datetime.strptime` format such as
+    ``"%d.%m.%Y %H:%M"``); ``timezone`` (an IANA name such as ``"Europe/Berlin"``) is the zone of
+    times written without an offset, which are otherwise UTC.
     """
     if kind not in KINDS:
         raise ValidationError("kind", kind, "one of " + ", ".join(KINDS))
+    times = TimeReader(date_format, timezone)
     source_path = Path(path)
     file_format = _format_of(source_path, format)
     if not source_path.is_file():
@@ -134,8 +142,8 @@ def import_file(
     codec = _codec(encoding)
     report_path = str(report) if report is not None else None
     with _open_source(source_path, file_format, codec) as source:
-        plan = _Plan(crm, kind, source.columns, mapping or {}, strict=source.has_header)
-        checker = _Checker(crm, kind, plan, source_path.name)
+        plan = _Plan(crm, kind, source.columns, mapping or {}, strict=source.has_header, defaults=defaults or {})
+        checker = _Checker(crm, kind, plan, source_path.name, times)
         try:
             for batch in _batches(source, plan, progress):
                 checker.check(batch)
@@ -403,7 +411,10 @@ def _normalise(name: str) -> str:
 class _Plan:
     """Which column feeds which field."""
 
-    def __init__(self, crm: "CRM", kind: str, columns: list[str] | None, mapping: dict[str, str], strict: bool):
+    def __init__(
+        self, crm: "CRM", kind: str, columns: list[str] | None, mapping: dict[str, str], strict: bool,
+        defaults: dict[str, Any] | None = None,
+    ):
         self.kind = kind
         self.fields = CUSTOMER_FIELDS if kind == "customers" else INTERACTION_FIELDS
         self.prefix = NESTED_PREFIX[kind]
@@ -413,6 +424,12 @@ class _Plan:
         for column, target in self.mapping.items():
             if target not in IGNORE:
                 self._check_field(column, target)
+        self.defaults: dict[str, Any] = {}
+        for target, value in (defaults or {}).items():
+            target = str(target).strip()
+            self._check_field(f"--set {target}", target)
+            if not _is_empty(value):
+                self.defaults[target] = value
         self.ignored: list[str] = []
         self._resolved: dict[str, str | None] = {}
         if columns is not None:
@@ -447,7 +464,7 @@ class _Plan:
             if target in taken:
                 raise CrmError(f"columns {taken[target]!r} and {column!r} both map to {target}; map one of them elsewhere or to '-'")
             taken[target] = column
-        self._check_required(set(taken))
+        self._check_required(set(taken) | set(self.defaults))
 
     def _target(self, column: str) -> str | None:
         normal = _normalise(column)
@@ -509,6 +526,8 @@ def _batches(source: _Source, plan: _Plan, progress: Progress | None) -> Iterato
             target = plan.field_of(column)
             if target is not None and not _is_empty(value):
                 by_field[target] = (column, value)
+        for target, value in plan.defaults.items():
+            by_field.setdefault(target, (f"--set {target}", value))
         batch.append(_Row(number, by_field, error))
         if len(batch) >= BATCH_SIZE:
             yield batch
@@ -573,6 +592,52 @@ def _time(value: Any, field: str) -> str:
         except ValueError:
             raise ValidationError(field, value, "an ISO-8601 date or time like 2024-05-01") from None
     return to_iso(value, field)
+
+
+class TimeReader:
+    """Reads the time cells of an import: ISO-8601 by default, or a ``strptime`` format; times
+    without an offset are in ``timezone`` (default UTC). Returns storage text (UTC)."""
+
+    def __init__(self, date_format: str | None = None, timezone: str | None = None):
+        self.date_format = date_format or None
+        self.zone: tzinfo | None = None
+        if self.date_format is not None and "%" not in self.date_format:
+            raise ValidationError("date_format", date_format, "a strptime format such as %d.%m.%Y %H:%M")
+        if timezone:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                self.zone = ZoneInfo(str(timezone).strip())
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValidationError("timezone", timezone, "a time zone name such as Europe/Berlin or America/New_York") from None
+
+    def __call__(self, value: Any, field: str) -> str:
+        if self.date_format is None and self.zone is None:
+            return _time(value, field)
+        if isinstance(value, str):
+            moment = self._parse(value.strip(), value, field)
+        elif isinstance(value, datetime):
+            moment = value
+        elif isinstance(value, date):
+            moment = datetime.combine(value, time(0))
+        else:
+            return _time(value, field)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=self.zone or UTC)
+        return to_iso(moment, field)
+
+    def _parse(self, text: str, value: Any, field: str) -> datetime:
+        if self.date_format is not None:
+            try:
+                return datetime.strptime(text, self.date_format)
+            except ValueError:
+                example = datetime(2024, 5, 1, 14, 30).strftime(self.date_format)
+                raise ValidationError(field, value, f"a time written as {self.date_format}, like {example}") from None
+        iso = text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text
+        try:
+            return datetime.fromisoformat(iso)
+        except ValueError:
+            raise ValidationError(field, value, "an ISO-8601 date or time like 2024-05-01") from None
 
 
 def _money(value: Any) -> str:
@@ -641,8 +706,9 @@ CREATE TABLE row_keys (key TEXT PRIMARY KEY, row INTEGER NOT NULL);
 class _Checker:
     """Validates batches of rows, stages the good ones and writes them in the end."""
 
-    def __init__(self, crm: "CRM", kind: str, plan: _Plan, name: str):
+    def __init__(self, crm: "CRM", kind: str, plan: _Plan, name: str, times: TimeReader | None = None):
         self.crm = crm
+        self.times = times or TimeReader()
         self.name = name
         self.kind = kind
         self.plan = plan
@@ -732,7 +798,7 @@ class _Checker:
         values = self._convert(row, {
             "attributes": lambda v: _json_object(v, "attributes"),
             "tags": lambda v: list(v) if isinstance(v, list) else _text(v, "tags"),
-            "created_at": lambda v: _time(v, "created_at"),
+            "created_at": lambda v: self.times(v, "created_at"),
         })
         if values is None:
             return None
@@ -748,7 +814,7 @@ class _Checker:
         values = self._convert(row, {
             "customer_id": _customer_id,
             "amount": _money,
-            "occurred_at": lambda v: _time(v, "occurred_at"),
+            "occurred_at": lambda v: self.times(v, "occurred_at"),
             "data": lambda v: _json_object(v, "data"),
         })
         if values is None:

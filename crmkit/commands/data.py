@@ -24,6 +24,16 @@ def _mapping(pairs: tuple[str, ...]) -> dict[str, str]:
     return mapping
 
 
+def _defaults(pairs: tuple[str, ...]) -> dict[str, str]:
+    defaults = {}
+    for pair in pairs:
+        field, sep, value = pair.partition("=")
+        if not sep or not field.strip() or not value.strip():
+            raise CrmError(f"--set {pair!r}: write it as FIELD=VALUE, e.g. --set kind=purchase")
+        defaults[field.strip()] = value.strip()
+    return defaults
+
+
 def _show_problems(problems: list) -> None:
     for problem in problems[:SHOWN_PROBLEMS]:
         click.echo(f"  {problem}", err=True)
@@ -40,7 +50,13 @@ def _show_problems(problems: list) -> None:
 @click.option("--report", type=click.Path(dir_okay=False), help="Write every problem (row, column, field, value, reason) to this CSV file.")
 @click.option("--encoding", help="Text encoding of a CSV or JSON lines file, e.g. gbk or cp1252 (default UTF-8, with or without BOM).")
 @click.option("--format", "file_format", type=Choice(importing.FORMATS), help="File format when the extension does not tell.")
-def import_command(db, file, kind, mappings, skip_invalid, report, encoding, file_format) -> None:
+@click.option("--set", "defaults", multiple=True, metavar="FIELD=VALUE",
+              help="Give FIELD this VALUE on every row that leaves it empty (repeatable), e.g. --set kind=purchase.")
+@click.option("--date-format", metavar="FORMAT",
+              help="How the file writes times when not ISO-8601: a strptime format, e.g. '%d.%m.%Y %H:%M'.")
+@click.option("--timezone", metavar="ZONE",
+              help="Time zone of times written without an offset, e.g. Europe/Berlin (default UTC).")
+def import_command(db, file, kind, mappings, skip_invalid, report, encoding, file_format, defaults, date_format, timezone) -> None:
     """Import customers or interactions from a CSV, JSON lines or Excel (.xlsx) file.
 
     Columns named like fields map themselves; customers are matched on external_id, then email,
@@ -49,14 +65,21 @@ def import_command(db, file, kind, mappings, skip_invalid, report, encoding, fil
     nothing is imported, unless --skip-invalid.
 
     Example: crmkit import shop.db contacts.csv --kind customers --map "E-Mail Address=email"
+
+    Orders exported by a shop system, with German dates and no kind column:
+    crmkit import shop.db orders.csv --kind interactions --set kind=purchase
+    --map "Customer No=customer_external_id" --map "Order Date=occurred_at"
+    --map Total=amount --date-format "%d.%m.%Y %H:%M" --timezone Europe/Berlin
     """
     mapping = _mapping(mappings)
+    fixed = _defaults(defaults)
     with open_crm(db) as crm:
         try:
             with stage_progress({"check": "Checking rows", "write": "Writing rows"}) as progress:
                 result = importing.import_file(
                     crm, file, kind=kind, mapping=mapping, skip_invalid=skip_invalid, report=report,
                     encoding=encoding, progress=progress, format=file_format,
+                    defaults=fixed, date_format=date_format, timezone=timezone,
                 )
         except ImportRefused as refused:
             if not refused.report_path:

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 import crmkit
 from crmkit.cli import make_cli
+from crmkit.timeutil import to_iso
 
 
 @pytest.fixture(autouse=True)
@@ -138,6 +139,19 @@ class TestImport:
         with crmkit.open(db, plugins=[]) as crm:
             assert crm.interactions.history(1, kinds=["call"])[0].notes == "说好了"
 
+    def test_orders_from_a_shop_system(self, db, tmp_path):
+        """No kind column, German dates in Berlin time: --set, --date-format and --timezone as the help shows."""
+        path = tmp_path / "orders.csv"
+        path.write_text("Order ID;Customer No;Order Date;Total\nA-1;1;31.03.2024 23:30;120.50\n", encoding="utf-8")
+        result = run("import", db, path, "--kind", "interactions", "--set", "kind=purchase",
+                     "--map", "Customer No=customer_id", "--map", "Order Date=occurred_at", "--map", "Total=amount",
+                     "--map", "Order ID=data.order_id", "--date-format", "%d.%m.%Y %H:%M", "--timezone", "Europe/Berlin")
+        assert result.exit_code == 0, result.output
+        assert "Imported 1 interactions" in result.output
+        with crmkit.open(db, plugins=[]) as crm:
+            [order] = [i for i in crm.interactions.history(1, kinds=["purchase"]) if i.data]
+        assert (to_iso(order.occurred_at), str(order.amount), order.data) == ("2024-03-31T21:30:00Z", "120.50", {"order_id": "A-1"})
+
     @pytest.mark.parametrize("args, message", [
         (["missing.csv", "--kind", "customers"], "no file at missing.csv"),
         (["x.csv", "--kind", "orders"], "--kind: 'orders' is not one of 'customers', 'interactions'"),
@@ -145,6 +159,10 @@ class TestImport:
         (["x.csv", "--kind", "customers", "--map", "name=nickname"], "a customer field"),
         (["x.csv", "--kind", "customers", "--encoding", "nope"], "encoding"),
         (["x.csv", "--kind", "customers", "--format", "pdf"], "--format"),
+        (["x.csv", "--kind", "customers", "--set", "source"], "write it as FIELD=VALUE"),
+        (["x.csv", "--kind", "customers", "--set", "colour=red"], "--set colour: a customer field"),
+        (["x.csv", "--kind", "customers", "--timezone", "Berlin"], "timezone: a time zone name"),
+        (["x.csv", "--kind", "customers", "--date-format", "dd/mm/yyyy"], "date_format: a strptime format"),
     ])
     def test_errors(self, db, tmp_path, args, message):
         (tmp_path / "x.csv").write_text("name\nZed\n", encoding="utf-8")

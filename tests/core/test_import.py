@@ -346,6 +346,101 @@ class TestInteractions:
         assert calls[-1] == ("write", 28, 28)
 
 
+class TestExportsOfOtherSystems:
+    """Files as shop systems and spreadsheets write them: no kind column, local times, other date spellings."""
+
+    @pytest.fixture
+    def shop(self, crm):
+        return crm.customers.add(name="Ada", external_id="K-1001"), crm.customers.add(name="Bob", external_id="K-1002")
+
+    def orders(self, tmp_path):
+        return write_csv(tmp_path / "orders.csv", [
+            ["Order ID", "Customer No", "Order Date", "Total", "Payment"],
+            ["A-1", "K-1001", "31.03.2024 23:30", "120.50", "card"],
+            ["A-2", "K-1002", "01.07.2024 09:15", "19.99", "invoice"],
+        ], delimiter=";")
+
+    def test_constant_kind_date_format_and_time_zone(self, crm, tmp_path, shop):
+        """--set fills the missing kind; German dates in Berlin time are stored in UTC (summer and winter)."""
+        ada, bob = shop
+        result = import_file(
+            crm, self.orders(tmp_path), kind="interactions", defaults={"kind": "purchase", "channel": "web"},
+            mapping={"Customer No": "customer_external_id", "Order Date": "occurred_at", "Total": "amount",
+                     "Order ID": "data.order_id", "Payment": "data.payment"},
+            date_format="%d.%m.%Y %H:%M", timezone="Europe/Berlin",
+        )
+        assert result.added == 2
+        first = crm.interactions.history(ada.id)[0]
+        assert (first.kind, first.channel, first.amount) == ("purchase", "web", Decimal("120.50"))
+        assert first.occurred_at == datetime.fromisoformat("2024-03-31T21:30:00+00:00")  # CEST, UTC+2
+        assert first.data == {"order_id": "A-1", "payment": "card"}
+        second = crm.interactions.history(bob.id)[0]
+        assert second.occurred_at == datetime.fromisoformat("2024-07-01T07:15:00+00:00")
+        assert spend(crm, ada.id) == Decimal("120.50")
+
+    def test_a_column_wins_over_the_default(self, crm, tmp_path, shop):
+        """A row's own value is kept; the default fills only empty cells."""
+        path = write_csv(tmp_path / "i.csv", [
+            ["customer_external_id", "kind", "occurred_at", "amount"],
+            ["K-1001", "refund", "2024-05-01", "5.00"],
+            ["K-1001", "", "2024-05-02", "7.00"],
+        ])
+        import_file(crm, path, kind="interactions", defaults={"kind": "purchase"})
+        kinds = sorted(i.kind for i in crm.interactions.history(shop[0].id))
+        assert kinds == ["purchase", "refund"]
+
+    def test_iso_times_without_offset_take_the_zone_and_with_offset_keep_it(self, crm, tmp_path, shop):
+        path = write_csv(tmp_path / "i.csv", [
+            ["customer_external_id", "kind", "occurred_at", "amount"],
+            ["K-1001", "purchase", "2024-01-15 12:00", "1.00"],
+            ["K-1001", "purchase", "2024-01-16T12:00:00Z", "1.00"],
+            ["K-1001", "purchase", "2024-01-17", "1.00"],
+        ])
+        import_file(crm, path, kind="interactions", timezone="America/New_York")
+        times = sorted(i.occurred_at for i in crm.interactions.history(shop[0].id))
+        assert times == [datetime.fromisoformat(t) for t in (
+            "2024-01-15T17:00:00+00:00", "2024-01-16T12:00:00+00:00", "2024-01-17T05:00:00+00:00")]
+
+    def test_customers_created_at_in_a_us_spelling(self, crm, tmp_path):
+        path = write_csv(tmp_path / "c.csv", [["name", "created_at"], ["Cleo", "12/31/2023"]])
+        import_file(crm, path, kind="customers", date_format="%m/%d/%Y", defaults={"source": "trade show"})
+        cleo = crm.customers.find(name="Cleo")[0]
+        assert (cleo.created_at.isoformat(), cleo.source) == ("2023-12-31T00:00:00+00:00", "trade show")
+
+    def test_a_time_not_in_the_format_is_a_bad_row_naming_the_format(self, crm, crm_path, tmp_path, shop):
+        path = write_csv(tmp_path / "i.csv", [
+            ["customer_external_id", "occurred_at", "amount"],
+            ["K-1001", "31.03.2024 23:30", "1.00"],
+            ["K-1001", "2024-03-31", "1.00"],
+        ])
+        before = file_hash(crm_path)
+        with pytest.raises(ImportRefused) as refused:
+            import_file(crm, path, kind="interactions", defaults={"kind": "purchase"}, date_format="%d.%m.%Y %H:%M")
+        [problem] = refused.value.problems
+        assert (problem.row, problem.field) == (3, "occurred_at")
+        assert "a time written as %d.%m.%Y %H:%M, like 01.05.2024 14:30" in problem.reason
+        assert file_hash(crm_path) == before
+
+    def test_a_bad_default_value_is_reported_on_every_row_as_the_option(self, crm, tmp_path, shop):
+        path = write_csv(tmp_path / "i.csv", [["customer_external_id", "occurred_at", "amount"], ["K-1001", "2024-03-31", "1.00"]])
+        with pytest.raises(ImportRefused) as refused:
+            import_file(crm, path, kind="interactions", defaults={"kind": "purchse"})
+        [problem] = refused.value.problems
+        assert (problem.column, problem.field, problem.value) == ("--set kind", "kind", "purchse")
+
+    @pytest.mark.parametrize("kwargs, message", [
+        ({"defaults": {"colour": "red"}}, "--set colour: a customer field"),
+        ({"timezone": "Mars/Olympus"}, r"timezone: a time zone name .*\(got 'Mars/Olympus'\)"),
+        ({"date_format": "dd.mm.yyyy"}, r"date_format: a strptime format .*\(got 'dd.mm.yyyy'\)"),
+    ])
+    def test_bad_options_are_refused_before_reading(self, crm, tmp_path, kwargs, message):
+        path = write_csv(tmp_path / "c.csv", [["name"], ["Ann"]])
+        before = counts(crm)
+        with pytest.raises(CrmError, match=message):
+            import_file(crm, path, kind="customers", **kwargs)
+        assert counts(crm) == before
+
+
 class TestUserErrors:
     """Bad calls fail before anything is read or written, with a message saying what to do."""
 
