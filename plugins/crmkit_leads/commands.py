@@ -67,9 +67,11 @@ def import_command(db, file):
     """Import leads from a CSV file (header row) or a JSON list; all rows or none.
 
     Columns: name (required), customer fields (email, company, industry, size, source, region,
-    tags) and lead fields (priority, needs, product, language, lead_class, stage).
+    tags) and lead fields (priority, needs, product, language, lead_class, stage). Errors name
+    the line of the CSV file (the header is line 1), or the position in the JSON list.
     """
     path = Path(file)
+    lines = None
     if path.suffix.lower() == ".json":
         try:
             rows = json.loads(path.read_text(encoding="utf-8"))
@@ -78,10 +80,18 @@ def import_command(db, file):
         if not isinstance(rows, list):
             raise CrmError(f"{file} must hold a JSON list of objects")
     else:
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = [{k: v for k, v in row.items() if v not in (None, "")} for row in csv.DictReader(handle)]
+        rows, lines = [], []
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            start = 2
+            for row in reader:
+                if None in row:
+                    raise CrmError(f"line {start} of {file} has more cells than the header names")
+                rows.append({k: v for k, v in row.items() if v not in (None, "")})
+                lines.append(start)
+                start = reader.line_num + 1
     with open_crm(db) as crm:
-        ids = crm.leads.add_many(rows)
+        ids = crm.leads.add_many(rows, row_numbers=lines)
         click.echo(f"imported {len(ids)} lead(s) into the pool")
 
 

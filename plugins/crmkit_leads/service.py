@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 import attrs
 from attrs import frozen
 
-from crmkit import ConflictError, NotFound, ValidationError
+from crmkit import ConflictError, Customer, NotFound, ValidationError
 from crmkit.timeutil import from_iso, to_iso
 
 from . import allocation, backtest, config, figures, pool, queries, scoring
@@ -18,7 +18,7 @@ from .models import STATUSES, AllocationResult, Assignment, Lead, Rep
 from .strategies import BUILT_IN, Picker, Selector, Strategy, StrategyRegistry
 
 if TYPE_CHECKING:
-    from crmkit import CRM, Customer
+    from crmkit import CRM
 
 # Lead columns a caller may give besides the customer's own fields.
 LEAD_FIELDS = ("priority", "needs", "product", "language", "lead_class", "stage")
@@ -134,13 +134,26 @@ class LeadsService:
         """
         return self.get(self.add_many([dict(fields, name=name)])[0])
 
-    def add_many(self, rows: Iterable[dict]) -> list[int]:
-        """Add many leads in one transaction; a bad row fails the whole batch. Returns the ids."""
+    def add_many(self, rows: Iterable[dict], *, row_numbers: Iterable[int] | None = None) -> list[int]:
+        """Add many leads in one transaction; a bad row fails the whole batch. Returns the ids.
+
+        Errors name a row by its position (1 for the first) or, when ``row_numbers`` is given, by
+        the number given for it there (e.g. the line of a CSV file the row was read from).
+        """
         customers, details = [], []
         stages = self.options.stages
-        for position, row in enumerate(rows, start=1):
+        known = set(LEAD_FIELDS) | set(Customer.EDITABLE) | {"created_at"}
+        numbers = iter(row_numbers) if row_numbers is not None else None
+        for counted, row in enumerate(rows, start=1):
+            position = next(numbers, counted) if numbers is not None else counted
             if not isinstance(row, dict):
                 raise ValidationError(f"row {position}", row, "a dict of lead fields")
+            unknown = sorted(str(k) for k in row if k not in known)
+            if unknown:
+                raise ValidationError(
+                    f"row {position}: {unknown[0]}", row[unknown[0]],
+                    "a lead field (" + ", ".join(LEAD_FIELDS) + ") or a customer field (" + ", ".join(Customer.EDITABLE) + ")",
+                )
             lead = {k: row[k] for k in LEAD_FIELDS if row.get(k) not in (None, "")}
             customer = {k: v for k, v in row.items() if k not in LEAD_FIELDS}
             if customer.get("stage", "prospect") != "prospect":

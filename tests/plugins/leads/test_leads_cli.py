@@ -92,11 +92,28 @@ def test_import_csv_json_and_refusal(run, db, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("name,priority\nFine,1\nBad,high\n")
     refused = run("leads", "import", db, bad)
-    assert refused.exit_code == 1 and "row 2: priority" in refused.output
+    assert refused.exit_code == 1 and "row 3: priority: a whole number (got 'high')" in refused.output  # line 3
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
     assert "is not valid JSON" in run("leads", "import", db, broken).output
     assert len(lead_rows(db)) == 3
+
+
+def test_import_errors_name_the_line_and_every_field_a_lead_may_have(run, db, tmp_path):
+    """Row numbers are file lines (a quoted cell may span two); an unknown column lists lead and customer fields."""
+    spanning = tmp_path / "spanning.csv"
+    spanning.write_text('name,needs,priority\nShop,"a till\nand a scale",1\nApp,,soon\n')
+    refused = run("leads", "import", db, spanning)
+    assert refused.exit_code == 1 and "row 4: priority" in refused.output
+    unknown = tmp_path / "unknown.csv"
+    unknown.write_text("name,budget\nShop,100\n")
+    refused = run("leads", "import", db, unknown)
+    assert refused.exit_code == 1
+    assert "row 2: budget: a lead field (priority, needs" in refused.output and "a customer field (name" in refused.output
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("name\nShop,retail\n")
+    assert "line 2 of" in run("leads", "import", db, ragged).output
+    assert len(lead_rows(db)) == 0
 
 
 def test_allocate_dry_run_then_for_real(run, db):
