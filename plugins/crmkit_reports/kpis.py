@@ -44,14 +44,29 @@ class Scope:
         return [self.period] if self.previous is None else [self.period, self.previous]
 
     def counts(self, db, period: Period) -> dict:
-        """Customer counts for ``period`` (cached: several KPIs share them)."""
+        """Customer counts for ``period`` (cached: several KPIs share them).
+
+        The scope's own periods (the period and the previous one) are counted together, in one
+        pass over the purchases, the first time either is asked for.
+        """
         key = ("counts", period.start, period.end)
         if key not in self.cache:
+            wanted = self.periods() if period in self.periods() else [period]
             window = timedelta(days=self.churn_days)
-            self.cache[key] = queries.customer_counts(
-                db, self.filter, to_iso(period.start), to_iso(period.end),
-                to_iso(period.start - window), to_iso(period.end - window),
-            )
+            bounds = [
+                {"start": to_iso(p.start), "end": to_iso(p.end),
+                 "start_window": to_iso(p.start - window), "end_window": to_iso(p.end - window)}
+                for p in wanted
+            ]
+            for p, counts in zip(wanted, queries.customer_counts_many(db, self.filter, bounds)):
+                self.cache[("counts", p.start, p.end)] = counts
+        return self.cache[key]
+
+    def cached(self, name: str, period: Period, compute: Callable[[], object]):
+        """``compute()`` once per scope, ``name`` and period (a KPI's table is also its figures' input)."""
+        key = (name, period.start, period.end)
+        if key not in self.cache:
+            self.cache[key] = compute()
         return self.cache[key]
 
     def revenue(self, db, period: Period) -> dict:
@@ -258,7 +273,7 @@ def concentration(db, scope: Scope) -> KpiResult:
     rows: the Pareto curve (customer share, revenue share, cumulative revenue in major units).
     """
     def curve(period: Period) -> list[dict]:
-        return queries.pareto(db, scope.filter, to_iso(period.start), to_iso(period.end))
+        return scope.cached("pareto", period, lambda: queries.pareto(db, scope.filter, to_iso(period.start), to_iso(period.end)))
 
     def figures(period: Period) -> dict:
         points = curve(period)
@@ -288,7 +303,7 @@ def cohorts(db, scope: Scope) -> KpiResult:
 
     def table(period: Period) -> tuple[list[dict], int, int]:
         first = add_months(_month_start(period.end), -(months - 1))
-        counts = queries.cohorts(db, scope.filter, to_iso(first), to_iso(period.end))
+        counts = scope.cached("cohorts", period, lambda: queries.cohorts(db, scope.filter, to_iso(first), to_iso(period.end)))
         by_cohort: dict[str, dict[int, int]] = {}
         for row in counts:
             by_cohort.setdefault(row["cohort"], {})[row["month"]] = row["customers"]

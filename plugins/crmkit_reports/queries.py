@@ -5,6 +5,12 @@ exclusive) and a :class:`Filter` (which kinds move money, and the optional segme
 that need arithmetic (the start of a churn window) are computed in Python and bound as
 parameters, so the SQL stays free of dialect-specific date functions. Month buckets use
 ``substr`` on the fixed-width storage text (``YYYY-MM-DDTHH:MM:SSZ``).
+
+Reading as little as possible: a period's slice through the (kind, occurred_at) index; what needs
+a customer's history, from the earliest churn window on, through the covering (customer_id,
+occurred_at, kind, amount) index in customer order (no table rows); first purchases from the
+core's ``customer_summary``. tests/plugins/reports/test_reports_setbased.py checks every such
+query against the definitions computed from the raw log.
 """
 
 from __future__ import annotations
@@ -28,6 +34,13 @@ IN_KINDS = "i.kind IN (SELECT value FROM json_each(:r_in))"
 IN_KINDS_BY_CUSTOMER = f"{by_customer('i.kind')} IN (SELECT value FROM json_each(:r_in))"
 OUT_KINDS = "i.kind IN (SELECT value FROM json_each(:r_out))"
 SIGNED_AMOUNT = f"CASE WHEN {IN_KINDS} THEN i.amount WHEN {OUT_KINDS} THEN -i.amount ELSE 0 END"
+
+
+# A customer's first purchase, from the core's per-customer summary (alias ``s``) that the core
+# updates in the transaction recording the interactions. The log is append-only, so the first
+# purchase ever is also the first purchase up to any later moment: "first purchase before t" is
+# ``first_purchase_at < t``, with no pass over the customer's history.
+FIRST_PURCHASE = "s.first_purchase_at"
 
 
 def month_index(time_sql: str) -> str:
@@ -70,39 +83,104 @@ def _all(db, sql: str, params: dict) -> list[dict]:
 
 
 def customer_counts(db, flt: Filter, start: str, end: str, start_window: str, end_window: str) -> dict:
-    """Counts of buying customers around a period, from one pass over purchases before ``end``.
+    """Counts of buying customers around one period; see :func:`customer_counts_many`."""
+    bounds = {"start": start, "end": end, "start_window": start_window, "end_window": end_window}
+    return customer_counts_many(db, flt, [bounds])[0]
 
-    A customer is *active* at time t with a purchase in ``[t - churn window, t)``;
-    ``start_window``/``end_window`` are those window starts for the period's start and end.
+
+def customer_counts_many(db, flt: Filter, periods: list[dict]) -> list[dict]:
+    """Counts of buying customers around several periods, from one pass over the purchases.
+
+    ``periods`` holds dicts of ``start``, ``end``, ``start_window`` and ``end_window`` (storage
+    text): a customer is *active* at time t with a purchase in ``[t - churn window, t)``, and the
+    two windows are those starting before the period's start and end. Returns one dict per period.
+
+    Only purchases from the earliest window start on are read (the covering customer/time index in
+    customer order, no table rows); what needs the whole history comes from the core's summary:
+    a customer's first purchase up to ``end`` is ``customer_summary.first_purchase_at`` when that
+    is before ``end`` (the log is append-only, so the earliest purchase ever is the earliest
+    before any later moment). Two or more purchases up to ``end`` then means two in
+    ``[start_window, end)``, or one there and a first purchase before ``start_window``. The
+    cross-sell count needs categories and comes from :func:`cross_buyers`.
     """
+    params = flt.params(
+        r_low=min(p["start_window"] for p in periods), r_high=max(p["end"] for p in periods),
+    )
+
+    def within(low: str, high: str) -> str:
+        return f"CASE WHEN i.occurred_at >= :{low} AND i.occurred_at < :{high} THEN 1 ELSE 0 END"
+
+    flags, sums = [], []
+    for k, p in enumerate(periods):
+        params.update({f"r_s{k}": p["start"], f"r_e{k}": p["end"], f"r_sw{k}": p["start_window"], f"r_ew{k}": p["end_window"]})
+        flags += [
+            f"MAX({within(f'r_sw{k}', f'r_s{k}')}) AS at_start{k}",
+            f"MAX({within(f'r_ew{k}', f'r_e{k}')}) AS at_end{k}",
+            f"MAX({within(f'r_s{k}', f'r_e{k}')}) AS bought{k}",
+            f"SUM({within(f'r_sw{k}', f'r_e{k}')}) AS recent{k}",
+        ]
+        first = FIRST_PURCHASE
+        measures = {
+            "new_customers": f"bought{k} * CASE WHEN {first} >= :r_s{k} THEN 1 ELSE 0 END",
+            "active_start": f"at_start{k}",
+            "active_end": f"at_end{k}",
+            "retained": f"at_start{k} * at_end{k}",
+            "churned": f"at_start{k} * (1 - at_end{k})",
+            "reactivated": f"bought{k} * (1 - at_start{k}) * CASE WHEN {first} < :r_s{k} THEN 1 ELSE 0 END",
+            "buyers": f"bought{k}",
+            "repeat_buyers": f"bought{k} * CASE WHEN recent{k} >= 2 OR {first} < :r_sw{k} THEN 1 ELSE 0 END",
+        }
+        sums += [f"COALESCE(SUM({expr}), 0) AS p{k}_{name}" for name, expr in measures.items()]
+    newline = ",\n                "
     sql = f"""
-        WITH b AS (
+        WITH w AS (
             SELECT i.customer_id,
-                MIN(i.occurred_at) AS first_at,
-                MAX(CASE WHEN i.occurred_at < :r_start THEN i.occurred_at END) AS last_before_start,
-                MAX(i.occurred_at) AS last_at,
-                SUM(CASE WHEN i.occurred_at >= :r_start THEN 1 ELSE 0 END) AS in_period,
-                COUNT(*) AS purchases,
-                COUNT(DISTINCT i.category) AS categories
+                {newline.join(flags)}
             FROM interactions i
-            WHERE {IN_KINDS_BY_CUSTOMER} AND i.occurred_at < :r_end{flt.where()}
+            WHERE {IN_KINDS_BY_CUSTOMER} AND i.occurred_at >= :r_low AND i.occurred_at < :r_high{flt.where()}
             GROUP BY i.customer_id
         )
         SELECT
-            COUNT(*) AS customers_to_end,
-            COALESCE(SUM(first_at >= :r_start), 0) AS new_customers,
-            COALESCE(SUM(last_before_start >= :r_start_window), 0) AS active_start,
-            COALESCE(SUM(last_at >= :r_end_window), 0) AS active_end,
-            COALESCE(SUM(last_before_start >= :r_start_window AND last_at >= :r_end_window), 0) AS retained,
-            COALESCE(SUM(last_before_start >= :r_start_window AND last_at < :r_end_window), 0) AS churned,
-            COALESCE(SUM(first_at < :r_start AND in_period > 0
-                AND (last_before_start IS NULL OR last_before_start < :r_start_window)), 0) AS reactivated,
-            COALESCE(SUM(in_period > 0), 0) AS buyers,
-            COALESCE(SUM(in_period > 0 AND purchases >= 2), 0) AS repeat_buyers,
-            COALESCE(SUM(in_period > 0 AND categories >= 2), 0) AS cross_buyers
-        FROM b
+            {newline.join(sums)}
+        FROM w LEFT JOIN customer_summary s ON s.customer_id = w.customer_id
     """
-    return _one(db, sql, flt.params(r_start=start, r_end=end, r_start_window=start_window, r_end_window=end_window))
+    row = _one(db, sql, params)
+    out = []
+    for k, p in enumerate(periods):
+        prefix = f"p{k}_"
+        counts = {name[len(prefix):]: value for name, value in row.items() if name.startswith(prefix)}
+        counts["cross_buyers"] = cross_buyers(db, flt, p["start"], p["end"])
+        out.append(counts)
+    return out
+
+
+def cross_buyers(db, flt: Filter, start: str, end: str) -> int:
+    """Buying customers of the period whose purchases up to ``end`` span two or more categories.
+
+    The period's purchases (the kind/time index) decide most buyers: two categories there, or
+    one category ``c`` and an earlier purchase of another (an ``EXISTS`` probe of the buyer's
+    history through the customer/time index that stops at the first hit). Buyers whose period
+    purchases have no category are counted over their whole history up to ``end``.
+    """
+    sql = f"""
+        WITH p AS (
+            SELECT i.customer_id, MIN(i.category) AS low, MAX(i.category) AS high
+            FROM interactions i
+            WHERE {IN_KINDS} AND i.occurred_at >= :r_start AND i.occurred_at < :r_end{flt.where()}
+            GROUP BY i.customer_id
+        )
+        SELECT COUNT(*) FROM p
+        WHERE p.low < p.high
+           OR (p.low IS NOT NULL AND EXISTS (
+                SELECT 1 FROM interactions j
+                WHERE j.customer_id = p.customer_id AND j.occurred_at < :r_end
+                  AND j.kind IN (SELECT value FROM json_each(:r_in)) AND j.category <> p.low))
+           OR (p.low IS NULL AND (
+                SELECT COUNT(DISTINCT j.category) FROM interactions j
+                WHERE j.customer_id = p.customer_id AND j.occurred_at < :r_end
+                  AND j.kind IN (SELECT value FROM json_each(:r_in))) >= 2)
+    """
+    return db.execute(sql, flt.params(r_start=start, r_end=end)).fetchone()[0]
 
 
 _COST = """CASE
@@ -145,16 +223,14 @@ def revenue_by_category(db, flt: Filter, start: str, end: str) -> list[dict]:
 
 
 def new_by_source(db, flt: Filter, start: str, end: str) -> list[dict]:
-    """Customers whose first purchase falls in the period, by the customer's source channel."""
+    """Customers whose first purchase falls in the period, by the customer's source channel.
+
+    The first purchase is the core summary's ``first_purchase_at`` (see :func:`customer_counts_many`).
+    """
     sql = f"""
         SELECT COALESCE(c.source, '(unknown)') AS source, COUNT(*) AS new_customers
-        FROM (
-            SELECT i.customer_id, MIN(i.occurred_at) AS first_at
-            FROM interactions i
-            WHERE {IN_KINDS_BY_CUSTOMER} AND i.occurred_at < :r_end{flt.where()}
-            GROUP BY i.customer_id
-        ) n JOIN customers c ON c.id = n.customer_id
-        WHERE n.first_at >= :r_start
+        FROM customer_summary s JOIN customers c ON c.id = s.customer_id
+        WHERE {FIRST_PURCHASE} >= :r_start AND {FIRST_PURCHASE} < :r_end{flt.where("s")}
         GROUP BY 1 ORDER BY new_customers DESC, source
     """
     return _all(db, sql, flt.params(r_start=start, r_end=end))
@@ -228,12 +304,15 @@ def satisfaction(db, flt: Filter, start: str, end: str) -> list[dict]:
 
 
 def cohorts(db, flt: Filter, first: str, end: str) -> list[dict]:
-    """Buying customers per (month of first purchase, months since it), first purchases from ``first``."""
+    """Buying customers per (month of first purchase, months since it), first purchases from ``first``.
+
+    The cohort members come from the core summary's first purchase; their purchases up to ``end``
+    from the covering customer/time index (no table rows).
+    """
     sql = f"""
-        WITH f AS (
-            SELECT i.customer_id, MIN(i.occurred_at) AS first_at FROM interactions i
-            WHERE {IN_KINDS_BY_CUSTOMER} AND i.occurred_at < :r_end{flt.where()}
-            GROUP BY i.customer_id HAVING first_at >= :r_first
+        WITH f AS MATERIALIZED (
+            SELECT s.customer_id, {FIRST_PURCHASE} AS first_at FROM customer_summary s
+            WHERE {FIRST_PURCHASE} >= :r_first AND {FIRST_PURCHASE} < :r_end{flt.where("s")}
         ),
         a AS (
             SELECT DISTINCT i.customer_id, substr(f.first_at, 1, 7) AS cohort,
@@ -247,42 +326,79 @@ def cohorts(db, flt: Filter, first: str, end: str) -> list[dict]:
 
 
 def monthly_trend(db, flt: Filter, months: list[dict], end: str) -> list[dict]:
-    """Per month (``label``, ``start``, ``end``, ``window``): new customers, net revenue, buyers, active at month end."""
+    """Per month (``label``, ``start``, ``end``, ``window``): new customers, net revenue, buyers, active at month end.
+
+    Months are calendar months (the last may be cut at ``end``); ``window`` is the month end
+    minus the churn window. One pass reads the purchases from the earliest window on in customer
+    and time order (the covering customer/time index, no sort) with each one's next purchase;
+    the purchases followed by none in the same month are the *runs*: one per customer and month
+    with a purchase, holding the month's last purchase and the next month with one.
+
+    A customer is active at a month end when their last purchase before it is in its window.
+    That purchase is the last of the run whose month is at or before the month and whose next
+    month is after it, so every (customer, month end) is decided by one run: always active when
+    the window starts in an earlier month than the run's, by the time when it starts in the
+    run's month, never otherwise. The first case is counted from runs grouped by (month, next
+    month), a few hundred groups; the second from the runs of one month per month end. New
+    customers come from the core summary's first purchase, refunds from the kind/time index.
+    """
     sql = f"""
         WITH m AS MATERIALIZED (
             SELECT json_extract(value, '$.label') AS label, json_extract(value, '$.start') AS start,
-                   json_extract(value, '$.end') AS end, json_extract(value, '$.window') AS window
+                   json_extract(value, '$.end') AS end, json_extract(value, '$.window') AS window,
+                   substr(json_extract(value, '$.window'), 1, 7) AS window_label
             FROM json_each(:r_months)
         ),
         firsts AS (
-            SELECT label, COUNT(*) AS customers FROM (
-                SELECT substr(MIN(i.occurred_at), 1, 7) AS label FROM interactions i
-                WHERE {IN_KINDS_BY_CUSTOMER} AND i.occurred_at < :r_end{flt.where()} GROUP BY i.customer_id
-            ) GROUP BY label
-        ),
-        bought AS MATERIALIZED (
-            SELECT i.customer_id, i.occurred_at FROM interactions i
-            WHERE {IN_KINDS} AND i.occurred_at >= (SELECT MIN(window) FROM m) AND i.occurred_at < :r_end{flt.where()}
-        ),
-        money AS (
-            SELECT substr(i.occurred_at, 1, 7) AS label, SUM({SIGNED_AMOUNT}) AS net,
-                   COUNT(DISTINCT CASE WHEN {IN_KINDS} THEN i.customer_id END) AS buyers
-            FROM interactions i
-            WHERE ({IN_KINDS} OR {OUT_KINDS}) AND i.occurred_at >= (SELECT MIN(start) FROM m)
-              AND i.occurred_at < :r_end{flt.where()}
+            SELECT substr({FIRST_PURCHASE}, 1, 7) AS label, COUNT(*) AS customers FROM customer_summary s
+            WHERE {FIRST_PURCHASE} >= :r_first AND {FIRST_PURCHASE} < :r_end{flt.where("s")}
             GROUP BY 1
         ),
+        runs AS (
+            SELECT substr(at, 1, 7) AS label, substr(next_at, 1, 7) AS next_label, spent,
+                   (SELECT MAX(w.label) FROM m w WHERE w.window_label = substr(at, 1, 7) AND w.window <= at) AS last_window
+            FROM (
+                SELECT i.occurred_at AS at,
+                       LEAD(i.occurred_at) OVER w AS next_at,
+                       SUM(COALESCE(i.amount, 0)) OVER (w ROWS UNBOUNDED PRECEDING) AS spent
+                FROM interactions i
+                WHERE {IN_KINDS_BY_CUSTOMER} AND i.occurred_at >= :r_low AND i.occurred_at < :r_end{flt.where()}
+                WINDOW w AS (PARTITION BY i.customer_id ORDER BY i.occurred_at)
+            ) WHERE next_at IS NULL OR substr(next_at, 1, 7) > substr(at, 1, 7)
+        ),
+        spans AS MATERIALIZED (
+            SELECT label, next_label, last_window, COUNT(*) AS customers, SUM(spent) AS spent
+            FROM runs GROUP BY label, next_label, last_window
+        ),
         active AS (
-            SELECT m.label, COUNT(DISTINCT b.customer_id) AS active
-            FROM m JOIN bought b ON b.occurred_at >= m.window AND b.occurred_at < m.end
+            SELECT m.label, SUM(s.customers) AS active FROM m JOIN spans s
+                ON s.label <= m.label AND (s.next_label IS NULL OR m.label < s.next_label)
+               AND (m.window_label < s.label OR (m.window_label = s.label AND m.label <= s.last_window))
             GROUP BY m.label
+        ),
+        bought AS (
+            SELECT label, SUM(customers) AS buyers, SUM(spent) AS spent FROM spans GROUP BY label
+        ),
+        carried AS (
+            SELECT next_label AS label, SUM(spent) AS spent FROM spans WHERE next_label IS NOT NULL GROUP BY next_label
+        ),
+        refunds AS (
+            SELECT substr(i.occurred_at, 1, 7) AS label, SUM(i.amount) AS amount FROM interactions i
+            WHERE {OUT_KINDS} AND i.occurred_at >= :r_first AND i.occurred_at < :r_end{flt.where()}
+            GROUP BY 1
         )
         SELECT m.label AS month, m.start, m.end,
                COALESCE(firsts.customers, 0) AS new_customers,
                COALESCE(active.active, 0) AS active_customers,
-               COALESCE(money.buyers, 0) AS buyers, COALESCE(money.net, 0) AS net_revenue
-        FROM m LEFT JOIN firsts ON firsts.label = m.label LEFT JOIN money ON money.label = m.label
-            LEFT JOIN active ON active.label = m.label
+               COALESCE(bought.buyers, 0) AS buyers,
+               COALESCE(bought.spent, 0) - COALESCE(carried.spent, 0) - COALESCE(refunds.amount, 0) AS net_revenue
+        FROM m LEFT JOIN firsts ON firsts.label = m.label LEFT JOIN active ON active.label = m.label
+            LEFT JOIN bought ON bought.label = m.label LEFT JOIN carried ON carried.label = m.label
+            LEFT JOIN refunds ON refunds.label = m.label
         ORDER BY m.start
     """
-    return _all(db, sql, flt.params(r_months=json.dumps(months), r_end=end))
+    params = flt.params(
+        r_months=json.dumps(months), r_end=end, r_first=min(m["start"] for m in months),
+        r_first_label=min(m["label"] for m in months), r_low=min(min(m["window"], m["start"]) for m in months),
+    )
+    return _all(db, sql, params)
