@@ -45,8 +45,8 @@ EXTENSIONS = {
 }
 CUSTOMER_FIELDS = Customer.EDITABLE + ("created_at",)
 INTERACTION_FIELDS = (
-    "customer_id", "customer_external_id", "customer_email", "kind", "occurred_at", "amount",
-    "channel", "product", "category", "rep", "notes", "data",
+    "customer_id", "customer_external_id", "customer_email", "customer_name", "kind", "occurred_at",
+    "amount", "channel", "product", "category", "rep", "notes", "data",
 )
 CUSTOMER_REFERENCES = ("customer_id", "customer_external_id", "customer_email")
 # A mapped field "attributes.<key>" (customers) or "data.<key>" (interactions) sets one key.
@@ -103,6 +103,8 @@ class ImportResult:
     columns: dict[str, str]
     ignored_columns: tuple[str, ...]
     report_path: str | None = None
+    #: Customers an interactions import created for references no customer had (``create_customers``).
+    customers_added: int = 0
 
     @property
     def imported(self) -> int:
@@ -115,6 +117,7 @@ def import_file(
     skip_invalid: bool = False, report: str | Path | None = None, encoding: str | None = None,
     progress: Progress | None = None, format: str | None = None,  # noqa: A002 - the CLI's --format
     defaults: dict[str, Any] | None = None, date_format: str | None = None, timezone: str | None = None,
+    create_customers: bool = False,
 ) -> ImportResult:
     """Import customers or interactions from a file; all-or-nothing unless ``skip_invalid``.
 
@@ -131,9 +134,16 @@ def import_file(
     another way than ISO-8601 (a :func:`~datetime.datetime.strptime` format such as
     ``"%d.%m.%Y %H:%M"``); ``timezone`` (an IANA name such as ``"Europe/Berlin"``) is the zone of
     times written without an offset, which are otherwise UTC.
+
+    ``create_customers`` (interactions only): a row whose ``customer_external_id`` or
+    ``customer_email`` belongs to no customer creates one, named by the ``customer_name`` column
+    when the file has one (else by the reference itself); rows naming the same new reference share
+    that customer. Without it such rows are bad rows.
     """
     if kind not in KINDS:
         raise ValidationError("kind", kind, "one of " + ", ".join(KINDS))
+    if create_customers and kind != "interactions":
+        raise ValidationError("create_customers", create_customers, "only for an interactions import")
     times = TimeReader(date_format, timezone)
     source_path = Path(path)
     file_format = _format_of(source_path, format)
@@ -143,7 +153,7 @@ def import_file(
     report_path = str(report) if report is not None else None
     with _open_source(source_path, file_format, codec) as source:
         plan = _Plan(crm, kind, source.columns, mapping or {}, strict=source.has_header, defaults=defaults or {})
-        checker = _Checker(crm, kind, plan, source_path.name, times)
+        checker = _Checker(crm, kind, plan, source_path.name, times, create_customers=create_customers)
         try:
             for batch in _batches(source, plan, progress):
                 checker.check(batch)
@@ -159,6 +169,7 @@ def import_file(
         kind=kind, path=str(path), format=file_format, rows=checker.rows, added=added,
         updated=updated, skipped=len({p.row for p in checker.problems}), problems=checker.problems,
         columns=plan.column_fields(), ignored_columns=tuple(plan.ignored), report_path=report_path,
+        customers_added=checker.customers_added,
     )
 
 
@@ -700,15 +711,21 @@ def _customer_id(value: Any) -> int:
 _STAGING_SCHEMA = """
 CREATE TABLE staged (row INTEGER PRIMARY KEY, payload TEXT NOT NULL, matched INTEGER);
 CREATE TABLE row_keys (key TEXT PRIMARY KEY, row INTEGER NOT NULL);
+CREATE TABLE new_customers (key TEXT PRIMARY KEY, row INTEGER NOT NULL, payload TEXT NOT NULL, id INTEGER);
 """
 
 
 class _Checker:
     """Validates batches of rows, stages the good ones and writes them in the end."""
 
-    def __init__(self, crm: "CRM", kind: str, plan: _Plan, name: str, times: TimeReader | None = None):
+    def __init__(
+        self, crm: "CRM", kind: str, plan: _Plan, name: str, times: TimeReader | None = None,
+        *, create_customers: bool = False,
+    ):
         self.crm = crm
         self.times = times or TimeReader()
+        self.create_customers = create_customers
+        self.customers_added = 0
         self.name = name
         self.kind = kind
         self.plan = plan
@@ -827,7 +844,7 @@ class _Checker:
                 self._problem(row, required, "missing: every interaction needs one")
         if "kind" not in values or "occurred_at" not in values:
             return None
-        record_fields = {k: v for k, v in values.items() if k not in ("customer_external_id", "customer_email")}
+        record_fields = {k: v for k, v in values.items() if k not in ("customer_external_id", "customer_email", "customer_name")}
         record_fields.setdefault("customer_id", 0)
 
         def build(fields: dict, dropped: set) -> None:
@@ -943,23 +960,76 @@ class _Checker:
                 if count > 1:
                     self._problem(row, field, f"ambiguous: {count} customers have this email; use customer_id")
                     continue
-            if customer is None:
-                self._problem(row, field, "no customer has this " + field.replace("customer_", "").replace("_", " "))
+            record = {k: v for k, v in values.items() if k not in CUSTOMER_REFERENCES and k != "customer_name"}
+            if customer is None and self.create_customers and field != "customer_id":
+                key = self._new_customer(row, field, values)
+                if key is None:
+                    continue
+                record["customer_id"], record["_new_customer"] = None, key
+                staged.append((row, record, None))
                 continue
-            record = {k: v for k, v in values.items() if k not in CUSTOMER_REFERENCES}
+            if customer is None:
+                why = "no customer has this " + field.replace("customer_", "").replace("_", " ")
+                if field != "customer_id":
+                    why += " (--create-customers adds one)"
+                self._problem(row, field, why)
+                continue
             record["customer_id"] = customer
             staged.append((row, record, customer))
         return staged
+
+    def _new_customer(self, row: _Row, field: str, values: dict) -> str | None:
+        """Stage the customer a reference that matched no one asks for; returns its key (None: bad row).
+
+        The first row naming a reference decides the new customer's name."""
+        reference = values[field]
+        fields = {"external_id": reference} if field == "customer_external_id" else {"email": reference}
+        fields["name"] = values.get("customer_name") or reference
+        try:
+            Customer(**fields)
+        except ValidationError as error:
+            shown = "customer_name" if error.field == "name" else field
+            self._problem(row, shown, f"cannot create the customer: {error.expected}", error.value)
+            return None
+        key = ("x:" if field == "customer_external_id" else "e:") + reference
+        self.staging.execute(
+            "INSERT OR IGNORE INTO new_customers(key, row, payload) VALUES (?, ?, ?)",
+            (key, row.number, json.dumps(fields, separators=(",", ":"))),
+        )
+        return key
 
     # --- the write pass ----------------------------------------------------------------------
 
     def _staged(self, progress: Progress | None, total: int) -> Iterator[dict]:
         done = 0
-        for (payload,) in self.staging.execute("SELECT payload FROM staged ORDER BY row"):
-            yield json.loads(payload)
+        query = (
+            "SELECT s.payload, n.id FROM staged s "
+            "LEFT JOIN new_customers n ON n.key = json_extract(s.payload, '$._new_customer') ORDER BY s.row"
+        )
+        for payload, new_id in self.staging.execute(query):
+            values = json.loads(payload)
+            if "_new_customer" in values:
+                del values["_new_customer"]
+                values["customer_id"] = new_id
+            yield values
             done += 1
             if progress is not None and done % BATCH_SIZE == 0:
                 progress("write", done, total)
+
+    def _add_new_customers(self) -> None:
+        """Create the staged new customers (first row first) and note their ids for the rows."""
+        keys, payloads = [], []
+        for key, payload in self.staging.execute(
+            "SELECT n.key, n.payload FROM new_customers n WHERE EXISTS "
+            "(SELECT 1 FROM staged s WHERE json_extract(s.payload, '$._new_customer') = n.key) ORDER BY n.row"
+        ):
+            keys.append(key)
+            payloads.append(json.loads(payload))
+        if not payloads:
+            return
+        ids = self.crm.customers.add_many(payloads)
+        self.staging.executemany("UPDATE new_customers SET id = ? WHERE key = ?", list(zip(ids, keys)))
+        self.customers_added = len(ids)
 
     def write(self, progress: Progress | None) -> tuple[int, int]:
         """Write the staged rows in one transaction; returns (added, updated)."""
@@ -968,6 +1038,8 @@ class _Checker:
             return 0, 0
         crm = self.crm
         with crm.transaction():
+            if self.kind == "interactions":
+                self._add_new_customers()
             if self.kind == "customers":
                 counts = crm.customers.upsert_many(self._staged(progress, total))
                 added, updated = counts["added"], counts["updated"]
@@ -975,7 +1047,8 @@ class _Checker:
                 added, updated = crm.interactions.record_many(self._staged(progress, total)).count, 0
             crm.audit.record(
                 "import.run", "file", self.name,
-                after={"kind": self.kind, "added": added, "updated": updated, "skipped": len({p.row for p in self.problems})},
+                after={"kind": self.kind, "added": added, "updated": updated, "skipped": len({p.row for p in self.problems}),
+                       **({"customers_added": self.customers_added} if self.customers_added else {})},
             )
         if progress is not None:
             progress("write", total, total)

@@ -56,7 +56,12 @@ def _show_problems(problems: list) -> None:
               help="How the file writes times when not ISO-8601: a strptime format, e.g. '%d.%m.%Y %H:%M'.")
 @click.option("--timezone", metavar="ZONE",
               help="Time zone of times written without an offset, e.g. Europe/Berlin (default UTC).")
-def import_command(db, file, kind, mappings, skip_invalid, report, encoding, file_format, defaults, date_format, timezone) -> None:
+@click.option("--create-customers", is_flag=True,
+              help="Interactions: a customer_external_id or customer_email no customer has creates that customer "
+                   "(named by a customer_name column, else by the reference).")
+def import_command(
+    db, file, kind, mappings, skip_invalid, report, encoding, file_format, defaults, date_format, timezone, create_customers,
+) -> None:
     """Import customers or interactions from a CSV, JSON lines or Excel (.xlsx) file.
 
     Columns named like fields map themselves; customers are matched on external_id, then email,
@@ -79,7 +84,7 @@ def import_command(db, file, kind, mappings, skip_invalid, report, encoding, fil
                 result = importing.import_file(
                     crm, file, kind=kind, mapping=mapping, skip_invalid=skip_invalid, report=report,
                     encoding=encoding, progress=progress, format=file_format,
-                    defaults=fixed, date_format=date_format, timezone=timezone,
+                    defaults=fixed, date_format=date_format, timezone=timezone, create_customers=create_customers,
                 )
         except ImportRefused as refused:
             if not refused.report_path:
@@ -88,7 +93,8 @@ def import_command(db, file, kind, mappings, skip_invalid, report, encoding, fil
     if kind == "customers":
         click.echo(f"Imported {result.imported} customers from {file}: {result.added} added, {result.updated} updated.")
     else:
-        click.echo(f"Imported {result.added} interactions from {file}.")
+        created = f"; {result.customers_added} new customer(s) created" if result.customers_added else ""
+        click.echo(f"Imported {result.added} interactions from {file}{created}.")
     if result.ignored_columns:
         click.echo(f"Ignored columns: {', '.join(result.ignored_columns)}", err=True)
     if result.problems:

@@ -152,6 +152,22 @@ class TestImport:
             [order] = [i for i in crm.interactions.history(1, kinds=["purchase"]) if i.data]
         assert (to_iso(order.occurred_at), str(order.amount), order.data) == ("2024-03-31T21:30:00Z", "120.50", {"order_id": "A-1"})
 
+    def test_a_transaction_log_creates_its_customers(self, db, tmp_path):
+        path = tmp_path / "log.csv"
+        path.write_text("Client,Client name,Date,Amount\nC-9,Zoe Quinn,2024-02-01,9.50\nC-9,,2024-03-01,1.00\n", encoding="utf-8")
+        args = ["import", db, path, "--kind", "interactions", "--set", "kind=purchase", "--map", "Client=customer_external_id",
+                "--map", "Client name=customer_name", "--map", "Date=occurred_at"]
+        before = digest(db)
+        refused = run(*args)
+        assert_error(refused, "import refused: 2 problem(s) in 2 row(s) (rows 2, 3)")
+        assert "no customer has this external id (--create-customers adds one)" in refused.output
+        assert digest(db) == before
+        result = run(*args, "--create-customers")
+        assert result.exit_code == 0, result.output
+        assert "Imported 2 interactions from" in result.output and "1 new customer(s) created" in result.output
+        with crmkit.open(db, plugins=[]) as crm:
+            assert crm.customers.find(external_id="C-9")[0].name == "Zoe Quinn"
+
     @pytest.mark.parametrize("args, message", [
         (["missing.csv", "--kind", "customers"], "no file at missing.csv"),
         (["x.csv", "--kind", "orders"], "--kind: 'orders' is not one of 'customers', 'interactions'"),

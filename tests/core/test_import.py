@@ -263,7 +263,7 @@ class TestInteractions:
             import_file(crm, path, kind="interactions")
         found = [(p.row, p.field, p.reason) for p in refused.value.problems]
         assert found == [
-            (2, "customer_external_id", "no customer has this external id"),
+            (2, "customer_external_id", "no customer has this external id (--create-customers adds one)"),
             (3, "amount", "at most 2 decimal places"),
             (4, "amount", "an amount: a purchase moves money"),
             (5, "kind", "one of call, complaint, email, feedback, meeting, note, purchase, referral, refund, survey, visit"),
@@ -427,6 +427,41 @@ class TestExportsOfOtherSystems:
             import_file(crm, path, kind="interactions", defaults={"kind": "purchse"})
         [problem] = refused.value.problems
         assert (problem.column, problem.field, problem.value) == ("--set kind", "kind", "purchse")
+
+    def test_orders_of_unknown_customers_create_them_once(self, crm, crm_path, tmp_path, shop):
+        """A transaction log alone is enough: new references become customers, named by customer_name."""
+        path = write_csv(tmp_path / "log.csv", [
+            ["customer_external_id", "customer_email", "customer_name", "occurred_at", "amount"],
+            ["K-1001", "", "", "2024-01-02", "5.00"],              # an existing customer
+            ["K-2000", "", "Cleo Park", "2024-01-03", "7.00"],      # new, named
+            ["K-2000", "", "Someone Else", "2024-02-03", "3.00"],   # the same new customer
+            ["", "Dan@Example.com", "", "2024-01-04", "1.00"],      # new, by email, named by it
+        ])
+        result = import_file(crm, path, kind="interactions", defaults={"kind": "purchase"}, create_customers=True)
+        assert (result.added, result.customers_added) == (4, 2)
+        cleo = crm.customers.find(external_id="K-2000")[0]
+        dan = crm.customers.find(email="dan@example.com")[0]
+        assert (cleo.name, dan.name) == ("Cleo Park", "dan@example.com")
+        assert spend(crm, cleo.id) == Decimal("10.00") and spend(crm, dan.id) == Decimal("1.00")
+        assert crm.customers.count() == 4
+        [entry] = [e for e in crm.audit.query(action="import.run")]
+        assert entry.after["customers_added"] == 2
+
+    def test_new_customers_are_checked_and_a_refusal_creates_none(self, crm, crm_path, tmp_path, shop):
+        path = write_csv(tmp_path / "log.csv", [
+            ["customer_email", "occurred_at", "amount"],
+            ["new@example.com", "2024-01-03", "7.00"],
+            ["not-an-email", "2024-01-04", "1.00"],
+        ])
+        before = file_hash(crm_path)
+        with pytest.raises(ImportRefused) as refused:
+            import_file(crm, path, kind="interactions", defaults={"kind": "purchase"}, create_customers=True)
+        [problem] = refused.value.problems
+        assert (problem.row, problem.field) == (3, "customer_email")
+        assert problem.reason.startswith("cannot create the customer: an email address")
+        assert file_hash(crm_path) == before
+        with pytest.raises(CrmError, match="create_customers: only for an interactions import"):
+            import_file(crm, path, kind="customers", create_customers=True)
 
     @pytest.mark.parametrize("kwargs, message", [
         ({"defaults": {"colour": "red"}}, "--set colour: a customer field"),
