@@ -709,7 +709,7 @@ def _customer_id(value: Any) -> int:
 # --- checking rows ---------------------------------------------------------------------------
 
 _STAGING_SCHEMA = """
-CREATE TABLE staged (row INTEGER PRIMARY KEY, payload TEXT NOT NULL, matched INTEGER);
+CREATE TABLE staged (row INTEGER PRIMARY KEY, payload TEXT NOT NULL, matched INTEGER, new_customer TEXT);
 CREATE TABLE row_keys (key TEXT PRIMARY KEY, row INTEGER NOT NULL);
 CREATE TABLE new_customers (key TEXT PRIMARY KEY, row INTEGER NOT NULL, payload TEXT NOT NULL, id INTEGER);
 """
@@ -757,10 +757,11 @@ class _Checker:
             staged = self._match_customers(good)
         else:
             staged = self._resolve_customers(good)
-        self.staging.executemany(
-            "INSERT INTO staged(row, payload, matched) VALUES (?, ?, ?)",
-            [(row.number, json.dumps(values, separators=(",", ":")), matched) for row, values, matched in staged],
-        )
+        rows = []
+        for row, values, matched in staged:
+            new_customer = values.pop("_new_customer", None)
+            rows.append((row.number, json.dumps(values, separators=(",", ":")), matched, new_customer))
+        self.staging.executemany("INSERT INTO staged(row, payload, matched, new_customer) VALUES (?, ?, ?, ?)", rows)
 
     # --- one row at a time: conversions and the record's own validation ----------------------
 
@@ -1002,14 +1003,10 @@ class _Checker:
 
     def _staged(self, progress: Progress | None, total: int) -> Iterator[dict]:
         done = 0
-        query = (
-            "SELECT s.payload, n.id FROM staged s "
-            "LEFT JOIN new_customers n ON n.key = json_extract(s.payload, '$._new_customer') ORDER BY s.row"
-        )
+        query = "SELECT s.payload, n.id FROM staged s LEFT JOIN new_customers n ON n.key = s.new_customer ORDER BY s.row"
         for payload, new_id in self.staging.execute(query):
             values = json.loads(payload)
-            if "_new_customer" in values:
-                del values["_new_customer"]
+            if new_id is not None:
                 values["customer_id"] = new_id
             yield values
             done += 1
@@ -1019,10 +1016,8 @@ class _Checker:
     def _add_new_customers(self) -> None:
         """Create the staged new customers (first row first) and note their ids for the rows."""
         keys, payloads = [], []
-        for key, payload in self.staging.execute(
-            "SELECT n.key, n.payload FROM new_customers n WHERE EXISTS "
-            "(SELECT 1 FROM staged s WHERE json_extract(s.payload, '$._new_customer') = n.key) ORDER BY n.row"
-        ):
+        # Every staged new customer has staged rows: the row that staged it is staged itself.
+        for key, payload in self.staging.execute("SELECT key, payload FROM new_customers ORDER BY row"):
             keys.append(key)
             payloads.append(json.loads(payload))
         if not payloads:
