@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any, overload
 
 from attrs import field, frozen
+
+from crmkit.money import from_minor
 
 
 @frozen
@@ -250,9 +254,72 @@ class CustomerValue:
     clv: Decimal
 
 
+class CustomerValues(Sequence):
+    """The customer values of a CLV computation, highest CLV first (ties by customer id).
+
+    A read-only sequence: ``len``, indexing, slicing (a list), iteration and ``==`` with a list
+    behave as on a list of ``CustomerValue``. The figures are held as arrays, one per column;
+    a ``CustomerValue`` is built only when an item is read, so valuing a million customers does
+    not build a million records that nobody looks at. ``columns()`` gives the arrays themselves.
+    """
+
+    _NAMES = (
+        "customer_id", "frequency", "recency", "age", "monetary", "historical", "historical_margin",
+        "expected_purchases_90d", "p_alive", "expected_spend", "clv",
+    )
+    _CHUNK = 10_000  # rows converted to Python values at a time while iterating
+
+    def __init__(self, columns: dict[str, Any], order: Any, exponent: int) -> None:
+        self._columns = columns
+        self._order = order
+        self._exponent = exponent
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    @overload
+    def __getitem__(self, index: int) -> CustomerValue: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[CustomerValue]: ...
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return list(self._build(self._order[index]))
+        return next(self._build(self._order[[index]]))
+
+    def __iter__(self):
+        for start in range(0, len(self._order), self._CHUNK):
+            yield from self._build(self._order[start:start + self._CHUNK])
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (CustomerValues, list, tuple)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"<CustomerValues of {len(self)} customers>"
+
+    def columns(self) -> dict[str, Any]:
+        """The values as numpy arrays in the sequence's order: money in minor units (int64),
+        ``historical_margin`` an object array of minor units or None."""
+        return {name: self._columns[name][self._order] for name in self._NAMES}
+
+    def _build(self, rows):
+        """``CustomerValue`` records of the given row positions, columns converted in one go."""
+        e = self._exponent
+        lists = [self._columns[name][rows].tolist() for name in self._NAMES]
+        for cid, freq, rec, age, mon, hist, margin, exp90, alive, spend, clv in zip(*lists):
+            yield CustomerValue(
+                cid, freq, rec, age, mon, from_minor(hist, e), from_minor(margin, e), exp90, alive,
+                from_minor(spend, e), from_minor(clv, e),
+            )
+
+
 @frozen
 class ClvResult:
-    """A CLV run: fitted parameters, totals, and per-customer values."""
+    """A CLV run: fitted parameters, totals, and per-customer values (``values``: a sequence of
+    ``CustomerValue``, highest CLV first, built item by item when read)."""
 
     run: Run | None
     as_of: datetime
@@ -261,4 +328,4 @@ class ClvResult:
     customers: int
     total_clv: Decimal
     total_historical: Decimal
-    values: list[CustomerValue] = field(repr=False)
+    values: Sequence[CustomerValue] = field(repr=False)

@@ -664,30 +664,54 @@ def referral_value(in_list: str, out_list: str) -> str:
     """
 
 
-def clv_summary(in_list: str, out_list: str) -> str:
-    """Per customer with a purchase up to :as_of: repeat purchase days, first and last
-    purchase day, the mean value of repeat days, net revenue and the margin attribute."""
+def clv_summary(in_list: str) -> str:
+    """Per customer with a purchase up to :as_of, in customer order: purchase days after the
+    first, days from the first to the last purchase day and from the first purchase day to the
+    :as_of day, the value of the repeat days (all purchases less those of the first day) and the
+    value of all purchases.
+
+    One pass over the covering (customer_id, occurred_at, kind, amount) index grouped per
+    customer, without a window or a second grouping per day; the first day's purchases are read
+    back through the same index, a short range per repeat customer. Refunds and margins are
+    separate statements (``CLV_REFUNDS``, ``CLV_MARGINS``): folding them in costs a CASE per row.
+    """
+    first_day = "substr(s.first, 1, 10)"
     return f"""
-        WITH days AS (
-            SELECT i.customer_id, substr(i.occurred_at, 1, 10) AS day, SUM(i.amount) AS amount,
-                   ROW_NUMBER() OVER (PARTITION BY i.customer_id ORDER BY substr(i.occurred_at, 1, 10)) AS nth
+        WITH s AS (
+            SELECT i.customer_id, COUNT(DISTINCT substr(i.occurred_at, 1, 10)) AS days,
+                   MIN(i.occurred_at) AS first, MAX(i.occurred_at) AS last,
+                   COALESCE(SUM(i.amount), 0) AS total
             FROM interactions i WHERE +i.kind IN ({in_list}) AND i.occurred_at <= :as_of
-            GROUP BY i.customer_id, day
-        ),
-        net AS (
-            SELECT i.customer_id, SUM({signed(in_list, out_list)}) AS revenue FROM interactions i
-            WHERE i.occurred_at <= :as_of AND {money_kinds(in_list, out_list)}
             GROUP BY i.customer_id
         )
-        SELECT d.customer_id, COUNT(*) - 1,
-               {days_between('MIN(d.day)', 'MAX(d.day)')},
-               {days_between('MIN(d.day)', 'substr(:as_of, 1, 10)')},
-               COALESCE(SUM(CASE WHEN d.nth > 1 THEN d.amount END), 0),
-               n.revenue,
-               (SELECT json_extract(c.attributes, '$.margin') FROM customers c WHERE c.id = d.customer_id)
-        FROM days d JOIN net n ON n.customer_id = d.customer_id
-        GROUP BY d.customer_id ORDER BY d.customer_id
+        SELECT s.customer_id, s.days - 1,
+               {days_between(first_day, 'substr(s.last, 1, 10)')},
+               {days_between(first_day, 'substr(:as_of, 1, 10)')},
+               CASE WHEN s.days > 1 THEN s.total - (
+                   SELECT COALESCE(SUM(j.amount), 0) FROM interactions j
+                   WHERE j.customer_id = s.customer_id AND j.occurred_at >= s.first
+                     AND j.occurred_at < {shift_days(first_day, 1)} AND j.occurred_at <= :as_of
+                     AND +j.kind IN ({in_list})
+               ) ELSE 0 END,
+               s.total
+        FROM s
     """
+
+
+def clv_refunds(out_list: str) -> str:
+    """Refunded money per customer up to :as_of, in customer order (one pass over the covering index)."""
+    return f"""
+        SELECT i.customer_id, COALESCE(SUM(i.amount), 0) FROM interactions i
+        WHERE +i.kind IN ({out_list}) AND i.occurred_at <= :as_of
+        GROUP BY i.customer_id
+    """
+
+
+#: Customers carrying a margin attribute, and its raw value (validated in Python).
+CLV_MARGINS = """
+    SELECT c.id, json_extract(c.attributes, '$.margin') FROM customers c
+    WHERE json_extract(c.attributes, '$.margin') IS NOT NULL ORDER BY c.id
+"""
 
 
 CLV_INSERT = (

@@ -22,7 +22,7 @@ from crmkit.timeutil import to_iso
 from . import clv as models
 from . import queries as q
 from . import runs
-from .models import ClvResult, CustomerValue, Run
+from .models import ClvResult, CustomerValue, CustomerValues, Run
 
 WEEK = 7.0
 MIN_CUSTOMERS = 10
@@ -33,23 +33,66 @@ class ClvError(CrmError):
 
 
 def summary(crm, as_of: Any = None) -> dict[str, np.ndarray]:
-    """The per-customer summary the models need, plus net revenue and margin, as arrays."""
+    """The per-customer summary the models need, plus net revenue and margin, as arrays.
+
+    One entry per customer with a purchase up to ``as_of``, in customer id order:
+    ``customer_id``, ``frequency``, ``recency`` and ``T`` (weeks), ``monetary`` (mean value of the
+    repeat purchase days, in currency units), ``revenue`` (net of refunds, minor units) and
+    ``margin`` (an object array: the customer's ``attributes.margin`` as Decimal, or None).
+    Three set-based statements (purchases, refunds, margins); no Python loop over customers.
+    """
     in_list, out_list, kinds = q.kind_params(crm)
-    rows = crm.db.execute(q.clv_summary(in_list, out_list), dict(kinds, as_of=to_iso(crm.as_of(as_of)))).fetchall()
-    cols = list(zip(*rows)) if rows else [()] * 7
-    frequency = np.array(cols[1], dtype=float)
-    repeat_total = np.array(cols[4], dtype=float) / 10 ** crm.exponent
+    params = dict(kinds, as_of=to_iso(crm.as_of(as_of)))
+    table = _fetch_array(crm.db.execute(q.clv_summary(in_list), params), 6)
+    ids = table[:, 0].astype(np.int64)
+    if ids.size > 1 and np.any(ids[1:] <= ids[:-1]):  # a store whose GROUP BY does not keep the order
+        order = np.argsort(ids, kind="stable")
+        table, ids = table[order], ids[order]
+    frequency = table[:, 1]
     with np.errstate(invalid="ignore", divide="ignore"):
-        monetary = np.where(frequency > 0, repeat_total / np.maximum(frequency, 1), 0.0)
+        monetary = np.where(frequency > 0, table[:, 4] / 10 ** crm.exponent / np.maximum(frequency, 1), 0.0)
+    revenue = table[:, 5].astype(np.int64)
+    if out_list != "NULL":
+        refunds = crm.db.execute(q.clv_refunds(out_list), params).fetchall()
+        if refunds:
+            refunded = np.array(refunds, dtype=np.int64).reshape(-1, 2)
+            _add_by_id(revenue, ids, refunded[:, 0], -refunded[:, 1])
+    margin = np.full(ids.size, None, dtype=object)
+    for customer_id, raw in crm.db.execute(q.CLV_MARGINS):  # only the customers that carry a margin
+        at = np.searchsorted(ids, customer_id)
+        if at < ids.size and ids[at] == customer_id:
+            margin[at] = _margin(raw)
     return {
-        "customer_id": np.array(cols[0], dtype=np.int64),
+        "customer_id": ids,
         "frequency": frequency,
-        "recency": np.array(cols[2], dtype=float) / WEEK,
-        "T": np.array(cols[3], dtype=float) / WEEK,
+        "recency": table[:, 2] / WEEK,
+        "T": table[:, 3] / WEEK,
         "monetary": monetary,
-        "revenue": np.array(cols[5], dtype=np.int64),
-        "margin": [_margin(v) for v in cols[6]],
+        "revenue": revenue,
+        "margin": margin,
     }
+
+
+#: Rows converted to an array at a time: the Python tuples of a million customers would cost
+#: some 300 MB at once, a chunk's a few MB.
+FETCH_ROWS = 50_000
+
+
+def _fetch_array(cursor, width: int) -> np.ndarray:
+    """All rows of a numeric query as one float64 array, fetched and converted chunk by chunk."""
+    parts = [np.empty((0, width))]
+    while chunk := cursor.fetchmany(FETCH_ROWS):
+        parts.append(np.array(chunk, dtype=np.float64))
+    return np.concatenate(parts)
+
+
+def _add_by_id(target: np.ndarray, ids: np.ndarray, keys: np.ndarray, amounts: np.ndarray) -> None:
+    """Add ``amounts`` to ``target`` at the positions of the distinct ``keys`` in the sorted ``ids``;
+    keys not among the ids (refunds of customers who never bought) are dropped."""
+    at = np.searchsorted(ids, keys)
+    found = at < ids.size
+    found[found] = ids[at[found]] == keys[found]
+    target[at[found]] += amounts[found]
 
 
 def _margin(value: Any) -> Decimal | None:
@@ -68,6 +111,9 @@ def compute(
     """Fit both models on the CRM's purchases as of a time and value every purchasing customer.
 
     ``months`` is the horizon in 30-day months, ``discount_rate`` the monthly discount rate.
+    With ``store`` the values are written as a run (fields ``clv``, ``p_alive``,
+    ``expected_purchases_90d`` read it). Everything is computed on arrays; the result's
+    ``values`` builds a ``CustomerValue`` only for the items read.
     """
     if isinstance(months, bool) or not isinstance(months, int) or not 1 <= months <= 600:
         raise ValidationError("months", months, "a whole number of months from 1 to 600")
@@ -91,24 +137,21 @@ def compute(
         raise ClvError(f"CLV models could not be fitted: {error}") from None
     if gamma_gamma.q <= 1:
         raise ClvError(f"Gamma-Gamma fitted q = {gamma_gamma.q:.3f} <= 1: expected spend is undefined for this data")
-    alive = models.p_alive(bgnbd, x, t_x, big_t)
-    expected_90 = models.conditional_expected_purchases(bgnbd, 90 / WEEK, x, t_x, big_t)
-    spend = models.expected_spend(gamma_gamma, x, m)
-    value = models.customer_lifetime_value(
-        bgnbd, gamma_gamma, x, t_x, big_t, m, periods=months, period_length=30 / WEEK, discount_rate=float(rate),
+    predicted = models.predict(
+        bgnbd, gamma_gamma, x, t_x, big_t, m, horizon=90 / WEEK, periods=months, period_length=30 / WEEK,
+        discount_rate=float(rate),
     )
+    alive, expected_90 = predicted["p_alive"], predicted["expected_purchases"]
+    spend, value = predicted["expected_spend"], predicted["clv"]
     scale = 10 ** crm.exponent
-    records = []
-    for i in range(customers):
-        margin = data["margin"][i]
-        historical = int(data["revenue"][i])
-        records.append((
-            int(data["customer_id"][i]), int(x[i]), round(float(t_x[i]), 4), round(float(big_t[i]), 4),
-            round(float(m[i]), 4), historical,
-            None if margin is None else int((Decimal(historical) * margin).to_integral_value()),
-            round(float(expected_90[i]), 6), round(float(alive[i]), 6),
-            int(round(float(spend[i]) * scale)), int(round(float(value[i]) * scale)),
-        ))
+    historical = data["revenue"]
+    columns = {
+        "customer_id": data["customer_id"], "frequency": x.astype(np.int64), "recency": np.round(t_x, 4),
+        "age": np.round(big_t, 4), "monetary": np.round(m, 4), "historical": historical,
+        "historical_margin": _margins(historical, data["margin"]),
+        "expected_purchases_90d": np.round(expected_90, 6), "p_alive": np.round(alive, 6),
+        "expected_spend": np.rint(spend * scale).astype(np.int64), "clv": np.rint(value * scale).astype(np.int64),
+    }
     params = {
         "bgnbd": bgnbd.as_dict(), "gamma_gamma": gamma_gamma.as_dict(), "months": months,
         "discount_rate": str(rate), "time_unit": "week",
@@ -117,13 +160,25 @@ def compute(
     if store:
         with crm.transaction():
             run_id = runs.start(crm, "clv", moment, params)
-            crm.db.conn.executemany(q.CLV_INSERT, [(run_id, *rec) for rec in records])
-            run = runs.finish(crm, run_id, len(records), "clv", moment)
-    values = [_value(crm, rec) for rec in sorted(records, key=lambda r: (-r[10], r[0]))]
+            crm.db.conn.executemany(q.CLV_INSERT, zip(
+                [run_id] * customers, *(columns[name].tolist() for name in CustomerValues._NAMES),
+            ))
+            run = runs.finish(crm, run_id, customers, "clv", moment)
+    order = np.lexsort((columns["customer_id"], -columns["clv"]))
     return ClvResult(
         run, moment, params["bgnbd"], params["gamma_gamma"], customers,
-        from_minor(sum(r[10] for r in records), crm.exponent), from_minor(sum(r[5] for r in records), crm.exponent), values,
+        from_minor(int(columns["clv"].sum()), crm.exponent), from_minor(int(historical.sum()), crm.exponent),
+        CustomerValues(columns, order, crm.exponent),
     )
+
+
+def _margins(historical: np.ndarray, margins: np.ndarray) -> np.ndarray:
+    """Historical margin in minor units (revenue × margin, rounded half to even) or None, per
+    customer; the loop runs over the customers that carry a margin only."""
+    out = np.full(historical.size, None, dtype=object)
+    for i in np.flatnonzero(margins != None):  # noqa: E711 - elementwise test of an object array
+        out[i] = int((Decimal(int(historical[i])) * margins[i]).to_integral_value())
+    return out
 
 
 def _value(crm, rec) -> CustomerValue:
@@ -144,7 +199,7 @@ def stored(crm, run: Run, customer_id: int | None = None, limit: int = 100, offs
 
 def distribution(crm, run: Run, buckets: int = 5) -> list[dict]:
     """CLV quintiles of a run: customers, total and range per fifth (lowest first)."""
-    values = np.array([r[0] for r in crm.db.execute(q.CLV_VALUES, [run.id])], dtype=np.int64)
+    values = np.array(crm.db.execute(q.CLV_VALUES, [run.id]).fetchall(), dtype=np.int64).reshape(-1)
     out = []
     for index, part in enumerate(np.array_split(values, buckets), start=1):
         if len(part):

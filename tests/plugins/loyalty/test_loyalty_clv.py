@@ -179,3 +179,128 @@ def _arrays(crm):
 
     data = summary(crm)
     return data["frequency"], data["recency"], data["T"]
+
+
+class TestFitInternals:
+    """The analytic gradients the optimiser gets, the grouping of customers and of predictions."""
+
+    @pytest.mark.parametrize("point", [(0.243, 4.414, 0.793, 2.426), (1.0, 1.0, 1.0, 1.0), (0.05, 30.0, 3.0, 0.3)])
+    def test_bgnbd_objective_is_minus_the_mean_log_likelihood_with_its_gradient(self, cdnow, point):
+        from scipy.optimize import approx_fprime
+
+        x, t_x, big_t = (cdnow[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+        negative, total = clv._bgnbd_objective(x, t_x, big_t)
+        start = np.log(point)
+        value, gradient = negative(start)
+        assert total == 2357
+        assert value == pytest.approx(-np.mean(clv.bgnbd_log_likelihood(point, x, t_x, big_t)), rel=1e-12)
+        numeric = approx_fprime(start, lambda p: negative(p)[0], 1e-7)
+        np.testing.assert_allclose(gradient, numeric, rtol=1e-4, atol=1e-6)
+
+    @pytest.mark.parametrize("point", [(6.25, 3.74, 15.44), (1.0, 1.0, 1.0), (0.3, 8.0, 200.0)])
+    def test_gamma_gamma_objective_is_minus_the_mean_log_likelihood_with_its_gradient(self, cdnow, point):
+        from scipy.optimize import approx_fprime
+
+        repeat = cdnow[cdnow["frequency"] > 0]
+        x, m = repeat["frequency"].to_numpy(dtype=float), repeat["monetary_value"].to_numpy(dtype=float)
+        negative, total = clv._gamma_gamma_objective(x, m)
+        start = np.log(point)
+        value, gradient = negative(start)
+        assert total == 946
+        assert value == pytest.approx(-np.mean(clv.gamma_gamma_log_likelihood(point, x, m)), rel=1e-12)
+        numeric = approx_fprime(start, lambda p: negative(p)[0], 1e-7)
+        np.testing.assert_allclose(gradient, numeric, rtol=1e-4, atol=1e-6)
+
+    def test_grouping_gives_the_distinct_rows_and_their_counts(self):
+        rng = np.random.default_rng(3)
+        x = rng.integers(0, 5, 2000).astype(float)
+        t_x = np.where(x > 0, rng.integers(0, 20, 2000) / 7, 0.0)
+        big_t = rng.integers(20, 40, 2000) / 7
+        (ux, ut_x, ut), (ix, it_x, it), counts = clv._group(x, t_x, big_t)
+        got = np.column_stack([ux[ix], ut_x[it_x], ut[it]])
+        keys, expected = np.unique(np.column_stack([x, t_x, big_t]), axis=0, return_counts=True)
+        np.testing.assert_array_equal(got, keys)
+        np.testing.assert_array_equal(counts, expected)
+
+    def test_predictions_per_customer_equal_one_by_one(self, cdnow, fitted):
+        bgnbd, gg = fitted
+        sample = cdnow.iloc[:60]
+        x, t_x, big_t, m = (sample[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T", "monetary_value"))
+        together = clv.conditional_expected_purchases(bgnbd, 13, x, t_x, big_t)
+        value = clv.customer_lifetime_value(bgnbd, gg, x, t_x, big_t, m, periods=6, period_length=4.3)
+        for i in range(len(x)):
+            alone = clv.conditional_expected_purchases(bgnbd, 13, x[i], t_x[i], big_t[i])
+            assert float(together[i]) == pytest.approx(float(alone), rel=1e-12)
+            one = clv.customer_lifetime_value(bgnbd, gg, x[i:i + 1], t_x[i:i + 1], big_t[i:i + 1], m[i:i + 1], periods=6, period_length=4.3)
+            assert float(value[i]) == pytest.approx(float(one[0]), rel=1e-12)
+
+    def test_predict_gives_the_figures_of_the_separate_functions(self, cdnow, fitted):
+        bgnbd, gg = fitted
+        x, t_x, big_t, m = (cdnow[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T", "monetary_value"))
+        out = clv.predict(bgnbd, gg, x, t_x, big_t, m, horizon=13, periods=12, period_length=4.345)
+        np.testing.assert_allclose(out["p_alive"], clv.p_alive(bgnbd, x, t_x, big_t), rtol=1e-14)
+        np.testing.assert_allclose(out["expected_purchases"], clv.conditional_expected_purchases(bgnbd, 13, x, t_x, big_t), rtol=1e-12)
+        np.testing.assert_allclose(out["expected_spend"], clv.expected_spend(gg, x, m), rtol=1e-14)
+        np.testing.assert_allclose(
+            out["clv"], clv.customer_lifetime_value(bgnbd, gg, x, t_x, big_t, m, periods=12, period_length=4.345), rtol=1e-12,
+        )
+        assert "expected_purchases" not in clv.predict(bgnbd, gg, x, t_x, big_t, m)
+
+
+class TestCrmClvValues:
+    """``ClvResult.values`` is a sequence built on access; the summary's edge cases."""
+
+    def _shop(self, crm, add_customers):
+        return TestCrmClv._shop(self, crm, add_customers)
+
+    def test_values_behave_as_a_list_highest_clv_first(self, crm, add_customers):
+        self._shop(crm, add_customers)
+        result = crm.loyalty.clv()
+        values = result.values
+        as_list = list(values)
+        assert len(values) == len(as_list) == 20
+        assert [(v.clv, v.customer_id) for v in as_list] == sorted(((v.clv, v.customer_id) for v in as_list), key=lambda p: (-p[0], p[1]))
+        assert values[0] == as_list[0] and values[-1] == as_list[-1]
+        assert values[:5] == as_list[:5] and isinstance(values[:5], list)
+        assert values == as_list
+        assert isinstance(values[0].clv, Decimal) and isinstance(values[0].frequency, int)
+        from crmkit_loyalty.value import stored
+
+        assert stored(crm, result.run, limit=100) == as_list  # what the run stored is what was returned
+        columns = values.columns()
+        assert list(columns["customer_id"]) == [v.customer_id for v in as_list]
+        assert int(columns["clv"].sum()) == int(result.total_clv * 100)
+        with pytest.raises(IndexError):
+            values[20]
+
+    def test_store_false_writes_nothing_and_gives_the_same_values(self, crm, add_customers):
+        self._shop(crm, add_customers)
+        unstored = crm.loyalty.clv(store=False)
+        assert unstored.run is None and crm.db.execute("SELECT COUNT(*) FROM loyalty_clv").fetchone()[0] == 0
+        assert list(crm.loyalty.clv().values) == list(unstored.values)
+
+    def test_summary_edges_refund_only_first_day_and_as_of_within_a_day(self, crm, add_customers):
+        from crmkit_loyalty.value import summary
+
+        buyer, refund_only, later = add_customers(crm, 3)
+        day = crm.now() - timedelta(days=70)
+        rows = [
+            {"customer_id": buyer, "kind": "purchase", "occurred_at": day, "amount": "10.00"},
+            {"customer_id": buyer, "kind": "purchase", "occurred_at": day + timedelta(hours=2), "amount": "5.00"},
+            {"customer_id": buyer, "kind": "purchase", "occurred_at": day + timedelta(days=14), "amount": "7.00"},
+            {"customer_id": buyer, "kind": "purchase", "occurred_at": day + timedelta(days=14, hours=1), "amount": "1.00"},
+            {"customer_id": buyer, "kind": "refund", "occurred_at": day + timedelta(days=20), "amount": "2.00"},
+            {"customer_id": refund_only, "kind": "refund", "occurred_at": day, "amount": "3.00"},
+            {"customer_id": later, "kind": "purchase", "occurred_at": crm.now() + timedelta(days=1), "amount": "9.00"},
+        ]
+        crm.interactions.record_many(rows)
+        crm.customers.update(buyer, attributes={"margin": "0.5"})
+        crm.customers.update(refund_only, attributes={"margin": "2"})  # out of range: not a margin
+        data = summary(crm)
+        assert list(data["customer_id"]) == [buyer]  # refunds only, or buying after as_of: not in the summary
+        assert data["frequency"][0] == 1 and data["recency"][0] == pytest.approx(2.0) and data["T"][0] == pytest.approx(10.0)
+        assert data["monetary"][0] == pytest.approx(8.0)  # the repeat day: 7.00 + 1.00; the first day's 15.00 is not repeat
+        assert data["revenue"][0] == 2100 and data["margin"][0] == Decimal("0.5")
+        # as of two hours into the first day, the second purchase of that day is not seen yet
+        early = summary(crm, day + timedelta(hours=1))
+        assert list(early["customer_id"]) == [buyer] and early["frequency"][0] == 0 and early["revenue"][0] == 1000
