@@ -984,6 +984,9 @@ class _Checker:
 
         The first row naming a reference decides the new customer's name."""
         reference = values[field]
+        key = ("x:" if field == "customer_external_id" else "e:") + reference
+        if self.staging.execute("SELECT 1 FROM new_customers WHERE key = ?", (key,)).fetchone():
+            return key  # staged by an earlier row, which named it
         fields = {"external_id": reference} if field == "customer_external_id" else {"email": reference}
         fields["name"] = values.get("customer_name") or reference
         try:
@@ -992,9 +995,8 @@ class _Checker:
             shown = "customer_name" if error.field == "name" else field
             self._problem(row, shown, f"cannot create the customer: {error.expected}", error.value)
             return None
-        key = ("x:" if field == "customer_external_id" else "e:") + reference
         self.staging.execute(
-            "INSERT OR IGNORE INTO new_customers(key, row, payload) VALUES (?, ?, ?)",
+            "INSERT INTO new_customers(key, row, payload) VALUES (?, ?, ?)",
             (key, row.number, json.dumps(fields, separators=(",", ":"))),
         )
         return key
