@@ -664,24 +664,28 @@ def referral_value(in_list: str, out_list: str) -> str:
     """
 
 
-def clv_summary(in_list: str) -> str:
+def clv_summary(in_list: str, out_list: str) -> str:
     """Per customer with a purchase up to :as_of, in customer order: purchase days after the
     first, days from the first to the last purchase day and from the first purchase day to the
-    :as_of day, the value of the repeat days (all purchases less those of the first day) and the
-    value of all purchases.
+    :as_of day, the value of the repeat days (all purchases less those of the first day) and net
+    revenue (purchases less refunds).
 
     One pass over the covering (customer_id, occurred_at, kind, amount) index grouped per
     customer, without a window or a second grouping per day; the first day's purchases are read
-    back through the same index, a short range per repeat customer. Refunds and margins are
-    separate statements (``CLV_REFUNDS``, ``CLV_MARGINS``): folding them in costs a CASE per row.
+    back through the same index, a short range per repeat customer. Margins are a separate
+    statement (``CLV_MARGINS``) that returns only the customers carrying one.
     """
+    buy = f"i.kind IN ({in_list})"
     first_day = "substr(s.first, 1, 10)"
     return f"""
         WITH s AS (
-            SELECT i.customer_id, COUNT(DISTINCT substr(i.occurred_at, 1, 10)) AS days,
-                   MIN(i.occurred_at) AS first, MAX(i.occurred_at) AS last,
-                   COALESCE(SUM(i.amount), 0) AS total
-            FROM interactions i WHERE +i.kind IN ({in_list}) AND i.occurred_at <= :as_of
+            SELECT i.customer_id,
+                   COUNT(DISTINCT CASE WHEN {buy} THEN substr(i.occurred_at, 1, 10) END) AS days,
+                   MIN(CASE WHEN {buy} THEN i.occurred_at END) AS first,
+                   MAX(CASE WHEN {buy} THEN i.occurred_at END) AS last,
+                   COALESCE(SUM(CASE WHEN {buy} THEN i.amount END), 0) AS total,
+                   COALESCE(SUM(CASE WHEN i.kind IN ({out_list}) THEN i.amount END), 0) AS refunded
+            FROM interactions i WHERE {money_kinds(in_list, out_list)} AND i.occurred_at <= :as_of
             GROUP BY i.customer_id
         )
         SELECT s.customer_id, s.days - 1,
@@ -693,17 +697,8 @@ def clv_summary(in_list: str) -> str:
                      AND j.occurred_at < {shift_days(first_day, 1)} AND j.occurred_at <= :as_of
                      AND +j.kind IN ({in_list})
                ) ELSE 0 END,
-               s.total
-        FROM s
-    """
-
-
-def clv_refunds(out_list: str) -> str:
-    """Refunded money per customer up to :as_of, in customer order (one pass over the covering index)."""
-    return f"""
-        SELECT i.customer_id, COALESCE(SUM(i.amount), 0) FROM interactions i
-        WHERE +i.kind IN ({out_list}) AND i.occurred_at <= :as_of
-        GROUP BY i.customer_id
+               s.total - s.refunded
+        FROM s WHERE s.first IS NOT NULL
     """
 
 

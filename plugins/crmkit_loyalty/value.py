@@ -39,11 +39,11 @@ def summary(crm, as_of: Any = None) -> dict[str, np.ndarray]:
     ``customer_id``, ``frequency``, ``recency`` and ``T`` (weeks), ``monetary`` (mean value of the
     repeat purchase days, in currency units), ``revenue`` (net of refunds, minor units) and
     ``margin`` (an object array: the customer's ``attributes.margin`` as Decimal, or None).
-    Three set-based statements (purchases, refunds, margins); no Python loop over customers.
+    Two set-based statements (purchases and refunds, margins); no Python loop over customers.
     """
     in_list, out_list, kinds = q.kind_params(crm)
     params = dict(kinds, as_of=to_iso(crm.as_of(as_of)))
-    table = _fetch_array(crm.db.execute(q.clv_summary(in_list), params), 6)
+    table = _fetch_array(crm.db.execute(q.clv_summary(in_list, out_list), params), 6)
     ids = table[:, 0].astype(np.int64)
     if ids.size > 1 and np.any(ids[1:] <= ids[:-1]):  # a store whose GROUP BY does not keep the order
         order = np.argsort(ids, kind="stable")
@@ -52,11 +52,6 @@ def summary(crm, as_of: Any = None) -> dict[str, np.ndarray]:
     with np.errstate(invalid="ignore", divide="ignore"):
         monetary = np.where(frequency > 0, table[:, 4] / 10 ** crm.exponent / np.maximum(frequency, 1), 0.0)
     revenue = table[:, 5].astype(np.int64)
-    if out_list != "NULL":
-        refunds = crm.db.execute(q.clv_refunds(out_list), params).fetchall()
-        if refunds:
-            refunded = np.array(refunds, dtype=np.int64).reshape(-1, 2)
-            _add_by_id(revenue, ids, refunded[:, 0], -refunded[:, 1])
     margin = np.full(ids.size, None, dtype=object)
     for customer_id, raw in crm.db.execute(q.CLV_MARGINS):  # only the customers that carry a margin
         at = np.searchsorted(ids, customer_id)
@@ -84,15 +79,6 @@ def _fetch_array(cursor, width: int) -> np.ndarray:
     while chunk := cursor.fetchmany(FETCH_ROWS):
         parts.append(np.array(chunk, dtype=np.float64))
     return np.concatenate(parts)
-
-
-def _add_by_id(target: np.ndarray, ids: np.ndarray, keys: np.ndarray, amounts: np.ndarray) -> None:
-    """Add ``amounts`` to ``target`` at the positions of the distinct ``keys`` in the sorted ``ids``;
-    keys not among the ids (refunds of customers who never bought) are dropped."""
-    at = np.searchsorted(ids, keys)
-    found = at < ids.size
-    found[found] = ids[at[found]] == keys[found]
-    target[at[found]] += amounts[found]
 
 
 def _margin(value: Any) -> Decimal | None:
