@@ -33,7 +33,7 @@ def rfm(db, as_of, window_days, no_store):
     """Score customers by recency, frequency and monetary value; show the named segments."""
     with open_crm(db) as crm:
         result = crm.loyalty.rfm(as_of=as_of, window_days=window_days, store=not no_store)
-        click.echo(f"RFM as of {result.as_of:%Y-%m-%d}, window {window_days} days, {result.method}: {len(result.scores)} customers")
+        click.echo(f"RFM as of {result.as_of:%Y-%m-%d}, window {window_days} days, {result.method}: {len(result.scores)} customer{'' if len(result.scores) == 1 else 's'}")
         _table([{"segment": k, "customers": v} for k, v in result.segments.items()], ["segment", "customers"])
 
 

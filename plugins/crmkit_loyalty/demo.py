@@ -22,9 +22,12 @@ def add_demo_data(crm, seed: int, now) -> None:
     if not loyalty.tiers.list():
         loyalty.tiers.define(DEMO_TIERS)
     # Monthly reviews over the last year, so the tier history (and the reports' upgrade and
-    # downgrade figures) move month by month as they would in a live CRM.
+    # downgrade figures) move month by month as they would in a live CRM, whose scheduled work
+    # has also expired the points that ran out (else the first `crmkit due` expires years of them).
     for months_ago in range(12, -1, -1):
-        loyalty.tiers.evaluate(now - timedelta(days=30 * months_ago))
+        month = now - timedelta(days=30 * months_ago)
+        loyalty.points.expire(month)
+        loyalty.tiers.evaluate(month)
     holders = [row[0] for row in crm.db.execute(q.POINT_HOLDERS, [2000])]
     for customer_id in rng.sample(holders, min(len(holders), 200)):
         balance = loyalty.points.balance(customer_id, now)

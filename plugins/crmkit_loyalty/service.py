@@ -177,12 +177,17 @@ class LoyaltyService:
         return found[0] if found else None
 
     def due(self, now: Any = None) -> dict:
-        """The plugin's scheduled work: expire points, churn warnings, cadence tasks."""
+        """The plugin's scheduled work: expire points, churn warnings, cadence tasks.
+
+        Returns counts of what this run did (batches expired, tasks created) and
+        ``churn_warnings_in_force``: how many customers carry a churn warning as of ``now``,
+        whether raised now or earlier (a second run at the same ``now`` creates no tasks).
+        """
         moment = self._crm.as_of(now)
         expired = self.points.expire(moment)
         warned = self.warn(moment)
         planned = self.cadence(moment)
         return {
-            "points_batches_expired": expired, "churn_warnings": warned["warnings"],
+            "points_batches_expired": expired, "churn_warnings_in_force": warned["warnings"],
             "churn_tasks_created": warned["tasks_created"], "cadence_tasks_created": sum(planned["created"].values()),
         }
