@@ -72,9 +72,11 @@ def import_command(
     Example: crmkit import shop.db contacts.csv --kind customers --map "E-Mail Address=email"
 
     Orders exported by a shop system, with German dates and no kind column:
-    crmkit import shop.db orders.csv --kind interactions --set kind=purchase
-    --map "Customer No=customer_external_id" --map "Order Date=occurred_at"
-    --map Total=amount --date-format "%d.%m.%Y %H:%M" --timezone Europe/Berlin
+
+    \b
+      crmkit import shop.db orders.csv --kind interactions --set kind=purchase \\
+        --map "Customer No=customer_external_id" --map "Order Date=occurred_at" \\
+        --map Total=amount --date-format "%d.%m.%Y %H:%M" --timezone Europe/Berlin
     """
     mapping = _mapping(mappings)
     fixed = _defaults(defaults)
