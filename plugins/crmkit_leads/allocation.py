@@ -136,7 +136,9 @@ def plan(service: "LeadsService", strategy: Strategy, as_of: datetime, *, lead_i
         candidates.append(selector.fn(context) or {})
     insert, label = queries.fill_groups(len(selectors))
     db.execute(insert)
+    db.execute(queries.group_key_index(len(selectors)))
     db.execute(label)
+    db.execute(queries.INDEX_LEADS_BY_GROUP)
     order_sql = strategy.picker.fn(PlanContext(service, as_of, reps))
     with_room = {r.id for r in reps if r.room > 0}
     unplaced_reason: dict[int, str] = {}
@@ -173,7 +175,7 @@ def plan(service: "LeadsService", strategy: Strategy, as_of: datetime, *, lead_i
         db.execute(queries.rank_slots(order_sql), {"size": size, "reps": json.dumps(sorted(allowed))})
         db.execute(queries.RANK_GROUP_LEADS, {"grp": grp})
         db.execute(queries.PLACE_GROUP, {"label": text})
-        db.execute(queries.TAKE_ROOM, {"grp": grp})
+        db.execute(queries.TAKE_ROOM)
     moves = [Move(lead, rep, reason) for lead, rep, reason in db.execute(queries.PLAN_ROWS)]
     unassigned = []
     for lead, grp in db.execute(queries.UNPLACED):

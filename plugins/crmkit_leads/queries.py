@@ -251,6 +251,18 @@ def fill_groups(key_count: int) -> tuple[str, str]:
     return insert, label
 
 
+def group_key_index(key_count: int) -> str:
+    """A key on the groups' (excluded rep, keys), so labelling a lead looks its group up
+    instead of scanning every group (without it, labelling costs leads × groups)."""
+    columns = ", ".join(["exclude_rep"] + [f"k{i}" for i in range(key_count)])
+    return f"CREATE UNIQUE INDEX temp._lp_groups_keys ON _lp_groups({columns})"
+
+
+# Created once the leads carry their group: each group's leads are then read in order from
+# the index instead of scanning and sorting all leads once per group (leads × groups).
+INDEX_LEADS_BY_GROUP = "CREATE INDEX temp._lp_leads_grp ON _lp_leads(grp, ord)"
+
+
 def groups(key_count: int) -> str:
     """The groups of one allocation: number, size, excluded rep and selector labels."""
     keys = "".join(f", k{i}" for i in range(key_count))
@@ -261,16 +273,23 @@ def rank_slots(order_sql: str) -> str:
     """Number the free slots of the candidate reps (:reps JSON) of a group in the picker's order.
 
     A slot is "the k-th extra lead for a rep"; a rep has as many as it has room, and a group
-    needs no more than its size (:size) from any rep.
+    needs no more than its size (:size) from any rep. Only the first :size slots in that order
+    can be taken, so only they are kept (ORDER BY ... LIMIT keeps a bounded sorter) and
+    numbered; the order ends in ``s.k, s.rep_id``, so it is total and the kept slots are
+    exactly the first :size of the full ranking.
     """
     return f"""
     INSERT INTO _lp_slots(n, rep_id, load_after, capacity)
-    SELECT row_number() OVER (ORDER BY {order_sql}, s.k, s.rep_id), s.rep_id, s.open_leads + s.k, s.capacity
+    SELECT row_number() OVER (ORDER BY t.o, t.k, t.rep_id), t.rep_id, t.open_leads + t.k, t.capacity
     FROM (
-        SELECT r.rep_id, r.capacity, r.open_leads, r.weight, r.rotation, r.experience, r.room, x.k
-        FROM _lp_reps r JOIN _lp_numbers x ON x.k <= r.room AND x.k <= :size
-        WHERE r.rep_id IN (SELECT value FROM json_each(:reps))
-    ) AS s
+        SELECT {order_sql} AS o, s.k, s.rep_id, s.open_leads, s.capacity
+        FROM (
+            SELECT r.rep_id, r.capacity, r.open_leads, r.weight, r.rotation, r.experience, r.room, x.k
+            FROM _lp_reps r JOIN _lp_numbers x ON x.k <= r.room AND x.k <= :size
+            WHERE r.rep_id IN (SELECT value FROM json_each(:reps))
+        ) AS s
+        ORDER BY o, s.k, s.rep_id LIMIT :size
+    ) AS t
     """
 
 
@@ -287,10 +306,12 @@ FROM _lp_group_leads g JOIN _lp_slots s ON s.n = g.n
 CLEAR_GROUP = ("DELETE FROM _lp_slots", "DELETE FROM _lp_group_leads")
 
 
+# The slots the group's leads just took (PLACE_GROUP's pairs), so the cost is the group's size,
+# not a pass over every lead of the allocation per group.
 TAKE_ROOM = """
 UPDATE _lp_reps SET open_leads = open_leads + t.n, room = room - t.n
-FROM (SELECT p.rep_id, count(*) AS n FROM _lp_plan p JOIN _lp_leads l ON l.lead_id = p.lead_id
-      WHERE l.grp = :grp GROUP BY p.rep_id) AS t
+FROM (SELECT s.rep_id, count(*) AS n FROM _lp_group_leads g JOIN _lp_slots s ON s.n = g.n
+      GROUP BY s.rep_id) AS t
 WHERE _lp_reps.rep_id = t.rep_id
 """
 PLAN_ROWS = "SELECT p.lead_id, p.rep_id, p.reason FROM _lp_plan p JOIN _lp_leads l ON l.lead_id = p.lead_id ORDER BY l.ord"
