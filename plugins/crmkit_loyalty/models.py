@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, overload
 
+import numpy as np
 from attrs import field, frozen
 
 from crmkit.money import from_minor
@@ -40,34 +41,104 @@ class RfmScore:
     segment: str
 
 
+class RfmScores(Sequence):
+    """The scores of an RFM computation, by customer id.
+
+    A read-only sequence: ``len``, indexing, slicing (a list), iteration and ``==`` with a list
+    behave as on a list of :class:`RfmScore`. The figures are held as numpy arrays, one per
+    column; an ``RfmScore`` is built only when an item is read, so scoring a million customers
+    does not build a million records that nobody looks at. ``columns()`` gives the arrays.
+    """
+
+    _NAMES = ("customer_id", "recency_days", "frequency", "monetary", "r", "f", "m", "code", "score", "segment")
+    _CHUNK = 10_000  # rows converted to Python values at a time while iterating
+
+    def __init__(self, columns: dict[str, Any], segment_names: list[str], exponent: int) -> None:
+        self._columns = columns  # customer_id, recency_days, frequency, monetary, r, f, m, segment_index
+        self._names = segment_names
+        self._exponent = exponent
+
+    def __len__(self) -> int:
+        return len(self._columns["customer_id"])
+
+    @overload
+    def __getitem__(self, index: int) -> RfmScore: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[RfmScore]: ...
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return list(self._build(range(len(self))[index]))
+        position = range(len(self))[index]  # IndexError and negative indexes as on a list
+        return next(self._build([position]))
+
+    def __iter__(self):
+        for start in range(0, len(self), self._CHUNK):
+            yield from self._build(slice(start, start + self._CHUNK))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (RfmScores, list, tuple)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"<RfmScores of {len(self)} customers>"
+
+    def columns(self) -> dict[str, Any]:
+        """The scores as numpy arrays by customer id: ``monetary`` in minor units, ``code`` the
+        number r·100 + f·10 + m (its text is the ``code`` of an ``RfmScore``), ``segment`` an
+        object array of segment names."""
+        c = self._columns
+        r, f, m = c["r"], c["f"], c["m"]
+        out = {name: c[name] for name in ("customer_id", "recency_days", "frequency", "monetary")}
+        out.update(r=r, f=f, m=m, code=r * 100 + f * 10 + m, score=r + f + m,
+                   segment=np.array(self._names, dtype=object)[c["segment_index"]])
+        return out
+
+    def column(self, name: str) -> Any:
+        """One stored column as it is held (no copy): customer_id, recency_days, frequency,
+        monetary (minor units), r, f, m or segment_index (positions in the segment names)."""
+        return self._columns[name]
+
+    def rows(self, chunk: int | None = None):
+        """Plain tuples in ``RfmScore`` field order (monetary in minor units), converted chunk by chunk."""
+        step = chunk or self._CHUNK
+        for start in range(0, len(self), step):
+            yield from self._tuples(slice(start, start + step))
+
+    def _tuples(self, rows):
+        c = self._columns
+        cid, rec, freq, mon = (c[name][rows].tolist() for name in ("customer_id", "recency_days", "frequency", "monetary"))
+        r, f, m = (np.asarray(c[name][rows], dtype=np.int64) for name in ("r", "f", "m"))
+        names = self._names
+        segments = [names[i] for i in c["segment_index"][rows].tolist()]
+        codes = (r * 100 + f * 10 + m).astype(str).tolist()
+        return zip(cid, rec, freq, mon, r.tolist(), f.tolist(), m.tolist(), codes, (r + f + m).tolist(), segments)
+
+    def _build(self, rows):
+        e = self._exponent
+        for cid, rec, freq, mon, r, f, m, code, score, segment in self._tuples(rows):
+            yield RfmScore(cid, rec, freq, from_minor(mon, e), r, f, m, code, score, segment)
+
+
 class RfmResult:
     """An RFM computation: the run, the count per named segment, and the scores.
 
-    ``scores`` (a list of :class:`RfmScore`) is built on first use: a million records take
-    seconds to make, and most callers only need the counts or the stored run.
+    ``scores`` (:class:`RfmScores`, a sequence of :class:`RfmScore` by customer id) builds a
+    record only for the items read: a million records take seconds to make, and most callers
+    only need the counts or the stored run.
     """
 
     def __init__(self, run: Run | None, as_of: datetime, window_days: int, method: str,
-                 segments: dict[str, int], rows: list[tuple], exponent: int):
+                 segments: dict[str, int], scores: RfmScores):
         self.run = run
         self.as_of = as_of
         self.window_days = window_days
         self.method = method
         self.segments = segments
-        self.customers = len(rows)
-        self._rows = rows
-        self._exponent = exponent
-        self._scores: list[RfmScore] | None = None
-
-    @property
-    def scores(self) -> list[RfmScore]:
-        if self._scores is None:
-            from crmkit.money import from_minor
-
-            self._scores = [
-                RfmScore(row[0], row[1], row[2], from_minor(row[3], self._exponent), *row[4:]) for row in self._rows
-            ]
-        return self._scores
+        self.customers = len(scores)
+        self.scores = scores
 
     def __repr__(self) -> str:
         return (

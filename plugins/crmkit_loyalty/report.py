@@ -18,13 +18,13 @@ def sections(crm, as_of) -> list[Section]:
 
 
 def _rfm(crm, as_of) -> Section:
-    result = rfm.compute(crm, as_of, store=False)
-    pareto = rfm.pareto(crm, as_of, window_days=365)
+    result = rfm.compute(crm, as_of, window_days=365, store=False)
+    pareto = rfm.pareto_of(crm, result)  # = rfm.pareto(crm, as_of, window_days=365), from the same aggregate pass
     rows = [{"segment": name, "customers": count} for name, count in result.segments.items()]
     return Section(
         "loyalty.rfm", "RFM segments",
         figures={
-            "customers scored": len(result.scores), "top 20% revenue share": pareto.top_share,
+            "customers scored": result.customers, "top 20% revenue share": pareto.top_share,
             "gini": pareto.gini, "revenue (365 days)": pareto.revenue,
         },
         rows=rows, columns=("segment", "customers"),

@@ -1,7 +1,8 @@
 """RFM scores, named RFM segments, movement between runs, and revenue concentration (Pareto).
 
-The aggregate is one SQL statement (one row per customer); scoring is vectorised numpy on those
-rows. Quintiles follow SQL ``NTILE(5) OVER (ORDER BY value, customer_id)``: customers are put in
+The aggregate is one SQL statement (one row per customer), fetched in chunks straight into int64
+arrays; scoring and the segment mapping are vectorised numpy on those arrays, and the result
+builds an ``RfmScore`` only for the items read. Quintiles follow SQL ``NTILE(5) OVER (ORDER BY value, customer_id)``: customers are put in
 order from worst to best (ties broken by ascending customer id) and cut into five groups whose
 sizes differ by at most one, the larger groups first.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 from decimal import Decimal
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -22,7 +24,7 @@ from crmkit.timeutil import to_iso
 from . import queries as q
 from . import runs
 from .config import DEFAULT_RFM_SEGMENTS, UNCLASSIFIED, RfmSegmentRule, RfmThresholds
-from .models import Movement, Pareto, RfmResult, RfmScore, Run
+from .models import Movement, Pareto, RfmResult, RfmScore, RfmScores, Run
 
 BEGINNING = "0001-01-01T00:00:00Z"
 
@@ -33,13 +35,34 @@ def ntile(worst_to_best: np.ndarray, ids: np.ndarray, groups: int = 5) -> np.nda
     scores = np.empty(count, dtype=np.int64)
     if count == 0:
         return scores
-    order = np.lexsort((ids, worst_to_best))
+    values = np.asarray(worst_to_best)
+    if count == 1 or np.all(ids[1:] > ids[:-1]):
+        # ids ascending: a stable sort breaks ties by id. Values spanning fewer than 2**16 (days,
+        # purchase counts) are sorted as uint16 offsets, which numpy's stable sort does by radix.
+        low, high = int(values.min()), int(values.max())
+        key = (values - low).astype(np.uint16) if high - low < 2 ** 16 else values
+        order = np.argsort(key, kind="stable")
+    else:
+        order = np.lexsort((ids, values))
     size, extra = divmod(count, groups)
-    rank = np.arange(count)
-    big = extra * (size + 1)
-    bucket = np.where(rank < big, rank // (size + 1), extra + (rank - big) // max(size, 1))
-    scores[order] = bucket + 1
+    sizes = [size + 1] * extra + [size] * (groups - extra)  # the larger groups first
+    scores[order] = np.repeat(np.arange(1, groups + 1), sizes)
     return scores
+
+
+#: Rows converted to an array at a time: the Python tuples of a million customers would stay
+#: alive together (and be walked by the garbage collector) if fetched at once; a chunk's are not.
+FETCH_ROWS = 50_000
+
+
+def fetch_int64(cursor, width: int) -> np.ndarray:
+    """All rows of a query of ``width`` integer columns as one int64 array (rows × width),
+    fetched and converted chunk by chunk."""
+    parts = [np.empty((0, width), dtype=np.int64)]
+    while chunk := cursor.fetchmany(FETCH_ROWS):
+        flat = np.fromiter(chain.from_iterable(chunk), dtype=np.int64, count=len(chunk) * width)
+        parts.append(flat.reshape(-1, width))
+    return np.concatenate(parts)
 
 
 def threshold_scores(recency: np.ndarray, frequency: np.ndarray, monetary: np.ndarray, cuts: RfmThresholds, exponent: int):
@@ -72,10 +95,11 @@ def compute(crm, as_of: Any = None, window_days: int = 365, store: bool = True) 
     moment = crm.as_of(as_of)
     in_list, out_list, params = q.kind_params(crm)
     start = to_iso(moment - timedelta(days=window_days))
-    rows = crm.db.execute(q.rfm_aggregate(in_list, out_list), dict(params, as_of=to_iso(moment), start=start)).fetchall()
-    data = np.array(rows, dtype=np.int64).reshape(-1, 4)
-    data = data[np.argsort(data[:, 0], kind="stable")]
-    ids, recency, frequency, monetary = data[:, 0], data[:, 1], data[:, 2], data[:, 3]
+    cursor = crm.db.execute(q.rfm_aggregate(in_list, out_list), dict(params, as_of=to_iso(moment), start=start))
+    data = fetch_int64(cursor, 4)
+    if len(data) > 1 and np.any(data[1:, 0] <= data[:-1, 0]):  # a store whose GROUP BY does not keep the order
+        data = data[np.argsort(data[:, 0], kind="stable")]
+    ids, recency, frequency, monetary = (np.ascontiguousarray(data[:, k]) for k in range(4))
     thresholds = crm.settings.get("loyalty.rfm_thresholds")
     if thresholds:
         method = "thresholds"
@@ -87,23 +111,20 @@ def compute(crm, as_of: Any = None, window_days: int = 365, store: bool = True) 
         m = ntile(monetary, ids)
     names, table = segment_table(segment_rules(crm))
     segment_index = table[r, f, m] if len(ids) else np.empty(0, dtype=np.int64)
-    counts = {name: 0 for name in names}
-    for index, amount in zip(*np.unique(segment_index, return_counts=True)):
-        counts[names[int(index)]] = int(amount)
-    counts = {k: v for k, v in counts.items() if v or k != UNCLASSIFIED}
-    segment_names = np.array(names, dtype=object)[segment_index].tolist()
-    codes = (r * 100 + f * 10 + m).astype(str).tolist()
-    records = list(zip(
-        ids.tolist(), recency.tolist(), frequency.tolist(), monetary.tolist(), r.tolist(), f.tolist(), m.tolist(),
-        codes, (r + f + m).tolist(), segment_names,
-    ))
+    per_segment = np.bincount(segment_index, minlength=len(names))
+    counts = {name: int(n) for name, n in zip(names, per_segment) if n or name != UNCLASSIFIED}
+    scored = RfmScores(
+        {"customer_id": ids, "recency_days": recency, "frequency": frequency, "monetary": monetary,
+         "r": r, "f": f, "m": m, "segment_index": segment_index},
+        names, crm.exponent,
+    )
     run = None
     if store:
         with crm.transaction():
             run_id = runs.start(crm, "rfm", moment, {"window_days": window_days, "method": method})
-            crm.db.conn.executemany(q.RFM_INSERT, ((run_id, *rec) for rec in records))
-            run = runs.finish(crm, run_id, len(records), "rfm", moment)
-    return RfmResult(run, moment, window_days, method, counts, records, crm.exponent)
+            crm.db.conn.executemany(q.RFM_INSERT, ((run_id, *rec) for rec in scored.rows()))
+            run = runs.finish(crm, run_id, len(scored), "rfm", moment)
+    return RfmResult(run, moment, window_days, method, counts, scored)
 
 
 def scores(crm, run: Run, customer_id: int | None = None, limit: int = 1000, offset: int = 0) -> list[RfmScore]:
@@ -156,24 +177,43 @@ def pareto(crm, as_of: Any = None, window_days: int | None = None, top: Any = "0
     A customer whose refunds exceed their purchases counts as 0 revenue.
     """
     moment = crm.as_of(as_of)
-    fraction = Decimal(str(top))
-    if isinstance(top, float) or not Decimal(0) < fraction <= Decimal(1):
-        raise ValidationError("top", top, "a fraction above 0 and at most 1, as text or Decimal (e.g. '0.2')")
+    fraction = _fraction(top)
     start = BEGINNING
     if window_days is not None:
         if isinstance(window_days, bool) or not isinstance(window_days, int) or window_days < 1:
             raise ValidationError("window_days", window_days, "a whole number of days >= 1")
         start = to_iso(moment - timedelta(days=window_days))
     in_list, out_list, params = q.kind_params(crm)
-    rows = crm.db.execute(q.net_spend_per_customer(in_list, out_list), dict(params, as_of=to_iso(moment), start=start)).fetchall()
-    data = np.array(rows, dtype=np.int64).reshape(-1, 2)
-    ids, values = data[:, 0], np.clip(data[:, 1], 0, None)
+    cursor = crm.db.execute(q.net_spend_per_customer(in_list, out_list), dict(params, as_of=to_iso(moment), start=start))
+    return _concentration(moment, fetch_int64(cursor, 2)[:, 1], fraction, crm.exponent)
+
+
+def pareto_of(crm, result: RfmResult, top: Any = "0.2") -> Pareto:
+    """The Pareto figures of ``pareto(as_of=result.as_of, window_days=result.window_days)`` from
+    an RFM result, without a second pass over the log: the customers with a purchase in the
+    window are those with frequency > 0, and their net spend in the window is the monetary value.
+    """
+    fraction = _fraction(top)
+    scores = result.scores
+    values = scores.column("monetary")[scores.column("frequency") > 0]
+    return _concentration(result.as_of, values, fraction, crm.exponent)
+
+
+def _fraction(top: Any) -> Decimal:
+    fraction = Decimal(str(top))
+    if isinstance(top, float) or not Decimal(0) < fraction <= Decimal(1):
+        raise ValidationError("top", top, "a fraction above 0 and at most 1, as text or Decimal (e.g. '0.2')")
+    return fraction
+
+
+def _concentration(moment, net: np.ndarray, fraction: Decimal, exponent: int) -> Pareto:
+    """Pareto figures of per-customer net spend (minor units; below 0 counts as 0)."""
+    values = np.clip(net, 0, None)
     n = len(values)
     total = int(values.sum())
     top_n = max(1, math.ceil(n * fraction)) if n else 0
-    order = np.lexsort((ids, -values))
-    top_revenue = int(values[order[:top_n]].sum())
     ascending = np.sort(values)
+    top_revenue = int(ascending[n - top_n:].sum()) if n else 0  # the top_n largest values, whoever holds them
     if n and total > 0:
         cumulative = np.concatenate([[0], np.cumsum(ascending)]) / total
         ranks = np.arange(1, n + 1, dtype=float)
@@ -183,7 +223,6 @@ def pareto(crm, as_of: Any = None, window_days: int | None = None, top: Any = "0
         share = top_revenue / total
     else:
         gini, lorenz, share = 0.0, [(0.0, 0.0), (1.0, 1.0)], 0.0
-    exponent = crm.exponent
     return Pareto(
         moment, n, from_minor(total, exponent), fraction, top_n, from_minor(top_revenue, exponent),
         round(share, 6), round(gini, 6), lorenz,

@@ -51,6 +51,20 @@ class TestQuintiles:
             got = ntile(values, ids)
             assert {int(i): int(s) for i, s in zip(ids, got)} == expected
 
+    def test_ntile_on_ascending_ids_small_and_wide_value_ranges(self):
+        """Ids in ascending order (as the aggregate returns them) take the stable-sort path; values
+        spanning fewer than 2**16 are sorted as uint16 offsets, wider ones (money) as they are."""
+        rng = np.random.default_rng(5)
+        for n in (2, 6, 999, 5003):
+            ids = np.sort(rng.choice(np.arange(1, 20 * n), size=n, replace=False))
+            for values in (rng.integers(-400, 3000, n), -rng.integers(0, 4, n), rng.integers(-10**9, 10**12, n),
+                           np.full(n, 7), np.array([-(2**62), 2**62] * (n // 2) + [0] * (n % 2))):
+                db = sqlite3.connect(":memory:")
+                db.execute("CREATE TABLE t(id INTEGER, v INTEGER)")
+                db.executemany("INSERT INTO t VALUES (?, ?)", zip(ids.tolist(), values.tolist()))
+                expected = dict(db.execute("SELECT id, NTILE(5) OVER (ORDER BY v, id) FROM t"))
+                assert {int(i): int(s) for i, s in zip(ids, ntile(values, ids))} == expected
+
     def test_group_sizes_for_seven_customers(self):
         """7 = 5 groups of 1 plus 2 extra: sizes 2, 2, 1, 1, 1 (larger groups first)."""
         scores = ntile(np.arange(7), np.arange(7))
@@ -140,6 +154,30 @@ class TestRfm:
         crm.loyalty.set_rfm_segments([{"segment": "best", "r": [4, 5], "f": [4, 5], "m": [4, 5]}, {"segment": "rest"}])
         result = crm.loyalty.rfm(store=False)
         assert result.segments == {"best": 1, "rest": 4}
+
+    def test_scores_are_a_lazy_sequence_equal_to_the_stored_rows(self, crm, shop):
+        """``scores`` reads like a list of RfmScore by customer id and equals what the run stored."""
+        result = crm.loyalty.rfm()
+        scores = result.scores
+        as_list = list(scores)
+        assert len(scores) == result.customers == 5 and scores == as_list and scores == crm.loyalty.rfm_scores()
+        assert [s.customer_id for s in as_list] == sorted(s.customer_id for s in as_list)
+        assert scores[0] == as_list[0] and scores[-1] == as_list[-1] and scores[1:4] == as_list[1:4]
+        assert scores[::-2] == as_list[::-2]
+        with pytest.raises(IndexError):
+            scores[5]
+        columns = scores.columns()
+        assert columns["code"].tolist() == [int(s.code) for s in as_list]
+        assert columns["segment"].tolist() == [s.segment for s in as_list]
+        assert columns["monetary"].tolist() == [int(s.monetary * 100) for s in as_list]
+
+    def test_report_pareto_from_the_rfm_pass_equals_pareto(self, crm, shop):
+        from crmkit_loyalty import rfm
+
+        for as_of in (None, "2024-07-01T09:00:00Z", "2025-06-01", "2020-01-01"):
+            result = crm.loyalty.rfm(as_of=as_of, store=False)
+            for top in ("0.2", "0.4", "1"):
+                assert rfm.pareto_of(crm, result, top) == crm.loyalty.pareto(as_of=as_of, window_days=365, top=top)
 
 
 class TestPareto:
