@@ -41,7 +41,50 @@ class RfmScore:
     segment: str
 
 
-class RfmScores(Sequence):
+class LazyRecords(Sequence):
+    """A read-only sequence of records held as column arrays, each record built only when read.
+
+    ``len``, indexing, slicing (a list), iteration and ``==`` with a list behave as on a list of
+    records; ``order`` gives the row positions in sequence order (a ``range`` when the rows are
+    already in order). Subclasses say how to build records of some row positions (``_build``).
+    """
+
+    _CHUNK = 10_000  # rows converted to Python values at a time while iterating
+
+    def __init__(self, order: Any) -> None:
+        self._order = order
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list: ...
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return list(self._build(self._order[index]))
+        return next(self._build([self._order[index]]))  # IndexError and negative indexes as on a list
+
+    def __iter__(self):
+        for start in range(0, len(self), self._CHUNK):
+            yield from self._build(self._order[start:start + self._CHUNK])
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (LazyRecords, list, tuple)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} of {len(self)} customers>"
+
+    def _build(self, rows):
+        raise NotImplementedError
+
+
+class RfmScores(LazyRecords):
     """The scores of an RFM computation, by customer id.
 
     A read-only sequence: ``len``, indexing, slicing (a list), iteration and ``==`` with a list
@@ -51,39 +94,12 @@ class RfmScores(Sequence):
     """
 
     _NAMES = ("customer_id", "recency_days", "frequency", "monetary", "r", "f", "m", "code", "score", "segment")
-    _CHUNK = 10_000  # rows converted to Python values at a time while iterating
 
     def __init__(self, columns: dict[str, Any], segment_names: list[str], exponent: int) -> None:
+        super().__init__(range(len(columns["customer_id"])))
         self._columns = columns  # customer_id, recency_days, frequency, monetary, r, f, m, segment_index
         self._names = segment_names
         self._exponent = exponent
-
-    def __len__(self) -> int:
-        return len(self._columns["customer_id"])
-
-    @overload
-    def __getitem__(self, index: int) -> RfmScore: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[RfmScore]: ...
-
-    def __getitem__(self, index):
-        if isinstance(index, slice):
-            return list(self._build(range(len(self))[index]))
-        position = range(len(self))[index]  # IndexError and negative indexes as on a list
-        return next(self._build([position]))
-
-    def __iter__(self):
-        for start in range(0, len(self), self._CHUNK):
-            yield from self._build(slice(start, start + self._CHUNK))
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, (RfmScores, list, tuple)):
-            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
-        return NotImplemented
-
-    def __repr__(self) -> str:
-        return f"<RfmScores of {len(self)} customers>"
 
     def columns(self) -> dict[str, Any]:
         """The scores as numpy arrays by customer id: ``monetary`` in minor units, ``code`` the
@@ -108,6 +124,8 @@ class RfmScores(Sequence):
             yield from self._tuples(slice(start, start + step))
 
     def _tuples(self, rows):
+        if isinstance(rows, range):  # a run of rows is read as a view of the arrays, not a copy
+            rows = slice(rows.start, rows.stop) if rows.step == 1 else list(rows)
         c = self._columns
         cid, rec, freq, mon = (c[name][rows].tolist() for name in ("customer_id", "recency_days", "frequency", "monetary"))
         r, f, m = (np.asarray(c[name][rows], dtype=np.int64) for name in ("r", "f", "m"))
@@ -325,7 +343,7 @@ class CustomerValue:
     clv: Decimal
 
 
-class CustomerValues(Sequence):
+class CustomerValues(LazyRecords):
     """The customer values of a CLV computation, highest CLV first (ties by customer id).
 
     A read-only sequence: ``len``, indexing, slicing (a list), iteration and ``==`` with a list
@@ -338,38 +356,10 @@ class CustomerValues(Sequence):
         "customer_id", "frequency", "recency", "age", "monetary", "historical", "historical_margin",
         "expected_purchases_90d", "p_alive", "expected_spend", "clv",
     )
-    _CHUNK = 10_000  # rows converted to Python values at a time while iterating
-
     def __init__(self, columns: dict[str, Any], order: Any, exponent: int) -> None:
+        super().__init__(order)
         self._columns = columns
-        self._order = order
         self._exponent = exponent
-
-    def __len__(self) -> int:
-        return len(self._order)
-
-    @overload
-    def __getitem__(self, index: int) -> CustomerValue: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[CustomerValue]: ...
-
-    def __getitem__(self, index):
-        if isinstance(index, slice):
-            return list(self._build(self._order[index]))
-        return next(self._build(self._order[[index]]))
-
-    def __iter__(self):
-        for start in range(0, len(self._order), self._CHUNK):
-            yield from self._build(self._order[start:start + self._CHUNK])
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, (CustomerValues, list, tuple)):
-            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
-        return NotImplemented
-
-    def __repr__(self) -> str:
-        return f"<CustomerValues of {len(self)} customers>"
 
     def columns(self) -> dict[str, Any]:
         """The values as numpy arrays in the sequence's order: money in minor units (int64),
