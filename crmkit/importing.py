@@ -32,7 +32,7 @@ from attrs import frozen
 from .errors import CrmError, ImportRefused, ValidationError
 from .models import Customer, Interaction, normalise_email
 from .money import to_minor
-from .timeutil import UTC, to_iso
+from .timeutil import to_datetime, to_iso
 
 if TYPE_CHECKING:
     from .crm import CRM
@@ -625,30 +625,16 @@ class TimeReader:
     def __call__(self, value: Any, field: str) -> str:
         if self.date_format is None and self.zone is None:
             return _time(value, field)
-        if isinstance(value, str):
-            moment = self._parse(value.strip(), value, field)
-        elif isinstance(value, datetime):
-            moment = value
-        elif isinstance(value, date):
-            moment = datetime.combine(value, time(0))
-        else:
-            return _time(value, field)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=self.zone or UTC)
-        return to_iso(moment, field)
+        if self.date_format is not None and isinstance(value, str):
+            value = self._strptime(value, field)
+        return to_iso(to_datetime(value, field, zone=self.zone), field)
 
-    def _parse(self, text: str, value: Any, field: str) -> datetime:
-        if self.date_format is not None:
-            try:
-                return datetime.strptime(text, self.date_format)
-            except ValueError:
-                example = datetime(2024, 5, 1, 14, 30).strftime(self.date_format)
-                raise ValidationError(field, value, f"a time written as {self.date_format}, like {example}") from None
-        iso = text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text
+    def _strptime(self, value: str, field: str) -> datetime:
         try:
-            return datetime.fromisoformat(iso)
+            return datetime.strptime(value.strip(), self.date_format)
         except ValueError:
-            raise ValidationError(field, value, "an ISO-8601 date or time like 2024-05-01") from None
+            example = datetime(2024, 5, 1, 14, 30).strftime(self.date_format)
+            raise ValidationError(field, value, f"a time written as {self.date_format}, like {example}") from None
 
 
 def _money(value: Any) -> str:

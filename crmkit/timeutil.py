@@ -6,7 +6,7 @@ Stored text has one fixed width, so text order is time order and SQL can compare
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Callable
 
 from .errors import ValidationError
@@ -23,15 +23,17 @@ def system_clock() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def to_datetime(value: object, field: str = "time") -> datetime:
+def to_datetime(value: object, field: str = "time", zone: tzinfo | None = None) -> datetime:
     """Read a datetime, date or ISO-8601 text as an aware UTC datetime.
 
-    A naive datetime or text without an offset is taken to be UTC; a date means its midnight UTC.
+    A naive datetime or text without an offset is taken to be in ``zone`` (default UTC); a date
+    means its midnight there.
     """
+    zone = zone or UTC
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, date):
-        moment = datetime.combine(value, time(0), UTC)
+        moment = datetime.combine(value, time(0), zone)
     elif isinstance(value, str):
         text = value.strip()
         if text.endswith("Z") or text.endswith("z"):
@@ -43,7 +45,7 @@ def to_datetime(value: object, field: str = "time") -> datetime:
     else:
         raise ValidationError(field, value, "a datetime, a date or ISO-8601 text")
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+        moment = moment.replace(tzinfo=zone)
     try:
         return moment.astimezone(UTC).replace(microsecond=0)
     except OverflowError:
