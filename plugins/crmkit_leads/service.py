@@ -143,9 +143,9 @@ class LeadsService:
         customers, details = [], []
         stages = self.options.stages
         known = set(LEAD_FIELDS) | set(Customer.EDITABLE) | {"created_at"}
-        numbers = iter(row_numbers) if row_numbers is not None else None
+        numbers = iter(row_numbers or ())
         for counted, row in enumerate(rows, start=1):
-            position = next(numbers, counted) if numbers is not None else counted
+            position = next(numbers, counted)  # the caller's number, else the position
             if not isinstance(row, dict):
                 raise ValidationError(f"row {position}", row, "a dict of lead fields")
             unknown = sorted(str(k) for k in row if k not in known)
