@@ -74,12 +74,9 @@ class Scope:
 
         Cost is read from purchase data at ``$.<cost_key>`` in major units and scaled to minor units.
         """
-        key = ("revenue", period.start, period.end)
-        if key not in self.cache:
-            self.cache[key] = queries.revenue(
-                db, self.filter, to_iso(period.start), to_iso(period.end), f"$.{self.cost_key}", 10 ** self.exponent,
-            )
-        return self.cache[key]
+        return self.cached("revenue", period, lambda: queries.revenue(
+            db, self.filter, to_iso(period.start), to_iso(period.end), f"$.{self.cost_key}", 10 ** self.exponent,
+        ))
 
     def money(self, minor: int | None) -> Decimal | None:
         """An amount in minor units as an exact Decimal in major units (None stays None)."""
