@@ -6,6 +6,20 @@ import click
 
 from crmkit.cli import db_argument, open_crm
 
+from .config import RFM_METHODS
+
+class OneLineChoice(click.Choice):
+    """A choice whose bad value is one ``Error:`` line (a CrmError), like crmkit's own options."""
+
+    def convert(self, value, param, ctx):
+        from crmkit import CrmError
+
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter as error:
+            raise CrmError(f"{param.opts[-1] if param else 'value'}: {error.message}") from None
+
+
 as_of_option = click.option("--as-of", "as_of", default=None, help="Compute as of this date or time (default: now).")
 
 
@@ -29,11 +43,39 @@ def loyalty() -> None:
 @as_of_option
 @click.option("--window", "window_days", type=int, default=365, show_default=True, help="Window in days for F and M.")
 @click.option("--no-store", is_flag=True, help="Compute only; do not store the run.")
-def rfm(db, as_of, window_days, no_store):
-    """Score customers by recency, frequency and monetary value; show the named segments."""
+@click.option("--method", type=OneLineChoice(RFM_METHODS), default=None,
+              help="quantiles: cut points from the distribution, equal values score alike; ntile: SQL NTILE, "
+                   "ties by customer id; thresholds: fixed cut points. Default: the stored method, else quantiles.")
+@click.option("--thresholds", default=None, metavar="CUTS",
+              help='Fixed cut points for --method thresholds, e.g. "r=30,90,180,365 f=2,3,5,8 m=50,100,250,500".')
+@click.option("--save", is_flag=True, help="Store --method (and --thresholds) as this CRM's default.")
+def rfm(db, as_of, window_days, no_store, method, thresholds, save):
+    """Score customers by recency, frequency and monetary value; show the named segments and cut points."""
+    from crmkit import ValidationError
+
+    from .config import parse_thresholds
+
+    cuts = parse_thresholds(thresholds) if thresholds is not None else None
+    if cuts is not None and method not in (None, "thresholds"):
+        raise ValidationError("--thresholds", thresholds, "only with --method thresholds")
+    if cuts is not None:
+        method = "thresholds"
+    if save and method is None:
+        raise ValidationError("--save", True, "a --method to store")
     with open_crm(db) as crm:
-        result = crm.loyalty.rfm(as_of=as_of, window_days=window_days, store=not no_store)
-        click.echo(f"RFM as of {result.as_of:%Y-%m-%d}, window {window_days} days, {result.method}: {len(result.scores)} customer{'' if len(result.scores) == 1 else 's'}")
+        if save:
+            crm.loyalty.set_rfm_method(method, cuts)
+        result = crm.loyalty.rfm(as_of=as_of, window_days=window_days, store=not no_store, method=method, thresholds=cuts)
+        n = len(result.scores)
+        click.echo(f"RFM as of {result.as_of:%Y-%m-%d}, window {window_days} days, {result.method}: {n} customer{'' if n == 1 else 's'}")
+        if result.cuts:
+            click.echo(
+                "cut points: R below " + "/".join(map(str, result.cuts["r"])) + " days, F above "
+                + "/".join(map(str, result.cuts["f"])) + ", M above " + "/".join(result.cuts["m"]) + f" {crm.currency}"
+                if result.method == "quantiles" else
+                "cut points: R at most " + "/".join(map(str, result.cuts["r"])) + " days, F at least "
+                + "/".join(map(str, result.cuts["f"])) + ", M at least " + "/".join(result.cuts["m"]) + f" {crm.currency}"
+            )
         _table([{"segment": k, "customers": v} for k, v in result.segments.items()], ["segment", "customers"])
 
 

@@ -62,9 +62,21 @@ class RfmSegmentRule:
             raise ValidationError("rfm segment", value, "a lower-case name of letters, digits and _")
 
 
+def _money_cut(value: Any) -> Decimal:
+    if isinstance(value, (bool, float)):
+        raise ValidationError("thresholds.m", value, "an exact amount (Decimal, int or text), not a float")
+    try:
+        number = Decimal(str(value))
+    except Exception:  # noqa: BLE001 - any unreadable value gets the same message
+        raise ValidationError("thresholds.m", value, "an amount in currency units") from None
+    if not number.is_finite():
+        raise ValidationError("thresholds.m", value, "an amount in currency units")
+    return number
+
+
 @frozen
 class RfmThresholds:
-    """Fixed score thresholds instead of quintiles: four ascending cut points per dimension.
+    """Fixed business thresholds (method ``thresholds``): four ascending cut points per dimension.
 
     R: score 5 when recency_days <= r[0], 4 when <= r[1], ..., 1 above r[3].
     F and M: score 1 + the number of cut points the value reaches (value >= cut).
@@ -73,7 +85,7 @@ class RfmThresholds:
 
     r: tuple[int, ...] = field(converter=tuple)
     f: tuple[int, ...] = field(converter=tuple)
-    m: tuple[Decimal, ...] = field(converter=lambda v: tuple(Decimal(str(x)) for x in v))
+    m: tuple[Decimal, ...] = field(converter=lambda v: tuple(_money_cut(x) for x in v))
 
     def __attrs_post_init__(self) -> None:
         for name in ("r", "f", "m"):
@@ -84,6 +96,39 @@ class RfmThresholds:
     def to_json(self) -> dict:
         """The cut points as JSON-ready settings; ``m`` as text so the Decimals stay exact."""
         return {"r": list(self.r), "f": list(self.f), "m": [str(x) for x in self.m]}
+
+
+#: How RFM scores are given: ``quantiles`` (the default: cut points at the quintiles of each
+#: value's distribution, equal values get equal scores), ``ntile`` (SQL's ``NTILE(5)``: five groups
+#: of equal size, ties broken by customer id) or ``thresholds`` (fixed business cut points).
+RFM_METHODS = ("quantiles", "ntile", "thresholds")
+DEFAULT_RFM_METHOD = "quantiles"
+
+
+def check_rfm_method(method: Any) -> str:
+    """``method`` if it is one of :data:`RFM_METHODS`, else a ValidationError naming them."""
+    if method not in RFM_METHODS:
+        raise ValidationError("method", method, "one of " + ", ".join(RFM_METHODS))
+    return method
+
+
+def parse_thresholds(text: str) -> "RfmThresholds":
+    """Fixed RFM cut points from text such as ``"r=30,90,180,365 f=2,3,5,8 m=50,100,250,500"``
+    (the three parts separated by spaces or ``;``, in any order; ``m`` in currency units)."""
+    parts: dict[str, list[str]] = {}
+    for item in re.split(r"[;\s]+", str(text).strip()):
+        name, sep, values = item.partition("=")
+        if not sep or name not in ("r", "f", "m") or name in parts:
+            raise ValidationError("thresholds", text, "r=…,…,…,… f=…,…,…,… m=…,…,…,… (four cut points each)")
+        parts[name] = [v for v in values.split(",") if v]
+    if set(parts) != {"r", "f", "m"}:
+        raise ValidationError("thresholds", text, "cut points for each of r, f and m")
+    try:
+        r = [int(v) for v in parts["r"]]
+        f = [int(v) for v in parts["f"]]
+    except ValueError:
+        raise ValidationError("thresholds", text, "whole numbers of days (r) and purchases (f)") from None
+    return RfmThresholds(r=r, f=f, m=parts["m"])
 
 
 # --- points -------------------------------------------------------------------------------------

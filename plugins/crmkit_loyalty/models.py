@@ -143,14 +143,18 @@ class RfmScores(LazyRecords):
 class RfmResult:
     """An RFM computation: the run, the count per named segment, and the scores.
 
+    ``method`` is the scoring method; ``cuts`` the four cut points per dimension it used
+    (``{"r": days, "f": purchases, "m": amounts as text}``; None for ``ntile``).
+
     ``scores`` (:class:`RfmScores`, a sequence of :class:`RfmScore` by customer id) builds a
     record only for the items read: a million records take seconds to make, and most callers
     only need the counts or the stored run.
     """
 
     def __init__(self, run: Run | None, as_of: datetime, window_days: int, method: str,
-                 segments: dict[str, int], scores: RfmScores):
+                 segments: dict[str, int], scores: RfmScores, cuts: dict | None = None):
         self.run = run
+        self.cuts = cuts
         self.as_of = as_of
         self.window_days = window_days
         self.method = method

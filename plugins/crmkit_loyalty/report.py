@@ -9,6 +9,13 @@ from . import churn, rfm, runs, value
 from . import queries as q
 
 
+METHOD_NOTES = {
+    "quantiles": "cut points from the distribution; equal values score alike",
+    "ntile": "five equal groups, ties by customer id",
+    "thresholds": "fixed cut points",
+}
+
+
 def sections(crm, as_of) -> list[Section]:
     """The loyalty report sections as of ``as_of``: RFM segments, tiers, points, churn warnings and CLV.
 
@@ -33,7 +40,8 @@ def _rfm(crm, as_of) -> Section:
             Chart("line", "Lorenz curve (365 days)", "customers", ("revenue",),
                   rows=[{"customers": x, "revenue": y} for x, y in pareto.lorenz[::5]]),
         ),
-        notes="Quintile scores over the customers with a purchase up to the report date; window 365 days.",
+        notes=f"Scores by method {result.method} ({METHOD_NOTES[result.method]}) over the customers with a purchase "
+              "up to the report date; window 365 days.",
         plugin="loyalty",
     )
 

@@ -2,9 +2,22 @@
 
 The aggregate is one SQL statement (one row per customer), fetched in chunks straight into int64
 arrays; scoring and the segment mapping are vectorised numpy on those arrays, and the result
-builds an ``RfmScore`` only for the items read. Quintiles follow SQL ``NTILE(5) OVER (ORDER BY value, customer_id)``: customers are put in
-order from worst to best (ties broken by ascending customer id) and cut into five groups whose
-sizes differ by at most one, the larger groups first.
+builds an ``RfmScore`` only for the items read.
+
+Three scoring methods (see :data:`~crmkit_loyalty.config.RFM_METHODS`):
+
+* ``quantiles`` (the default): cut points from each value's distribution. A value's score is
+  1 + the number of the four cut points it is strictly better than, the k-th cut point being the
+  value of the customer at position ⌈k·n/5⌉ from the worst. Equivalently, score = 1 + ⌊5 · (the
+  share of customers with a strictly worse value)⌋. Equal values get equal scores, a better
+  value never gets a lower score, and neither ids nor insertion order play a part. A value shared
+  by more than a fifth of the customers takes the score of the worst position it covers and the
+  scores above it inside its span stay unused (if 70% bought once, once-buyers score 1 and the
+  next value up scores 4).
+* ``ntile``: SQL ``NTILE(5) OVER (ORDER BY value, customer_id)``: customers in order from worst to
+  best, ties broken by ascending customer id, cut into five groups whose sizes differ by at most
+  one, the larger groups first. Equal values may get different scores.
+* ``thresholds``: fixed business cut points (:class:`~crmkit_loyalty.config.RfmThresholds`).
 """
 
 from __future__ import annotations
@@ -23,7 +36,9 @@ from crmkit.timeutil import to_iso
 
 from . import queries as q
 from . import runs
-from .config import DEFAULT_RFM_SEGMENTS, UNCLASSIFIED, RfmSegmentRule, RfmThresholds
+from .config import (
+    DEFAULT_RFM_METHOD, DEFAULT_RFM_SEGMENTS, UNCLASSIFIED, RfmSegmentRule, RfmThresholds, check_rfm_method,
+)
 from .models import Movement, Pareto, RfmResult, RfmScore, RfmScores, Run
 
 BEGINNING = "0001-01-01T00:00:00Z"
@@ -48,6 +63,26 @@ def ntile(worst_to_best: np.ndarray, ids: np.ndarray, groups: int = 5) -> np.nda
     sizes = [size + 1] * extra + [size] * (groups - extra)  # the larger groups first
     scores[order] = np.repeat(np.arange(1, groups + 1), sizes)
     return scores
+
+
+def quantile_scores(worst_to_best: np.ndarray, groups: int = 5) -> np.ndarray:
+    """Scores 1..groups from cut points of the distribution: 1 + ⌊groups · (customers with a
+    strictly worse value) / n⌋. Equal values get equal scores; the order of the input is irrelevant."""
+    values = np.asarray(worst_to_best)
+    if values.size == 0:
+        return np.empty(0, dtype=np.int64)
+    worse = np.searchsorted(np.sort(values), values, side="left")
+    return 1 + (groups * worse.astype(np.int64)) // values.size
+
+
+def quantile_cuts(worst_to_best: np.ndarray, groups: int = 5) -> list[int]:
+    """The cut points of :func:`quantile_scores`: the value at position ⌈k·n/groups⌉ (1-based,
+    worst first) for k = 1..groups-1; a value strictly better than k of them scores k + 1."""
+    values = np.sort(np.asarray(worst_to_best))
+    n = values.size
+    if n == 0:
+        return []
+    return [int(values[-(-k * n // groups) - 1]) for k in range(1, groups)]
 
 
 #: Rows converted to an array at a time: the Python tuples of a million customers would stay
@@ -88,10 +123,55 @@ def segment_rules(crm) -> list[RfmSegmentRule]:
     return [RfmSegmentRule(**rule) for rule in crm.settings.get("loyalty.rfm_segments", list(DEFAULT_RFM_SEGMENTS))]
 
 
-def compute(crm, as_of: Any = None, window_days: int = 365, store: bool = True) -> RfmResult:
-    """RFM as of a time over a window; stored as a run unless ``store`` is False."""
+def method_of(crm, method: str | None = None) -> str:
+    """The scoring method: ``method`` if given, else the stored ``loyalty.rfm_method``, else
+    ``thresholds`` when cut points are stored (files from before the setting existed), else
+    ``quantiles``."""
+    if method is None:
+        method = crm.settings.get("loyalty.rfm_method") or (
+            "thresholds" if crm.settings.get("loyalty.rfm_thresholds") else DEFAULT_RFM_METHOD
+        )
+    return check_rfm_method(method)
+
+
+def thresholds_of(crm, thresholds: RfmThresholds | dict | None = None) -> RfmThresholds:
+    """The fixed cut points: ``thresholds`` if given, else the stored ``loyalty.rfm_thresholds``."""
+    if thresholds is None:
+        thresholds = crm.settings.get("loyalty.rfm_thresholds")
+    if not thresholds:
+        raise ValidationError(
+            "thresholds", None, "cut points for method 'thresholds' (set_rfm_thresholds, or thresholds=)",
+        )
+    return thresholds if isinstance(thresholds, RfmThresholds) else RfmThresholds(**thresholds)
+
+
+def score(recency, frequency, monetary, ids, method: str, thresholds: RfmThresholds | None, exponent: int):
+    """R, F and M scores by ``method``, and the cut points used (None for ``ntile``): recency in
+    days (R: a recency below a cut point scores higher), frequency a count, monetary minor units
+    (cut points given in currency units as exact text)."""
+    if method == "thresholds":
+        r, f, m = threshold_scores(recency, frequency, monetary, thresholds, exponent)
+        return r, f, m, thresholds.to_json()
+    if method == "ntile":
+        return ntile(-recency, ids), ntile(frequency, ids), ntile(monetary, ids), None
+    cuts = {
+        "r": [-v for v in quantile_cuts(-recency)], "f": quantile_cuts(frequency),
+        "m": [str(from_minor(v, exponent)) for v in quantile_cuts(monetary)],
+    }
+    return quantile_scores(-recency), quantile_scores(frequency), quantile_scores(monetary), cuts
+
+
+def compute(crm, as_of: Any = None, window_days: int = 365, store: bool = True, method: str | None = None,
+            thresholds: RfmThresholds | dict | None = None) -> RfmResult:
+    """RFM as of a time over a window; stored as a run unless ``store`` is False.
+
+    ``method`` (``quantiles``, ``ntile`` or ``thresholds``) defaults to the stored setting;
+    ``thresholds`` (for method ``thresholds``) to the stored cut points.
+    """
     if isinstance(window_days, bool) or not isinstance(window_days, int) or not 1 <= window_days <= 36500:
         raise ValidationError("window_days", window_days, "a whole number of days from 1 to 36500")
+    method = method_of(crm, method)
+    cut_points = thresholds_of(crm, thresholds) if method == "thresholds" else None
     moment = crm.as_of(as_of)
     in_list, out_list, params = q.kind_params(crm)
     start = to_iso(moment - timedelta(days=window_days))
@@ -100,15 +180,7 @@ def compute(crm, as_of: Any = None, window_days: int = 365, store: bool = True) 
     if len(data) > 1 and np.any(data[1:, 0] <= data[:-1, 0]):  # a store whose GROUP BY does not keep the order
         data = data[np.argsort(data[:, 0], kind="stable")]
     ids, recency, frequency, monetary = (np.ascontiguousarray(data[:, k]) for k in range(4))
-    thresholds = crm.settings.get("loyalty.rfm_thresholds")
-    if thresholds:
-        method = "thresholds"
-        r, f, m = threshold_scores(recency, frequency, monetary, RfmThresholds(**thresholds), crm.exponent)
-    else:
-        method = "quintiles"
-        r = ntile(-recency, ids)
-        f = ntile(frequency, ids)
-        m = ntile(monetary, ids)
+    r, f, m, cuts = score(recency, frequency, monetary, ids, method, cut_points, crm.exponent)
     names, table = segment_table(segment_rules(crm))
     segment_index = table[r, f, m] if len(ids) else np.empty(0, dtype=np.int64)
     per_segment = np.bincount(segment_index, minlength=len(names))
@@ -121,10 +193,10 @@ def compute(crm, as_of: Any = None, window_days: int = 365, store: bool = True) 
     run = None
     if store:
         with crm.transaction():
-            run_id = runs.start(crm, "rfm", moment, {"window_days": window_days, "method": method})
+            run_id = runs.start(crm, "rfm", moment, {"window_days": window_days, "method": method, "cuts": cuts})
             crm.db.conn.executemany(q.RFM_INSERT, ((run_id, *rec) for rec in scored.rows()))
             run = runs.finish(crm, run_id, len(scored), "rfm", moment)
-    return RfmResult(run, moment, window_days, method, counts, scored)
+    return RfmResult(run, moment, window_days, method, counts, scored, cuts)
 
 
 def scores(crm, run: Run, customer_id: int | None = None, limit: int = 1000, offset: int = 0) -> list[RfmScore]:

@@ -23,9 +23,38 @@ class LoyaltyService:
 
     # --- RFM and Pareto ---------------------------------------------------------------------------
 
-    def rfm(self, as_of: Any = None, window_days: int = 365, store: bool = True) -> RfmResult:
-        """RFM scores and named segments as of a time (stored as a run unless ``store=False``)."""
-        return rfm.compute(self._crm, as_of, window_days, store)
+    def rfm(self, as_of: Any = None, window_days: int = 365, store: bool = True, *, method: str | None = None,
+            thresholds: RfmThresholds | dict | None = None) -> RfmResult:
+        """RFM scores and named segments as of a time (stored as a run unless ``store=False``).
+
+        ``method``: ``quantiles`` (cut points from the distribution; equal values score alike),
+        ``ntile`` (SQL's NTILE, ties by id) or ``thresholds`` (fixed cut points: ``thresholds``
+        or the stored ones); default: the stored method (``set_rfm_method``), else ``quantiles``.
+        """
+        return rfm.compute(self._crm, as_of, window_days, store, method, thresholds)
+
+    def rfm_method(self) -> str:
+        """The stored RFM scoring method (``quantiles`` unless changed with ``set_rfm_method``)."""
+        return rfm.method_of(self._crm)
+
+    def set_rfm_method(self, method: str, thresholds: RfmThresholds | dict | None = None) -> None:
+        """Store the RFM scoring method used when ``rfm()`` is not given one.
+
+        ``thresholds`` stores fixed cut points too; method ``thresholds`` needs cut points
+        given here or stored before. Nothing is stored when a value is invalid.
+        """
+        from .config import check_rfm_method
+
+        check_rfm_method(method)
+        chosen = None
+        if thresholds is not None:
+            chosen = thresholds if isinstance(thresholds, RfmThresholds) else RfmThresholds(**thresholds)
+        elif method == "thresholds":
+            rfm.thresholds_of(self._crm)
+        with self._crm.transaction():
+            if chosen is not None:
+                self._crm.settings.set("loyalty.rfm_thresholds", chosen.to_json())
+            self._crm.settings.set("loyalty.rfm_method", method)
 
     def rfm_scores(self, run: Any = None, customer_id: int | None = None, limit: int = 1000, offset: int = 0) -> list[RfmScore]:
         """Scores of a stored run (a Run, its id, or the newest as of a time; default now)."""
@@ -46,12 +75,14 @@ class LoyaltyService:
         return runs.all_of(self._crm, kind)
 
     def set_rfm_thresholds(self, thresholds: RfmThresholds | dict | None) -> None:
-        """Score by fixed cut points instead of quintiles (None: back to quintiles)."""
+        """Score by fixed cut points (method ``thresholds``); None: forget them and go back to
+        the default method ``quantiles``."""
         if thresholds is None:
-            self._crm.settings.set("loyalty.rfm_thresholds", None)
+            with self._crm.transaction():
+                self._crm.settings.set("loyalty.rfm_thresholds", None)
+                self._crm.settings.set("loyalty.rfm_method", None)
             return
-        chosen = thresholds if isinstance(thresholds, RfmThresholds) else RfmThresholds(**thresholds)
-        self._crm.settings.set("loyalty.rfm_thresholds", chosen.to_json())
+        self.set_rfm_method("thresholds", thresholds)
 
     def set_rfm_segments(self, rules: list[dict | RfmSegmentRule]) -> None:
         """Replace the named-segment mapping (ordered; first match wins)."""

@@ -86,6 +86,40 @@ class TestCli:
         assert crm.db.execute("SELECT COUNT(*) FROM loyalty_points").fetchone()[0] == before
         crm.close()
 
+    def test_rfm_methods_and_saved_default(self, cli, shop_file):
+        at = ("--as-of", "2025-01-01T09:00:00Z", "--no-store")
+        shown = cli("loyalty", "rfm", shop_file, *at)
+        assert shown.exit_code == 0 and ", quantiles: 30 customers" in shown.output and "cut points: R below" in shown.output
+        shown = cli("loyalty", "rfm", shop_file, *at, "--method", "ntile")
+        assert shown.exit_code == 0 and ", ntile: 30 customers" in shown.output and "cut points" not in shown.output
+        cuts = "r=30,90,180,365 f=2,3,5,8 m=50,100,250,500"
+        shown = cli("loyalty", "rfm", shop_file, *at, "--thresholds", cuts, "--save")
+        assert shown.exit_code == 0 and "thresholds" in shown.output and "M at least 50/100/250/500 USD" in shown.output
+        with crmkit.open(shop_file, plugins=["loyalty"]) as crm:
+            assert crm.loyalty.rfm_method() == "thresholds" and not crm.loyalty.runs("rfm")
+        assert ", thresholds: 30" in cli("loyalty", "rfm", shop_file, *at).output
+
+    def test_rfm_method_errors_are_one_line_and_write_nothing(self, cli, shop_file):
+        with crmkit.open(shop_file, plugins=["loyalty"]) as crm:
+            before = crm.settings.all()
+        for args, message in (
+            (("--method", "deciles"), "deciles"),
+            (("--method", "thresholds"), "cut points for method 'thresholds'"),
+            (("--thresholds", "r=1,2,3 f=1,2,3,4 m=1,2,3,4"), "four strictly ascending"),
+            (("--thresholds", "r=1,2,3,4 f=1,2,3,4"), "each of r, f and m"),
+            (("--thresholds", "r=a,b,c,d f=1,2,3,4 m=1,2,3,4"), "whole numbers"),
+            (("--thresholds", "r=1,2,3,4 f=1,2,3,4 m=1,2,x,4"), "thresholds.m"),
+            (("--method", "ntile", "--thresholds", "r=1,2,3,4 f=1,2,3,4 m=1,2,3,4"), "only with --method thresholds"),
+            (("--save",), "--method"),
+            (("--method", "thresholds", "--save"), "cut points"),
+        ):
+            failed = cli("loyalty", "rfm", shop_file, *args)
+            assert failed.exit_code != 0, (args, failed.output)
+            assert message in failed.output and len(failed.output.strip().splitlines()) == 1, failed.output
+            assert "Traceback" not in failed.output and "Error:" in failed.output
+        with crmkit.open(shop_file, plugins=["loyalty"]) as crm:
+            assert crm.settings.all() == before and not crm.loyalty.runs("rfm")
+
     def test_clv_with_too_few_customers_is_one_line(self, cli, crm_path):
         crmkit.open(crm_path, plugins=["loyalty"]).close()
         failed = cli("loyalty", "clv", crm_path)

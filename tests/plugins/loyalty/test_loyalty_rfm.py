@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from crmkit import ValidationError
-from crmkit_loyalty.rfm import ntile
+from crmkit_loyalty.rfm import ntile, quantile_cuts, quantile_scores
 
 
 @pytest.fixture
@@ -76,7 +76,8 @@ class TestRfm:
         """Recency (whole days to 2025-01-01 09:00): c1 1, c2 92, c3 214, c6 580, c7 365.
         Frequency in the window: c1 2, c2 1, c3 1, c6 0, c7 0 (at the start: excluded).
         Monetary: c1 150.00, c2 40.00, c3 200 - 50 = 150.00, c6 0, c7 0.
-        Five customers: one per quintile; ties by ascending id (c6 before c7, c1 before c3)."""
+        Method ntile: five customers, one per quintile; ties by ascending id (c6 before c7, c1 before c3)."""
+        crm.loyalty.set_rfm_method("ntile")
         result = crm.loyalty.rfm()
         by_id = {s.customer_id: s for s in result.scores}
         assert set(by_id) == {shop[1], shop[2], shop[3], shop[6], shop[7]}  # c4 refunds only, c5 nothing
@@ -91,9 +92,11 @@ class TestRfm:
             6: ("111", 3, "lost"), 7: ("222", 6, "hibernating"),
         }
         assert result.segments["champions"] == 1 and sum(result.segments.values()) == 5
-        assert result.run.customers == 5 and result.method == "quintiles"
+        assert result.run.customers == 5 and result.method == "ntile"
+        assert result.cuts is None and result.run.params["method"] == "ntile"
 
     def test_fields_read_the_newest_run_as_of_the_rule_time(self, crm, shop):
+        crm.loyalty.set_rfm_method("ntile")
         assert crm.segments.evaluate("rfm_score >= 3").count() == 0  # no run yet
         crm.loyalty.rfm()
         assert list(crm.segments.evaluate("rfm_segment = 'champions'").ids()) == [shop[1]]
@@ -114,7 +117,8 @@ class TestRfm:
     def test_movement_between_runs(self, crm, shop):
         """As of 2024-07-01 09:00 only c3, c6, c7 had bought: recency 30, 396, 181 days;
         frequency 2, 0, 1; monetary 230, 0, 60 → c3 need_attention (3,3), c7 hibernating,
-        c6 lost. Now: c3 loyal, c1 champions, c2 potential_loyalists."""
+        c6 lost. Now: c3 loyal, c1 champions, c2 potential_loyalists (method ntile)."""
+        crm.loyalty.set_rfm_method("ntile")
         first = crm.loyalty.rfm(as_of="2024-07-01T09:00:00Z")
         assert {s.customer_id: s.code for s in first.scores} == {shop[3]: "333", shop[6]: "111", shop[7]: "222"}
         crm.loyalty.rfm()
@@ -203,3 +207,93 @@ class TestPareto:
             crm.loyalty.pareto(top="1.5")
         with pytest.raises(ValidationError, match="window_days"):
             crm.loyalty.pareto(window_days=0)
+
+
+class TestQuantileMethod:
+    """The default method: cut points from the distribution, equal values score alike."""
+
+    def test_scores_worked_by_hand(self, crm, shop):
+        """Worst to best, R (days): 580, 365, 214, 92, 1 → 1, 2, 3, 4, 5.
+        F: 0, 0, 1, 1, 2 → worse counts 0, 0, 2, 2, 4 → 1 + ⌊5·k/5⌋ = 1, 1, 3, 3, 5.
+        M: 0, 0, 40, 150, 150 → worse counts 0, 0, 2, 3, 3 → 1, 1, 3, 4, 4."""
+        result = crm.loyalty.rfm()
+        assert result.method == "quantiles" and crm.loyalty.rfm_method() == "quantiles"
+        codes = {s.customer_id: (s.code, s.segment) for s in result.scores}
+        assert codes == {
+            shop[1]: ("554", "champions"), shop[2]: ("433", "potential_loyalists"), shop[3]: ("334", "need_attention"),
+            shop[6]: ("111", "lost"), shop[7]: ("211", "hibernating"),
+        }
+        # cut k = the value at position ⌈k·5/5⌉ = k from the worst
+        assert result.cuts == {"r": [580, 365, 214, 92], "f": [0, 0, 1, 1], "m": ["0.00", "0.00", "40.00", "150.00"]}
+        assert result.run.params["cuts"] == result.cuts
+
+    def test_invariants_on_heavy_ties_and_shuffled_ids(self):
+        """Equal values score alike, better never scores lower, and a permutation of the
+        customers permutes their scores; the cut points give the same scores."""
+        rng = np.random.default_rng(11)
+        for n in (1, 2, 3, 5, 7, 50, 1000):
+            values = rng.choice([0, 0, 0, 0, 1, 1, 2, 3, 9], size=n)
+            got = quantile_scores(values)
+            assert set(np.unique(got)) <= {1, 2, 3, 4, 5}
+            for v in np.unique(values):
+                assert len(set(got[values == v].tolist())) == 1
+            order = np.argsort(values, kind="stable")
+            assert np.all(np.diff(got[order]) >= 0)
+            perm = rng.permutation(n)
+            assert quantile_scores(values[perm]).tolist() == got[perm].tolist()
+            cuts = quantile_cuts(values)
+            assert (1 + sum((values > c).astype(int) for c in cuts)).tolist() == got.tolist()
+
+    def test_a_value_shared_by_most_customers_scores_1_and_the_next_value_jumps(self):
+        """70 of 100 bought once: once-buyers score 1, the 20 twice-buyers 1 + ⌊5·70/100⌋ = 4,
+        the 10 thrice-buyers 1 + ⌊5·90/100⌋ = 5; scores 2 and 3 stay unused."""
+        values = np.array([1] * 70 + [2] * 20 + [3] * 10)
+        assert np.bincount(quantile_scores(values), minlength=6).tolist() == [0, 70, 0, 0, 20, 10]
+
+    def test_without_ties_each_score_takes_a_fifth(self):
+        scores = quantile_scores(np.arange(100))
+        assert np.bincount(scores).tolist() == [0, 20, 20, 20, 20, 20]
+
+    def test_method_per_call_and_stored_setting(self, crm, shop, snapshot):
+        assert crm.loyalty.rfm(store=False, method="ntile").method == "ntile"
+        cuts = {"r": [30, 90, 180, 365], "f": [1, 2, 3, 4], "m": ["50", "100", "150", "200"]}
+        assert crm.loyalty.rfm(store=False, method="thresholds", thresholds=cuts).method == "thresholds"
+        assert crm.loyalty.rfm(store=False).method == "quantiles"  # nothing was stored
+        before = snapshot(crm)
+        with pytest.raises(ValidationError, match="method"):
+            crm.loyalty.rfm(method="deciles")
+        with pytest.raises(ValidationError, match="thresholds"):
+            crm.loyalty.rfm(method="thresholds")  # no cut points stored
+        with pytest.raises(ValidationError, match="method"):
+            crm.loyalty.set_rfm_method("deciles")
+        with pytest.raises(ValidationError, match="thresholds"):
+            crm.loyalty.set_rfm_method("thresholds")
+        assert snapshot(crm) == before
+        crm.loyalty.set_rfm_method("thresholds", cuts)
+        assert crm.loyalty.rfm_method() == "thresholds" and crm.loyalty.rfm(store=False).method == "thresholds"
+        crm.loyalty.set_rfm_method("quantiles")
+        assert crm.loyalty.rfm(store=False).method == "quantiles"
+        crm.loyalty.set_rfm_thresholds(cuts)
+        assert crm.loyalty.rfm_method() == "thresholds"
+        crm.loyalty.set_rfm_thresholds(None)
+        assert crm.loyalty.rfm_method() == "quantiles"
+
+    def test_insertion_order_does_not_change_scores(self, crm_path, clock, tmp_path):
+        """The same purchases recorded for customers created in the opposite order give every
+        customer (by name) the same code."""
+        import crmkit
+
+        purchases = {f"c{i}": [("2024-12-0%d" % (1 + i % 3), "10.00")] * (1 + i % 2) for i in range(12)}
+
+        def codes(names, path):
+            with crmkit.open(path, plugins=["loyalty"], clock=clock) as crm:
+                ids = {name: crm.customers.add(name=name).id for name in names}
+                crm.interactions.record_many(
+                    {"customer_id": ids[n], "kind": "purchase", "occurred_at": at, "amount": amount}
+                    for n in names for at, amount in purchases[n]
+                )
+                by_id = {s.customer_id: s.code for s in crm.loyalty.rfm(store=False).scores}
+                return {n: by_id[i] for n, i in ids.items()}
+
+        names = sorted(purchases)
+        assert codes(names, tmp_path / "a.db") == codes(names[::-1], tmp_path / "b.db")
