@@ -28,12 +28,16 @@ class CrmGroup(click.Group):
 
 
 def open_crm(path: str | Path, *, must_exist: bool = True, **options: Any):
-    """Open the CRM file for a command; a missing file is a clear error unless ``must_exist=False``.
+    """Open the CRM a command names (a file path or a ``postgresql://`` URL).
 
-    Plugins' commands call this too, so every command opens files the same way.
+    A missing file is a clear error unless ``must_exist=False``. Plugins' commands call this
+    too, so every command opens CRMs the same way.
     """
     import crmkit
+    from .engine import is_server_url
 
+    if is_server_url(str(path)):
+        return crmkit.open(str(path), **options)
     target = Path(path)
     if must_exist and str(path) != ":memory:" and not target.exists():
         raise CrmError(f"no CRM file at {path}; create one with `crmkit init {path}` or `crmkit demo {path}`")
@@ -41,8 +45,11 @@ def open_crm(path: str | Path, *, must_exist: bool = True, **options: Any):
 
 
 def db_argument(func):
-    """The shared first argument of commands that use a CRM file."""
-    return click.argument("db", type=click.Path(dir_okay=False))(func)
+    """The shared first argument of commands that use a CRM: a file path or a ``postgresql://`` URL.
+
+    When a command's only argument is DB, ``$CRMKIT_DATABASE`` may supply it.
+    """
+    return click.argument("db", envvar="CRMKIT_DATABASE", type=click.Path(dir_okay=False))(func)
 
 
 def make_cli() -> click.Group:

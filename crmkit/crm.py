@@ -15,6 +15,7 @@ from attrs import frozen
 from . import migrations, store
 from .audit import Audit
 from .customers import Customers
+from .erasure import Erasure
 from .errors import CrmError, NotFound, PluginError
 from .fields import FieldRegistry, core_fields
 from .interactions import Interactions
@@ -168,13 +169,17 @@ class CRM:
 
         The customer row keeps its id, stage, region, size, industry and dates so that figures
         still add up; name, contact details, free text and attributes are removed from the core,
-        from the audit log and, through ``crmkit_customer_forgotten``, from every plugin.
-        Interactions stay with amounts, dates and the numbers and flags of their ``data`` (a
-        survey's score); their notes and any text in ``data`` are erased.
+        from the audit log and, through ``crmkit_customer_forgotten``, from every plugin, which
+        receives a :class:`crmkit.erasure.Erasure` of the values that identified the person to
+        scrub them out of the text its rows hold about them. Interactions stay with amounts,
+        dates and the numbers and flags of their ``data`` (a survey's score); their notes and
+        any text in ``data`` are erased.
         """
         with self.transaction():
             self.customers.get(customer_id)
             now = to_iso(self.now())
+            people = self._merged_into(customer_id)
+            erasure = Erasure.collect(self.db, customer_id, people)
             self.db.execute(
                 """UPDATE customers SET name = 'forgotten customer ' || id, external_id = NULL,
                    email = NULL, email_norm = NULL, phone = NULL, phone_norm = NULL,
@@ -182,36 +187,50 @@ class CRM:
                    updated_at = :now, forgotten_at = :now WHERE id = :id""",
                 {"id": customer_id, "now": now},
             )
-            # Numbers and flags in `data` (a survey's score, a referral's customer id) are kept so
-            # that figures hold; text, which may say anything about the person, is dropped.
-            self.db.execute(
-                """UPDATE interactions SET notes = NULL, data = (
-                       SELECT CASE WHEN count(*) = 0 THEN NULL ELSE json_group_object(key,
-                           CASE type WHEN 'true' THEN json('true') WHEN 'false' THEN json('false') ELSE value END) END
-                       FROM json_each(interactions.data) WHERE type IN ('integer', 'real', 'true', 'false'))
-                   WHERE customer_id = ?""",
-                [customer_id],
-            )
+            self._erase_interaction_text(customer_id)
             self.db.execute("UPDATE tasks SET reason = NULL, data = '{}' WHERE customer_id = ?", [customer_id])
             # The audit log about this person: their own entries, those of duplicates merged into
-            # them (any depth; the duplicates' rows are gone, their entries are not) and those of
-            # their tasks, whose before/after hold the reason and closing note.
-            people = [str(customer_id)]
-            for known in people:
-                people += [
-                    str(row[0]) for row in self.db.execute(
-                        "SELECT json_extract(before, '$.merged.id') FROM audit_log WHERE entity = 'customer' "
-                        "AND entity_id = ? AND action = 'customer.merge' AND before IS NOT NULL", [known],
-                    ) if row[0] is not None and str(row[0]) not in people
-                ]
+            # them and those of their tasks, whose before/after hold the reason and closing note.
+            marks = ", ".join("?" * len(people))
             self.db.execute(
-                "UPDATE audit_log SET before = NULL, after = NULL WHERE (entity = 'customer' AND entity_id IN "
-                "(SELECT value FROM json_each(:people))) OR (entity = 'task' AND entity_id IN "
-                "(SELECT CAST(id AS TEXT) FROM tasks WHERE customer_id = :id))",
-                {"people": json.dumps(people), "id": customer_id},
+                f"UPDATE audit_log SET before = NULL, after = NULL WHERE (entity = 'customer' AND entity_id IN ({marks})) "
+                "OR (entity = 'task' AND entity_id IN (SELECT CAST(id AS TEXT) FROM tasks WHERE customer_id = ?))",
+                [str(p) for p in people] + [customer_id],
             )
-            self.plugins.call("crmkit_customer_forgotten", crm=self, customer_id=customer_id)
+            self.plugins.call("crmkit_customer_forgotten", crm=self, customer_id=customer_id, erasure=erasure)
             self.audit.record("customer.forget", "customer", customer_id)
+
+    def _merged_into(self, customer_id: int) -> list[int]:
+        """The customer's id and those of duplicates merged into them, at any depth (the
+        duplicates' rows are gone; their audit entries and ids in plugin rows are not)."""
+        people = [customer_id]
+        for known in people:
+            for (before,) in self.db.execute(
+                "SELECT before FROM audit_log WHERE entity = 'customer' AND entity_id = ? "
+                "AND action = 'customer.merge' AND before IS NOT NULL", [str(known)],
+            ):
+                merged = (json.loads(before).get("merged") or {}).get("id")
+                if merged is not None and int(merged) not in people:
+                    people.append(int(merged))
+        return people
+
+    def _erase_interaction_text(self, customer_id: int) -> None:
+        # Numbers and flags in `data` (a survey's score, a referral's customer id) are kept so
+        # that figures hold; text, which may say anything about the person, is dropped.
+        rows = self.db.execute(
+            "SELECT id, data FROM interactions WHERE customer_id = ? AND (notes IS NOT NULL OR data IS NOT NULL)",
+            [customer_id],
+        ).fetchall()
+        for interaction_id, data in rows:
+            document = json.loads(data) if data else {}
+            kept = {
+                key: value for key, value in (document if isinstance(document, dict) else {}).items()
+                if isinstance(value, (int, float)) and not (isinstance(value, float) and value != value)
+            }
+            self.db.execute(
+                "UPDATE interactions SET notes = NULL, data = ? WHERE id = ?",
+                [json.dumps(kept, sort_keys=True) if kept else None, interaction_id],
+            )
 
 
 def _login_name() -> str:

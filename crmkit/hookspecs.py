@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover - imported for type hints only
     from sqlite_utils import Migrations
 
     from .crm import CRM
+    from .erasure import Erasure
     from .fields import Field
     from .kinds import InteractionKind
     from .models import Customer, CustomerChange, Interaction
@@ -112,11 +113,17 @@ def crmkit_interactions_recorded(crm: "CRM", interactions: "list[Interaction]") 
 
 
 @hookspec
-def crmkit_customer_forgotten(crm: "CRM", customer_id: int) -> None:
+def crmkit_customer_forgotten(crm: "CRM", customer_id: int, erasure: "Erasure") -> None:
     """Erase the plugin's personal data about the customer (right to erasure).
 
     Keep non-personal figures (amounts, dates) so that aggregates still add up; remove or blank
-    names, contact details and free text. Runs inside the transaction of ``crm.forget``.
+    names and contact details. Free text your rows hold about the customer (reasons, notes,
+    descriptions, the before/after of your audit entries) must lose the values that identified
+    them: ``erasure`` (a :class:`crmkit.erasure.Erasure`) holds those values as they were before
+    the core blanked the row, and scrubs them with ``erasure.scrub_rows(table, columns, where,
+    params)`` and ``erasure.scrub_audit(entity, ids)``; ``erasure.people`` also lists the ids of
+    duplicates merged into the customer. Implementations written before ``erasure`` existed
+    (taking ``crm, customer_id``) keep working. Runs inside the transaction of ``crm.forget``.
     """
 
 

@@ -63,7 +63,7 @@ def find_config_file(db_path: str | Path | None = None) -> Path | None:
             raise CrmError(f"{ENV_CONFIG} names {named}, which is not a file")
         return path
     candidates = [Path.cwd() / CONFIG_FILE_NAME]
-    if db_path is not None and str(db_path) != ":memory:":
+    if db_path is not None and str(db_path) != ":memory:" and "://" not in str(db_path):
         candidates.append(Path(db_path).expanduser().resolve().parent / CONFIG_FILE_NAME)
     return next((path for path in candidates if path.is_file()), None)
 

@@ -1,79 +1,32 @@
-"""The SQLite store: connection settings, transactions and the few dialect-specific helpers.
+"""The store: how the core and plugins reach the engine layer (:mod:`crmkit.engine`).
 
-Everything SQLite-specific that other modules need (date arithmetic, JSON lists) goes through a
-helper here, so that a PostgreSQL or DuckDB store stays a matter of one module.
+``connect`` opens a CRM's database by path or URL; ``transaction`` gives one write one
+transaction; the SQL helpers spell the expressions the two engines write differently.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Iterator
 
-import sqlite_utils
+from .engine import Database
+from .engine import connect as _connect
+from .engine.sql import (  # noqa: F401 - re-exported for services and plugins
+    days_between, epoch_seconds, json_get, json_get_param, json_list_contains, json_values, shift_days,
+    shift_days_by, time_from_epoch,
+)
 
-from .errors import CrmError
 
-BUSY_TIMEOUT_SECONDS = 30.0
-# SQLite's historical limit on bound variables per statement; batches stay below it.
-MAX_VARIABLES = 999
-
-
-def connect(path: str | Path) -> sqlite_utils.Database:
-    """Open (creating if needed) a CRM file with the settings crmkit relies on.
-
-    WAL lets a notebook read while a CLI writes; the busy timeout makes a second writer wait
-    instead of failing with "database is locked"; foreign keys keep rows attached to customers.
-    """
-    target = str(path)
-    if target != ":memory:":
-        parent = Path(target).expanduser().resolve().parent
-        if not parent.is_dir():
-            raise CrmError(f"cannot open {target}: folder {parent} does not exist")
-    try:
-        conn = sqlite3.connect(target, timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False)
-        if target != ":memory:":
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
-    except sqlite3.DatabaseError as error:
-        raise CrmError(f"cannot open {target}: {error}") from None
-    return sqlite_utils.Database(conn)
+def connect(target) -> Database:
+    """Open (creating a SQLite file if needed) the CRM database that ``target`` names."""
+    return _connect(target)
 
 
 @contextmanager
-def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
-    """One write, one transaction; nested calls become savepoints of the outer one.
-
-    The outermost level starts with ``BEGIN IMMEDIATE`` so that two processes writing at once
-    queue on the busy timeout instead of failing when a reader tries to upgrade to a writer.
-    """
-    conn = db.conn
-    if conn.in_transaction:
-        with db.atomic():
-            yield db
-        return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+def transaction(db: Database) -> Iterator[Database]:
+    """One write, one transaction; nested calls become savepoints of the outer one."""
+    with db.transaction():
         yield db
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    else:
-        conn.execute("COMMIT")
-
-
-def days_between(earlier_sql: str, later_sql: str) -> str:
-    """SQL for the (fractional) number of days from one ISO time expression to another."""
-    return f"(julianday({later_sql}) - julianday({earlier_sql}))"
-
-
-def json_list_contains(list_sql: str, value_sql: str) -> str:
-    """SQL that is true when the JSON array in ``list_sql`` holds ``value_sql``."""
-    return f"EXISTS (SELECT 1 FROM json_each({list_sql}) WHERE json_each.value = {value_sql})"
 
 
 def batched(iterable, size: int):
@@ -88,13 +41,8 @@ def batched(iterable, size: int):
         yield batch
 
 
-def shift_days(time_sql: str, days: int) -> str:
-    """SQL for an ISO time expression moved by a whole number of days, as storage text."""
-    return f"strftime('%Y-%m-%dT%H:%M:%SZ', {time_sql}, '{int(days):+d} days')"
-
-
 @contextmanager
-def indexes_deferred(db: sqlite_utils.Database, tables: tuple[str, ...]) -> Iterator[list[str]]:
+def indexes_deferred(db: Database, tables: tuple[str, ...]) -> Iterator[list[str]]:
     """Drop the non-unique secondary indexes of ``tables`` for a bulk load; build them again after.
 
     Loading millions of rows in an order that scatters them across an index (the index cliff)
@@ -103,14 +51,7 @@ def indexes_deferred(db: sqlite_utils.Database, tables: tuple[str, ...]) -> Iter
     definitions, when the block ends, also when it fails. Yields the names of the deferred
     indexes. Use it only where nothing needs those indexes meanwhile, e.g. building a new file.
     """
-    marks = ", ".join("?" * len(tables))
-    saved = [
-        (name, sql) for name, sql in db.execute(
-            f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ({marks}) ORDER BY name",
-            list(tables),
-        )
-        if not sql.lstrip().upper().startswith("CREATE UNIQUE")
-    ]
+    saved = [(name, sql) for name, sql, unique in db.index_definitions(tables) if not unique]
     with transaction(db):
         for name, _ in saved:
             db.execute(f'DROP INDEX "{name}"')

@@ -56,12 +56,10 @@ class Tasks:
             return 0
         with self._crm.transaction():
             db = self._crm.db
-            before = db.execute("SELECT total_changes()").fetchone()[0]
-            db.conn.executemany(
+            created = db.executemany(
                 f"INSERT OR IGNORE INTO tasks({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
                 values,
             )
-            created = db.execute("SELECT total_changes()").fetchone()[0] - before
             if created:
                 self._crm.audit.record(
                     "task.create", "task", None, after={"count": created, "kinds": sorted({v[0] for v in values})},
@@ -80,13 +78,11 @@ class Tasks:
         """
         with self._crm.transaction():
             db = self._crm.db
-            before = db.execute("SELECT total_changes()").fetchone()[0]
-            db.execute(
+            created = db.execute(
                 "INSERT OR IGNORE INTO tasks(kind, customer_id, owner, due_at, reason, source, status, key, created_at, data) "
                 f"SELECT q.kind, q.customer_id, q.owner, q.due_at, q.reason, :_source, 'open', q.key, :_now, '{{}}' FROM ({select_sql}) AS q",
                 dict(params or {}, _source=source, _now=to_iso(self._crm.now())),
-            )
-            created = db.execute("SELECT total_changes()").fetchone()[0] - before
+            ).rowcount
             if created:
                 self._crm.audit.record("task.create", "task", None, after={"count": created}, source=source)
         return created

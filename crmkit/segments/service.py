@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from attrs import frozen
 
+from .. import history
 from ..errors import ConflictError, NotFound, RuleError
 from ..models import Customer, Segment
 from ..timeutil import from_iso, to_iso
@@ -123,10 +124,10 @@ class SegmentView(RuleView):
         compiled = self.compiled(moment)
         with crm.transaction():
             cursor = crm.db.execute(
-                "INSERT INTO segment_snapshots(segment, rule, as_of, taken_at, members) VALUES (?, ?, ?, ?, 0)",
+                "INSERT INTO segment_snapshots(segment, rule, as_of, taken_at, members) VALUES (?, ?, ?, ?, 0) RETURNING id",
                 [self.name, self.rule, to_iso(moment), to_iso(crm.now())],
             )
-            snapshot_id = cursor.lastrowid
+            snapshot_id = cursor.fetchone()[0]
             crm.db.execute(
                 f"INSERT INTO segment_snapshot_members(snapshot_id, customer_id) "
                 f"SELECT :_snapshot, c.id FROM {FROM_CUSTOMERS} WHERE {compiled.where}",
@@ -158,9 +159,15 @@ class Segments:
         """Compile a rule (text or builder) to SQL as of a time; checks fields and types."""
         text = rule_text(rule)
         moment = self._crm.as_of(as_of)
+        stamp = to_iso(moment)
         horizon = self._crm.settings.get("core.log_horizon")
-        use_history = horizon is not None and to_iso(moment) < horizon
-        return compile_rule(parse(text), text, self._crm.fields, moment, use_history=use_history, exponent=self._crm.exponent)
+        use_history = horizon is not None and stamp < horizon
+        changed = history.horizon(self._crm.db)
+        use_versions = changed is not None and stamp < changed
+        return compile_rule(
+            parse(text), text, self._crm.fields, moment, use_history=use_history, exponent=self._crm.exponent,
+            use_versions=use_versions,
+        )
 
     def check(self, rule: Any) -> str:
         """Validate a rule; returns its normalised text (RuleError with position if bad)."""

@@ -44,8 +44,9 @@ def crmkit_interactions_recorded(crm, interactions):
 
 
 @hookimpl
-def crmkit_customer_forgotten(crm, customer_id):
+def crmkit_customer_forgotten(crm, customer_id, erasure):
     queries.forget_customer(crm.db, customer_id)
+    queries.scrub_customer(erasure, customer_id)
 
 
 @hookimpl

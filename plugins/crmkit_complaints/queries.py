@@ -572,6 +572,20 @@ def forget_customer(db, customer_id: int) -> None:
     db.execute("UPDATE complaints_feedback SET text = NULL, title = NULL WHERE customer_id = :cid", params)
 
 
+def scrub_customer(erasure, customer_id: int) -> None:
+    """Scrub the customer's identifying values from the text kept about their complaints and
+    feedback (categories, outcomes, escalation names) and from the audit entries about them."""
+    params = {"cid": customer_id}
+    complaints = [row[0] for row in erasure.db.execute(f"SELECT id FROM {TABLE} WHERE customer_id = :cid", params)]
+    feedback = [row[0] for row in erasure.db.execute("SELECT id FROM complaints_feedback WHERE customer_id = :cid", params)]
+    erasure.scrub_rows(TABLE, ("channel", "category", "product", "decision", "resolution", "first_outcome"),
+                       "customer_id = :cid", params)
+    erasure.scrub_rows("complaints_feedback", ("classification",), "customer_id = :cid", params)
+    erasure.scrub_rows("complaints_history", ("event",), f"complaint_id IN (SELECT id FROM {TABLE} WHERE customer_id = :cid)", params)
+    erasure.scrub_audit("complaint", complaints)
+    erasure.scrub_audit("feedback", feedback)
+
+
 def merge_customers(db, kept_id: int, merged_id: int) -> dict[str, int]:
     """Move complaints, feedback and feedback requests of ``merged_id`` onto ``kept_id``; rows moved
     per table."""

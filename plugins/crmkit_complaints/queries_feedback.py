@@ -17,8 +17,8 @@ _COLUMNS = (
 def insert(db, row: dict) -> int:
     """Insert one feedback item and its first request; return the item's id."""
     new_id = db.execute(
-        f"INSERT INTO {TABLE}({', '.join(_COLUMNS)}) VALUES ({', '.join(':' + c for c in _COLUMNS)})", row
-    ).lastrowid
+        f"INSERT INTO {TABLE}({', '.join(_COLUMNS)}) VALUES ({', '.join(':' + c for c in _COLUMNS)}) RETURNING id", row
+    ).fetchone()[0]
     db.execute(
         f"INSERT INTO {REQUESTS}(feedback_id, customer_id, interaction_id, asked_at) VALUES (?, ?, ?, ?)",
         [new_id, row["customer_id"], row["interaction_id"], row["received_at"]],

@@ -55,8 +55,13 @@ def crmkit_interactions_recorded(crm, interactions):
 
 
 @hookimpl
-def crmkit_customer_forgotten(crm, customer_id):
+def crmkit_customer_forgotten(crm, customer_id, erasure):
     crm.db.execute(queries.FORGET_LEAD, [customer_id])
+    people = erasure.people
+    marks = ", ".join("?" * len(people))
+    erasure.scrub_rows("leads_leads", ("lost_reason",), f"customer_id IN ({marks})", people, key="customer_id")
+    erasure.scrub_rows("leads_assignments", ("reason", "end_reason"), f"lead_id IN ({marks})", people)
+    erasure.scrub_audit("lead", people)
 
 
 @hookimpl

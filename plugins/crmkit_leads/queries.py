@@ -57,7 +57,6 @@ FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.priority'
 WHERE l.customer_id = j.id
 """
 
-TOTAL_CHANGES = "SELECT total_changes()"
 GET_LEAD = LEAD_SELECT + " WHERE l.customer_id = ?"
 LEADS_BY_IDS = LEAD_SELECT + " WHERE l.customer_id IN (SELECT value FROM json_each(?)) ORDER BY l.customer_id"
 COUNT_BY_STATUS = "SELECT status, count(*) FROM leads_leads GROUP BY status"

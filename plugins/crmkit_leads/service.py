@@ -196,12 +196,10 @@ class LeadsService:
             return 0
         db = self.crm.db
         with self.crm.transaction():
-            before = db.execute(queries.TOTAL_CHANGES).fetchone()[0]
-            db.execute(queries.INSERT_POOL_LEADS, {
+            added = db.execute(queries.INSERT_POOL_LEADS, {
                 "ids": json.dumps(ids), "stage": self.options.stages[0],
                 "received_at": None if received_at is None else to_iso(received_at),
-            })
-            added = db.execute(queries.TOTAL_CHANGES).fetchone()[0] - before
+            }).rowcount
             if added:
                 self.crm.audit.record("lead.receive", "lead", None, after={"count": added, "first": min(ids), "last": max(ids)}, source="leads")
         return added

@@ -49,9 +49,11 @@ def crmkit_interactions_recorded(crm, interactions):
 
 
 @hookimpl
-def crmkit_customer_forgotten(crm, customer_id):
+def crmkit_customer_forgotten(crm, customer_id, erasure):
     for statement in q.FORGET:
         crm.db.execute(statement, [customer_id])
+    erasure.scrub_rows("loyalty_points", ("reason",), "customer_id = ?", [customer_id])
+    erasure.scrub_rows("loyalty_tier_history", ("reason",), "customer_id = ?", [customer_id])
 
 
 @hookimpl

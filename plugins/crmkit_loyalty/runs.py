@@ -23,8 +23,8 @@ def start(crm, kind: str, as_of, params: dict) -> int:
     if row is not None:
         db.execute(q.run_delete_rows(q.RUN_TABLES[kind]), [row[0]])
         db.execute("DELETE FROM loyalty_runs WHERE id = ?", [row[0]])
-    cursor = db.execute(q.RUN_INSERT, [kind, stamp, to_iso(crm.now()), json.dumps(params, sort_keys=True, default=str)])
-    return cursor.lastrowid
+    cursor = db.execute(q.RUN_INSERT + " RETURNING id", [kind, stamp, to_iso(crm.now()), json.dumps(params, sort_keys=True, default=str)])
+    return cursor.fetchone()[0]
 
 
 def finish(crm, run_id: int, customers: int, kind: str, as_of) -> Run:

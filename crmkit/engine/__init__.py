@@ -1,0 +1,45 @@
+"""The engine layer: the one place that knows SQLite from PostgreSQL.
+
+``connect(target)`` opens a CRM's database, named by a file path (SQLite, no server) or a
+``postgresql://`` URL, and returns a :class:`Database` with one interface for both. Statements
+are written once; see :mod:`crmkit.engine.translate` for how they reach PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .base import Database, Features
+from .errors import ConcurrencyError, ConnectionLost, EngineError, IntegrityError, StatementError
+from .target import ENVIRONMENT_VARIABLE, Target, is_server_url, parse
+
+__all__ = [
+    "ConcurrencyError", "ConnectionLost", "Database", "ENVIRONMENT_VARIABLE", "EngineError", "Features",
+    "IntegrityError", "StatementError", "Target", "connect", "is_server_url", "parse",
+]
+
+
+def connect(target: str | os.PathLike | Target | None) -> Database:
+    """The database that ``target`` names (a path, ``:memory:`` or a ``postgresql://`` URL)."""
+    if not isinstance(target, Target):
+        target = parse(target)
+    from .redirect import server_for
+
+    redirected = server_for(target)
+    if redirected is not None:
+        from . import postgres
+
+        return postgres.connect(redirected, create_schema=True, shown_as=target)
+    if target.is_server:
+        from . import postgres
+
+        return postgres.connect(target)
+    from . import sqlite
+
+    return sqlite.connect(target)
+
+
+def describe(target: Any) -> str:
+    """How messages name a CRM: its path, or its server and database without the password."""
+    return parse(target).describe() if not isinstance(target, Target) else target.describe()

@@ -1,0 +1,323 @@
+"""The PostgreSQL engine: one psycopg 3 connection per CRM, crmkit's statements translated."""
+
+from __future__ import annotations
+
+import re
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator, Sequence
+
+from ..errors import CrmError
+from . import compat
+from .base import Database, Features
+from .target import Target
+from .translate import to_postgres
+
+# One writer at a time, as SQLite's BEGIN IMMEDIATE gives: every write transaction of a CRM takes
+# this transaction-level advisory lock first, so the checks that must not race (claim limits,
+# point balances, complaint steps, run_due) read what the previous writer committed. Readers are
+# never blocked (MVCC).
+WRITE_LOCK_KEY = 7_283_146_551
+CONNECT_TIMEOUT_SECONDS = 10
+
+
+def _psycopg():
+    try:
+        import psycopg
+    except ImportError:
+        raise CrmError(
+            "PostgreSQL needs the psycopg package: pip install 'crmkit[postgres]'"
+        ) from None
+    return psycopg
+
+
+class PostgresCursor:
+    """What a statement returns: psycopg's cursor with the DB-API names crmkit reads."""
+
+    __slots__ = ("_cursor",)
+
+    def __init__(self, cursor):
+        self._cursor = cursor
+
+    def fetchone(self):
+        return self._cursor.fetchone() if self._cursor.description is not None else None
+
+    def fetchall(self):
+        return self._cursor.fetchall() if self._cursor.description is not None else []
+
+    def fetchmany(self, size: int = 1000):
+        return self._cursor.fetchmany(size) if self._cursor.description is not None else []
+
+    def __iter__(self):
+        if self._cursor.description is None:
+            return iter(())
+        return iter(self._cursor)
+
+    @property
+    def description(self):
+        return self._cursor.description
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    @property
+    def lastrowid(self):
+        raise CrmError("lastrowid is not portable: write INSERT ... RETURNING id and read the row")
+
+
+class PostgresDatabase(Database):
+    """A CRM on a PostgreSQL server."""
+
+    engine = "postgresql"
+    features = Features(max_variables=32_767, supports_vacuum=False)
+
+    def __init__(self, target: Target, conn):
+        self.target = target
+        self.conn = conn
+        self._depth = 0
+        self._lock = threading.RLock()
+
+    # --- statements --------------------------------------------------------------------------
+
+    def execute(self, sql: str, params: Any = None) -> PostgresCursor:
+        text, names = to_postgres(sql)
+        arguments = _arguments(params, names)
+        try:
+            with self._lock:
+                cursor = self.conn.execute(text, arguments)
+        except _psycopg().Error as error:
+            raise _translate_error(error, self) from error
+        return PostgresCursor(cursor)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any] | dict]) -> int:
+        text, names = to_postgres(sql)
+        try:
+            with self._lock, self.conn.cursor() as cursor:
+                cursor.executemany(text, (_arguments(row, names) for row in rows))
+                return max(cursor.rowcount, 0)
+        except _psycopg().Error as error:
+            raise _translate_error(error, self) from error
+
+    def query(self, sql: str, params: Any = None) -> Iterator[dict]:
+        cursor = self.execute(sql, params)
+        if cursor.description is None:
+            return
+        keys = [column.name for column in cursor.description]
+        for row in cursor:
+            yield dict(zip(keys, row))
+
+    # --- transactions ------------------------------------------------------------------------
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
+    @contextmanager
+    def transaction(self) -> Iterator["PostgresDatabase"]:
+        with self._lock:
+            outermost = self._depth == 0
+            try:
+                with self.conn.transaction():
+                    self._depth += 1
+                    try:
+                        if outermost:
+                            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK_KEY])
+                        yield self
+                    finally:
+                        self._depth -= 1
+            except _psycopg().errors.OperationalError as error:
+                raise _translate_error(error, self) from error
+
+    atomic = transaction
+
+    # --- schema ------------------------------------------------------------------------------
+
+    def table_names(self) -> list[str]:
+        return [row[0] for row in self.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+            "AND table_type = 'BASE TABLE' ORDER BY table_name"
+        )]
+
+    def columns_of(self, table: str) -> list[str]:
+        return [row[0] for row in self.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND table_name = ? ORDER BY ordinal_position", [table],
+        )]
+
+    def index_definitions(self, tables: Sequence[str]) -> list[tuple[str, str, bool]]:
+        rows = self.execute(
+            "SELECT i.indexname, i.indexdef, ix.indisunique FROM pg_indexes i "
+            "JOIN pg_class c ON c.relname = i.indexname JOIN pg_index ix ON ix.indexrelid = c.oid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = i.schemaname "
+            "WHERE i.schemaname = current_schema() AND i.tablename = ANY(?::text[]) AND NOT ix.indisprimary "
+            "ORDER BY i.indexname",
+            [list(tables)],
+        )
+        return [(name, definition, bool(unique)) for name, definition, unique in rows]
+
+    def primary_key(self, table: str) -> list[str]:
+        return [row[0] for row in self.execute(
+            "SELECT a.attname FROM pg_index ix JOIN pg_class c ON c.oid = ix.indrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(ix.indkey) "
+            "WHERE ix.indisprimary AND c.relname = ? AND n.nspname = current_schema() "
+            "ORDER BY array_position(ix.indkey::int2[], a.attnum)",
+            [table],
+        )]
+
+    def bulk_insert(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+        names = ", ".join(_quote(column) for column in columns)
+        count = 0
+        try:
+            with self._lock, self.conn.cursor() as cursor:
+                with cursor.copy(f"COPY {_quote(table)} ({names}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                        count += 1
+        except _psycopg().Error as error:
+            raise _translate_error(error, self) from error
+        return count
+
+    def reset_sequences(self, tables: Iterable[str]) -> None:
+        """Move each identity column's sequence past the largest id (after rows came with ids)."""
+        for table in tables:
+            for (column,) in self.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+                "AND table_name = ? AND is_identity = 'YES'", [table],
+            ):
+                self.execute(
+                    f"SELECT setval(pg_get_serial_sequence(?, ?), "
+                    f"coalesce((SELECT max({_quote(column)}) FROM {_quote(table)}), 0) + 1, false)",
+                    [table, column],
+                )
+
+    def vacuum(self) -> None:
+        with self._lock:
+            self.conn.execute("VACUUM")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _arguments(params: Any, names: tuple[str, ...] | None):
+    if params is None:
+        return None
+    if isinstance(params, dict):
+        if names is None:
+            raise CrmError("a statement with ? markers was given named parameters")
+        missing = [name for name in names if name not in params]
+        if missing:
+            raise CrmError(f"no value for parameter :{missing[0]}")
+        return params
+    return list(params)
+
+
+def _translate_error(error, db: PostgresDatabase) -> Exception:
+    """psycopg's error as the engine-neutral class crmkit code catches."""
+    from . import errors
+
+    psycopg = _psycopg()
+    message = _first_line(str(error))
+    if isinstance(error, psycopg.IntegrityError):
+        return errors.IntegrityError(message)
+    if isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError)) and db.conn.closed:
+        return errors.ConnectionLost(f"lost the connection to {db.target.describe()}: {message}")
+    if isinstance(error, psycopg.errors.SerializationFailure):
+        return errors.ConcurrencyError(message)
+    if isinstance(error, (psycopg.ProgrammingError, psycopg.DataError)):
+        return errors.StatementError(message)
+    return errors.EngineError(message)
+
+
+def _first_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if lines else text
+
+
+def connect(target: Target, *, create_schema: bool = False, shown_as: Target | None = None) -> PostgresDatabase:
+    """Connect to the server and database ``target`` names; define the compat functions once.
+
+    ``create_schema`` creates the schema the URL's ``search_path`` option names (used when a
+    test run redirects files to a server); ``shown_as`` is the target messages name.
+    """
+    psycopg = _psycopg()
+    try:
+        conn = psycopg.connect(target.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS)
+    except psycopg.Error as error:
+        raise CrmError(f"cannot open {target.describe()}: {_connection_cause(error, target)}") from None
+    if create_schema:
+        from .redirect import schema_of
+
+        schema = schema_of(target)
+        if schema:
+            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    _configure_types(conn)
+    db = PostgresDatabase(shown_as or target, conn)
+    try:
+        _install_compat(db)
+    except Exception:
+        conn.close()
+        raise
+    return db
+
+
+def _connection_cause(error, target: Target) -> str:
+    text = _first_line(str(error))
+    text = re.sub(r"^connection failed: ", "", text)
+    text = re.sub(r'^connection to server at "[^"]*" \([^)]*\), port \d+ failed: ', "", text)
+    text = re.sub(r'^connection to server at "[^"]*", port \d+ failed: ', "", text)
+    if target.password:
+        text = text.replace(target.password, "***")
+    return text.replace("FATAL:  ", "").strip()
+
+
+def _configure_types(conn) -> None:
+    """Rows read as SQLite gives them: numeric sums as int (or float), booleans as 0/1."""
+    from psycopg.adapt import Dumper, Loader
+    from psycopg.types.numeric import Int8Dumper
+
+    class NumericLoader(Loader):
+        def load(self, data):
+            text = bytes(data).decode()
+            if "." in text or "e" in text or "E" in text or text in ("NaN", "Infinity", "-Infinity"):
+                return float(text)
+            return int(text)
+
+    class BoolLoader(Loader):
+        def load(self, data):
+            return 1 if bytes(data) == b"t" else 0
+
+    class BoolAsIntDumper(Dumper):
+        oid = conn.adapters.types["int8"].oid
+
+        def dump(self, obj):
+            return b"1" if obj else b"0"
+
+    conn.adapters.register_loader("numeric", NumericLoader)
+    conn.adapters.register_loader("bool", BoolLoader)
+    conn.adapters.register_dumper(int, Int8Dumper)
+    conn.adapters.register_dumper(bool, BoolAsIntDumper)
+
+
+def _install_compat(db: PostgresDatabase) -> None:
+    row = db.conn.execute(
+        "SELECT obj_description(p.oid, 'pg_proc') FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE p.proname = 'crmkit_compat_version' AND n.nspname = current_schema()"
+    ).fetchone()
+    if row is not None and row[0] == str(compat.VERSION):
+        return
+    with db.conn.transaction():
+        # Two CRMs opening a new database at once must not define the functions twice.
+        db.conn.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK_KEY + 1])
+        for statement in compat.DEFINITIONS:
+            db.conn.execute(statement)
+        db.conn.execute(
+            "CREATE OR REPLACE FUNCTION crmkit_compat_version() RETURNS integer LANGUAGE sql IMMUTABLE AS "
+            f"$$ SELECT {int(compat.VERSION)} $$"
+        )
+        db.conn.execute(f"COMMENT ON FUNCTION crmkit_compat_version() IS '{int(compat.VERSION)}'")

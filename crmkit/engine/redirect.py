@@ -1,0 +1,47 @@
+"""Run a program written against CRM files on a PostgreSQL server instead, for testing.
+
+With ``CRMKIT_TEST_SERVER=postgresql://...`` set, every SQLite target (a path or ``:memory:``)
+opens a schema of that server database instead: one schema per file path (so reopening the path,
+from this process or a CLI subprocess, finds the same data) and a new schema for every
+``:memory:``. An empty file is left at the path so that "does the CRM exist" checks still hold.
+This is how crmkit's own test suite, and a plugin's, runs unchanged on both engines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from pathlib import Path
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+from .target import Target, parse
+
+ENVIRONMENT_VARIABLE = "CRMKIT_TEST_SERVER"
+
+
+def server_for(target: Target) -> Target | None:
+    """The server target that replaces the SQLite ``target``, or None when not redirecting."""
+    server = os.environ.get(ENVIRONMENT_VARIABLE)
+    if not server or target.is_server:
+        return None
+    if target.path == ":memory:":
+        schema = "m_" + uuid.uuid4().hex[:20]
+    else:
+        path = Path(target.path).expanduser().resolve()
+        schema = "f_" + hashlib.sha1(str(path).encode()).hexdigest()[:20]
+        if path.parent.is_dir() and not path.exists():
+            path.touch()
+    parts = urlsplit(server)
+    query = [(key, value) for key, value in parse_qsl(parts.query) if key != "options"]
+    query.append(("options", f"-c search_path={schema}"))
+    redirected = parse(urlunsplit(parts._replace(query=urlencode(query, quote_via=quote))))
+    return redirected
+
+
+def schema_of(target: Target) -> str | None:
+    """The schema a redirected target's ``search_path`` option names."""
+    for key, value in parse_qsl(urlsplit(target.url or "").query):
+        if key == "options" and "search_path=" in value:
+            return value.split("search_path=", 1)[1].split()[0]
+    return None

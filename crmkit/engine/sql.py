@@ -1,0 +1,65 @@
+"""Portable SQL fragments: the few expressions the two engines spell differently, spelled once.
+
+Each helper returns SQL text that runs on both engines (SQLite natively; PostgreSQL through the
+functions :mod:`crmkit.engine.compat` defines and the rewrites of :mod:`crmkit.engine.translate`).
+Code above the engine layer uses these instead of naming an engine's functions, so the day an
+engine needs another spelling, only this module changes. Values are never pasted into the text
+except whole numbers that the helpers check.
+"""
+
+from __future__ import annotations
+
+STORAGE_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def days_between(earlier_sql: str, later_sql: str) -> str:
+    """SQL for the (fractional) number of days from one ISO time expression to another."""
+    return f"(julianday({later_sql}) - julianday({earlier_sql}))"
+
+
+def epoch_seconds(time_sql: str) -> str:
+    """SQL for an ISO time expression as whole seconds since 1970-01-01 UTC."""
+    return f"CAST(strftime('%s', {time_sql}) AS INTEGER)"
+
+
+def time_from_epoch(seconds_sql: str) -> str:
+    """SQL for seconds since 1970 (an expression) as storage text."""
+    return f"strftime('{STORAGE_TIME_FORMAT}', {seconds_sql}, 'unixepoch')"
+
+
+def shift_days(time_sql: str, days: int) -> str:
+    """SQL for an ISO time expression moved by a whole number of days, as storage text."""
+    return f"strftime('{STORAGE_TIME_FORMAT}', {time_sql}, '{int(days):+d} days')"
+
+
+def shift_days_by(time_sql: str, days_sql: str) -> str:
+    """SQL for an ISO time expression moved by a number of days given as an SQL expression."""
+    return f"strftime('{STORAGE_TIME_FORMAT}', {time_sql}, printf('%+f days', {days_sql}))"
+
+
+def json_values(list_sql: str, sql_type: str = "TEXT") -> str:
+    """A subquery of the items of the JSON array ``list_sql`` (usually a parameter), as ``sql_type``.
+
+    ``x IN ({json_values(':ids', 'INTEGER')})`` binds a whole list as one JSON text parameter,
+    however long it is.
+    """
+    if sql_type.upper() not in ("TEXT", "INTEGER", "REAL"):
+        raise ValueError(f"json_values: unsupported type {sql_type!r}")
+    return f"SELECT CAST(value AS {sql_type.upper()}) FROM json_each({list_sql})"
+
+
+def json_list_contains(list_sql: str, value_sql: str) -> str:
+    """SQL that is true when the JSON array in ``list_sql`` holds ``value_sql``."""
+    return f"EXISTS (SELECT 1 FROM json_each({list_sql}) AS items WHERE CAST(items.value AS TEXT) = CAST({value_sql} AS TEXT))"
+
+
+def json_get(document_sql: str, path: str) -> str:
+    """SQL for the value at ``path`` (``$.key`` or ``$.a.b``) of a JSON text, as text or number."""
+    if "'" in path:
+        raise ValueError(f"json_get: bad path {path!r}")
+    return f"json_extract({document_sql}, '{path}')"
+
+
+def json_get_param(document_sql: str, path_sql: str) -> str:
+    """As :func:`json_get` with the path given as an SQL expression (a parameter)."""
+    return f"json_extract({document_sql}, {path_sql})"
