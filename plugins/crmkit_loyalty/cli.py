@@ -7,6 +7,7 @@ import click
 from crmkit.cli import db_argument, open_crm
 
 from .config import RFM_METHODS
+from .value import left_out_text
 
 class OneLineChoice(click.Choice):
     """A choice whose bad value is one ``Error:`` line (a CrmError), like crmkit's own options."""
@@ -190,12 +191,18 @@ def cadence(db, now, dry_run):
 @click.option("--discount", default="0.01", show_default=True, help="Monthly discount rate.")
 @click.option("--top", type=int, default=10, show_default=True, help="Customers listed.")
 def clv(db, as_of, months, discount, top):
-    """Fit BG/NBD + Gamma-Gamma and store every customer's predicted lifetime value."""
+    """Fit BG/NBD + Gamma-Gamma and store every customer's predicted lifetime value.
+
+    Repeat buyers whose repeat purchases are worth nothing are left out of the spend model and
+    valued at the population's expected spend; a model that cannot be fitted is one Error line.
+    """
     with open_crm(db) as crm:
         result = crm.loyalty.clv(as_of, months=months, discount_rate=discount)
         b, g = result.bgnbd, result.gamma_gamma
         click.echo(f"BG/NBD r={b['r']:.4f} alpha={b['alpha']:.4f} a={b['a']:.4f} b={b['b']:.4f}")
         click.echo(f"Gamma-Gamma p={g['p']:.4f} q={g['q']:.4f} v={g['v']:.4f}")
+        if result.spend_left_out:
+            click.echo(left_out_text(result.spend_left_out))
         click.echo(f"{result.customers} customers, predicted {result.total_clv} {crm.currency}, historical {result.total_historical}")
         _table(
             [{"customer": v.customer_id, "clv": v.clv, "historical": v.historical, "p_alive": f"{v.p_alive:.3f}",

@@ -436,11 +436,14 @@ def customer_lifetime_value(
 
 def predict(
     bgnbd, gamma_gamma, frequency, recency, T, monetary_value, *, horizon: float | None = None,
-    periods: int = 12, period_length: float = 30.0, discount_rate: float = 0.01,
+    periods: int = 12, period_length: float = 30.0, discount_rate: float = 0.01, spend=None,
 ) -> dict[str, np.ndarray]:
     """Every prediction per customer at once: ``p_alive``, ``expected_spend``, ``clv`` (as
     ``customer_lifetime_value``) and, when ``horizon`` is given, ``expected_purchases`` in the
     next ``horizon`` time units (as ``conditional_expected_purchases``).
+
+    ``spend``: the expected spend per customer to use instead of the Gamma-Gamma expectation
+    (e.g. the population mean for customers left out of the spend fit).
 
     The same figures as the separate functions, for less work: P(alive) and the distinct (x, T)
     pairs the hypergeometric function runs on are computed once for all of them.
@@ -449,7 +452,7 @@ def predict(
         raise ModelError("periods must be >= 1, period_length > 0 and discount_rate > -1")
     x, t_x, big_t, m = _arrays(frequency, recency, T, monetary_value)
     params = _params(bgnbd)
-    spend = expected_spend(gamma_gamma, x, m)
+    spend = expected_spend(gamma_gamma, x, m) if spend is None else _arrays(spend, x)[0]
     alive = p_alive(params, x, t_x, big_t)
     pairs = _Pairs(x, big_t)
     total = np.zeros(pairs.x.shape)

@@ -394,3 +394,6 @@ class ClvResult:
     total_clv: Decimal
     total_historical: Decimal
     values: Sequence[CustomerValue] = field(repr=False)
+    #: Repeat buyers with no positive spend on their repeat purchases: left out of the
+    #: Gamma-Gamma fit and given the population's expected spend.
+    spend_left_out: int = 0

@@ -8,6 +8,8 @@
 - **Churn**: the warnings of the newest stored churn run as of the date
   (``crm.loyalty.churn_warnings``), by level, and a button that evaluates churn again
   (``crm.loyalty.churn(as_of)``).
+- **CLV**: the fitted parameters and totals of the newest stored CLV run as of the date, or why
+  the models could not be fitted, and a button that fits them (``crm.loyalty.clv(as_of)``).
 
 ``ipywidgets`` and ``crmkit_jupyter`` are imported inside the factory only.
 """
@@ -20,7 +22,7 @@ from typing import Any
 
 from crmkit.timeutil import to_iso
 
-from . import panel_queries
+from . import panel_queries, value
 from . import queries as q
 
 SCORES = (1, 2, 3, 4, 5)
@@ -54,6 +56,26 @@ def rfm_grid(crm: Any, run_id: int) -> list[dict]:
     return [{"R": f"R{r}", **{f"F{f}": counts.get((r, f), 0) for f in SCORES}} for r in reversed(SCORES)]
 
 
+def clv_text(crm: Any, as_of: Any) -> str:
+    """What the panel says about CLV as of a time: the newest stored run's parameters and
+    totals, or why the models could not be fitted (a recorded failure newer than that run)."""
+    moment = crm.as_of(as_of)
+    run = latest_run(crm, "clv", moment)
+    failed = value.failure(crm, moment, run)
+    if failed is not None:
+        return f"CLV could not be fitted as of {failed['as_of'][:10]}: {failed['reason']}"
+    if run is None:
+        return f"No CLV run as of {to_iso(moment)[:10]}: press “Fit CLV”."
+    b, g = run.params.get("bgnbd", {}), run.params.get("gamma_gamma", {})
+    left_out = run.params.get("spend_left_out") or 0
+    return (
+        f"Run #{run.id} as of {to_iso(run.as_of)[:10]}: {run.customers:,} customers valued. "
+        f"BG/NBD r={b.get('r', 0):.4f} alpha={b.get('alpha', 0):.4f} a={b.get('a', 0):.4f} b={b.get('b', 0):.4f}; "
+        f"Gamma-Gamma p={g.get('p', 0):.4f} q={g.get('q', 0):.4f} v={g.get('v', 0):.4f}."
+        + (f" {value.left_out_text(left_out)}." if left_out else "")
+    )
+
+
 def churn_levels(crm: Any, run_id: int) -> dict[str, int]:
     """Warnings per level of a stored churn run (levels without warnings show 0)."""
     found = dict(crm.db.execute(q.CHURN_LEVELS, [run_id]).fetchall())
@@ -82,7 +104,8 @@ def _panel_class() -> type:
         ``evaluate_churn()`` are the buttons. CSS: ``crmkit-loyalty``, ``crmkit-loyalty-as-of``,
         ``crmkit-loyalty-run-rfm``, ``crmkit-loyalty-run-churn``, ``crmkit-loyalty-status``,
         ``crmkit-loyalty-rfm-run``, ``crmkit-loyalty-rfm-segments``, ``crmkit-loyalty-tiers``,
-        ``crmkit-loyalty-movement``, ``crmkit-loyalty-churn-levels``, ``crmkit-loyalty-level``;
+        ``crmkit-loyalty-movement``, ``crmkit-loyalty-churn-levels``, ``crmkit-loyalty-level``,
+        ``crmkit-loyalty-run-clv``, ``crmkit-loyalty-clv``;
         the grid is a ``crmkit-chart`` with class ``crmkit-loyalty-grid``.
         """
 
@@ -97,6 +120,8 @@ def _panel_class() -> type:
             self.date_picker = self.own(widgets.DatePicker(value=self.as_of.date(), description="As of:"), "crmkit-loyalty-as-of")
             self.rfm_button = self.own(widgets.Button(description="Run RFM", icon="th", button_style="primary"), "crmkit-loyalty-run-rfm")
             self.churn_button = self.own(widgets.Button(description="Evaluate churn", icon="warning"), "crmkit-loyalty-run-churn")
+            self.clv_button = self.own(widgets.Button(description="Fit CLV", icon="line-chart"), "crmkit-loyalty-run-clv")
+            self.clv_info = self.own(widgets.HTML(), "crmkit-loyalty-clv")
             self.status = self.own(widgets.HTML(), "crmkit-loyalty-status")
             self.rfm_info = self.own(widgets.HTML(), "crmkit-loyalty-rfm-run")
             self.grid = self.own(ChartView("heatmap", [], "R", tuple(f"F{f}" for f in SCORES), title="Customers per R × F score"), "crmkit-loyalty-grid")
@@ -107,8 +132,8 @@ def _panel_class() -> type:
             self.churn_info = self.own(widgets.HTML(), "crmkit-loyalty-churn-levels")
             self.level = self.own(widgets.Dropdown(options=LEVELS, value="low", description="At least:"), "crmkit-loyalty-level")
             self.warnings = self.own(PagedTable(page_size=page_size, empty="No churn warning."))
-            self.buttons = (self.rfm_button, self.churn_button)
-            controls = self.own(widgets.HBox([self.date_picker, self.rfm_button, self.churn_button]))
+            self.buttons = (self.rfm_button, self.churn_button, self.clv_button)
+            controls = self.own(widgets.HBox([self.date_picker, self.rfm_button, self.churn_button, self.clv_button]))
             rfm = self.own(widgets.HBox([self.grid, self.segments]))
             tiers = self.own(widgets.HBox([self.tier_chart, self.own(widgets.VBox([self.tiers, self.movement]))]))
             self.children = [
@@ -116,11 +141,13 @@ def _panel_class() -> type:
                 self.own(widgets.HTML("<b>RFM</b>")), self.rfm_info, rfm,
                 self.own(widgets.HTML("<b>Tiers</b>")), tiers,
                 self.own(widgets.HTML("<b>Churn warnings</b>")), self.churn_info, self.level, self.warnings,
+                self.own(widgets.HTML("<b>Lifetime value</b>")), self.clv_info,
             ]
             self.watch(self.date_picker, self._date_changed)
             self.watch(self.level, self._level_changed)
             self.on_click(self.rfm_button, self.run_rfm)
             self.on_click(self.churn_button, self.evaluate_churn)
+            self.on_click(self.clv_button, self.fit_clv)
             self.refresh()
 
         # --- public API -------------------------------------------------------------------
@@ -131,6 +158,7 @@ def _panel_class() -> type:
                 self.show_rfm()
                 self.show_tiers()
                 self.show_churn()
+                self.show_clv()
             except Exception as error:  # noqa: BLE001 - shown in the panel
                 self.status.value = error_html(error_message(error))
 
@@ -187,6 +215,21 @@ def _panel_class() -> type:
                 "crmkit-loyalty-churn-info",
             )
             self.warnings.set_source(ListSource(rows, key="customer_id", columns=("customer_id", "class", "level", "score", "signals", "owner")))
+
+        def show_clv(self) -> None:
+            """The newest stored CLV run as of the date, or why CLV could not be fitted."""
+            self.clv_info.value = note_html(clv_text(self.crm, self.as_of), "crmkit-loyalty-clv-info")
+
+        def fit_clv(self) -> Any:
+            """Fit CLV as of the chosen date and store it, then show it; returns the result, or
+            None when it cannot be fitted (the reason is shown in the status and the CLV text)."""
+            result = self._run(f"fitting CLV as of {to_iso(self.as_of)}", lambda: self.crm.loyalty.clv(self.as_of))
+            if result is not None:
+                self.status.value = note_html(
+                    f"CLV as of {to_iso(self.as_of)}: {result.customers:,} customers valued in {self.seconds:.2f} s", "crmkit-loyalty-done",
+                )
+            self.show_clv()
+            return result
 
         def run_rfm(self) -> Any:
             """Compute and store RFM as of the chosen date, then show it; returns the result or None."""

@@ -92,19 +92,29 @@ def _churn(crm, as_of) -> Section:
 
 def _clv(crm, as_of) -> Section:
     run = runs.latest(crm, "clv", as_of)
+    failed = value.failure(crm, as_of, run)
+    if failed is not None:
+        older = f" The newest stored run is as of {run.as_of.date().isoformat()}." if run is not None else ""
+        return Section(
+            "loyalty.clv", "Customer lifetime value", figures={"could not be fitted as of": failed["as_of"][:10]},
+            notes=f"CLV could not be computed: {failed['reason']}.{older}", plugin="loyalty",
+        )
     if run is None:
         return Section("loyalty.clv", "Customer lifetime value", notes="No CLV run yet (`crmkit loyalty clv DB`).", plugin="loyalty")
     rows = value.distribution(crm, run)
     count, total, historical, alive = crm.db.execute(q.CLV_TOTALS, [run.id]).fetchone()
+    left_out = run.params.get("spend_left_out") or 0
     return Section(
         "loyalty.clv", "Customer lifetime value",
         figures={
             "customers valued": count, "predicted value": from_minor(total or 0, crm.exponent),
             "historical value": from_minor(historical or 0, crm.exponent), "mean P(alive)": round(alive or 0, 4),
+            "left out of the spend model": left_out,
         },
         rows=rows, columns=("quintile", "customers", "total", "min", "max"),
         charts=(Chart("bar", "Predicted value per quintile", "quintile", ("total",)),),
         notes=f"BG/NBD + Gamma-Gamma fitted as of {run.as_of.date().isoformat()}, {run.params.get('months')} months, "
-              f"monthly discount {run.params.get('discount_rate')}.",
+              f"monthly discount {run.params.get('discount_rate')}."
+              + (f" {value.left_out_text(left_out)}." if left_out else ""),
         plugin="loyalty",
     )

@@ -108,25 +108,24 @@ def compute(
         raise ValidationError("discount_rate", discount_rate, "a monthly rate from 0 to below 1, as text or Decimal")
     moment = crm.as_of(as_of)
     data = summary(crm, moment)
-    customers = len(data["customer_id"])
-    repeaters = int(np.sum(data["frequency"] > 0))
-    if customers < MIN_CUSTOMERS or repeaters < 2:
-        raise ClvError(
-            f"CLV needs at least {MIN_CUSTOMERS} customers with purchases and 2 with repeat purchases as of "
-            f"{to_iso(moment)}; found {customers} and {repeaters}"
-        )
     x, t_x, big_t, m = data["frequency"], data["recency"], data["T"], data["monetary"]
+    # Repeat buyers whose repeat purchases are worth nothing (all 0, or not a number) cannot be
+    # fitted by Gamma-Gamma: they are left out of that fit and given the population's mean spend.
+    left_out = (x > 0) & ~(np.isfinite(m) & (m > 0))
     try:
-        bgnbd = models.fit_bgnbd(x, t_x, big_t)
-        gamma_gamma = models.fit_gamma_gamma(x, m)
-    except models.ModelError as error:
-        raise ClvError(f"CLV models could not be fitted: {error}") from None
-    if gamma_gamma.q <= 1:
-        raise ClvError(f"Gamma-Gamma fitted q = {gamma_gamma.q:.3f} <= 1: expected spend is undefined for this data")
+        bgnbd, gamma_gamma = _fit(moment, x, t_x, big_t, m, left_out)
+    except ClvError as error:
+        if store:
+            record_failure(crm, moment, str(error))
+        raise
+    spend = None
+    if left_out.any():
+        spend = models.expected_spend(gamma_gamma, np.where(left_out, 0.0, x), np.where(left_out, 0.0, m))
     predicted = models.predict(
         bgnbd, gamma_gamma, x, t_x, big_t, m, horizon=90 / WEEK, periods=months, period_length=30 / WEEK,
-        discount_rate=float(rate),
+        discount_rate=float(rate), spend=spend,
     )
+    customers = len(data["customer_id"])
     alive, expected_90 = predicted["p_alive"], predicted["expected_purchases"]
     spend, value = predicted["expected_spend"], predicted["clv"]
     scale = 10 ** crm.exponent
@@ -140,22 +139,80 @@ def compute(
     }
     params = {
         "bgnbd": bgnbd.as_dict(), "gamma_gamma": gamma_gamma.as_dict(), "months": months,
-        "discount_rate": str(rate), "time_unit": "week",
+        "discount_rate": str(rate), "time_unit": "week", "spend_left_out": int(left_out.sum()),
     }
     run = None
     if store:
         with crm.transaction():
             run_id = runs.start(crm, "clv", moment, params)
-            crm.db.conn.executemany(q.CLV_INSERT, zip(
+            crm.db.executemany(q.CLV_INSERT, zip(
                 [run_id] * customers, *(columns[name].tolist() for name in CustomerValues._NAMES),
             ))
             run = runs.finish(crm, run_id, customers, "clv", moment)
+            if crm.settings.get(FAILURE_SETTING) is not None:
+                crm.settings.set(FAILURE_SETTING, None)
     order = np.lexsort((columns["customer_id"], -columns["clv"]))
     return ClvResult(
         run, moment, params["bgnbd"], params["gamma_gamma"], customers,
         from_minor(int(columns["clv"].sum()), crm.exponent), from_minor(int(historical.sum()), crm.exponent),
-        CustomerValues(columns, order, crm.exponent),
+        CustomerValues(columns, order, crm.exponent), params["spend_left_out"],
     )
+
+
+def left_out_text(count: int) -> str:
+    """The line that says how many repeat buyers the spend model left out (CLI, report, panel)."""
+    buyers = "repeat buyer" if count == 1 else "repeat buyers"
+    return f"{count:,} {buyers} with no positive spend left out of the spend model (valued at the population's expected spend)"
+
+
+def _fit(moment, x, t_x, big_t, m, left_out):
+    """Both fits, or a ClvError saying why the models cannot be fitted to this data."""
+    customers = x.size
+    repeaters = int(np.sum(x > 0))
+    spenders = repeaters - int(left_out.sum())
+    if customers < MIN_CUSTOMERS or repeaters < 2:
+        raise ClvError(
+            f"CLV needs at least {MIN_CUSTOMERS} customers with purchases and 2 with repeat purchases as of "
+            f"{to_iso(moment)}; found {customers} and {repeaters}"
+        )
+    if spenders < 2:
+        raise ClvError(
+            f"CLV needs at least 2 repeat buyers with a positive spend as of {to_iso(moment)}; found {spenders} "
+            f"({repeaters - spenders} of {repeaters} repeat buyers spent nothing on their repeat purchases)"
+        )
+    try:
+        bgnbd = models.fit_bgnbd(x, t_x, big_t)
+        gamma_gamma = models.fit_gamma_gamma(x[~left_out], m[~left_out])
+    except models.ModelError as error:
+        raise ClvError(f"CLV models could not be fitted as of {to_iso(moment)}: {error}") from None
+    if gamma_gamma.q <= 1:
+        raise ClvError(
+            f"CLV models could not be fitted as of {to_iso(moment)}: Gamma-Gamma fitted q = {gamma_gamma.q:.3f} <= 1, "
+            "so the expected spend is undefined for this data"
+        )
+    return bgnbd, gamma_gamma
+
+
+#: Setting holding why the latest CLV computation that should have been stored failed (as_of,
+#: reason), for the report section and the dashboard; cleared by the next stored run.
+FAILURE_SETTING = "loyalty.clv_failure"
+
+
+def record_failure(crm, moment, reason: str) -> None:
+    """Remember that CLV could not be computed as of ``moment`` and why (see :func:`failure`)."""
+    crm.settings.set(FAILURE_SETTING, {"as_of": to_iso(moment), "reason": reason})
+
+
+def failure(crm, as_of: Any = None, run: Run | None = None) -> dict | None:
+    """The recorded CLV failure (``{"as_of", "reason"}``) if it is as of ``as_of`` or earlier and
+    newer than ``run`` (the newest stored run as of then), else None."""
+    note = crm.settings.get(FAILURE_SETTING)
+    if not note:
+        return None
+    moment = crm.as_of(note["as_of"])
+    if moment > crm.as_of(as_of) or (run is not None and run.as_of > moment):
+        return None
+    return note
 
 
 def _margins(historical: np.ndarray, margins: np.ndarray) -> np.ndarray:

@@ -273,6 +273,20 @@ class TestLoyaltyPanel:
         assert panel.grid.rows == expected and "crmkit-chart-heatmap" in panel.grid.value
         board.close()
 
+    def test_clv_that_cannot_be_fitted_says_why_without_a_traceback(self, world):
+        """Every customer of the shop bought once: no repeat buyers, so no CLV model."""
+        crm = world["crm"]
+        board = dashboard(crm)
+        panel = board.select("Loyalty")
+        assert "No CLV run as of 2025-01-01" in panel.clv_info.value
+        panel.clv_button.click()
+        assert "crmkit-error" in panel.status.value and "CLV needs at least 10 customers" in panel.status.value
+        assert "Traceback" not in panel.status.value and crm.loyalty.runs("clv") == []
+        assert "CLV could not be fitted as of 2025-01-01: CLV needs" in panel.clv_info.value
+        panel.date_picker.value = datetime.date(2024, 12, 1)  # before the attempt
+        assert "No CLV run as of 2024-12-01" in panel.clv_info.value
+        board.close()
+
     def test_tiers_churn_and_the_date(self, world):
         crm = world["crm"]
         board = dashboard(crm)

@@ -159,19 +159,115 @@ class TestCrmClv:
         assert crm.segments.evaluate("p_alive > 0 and expected_purchases_90d >= 0").count() == 20
         assert crm.segments.evaluate("clv > 0", as_of=crm.now() - timedelta(days=1)).count() == 0  # before the run
 
-    def test_too_few_customers_is_a_clear_error_and_writes_nothing(self, crm, add_customers, snapshot):
+    def test_too_few_customers_is_a_clear_error_and_writes_no_run(self, crm, add_customers, snapshot):
+        """A failed fit stores no run and no values; a stored computation that fails leaves only
+        a note of why (setting ``loyalty.clv_failure``) for the report and the dashboard."""
         (cid,) = add_customers(crm, 1)
         crm.interactions.record(cid, "purchase", "2024-05-01", amount="10.00")
         before = snapshot(crm)
-        from crmkit_loyalty.value import ClvError
+        from crmkit_loyalty.value import ClvError, failure
 
         with pytest.raises(ClvError, match="at least 10 customers"):
-            crm.loyalty.clv()
+            crm.loyalty.clv(store=False)
         with pytest.raises(Exception, match="months"):
             crm.loyalty.clv(months=0)
         with pytest.raises(Exception, match="discount_rate"):
             crm.loyalty.clv(discount_rate=0.01)
-        assert snapshot(crm) == before
+        assert snapshot(crm) == before and failure(crm) is None
+        with pytest.raises(ClvError, match="at least 10 customers"):
+            crm.loyalty.clv()
+        after = snapshot(crm)
+        assert after["loyalty_runs"] == before["loyalty_runs"] and after["interactions"] == before["interactions"]
+        assert failure(crm)["as_of"] == "2025-01-01T09:00:00Z" and "found 1 and 0" in failure(crm)["reason"]
+        assert failure(crm, as_of="2024-12-31") is None  # the note is of a later date
+
+
+class TestSpendLeftOut:
+    """Repeat buyers whose repeat purchases are worth nothing do not take CLV down with them."""
+
+    def _shop(self, crm, add_customers, free: int = 1):
+        ids = TestCrmClv._shop(self, crm, add_customers)
+        start = crm.now() - timedelta(days=300)
+        extra = add_customers(crm, free, owner="free")
+        crm.interactions.record_many(
+            {"customer_id": cid, "kind": "purchase", "occurred_at": start + timedelta(days=30 * n + k), "amount": "0.00"}
+            for k, cid in enumerate(extra) for n in range(3)
+        )
+        return ids, extra
+
+    def test_left_out_of_the_spend_fit_counted_and_given_the_population_mean(self, crm, add_customers):
+        ids, (free,) = self._shop(crm, add_customers)
+        result = crm.loyalty.clv()
+        assert result.customers == 21 and result.spend_left_out == 1 and result.run.params["spend_left_out"] == 1
+        from crmkit_loyalty.value import summary
+
+        data = summary(crm)
+        keep = data["customer_id"] != free
+        alone = clv.fit_gamma_gamma(data["frequency"][keep], data["monetary"][keep])
+        assert result.gamma_gamma["p"] == pytest.approx(alone.p, rel=1e-9)
+        assert result.gamma_gamma["q"] == pytest.approx(alone.q, rel=1e-9)
+        g = result.gamma_gamma
+        population = g["p"] * g["v"] / (g["q"] - 1)
+        one = crm.loyalty.clv_of(free)
+        assert one.frequency == 2 and one.monetary == 0
+        assert one.expected_spend == Decimal(str(round(population, 2)))
+        assert one.clv > 0
+
+    def test_dashboard_text_shows_the_run_and_the_left_out(self, crm, add_customers):
+        from crmkit_loyalty.panel import clv_text
+
+        self._shop(crm, add_customers)
+        result = crm.loyalty.clv()
+        text = clv_text(crm, crm.now())
+        assert text.startswith(f"Run #{result.run.id} as of 2025-01-01: 21 customers valued.")
+        assert f"r={result.bgnbd['r']:.4f}" in text and "1 repeat buyer with no positive spend" in text
+
+    def test_cli_and_report_say_how_many_were_left_out(self, crm, add_customers, monkeypatch):
+        self._shop(crm, add_customers, free=2)
+        crm.close()
+        from click.testing import CliRunner
+
+        from crmkit.cli import make_cli
+
+        monkeypatch.setenv("CRMKIT_PLUGINS", "loyalty")
+        shown = CliRunner().invoke(make_cli(), ["loyalty", "clv", str(crm.path), "--as-of", "2025-01-01T09:00:00Z"])
+        assert shown.exit_code == 0, shown.output
+        assert "2 repeat buyers with no positive spend left out of the spend model" in shown.output
+        import crmkit
+        from crmkit_loyalty import report
+
+        with crmkit.open(crm.path, plugins=["loyalty"]) as again:
+            section = report._clv(again, again.as_of("2025-01-01T09:00:00Z"))
+        assert section.figures["left out of the spend model"] == 2 and "2 repeat buyers" in section.notes
+
+    def test_too_few_positive_spenders_is_a_clear_error_everywhere(self, crm, add_customers, monkeypatch):
+        """All repeat buyers spent 0 on repeat days but one: no spend model. The CLI says why in
+        one line, the report section and the dashboard's text say it too; no run is stored."""
+        free = add_customers(crm, 12)
+        start = crm.now() - timedelta(days=300)
+        crm.interactions.record_many(
+            {"customer_id": cid, "kind": "purchase", "occurred_at": start + timedelta(days=30 * n + k),
+             "amount": "10.00" if (n == 0 or k == 0) else "0.00"}
+            for k, cid in enumerate(free) for n in range(3)
+        )
+        crm.close()
+        from click.testing import CliRunner
+
+        import crmkit
+        from crmkit.cli import make_cli
+        from crmkit_loyalty import report
+
+        monkeypatch.setenv("CRMKIT_PLUGINS", "loyalty")
+        failed = CliRunner().invoke(make_cli(), ["loyalty", "clv", str(crm.path), "--as-of", "2025-01-01T09:00:00Z"])
+        assert failed.exit_code == 1 and "Traceback" not in failed.output
+        (line,) = failed.output.strip().splitlines()
+        assert line.startswith("Error: CLV needs at least 2 repeat buyers with a positive spend") and "found 1" in line
+        with crmkit.open(crm.path, plugins=["loyalty"]) as again:
+            assert again.loyalty.runs("clv") == []
+            section = report._clv(again, again.as_of("2025-01-02"))
+            assert "CLV could not be computed: CLV needs at least 2 repeat buyers" in section.notes
+            before = report._clv(again, again.as_of("2024-12-31"))
+            assert "No CLV run yet" in before.notes
 
 
 def _arrays(crm):
