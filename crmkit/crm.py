@@ -187,6 +187,7 @@ class CRM:
                    updated_at = :now, forgotten_at = :now WHERE id = :id""",
                 {"id": customer_id, "now": now},
             )
+            self.customers.scrub_history(customer_id)
             self._erase_interaction_text(customer_id)
             self.db.execute("UPDATE tasks SET reason = NULL, data = '{}' WHERE customer_id = ?", [customer_id])
             # The audit log about this person: their own entries, those of duplicates merged into

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 import attrs
 from attrs import frozen
 
+from . import history
 from .errors import ConflictError, NotFound, ValidationError
 from .models import Customer, CustomerChange, normalise_email, normalise_phone, record_dict
 from .store import batched
@@ -115,6 +116,7 @@ class Customers:
             self._check_unique([after], exclude=customer_id)
             assignments = ", ".join(f"{column} = :{column}" for column in row if column not in ("id", "created_at"))
             self._crm.db.execute(f"UPDATE customers SET {assignments} WHERE id = :id", row)
+            history.changed(self._crm.db, customer_id, row["updated_at"], row)
             self._crm.audit.record(
                 "customer.update", "customer", customer_id,
                 before={k: _jsonable(v[0]) for k, v in change.changed.items()},
@@ -173,6 +175,7 @@ class Customers:
             db.execute("DELETE FROM segment_snapshot_members WHERE customer_id = ?", [other_id])
             self._crm.plugins.call("crmkit_customers_merged", crm=self._crm, kept_id=keep_id, merged_id=other_id)
             db.execute("DELETE FROM customer_summary WHERE customer_id IN (?, ?)", [keep_id, other_id])
+            history.merged(db, keep_id, other_id)
             self._crm.interactions.rebuild_summary([keep_id])
             filled = {
                 name: getattr(other, name)
@@ -192,12 +195,19 @@ class Customers:
             row = merged.to_row()
             assignments = ", ".join(f"{column} = :{column}" for column in row if column != "id")
             db.execute(f"UPDATE customers SET {assignments} WHERE id = :id", row)
+            history.changed(db, keep_id, row["updated_at"], row)
             self._crm.audit.record(
                 "customer.merge", "customer", keep_id,
                 before={"kept": record_dict(keep), "merged": record_dict(other)},
                 after=record_dict(merged),
             )
             return merged
+
+    def scrub_history(self, customer_id: int) -> None:
+        """Part of :meth:`CRM.forget`, called after the customer row is erased: scrub the
+        personal columns from every version in ``customer_history`` and keep the erased row as
+        the version from now on."""
+        history.forgotten(self._crm.db, customer_id, to_iso(self._crm.now()))
 
     # --- reading --------------------------------------------------------------------------
 
@@ -320,6 +330,8 @@ class Customers:
                 f"INSERT INTO customers(id, {', '.join(_INSERT_COLUMNS)}) VALUES ({', '.join('?' * (len(_INSERT_COLUMNS) + 1))})",
                 rows,
             )
+            if saved:
+                history.added(db, saved[0].id, saved[-1].id)
             self._crm.audit.record_many(
                 {"action": "customer.add", "entity": "customer", "entity_id": r.id, "after": {"name": r.name}}
                 for r in saved

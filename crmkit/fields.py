@@ -2,7 +2,9 @@
 
 A field is an SQL expression with one value per customer. In the expression the customer row is
 ``c``, the core's per-customer summary is ``s`` (``customer_summary``) and the evaluation time is
-the named parameter ``:as_of``. Constants go in ``params``, never into the text.
+the named parameter ``:as_of``. Constants go in ``params``, never into the text. A field of the
+customer's own editable columns also has ``sql_versioned``, over ``h``: the customer's version in
+``customer_history`` valid at ``:as_of`` (see :mod:`crmkit.history`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Callable
 import attrs
 from attrs import field, frozen
 
+from . import history
 from .errors import CrmError, RuleError
 from .store import days_between, shift_days
 
@@ -28,6 +31,10 @@ class Field:
     date (ISO text), bool or tags (a JSON list of texts). ``sql_as_of`` is an alternative
     expression used when a rule is evaluated as of a time before the newest interaction, for
     fields whose ``sql`` reads a summary that only holds the present.
+
+    ``sql_versioned`` reads the customer's version ``h`` (a ``customer_history`` row) valid at
+    ``as_of``; the compiler uses it when a customer changed after ``as_of``, so a past date is
+    answered with the values the customer had then.
 
     ``since`` (and ``since_as_of``) mark a "whole days since a time" field: the SQL of that time.
     The compiler then turns ``field <= 90`` into a comparison of that time with one bound
@@ -44,6 +51,7 @@ class Field:
     plugin: str = "core"
     since: str | None = None
     since_as_of: str | None = None
+    sql_versioned: str | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.type not in TYPES:
@@ -115,7 +123,8 @@ class FieldRegistry:
 # --- the core's fields ------------------------------------------------------------------------
 
 def _customer_column(name: str, type_: str, description: str, choices=()) -> Field:
-    return Field(name, type_, description, f"c.{name}", choices=choices)
+    versioned = f"h.{name}" if name in history.COLUMNS else None
+    return Field(name, type_, description, f"c.{name}", choices=choices, sql_versioned=versioned)
 
 
 def _days_since(column_sql: str) -> str:
@@ -160,9 +169,9 @@ def core_fields(purchase_kinds: list[str], refund_kinds: list[str], contact_kind
         _customer_column("source", "text", "Channel the customer came from (referral, trade show, ...)."),
         _customer_column("owner", "text", "The responsible rep's id."),
         _customer_column("stage", "text", "Lifecycle stage as stored on the customer.", STAGES),
-        Field("tags", "tags", "Tags; use `tags contains 'x'`.", "c.tags"),
+        Field("tags", "tags", "Tags; use `tags contains 'x'`.", "c.tags", sql_versioned="h.tags"),
         _customer_column("created_at", "date", "When the customer was added."),
-        _customer_column("updated_at", "date", "When the customer was last changed."),
+        Field("updated_at", "date", "When the customer was last changed.", "c.updated_at", sql_versioned="h.valid_from"),
         days_field("customer_days", "Days since the customer was added.", "c.created_at"),
         Field(
             "ltv", "money", "Net spend to date: purchases minus refunds.", "COALESCE(s.net_spend, 0)",
@@ -247,6 +256,7 @@ def core_fields(purchase_kinds: list[str], refund_kinds: list[str], contact_kind
                 m.group(0), "text", f"attributes.{m.group(1)}",
                 f"json_extract(c.attributes, :_attr_{m.group(1)})",
                 params={f"_attr_{m.group(1)}": f"$.{m.group(1)}"},
+                sql_versioned=f"json_extract(h.attributes, :_attr_{m.group(1)})",
             ),
         ),
     ]

@@ -98,3 +98,21 @@ def m001_core_tables(db: Database) -> None:
     )
     db["audit_log"].create_index(["entity", "entity_id"])
     db["audit_log"].create_index(["at"])
+
+
+@core()
+def m002_customer_history(db: Database) -> None:
+    """Versions of the customer fields rules read (see ``crmkit.history``), valid over
+    ``[valid_from, valid_to)``; each existing customer gets its current values, valid from its
+    ``created_at``."""
+    db.execute(
+        "CREATE TABLE customer_history (customer_id INTEGER NOT NULL, valid_from TEXT NOT NULL, "
+        "valid_to TEXT, region TEXT, company TEXT, industry TEXT, size TEXT, source TEXT, owner TEXT, "
+        "stage TEXT, tags TEXT, attributes TEXT, PRIMARY KEY (customer_id, valid_from))"
+    )
+    db.execute("CREATE INDEX ix_customer_history_from ON customer_history(valid_from)")
+    db.execute(
+        "INSERT INTO customer_history(customer_id, valid_from, valid_to, region, company, industry, "
+        "size, source, owner, stage, tags, attributes) SELECT id, created_at, NULL, region, company, "
+        "industry, size, source, owner, stage, tags, attributes FROM customers"
+    )

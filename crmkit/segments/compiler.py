@@ -1,7 +1,10 @@
 """Compile a rule's syntax tree to one parameterised SQL condition over customers.
 
 The condition reads the customer row as ``c`` and the core summary as ``s``; every value is a
-bound parameter, never text spliced into the SQL.
+bound parameter, never text spliced into the SQL. As of a time before a customer's latest change
+(``use_versions``), customers added later are left out and the customer's own fields are read
+from the version valid then (``h``, a ``customer_history`` row), inside the condition, so every
+caller keeps using ``FROM_CUSTOMERS``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import TYPE_CHECKING
 from attrs import frozen
 
 from ..errors import CrmError, RuleError, ValidationError
+from ..history import EXISTED_AT, VALID_AT
 from ..money import to_minor
 from ..store import json_list_contains
 from ..timeutil import to_iso
@@ -43,11 +47,13 @@ class CompiledRule:
 
 
 class _Compiler:
-    def __init__(self, registry: "FieldRegistry", rule_text: str, as_of: datetime, use_history: bool, exponent: int):
+    def __init__(self, registry: "FieldRegistry", rule_text: str, as_of: datetime, use_history: bool, exponent: int, use_versions: bool = False):
         self.registry = registry
         self.rule_text = rule_text
         self.as_of = as_of
         self.use_history = use_history
+        self.use_versions = use_versions
+        self.reads_versions = False
         self.exponent = exponent
         self.params: dict = {"as_of": to_iso(as_of)}
         self.used: list[str] = []
@@ -67,6 +73,9 @@ class _Compiler:
             self.params[key] = value
         if found.name not in self.used:
             self.used.append(found.name)
+        if self.use_versions and found.sql_versioned:
+            self.reads_versions = True
+            return found, f"({found.sql_versioned})"
         sql = found.sql_as_of if self.use_history and found.sql_as_of else found.sql
         return found, f"({sql})"
 
@@ -221,10 +230,20 @@ class _Compiler:
         raise RuleError(f"cannot compile {node!r}")  # pragma: no cover - the parser makes no other nodes
 
 
-def compile_rule(tree, rule_text: str, registry: "FieldRegistry", as_of: datetime, *, use_history: bool, exponent: int) -> CompiledRule:
-    """Compile a parsed rule. ``use_history`` picks the fields' log-based SQL for past ``as_of``."""
-    compiler = _Compiler(registry, rule_text, as_of, use_history, exponent)
+def compile_rule(
+    tree, rule_text: str, registry: "FieldRegistry", as_of: datetime, *, use_history: bool, exponent: int,
+    use_versions: bool = False,
+) -> CompiledRule:
+    """Compile a parsed rule. ``use_history`` picks the fields' log-based SQL for an ``as_of``
+    before the newest interaction; ``use_versions`` the customers' versions for an ``as_of``
+    before the newest customer change (see :mod:`crmkit.history`)."""
+    compiler = _Compiler(registry, rule_text, as_of, use_history, exponent, use_versions)
     where = compiler.compile(tree)
+    if compiler.reads_versions:
+        # One lookup of the version valid at as_of per customer, however many fields read it.
+        where = f"({EXISTED_AT} AND EXISTS (SELECT 1 FROM customer_history h WHERE {VALID_AT} AND {where}))"
+    elif use_versions:
+        where = f"({EXISTED_AT} AND {where})"
     return CompiledRule(rule_text, where, compiler.params, tuple(compiler.used))
 
 
