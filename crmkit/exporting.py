@@ -10,7 +10,6 @@ injection). crmkit's import removes that quote again, so an export can be import
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import sys
@@ -20,6 +19,8 @@ from typing import IO, TYPE_CHECKING, Any, Iterator
 
 from attrs import frozen
 
+from . import csvfile
+from .csvfile import safe_cell
 from .errors import CrmError, RuleError, ValidationError
 from .money import from_minor
 from .segments import FROM_CUSTOMERS
@@ -37,7 +38,6 @@ INTERACTION_COLUMNS = (
     "id", "customer_id", "kind", "channel", "occurred_at", "amount", "product", "category", "rep",
     "notes", "data", "recorded_at",
 )
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @frozen
@@ -50,12 +50,7 @@ class ExportResult:
     rows: int
 
 
-def csv_safe(value: Any) -> str:
-    """Text for a CSV cell that a spreadsheet will not run as a formula."""
-    text = "" if value is None else str(value)
-    if text.startswith(_FORMULA_START):
-        return "'" + text
-    return text
+csv_safe = safe_cell  # the name this module exported before crmkit.csvfile existed
 
 
 def records(crm: "CRM", kind: str, *, segment: str | None = None, as_of: Any = None) -> Iterator[dict]:
@@ -118,10 +113,10 @@ def _write(crm: "CRM", out: IO[str], kind: str, segment: str | None, as_of: Any,
             out.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
             count += 1
         return count
-    writer = csv.writer(out, lineterminator="\r\n" if out is not sys.stdout else "\n")
+    writer = csvfile.writer(out, lineterminator="\r\n" if out is not sys.stdout else "\n")
     writer.writerow(columns)
     for row in records(crm, kind, segment=segment, as_of=as_of):
-        writer.writerow([csv_safe(_cell(row[c])) for c in columns])
+        writer.writerow([_cell(row[c]) for c in columns])
         count += 1
     return count
 

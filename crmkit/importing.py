@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from attrs import frozen
 
+from . import csvfile
 from .errors import CrmError, ImportRefused, ValidationError
 from .models import Customer, Interaction, normalise_email
 from .money import to_minor
@@ -175,13 +176,11 @@ def import_file(
 
 def write_report(problems: list[ImportProblem], path: str | Path) -> None:
     """Write problems as CSV (row, column, field, value, reason), cells made spreadsheet-safe."""
-    from .exporting import csv_safe
-
     with open(path, "w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
+        writer = csvfile.writer(out)
         writer.writerow(REPORT_COLUMNS)
         for p in problems:
-            writer.writerow([p.row, csv_safe(p.column), csv_safe(p.field), csv_safe(p.value), csv_safe(p.reason)])
+            writer.writerow([p.row, p.column, p.field, p.value, p.reason])
 
 
 # --- formats and encodings -------------------------------------------------------------------

@@ -15,13 +15,13 @@ Python only turns the (few) per-value counts into weights.
 
 from __future__ import annotations
 
-import csv
 import math
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crmkit import CrmError, ValidationError
+from crmkit import csvfile
 from crmkit.timeutil import to_iso
 
 from . import queries
@@ -120,9 +120,10 @@ def export(service: "LeadsService", path: Path) -> int:
         raise CrmError(f"cannot write {path}: folder {path.parent} does not exist")
     rows = score_rows(service)
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["lead", "score", "owner", "status", "reasons"])
-        writer.writeheader()
-        writer.writerows(rows)
+        columns = ["lead", "score", "owner", "status", "reasons"]
+        writer = csvfile.writer(handle)
+        writer.writerow(columns)
+        writer.writerows([row[c] for c in columns] for row in rows)
     return len(rows)
 
 

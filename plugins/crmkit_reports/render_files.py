@@ -6,7 +6,6 @@ order, exact values (Decimals as text, times as ISO text).
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from datetime import date, datetime
@@ -14,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crmkit import CrmError
+from crmkit import CrmError, csvfile
 from crmkit.timeutil import to_iso
 
 if TYPE_CHECKING:
@@ -73,7 +72,7 @@ def section_json(report: "Report", section: "Section") -> str:
 def section_csv(section: "Section") -> str:
     """One section's table as CSV text (figures when it has no rows, the error when it failed)."""
     buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csvfile.writer(buffer, lineterminator="\n")
     if section.error:
         writer.writerows([["error"], [section.error]])
     elif section.rows:

@@ -56,7 +56,7 @@ class TestCsv:
         assert rows[0]["occurred_at"] == "2024-03-01T00:00:00Z"
 
     @pytest.mark.parametrize("text, safe", [
-        ("=1+2", "'=1+2"), ("+1", "'+1"), ("-1", "'-1"), ("@SUM(A1)", "'@SUM(A1)"),
+        ("=1+2", "'=1+2"), ("+1", "'+1"), ("-1", "-1"), ("-1+2", "'-1+2"), ("@SUM(A1)", "'@SUM(A1)"),
         ("\tx", "'\tx"), ("\rx", "'\rx"), ("plain", "plain"), ("a=b", "a=b"), (None, ""),
     ])
     def test_csv_safe(self, text, safe):
