@@ -12,7 +12,8 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from attrs import frozen
 
-_TYPES = {int: "BIGINT", str: "TEXT", float: "DOUBLE PRECISION", bytes: "BYTEA", bool: "BIGINT"}
+# Text compares byte by byte (SQLite's BINARY collation), whatever the server's locale.
+_TYPES = {int: "BIGINT", str: 'TEXT COLLATE "C"', float: "DOUBLE PRECISION", bytes: "BYTEA", bool: "BIGINT"}
 
 
 def quote(name: str) -> str:

@@ -19,7 +19,12 @@ _UPDATE_OR_IGNORE = re.compile(r"^\s*UPDATE\s+OR\s+IGNORE\b", re.IGNORECASE)
 _RETURNING = re.compile(r"\bRETURNING\b", re.IGNORECASE)
 _DDL = re.compile(r"^\s*(CREATE\s+(TEMP\s+|TEMPORARY\s+)?TABLE|ALTER\s+TABLE)\b", re.IGNORECASE)
 _INTEGER_PK = re.compile(r"\bINTEGER\s+PRIMARY\s+KEY(\s+AUTOINCREMENT)?", re.IGNORECASE)
-_TYPES = {"INTEGER": "BIGINT", "INT": "BIGINT", "REAL": "DOUBLE PRECISION", "FLOAT": "DOUBLE PRECISION", "BLOB": "BYTEA"}
+# Text columns sort and compare byte by byte, as SQLite's BINARY collation does, whatever the
+# server's default locale: the same ORDER BY gives the same rows on both engines.
+_TYPES = {
+    "INTEGER": "BIGINT", "INT": "BIGINT", "REAL": "DOUBLE PRECISION", "FLOAT": "DOUBLE PRECISION", "BLOB": "BYTEA",
+    "TEXT": 'TEXT COLLATE "C"',
+}
 _CAST_TYPES = {"REAL": "DOUBLE PRECISION", "INTEGER": "BIGINT", "INT": "BIGINT", "FLOAT": "DOUBLE PRECISION", "BLOB": "BYTEA"}
 _RENAMED_FUNCTIONS = {"json_object": "jsonb_build_object", "json_array": "jsonb_build_array"}
 
@@ -40,7 +45,7 @@ def to_postgres(sql: str) -> tuple[str, tuple[str, ...] | None]:
     if match:
         if match.group(1).upper() == "REPLACE":
             raise TranslationError("INSERT OR REPLACE has no PostgreSQL spelling; write INSERT ... ON CONFLICT (...) DO UPDATE")
-        sql = sql[:match.start(1) - 3].rstrip() + " INSERT INTO" + sql[match.end():]
+        sql = sql[:match.start()] + "INSERT INTO" + sql[match.end():]
         ignore = True
     match = _UPDATE_OR_IGNORE.match(sql)
     if match:
@@ -106,6 +111,20 @@ def to_postgres(sql: str) -> tuple[str, tuple[str, ...] | None]:
                 replacement = _CAST_TYPES[upper]
             elif text.lower() in _RENAMED_FUNCTIONS and sql[word.end():word.end() + 1] == "(":
                 replacement = _RENAMED_FUNCTIONS[text.lower()]
+            elif upper == "IS":
+                # SQLite's IS / IS NOT compare any two values, NULL-safely; PostgreSQL's take only
+                # NULL, TRUE or FALSE on the right and call the general form IS [NOT] DISTINCT FROM.
+                rest = _WORD.match(sql, _skip_space(sql, word.end()))
+                following = rest.group(0).upper() if rest else ""
+                if following == "NOT":
+                    after = _WORD.match(sql, _skip_space(sql, rest.end()))
+                    if not after or after.group(0).upper() not in _IS_KEYWORDS:
+                        out.append("IS DISTINCT FROM")
+                        previous_word = "FROM"
+                        i = rest.end()
+                        continue
+                elif following not in _IS_KEYWORDS:
+                    replacement = "IS NOT DISTINCT FROM"
             out.append(replacement)
             previous_word = text
             i = word.end()
@@ -124,6 +143,15 @@ def to_postgres(sql: str) -> tuple[str, tuple[str, ...] | None]:
     if names and positional:
         raise TranslationError("a statement mixes ? and :name parameters")
     return text, (tuple(names) if names else None)
+
+
+_IS_KEYWORDS = frozenset({"NULL", "TRUE", "FALSE", "DISTINCT", "NOT", "UNKNOWN"})
+
+
+def _skip_space(sql: str, i: int) -> int:
+    while i < len(sql) and sql[i].isspace():
+        i += 1
+    return i
 
 
 def _string_end(sql: str, start: int) -> int:
