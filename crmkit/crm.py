@@ -12,7 +12,7 @@ from typing import Any, Iterable, Iterator
 
 from attrs import frozen
 
-from . import migrations, store
+from . import engine, migrations, store
 from .audit import Audit
 from .customers import Customers
 from .erasure import Erasure
@@ -141,7 +141,7 @@ class CRM:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<CRM {self.path} plugins={self.plugins.names()}>"
+        return f"<CRM {self.db.target.describe()} plugins={self.plugins.names()}>"
 
     # --- work across plugins --------------------------------------------------------------
 
@@ -242,10 +242,14 @@ def _login_name() -> str:
 
 
 def open(  # noqa: A001 - mirrors the builtin on purpose: crmkit.open(path)
-    path: str | Path = ":memory:", plugins: Iterable[Any] | None = None, clock: Clock | None = None,
+    path: str | Path | None = ":memory:", plugins: Iterable[Any] | None = None, clock: Clock | None = None,
     *, currency: str | None = None, actor: str | None = None,
 ) -> CRM:
-    """Open (or create) a CRM file and return the CRM object.
+    """Open (or create) a CRM and return the CRM object.
+
+    ``path`` names the CRM: a file path (SQLite, created when missing), ``":memory:"``, or a
+    ``postgresql://user:password@host:port/dbname`` URL of a server database (which must exist;
+    its tables are created on first open). ``None`` takes ``$CRMKIT_DATABASE``.
 
     ``plugins`` selects the active plugins (entry point names or plugin objects); without it the
     ``CRMKIT_PLUGINS`` environment variable, then a ``crmkit.toml`` settings file
@@ -254,19 +258,20 @@ def open(  # noqa: A001 - mirrors the builtin on purpose: crmkit.open(path)
     Pending migrations of the core and of every active plugin are applied in one transaction. ``clock`` is a callable returning the current time (tests fix
     it). ``currency`` is fixed when the file is created.
     """
-    created = str(path) != ":memory:" and not Path(path).expanduser().exists()
-    db = store.connect(path)
+    target = engine.parse(path)
+    created = not target.is_server and target.path != ":memory:" and not Path(target.path).exists()
+    db = store.connect(target)
     try:
         plugin_set = load_plugins(plugin_selection(db, path, plugins))
         _migrate(db, plugin_set)
         _fix_currency(db, currency)
-        return CRM(db, plugin_set, path=str(path), clock=clock, actor=actor)
+        return CRM(db, plugin_set, path=target.path if not target.is_server else target.url, clock=clock, actor=actor)
     except BaseException:
         db.close()
         if created:
             # A file this call created and could not set up is removed, not left half-made.
             for suffix in ("", "-wal", "-shm"):
-                Path(f"{Path(path).expanduser()}{suffix}").unlink(missing_ok=True)
+                Path(f"{target.path}{suffix}").unlink(missing_ok=True)
         raise
 
 
