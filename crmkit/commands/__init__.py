@@ -16,5 +16,6 @@ def register(cli: click.Group) -> None:
     for command in (
         setup.init, setup.demo, data.import_command, data.export_command, customers.group,
         segments.group, tasks.group, tasks.due, setup.plugins, setup.migrate, customers.forget,
+        setup.copy_command,
     ):
         cli.add_command(command)

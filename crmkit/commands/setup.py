@@ -106,3 +106,31 @@ def migrate(db: str, list_only: bool) -> None:
     open_crm(db).close()
     click.echo(f"Applied {len(pending)} migration(s) to {db}:")
     table(pending, ["set", "migration"])
+
+
+@click.command("copy")
+@click.argument("source", metavar="SRC")
+@click.argument("target", metavar="DST")
+@click.option("--replace", is_flag=True, help="Delete the rows a non-empty DST holds before copying.")
+def copy_command(source: str, target: str, replace: bool) -> None:
+    """Copy a whole CRM, every plugin's tables, between a file and a PostgreSQL server.
+
+    SRC and DST are file paths or postgresql:// URLs. Prints each table's row count and content
+    checksum on both sides; a mismatch is an error. A DST that holds rows is refused unless
+    --replace is given. The copy is one transaction on DST.
+
+    Example: crmkit copy shop.db postgresql://crm@db.example.com/shop
+    """
+    from ..copying import copy_crm
+    from ..engine import describe, is_server_url
+
+    if not is_server_url(source) and not Path(source).exists():
+        raise CrmError(f"no CRM file at {source}")
+    if describe(source) == describe(target):
+        raise CrmError("SRC and DST name the same CRM")
+    figures = copy_crm(source, target, replace=replace)
+    table(
+        [(f.table, f.source_rows, f.target_rows, f.source_checksum[:12], "ok" if f.matches else "MISMATCH") for f in figures],
+        ["table", "rows in SRC", "rows in DST", "checksum", "check"],
+    )
+    click.echo(f"Copied {sum(f.source_rows for f in figures):,} rows in {len(figures)} tables to {describe(target)}")

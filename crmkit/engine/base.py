@@ -30,7 +30,7 @@ class Database:
       queue: the outermost level takes the engine's write lock (SQLite ``BEGIN IMMEDIATE``, a
       PostgreSQL advisory lock), so a check-then-write inside it cannot race another process.
     - ``table_names()``, ``columns_of(table)``, ``primary_key(table)``,
-      ``index_definitions(tables)``: schema introspection.
+      ``referenced_tables(table)``, ``index_definitions(tables)``: schema introspection.
     - ``bulk_insert(table, columns, rows)``: the engine's fastest load (COPY on PostgreSQL).
     """
 

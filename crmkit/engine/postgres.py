@@ -156,6 +156,14 @@ class PostgresDatabase(Database):
         )
         return [(name, definition, bool(unique)) for name, definition, unique in rows]
 
+    def referenced_tables(self, table: str) -> list[str]:
+        return [row[0] for row in self.execute(
+            "SELECT DISTINCT ref.relname FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid "
+            "JOIN pg_class ref ON ref.oid = con.confrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE con.contype = 'f' AND c.relname = ? AND n.nspname = current_schema() ORDER BY 1",
+            [table],
+        )]
+
     def primary_key(self, table: str) -> list[str]:
         return [row[0] for row in self.execute(
             "SELECT a.attname FROM pg_index ix JOIN pg_class c ON c.oid = ix.indrelid "

@@ -12,8 +12,8 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from attrs import frozen
 
-# Text compares byte by byte (SQLite's BINARY collation), whatever the server's locale.
-_TYPES = {int: "BIGINT", str: 'TEXT COLLATE "C"', float: "DOUBLE PRECISION", bytes: "BYTEA", bool: "BIGINT"}
+# Statements go through the engine's translation, which gives TEXT its byte-wise collation.
+_TYPES = {int: "BIGINT", str: "TEXT", float: "DOUBLE PRECISION", bytes: "BYTEA", bool: "BIGINT"}
 
 
 def quote(name: str) -> str:

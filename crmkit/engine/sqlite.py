@@ -72,6 +72,9 @@ class SqliteDatabase(sqlite_utils.Database, Database):
     def columns_of(self, table: str) -> list[str]:
         return [column.name for column in self[table].columns]
 
+    def referenced_tables(self, table: str) -> list[str]:
+        return sorted({key.other_table for key in self[table].foreign_keys})
+
     def primary_key(self, table: str) -> list[str]:
         return list(self[table].pks)
 

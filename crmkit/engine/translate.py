@@ -107,6 +107,8 @@ def to_postgres(sql: str) -> tuple[str, tuple[str, ...] | None]:
                 raise TranslationError("GLOB has no PostgreSQL spelling; use LIKE")
             elif ddl and upper in _TYPES:
                 replacement = _TYPES[upper]
+                if upper == "TEXT" and sql[_skip_space(sql, word.end()):].upper().startswith("COLLATE"):
+                    replacement = "TEXT"
             elif upper in _CAST_TYPES and previous_word.upper() == "AS":
                 replacement = _CAST_TYPES[upper]
             elif text.lower() in _RENAMED_FUNCTIONS and sql[word.end():word.end() + 1] == "(":
