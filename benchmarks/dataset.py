@@ -13,13 +13,16 @@ SEED = 7
 
 
 def fingerprint() -> str:
-    """Hash of the demo generator's source files and of crmkit's version."""
+    """Hash of the demo generator's source files, of the core's schema and of crmkit's version."""
     import crmkit
     import crmkit.demo
+    import crmkit.migrations
 
     digest = hashlib.sha1(crmkit.__version__.encode())
     for source in sorted(Path(crmkit.demo.__file__).parent.glob("*.py")):
         digest.update(source.read_bytes())
+    # A new migration changes the file a build makes; opening an older file would migrate it.
+    digest.update(Path(crmkit.migrations.__file__).read_bytes())
     return digest.hexdigest()[:10]
 
 

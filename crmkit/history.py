@@ -27,11 +27,11 @@ SCRUBBED = {"company": None, "tags": "[]", "attributes": "{}"}
 # Customer ``c`` (with its summary ``s``) existed at ``:as_of``: it had been added, or it had
 # already interacted (customers are often added after the purchases a file of past sales holds).
 EXISTED_AT = "(c.created_at <= :as_of OR s.first_interaction_at <= :as_of)"
-# The version of customer ``c`` valid at ``:as_of``, as a condition on ``h``. The first version
-# (from ``created_at``) also stands for the time before the customer was added.
+# ``h`` is the version of customer ``c`` (``h.customer_id = c.id``) valid at ``:as_of``. The first
+# version (from ``created_at``) also stands for the time before the customer was added.
 VALID_AT = (
-    "h.customer_id = c.id AND (h.valid_to IS NULL OR h.valid_to > :as_of) "
-    "AND (h.valid_from <= :as_of OR h.valid_from = c.created_at)"
+    "h.valid_from <= CASE WHEN c.created_at > :as_of THEN c.created_at ELSE :as_of END "
+    "AND (h.valid_to IS NULL OR h.valid_to > :as_of)"
 )
 
 _LIST = ", ".join(COLUMNS)

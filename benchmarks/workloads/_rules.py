@@ -17,9 +17,16 @@ RULE_A = "ltv >= 1000 and last_purchase_days <= 90 and size in ('large', 'enterp
 RULE_B = "spend_365d >= 5000 and last_purchase_days <= 90 and region = 'Western Europe'"
 
 
-def params() -> dict:
-    now = to_datetime(AS_OF)
-    return {"as_of": AS_OF, "since90": to_iso(now - timedelta(days=91)), "since365": to_iso(now - timedelta(days=365))}
+# A year before AS_OF: customers added since then are no members, and rules read the customer
+# fields of the version valid then (customer_history) and the interaction log up to then.
+PAST = "2024-06-30T12:00:00Z"
+# Rule C reads customer fields only: as of now from the customer row, as of PAST from its history.
+RULE_C = "region = 'Western Europe' and size in ('large', 'enterprise')"
+
+
+def params(as_of: str = AS_OF) -> dict:
+    now = to_datetime(as_of)
+    return {"as_of": as_of, "since90": to_iso(now - timedelta(days=91)), "since365": to_iso(now - timedelta(days=365))}
 
 
 # Rule A from the summary table: what a developer who keeps such a table would write.
@@ -58,3 +65,27 @@ WHERE c.region = 'Western Europe' AND s.last_purchase_at > :since90 AND (
 def first_page(count_sql: str) -> str:
     """The first 50 members, ordered by id, from a ``SELECT count(*) ...`` query."""
     return count_sql.replace("SELECT count(*)", "SELECT c.*", 1) + " ORDER BY c.id LIMIT 50"
+
+
+# Rule C, now: the customer row.
+C_NOW = """
+SELECT count(*) FROM customers c WHERE c.region = 'Western Europe' AND c.size IN ('large', 'enterprise')
+"""
+# Rule C as of a past date: the version of each customer valid then.
+C_PAST = """
+SELECT count(*) FROM customers c JOIN customer_history h ON h.customer_id = c.id
+    AND h.valid_from <= :as_of AND (h.valid_to IS NULL OR h.valid_to > :as_of)
+WHERE h.region = 'Western Europe' AND h.size IN ('large', 'enterprise')
+"""
+# Rule A as of a past date: the log re-aggregated up to then, and the customer's version then.
+A_PAST = """
+SELECT count(*) FROM customers c JOIN customer_history h ON h.customer_id = c.id
+    AND h.valid_from <= :as_of AND (h.valid_to IS NULL OR h.valid_to > :as_of)
+JOIN (
+    SELECT customer_id,
+           SUM(CASE WHEN kind = 'purchase' THEN amount WHEN kind = 'refund' THEN -amount ELSE 0 END) AS ltv,
+           MAX(CASE WHEN kind = 'purchase' THEN occurred_at END) AS last_purchase
+    FROM interactions WHERE occurred_at <= :as_of GROUP BY customer_id
+) a ON a.customer_id = c.id
+WHERE a.ltv >= 100000 AND a.last_purchase > :since90 AND h.size IN ('large', 'enterprise')
+"""
