@@ -47,7 +47,7 @@ EXTENSIONS = {
 CUSTOMER_FIELDS = Customer.EDITABLE + ("created_at",)
 INTERACTION_FIELDS = (
     "customer_id", "customer_external_id", "customer_email", "customer_name", "kind", "occurred_at",
-    "amount", "channel", "product", "category", "rep", "notes", "data",
+    "amount", "channel", "product", "category", "rep", "notes", "data", "external_key",
 )
 CUSTOMER_REFERENCES = ("customer_id", "customer_external_id", "customer_email")
 # A mapped field "attributes.<key>" (customers) or "data.<key>" (interactions) sets one key.
@@ -106,6 +106,8 @@ class ImportResult:
     report_path: str | None = None
     #: Customers an interactions import created for references no customer had (``create_customers``).
     customers_added: int = 0
+    #: Interactions not written because their external key was already recorded (``key``).
+    already_recorded: int = 0
 
     @property
     def imported(self) -> int:
@@ -118,7 +120,7 @@ def import_file(
     skip_invalid: bool = False, report: str | Path | None = None, encoding: str | None = None,
     progress: Progress | None = None, format: str | None = None,  # noqa: A002 - the CLI's --format
     defaults: dict[str, Any] | None = None, date_format: str | None = None, timezone: str | None = None,
-    create_customers: bool = False,
+    create_customers: bool = False, key: str | None = None,
 ) -> ImportResult:
     """Import customers or interactions from a file; all-or-nothing unless ``skip_invalid``.
 
@@ -140,11 +142,20 @@ def import_file(
     ``customer_email`` belongs to no customer creates one, named by the ``customer_name`` column
     when the file has one (else by the reference itself); rows naming the same new reference share
     that customer. Without it such rows are bad rows.
+
+    ``key`` (interactions only) makes an import repeatable: the interaction's external key, a
+    column of the file (``"Order No"``) or a mapped field (``"data.order_id"``); a row whose key
+    is already recorded for its customer and kind (or came earlier in the file) is skipped and
+    counted in ``already_recorded``; a row without a key value is a bad row. A column named
+    ``external_key`` (or mapped to it) sets the key without ``key``. Without a key every row is
+    recorded, so importing a file twice records its interactions twice.
     """
     if kind not in KINDS:
         raise ValidationError("kind", kind, "one of " + ", ".join(KINDS))
     if create_customers and kind != "interactions":
         raise ValidationError("create_customers", create_customers, "only for an interactions import")
+    if key is not None and kind != "interactions":
+        raise ValidationError("--key", key, "only for an interactions import")
     times = TimeReader(date_format, timezone)
     source_path = Path(path)
     file_format = _format_of(source_path, format)
@@ -154,7 +165,8 @@ def import_file(
     report_path = str(report) if report is not None else None
     with _open_source(source_path, file_format, codec) as source:
         plan = _Plan(crm, kind, source.columns, mapping or {}, strict=source.has_header, defaults=defaults or {})
-        checker = _Checker(crm, kind, plan, source_path.name, times, create_customers=create_customers)
+        checker = _Checker(crm, kind, plan, source_path.name, times, create_customers=create_customers,
+                           key=_key_field(plan, key, source.columns))
         try:
             for batch in _batches(source, plan, progress):
                 checker.check(batch)
@@ -170,8 +182,33 @@ def import_file(
         kind=kind, path=str(path), format=file_format, rows=checker.rows, added=added,
         updated=updated, skipped=len({p.row for p in checker.problems}), problems=checker.problems,
         columns=plan.column_fields(), ignored_columns=tuple(plan.ignored), report_path=report_path,
-        customers_added=checker.customers_added,
+        customers_added=checker.customers_added, already_recorded=checker.already_recorded,
     )
+
+
+def _key_field(plan: "_Plan", key: str | None, columns: list[str] | None) -> str | None:
+    """The field whose value is each row's external key: ``key`` itself when it names a field
+    (``external_key``, ``data.<key>``), else the field its column feeds; a column that feeds no
+    field feeds ``external_key``."""
+    if key is None:
+        return None
+    if key == "external_key":
+        return key
+    if key.startswith(plan.prefix):
+        if not _NESTED_KEY.match(key[len(plan.prefix):]):
+            raise ValidationError("--key", key, f"a column of the file or a field {plan.prefix}<key> (letters, digits, _)")
+        return key
+    if columns is not None and key not in columns:
+        raise ValidationError("--key", key, "a column of the file (" + ", ".join(map(repr, columns)) + ") or a field data.<key>")
+    target = plan.field_of(key)
+    if target is None:
+        if "external_key" in plan.column_fields().values():
+            raise ValidationError("--key", key, "the one source of external_key (another column maps to it)")
+        plan._resolved[key] = "external_key"
+        if key in plan.ignored:
+            plan.ignored.remove(key)
+        target = "external_key"
+    return target
 
 
 def write_report(problems: list[ImportProblem], path: str | Path) -> None:
@@ -705,9 +742,11 @@ class _Checker:
 
     def __init__(
         self, crm: "CRM", kind: str, plan: _Plan, name: str, times: TimeReader | None = None,
-        *, create_customers: bool = False,
+        *, create_customers: bool = False, key: str | None = None,
     ):
         self.crm = crm
+        self.key = key
+        self.already_recorded = 0
         self.times = times or TimeReader()
         self.create_customers = create_customers
         self.customers_added = 0
@@ -853,9 +892,26 @@ class _Checker:
 
         if not self._validate(row, build, record_fields, {"kind": _UNKNOWN_KIND, "occurred_at": "2000-01-01"}):
             return None
+        if self.key is not None and not self._external_key(row, values):
+            return None
         if "customer_email" in values:
             values["customer_email"] = normalise_email(values["customer_email"])
         return values
+
+    def _external_key(self, row: _Row, values: dict) -> bool:
+        """Set the row's ``external_key`` from the key field's value; False (a problem noted)
+        when the row has none or it is too long."""
+        found = row.cells.get(self.key)
+        if found is None:
+            self._problem(row, self.key, "missing: the key (--key) of every row")
+            return False
+        try:
+            text = found[1].strip() if isinstance(found[1], str) else _text(found[1], self.key).strip()
+            values["external_key"] = Interaction(customer_id=1, kind="k", occurred_at="2000-01-01", external_key=text).external_key
+        except ValidationError as error:
+            self._problem(row, self.key, error.expected)
+            return False
+        return True
 
     # --- one batch at a time: keys, references and duplicates in SQL ------------------------
 
@@ -1026,12 +1082,15 @@ class _Checker:
                 counts = crm.customers.upsert_many(self._staged(progress, total))
                 added, updated = counts["added"], counts["updated"]
             else:
-                added, updated = crm.interactions.record_many(self._staged(progress, total)).count, 0
-            crm.audit.record(
-                "import.run", "file", self.name,
-                after={"kind": self.kind, "added": added, "updated": updated, "skipped": len({p.row for p in self.problems}),
-                       **({"customers_added": self.customers_added} if self.customers_added else {})},
-            )
+                recorded = crm.interactions.record_many(self._staged(progress, total))
+                added, updated, self.already_recorded = recorded.count, 0, recorded.skipped
+            if added or updated or self.customers_added:  # a file whose every row is already recorded changes nothing
+                crm.audit.record(
+                    "import.run", "file", self.name,
+                    after={"kind": self.kind, "added": added, "updated": updated, "skipped": len({p.row for p in self.problems}),
+                           **({"already_recorded": self.already_recorded} if self.already_recorded else {}),
+                           **({"customers_added": self.customers_added} if self.customers_added else {})},
+                )
         if progress is not None:
             progress("write", total, total)
         return added, updated

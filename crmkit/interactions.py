@@ -27,8 +27,10 @@ if TYPE_CHECKING:
 
 _COLUMNS = (
     "id", "customer_id", "kind", "channel", "occurred_at", "amount", "product", "category",
-    "rep", "notes", "data", "recorded_at",
+    "rep", "notes", "data", "recorded_at", "external_key",
 )
+#: Keyed rows looked up at a time (three bound values each).
+KEY_LOOKUP = 300
 _FIELDS = set(_COLUMNS) - {"id", "recorded_at"}
 # Storage text of a time, with ranges strict enough that the text round-trips unchanged.
 _STORED_TIME = re.compile(r"[1-9]\d{3}-[01]\d-[0-3]\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\dZ\Z")
@@ -45,21 +47,24 @@ def _slot_setter(name: str):
 
 (
     _set_id, _set_customer_id, _set_kind, _set_occurred_at, _set_amount, _set_channel, _set_product,
-    _set_category, _set_rep, _set_notes, _set_data,
+    _set_category, _set_rep, _set_notes, _set_data, _set_external_key,
 ) = (
     _slot_setter(name) for name in (
         "id", "customer_id", "kind", "occurred_at", "amount", "channel", "product", "category", "rep", "notes", "data",
+        "external_key",
     )
 )
 
 
 @frozen
 class RecordResult:
-    """What ``record_many`` wrote: how many rows and the range of their ids."""
+    """What ``record_many`` wrote: how many rows and the range of their ids; ``skipped``: rows
+    whose ``external_key`` was already recorded for their customer and kind (not written)."""
 
     count: int
     first_id: int | None
     last_id: int | None
+    skipped: int = 0
 
 
 class Interactions:
@@ -84,9 +89,14 @@ class Interactions:
         Every row is validated (kind known, amount exact and present for money kinds, customer
         exists); a bad row raises ValidationError naming its position and nothing is written.
         Plugins hear of each batch once, through ``crmkit_interactions_recorded``.
+
+        A row with an ``external_key`` (e.g. an order number) that is already recorded for the
+        same customer and kind, earlier or in this call, is skipped and counted in the result's
+        ``skipped``; rows without a key are always recorded.
         """
         crm = self._crm
-        count, first_id, last_id = 0, None, None
+        count, first_id, last_id, skipped = 0, None, None, 0
+        seen: set[tuple] = set()
         kinds = {kind.name: kind for kind in crm.kinds}
         amount_text = _amount_pattern(crm.exponent)
         with crm.transaction():
@@ -107,6 +117,12 @@ class Interactions:
                     values.append(prepared[1])
                     next_id += 1
                 self._check_customers(records, position - len(records))
+                before = len(records)
+                records, values = self._drop_recorded_keys(records, values, seen)
+                skipped += before - len(records)
+                next_id -= before - len(records)
+                if not records:
+                    continue
                 crm.db.conn.executemany(
                     f"INSERT INTO interactions({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
                     values,
@@ -130,7 +146,7 @@ class Interactions:
                     "interaction.record", "interaction", None,
                     after={"count": count, "first_id": first_id, "last_id": last_id},
                 )
-        return RecordResult(count, first_id, last_id)
+        return RecordResult(count, first_id, last_id, skipped)
 
     def get(self, interaction_id: int) -> Interaction:
         """The interaction with this id."""
@@ -237,6 +253,13 @@ class Interactions:
                 return None
             if text is not None and ("\x00" in text or (not text.isascii() and _has_surrogate(text))):
                 return None  # refused by the record's validators, with their message
+        external_key = get("external_key")
+        if external_key is not None and (
+            type(external_key) is not str or not external_key or len(external_key) > 200
+            or external_key.strip() != external_key or "\x00" in external_key
+            or (not external_key.isascii() and _has_surrogate(external_key))
+        ):
+            return None
         data = get("data")
         if data is None or (type(data) is dict and not data):
             data, stored_data = {}, None
@@ -266,9 +289,10 @@ class Interactions:
         _set_rep(record, rep)
         _set_notes(record, notes)
         _set_data(record, data)
+        _set_external_key(record, external_key)
         value = (
             new_id, customer_id, kind_name, channel, stored_time, minor, product, category, rep, notes,
-            stored_data, recorded_at,
+            stored_data, recorded_at, external_key,
         )
         return record, value
 
@@ -303,9 +327,41 @@ class Interactions:
         value = (
             record.id, record.customer_id, record.kind, record.channel, to_iso(record.occurred_at),
             minor, record.product, record.category, record.rep, record.notes,
-            json.dumps(record.data, sort_keys=True) if record.data else None, recorded_at,
+            json.dumps(record.data, sort_keys=True) if record.data else None, recorded_at, record.external_key,
         )
         return record, value
+
+    def _drop_recorded_keys(self, records: list[Interaction], values: list[tuple], seen: set) -> tuple[list, list]:
+        """The batch without the rows whose (customer, kind, external key) is already recorded
+        or came earlier in this call (``seen``: the keys known so far, updated); the rows kept
+        are numbered again from the batch's first id."""
+        keyed = [(r.customer_id, r.kind, r.external_key) for r in records if r.external_key is not None]
+        if not keyed:
+            return records, values
+        recorded = seen
+        wanted = sorted(set(keyed) - recorded)
+        for start in range(0, len(wanted), KEY_LOOKUP):
+            part = wanted[start:start + KEY_LOOKUP]
+            where = " OR ".join(["(customer_id = ? AND kind = ? AND external_key = ?)"] * len(part))
+            params = [v for triple in part for v in triple]
+            recorded.update(tuple(row) for row in self._crm.db.execute(
+                f"SELECT customer_id, kind, external_key FROM interactions WHERE {where}", params,
+            ))
+        kept_records, kept_values = [], []
+        first_id = records[0].id
+        for record, value in zip(records, values):
+            if record.external_key is not None:
+                triple = (record.customer_id, record.kind, record.external_key)
+                if triple in recorded:
+                    continue
+                recorded.add(triple)
+            new_id = first_id + len(kept_records)
+            if record.id != new_id:
+                _set_id(record, new_id)
+                value = (new_id,) + value[1:]
+            kept_records.append(record)
+            kept_values.append(value)
+        return kept_records, kept_values
 
     def _check_customers(self, records: list[Interaction], offset: int) -> None:
         wanted = sorted({r.customer_id for r in records})

@@ -116,3 +116,14 @@ def m002_customer_history(db: Database) -> None:
         "size, source, owner, stage, tags, attributes) SELECT id, created_at, NULL, region, company, "
         "industry, size, source, owner, stage, tags, attributes FROM customers"
     )
+
+
+@core()
+def m003_interaction_external_key(db: Database) -> None:
+    """An interaction's key in the system it came from (an order number, ...): a row whose key is
+    already recorded for the same customer and kind is not recorded again. Null: no key."""
+    db["interactions"].add_column("external_key", str)
+    db.execute(
+        "CREATE UNIQUE INDEX ix_interactions_external_key ON interactions(customer_id, kind, external_key) "
+        "WHERE external_key IS NOT NULL"
+    )

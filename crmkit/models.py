@@ -248,6 +248,9 @@ class Interaction:
     rep: str | None = field(default=None, converter=_optional_text, validator=_max_length(100))
     notes: str | None = field(default=None, converter=_optional_text, validator=_max_length(10_000))
     data: dict = field(factory=dict, converter=_json_object("data"))
+    #: The interaction's key in the system it came from (e.g. an order number); recording a key
+    #: already recorded for the same customer and kind is skipped. None: no key.
+    external_key: str | None = field(default=None, converter=_optional_text, validator=_max_length(200))
 
     @amount.validator
     def _check_amount(self, attribute, value) -> None:
@@ -262,6 +265,7 @@ class Interaction:
             occurred_at=from_iso(row["occurred_at"]), amount=from_minor(row["amount"], exponent),
             channel=row["channel"], product=row["product"], category=row["category"],
             rep=row["rep"], notes=row["notes"], data=json.loads(row["data"] or "{}"),
+            external_key=row.get("external_key"),
         )
 
 

@@ -59,8 +59,13 @@ def _show_problems(problems: list) -> None:
 @click.option("--create-customers", is_flag=True,
               help="Interactions: a customer_external_id or customer_email no customer has creates that customer "
                    "(named by a customer_name column, else by the reference).")
+@click.option("--key", metavar="COLUMN",
+              help="Interactions: the column (or a field such as data.order_id) holding each row's key in the source "
+                   "system; a row whose key is already recorded for its customer and kind is skipped, so the file "
+                   "can be imported again. Without it every row is recorded.")
 def import_command(
     db, file, kind, mappings, skip_invalid, report, encoding, file_format, defaults, date_format, timezone, create_customers,
+    key,
 ) -> None:
     """Import customers or interactions from a CSV, JSON lines or Excel (.xlsx) file.
 
@@ -76,7 +81,8 @@ def import_command(
     \b
       crmkit import shop.db orders.csv --kind interactions --set kind=purchase \\
         --map "Customer No=customer_external_id" --map "Order Date=occurred_at" \\
-        --map Total=amount --date-format "%d.%m.%Y %H:%M" --timezone Europe/Berlin
+        --map Total=amount --date-format "%d.%m.%Y %H:%M" --timezone Europe/Berlin \\
+        --key "Order No"
     """
     mapping = _mapping(mappings)
     fixed = _defaults(defaults)
@@ -87,6 +93,7 @@ def import_command(
                     crm, file, kind=kind, mapping=mapping, skip_invalid=skip_invalid, report=report,
                     encoding=encoding, progress=progress, format=file_format,
                     defaults=fixed, date_format=date_format, timezone=timezone, create_customers=create_customers,
+                    key=key,
                 )
         except ImportRefused as refused:
             if not refused.report_path:
@@ -97,6 +104,9 @@ def import_command(
     else:
         created = f"; {result.customers_added} new customer(s) created" if result.customers_added else ""
         click.echo(f"Imported {result.added} interactions from {file}{created}.")
+        if key is not None or result.already_recorded:
+            bad = f", {result.skipped:,} bad" if result.skipped else ""
+            click.echo(f"{result.rows:,} read: {result.added:,} new, {result.already_recorded:,} already recorded{bad}.")
     if result.ignored_columns:
         click.echo(f"Ignored columns: {', '.join(result.ignored_columns)}", err=True)
     if result.problems:

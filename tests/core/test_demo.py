@@ -371,7 +371,7 @@ class TestIndexesDeferred:
             inside = self.indexes(fresh_crm)
             fresh_crm.customers.add(name="Loaded while deferred", email="a@b.example")
         assert "ix_interactions_kind_time" in deferred and "idx_customers_email_norm" in deferred
-        assert set(inside) == {"idx_customers_external_id"}  # unique: kept, constraints hold
+        assert set(inside) == {"idx_customers_external_id", "ix_interactions_external_key"}  # unique: kept, constraints hold
         assert self.indexes(fresh_crm) == before
         assert fresh_crm.customers.find(email="A@B.example")[0].name == "Loaded while deferred"
 
