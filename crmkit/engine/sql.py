@@ -33,8 +33,9 @@ def shift_days(time_sql: str, days: int) -> str:
 
 
 def shift_days_by(time_sql: str, days_sql: str) -> str:
-    """SQL for an ISO time expression moved by a number of days given as an SQL expression."""
-    return f"strftime('{STORAGE_TIME_FORMAT}', {time_sql}, printf('%+f days', {days_sql}))"
+    """SQL for an ISO time expression moved by a (possibly fractional) number of days given as an
+    SQL expression, as storage text to the nearest second; NULL when either is NULL."""
+    return time_from_epoch(f"{epoch_seconds(time_sql)} + CAST(round(({days_sql}) * 86400.0) AS INTEGER)")
 
 
 def json_values(list_sql: str, sql_type: str = "TEXT") -> str:
@@ -63,3 +64,46 @@ def json_get(document_sql: str, path: str) -> str:
 def json_get_param(document_sql: str, path_sql: str) -> str:
     """As :func:`json_get` with the path given as an SQL expression (a parameter)."""
     return f"json_extract({document_sql}, {path_sql})"
+
+
+def json_member(document_sql: str, key_sql: str, sql_type: str = "TEXT") -> str:
+    """SQL for the member of the JSON object ``document_sql`` named by the SQL expression
+    ``key_sql`` (e.g. a column), as ``sql_type``; NULL when the object has no such member.
+
+    Unlike :func:`json_get_param`, the name may hold any character (dots, quotes, spaces).
+    """
+    return f"(SELECT CAST(value AS {_sql_type(sql_type)}) FROM json_each({document_sql}) WHERE key = {key_sql})"
+
+
+def json_records(list_sql: str, columns: dict[str, str]) -> str:
+    """A subquery with one row per object of the JSON array ``list_sql`` (usually a parameter).
+
+    ``columns`` maps each output column to its SQL type ('TEXT', 'INTEGER' or 'REAL'); the column
+    reads the object's member of the same name (NULL when absent). Binding many rows as one JSON
+    text parameter lets one statement update or insert them all:
+    ``UPDATE t SET x = j.x FROM ({json_records(':rows', {'id': 'INTEGER', 'x': 'TEXT'})}) AS j WHERE t.id = j.id``.
+    """
+    parts = []
+    for name, sql_type in columns.items():
+        if not name.isidentifier():
+            raise ValueError(f"json_records: bad column name {name!r}")
+        parts.append(f"CAST(json_extract(value, '$.{name}') AS {_sql_type(sql_type)}) AS {name}")
+    return f"SELECT {', '.join(parts)} FROM json_each({list_sql})"
+
+
+def json_items_from(list_sql: str, alias: str) -> str:
+    """A FROM-clause item with one row per item of the JSON array ``list_sql``, as ``alias.value``.
+
+    Write it after a comma in a FROM list; ``list_sql`` may name columns of the tables before it
+    (``FROM customers c, {json_items_from('c.tags', 'tag')}``). The value reads as text on
+    PostgreSQL: CAST it where a number is meant.
+    """
+    if not alias.isidentifier():
+        raise ValueError(f"json_items_from: bad alias {alias!r}")
+    return f"json_each({list_sql}) AS {alias}"
+
+
+def _sql_type(sql_type: str) -> str:
+    if sql_type.upper() not in ("TEXT", "INTEGER", "REAL"):
+        raise ValueError(f"unsupported SQL type {sql_type!r}; use TEXT, INTEGER or REAL")
+    return sql_type.upper()
