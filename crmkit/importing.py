@@ -17,7 +17,6 @@ header is line 1), the worksheet row of an Excel file.
 from __future__ import annotations
 
 import codecs
-import csv
 import json
 import os
 import re
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from attrs import frozen
 
 from . import csvfile
+from .csvread import CsvSyntaxError, StrictReader
 from .errors import CrmError, ImportRefused, ValidationError
 from .models import Customer, Interaction, normalise_email
 from .money import to_minor
@@ -318,12 +318,13 @@ class _CsvSource(_Source):
             yield first
             yield from lines
 
-        self._reader = csv.reader(all_lines(), delimiter=delimiter)
+        self._reader = StrictReader(all_lines(), delimiter=delimiter)
+        self._records = iter(self._reader)
         try:
-            header = next(self._reader)
-        except csv.Error as error:
+            _, _, header = next(self._records)
+        except CsvSyntaxError as error:
             self.close()
-            raise CrmError(f"{path.name}, header: {error}") from None
+            raise CrmError(f"{path.name}, header: {error.reason}") from None
         self.columns = [cell.strip() for cell in header]
         self._name = path.name
 
@@ -331,24 +332,19 @@ class _CsvSource(_Source):
         return self._lines.bytes_read
 
     def rows(self):
-        reader = self._reader
-        previous = reader.line_num
+        # Broken structure (an unclosed or stray quote, an unquoted delimiter) refuses the whole
+        # file, even with skip_invalid: the rows after it cannot be told apart reliably.
+        records = self._records
         while True:
             try:
-                record = next(reader)
+                start, end, record = next(records)
             except StopIteration:
                 return
-            except csv.Error as error:
-                raise CrmError(f"{self._name}, line {reader.line_num}: {error}") from None
-            start, end = previous + 1, reader.line_num
-            previous = end
+            except CsvSyntaxError as error:
+                raise CrmError(f"{self._name} was not imported: {error}") from None
             if not any(cell.strip() for cell in record):
                 continue
             bad = [self._lines.bad_lines.pop(n) for n in range(start, end + 1) if n in self._lines.bad_lines]
-            if len(record) > len(self.columns):
-                extra = [cell for cell in record[len(self.columns):] if cell.strip()]
-                if extra:
-                    bad.append(f"the row has {len(record)} cells but the header names {len(self.columns)} columns")
             cells = {column: _unquote(cell) for column, cell in zip(self.columns, record)}
             yield start, cells, "; ".join(bad) or None
 

@@ -71,6 +71,17 @@ def _unicode(instance, attribute, value) -> None:
             raise ValidationError(attribute.name, value, f"text without NUL characters (one at {value.index(chr(0))})")
 
 
+_LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def _one_line(instance, attribute, value) -> None:
+    """A name is one line: a line break in it is a CSV cell gone wrong, and breaks every list."""
+    if value is not None:
+        at = next((i for i, char in enumerate(value) if char in _LINE_BREAKS), None)
+        if at is not None:
+            raise ValidationError(attribute.name, value, f"one line of text (a line break at {at})")
+
+
 def _max_length(limit: int):
     def check(instance, attribute, value) -> None:
         _unicode(instance, attribute, value)
@@ -172,7 +183,7 @@ class Customer:
     """A person or company the business serves, or may serve (a prospect)."""
 
     id: int | None = None
-    name: str = field(converter=_optional_text, validator=[_required_text, _max_length(200)])
+    name: str = field(converter=_optional_text, validator=[_required_text, _max_length(200), _one_line])
     external_id: str | None = field(default=None, converter=_optional_text, validator=_max_length(100))
     email: str | None = field(default=None, converter=_optional_text, validator=[_max_length(254), _email])
     phone: str | None = field(default=None, converter=_optional_text, validator=[_max_length(40), _phone])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import click
 
 from crmkit import CrmError
 from crmkit.cli import db_argument, open_crm
+from crmkit.csvread import CsvSyntaxError, StrictReader
 from crmkit.timeutil import to_iso
 
 from .figures import BREAKDOWNS
@@ -82,14 +82,15 @@ def import_command(db, file):
     else:
         rows, lines = [], []
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            start = 2
-            for row in reader:
-                if None in row:
-                    raise CrmError(f"line {start} of {file} has more cells than the header names")
-                rows.append({k: v for k, v in row.items() if v not in (None, "")})
-                lines.append(start)
-                start = reader.line_num + 1
+            try:
+                records = iter(StrictReader(handle))
+                header = [cell.strip() for cell in next(records, (0, 0, []))[2]]
+                for start, _, cells in records:
+                    if any(cell.strip() for cell in cells):
+                        rows.append({k: v for k, v in zip(header, cells) if v != ""})
+                        lines.append(start)
+            except CsvSyntaxError as error:
+                raise CrmError(f"line {error.line} of {file}: {error.reason}; nothing was imported") from None
     with open_crm(db) as crm:
         ids = crm.leads.add_many(rows, row_numbers=lines)
         click.echo(f"imported {len(ids)} lead(s) into the pool")
