@@ -326,10 +326,7 @@ class Customers:
                 row = record.to_row()
                 rows.append(tuple([row["id"]] + [row[c] for c in _INSERT_COLUMNS]))
                 saved.append(record)
-            db.conn.executemany(
-                f"INSERT INTO customers(id, {', '.join(_INSERT_COLUMNS)}) VALUES ({', '.join('?' * (len(_INSERT_COLUMNS) + 1))})",
-                rows,
-            )
+            db.bulk_insert("customers", ("id", *_INSERT_COLUMNS), rows)
             if saved:
                 history.added(db, saved[0].id, saved[-1].id)
             self._crm.audit.record_many(

@@ -19,7 +19,7 @@ from attrs import frozen
 from .errors import ValidationError
 from .models import Interaction
 from .money import to_minor
-from .store import batched
+from .store import batched, json_values
 from .timeutil import UTC, to_iso
 
 if TYPE_CHECKING:
@@ -123,10 +123,7 @@ class Interactions:
                 next_id -= before - len(records)
                 if not records:
                     continue
-                crm.db.conn.executemany(
-                    f"INSERT INTO interactions({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
-                    values,
-                )
+                crm.db.bulk_insert("interactions", _COLUMNS, values)
                 self._fold_into_summary(records[0].id, records[-1].id)
                 newest = max(v[4] for v in values)
                 if horizon is None or newest > horizon:
@@ -192,8 +189,8 @@ class Interactions:
                 self._upsert_summary("1", {})
             else:
                 ids = json.dumps([int(i) for i in customer_ids])
-                db.execute("DELETE FROM customer_summary WHERE customer_id IN (SELECT value FROM json_each(?))", [ids])
-                self._upsert_summary("customer_id IN (SELECT value FROM json_each(:ids))", {"ids": ids})
+                db.execute(f"DELETE FROM customer_summary WHERE customer_id IN ({json_values('?', 'INTEGER')})", [ids])
+                self._upsert_summary(f"customer_id IN ({json_values(':ids', 'INTEGER')})", {"ids": ids})
 
     # --- internals ------------------------------------------------------------------------
 
@@ -367,7 +364,7 @@ class Interactions:
         wanted = sorted({r.customer_id for r in records})
         found = {
             row[0] for row in self._crm.db.execute(
-                "SELECT id FROM customers WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(wanted)]
+                f"SELECT id FROM customers WHERE id IN ({json_values('?', 'INTEGER')})", [json.dumps(wanted)]
             )
         }
         for index, record in enumerate(records, start=offset + 1):
@@ -388,10 +385,12 @@ class Interactions:
         is_in, is_out, is_contact = (f"kind IN ({lists[g]})" for g in ("in", "out", "contact"))
 
         def earliest(column: str) -> str:
-            return f"{column} = CASE WHEN excluded.{column} IS NULL THEN {column} WHEN {column} IS NULL THEN excluded.{column} ELSE min({column}, excluded.{column}) END"
+            current = f"customer_summary.{column}"
+            return f"{column} = CASE WHEN excluded.{column} IS NULL THEN {current} WHEN {current} IS NULL THEN excluded.{column} ELSE min({current}, excluded.{column}) END"
 
         def latest(column: str) -> str:
-            return f"{column} = CASE WHEN excluded.{column} IS NULL THEN {column} WHEN {column} IS NULL THEN excluded.{column} ELSE max({column}, excluded.{column}) END"
+            current = f"customer_summary.{column}"
+            return f"{column} = CASE WHEN excluded.{column} IS NULL THEN {current} WHEN {current} IS NULL THEN excluded.{column} ELSE max({current}, excluded.{column}) END"
 
         self._crm.db.execute(
             f"""
@@ -409,10 +408,11 @@ class Interactions:
             FROM interactions WHERE {where} GROUP BY customer_id
             ON CONFLICT(customer_id) DO UPDATE SET
                 {earliest('first_purchase_at')}, {latest('last_purchase_at')},
-                purchases = purchases + excluded.purchases, refunds = refunds + excluded.refunds,
-                net_spend = net_spend + excluded.net_spend, {latest('last_contact_at')},
+                purchases = customer_summary.purchases + excluded.purchases,
+                refunds = customer_summary.refunds + excluded.refunds,
+                net_spend = customer_summary.net_spend + excluded.net_spend, {latest('last_contact_at')},
                 {earliest('first_interaction_at')}, {latest('last_interaction_at')},
-                interactions = interactions + excluded.interactions
+                interactions = customer_summary.interactions + excluded.interactions
             """,
             bound,
         )
