@@ -9,6 +9,8 @@ except whole numbers that the helpers check.
 
 from __future__ import annotations
 
+import sqlite3
+
 STORAGE_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
@@ -17,8 +19,15 @@ def days_between(earlier_sql: str, later_sql: str) -> str:
     return f"(julianday({later_sql}) - julianday({earlier_sql}))"
 
 
+# SQLite has unixepoch() since 3.38 (about three times faster than strftime('%s')); the
+# PostgreSQL compatibility functions define it too.
+_UNIXEPOCH = sqlite3.sqlite_version_info >= (3, 38, 0)
+
+
 def epoch_seconds(time_sql: str) -> str:
     """SQL for an ISO time expression as whole seconds since 1970-01-01 UTC."""
+    if _UNIXEPOCH:
+        return f"unixepoch({time_sql})"
     return f"CAST(strftime('%s', {time_sql}) AS INTEGER)"
 
 
