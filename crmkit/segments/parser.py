@@ -43,7 +43,12 @@ _TOKEN = re.compile(
 )
 _KEYWORDS = {"and", "or", "not", "in", "between", "contains", "is", "null", "true", "false"}
 MAX_RULE_LENGTH = 10_000
-MAX_DEPTH = 50
+# Within these limits every rule compiles and runs on both engines, with every built-in field
+# and as of any date: SQLite refuses SQL whose parenthesised nesting overflows its parser stack
+# (from about 19 levels of the heaviest field) and expressions deeper than 1,000 (a flat chain
+# of about 990 conditions). A list of values is one condition: write `x in (1, 2, 3)`.
+MAX_DEPTH = 12
+MAX_CONDITIONS = 400
 
 
 def tokenize(text: str) -> list[tuple[str, str, int]]:
@@ -90,6 +95,7 @@ class _Parser:
         self.tokens = tokens
         self.index = 0
         self.depth = 0
+        self.conditions = 0
 
     # token helpers
     def peek(self, offset: int = 0):
@@ -164,6 +170,12 @@ class _Parser:
         kind, value, position = self.take()
         if kind != "name":
             self.fail("expected a field name", value, position)
+        self.conditions += 1
+        if self.conditions > MAX_CONDITIONS:
+            raise RuleError(
+                f"rule has more than {MAX_CONDITIONS} conditions; a list of values is one condition: "
+                f"{value} in (...)", self.text, position,
+            )
         name = Name(value, position)
         kind, value, position = self.peek()
         if kind == "op":

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterator
 
 from attrs import frozen
 
 from .. import history
+from ..engine.errors import StatementError
 from ..errors import ConflictError, NotFound, RuleError
 from ..models import Customer, Segment
 from ..timeutil import from_iso, to_iso
@@ -20,6 +23,16 @@ if TYPE_CHECKING:
     from ..crm import CRM
 
 _ORDERABLE = ("id", "name", "created_at", "region", "company", "owner")
+
+
+@contextmanager
+def engine_errors_as_rule_errors(rule: str) -> Iterator[None]:
+    """Turn the database's refusal to run a rule's SQL (too complex, a bad field expression)
+    into a RuleError naming the rule: the parser's limits should make this rare."""
+    try:
+        yield
+    except (StatementError, sqlite3.OperationalError) as error:
+        raise RuleError(f"the database could not run this rule ({error})", rule) from error
 
 
 @frozen
@@ -73,7 +86,8 @@ class RuleView:
     def count(self, as_of: Any = None) -> int:
         """Number of members."""
         compiled = self.compiled(as_of)
-        return self._crm.db.execute(compiled.count_query(), compiled.params).fetchone()[0]
+        with engine_errors_as_rule_errors(self.rule):
+            return self._crm.db.execute(compiled.count_query(), compiled.params).fetchone()[0]
 
     def customers(self, limit: int = 50, offset: int = 0, as_of: Any = None, order_by: str = "id", descending: bool = False) -> list[Customer]:
         """One page of members as Customer records."""
@@ -86,18 +100,23 @@ class RuleView:
             f"ORDER BY c.{order_by} {direction}, c.id {direction} LIMIT :_limit OFFSET :_offset"
         )
         params = dict(compiled.params, _limit=int(limit), _offset=int(offset))
-        return [Customer.from_row(row) for row in self._crm.db.query(sql, params)]
+        with engine_errors_as_rule_errors(self.rule):
+            rows = list(self._crm.db.query(sql, params))
+        return [Customer.from_row(row) for row in rows]
 
     def ids(self, as_of: Any = None) -> Iterator[int]:
         """Member ids, ascending, streamed."""
         compiled = self.compiled(as_of)
-        for (customer_id,) in self._crm.db.execute(compiled.id_query() + " ORDER BY c.id", compiled.params):
+        with engine_errors_as_rule_errors(self.rule):
+            cursor = self._crm.db.execute(compiled.id_query() + " ORDER BY c.id", compiled.params)
+        for (customer_id,) in cursor:
             yield customer_id
 
     def __contains__(self, customer_id: int) -> bool:
         compiled = self.compiled()
         sql = f"SELECT 1 FROM {FROM_CUSTOMERS} WHERE c.id = :_cid AND {compiled.where}"
-        return self._crm.db.execute(sql, dict(compiled.params, _cid=customer_id)).fetchone() is not None
+        with engine_errors_as_rule_errors(self.rule):
+            return self._crm.db.execute(sql, dict(compiled.params, _cid=customer_id)).fetchone() is not None
 
     def __repr__(self) -> str:
         label = f"segment {self.name!r}" if self.name else "rule"
@@ -128,11 +147,12 @@ class SegmentView(RuleView):
                 [self.name, self.rule, to_iso(moment), to_iso(crm.now())],
             )
             snapshot_id = cursor.fetchone()[0]
-            crm.db.execute(
-                f"INSERT INTO segment_snapshot_members(snapshot_id, customer_id) "
-                f"SELECT :_snapshot, c.id FROM {FROM_CUSTOMERS} WHERE {compiled.where}",
-                dict(compiled.params, _snapshot=snapshot_id),
-            )
+            with engine_errors_as_rule_errors(self.rule):
+                crm.db.execute(
+                    f"INSERT INTO segment_snapshot_members(snapshot_id, customer_id) "
+                    f"SELECT :_snapshot, c.id FROM {FROM_CUSTOMERS} WHERE {compiled.where}",
+                    dict(compiled.params, _snapshot=snapshot_id),
+                )
             members = crm.db.execute("SELECT count(*) FROM segment_snapshot_members WHERE snapshot_id = ?", [snapshot_id]).fetchone()[0]
             crm.db.execute("UPDATE segment_snapshots SET members = ? WHERE id = ?", [members, snapshot_id])
             crm.audit.record("segment.snapshot", "segment", self.name, after={"snapshot": snapshot_id, "members": members, "as_of": to_iso(moment)})
@@ -170,10 +190,18 @@ class Segments:
         )
 
     def check(self, rule: Any) -> str:
-        """Validate a rule; returns its normalised text (RuleError with position if bad)."""
+        """Validate a rule; returns its normalised text (RuleError with position if bad).
+
+        Beyond parsing and compiling, the database prepares the rule's query (reading no rows),
+        so a rule that passes the check also runs."""
         text = rule_text(rule)
-        self.compile(text)
+        self._probe(text)
         return str(parse(text))
+
+    def _probe(self, text: str) -> None:
+        compiled = self.compile(text)
+        with engine_errors_as_rule_errors(text):
+            self._crm.db.execute(compiled.id_query() + " LIMIT 0", compiled.params).fetchall()
 
     def evaluate(self, rule: Any, as_of: Any = None) -> RuleView:
         """An unsaved rule's members, with the same methods as a saved segment."""
@@ -192,7 +220,7 @@ class Segments:
         crm = self._crm
         now = crm.now()
         segment = Segment(name=name, rule=rule_text(rule), description=description, created_at=now, updated_at=now)
-        self.compile(segment.rule)
+        self._probe(segment.rule)
         with crm.transaction():
             if segment.name in self:
                 raise ConflictError(f"segment {segment.name!r} exists; use segments.update() (crmkit segments update) to change it")
@@ -209,7 +237,7 @@ class Segments:
         with crm.transaction():
             before = self.get(name)
             new_rule = before.rule if rule is None else rule_text(rule)
-            self.compile(new_rule)
+            self._probe(new_rule)
             new_description = before.description if description is None else description
             crm.db.execute(
                 "UPDATE segments SET rule = ?, description = ?, updated_at = ? WHERE name = ?",
