@@ -96,6 +96,11 @@ def to_postgres(sql: str) -> tuple[str, tuple[str, ...] | None]:
             out.append("%%")
             i += 1
             continue
+        if ch == "+" and _WORD.match(sql, _skip_space(sql, i + 1)) and _before_operand("".join(out)):
+            # A unary plus on a column is SQLite's way to keep an index out of a plan; it changes
+            # no value, and PostgreSQL has no unary plus for text.
+            i += 1
+            continue
         word = _WORD.match(sql, i)
         if word and (i == 0 or not (sql[i - 1].isalnum() or sql[i - 1] in "_$")):
             text = word.group(0)
@@ -148,6 +153,22 @@ def to_postgres(sql: str) -> tuple[str, tuple[str, ...] | None]:
 
 
 _IS_KEYWORDS = frozenset({"NULL", "TRUE", "FALSE", "DISTINCT", "NOT", "UNKNOWN"})
+
+
+_LEADS_TO_OPERAND = frozenset({
+    "AND", "OR", "NOT", "WHERE", "ON", "SELECT", "WHEN", "THEN", "ELSE", "BY", "IN", "BETWEEN", "CASE", "HAVING",
+})
+
+
+def _before_operand(written: str) -> bool:
+    """True when the SQL written so far ends where an operand (not an operator) comes next."""
+    written = written.rstrip()
+    if not written:
+        return True
+    if written[-1] in "(,=<>":
+        return True
+    last = re.search(r"[A-Za-z_]+$", written)
+    return bool(last) and last.group(0).upper() in _LEADS_TO_OPERAND
 
 
 def _skip_space(sql: str, i: int) -> int:
