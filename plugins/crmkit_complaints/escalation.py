@@ -36,7 +36,7 @@ def escalate(crm: "CRM", now: datetime) -> dict:
     tasks = 0
     with crm.transaction():
         for level in policy.levels:
-            mark = queries.max_escalation_rowid(crm.db)
+            mark = queries.max_escalation_id(crm.db)
             added = queries.insert_escalations(crm.db, level, moment, always)
             if not added:
                 continue

@@ -1,40 +1,32 @@
 """All SQL of the complaints plugin's process: tickets, history, notes, pauses, handlers, SLA clocks.
 
-Figures live in ``queries_figures``, feedback in ``queries_feedback``. SQLite-specific pieces
-(epoch seconds, JSON access) go through the small helpers at the top.
+Figures live in ``queries_figures``, feedback in ``queries_feedback``. Every statement runs on
+both engines: epoch seconds and JSON access go through the store's SQL helpers.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any, Iterable
+
+from crmkit.store import epoch_seconds, json_get, json_records, time_from_epoch
 
 from .models import OPEN_STATES
 
 TABLE = "complaints_complaints"
 
 
-# --- dialect helpers ---------------------------------------------------------------------------
+# --- working-time arithmetic -----------------------------------------------------------------
+# Times are ISO storage text; the working-time calendar counts in epoch seconds. The engine's
+# helpers (``epoch_seconds``, ``time_from_epoch``, ``json_get``) spell the conversions once.
 
-_UNIXEPOCH = sqlite3.sqlite_version_info >= (3, 38, 0)
-
-
-def epoch(time_sql: str) -> str:
-    """SQL: ISO storage text -> integer epoch seconds (``unixepoch`` where SQLite has it: faster)."""
-    if _UNIXEPOCH:
-        return f"unixepoch({time_sql})"
-    return f"CAST(strftime('%s', {time_sql}) AS INTEGER)"
-
-
-def iso_from_epoch(seconds_sql: str) -> str:
-    """SQL: integer epoch seconds -> ISO storage text."""
-    return f"strftime('%Y-%m-%dT%H:%M:%SZ', {seconds_sql}, 'unixepoch')"
+epoch = epoch_seconds
+iso_from_epoch = time_from_epoch
 
 
 def json_field(column: str, key: str) -> str:
     """SQL: the value at ``key`` of a JSON object column (key is a code constant)."""
-    return f"json_extract({column}, '$.{key}')"
+    return json_get(column, f"$.{key}")
 
 
 def business_seconds(seconds_sql: str, always: bool) -> str:
@@ -123,11 +115,11 @@ def replace_calendar(db, rows: list[tuple[int, int, int, int]], meta: dict[str, 
     """Replace the working-time intervals (start, end, cumulative start, cumulative end) and their
     meta data."""
     db.execute("DELETE FROM complaints_calendar")
-    db.conn.executemany(
+    db.executemany(
         "INSERT INTO complaints_calendar(start_s, end_s, cum_start, cum_end) VALUES (?, ?, ?, ?)", rows
     )
     db.execute("DELETE FROM complaints_calendar_meta")
-    db.conn.executemany("INSERT INTO complaints_calendar_meta(key, value) VALUES (?, ?)", list(meta.items()))
+    db.executemany("INSERT INTO complaints_calendar_meta(key, value) VALUES (?, ?)", list(meta.items()))
 
 
 def compute_deadline(db, start_iso: str, seconds: int, always: bool) -> str | None:
@@ -165,7 +157,7 @@ def insert_complaint(db, row: dict) -> int:
     """Insert one complaint row (the ``COMPLAINT_COLUMNS``) and return its id."""
     columns = ", ".join(COMPLAINT_COLUMNS)
     values = ", ".join(":" + c for c in COMPLAINT_COLUMNS)
-    return db.execute(f"INSERT INTO {TABLE}({columns}) VALUES ({values})", row).lastrowid
+    return db.execute(f"INSERT INTO {TABLE}({columns}) VALUES ({values}) RETURNING id", row).fetchone()[0]
 
 
 def severity_sql(column_sql: str, aliases: dict[str, str], prefix: str = "_s") -> tuple[str, dict]:
@@ -275,10 +267,10 @@ def set_owners(db, pairs: list[tuple[str, int]]) -> None:
     """Give each complaint its owner: ``pairs`` of (owner, complaint id), written in one statement."""
     if not pairs:
         return
+    rows = json_records(":pairs", {"owner": "TEXT", "id": "INTEGER"})
     db.execute(
-        f"UPDATE {TABLE} SET owner = json_extract(j.value, '$[0]') FROM json_each(:pairs) AS j "
-        f"WHERE {TABLE}.id = json_extract(j.value, '$[1]')",
-        {"pairs": json.dumps(pairs)},
+        f"UPDATE {TABLE} SET owner = j.owner FROM ({rows}) AS j WHERE {TABLE}.id = j.id",
+        {"pairs": json.dumps([{"owner": owner, "id": complaint_id} for owner, complaint_id in pairs])},
     )
 
 
@@ -377,9 +369,9 @@ def history(db, complaint_id: int) -> list[dict]:
 def add_note(db, complaint_id: int, at: str, author: str, text: str) -> int:
     """Append an internal note and return its id."""
     return db.execute(
-        "INSERT INTO complaints_notes(complaint_id, at, author, text) VALUES (?, ?, ?, ?)",
+        "INSERT INTO complaints_notes(complaint_id, at, author, text) VALUES (?, ?, ?, ?) RETURNING id",
         [complaint_id, at, author, text],
-    ).lastrowid
+    ).fetchone()[0]
 
 
 def notes(db, complaint_id: int) -> list[dict]:
@@ -455,10 +447,10 @@ def handlers(db, active_only: bool = False) -> list[dict]:
 
 # --- escalation ----------------------------------------------------------------------------------
 
-def max_escalation_rowid(db) -> int:
-    """The highest rowid of ``complaints_escalations``: a mark to find the rows a sweep adds after
+def max_escalation_id(db) -> int:
+    """The highest id of ``complaints_escalations``: a mark to find the rows a sweep adds after
     it."""
-    return db.execute("SELECT COALESCE(max(rowid), 0) FROM complaints_escalations").fetchone()[0]
+    return db.execute("SELECT COALESCE(max(id), 0) FROM complaints_escalations").fetchone()[0]
 
 
 def insert_escalations(db, level: dict, now: str, always: bool) -> int:
@@ -499,32 +491,32 @@ def insert_escalations(db, level: dict, now: str, always: bool) -> int:
     return cursor.rowcount
 
 
-def new_escalations(db, after_rowid: int, level: int) -> list[dict]:
-    """Escalations of ``level`` recorded after ``after_rowid``, with their complaint's customer,
+def new_escalations(db, after_id: int, level: int) -> list[dict]:
+    """Escalations of ``level`` recorded after ``after_id``, with their complaint's customer,
     deadlines, status and severity."""
     return list(db.query(
         f"""SELECT e.complaint_id, e.cycle, e.level, e.name, e.from_owner, e.to_owner, c.customer_id,
                c.ack_due_at, c.resolve_due_at, c.status, c.severity
         FROM complaints_escalations e JOIN {TABLE} c ON c.id = e.complaint_id
-        WHERE e.rowid > ? AND e.level = ? ORDER BY e.complaint_id""",
-        [after_rowid, level],
+        WHERE e.id > ? AND e.level = ? ORDER BY e.complaint_id""",
+        [after_id, level],
     ))
 
 
-def apply_escalated_owners(db, after_rowid: int, level: int, now: str, actor: str, message: str) -> None:
+def apply_escalated_owners(db, after_id: int, level: int, now: str, actor: str, message: str) -> None:
     """Move the complaints just escalated to their new owner and tell the customer, set-based."""
     db.execute(
         f"""UPDATE {TABLE} SET owner = e.to_owner, updated_at = :now,
             escalation_level = max(escalation_level, e.level)
         FROM complaints_escalations e
-        WHERE e.rowid > :after AND e.level = :level AND e.complaint_id = {TABLE}.id""",
-        {"after": after_rowid, "level": level, "now": now},
+        WHERE e.id > :after AND e.level = :level AND e.complaint_id = {TABLE}.id""",
+        {"after": after_id, "level": level, "now": now},
     )
     db.execute(
         "INSERT INTO complaints_history(complaint_id, at, event, status_from, status_to, message, actor) "
         "SELECT e.complaint_id, :now, 'escalated', NULL, NULL, :message, :actor FROM complaints_escalations e "
-        "WHERE e.rowid > :after AND e.level = :level ORDER BY e.complaint_id",
-        {"after": after_rowid, "level": level, "now": now, "message": message, "actor": actor},
+        "WHERE e.id > :after AND e.level = :level ORDER BY e.complaint_id",
+        {"after": after_id, "level": level, "now": now, "message": message, "actor": actor},
     )
 
 

@@ -112,3 +112,25 @@ def m001_complaint_tables(db: Database) -> None:
     )
     db["complaints_feedback_requests"].create_index(["feedback_id"])
     db["complaints_feedback_requests"].create_index(["customer_id"])
+
+
+@migrations()
+def m002_escalation_ids(db: Database) -> None:
+    """Escalations get an ``id`` numbered in the order they are recorded: a sweep finds the rows it
+    added as those above the highest id before it. (complaint, cycle, level) stays unique, so a
+    level still fires once per complaint and reopening cycle."""
+    db.execute(
+        "CREATE TABLE complaints_escalations_numbered (id INTEGER PRIMARY KEY, "
+        "complaint_id INTEGER NOT NULL REFERENCES complaints_complaints(id), cycle INTEGER NOT NULL, "
+        "level INTEGER NOT NULL, name TEXT, at TEXT NOT NULL, from_owner TEXT, to_owner TEXT)"
+    )
+    db.execute(
+        "INSERT INTO complaints_escalations_numbered(complaint_id, cycle, level, name, at, from_owner, to_owner) "
+        "SELECT complaint_id, cycle, level, name, at, from_owner, to_owner FROM complaints_escalations "
+        "ORDER BY at, complaint_id, cycle, level"
+    )
+    db.execute("DROP TABLE complaints_escalations")
+    db.execute("ALTER TABLE complaints_escalations_numbered RENAME TO complaints_escalations")
+    db.execute(
+        "CREATE UNIQUE INDEX ix_complaints_escalations_key ON complaints_escalations(complaint_id, cycle, level)"
+    )
