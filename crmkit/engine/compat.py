@@ -8,7 +8,7 @@ The set is versioned: a server whose schema holds an older version gets the new 
 
 from __future__ import annotations
 
-VERSION = 1
+VERSION = 2
 
 # One statement per item; executed in order inside one transaction at first open.
 DEFINITIONS: tuple[str, ...] = (
@@ -139,7 +139,8 @@ DEFINITIONS: tuple[str, ...] = (
     """CREATE OR REPLACE FUNCTION printf(fmt text, VARIADIC args text[]) RETURNS text
        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT format(replace(replace(fmt, '%d', '%s'), '%f', '%s'), VARIADIC args) $$""",
     """CREATE OR REPLACE FUNCTION crmkit_sum_bool(acc bigint, item boolean) RETURNS bigint
-       LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT acc + CASE WHEN item THEN 1 ELSE 0 END $$""",
+       LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+       SELECT CASE WHEN item IS NULL THEN acc ELSE coalesce(acc, 0) + CASE WHEN item THEN 1 ELSE 0 END END $$""",
     """DROP AGGREGATE IF EXISTS sum(boolean)""",
     """CREATE AGGREGATE sum(boolean) (SFUNC = crmkit_sum_bool, STYPE = bigint)""",
     """CREATE OR REPLACE FUNCTION crmkit_group_concat_add(acc text, item anyelement, sep text) RETURNS text
