@@ -1,6 +1,6 @@
 """The allocation engine: places a batch of leads with a strategy in a few set-based statements.
 
-Steps, all on scratch tables of the connection (``temp._lp_*``):
+Steps, all on scratch tables of the connection (``_lp_*``):
 
 1. the leads to place, numbered in allocation order (priority, score, arrival);
 2. the eligible reps, active and with room (capacity minus open leads, and the daily quota),
@@ -106,7 +106,7 @@ def eligible_reps(service: "LeadsService", as_of: datetime, open_override: dict[
 def plan(service: "LeadsService", strategy: Strategy, as_of: datetime, *, lead_ids: list[int] | None,
          reps: list[PlanRep], exclude_previous: bool = True, seed: int | None = None,
          rotation_after: str | None = None) -> AllocationResult:
-    """Fill ``temp._lp_plan`` for the leads (the pool when ``lead_ids`` is None); returns the plan.
+    """Fill ``_lp_plan`` for the leads (the pool when ``lead_ids`` is None); returns the plan.
 
     Writes only scratch tables; the caller applies or drops them.
     """
@@ -124,7 +124,7 @@ def plan(service: "LeadsService", strategy: Strategy, as_of: datetime, *, lead_i
     if rotation_after is not None:
         start = next((i for i, rep_id in enumerate(order) if rep_id > rotation_after), 0)
     rotation = {rep_id: (i - start) % max(len(order), 1) for i, rep_id in enumerate(order)}
-    db.conn.executemany(queries.INSERT_PLAN_REP, [
+    db.executemany(queries.INSERT_PLAN_REP, [
         (r.id, r.team, r.capacity, r.experience, r.open_leads, r.room, r.weight, rotation[r.id]) for r in reps
     ])
     top = max([r.room for r in reps] + [1])
@@ -185,12 +185,12 @@ def plan(service: "LeadsService", strategy: Strategy, as_of: datetime, *, lead_i
 
 
 def apply_plan(service: "LeadsService", now: datetime, how: str = "allocate") -> int:
-    """Write the plan in ``temp._lp_plan``: leads, assignment spells, recycle times, audit log."""
+    """Write the plan in ``_lp_plan``: leads, assignment spells, recycle times, audit log."""
     crm = service.crm
     db = crm.db
     options = service.options
     stamp = to_iso(now)
-    db.execute(queries.FILL_CLASS_DAYS, {"recycle_days": json.dumps(options.recycle_days)})
+    db.executemany(queries.FILL_CLASS_DAYS, list(options.recycle_days.items()))
     cursor = db.execute(queries.APPLY_PLAN, {"now": stamp})
     if cursor.rowcount != db.execute(queries.PLAN_SIZE).fetchone()[0]:
         from crmkit import ConflictError

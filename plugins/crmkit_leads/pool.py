@@ -167,54 +167,54 @@ def _cooldown_until(service, now: datetime) -> str:
 
 
 def fold_follow_ups(service: "LeadsService", first_id: int, last_id: int) -> int:
-    """Record the follow-ups found in a batch of interactions (owner's contacts since assignment)."""
+    """Record the follow-ups found in a batch of interactions (owner's contacts since assignment).
+
+    The batch's leads are read and updated in one transaction (a savepoint inside the caller's).
+    """
     crm = service.crm
     db = crm.db
-    db.execute(queries.DROP_FOLLOW_UP_SCRATCH)
-    db.execute(queries.CREATE_FOLLOW_UP_SCRATCH)
-    db.execute(queries.FOLLOW_UPS_IN_BATCH, {"first": first_id, "last": last_id, "kinds": json.dumps(service.options.follow_up_kinds)})
-    try:
-        found = db.execute(queries.FOLLOW_UPS_FOUND).fetchone()[0]
-        if not found:
-            return 0
-        db.execute(queries.APPLY_FOLLOW_UPS)
-        db.execute(queries.APPLY_FOLLOW_UPS_TO_ASSIGNMENTS)
-        db.execute(queries.REFRESH_FOLLOWED_RECYCLE_AT, _recycle_params(service))
-        crm.audit.record_from_query(queries.FIRST_FOLLOW_UP_AUDIT, source="leads")
-        return found
-    finally:
+    with crm.transaction():
         db.execute(queries.DROP_FOLLOW_UP_SCRATCH)
+        db.execute(queries.CREATE_FOLLOW_UP_SCRATCH)
+        db.execute(queries.FOLLOW_UPS_IN_BATCH, {"first": first_id, "last": last_id, "kinds": json.dumps(service.options.follow_up_kinds)})
+        found = db.execute(queries.FOLLOW_UPS_FOUND).fetchone()[0]
+        if found:
+            db.execute(queries.APPLY_FOLLOW_UPS)
+            db.execute(queries.APPLY_FOLLOW_UPS_TO_ASSIGNMENTS)
+            db.execute(queries.REFRESH_FOLLOWED_RECYCLE_AT, _recycle_params(service))
+            crm.audit.record_from_query(queries.FIRST_FOLLOW_UP_AUDIT, source="leads")
+        db.execute(queries.DROP_FOLLOW_UP_SCRATCH)
+    return found
 
 
 def recycle(service: "LeadsService", now: datetime) -> dict:
     """Send lapsed leads back to the pool, re-offer them, and remind owners of coming deadlines.
 
     Idempotent for the same ``now``: a recycled lead is in the pool and no longer due, and
-    reminder tasks carry a key.
+    reminder tasks carry a key. The choice of due leads and every write happen in one
+    transaction, so two processes recycling at once cannot both take the same lead.
     """
     crm = service.crm
     db = crm.db
     options = service.options
     stamp = to_iso(now)
-    db.execute(queries.DROP_RECYCLE_SCRATCH)
-    db.execute(queries.CREATE_RECYCLE_SCRATCH)
-    db.execute(queries.SELECT_DUE_FOR_RECYCLE, {"now": stamp})
-    try:
+    with crm.transaction():
+        db.execute(queries.DROP_RECYCLE_SCRATCH)
+        db.execute(queries.CREATE_RECYCLE_SCRATCH)
+        db.execute(queries.SELECT_DUE_FOR_RECYCLE, {"now": stamp})
         recycled = db.execute(queries.RECYCLED_COUNT).fetchone()[0]
         recycled_ids = [row[0] for row in db.execute(queries.RECYCLED_IDS)] if recycled and options.recycle_strategy else []
         if recycled:
             db.execute(queries.END_RECYCLED_ASSIGNMENTS, {"now": stamp})
             crm.audit.record_from_query(queries.RECYCLE_AUDIT, source="leads")
             db.execute(queries.RECYCLE_LEADS, {"cooldown_until": _cooldown_until(service, now)})
-    finally:
         db.execute(queries.DROP_RECYCLE_SCRATCH)
-    reallocated = 0
-    if recycled_ids:
-        result = service.allocate(recycled_ids, strategy=options.recycle_strategy, as_of=now, _how="reallocate")
-        reallocated = result.count
-    reminders = 0
-    if options.reminder_days:
-        horizon = to_iso(now + timedelta(days=options.reminder_days))
-        reminders = crm.tasks.create_from_query(queries.REMINDER_TASKS, {"now": stamp, "horizon": horizon}, source="leads")
+        reallocated = 0
+        if recycled_ids:
+            result = service.allocate(recycled_ids, strategy=options.recycle_strategy, as_of=now, _how="reallocate")
+            reallocated = result.count
+        reminders = 0
+        if options.reminder_days:
+            horizon = to_iso(now + timedelta(days=options.reminder_days))
+            reminders = crm.tasks.create_from_query(queries.REMINDER_TASKS, {"now": stamp, "horizon": horizon}, source="leads")
     return {"recycled": recycled, "reallocated": reallocated, "reminders": reminders}
-

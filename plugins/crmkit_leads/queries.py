@@ -2,32 +2,32 @@
 
 Tables: ``leads_leads`` (alias ``l``) joined to ``customers`` (``c``), ``leads_reps`` (``r``),
 ``leads_assignments`` (``a``), ``leads_rules`` and ``leads_model``. Allocation works on
-connection-local scratch tables in the ``temp`` schema (``_lp_*``). Times are ISO-8601 UTC text,
-so text comparison is time comparison. Date arithmetic is in the helpers at the top.
+connection-local scratch tables (``CREATE TEMP TABLE``, ``_lp_*``). Times are ISO-8601 UTC text,
+so text comparison is time comparison. Date arithmetic and JSON access go through the
+engine-neutral helpers of :mod:`crmkit.store`, so every statement runs on both engines.
 """
 
 from __future__ import annotations
+
+from crmkit.store import (
+    days_between, json_get, json_items_from, json_member, json_records, json_values, shift_days_by,
+)
 
 OPEN = "('pool', 'assigned', 'following_up')"
 OWNED = "('assigned', 'following_up')"
 
 
-def shift_days_sql(time_sql: str, days_sql: str) -> str:
-    """SQL for a time moved by a (possibly fractional, SQL-computed) number of days."""
-    return f"strftime('%Y-%m-%dT%H:%M:%SZ', {time_sql}, printf('%+f days', {days_sql}))"
-
-
 def hours_between_sql(earlier_sql: str, later_sql: str) -> str:
     """SQL for the hours from one time to another."""
-    return f"((julianday({later_sql}) - julianday({earlier_sql})) * 24.0)"
+    return f"({days_between(earlier_sql, later_sql)} * 24.0)"
 
 
 # Days of the lead's class from the JSON option :recycle_days, "default" when its class is absent.
 CLASS_DAYS_SQL = (
-    "COALESCE((SELECT value FROM json_each(:recycle_days) WHERE key = l.lead_class), "
-    "json_extract(:recycle_days, '$.default'))"
+    f"COALESCE({json_member(':recycle_days', 'l.lead_class', 'REAL')}, "
+    f"CAST({json_get(':recycle_days', '$.default')} AS REAL))"
 )
-RECYCLE_AT_SQL = shift_days_sql(
+RECYCLE_AT_SQL = shift_days_by(
     "COALESCE(max(l.last_followed_up_at, l.assigned_at), l.assigned_at)",
     f"{CLASS_DAYS_SQL} + l.extensions * :extension_days",
 )
@@ -40,25 +40,25 @@ SKILL_KEY_SQL = "COALESCE(c.industry, '') || '|' || COALESCE(l.product, '') || '
 
 # --- leads ------------------------------------------------------------------------------------
 
-INSERT_POOL_LEADS = """
+INSERT_POOL_LEADS = f"""
 INSERT OR IGNORE INTO leads_leads(customer_id, status, stage, received_at)
 SELECT c.id, 'pool', :stage, COALESCE(:received_at, c.created_at) FROM customers c
-WHERE c.id IN (SELECT value FROM json_each(:ids)) AND c.stage = 'prospect'
+WHERE c.id IN ({json_values(':ids', 'INTEGER')}) AND c.stage = 'prospect'
 """
 
-UPDATE_LEAD_DETAILS = """
+_DETAIL_COLUMNS = {
+    "id": "INTEGER", "priority": "INTEGER", "needs": "TEXT", "product": "TEXT", "language": "TEXT",
+    "lead_class": "TEXT", "stage": "TEXT",
+}
+UPDATE_LEAD_DETAILS = f"""
 UPDATE leads_leads AS l SET priority = j.priority, needs = j.needs, product = j.product,
     language = j.language, lead_class = j.lead_class, stage = COALESCE(j.stage, l.stage)
-FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.priority') AS priority,
-             json_extract(value, '$.needs') AS needs, json_extract(value, '$.product') AS product,
-             json_extract(value, '$.language') AS language, json_extract(value, '$.lead_class') AS lead_class,
-             json_extract(value, '$.stage') AS stage
-      FROM json_each(:rows)) AS j
+FROM ({json_records(':rows', _DETAIL_COLUMNS)}) AS j
 WHERE l.customer_id = j.id
 """
 
 GET_LEAD = LEAD_SELECT + " WHERE l.customer_id = ?"
-LEADS_BY_IDS = LEAD_SELECT + " WHERE l.customer_id IN (SELECT value FROM json_each(?)) ORDER BY l.customer_id"
+LEADS_BY_IDS = LEAD_SELECT + f" WHERE l.customer_id IN ({json_values('?', 'INTEGER')}) ORDER BY l.customer_id"
 COUNT_BY_STATUS = "SELECT status, count(*) FROM leads_leads GROUP BY status"
 REFRESH_RECYCLE_AT = f"UPDATE leads_leads AS l SET recycle_at = {RECYCLE_AT_SQL} WHERE l.status IN {OWNED} AND {{where}}"
 REFRESH_ALL_RECYCLE_AT = f"UPDATE leads_leads AS l SET recycle_at = {RECYCLE_AT_SQL} WHERE l.status IN {OWNED}"
@@ -78,9 +78,9 @@ WHERE l.customer_id = :lead AND l.status = :expected_status AND l.owner IS :expe
 OPEN_ASSIGNMENT = """
 INSERT INTO leads_assignments(lead_id, rep_id, how, reason, started_at) VALUES (:lead, :rep, :how, :reason, :now)
 """
-END_ASSIGNMENTS = """
+END_ASSIGNMENTS = f"""
 UPDATE leads_assignments SET ended_at = :now, end_how = :how, end_reason = :reason
-WHERE ended_at IS NULL AND lead_id IN (SELECT value FROM json_each(:ids))
+WHERE ended_at IS NULL AND lead_id IN ({json_values(':ids', 'INTEGER')})
 """
 RELEASE_LEAD = """
 UPDATE leads_leads AS l SET status = 'pool', previous_owner = l.owner, owner = NULL,
@@ -174,7 +174,7 @@ def create_plan_tables(db, key_count: int) -> None:
 def drop_plan_tables(db) -> None:
     """Drop the allocation's scratch tables."""
     for name in _PLAN_TABLES:
-        db.execute(f"DROP TABLE IF EXISTS temp.{name}")
+        db.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 _PLAN_TABLES = ("_lp_leads", "_lp_reps", "_lp_plan", "_lp_groups", "_lp_numbers", "_lp_slots", "_lp_group_leads", "_lp_class_days")
@@ -187,22 +187,23 @@ SELECT l.customer_id, row_number() OVER (ORDER BY l.priority DESC, COALESCE(l.sc
        l.previous_owner
 FROM leads_leads l WHERE l.status = 'pool'
 """
-FILL_PLAN_LEADS_FROM_IDS = """
+FILL_PLAN_LEADS_FROM_IDS = f"""
 INSERT INTO _lp_leads(lead_id, ord, exclude_rep)
 SELECT l.customer_id, row_number() OVER (ORDER BY l.priority DESC, COALESCE(l.score, 0) DESC, l.received_at, l.customer_id),
-       CASE WHEN :exclude_previous THEN l.previous_owner END
-FROM leads_leads l WHERE l.customer_id IN (SELECT value FROM json_each(:ids))
+       CASE WHEN :exclude_previous <> 0 THEN l.previous_owner END
+FROM leads_leads l WHERE l.customer_id IN ({json_values(':ids', 'INTEGER')})
 """
 # Seeded order for backtests: same priority and time are broken by a hash of id and seed.
-FILL_PLAN_LEADS_SEEDED = """
+FILL_PLAN_LEADS_SEEDED = f"""
 INSERT INTO _lp_leads(lead_id, ord, exclude_rep)
 SELECT l.customer_id, row_number() OVER (ORDER BY l.priority DESC, l.received_at,
        (l.customer_id * 2654435761 + :seed) % 4294967291, l.customer_id), NULL
-FROM leads_leads l WHERE l.customer_id IN (SELECT value FROM json_each(:ids))
+FROM leads_leads l WHERE l.customer_id IN ({json_values(':ids', 'INTEGER')})
 """
 NOT_IN_POOL = f"""
-SELECT value, l.status FROM json_each(:ids) LEFT JOIN leads_leads l ON l.customer_id = value
-WHERE l.status IS NOT 'pool'
+WITH wanted(id) AS ({json_values(':ids', 'INTEGER')})
+SELECT wanted.id, l.status FROM wanted LEFT JOIN leads_leads l ON l.customer_id = wanted.id
+WHERE l.status IS NOT 'pool' ORDER BY wanted.id
 """
 INSERT_PLAN_REP = """
 INSERT INTO _lp_reps(rep_id, team, capacity, experience, open_leads, room, weight, rotation)
@@ -254,12 +255,12 @@ def group_key_index(key_count: int) -> str:
     """A key on the groups' (excluded rep, keys), so labelling a lead looks its group up
     instead of scanning every group (without it, labelling costs leads × groups)."""
     columns = ", ".join(["exclude_rep"] + [f"k{i}" for i in range(key_count)])
-    return f"CREATE UNIQUE INDEX temp._lp_groups_keys ON _lp_groups({columns})"
+    return f"CREATE UNIQUE INDEX _lp_groups_keys ON _lp_groups({columns})"
 
 
 # Created once the leads carry their group: each group's leads are then read in order from
 # the index instead of scanning and sorting all leads once per group (leads × groups).
-INDEX_LEADS_BY_GROUP = "CREATE INDEX temp._lp_leads_grp ON _lp_leads(grp, ord)"
+INDEX_LEADS_BY_GROUP = "CREATE INDEX _lp_leads_grp ON _lp_leads(grp, ord)"
 
 
 def groups(key_count: int) -> str:
@@ -285,7 +286,7 @@ def rank_slots(order_sql: str) -> str:
         FROM (
             SELECT r.rep_id, r.capacity, r.open_leads, r.weight, r.rotation, r.experience, r.room, x.k
             FROM _lp_reps r JOIN _lp_numbers x ON x.k <= r.room AND x.k <= :size
-            WHERE r.rep_id IN (SELECT value FROM json_each(:reps))
+            WHERE r.rep_id IN ({json_values(':reps', 'TEXT')})
         ) AS s
         ORDER BY o, s.k, s.rep_id LIMIT :size
     ) AS t
@@ -299,7 +300,7 @@ SELECT row_number() OVER (ORDER BY ord), lead_id FROM _lp_leads WHERE grp = :grp
 # The n-th lead of the group takes the n-th slot.
 PLACE_GROUP = """
 INSERT INTO _lp_plan(lead_id, rep_id, reason)
-SELECT g.lead_id, s.rep_id, :label || printf(' (load %d/%d)', s.load_after, s.capacity)
+SELECT g.lead_id, s.rep_id, CAST(:label AS TEXT) || ' (load ' || s.load_after || '/' || s.capacity || ')'
 FROM _lp_group_leads g JOIN _lp_slots s ON s.n = g.n
 """
 CLEAR_GROUP = ("DELETE FROM _lp_slots", "DELETE FROM _lp_group_leads")
@@ -317,12 +318,12 @@ PLAN_ROWS = "SELECT p.lead_id, p.rep_id, p.reason FROM _lp_plan p JOIN _lp_leads
 UNPLACED = "SELECT l.lead_id, l.grp FROM _lp_leads l WHERE l.lead_id NOT IN (SELECT lead_id FROM _lp_plan) ORDER BY l.ord"
 LAST_PLACED_REP = "SELECT p.rep_id FROM _lp_plan p JOIN _lp_leads l ON l.lead_id = p.lead_id ORDER BY l.ord DESC LIMIT 1"
 
-FILL_CLASS_DAYS = "INSERT INTO _lp_class_days(lead_class, days) SELECT key, value FROM json_each(:recycle_days)"
+FILL_CLASS_DAYS = "INSERT INTO _lp_class_days(lead_class, days) VALUES (?, ?)"
 # Assign the planned leads; the recycle time is the class's period from now (no follow-up yet).
 APPLY_PLAN = f"""
 UPDATE leads_leads AS l SET status = 'assigned', owner = p.rep_id, assigned_at = :now,
     first_followed_up_at = NULL, last_followed_up_at = NULL, extensions = 0,
-    recycle_at = {shift_days_sql(':now', "COALESCE((SELECT d.days FROM _lp_class_days d WHERE d.lead_class = l.lead_class), (SELECT d.days FROM _lp_class_days d WHERE d.lead_class = 'default'))")}
+    recycle_at = {shift_days_by(':now', "COALESCE((SELECT d.days FROM _lp_class_days d WHERE d.lead_class = l.lead_class), (SELECT d.days FROM _lp_class_days d WHERE d.lead_class = 'default'))")}
 FROM _lp_plan AS p WHERE l.customer_id = p.lead_id AND l.status = 'pool'
 """
 APPLY_PLAN_ASSIGNMENTS = """
@@ -354,7 +355,7 @@ WHERE l.customer_id IN (SELECT lead_id FROM _lr_due)
 """
 END_RECYCLED_ASSIGNMENTS = """
 UPDATE leads_assignments SET ended_at = :now, end_how = 'recycle',
-    end_reason = 'no follow-up by ' || (SELECT printf('%.10s', d.recycle_at) FROM _lr_due d WHERE d.lead_id = leads_assignments.lead_id)
+    end_reason = 'no follow-up by ' || (SELECT substr(d.recycle_at, 1, 10) FROM _lr_due d WHERE d.lead_id = leads_assignments.lead_id)
 WHERE ended_at IS NULL AND lead_id IN (SELECT lead_id FROM _lr_due)
 """
 RECYCLED_COUNT = "SELECT count(*) FROM _lr_due"
@@ -365,7 +366,7 @@ SELECT 'lead.recycle' AS action, 'lead' AS entity, d.lead_id AS entity_id,
     json_object('owner', NULL, 'reason', 'no follow-up by ' || d.recycle_at, 'status', 'pool') AS after
 FROM _lr_due d ORDER BY d.lead_id
 """
-DROP_RECYCLE_SCRATCH = "DROP TABLE IF EXISTS temp._lr_due"
+DROP_RECYCLE_SCRATCH = "DROP TABLE IF EXISTS _lr_due"
 
 # Reminder tasks for leads whose recycle time is within the horizon; the key (lead, owner,
 # deadline) keeps it to one open reminder per deadline however often due runs.
@@ -379,11 +380,11 @@ WHERE l.status IN {OWNED} AND l.protected = 0 AND l.recycle_at > :now AND l.recy
 
 # --- follow-ups seen in a batch of interactions ----------------------------------------------
 
-FOLLOW_UPS_IN_BATCH = """
+FOLLOW_UPS_IN_BATCH = f"""
 INSERT INTO _lf_batch(lead_id, status_before, first_at, last_at)
 SELECT l.customer_id AS lead_id, l.status AS status_before, min(i.occurred_at) AS first_at, max(i.occurred_at) AS last_at
 FROM interactions i JOIN leads_leads l ON l.customer_id = i.customer_id
-WHERE i.id BETWEEN :first AND :last AND i.kind IN (SELECT value FROM json_each(:kinds))
+WHERE i.id BETWEEN :first AND :last AND i.kind IN ({json_values(':kinds', 'TEXT')})
   AND l.status IN ('assigned', 'following_up') AND i.rep = l.owner AND i.occurred_at >= l.assigned_at
 GROUP BY l.customer_id
 """
@@ -407,7 +408,7 @@ SELECT 'lead.follow_up' AS action, 'lead' AS entity, f.lead_id AS entity_id,
     json_object('first_follow_up_at', f.first_at, 'status', 'following_up') AS after
 FROM _lf_batch f WHERE f.status_before = 'assigned' ORDER BY f.lead_id
 """
-DROP_FOLLOW_UP_SCRATCH = "DROP TABLE IF EXISTS temp._lf_batch"
+DROP_FOLLOW_UP_SCRATCH = "DROP TABLE IF EXISTS _lf_batch"
 CREATE_FOLLOW_UP_SCRATCH = "CREATE TEMP TABLE _lf_batch(lead_id INTEGER PRIMARY KEY, status_before TEXT, first_at TEXT, last_at TEXT)"
 
 # --- erasure and merging ----------------------------------------------------------------------
@@ -421,8 +422,8 @@ MERGE_MOVE_LEAD = "UPDATE leads_leads SET customer_id = :kept WHERE customer_id 
 MERGE_DROP_LEAD = "DELETE FROM leads_leads WHERE customer_id = :merged"
 MERGE_MOVE_ASSIGNMENTS = """
 UPDATE leads_assignments SET ended_at = COALESCE(ended_at, :now), end_how = COALESCE(end_how, 'merge'),
-    end_reason = COALESCE(end_reason, 'merged into customer ' || :kept)
-WHERE lead_id = :merged AND :kept_has_lead
+    end_reason = COALESCE(end_reason, 'merged into customer ' || CAST(:kept AS TEXT))
+WHERE lead_id = :merged AND :kept_has_lead <> 0
 """
 MERGE_REPOINT_ASSIGNMENTS = "UPDATE leads_assignments SET lead_id = :kept WHERE lead_id = :merged"
 
@@ -438,14 +439,17 @@ def features_sql(lead_filter: str) -> str:
             ("class", "l.lead_class"), ("product", "l.product"), ("language", "l.language"),
         )
     ]
-    parts.append(f"SELECT l.customer_id, 'tag', j.value {base.replace('WHERE', ', json_each(c.tags) j WHERE')}")
+    tags = base.replace("WHERE", f", {json_items_from('c.tags', 'j')} WHERE", 1)
+    parts.append(f"SELECT l.customer_id, 'tag', j.value {tags}")
     return " UNION ALL ".join(parts)
 
 
+# Leads closed by :as_of and since :since ('' for no lower bound), won 1 or 0.
+CREATE_TRAINING = "CREATE TEMP TABLE _ls_train(lead_id INTEGER PRIMARY KEY, won INTEGER NOT NULL)"
 TRAINING_SET = """
-CREATE TEMP TABLE _ls_train AS
-SELECT customer_id AS lead_id, status = 'converted' AS won FROM leads_leads
-WHERE status IN ('converted', 'lost') AND closed_at <= :as_of AND (:since IS NULL OR closed_at >= :since)
+INSERT INTO _ls_train(lead_id, won)
+SELECT customer_id, CASE WHEN status = 'converted' THEN 1 ELSE 0 END FROM leads_leads
+WHERE status IN ('converted', 'lost') AND closed_at <= :as_of AND closed_at >= :since
 """
 TRAINING_TOTALS = "SELECT coalesce(sum(won), 0), coalesce(sum(1 - won), 0) FROM _ls_train"
 TRAINING_COUNTS = (
@@ -453,13 +457,13 @@ TRAINING_COUNTS = (
     + features_sql("l.customer_id IN (SELECT lead_id FROM _ls_train)")
     + ") fv JOIN _ls_train t ON t.lead_id = fv.lead_id GROUP BY fv.feature, fv.value ORDER BY 1, 2"
 )
-DROP_TRAINING = "DROP TABLE IF EXISTS temp._ls_train"
+DROP_TRAINING = "DROP TABLE IF EXISTS _ls_train"
 CLEAR_MODEL = "DELETE FROM {model}"
 CREATE_TEMP_MODEL = (
     "CREATE TEMP TABLE IF NOT EXISTS _ls_model(feature TEXT NOT NULL, value TEXT, won INTEGER NOT NULL, "
     "lost INTEGER NOT NULL, weight REAL NOT NULL)"
 )
-DROP_TEMP_MODEL = "DROP TABLE IF EXISTS temp._ls_model"
+DROP_TEMP_MODEL = "DROP TABLE IF EXISTS _ls_model"
 INSERT_MODEL = "INSERT INTO {model}(feature, value, won, lost, weight) VALUES (?, ?, ?, ?, ?)"
 
 
@@ -493,7 +497,7 @@ LEFT JOIN leads_model m ON m.feature = fv.feature AND m.value = fv.value
 """
 SCORED_LEADS = f"SELECT l.customer_id, l.score, l.owner, l.status FROM leads_leads l WHERE l.status IN {OPEN} AND l.score IS NOT NULL ORDER BY l.score DESC, l.customer_id"
 HOLDOUT = f"""
-SELECT x.lead_id, 1.0 / (1.0 + exp(-x.logit)) AS score, l.status = 'converted' AS won
+SELECT x.lead_id, 1.0 / (1.0 + exp(-x.logit)) AS score, CASE WHEN l.status = 'converted' THEN 1 ELSE 0 END AS won
 FROM ({logits_sql('_ls_model', "l.received_at > :train_until AND l.received_at <= :holdout_until AND l.status IN ('converted', 'lost') AND l.closed_at <= :holdout_until")}) x
 JOIN leads_leads l ON l.customer_id = x.lead_id
 """
@@ -502,7 +506,7 @@ JOIN leads_leads l ON l.customer_id = x.lead_id
 def calibration_sql(bands: int) -> str:
     """Holdout leads per score band: count, mean predicted score, actual conversion."""
     return f"""
-    SELECT min(CAST(h.score * {int(bands)} AS INTEGER), {int(bands) - 1}) AS band, count(*) AS leads,
+    SELECT min(CAST(floor(h.score * {int(bands)}) AS INTEGER), {int(bands) - 1}) AS band, count(*) AS leads,
            avg(h.score) AS predicted, avg(h.won) AS actual
     FROM ({HOLDOUT}) h GROUP BY band ORDER BY band
     """
@@ -514,8 +518,8 @@ def _median_join(values_sql: str) -> str:
     return f"""
     SELECT grp, avg(hours) AS median FROM (
         SELECT grp, hours, row_number() OVER (PARTITION BY grp ORDER BY hours) AS rn,
-               count(*) OVER (PARTITION BY grp) AS cnt FROM ({values_sql})
-    ) WHERE rn IN ((cnt + 1) / 2, (cnt + 2) / 2) GROUP BY grp
+               count(*) OVER (PARTITION BY grp) AS cnt FROM ({values_sql}) AS v
+    ) AS ranked WHERE rn IN ((cnt + 1) / 2, (cnt + 2) / 2) GROUP BY grp
     """
 
 
@@ -538,11 +542,11 @@ def lead_stats(group_sql: str) -> str:
     SELECT {group_sql} AS grp, count(*) AS received, count(s.lead_id) AS assigned,
         sum(l.status = 'converted' AND l.closed_at <= :as_of) AS converted,
         sum(l.status = 'lost' AND l.closed_at <= :as_of) AS lost,
-        COALESCE(sum(s.recycled), 0) AS recycled, m.median AS median_hours
+        COALESCE(sum(s.recycled), 0) AS recycled, max(m.median) AS median_hours
     FROM leads_leads l JOIN customers c ON c.id = l.customer_id
     LEFT JOIN spells s ON s.lead_id = l.customer_id
     LEFT JOIN ({follow}) m ON m.grp = {group_sql}
-    WHERE l.received_at <= :as_of GROUP BY {group_sql} ORDER BY {group_sql}
+    WHERE l.received_at <= :as_of GROUP BY 1 ORDER BY 1
     """
 
 
@@ -557,10 +561,10 @@ def spell_stats(group_sql: str) -> str:
     SELECT {group_sql} AS grp, count(*) AS received, count(*) AS assigned,
         sum(a.end_how = 'convert' AND a.ended_at <= :as_of) AS converted,
         sum(a.end_how = 'lose' AND a.ended_at <= :as_of) AS lost,
-        sum(a.end_how = 'recycle' AND a.ended_at <= :as_of) AS recycled, m.median AS median_hours
+        sum(a.end_how = 'recycle' AND a.ended_at <= :as_of) AS recycled, max(m.median) AS median_hours
     FROM leads_assignments a LEFT JOIN leads_reps r ON r.id = a.rep_id
     LEFT JOIN ({follow}) m ON m.grp = {group_sql}
-    WHERE a.started_at <= :as_of GROUP BY {group_sql} ORDER BY {group_sql}
+    WHERE a.started_at <= :as_of GROUP BY 1 ORDER BY 1
     """
 
 
@@ -585,12 +589,12 @@ BACKTEST_DAYS = """
 SELECT substr(received_at, 1, 10) AS day, json_group_array(customer_id) FROM (
     SELECT customer_id, received_at FROM leads_leads WHERE received_at >= :since AND received_at < :until
     ORDER BY customer_id
-) GROUP BY day ORDER BY day
+) AS received GROUP BY day ORDER BY day
 """
 CREATE_SIMULATION = """
 CREATE TEMP TABLE _lb_sim(lead_id INTEGER PRIMARY KEY, rep_id TEXT NOT NULL, day TEXT NOT NULL, closed_at TEXT)
 """
-DROP_SIMULATION = "DROP TABLE IF EXISTS temp._lb_sim"
+DROP_SIMULATION = "DROP TABLE IF EXISTS _lb_sim"
 SIMULATED_OPEN = """
 SELECT rep_id, count(*) FROM _lb_sim WHERE closed_at IS NULL OR closed_at > :day_start GROUP BY rep_id
 """

@@ -34,7 +34,8 @@ def _fit(db, model: str, as_of: datetime, since: Any, alpha: float) -> dict:
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha <= 0:
         raise ValidationError("alpha", alpha, "a smoothing constant above 0")
     db.execute(queries.DROP_TRAINING)
-    db.execute(queries.TRAINING_SET, {"as_of": to_iso(as_of), "since": to_iso(since) if since is not None else None})
+    db.execute(queries.CREATE_TRAINING)
+    db.execute(queries.TRAINING_SET, {"as_of": to_iso(as_of), "since": to_iso(since) if since is not None else ""})
     try:
         n_won, n_lost = db.execute(queries.TRAINING_TOTALS).fetchone()
         counts = db.execute(queries.TRAINING_COUNTS).fetchall()
@@ -51,7 +52,7 @@ def _fit(db, model: str, as_of: datetime, since: Any, alpha: float) -> dict:
     rows = [(f, v, w, l, weight(f, w, l)) for f, v, w, l in counts]
     rows += [(f, None, 0, 0, weight(f, 0, 0)) for f in sorted(distinct)]
     db.execute(queries.CLEAR_MODEL.format(model=model))
-    db.conn.executemany(queries.INSERT_MODEL.format(model=model), rows)
+    db.executemany(queries.INSERT_MODEL.format(model=model), rows)
     prior = math.log((n_won + alpha) / (n_lost + alpha))
     return {"won": n_won, "lost": n_lost, "prior": prior, "features": distinct, "values": len(counts)}
 

@@ -220,7 +220,7 @@ class LeadsService:
         """Leads filtered by status and/or owner, newest first."""
         if status is not None and status not in STATUSES:
             raise ValidationError("status", status, "one of " + ", ".join(STATUSES))
-        where, params = ["1"], {"limit": int(limit), "offset": int(offset)}
+        where, params = ["1 = 1"], {"limit": int(limit), "offset": int(offset)}
         if status:
             where.append("l.status = :status")
             params["status"] = status
