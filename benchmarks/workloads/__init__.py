@@ -10,4 +10,5 @@ WORKLOADS = {
     "complaints_sla": "benchmarks.workloads.complaints_sla",
     "reports": "benchmarks.workloads.reports",
     "dashboard": "benchmarks.workloads.dashboard",
+    "postgres": "benchmarks.workloads.postgres",
 }

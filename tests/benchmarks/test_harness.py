@@ -16,7 +16,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# The harness picks its engines itself (SQLite files, and a PostgreSQL server for the postgres
+# workload), so it runs once, in the SQLite run of the suite.
 @pytest.mark.slow
+@pytest.mark.sqlite_only
 def test_tiny_run_writes_every_workload_with_ratios(tmp_path):
     out, data = tmp_path / "results", tmp_path / "data"
     done = subprocess.run(
