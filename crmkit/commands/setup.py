@@ -52,7 +52,9 @@ def demo(db: str, customers: int, seed: int, replace: bool) -> None:
         raise CrmError(f"the demo data generator is not available: {error}") from None
     with progress_bar("Making demo data") as progress:
         result = demo_data.build(db, customers=customers, seed=seed, replace=replace, progress=progress)
-    click.echo(f"Created {db}")
+    from ..engine import describe
+
+    click.echo(f"Created {describe(db)}")
     summary(result)
 
 

@@ -47,7 +47,10 @@ def build(
     Refuses an existing file unless ``replace=True``; nothing is written before the checks pass.
     """
     import crmkit
+    from ..engine import is_server_url
 
+    if is_server_url(str(path)):
+        return _build_on_server(str(path), customers=customers, seed=seed, replace=replace, progress=progress, plugins=plugins)
     target = Path(path)
     if str(path) == ":memory:":
         raise CrmError("the demo builds a file; give a path such as demo.db, not :memory:")
@@ -97,6 +100,26 @@ def build(
         "today": DEMO_TODAY,
         "seconds": round(time.perf_counter() - started, 2),
     }
+
+
+def _build_on_server(url: str, **options: Any) -> dict:
+    """The demo on a PostgreSQL database: built as a file, then copied across and checked.
+
+    The copy gives the server exactly the file's rows (the same seed gives the same data on both
+    engines); a database that holds rows is refused unless ``replace``.
+    """
+    import tempfile
+
+    from ..copying import copy_crm
+
+    replace = options.pop("replace")
+    with tempfile.TemporaryDirectory(prefix="crmkit-demo-") as folder:
+        summary = build(Path(folder) / "demo.db", replace=False, **options)
+        copy_crm(Path(folder) / "demo.db", url, replace=replace)
+    from ..engine import describe
+
+    summary["path"] = describe(url)
+    return summary
 
 
 def load_core_data(crm, customers: int, seed: int, timeline: Timeline, progress: Progress | None = None) -> Counter:
