@@ -99,6 +99,25 @@ class SqliteDatabase(sqlite_utils.Database, Database):
     def reset_sequences(self, tables: Iterable[str]) -> None:
         """Nothing to do: an INTEGER PRIMARY KEY continues after the largest id by itself."""
 
+    def backup_to(self, destination) -> int:
+        """Copy the database to a new file with SQLite's online backup; returns its size in bytes.
+
+        Consistent even while other connections write: the backup restarts on their changes.
+        Written under a temporary name and moved into place, so a failure leaves no half file.
+        """
+        destination = Path(destination)
+        partial = destination.with_name(f".{destination.name}.partial")
+        target = sqlite3.connect(partial)
+        try:
+            self.conn.backup(target, pages=1024)
+        except sqlite3.Error as error:
+            target.close()
+            partial.unlink(missing_ok=True)
+            raise _translate_error(error) from error
+        target.close()
+        partial.replace(destination)
+        return destination.stat().st_size
+
     def vacuum(self) -> None:
         self.execute("VACUUM")
 

@@ -1,0 +1,182 @@
+"""The everyday commands: edit a customer, log a call, add a task, read the audit log, back up.
+
+A day's work from the shell, without Python: ``customers update``, ``interactions record`` and
+``interactions list``, ``tasks add``, ``audit`` and ``backup``. Each is a thin layer over the
+core API; nothing here writes SQL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..cli import db_argument, open_crm
+from ..errors import CrmError
+from ..models import SIZES, STAGES
+from ..timeutil import to_iso
+from ._common import ID, MOMENT, Choice, limit_option, pairs, table
+
+
+@click.command("update")
+@db_argument
+@click.argument("customer_id", type=ID)
+@click.option("--name")
+@click.option("--email")
+@click.option("--phone")
+@click.option("--company")
+@click.option("--region")
+@click.option("--industry")
+@click.option("--size", type=Choice(SIZES))
+@click.option("--source", help="Channel the customer came from.")
+@click.option("--owner", help="The responsible rep.")
+@click.option("--stage", type=Choice(STAGES))
+@click.option("--external-id", help="The customer's id in another system.")
+@click.option("--address")
+@click.option("--clear", "cleared", multiple=True, metavar="FIELD", help="Empty this field (repeatable).")
+def update_customer(db: str, customer_id: int, cleared: tuple[str, ...], **fields) -> None:
+    """Change fields of one customer; the before and after go to the audit log.
+
+    Example: crmkit customers update shop.db 1 --region "Northern Europe" --owner rep-2
+    """
+    changes = {name: value for name, value in fields.items() if value is not None}
+    for name in cleared:
+        changes[name.replace("-", "_")] = None
+    if not changes:
+        raise CrmError("nothing to change: give at least one field option, or --clear FIELD")
+    with open_crm(db) as crm:
+        customer = crm.customers.update(customer_id, **changes)
+    click.echo(f"Updated customer {customer.id}: " + ", ".join(f"{k}={getattr(customer, k)!r}" for k in sorted(changes)))
+
+
+@click.group("interactions")
+def interactions_group() -> None:
+    """Record and list a customer's interactions (calls, visits, purchases, ...)."""
+
+
+@interactions_group.command("record")
+@db_argument
+@click.argument("customer_id", type=ID)
+@click.argument("kind")
+@click.option("--at", "occurred_at", type=MOMENT, help="When it happened (default: now).")
+@click.option("--amount", help="Money, for purchases and refunds (e.g. 19.99).")
+@click.option("--channel", help="phone, email, store, web, ...")
+@click.option("--product")
+@click.option("--category")
+@click.option("--rep", help="Who handled it.")
+@click.option("--notes")
+def record_interaction(db: str, customer_id: int, kind: str, **fields) -> None:
+    """Record one interaction: a call, a visit, a purchase, ...
+
+    Example: crmkit interactions record shop.db 1 call --notes "asked for a quote" --rep rep-1
+    """
+    with open_crm(db) as crm:
+        recorded = crm.interactions.record(customer_id, kind, **{k: v for k, v in fields.items() if v is not None})
+    click.echo(f"Recorded {recorded.kind} {recorded.id} for customer {recorded.customer_id} at {to_iso(recorded.occurred_at)}")
+
+
+@interactions_group.command("list")
+@db_argument
+@click.argument("customer_id", type=ID)
+@limit_option(default=20)
+def list_interactions(db: str, customer_id: int, limit: int, offset: int) -> None:
+    """A customer's interactions, newest first.
+
+    Example: crmkit interactions list shop.db 1 --limit 5
+    """
+    with open_crm(db) as crm:
+        crm.customers.get(customer_id)
+        history = crm.interactions.history(customer_id, limit=limit, offset=offset)
+    table(
+        [(i.id, i.occurred_at, i.kind, i.amount, i.channel, i.rep, i.notes) for i in history],
+        ["id", "occurred_at", "kind", "amount", "channel", "rep", "notes"], empty="No interactions.",
+    )
+
+
+@click.command("add")
+@db_argument
+@click.argument("kind")
+@click.option("--customer", "customer_id", type=ID, help="The customer the task is about.")
+@click.option("--owner", help="Who should do it.")
+@click.option("--due", "due_at", type=MOMENT, help="When it is due.")
+@click.option("--reason", help="What to do and why.")
+def add_task(db: str, kind: str, customer_id: int | None, **fields) -> None:
+    """Create a follow-up task.
+
+    Example: crmkit tasks add shop.db call --customer 1 --owner rep-1 --due 2025-07-01 --reason "send the quote"
+    """
+    with open_crm(db) as crm:
+        if customer_id is not None:
+            crm.customers.get(customer_id)
+        task = crm.tasks.create(kind, customer_id, source="cli", **{k: v for k, v in fields.items() if v is not None})
+    click.echo(f"Created task {task.id}: {task.kind}" + (f" for customer {task.customer_id}" if task.customer_id else ""))
+
+
+@click.command("audit")
+@db_argument
+@click.option("--customer", "customer_id", type=ID, help="Entries about this customer.")
+@click.option("--entity", help="Entries about this kind of record (customer, task, lead, ...).")
+@click.option("--id", "entity_id", help="With --entity: the record's id.")
+@click.option("--actor", help="Changes made by this user.")
+@click.option("--action", help="This action, e.g. customer.update, or a prefix ending in * (customer.*).")
+@click.option("--since", type=MOMENT, help="From this time on.")
+@click.option("--until", type=MOMENT, help="Up to this time.")
+@limit_option(default=50)
+def audit(db: str, customer_id, entity, entity_id, actor, action, since, until, limit: int, offset: int) -> None:
+    """Read the audit log: who changed what, when. Newest first.
+
+    Example: crmkit audit shop.db --customer 42
+    """
+    if customer_id is not None:
+        if entity not in (None, "customer") or entity_id is not None:
+            raise CrmError("--customer cannot be combined with --entity or --id")
+        entity, entity_id = "customer", customer_id
+    elif entity_id is not None and entity is None:
+        raise CrmError("--id needs --entity")
+    with open_crm(db) as crm:
+        entries = crm.audit.query(entity=entity, entity_id=entity_id, actor=actor, action=action,
+                                  since=since, until=until, limit=limit, offset=offset)
+    if not entries:
+        click.echo("No audit entries.")
+    for entry in entries:
+        about = f"{entry.entity} {entry.entity_id}" if entry.entity_id is not None else entry.entity
+        click.echo(f"#{entry.id}  {to_iso(entry.at)}  {entry.actor}  {entry.action}  {about}")
+        for line in _changes(entry):
+            click.echo(f"    {line}")
+
+
+def _changes(entry) -> list[str]:
+    """One line per changed field (before -> after), or the entry's details when it has no before."""
+    before, after = entry.before or {}, entry.after or {}
+    if isinstance(before, dict) and isinstance(after, dict) and before:
+        changed = [k for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
+        return [f"{k}: {before.get(k)!r} -> {after.get(k)!r}" for k in changed]
+    if isinstance(after, dict):
+        return [f"{k}: {v!r}" for k, v in sorted(after.items())]
+    return [] if not after else [str(after)]
+
+
+@click.command("backup")
+@db_argument
+@click.argument("destination", type=click.Path(dir_okay=False))
+@click.option("--replace", is_flag=True, help="Overwrite DESTINATION if it exists.")
+def backup(db: str, destination: str, replace: bool) -> None:
+    """Copy a live CRM file to DESTINATION, consistent while others keep writing.
+
+    Uses SQLite's online backup. For a CRM on a PostgreSQL server, use the server's own tool
+    (pg_dump), or `crmkit copy URL FILE` for a crmkit file of it.
+
+    Example: crmkit backup shop.db shop-2025-07-01.db
+    """
+    from ..engine import describe, is_server_url
+
+    if is_server_url(db):
+        raise CrmError(f"{describe(db)} is on a server: back it up with pg_dump, or `crmkit copy {describe(db)} FILE`")
+    target = Path(destination)
+    if target.exists() and not replace:
+        raise CrmError(f"{destination} exists; pass --replace to overwrite it")
+    if target.exists() and target.resolve() == Path(db).resolve():
+        raise CrmError("DESTINATION is the CRM file itself")
+    with open_crm(db) as crm:
+        written = crm.db.backup_to(target)
+    pairs([("backup", destination), ("bytes", written)])

@@ -1,0 +1,93 @@
+"""A day's work from the shell: edit a customer, log a call, add and close a task, read who
+changed customer 1, back up the file — each with its error path (one Error line, nothing written)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from click.testing import CliRunner
+
+import crmkit
+from crmkit.cli import make_cli
+from crmkit.testing import FixedClock
+
+
+def run(*args):
+    return CliRunner().invoke(make_cli(), [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture
+def shop(tmp_path):
+    path = tmp_path / "shop.db"
+    with crmkit.open(path, plugins=[], clock=FixedClock("2025-06-01T09:00:00Z"), actor="ann") as crm:
+        crm.customers.add(name="Ada Lovelace", region="EU", owner="rep-1")
+    return path
+
+
+def _audit_count(path) -> int:
+    with crmkit.open(path, plugins=[]) as crm:
+        return crm.db.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+
+
+def test_update_a_customer_and_see_who_changed_it(shop):
+    result = run("customers", "update", shop, 1, "--region", "Northern Europe", "--clear", "owner")
+    assert result.exit_code == 0, result.output
+    with crmkit.open(shop, plugins=[]) as crm:
+        ada = crm.customers.get(1)
+    assert (ada.region, ada.owner) == ("Northern Europe", None)
+    log = run("audit", shop, "--customer", 1, "--action", "customer.update")
+    assert "region: 'EU' -> 'Northern Europe'" in log.output
+    assert "owner: 'rep-1' -> None" in log.output
+
+
+def test_update_errors_write_nothing(shop):
+    before = _audit_count(shop)
+    for args in (("customers", "update", shop, 1), ("customers", "update", shop, 99, "--region", "X"),
+                 ("customers", "update", shop, 1, "--size", "huge")):
+        result = run(*args)
+        assert result.exit_code == 1
+        assert result.output.startswith("Error: ") and len(result.output.strip().splitlines()) == 1
+    assert _audit_count(shop) == before
+
+
+def test_log_a_call_and_list_it(shop):
+    result = run("interactions", "record", shop, 1, "call", "--at", "2025-06-01T08:00:00Z", "--notes", "asked for a quote")
+    assert result.output.strip() == "Recorded call 1 for customer 1 at 2025-06-01T08:00:00Z"
+    listed = run("interactions", "list", shop, 1)
+    assert "asked for a quote" in listed.output and "call" in listed.output
+    bad = run("interactions", "record", shop, 1, "purchase")
+    assert bad.exit_code == 1 and bad.output.startswith("Error: ")
+    with crmkit.open(shop, plugins=[]) as crm:
+        assert crm.interactions.count(1) == 1
+
+
+def test_add_a_task_then_close_it(shop):
+    result = run("tasks", "add", shop, "call", "--customer", 1, "--owner", "rep-1", "--due", "2025-06-03", "--reason", "send the quote")
+    assert result.output.strip() == "Created task 1: call for customer 1"
+    assert run("tasks", "done", shop, 1).exit_code == 0
+    with crmkit.open(shop, plugins=[]) as crm:
+        assert crm.tasks.get(1).status == "done"
+    missing = run("tasks", "add", shop, "call", "--customer", 42)
+    assert missing.exit_code == 1 and "no customer with id 42" in missing.output
+
+
+@pytest.mark.sqlite_only
+def test_backup_is_a_complete_copy_and_never_overwrites_by_accident(shop, tmp_path):
+    copy = tmp_path / "copy.db"
+    assert run("backup", shop, copy).exit_code == 0
+    names = sqlite3.connect(copy).execute("SELECT name FROM customers").fetchall()
+    assert names == [("Ada Lovelace",)]
+    again = run("backup", shop, copy)
+    assert again.exit_code == 1 and "exists" in again.output
+    assert run("backup", shop, copy, "--replace").exit_code == 0
+
+
+def test_backup_of_a_server_crm_points_to_pg_dump():
+    result = run("backup", "postgresql://ann:secret@db.example.com/shop", "x.db")
+    assert result.exit_code == 1 and "pg_dump" in result.output and "secret" not in result.output
+
+
+def test_audit_filters_must_make_sense(shop):
+    assert run("audit", shop, "--id", 3).output.startswith("Error: --id needs --entity")
+    assert run("audit", shop, "--customer", 1, "--entity", "task").output.startswith("Error: ")
