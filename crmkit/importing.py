@@ -21,7 +21,7 @@ import json
 import os
 import re
 import sqlite3
-from datetime import date, datetime, time, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -108,6 +108,8 @@ class ImportResult:
     customers_added: int = 0
     #: Interactions not written because their external key was already recorded (``key``).
     already_recorded: int = 0
+    #: Rows imported although dated more than a day after the CRM's now (without ``max_future``).
+    future_rows: tuple[int, ...] = ()
 
     @property
     def imported(self) -> int:
@@ -120,7 +122,7 @@ def import_file(
     skip_invalid: bool = False, report: str | Path | None = None, encoding: str | None = None,
     progress: Progress | None = None, format: str | None = None,  # noqa: A002 - the CLI's --format
     defaults: dict[str, Any] | None = None, date_format: str | None = None, timezone: str | None = None,
-    create_customers: bool = False, key: str | None = None,
+    create_customers: bool = False, key: str | None = None, max_future: int | None = None,
 ) -> ImportResult:
     """Import customers or interactions from a file; all-or-nothing unless ``skip_invalid``.
 
@@ -149,7 +151,13 @@ def import_file(
     counted in ``already_recorded``; a row without a key value is a bad row. A column named
     ``external_key`` (or mapped to it) sets the key without ``key``. Without a key every row is
     recorded, so importing a file twice records its interactions twice.
+
+    ``max_future`` (days) makes a row dated (``occurred_at``, a customer's ``created_at``) more
+    than that many days after the CRM's now a bad row; without it such rows import, and those
+    dated more than a day ahead are listed in ``future_rows`` (the CLI warns about them).
     """
+    if max_future is not None and (isinstance(max_future, bool) or not isinstance(max_future, int) or max_future < 0):
+        raise ValidationError("max_future", max_future, "a whole number of days, 0 or more")
     if kind not in KINDS:
         raise ValidationError("kind", kind, "one of " + ", ".join(KINDS))
     if create_customers and kind != "interactions":
@@ -166,7 +174,7 @@ def import_file(
     with _open_source(source_path, file_format, codec) as source:
         plan = _Plan(crm, kind, source.columns, mapping or {}, strict=source.has_header, defaults=defaults or {})
         checker = _Checker(crm, kind, plan, source_path.name, times, create_customers=create_customers,
-                           key=_key_field(plan, key, source.columns))
+                           key=_key_field(plan, key, source.columns), max_future=max_future)
         try:
             for batch in _batches(source, plan, progress):
                 checker.check(batch)
@@ -183,6 +191,7 @@ def import_file(
         updated=updated, skipped=len({p.row for p in checker.problems}), problems=checker.problems,
         columns=plan.column_fields(), ignored_columns=tuple(plan.ignored), report_path=report_path,
         customers_added=checker.customers_added, already_recorded=checker.already_recorded,
+        future_rows=tuple(checker.future_rows),
     )
 
 
@@ -738,9 +747,14 @@ class _Checker:
 
     def __init__(
         self, crm: "CRM", kind: str, plan: _Plan, name: str, times: TimeReader | None = None,
-        *, create_customers: bool = False, key: str | None = None,
+        *, create_customers: bool = False, key: str | None = None, max_future: int | None = None,
     ):
         self.crm = crm
+        now = crm.now()
+        self.max_future = max_future
+        self.latest = None if max_future is None else to_iso(now + timedelta(days=max_future))
+        self.warn_after = to_iso(now + timedelta(days=1))
+        self.future_rows: list[int] = []
         self.key = key
         self.already_recorded = 0
         self.times = times or TimeReader()
@@ -758,6 +772,15 @@ class _Checker:
 
     def close(self) -> None:
         self.staging.close()
+
+    def _in_time(self, row: _Row, field: str, stamp: str) -> bool:
+        """False (a bad row) for a time past ``max_future``; notes rows more than a day ahead."""
+        if self.latest is not None and stamp > self.latest:
+            self._problem(row, field, f"more than {self.max_future} day(s) in the future (after {self.latest}; --max-future)")
+            return False
+        if stamp > self.warn_after:
+            self.future_rows.append(row.number)
+        return True
 
     def _problem(self, row: _Row, field: str, reason: str, value: Any = None) -> None:
         column, raw = row.cells.get(field, (self.plan.column_of(field), value))
@@ -838,7 +861,7 @@ class _Checker:
             "tags": lambda v: list(v) if isinstance(v, list) else _text(v, "tags"),
             "created_at": lambda v: self.times(v, "created_at"),
         })
-        if values is None:
+        if values is None or ("created_at" in values and not self._in_time(row, "created_at", values["created_at"])):
             return None
         checked = {"name": values.get("name") or "placeholder", **{k: v for k, v in values.items() if k != "name"}}
         if not self._validate(row, lambda v, dropped: Customer(**v), checked, {"name": "placeholder"}):
@@ -863,7 +886,7 @@ class _Checker:
         for required in ("kind", "occurred_at"):
             if required not in values:
                 self._problem(row, required, "missing: every interaction needs one")
-        if "kind" not in values or "occurred_at" not in values:
+        if "kind" not in values or "occurred_at" not in values or not self._in_time(row, "occurred_at", values["occurred_at"]):
             return None
         record_fields = {k: v for k, v in values.items() if k not in ("customer_external_id", "customer_email", "customer_name")}
         record_fields.setdefault("customer_id", 0)

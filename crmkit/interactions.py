@@ -138,10 +138,15 @@ class Interactions:
                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                     [json.dumps(horizon)],
                 )
-                # One entry per call, not per row: who recorded which id range, and when.
-                crm.audit.record(
-                    "interaction.record", "interaction", None,
-                    after={"count": count, "first_id": first_id, "last_id": last_id},
+                # One entry per customer of the call, not per row: who recorded which of their
+                # interactions (count and id range), and when; "who touched customer 42" finds it.
+                crm.audit.record_many(
+                    {"action": "interaction.record", "entity": "customer", "entity_id": customer_id,
+                     "after": {"count": n, "first_id": low, "last_id": high}}
+                    for customer_id, n, low, high in crm.db.execute(
+                        "SELECT customer_id, count(*), min(id), max(id) FROM interactions WHERE id BETWEEN ? AND ? "
+                        "GROUP BY customer_id ORDER BY customer_id", [first_id, last_id],
+                    ).fetchall()
                 )
         return RecordResult(count, first_id, last_id, skipped)
 

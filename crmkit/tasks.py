@@ -56,15 +56,13 @@ class Tasks:
             return 0
         with self._crm.transaction():
             db = self._crm.db
+            newest = self._newest_id()
             created = db.executemany(
                 f"INSERT OR IGNORE INTO tasks({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
                 values,
             )
             if created:
-                self._crm.audit.record(
-                    "task.create", "task", None, after={"count": created, "kinds": sorted({v[0] for v in values})},
-                    source=values[0][5],
-                )
+                self._audit_created(newest, values[0][5])
         return created
 
     def create_from_query(self, select_sql: str, params: dict | None = None, *, source: str) -> int:
@@ -78,14 +76,29 @@ class Tasks:
         """
         with self._crm.transaction():
             db = self._crm.db
+            newest = self._newest_id()
             created = db.execute(
                 "INSERT OR IGNORE INTO tasks(kind, customer_id, owner, due_at, reason, source, status, key, created_at, data) "
                 f"SELECT q.kind, q.customer_id, q.owner, q.due_at, q.reason, :_source, 'open', q.key, :_now, '{{}}' FROM ({select_sql}) AS q",
                 dict(params or {}, _source=source, _now=to_iso(self._crm.now())),
             ).rowcount
             if created:
-                self._crm.audit.record("task.create", "task", None, after={"count": created}, source=source)
+                self._audit_created(newest, source)
         return created
+
+    def _newest_id(self) -> int:
+        return self._crm.db.execute("SELECT COALESCE(max(id), 0) FROM tasks").fetchone()[0]
+
+    def _audit_created(self, newest: int, source: str) -> None:
+        """One ``task.create`` entry per task created after id ``newest``, with its id, customer
+        and kind (not its reason: text about a person stays in the task, which forget blanks)."""
+        self._crm.audit.record_many(
+            {"action": "task.create", "entity": "task", "entity_id": task_id, "source": source,
+             "after": {"customer_id": customer_id, "kind": kind}}
+            for task_id, customer_id, kind in self._crm.db.execute(
+                "SELECT id, customer_id, kind FROM tasks WHERE id > ? ORDER BY id", [newest],
+            ).fetchall()
+        )
 
     def get(self, task_id: int) -> Task:
         """The task with this id."""

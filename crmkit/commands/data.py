@@ -63,9 +63,12 @@ def _show_problems(problems: list) -> None:
               help="Interactions: the column (or a field such as data.order_id) holding each row's key in the source "
                    "system; a row whose key is already recorded for its customer and kind is skipped, so the file "
                    "can be imported again. Without it every row is recorded.")
+@click.option("--max-future", type=click.IntRange(min=0), metavar="DAYS",
+              help="Refuse rows dated more than DAYS days after now as bad rows. Without it they import, with a "
+                   "warning for rows more than a day ahead (a 2099 typo).")
 def import_command(
     db, file, kind, mappings, skip_invalid, report, encoding, file_format, defaults, date_format, timezone, create_customers,
-    key,
+    key, max_future,
 ) -> None:
     """Import customers or interactions from a CSV, JSON lines or Excel (.xlsx) file.
 
@@ -93,7 +96,7 @@ def import_command(
                     crm, file, kind=kind, mapping=mapping, skip_invalid=skip_invalid, report=report,
                     encoding=encoding, progress=progress, format=file_format,
                     defaults=fixed, date_format=date_format, timezone=timezone, create_customers=create_customers,
-                    key=key,
+                    key=key, max_future=max_future,
                 )
         except ImportRefused as refused:
             if not refused.report_path:
@@ -107,6 +110,10 @@ def import_command(
         if key is not None or result.already_recorded:
             bad = f", {result.skipped:,} bad" if result.skipped else ""
             click.echo(f"{result.rows:,} read: {result.added:,} new, {result.already_recorded:,} already recorded{bad}.")
+    if result.future_rows:
+        rows = ", ".join(map(str, result.future_rows[:10])) + (", ..." if len(result.future_rows) > 10 else "")
+        click.echo(f"Warning: {len(result.future_rows)} row(s) dated more than a day in the future (rows {rows}); "
+                   "check the dates, or refuse such rows with --max-future DAYS.", err=True)
     if result.ignored_columns:
         click.echo(f"Ignored columns: {', '.join(result.ignored_columns)}", err=True)
     if result.problems:

@@ -15,6 +15,15 @@ from crmkit.timeutil import to_iso
 from .figures import BREAKDOWNS
 
 
+def open_active(db):
+    """Open the CRM for a leads command; one error line when the leads plugin is not active in it."""
+    crm = open_crm(db)
+    if "leads" not in crm.plugins.names():
+        crm.close()
+        raise CrmError(f"the leads plugin is not active in {db}")
+    return crm
+
+
 def _table(rows: list[dict], columns: list[str]) -> None:
     if not rows:
         click.echo("(none)")
@@ -54,7 +63,7 @@ def leads_group() -> None:
 @click.option("--tag", "tags", multiple=True, help="A tag; repeat for more.")
 def add_command(db, name, tags, **fields):
     """Add a lead (a prospect customer) to the pool."""
-    with open_crm(db) as crm:
+    with open_active(db) as crm:
         values = {k: v for k, v in fields.items() if v is not None}
         lead = crm.leads.add(name, tags=list(tags), **values)
         click.echo(f"added {_lead_line(lead)}")
@@ -91,7 +100,7 @@ def import_command(db, file):
                         lines.append(start)
             except CsvSyntaxError as error:
                 raise CrmError(f"line {error.line} of {file}: {error.reason}; nothing was imported") from None
-    with open_crm(db) as crm:
+    with open_active(db) as crm:
         ids = crm.leads.add_many(rows, row_numbers=lines)
         click.echo(f"imported {len(ids)} lead(s) into the pool")
 
@@ -101,7 +110,7 @@ def import_command(db, file):
 @click.option("--limit", type=int, default=20, show_default=True)
 def pool_command(db, limit):
     """List leads waiting in the pool, highest priority first."""
-    with open_crm(db) as crm:
+    with open_active(db) as crm:
         rows = [
             {"id": l.id, "name": l.name, "source": l.source, "industry": l.industry, "priority": l.priority,
              "class": l.lead_class, "score": None if l.score is None else f"{l.score:.2f}", "previous owner": l.previous_owner}
@@ -117,7 +126,7 @@ def pool_command(db, limit):
 @click.argument("rep")
 def claim_command(db, lead, rep):
     """REP claims LEAD from the pool (capacity, daily claim cap and cooldown apply)."""
-    with open_crm(db) as crm:
+    with open_active(db) as crm:
         click.echo(f"claimed {_lead_line(crm.leads.claim(lead, rep))}")
 
 
@@ -130,7 +139,7 @@ def claim_command(db, lead, rep):
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary.")
 def allocate_command(db, leads, strategy, dry_run, quiet):
     """Allocate pool leads (all, or the LEADS given) to reps with a strategy."""
-    with open_crm(db) as crm:
+    with open_active(db) as crm:
         result = crm.leads.allocate(list(leads) if leads else "pool", strategy=strategy, dry_run=dry_run)
         if not quiet:
             for move in result.moves:
@@ -152,7 +161,7 @@ def allocate_command(db, leads, strategy, dry_run, quiet):
 @click.option("--reason")
 def release_command(db, lead, rep, reason):
     """REP, the owner, puts LEAD back in the pool."""
-    with open_crm(db) as crm:
+    with open_active(db) as crm:
         click.echo(f"released {_lead_line(crm.leads.release(lead, rep, reason))}")
 
 
@@ -163,7 +172,7 @@ def release_command(db, lead, rep, reason):
 @click.option("--reason")
 def extend_command(db, lead, rep, reason):
     """REP, the owner, gets more time on LEAD before it is recycled."""
-    with open_crm(db) as crm:
+    with open_active(db) as crm:
         lead_after = crm.leads.extend(lead, rep, reason)
         click.echo(f"extended lead {lead_after.id}: recycled after {to_iso(lead_after.recycle_at)} "
                    f"(extension {lead_after.extensions} of {crm.leads.options.max_extensions})")
@@ -174,7 +183,7 @@ def extend_command(db, lead, rep, reason):
 @click.argument("lead", type=int)
 def convert_command(db, lead):
     """Mark LEAD converted: the customer moves to stage 'new'."""
-    with open_crm(db) as crm:
+    with open_active(db) as crm:
         customer = crm.leads.convert(lead)
         click.echo(f"converted lead {lead}: customer {customer.id} ({customer.name}) is now {customer.stage}, owner {customer.owner}")
 
@@ -185,7 +194,7 @@ def convert_command(db, lead):
 @click.argument("reason")
 def lose_command(db, lead, reason):
     """Mark LEAD lost with REASON (one of the configured lost reasons)."""
-    with open_crm(db) as crm:
+    with open_active(db) as crm:
         crm.leads.lose(lead, reason)
         click.echo(f"lead {lead} lost: {reason}")
 
@@ -205,7 +214,7 @@ def lose_command(db, lead, reason):
 @click.option("--as-of", help="Track record as of this date.")
 def reps_command(db, rep_id, name, team, capacity, claim_limit, experience, industries, products, languages, inactive, as_of):
     """List reps with their load and track record, or add/change one with --add ID."""
-    with open_crm(db) as crm:
+    with open_active(db) as crm:
         if rep_id:
             changes = {k: v for k, v in {
                 "name": name, "team": team, "capacity": capacity, "claim_limit": claim_limit, "experience": experience,
@@ -245,7 +254,7 @@ def reps_command(db, rep_id, name, team, capacity, claim_limit, experience, indu
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def stats_command(db, as_of, by, as_json):
     """Lead figures: received, assigned, converted, lost, recycled, conversion, fairness."""
-    with open_crm(db) as crm:
+    with open_active(db) as crm:
         rows = crm.leads.stats(as_of, by=by)
         fairness = crm.leads.fairness(as_of)
         if as_json:

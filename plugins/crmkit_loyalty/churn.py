@@ -76,12 +76,19 @@ def evaluate(crm, as_of: Any = None) -> Run:
         return runs.finish(crm, run_id, count, "churn", moment)
 
 
-def warnings(crm, run: Run, min_level: str = "low", limit: int = 1000, offset: int = 0) -> list[ChurnWarning]:
-    """Warnings of a run at ``min_level`` or above, highest score first."""
+_ALL = 2**63 - 1
+
+
+def warnings(crm, run: Run, min_level: str = "low", limit: int | None = 1000, offset: int = 0) -> list[ChurnWarning]:
+    """Warnings of a run at ``min_level`` or above, highest score first; ``limit=None`` for all."""
     if min_level not in CHURN_LEVELS[1:]:
         raise ValidationError("min_level", min_level, "one of low, medium, high")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise ValidationError("limit", limit, "a whole number of warnings, 0 or more, or None for all")
     min_score = {"low": 1, "medium": 25, "high": 50}[min_level]
-    rows = crm.db.execute(q.CHURN_ROWS, {"run": run.id, "min_score": min_score, "limit": limit, "offset": offset})
+    # LIMIT NULL means "no limit" on PostgreSQL but is an error on SQLite: pass the largest count.
+    rows = crm.db.execute(q.CHURN_ROWS, {"run": run.id, "min_score": min_score,
+                                         "limit": _ALL if limit is None else limit, "offset": offset})
     return [_warning(crm, row) for row in rows]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from crmkit import CrmError
 from crmkit.cli import db_argument, open_crm
 
 from .config import RFM_METHODS
@@ -22,6 +23,15 @@ class OneLineChoice(click.Choice):
 
 
 as_of_option = click.option("--as-of", "as_of", default=None, help="Compute as of this date or time (default: now).")
+
+
+def open_active(db):
+    """Open the CRM for a loyalty command; one error line when the loyalty plugin is not active in it."""
+    crm = open_crm(db)
+    if "loyalty" not in crm.plugins.names():
+        crm.close()
+        raise CrmError(f"the loyalty plugin is not active in {db}")
+    return crm
 
 
 def _table(rows: list[dict], columns: list[str]) -> None:
@@ -43,15 +53,19 @@ def loyalty() -> None:
 @db_argument
 @as_of_option
 @click.option("--window", "window_days", type=int, default=365, show_default=True, help="Window in days for F and M.")
-@click.option("--no-store", is_flag=True, help="Compute only; do not store the run.")
+@click.option("--store/--no-store", default=False, show_default=True, help="Store the run (for the rfm_score and rfm_segment fields and movement). "
+              "Without it nothing is written.")
 @click.option("--method", type=OneLineChoice(RFM_METHODS), default=None,
               help="quantiles: cut points from the distribution, equal values score alike; ntile: SQL NTILE, "
                    "ties by customer id; thresholds: fixed cut points. Default: the stored method, else quantiles.")
 @click.option("--thresholds", default=None, metavar="CUTS",
               help='Fixed cut points for --method thresholds, e.g. "r=30,90,180,365 f=2,3,5,8 m=50,100,250,500".')
 @click.option("--save", is_flag=True, help="Store --method (and --thresholds) as this CRM's default.")
-def rfm(db, as_of, window_days, no_store, method, thresholds, save):
-    """Score customers by recency, frequency and monetary value; show the named segments and cut points."""
+def rfm(db, as_of, window_days, store, method, thresholds, save):
+    """Score customers by recency, frequency and monetary value; show the named segments and cut points.
+
+    Reads only, unless --store (store the run) or --save (store the method) is given.
+    """
     from crmkit import ValidationError
 
     from .config import parse_thresholds
@@ -63,10 +77,10 @@ def rfm(db, as_of, window_days, no_store, method, thresholds, save):
         method = "thresholds"
     if save and method is None:
         raise ValidationError("--save", True, "a --method to store")
-    with open_crm(db) as crm:
+    with open_active(db) as crm:
         if save:
             crm.loyalty.set_rfm_method(method, cuts)
-        result = crm.loyalty.rfm(as_of=as_of, window_days=window_days, store=not no_store, method=method, thresholds=cuts)
+        result = crm.loyalty.rfm(as_of=as_of, window_days=window_days, store=store, method=method, thresholds=cuts)
         n = len(result.scores)
         click.echo(f"RFM as of {result.as_of:%Y-%m-%d}, window {window_days} days, {result.method}: {n} customer{'' if n == 1 else 's'}")
         if result.cuts:
@@ -87,7 +101,7 @@ def rfm(db, as_of, window_days, no_store, method, thresholds, save):
 @click.option("--top", default="0.2", show_default=True, help="Fraction of top customers.")
 def pareto(db, as_of, window_days, top):
     """Revenue share of the top customers, Gini coefficient and Lorenz curve."""
-    with open_crm(db) as crm:
+    with open_active(db) as crm:
         p = crm.loyalty.pareto(as_of=as_of, window_days=window_days, top=top)
         click.echo(f"customers: {p.customers}  revenue: {p.revenue} {crm.currency}")
         click.echo(f"top {p.top_fraction * 100:.0f}% ({p.top_customers} customers): {p.top_revenue} = {p.top_share:.1%} of revenue")
@@ -101,7 +115,7 @@ def pareto(db, as_of, window_days, top):
 @click.option("--evaluate", is_flag=True, help="Evaluate tiers as of the date and record changes.")
 def tiers(db, as_of, evaluate):
     """Show tier definitions and members; --evaluate assigns tiers and records changes."""
-    with open_crm(db) as crm:
+    with open_active(db) as crm:
         if evaluate:
             done = crm.loyalty.tiers.evaluate(as_of)
             click.echo(f"evaluated as of {done.as_of:%Y-%m-%d} ({done.policy}): {done.upgrades} upgrades, {done.downgrades} downgrades")
@@ -128,7 +142,7 @@ def points(db, customer_id, as_of, redeem, award, key, reason):
     """
     from crmkit import ValidationError
 
-    with open_crm(db) as crm:
+    with open_active(db) as crm:
         ledger = crm.loyalty.points
         if customer_id is None:
             if redeem or award:
@@ -160,7 +174,7 @@ def points(db, customer_id, as_of, redeem, award, key, reason):
 @click.option("--limit", type=int, default=50, show_default=True)
 def churn(db, as_of, level, limit):
     """Evaluate churn warnings as of a date and list them, highest risk first."""
-    with open_crm(db) as crm:
+    with open_active(db) as crm:
         found = crm.loyalty.churn(as_of=as_of, min_level=level, limit=limit)
         _table(
             [{"customer": w.customer_id, "owner": w.owner or "", "class": w.customer_class, "level": w.level,
@@ -172,10 +186,14 @@ def churn(db, as_of, level, limit):
 @loyalty.command()
 @db_argument
 @click.option("--now", default=None, help="Run as of this time (default: now).")
-@click.option("--dry-run", is_flag=True, help="List the tasks without creating them.")
-def cadence(db, now, dry_run):
-    """Show the cadence rules and create the contact tasks they owe."""
-    with open_crm(db) as crm:
+@click.option("--create", is_flag=True, help="Create the tasks. Without it they are only listed and nothing is written.")
+@click.option("--dry-run", is_flag=True, hidden=True, help="The default: list the tasks without creating them.")
+def cadence(db, now, create, dry_run):
+    """Show the cadence rules and the contact tasks they owe; --create creates them."""
+    if create and dry_run:
+        raise CrmError("--create and --dry-run contradict each other; give one")
+    dry_run = not create
+    with open_active(db) as crm:
         for rule in crm.loyalty.cadence_rules():
             unless = f" unless {', '.join(rule.unless)}" if rule.unless else ""
             click.echo(f"- {rule.name}: {rule.delay_days} days after {rule.kind}{unless} -> {rule.task}")
@@ -196,7 +214,7 @@ def clv(db, as_of, months, discount, top):
     Repeat buyers whose repeat purchases are worth nothing are left out of the spend model and
     valued at the population's expected spend; a model that cannot be fitted is one Error line.
     """
-    with open_crm(db) as crm:
+    with open_active(db) as crm:
         result = crm.loyalty.clv(as_of, months=months, discount_rate=discount)
         b, g = result.bgnbd, result.gamma_gamma
         click.echo(f"BG/NBD r={b['r']:.4f} alpha={b['alpha']:.4f} a={b['a']:.4f} b={b['b']:.4f}")

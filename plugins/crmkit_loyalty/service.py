@@ -148,14 +148,16 @@ class LoyaltyService:
         """Replace the churn classes (ChurnClass or dicts)."""
         return churn.set_classes(self._crm, classes)
 
-    def churn(self, as_of: Any = None, min_level: str = "low", limit: int = 1000) -> list[ChurnWarning]:
-        """Evaluate and store churn warnings as of a time; returns those at ``min_level`` or above."""
+    def churn(self, as_of: Any = None, min_level: str = "low", limit: int | None = 1000) -> list[ChurnWarning]:
+        """Evaluate and store churn warnings as of a time; returns those at ``min_level`` or above
+        (at most ``limit``, highest score first; ``limit=None`` for all)."""
         if min_level not in ("low", "medium", "high"):
             raise ValidationError("min_level", min_level, "one of low, medium, high")
         return churn.warnings(self._crm, churn.evaluate(self._crm, as_of), min_level, limit)
 
-    def churn_warnings(self, as_of: Any = None, min_level: str = "low", limit: int = 1000) -> list[ChurnWarning]:
-        """Warnings of the newest stored churn run as of a time (nothing is evaluated)."""
+    def churn_warnings(self, as_of: Any = None, min_level: str = "low", limit: int | None = 1000) -> list[ChurnWarning]:
+        """Warnings of the newest stored churn run as of a time (nothing is evaluated);
+        ``limit=None`` for all."""
         run = runs.latest(self._crm, "churn", self._crm.as_of(as_of))
         return churn.warnings(self._crm, run, min_level, limit) if run else []
 

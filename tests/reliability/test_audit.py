@@ -43,12 +43,30 @@ def test_each_write_is_audited(crm, action):
     assert (action, "auditor") in entries
 
 
-def test_recording_interactions_is_one_entry_per_call_with_the_id_range(crm):
+def test_recording_interactions_is_one_entry_per_customer_with_their_id_range(crm):
+    """Each entry names its customer, so "who touched customer 2" finds it (it did not before)."""
     result = crm.interactions.record_many(
         ({"customer_id": 1 + i % 3, "kind": "call", "occurred_at": "2024-02-01"} for i in range(12)), batch_size=5)
-    entries = crm.audit.query(action="interaction.record")
-    assert len(entries) == 1
-    assert entries[0].after == {"count": 12, "first_id": result.first_id, "last_id": result.last_id}
+    entries = sorted(crm.audit.query(action="interaction.record"), key=lambda e: e.entity_id)
+    assert [(e.entity, e.entity_id, e.after["count"]) for e in entries] == [("customer", "1", 4), ("customer", "2", 4), ("customer", "3", 4)]
+    assert entries[0].after == {"count": 4, "first_id": result.first_id, "last_id": result.first_id + 9}
+    assert crm.audit.query(entity="customer", entity_id=2, action="interaction.record")[0].after["first_id"] == result.first_id + 1
+
+
+def test_every_entry_of_a_write_names_its_entity(crm):
+    """Task creation (one at a time, in batches and from a plugin's query) and interaction
+    recording carried no entity id before."""
+    before = crm.db.execute("SELECT max(id) FROM audit_log").fetchone()[0]
+    one = crm.tasks.create("call", 1, reason="check in")
+    crm.tasks.create_many([{"kind": "visit", "customer_id": 2, "key": "v2"}, {"kind": "visit", "customer_id": 3, "key": "v3"}])
+    crm.tasks.create_from_query("SELECT 'mail' AS kind, id AS customer_id, NULL AS owner, NULL AS due_at, "
+                                "NULL AS reason, 'm' || id AS key FROM customers", source="test")
+    crm.interactions.record(1, "call", "2024-02-01")
+    rows = crm.db.execute("SELECT action, entity, entity_id FROM audit_log WHERE id > ?", [before]).fetchall()
+    assert [r for r in rows if r[2] is None] == []
+    created = crm.audit.query(action="task.create", entity="task", entity_id=one.id)
+    assert len(created) == 1 and created[0].after == {"customer_id": 1, "kind": "call"}
+    assert sum(r[0] == "task.create" for r in rows) == 1 + 2 + 3
 
 
 def test_refused_writes_leave_no_entry(crm):
