@@ -13,6 +13,7 @@ from typing import Any, Iterable, Iterator
 from attrs import frozen
 
 from . import engine, migrations, store
+from .engine.files import remove_file
 from .audit import Audit
 from .customers import Customers
 from .erasure import Erasure
@@ -270,8 +271,7 @@ def open(  # noqa: A001 - mirrors the builtin on purpose: crmkit.open(path)
         db.close()
         if created:
             # A file this call created and could not set up is removed, not left half-made.
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{target.path}{suffix}").unlink(missing_ok=True)
+            remove_file(target.path)
         raise
 
 

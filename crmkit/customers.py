@@ -169,8 +169,10 @@ class Customers:
             db.execute("UPDATE interactions SET customer_id = ? WHERE customer_id = ?", [keep_id, other_id])
             db.execute("UPDATE tasks SET customer_id = ? WHERE customer_id = ?", [keep_id, other_id])
             db.execute(
-                "UPDATE OR IGNORE segment_snapshot_members SET customer_id = ? WHERE customer_id = ?",
-                [keep_id, other_id],
+                "UPDATE segment_snapshot_members SET customer_id = ? WHERE customer_id = ? AND NOT EXISTS ("
+                "SELECT 1 FROM segment_snapshot_members kept WHERE kept.snapshot_id = segment_snapshot_members.snapshot_id "
+                "AND kept.customer_id = ?)",
+                [keep_id, other_id, keep_id],
             )
             db.execute("DELETE FROM segment_snapshot_members WHERE customer_id = ?", [other_id])
             self._crm.plugins.call("crmkit_customers_merged", crm=self._crm, kept_id=keep_id, merged_id=other_id)
@@ -188,7 +190,7 @@ class Customers:
             db.execute("DELETE FROM customers WHERE id = ?", [other_id])
             db.execute(
                 "INSERT INTO settings(key, value) VALUES ('core.customer_id_high', :id) "
-                "ON CONFLICT(key) DO UPDATE SET value = max(CAST(value AS INTEGER), :id)",
+                "ON CONFLICT(key) DO UPDATE SET value = max(CAST(settings.value AS INTEGER), :id)",
                 {"id": other_id},
             )
             merged = attrs.evolve(keep, **filled, updated_at=self._crm.now())

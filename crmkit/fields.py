@@ -18,7 +18,7 @@ from attrs import field, frozen
 
 from . import history
 from .errors import CrmError, RuleError
-from .store import days_between, shift_days
+from .store import days_between, json_get_param, shift_days
 
 TYPES = ("number", "money", "text", "date", "bool", "tags")
 
@@ -153,7 +153,7 @@ def core_fields(purchase_kinds: list[str], refund_kinds: list[str], contact_kind
     money_params = {**kinds_in, **kinds_out}
     signed_amount = f"CASE WHEN i.kind IN ({in_list}) THEN i.amount WHEN i.kind IN ({out_list}) THEN -i.amount ELSE 0 END"
 
-    def log(select: str, where: str = "1") -> str:
+    def log(select: str, where: str = "1 = 1") -> str:
         return f"(SELECT {select} FROM interactions i WHERE i.customer_id = c.id AND i.occurred_at <= :as_of AND {where})"
 
     fields: list[Field | FieldFamily] = [
@@ -254,9 +254,9 @@ def core_fields(purchase_kinds: list[str], refund_kinds: list[str], contact_kind
             "A value from the customer's free `attributes` JSON (attr_<key>), compared as text or number.",
             lambda m: Field(
                 m.group(0), "text", f"attributes.{m.group(1)}",
-                f"json_extract(c.attributes, :_attr_{m.group(1)})",
+                json_get_param("c.attributes", f":_attr_{m.group(1)}"),
                 params={f"_attr_{m.group(1)}": f"$.{m.group(1)}"},
-                sql_versioned=f"json_extract(h.attributes, :_attr_{m.group(1)})",
+                sql_versioned=json_get_param("h.attributes", f":_attr_{m.group(1)}"),
             ),
         ),
     ]

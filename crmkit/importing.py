@@ -20,7 +20,6 @@ import codecs
 import json
 import os
 import re
-import sqlite3
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from pathlib import Path
@@ -30,9 +29,11 @@ from attrs import frozen
 
 from . import csvfile
 from .csvread import CsvSyntaxError, StrictReader
+from .engine import scratch
 from .errors import CrmError, ImportRefused, ValidationError
 from .models import Customer, Interaction, normalise_email
 from .money import to_minor
+from .store import json_values
 from .timeutil import to_datetime, to_iso
 
 if TYPE_CHECKING:
@@ -765,10 +766,8 @@ class _Checker:
         self.plan = plan
         self.problems: list[ImportProblem] = []
         self.rows = 0
-        # A private temporary file; SQLite deletes it on close. It keeps memory flat on big files.
-        self.staging = sqlite3.connect("", isolation_level=None)
-        self.staging.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _STAGING_SCHEMA)
-        self.staging.execute("BEGIN")
+        # A private temporary database, deleted on close. It keeps memory flat on big files.
+        self.staging = scratch(_STAGING_SCHEMA)
 
     def close(self) -> None:
         self.staging.close()
@@ -938,7 +937,7 @@ class _Checker:
         """Register keys (first row wins) and return the first row of each key of the batch."""
         self.staging.executemany("INSERT OR IGNORE INTO row_keys(key, row) VALUES (?, ?)", [(k, r) for r, k in keyed])
         wanted = json.dumps(sorted({k for _, k in keyed}))
-        return dict(self.staging.execute("SELECT key, row FROM row_keys WHERE key IN (SELECT value FROM json_each(?))", [wanted]))
+        return dict(self.staging.execute(f"SELECT key, row FROM row_keys WHERE key IN ({json_values('?')})", [wanted]))
 
     def _match_customers(self, good: list[tuple[_Row, dict]]) -> list[tuple[_Row, dict, int | None]]:
         db = self.crm.db

@@ -191,7 +191,7 @@ class Interactions:
         with self._crm.transaction():
             if customer_ids is None:
                 db.execute("DELETE FROM customer_summary")
-                self._upsert_summary("1", {})
+                self._upsert_summary("1 = 1", {})
             else:
                 ids = json.dumps([int(i) for i in customer_ids])
                 db.execute(f"DELETE FROM customer_summary WHERE customer_id IN ({json_values('?', 'INTEGER')})", [ids])

@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from ..engine.files import remove_file, replace_file
 from ..errors import CrmError, ValidationError
 from ..store import indexes_deferred
 from ..testing import FixedClock
@@ -67,7 +68,7 @@ def build(
 
     started = time.perf_counter()
     building = target.with_name(f".{target.name}.building-{os.getpid()}")
-    _remove(building)
+    remove_file(building)
     timeline = Timeline.ending(DEMO_TODAY)
     try:
         crm = crmkit.open(building, plugins=plugins, clock=FixedClock(DEMO_TODAY), actor=ACTOR)
@@ -84,10 +85,9 @@ def build(
             plugin_names = crm.plugins.names()
         finally:
             crm.close()
-        _remove(target)
-        os.replace(building, target)
+        replace_file(building, target)
     except BaseException:
-        _remove(building)
+        remove_file(building)
         raise
     return {
         "path": str(target),
@@ -154,12 +154,3 @@ def define_segments(crm) -> list[str]:
         for name, rule, description in catalog.SEGMENTS:
             crm.segments.define(name, rule, description)
     return [name for name, _, _ in catalog.SEGMENTS]
-
-
-def _remove(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        try:
-            os.remove(f"{path}{suffix}")
-        except FileNotFoundError:
-            pass
-

@@ -11,12 +11,13 @@ import os
 from typing import Any
 
 from .base import Database, Features
+from .scratch import scratch
 from .errors import ConcurrencyError, ConnectionLost, EngineError, IntegrityError, StatementError
 from .target import ENVIRONMENT_VARIABLE, Target, is_server_url, parse
 
 __all__ = [
     "ConcurrencyError", "ConnectionLost", "Database", "ENVIRONMENT_VARIABLE", "EngineError", "Features",
-    "IntegrityError", "StatementError", "Target", "connect", "is_server_url", "parse",
+    "IntegrityError", "StatementError", "Target", "connect", "is_server_url", "parse", "scratch",
 ]
 
 

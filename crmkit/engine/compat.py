@@ -8,7 +8,7 @@ The set is versioned: a server whose schema holds an older version gets the new 
 
 from __future__ import annotations
 
-VERSION = 2
+VERSION = 3
 
 # One statement per item; executed in order inside one transaction at first open.
 DEFINITIONS: tuple[str, ...] = (
@@ -118,6 +118,20 @@ DEFINITIONS: tuple[str, ...] = (
     """CREATE AGGREGATE json_group_object(text, anyelement) (
        SFUNC = crmkit_json_object_add, STYPE = jsonb, INITCOND = '{}', FINALFUNC = crmkit_json_array_final)""",
     # --- scalars SQLite has ------------------------------------------------------------------
+    # CAST(x AS INTEGER) is written crmkit_integer(x) on PostgreSQL (see translate): SQLite's
+    # cast truncates toward zero, PostgreSQL's rounds.
+    """CREATE OR REPLACE FUNCTION crmkit_integer(x double precision) RETURNS bigint
+       LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT trunc(x)::bigint $$""",
+    """CREATE OR REPLACE FUNCTION crmkit_integer(x numeric) RETURNS bigint
+       LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT trunc(x)::bigint $$""",
+    """CREATE OR REPLACE FUNCTION crmkit_integer(x bigint) RETURNS bigint
+       LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT x $$""",
+    """CREATE OR REPLACE FUNCTION crmkit_integer(x integer) RETURNS bigint
+       LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT x::bigint $$""",
+    """CREATE OR REPLACE FUNCTION crmkit_integer(x text) RETURNS bigint
+       LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT trunc(x::numeric)::bigint $$""",
+    """CREATE OR REPLACE FUNCTION crmkit_integer(x boolean) RETURNS bigint
+       LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT CASE WHEN x THEN 1 WHEN NOT x THEN 0 END::bigint $$""",
     """CREATE OR REPLACE FUNCTION max(a anycompatible, b anycompatible) RETURNS anycompatible
        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT CASE WHEN a IS NULL OR b IS NULL THEN NULL ELSE GREATEST(a, b) END $$""",
     """CREATE OR REPLACE FUNCTION min(a anycompatible, b anycompatible) RETURNS anycompatible

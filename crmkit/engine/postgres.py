@@ -217,6 +217,8 @@ def _arguments(params: Any, names: tuple[str, ...] | None):
         return None
     if isinstance(params, dict):
         if names is None:
+            if not params:
+                return None  # no parameters either way, as SQLite accepts
             raise CrmError("a statement with ? markers was given named parameters")
         missing = [name for name in names if name not in params]
         if missing:

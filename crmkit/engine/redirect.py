@@ -29,8 +29,12 @@ def server_for(target: Target) -> Target | None:
         schema = "m_" + uuid.uuid4().hex[:20]
     else:
         path = Path(target.path).expanduser().resolve()
-        schema = "f_" + hashlib.sha1(str(path).encode()).hexdigest()[:20]
-        if path.parent.is_dir() and not path.exists():
+        schema = _file_schema(path)
+        if not path.parent.is_dir():
+            from ..errors import CrmError
+
+            raise CrmError(f"cannot open {target.path}: folder {path.parent} does not exist")
+        if not path.exists():
             path.touch()
     parts = urlsplit(server)
     query = [(key, value) for key, value in parse_qsl(parts.query) if key != "options"]
@@ -45,3 +49,29 @@ def schema_of(target: Target) -> str | None:
         if key == "options" and "search_path=" in value:
             return value.split("search_path=", 1)[1].split()[0]
     return None
+
+
+def _file_schema(path: str | os.PathLike) -> str:
+    return "f_" + hashlib.sha1(str(Path(path).expanduser().resolve()).encode()).hexdigest()[:20]
+
+
+def _on_server(*statements: str) -> None:
+    import psycopg
+
+    with psycopg.connect(os.environ[ENVIRONMENT_VARIABLE], autocommit=True) as conn:
+        with conn.transaction():
+            for statement in statements:
+                conn.execute(statement)
+
+
+def file_moved(source: str | os.PathLike, target: str | os.PathLike) -> None:
+    """When redirecting, what the file ``source`` held becomes the file ``target``'s (a rename)."""
+    if os.environ.get(ENVIRONMENT_VARIABLE):
+        old, new = _file_schema(source), _file_schema(target)
+        _on_server(f'DROP SCHEMA IF EXISTS "{new}" CASCADE', f'ALTER SCHEMA "{old}" RENAME TO "{new}"')
+
+
+def file_removed(path: str | os.PathLike) -> None:
+    """When redirecting, what the file ``path`` held is gone with it."""
+    if os.environ.get(ENVIRONMENT_VARIABLE):
+        _on_server(f'DROP SCHEMA IF EXISTS "{_file_schema(path)}" CASCADE')

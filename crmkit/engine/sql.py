@@ -116,3 +116,12 @@ def _sql_type(sql_type: str) -> str:
     if sql_type.upper() not in ("TEXT", "INTEGER", "REAL"):
         raise ValueError(f"unsupported SQL type {sql_type!r}; use TEXT, INTEGER or REAL")
     return sql_type.upper()
+
+
+def json_get_number_param(document_sql: str, path_sql: str) -> str:
+    """As :func:`json_get_param`, read as a number: the value as REAL when it is a JSON number,
+    NULL otherwise (text, true/false, a list, missing), so it compares with numbers on both engines."""
+    return (
+        f"(CASE WHEN json_type({document_sql}, {path_sql}) IN ('integer', 'real') "
+        f"THEN CAST(json_extract({document_sql}, {path_sql}) AS REAL) END)"
+    )

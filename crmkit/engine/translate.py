@@ -58,6 +58,9 @@ def to_postgres(sql: str) -> tuple[str, tuple[str, ...] | None]:
     positional = False
     i, n = 0, len(sql)
     previous_word = ""
+    depth = 0
+    casts: list[tuple[int, int]] = []  # open CAST( ... ): (depth inside it, index of CAST in out)
+    as_at = -1  # index in out of the latest AS
     while i < n:
         ch = sql[i]
         if ch == "'":
@@ -114,6 +117,15 @@ def to_postgres(sql: str) -> tuple[str, tuple[str, ...] | None]:
                 replacement = _TYPES[upper]
                 if upper == "TEXT" and sql[_skip_space(sql, word.end()):].upper().startswith("COLLATE"):
                     replacement = "TEXT"
+            elif upper in ("INTEGER", "INT") and previous_word.upper() == "AS" and casts and casts[-1][0] == depth:
+                # SQLite's CAST(x AS INTEGER) truncates toward zero; PostgreSQL's rounds. The
+                # compat function crmkit_integer(x) truncates as SQLite does.
+                out[casts[-1][1]] = "crmkit_integer"
+                del out[as_at:]
+                casts.pop()
+                previous_word = text
+                i = word.end()
+                continue
             elif upper in _CAST_TYPES and previous_word.upper() == "AS":
                 replacement = _CAST_TYPES[upper]
             elif text.lower() in _RENAMED_FUNCTIONS and sql[word.end():word.end() + 1] == "(":
@@ -132,10 +144,20 @@ def to_postgres(sql: str) -> tuple[str, tuple[str, ...] | None]:
                         continue
                 elif following not in _IS_KEYWORDS:
                     replacement = "IS NOT DISTINCT FROM"
+            if upper == "CAST" and sql[_skip_space(sql, word.end()):].startswith("("):
+                casts.append((depth + 1, len(out)))
+            elif upper == "AS":
+                as_at = len(out)
             out.append(replacement)
             previous_word = text
             i = word.end()
             continue
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            if casts and casts[-1][0] == depth:
+                casts.pop()
+            depth -= 1
         if not ch.isspace():
             previous_word = ""
         out.append(ch)

@@ -18,7 +18,7 @@ from attrs import frozen
 from ..errors import CrmError, RuleError, ValidationError
 from ..history import EXISTED_AT, VALID_AT
 from ..money import to_minor
-from ..store import json_list_contains
+from ..store import json_get_number_param, json_list_contains
 from ..timeutil import to_iso
 from .ast import And, Between, Compare, Contains, In, IsNull, Literal, Not, Or, Truthy
 
@@ -201,6 +201,10 @@ class _Compiler:
             return f"({sql} IS {'NOT ' if node.negated else ''}NULL)"
         if field.type == "tags" and not isinstance(node, Contains):
             raise RuleError(f"field {field.name!r} is a tag list; use `{field.name} contains 'tag'`", self.rule_text, node.field.position)
+        if field.name.startswith("attr_") and _number_literals(node):
+            # A free attribute compared with numbers is read as a number (NULL when it is not one).
+            table = "h" if self.use_versions and field.sql_versioned else "c"
+            sql = f"({json_get_number_param(f'{table}.attributes', ':_attr_' + field.name[len('attr_'):])})"
         if field.since is not None and isinstance(node, (Compare, Between)):
             rewritten = self.days_condition(field, node)
             if rewritten is not None:
@@ -228,6 +232,19 @@ class _Compiler:
                 raise RuleError(f"`contains` works on text and tag fields; {field.name!r} is {field.type}", self.rule_text, node.field.position)
             return f"(NOT {check})" if node.negated else check
         raise RuleError(f"cannot compile {node!r}")  # pragma: no cover - the parser makes no other nodes
+
+
+def _number_literals(node) -> bool:
+    """True when every value ``node`` compares with is a number."""
+    if isinstance(node, Compare):
+        literals = [node.value]
+    elif isinstance(node, In):
+        literals = list(node.values)
+    elif isinstance(node, Between):
+        literals = [node.low, node.high]
+    else:
+        return False
+    return bool(literals) and all(literal.kind == "number" for literal in literals)
 
 
 def compile_rule(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import timedelta
 
 import pytest
@@ -12,6 +11,7 @@ import crmkit
 from crmkit import history
 from crmkit.cli import make_cli
 from crmkit.demo import DEMO_TODAY, build
+from crmkit.engine import connect
 from crmkit.testing import FixedClock
 from crmkit.timeutil import to_datetime, to_iso
 
@@ -25,17 +25,15 @@ def demo(tmp_path_factory):
 
 
 def open_copy(demo, tmp_path, clock=DEMO_TODAY):
+    from crmkit.copying import copy_crm
+
     target = tmp_path / "copy.db"
-    source = sqlite3.connect(demo)
-    copy = sqlite3.connect(target)
-    source.backup(copy)
-    source.close()
-    copy.close()
+    copy_crm(demo, target)
     return crmkit.open(target, plugins=[], clock=FixedClock(clock))
 
 
 def midpoint(path) -> str:
-    conn = sqlite3.connect(path)
+    conn = connect(path)
     first = conn.execute("SELECT min(created_at) FROM customers").fetchone()[0]
     conn.close()
     start, end = to_datetime(first), to_datetime(DEMO_TODAY)
@@ -45,7 +43,7 @@ def midpoint(path) -> str:
 def existing_at(path, moment: str, region: str | None = None) -> int:
     """Customers that existed at ``moment``, counted from the raw tables in Python (added by
     then, or with an interaction by then), optionally only those of one region."""
-    conn = sqlite3.connect(path)
+    conn = connect(path)
     first_seen = dict(conn.execute("SELECT customer_id, min(occurred_at) FROM interactions GROUP BY customer_id"))
     rows = conn.execute("SELECT id, created_at, region FROM customers").fetchall()
     conn.close()

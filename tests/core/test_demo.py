@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from decimal import Decimal
 
 import numpy as np
@@ -21,22 +20,25 @@ SEED = 2  # plants three duplicates among 1000 customers (seed 7 plants none at 
 
 
 def table_digest(path) -> dict[str, str]:
-    """A hash of every row of every table, except sqlite-utils' migration bookkeeping (it holds
-    the wall-clock time the migrations ran)."""
-    conn = sqlite3.connect(path)
+    """A hash of every row of every table, except the migration bookkeeping (it holds the
+    wall-clock time the migrations ran)."""
+    from crmkit.engine import connect
+
+    db = connect(path)
     try:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
         out = {}
-        for table in tables:
-            if table == "_sqlite_migrations":
+        for table in db.table_names():
+            if table.endswith("_migrations"):
                 continue
+            columns = db.columns_of(table)
+            order = ", ".join(f'"{c}"' for c in (db.primary_key(table) or columns))
             digest = hashlib.sha256()
-            for row in conn.execute(f'SELECT * FROM "{table}" ORDER BY rowid'):
-                digest.update(repr(row).encode())
+            for row in db.execute(f'SELECT * FROM "{table}" ORDER BY {order}'):
+                digest.update(repr(tuple(row)).encode())
             out[table] = digest.hexdigest()
         return out
     finally:
-        conn.close()
+        db.close()
 
 
 def leftovers(folder) -> list[str]:
@@ -117,7 +119,7 @@ class TestRealism:
         rows = demo_crm.db.execute(
             """SELECT r.id, r.created_at, i.occurred_at, t.id, t.created_at, t.source
                FROM interactions i JOIN customers r ON r.id = i.customer_id
-               JOIN customers t ON t.id = json_extract(i.data, '$.referred_customer_id')
+               JOIN customers t ON t.id = CAST(json_extract(i.data, '$.referred_customer_id') AS INTEGER)
                WHERE i.kind = 'referral'"""
         ).fetchall()
         assert rows and len(rows) == demo_crm.db.execute("SELECT count(*) FROM interactions WHERE kind = 'referral'").fetchone()[0]
@@ -151,7 +153,7 @@ class TestRealism:
     def test_kind_data_is_complete(self, demo_crm):
         """Surveys score 1-5; complaints carry category, severity and product."""
         db = demo_crm.db
-        scores = {r[0] for r in db.execute("SELECT DISTINCT json_extract(data, '$.score') FROM interactions WHERE kind = 'survey'")}
+        scores = {r[0] for r in db.execute("SELECT DISTINCT CAST(json_extract(data, '$.score') AS INTEGER) FROM interactions WHERE kind = 'survey'")}
         assert scores == {1, 2, 3, 4, 5}
         missing = db.execute(
             """SELECT count(*) FROM interactions WHERE kind = 'complaint' AND (
@@ -358,10 +360,7 @@ class TestIndexesDeferred:
 
     @staticmethod
     def indexes(crm) -> dict[str, str]:
-        return dict(crm.db.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
-            "AND tbl_name IN ('customers', 'interactions', 'audit_log')"
-        ).fetchall())
+        return {name: sql for name, sql, _ in crm.db.index_definitions(("customers", "interactions", "audit_log"))}
 
     def test_dropped_inside_rebuilt_after(self, fresh_crm):
         from crmkit.store import indexes_deferred

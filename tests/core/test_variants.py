@@ -13,7 +13,7 @@ SALES_TEAM = ["leads", "reports"]
 
 
 def plugin_tables(crm) -> set[str]:
-    names = {row[0] for row in crm.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    names = set(crm.db.table_names())
     return {name.split("_")[0] for name in names if name.split("_")[0] in {"leads", "loyalty", "complaints", "reports"}}
 
 
