@@ -3,11 +3,14 @@
 Statements read the core's ``interactions`` log (covered by its (customer_id, occurred_at, kind,
 amount) index) and the plugin's own tables. Kind lists and constants are bound parameters; the
 only text put into SQL is whole numbers of days through the core's store helpers.
+
+An optional filter is written ``(column = :p OR :p IS NULL)``, comparison first: a parameter bound
+to None has no type of its own, and PostgreSQL takes it from its first use.
 """
 
 from __future__ import annotations
 
-from crmkit.store import days_between, shift_days
+from crmkit.store import days_between, json_get_number_param, shift_days
 
 # --- kinds --------------------------------------------------------------------------------------
 
@@ -96,7 +99,7 @@ RFM_INSERT = (
 )
 RFM_ROWS = """
     SELECT customer_id, recency_days, frequency, monetary, r, f, m, code, score, segment
-    FROM loyalty_rfm WHERE run_id = :run AND (:customer IS NULL OR customer_id = :customer)
+    FROM loyalty_rfm WHERE run_id = :run AND (customer_id = :customer OR :customer IS NULL)
     ORDER BY customer_id LIMIT :limit OFFSET :offset
 """
 RFM_DISTRIBUTION = """
@@ -118,8 +121,8 @@ RFM_MOVERS = """
     LEFT JOIN loyalty_rfm a ON a.run_id = :a AND a.customer_id = ids.customer_id
     LEFT JOIN loyalty_rfm b ON b.run_id = :b AND b.customer_id = ids.customer_id
     WHERE a.segment IS NOT b.segment
-      AND (:from_segment IS NULL OR a.segment = :from_segment)
-      AND (:to_segment IS NULL OR b.segment = :to_segment)
+      AND (a.segment = :from_segment OR :from_segment IS NULL)
+      AND (b.segment = :to_segment OR :to_segment IS NULL)
     ORDER BY ids.customer_id
 """
 
@@ -144,12 +147,12 @@ TIER_LAST_EVALUATION = "SELECT MAX(as_of) FROM loyalty_tier_history"
 TIER_QUALIFIED_CREATE = (
     "CREATE TEMP TABLE IF NOT EXISTS loyalty_qualified (customer_id INTEGER PRIMARY KEY, rank INTEGER NOT NULL)"
 )
-TIER_QUALIFIED_CLEAR = "DELETE FROM temp.loyalty_qualified"
+TIER_QUALIFIED_CLEAR = "DELETE FROM loyalty_qualified"
 
 
 def tier_qualify(id_query: str) -> str:
     """Give the members of a tier's rule that tier's rank, unless a higher one was given."""
-    return f"INSERT OR IGNORE INTO temp.loyalty_qualified(customer_id, rank) SELECT id, :_lt_rank FROM ({id_query})"
+    return f"INSERT OR IGNORE INTO loyalty_qualified(customer_id, rank) SELECT id, :_lt_rank FROM ({id_query}) AS qualified"
 
 
 CURRENT_TIER = """
@@ -157,7 +160,7 @@ CURRENT_TIER = """
         SELECT h.customer_id, h.to_tier, h.as_of,
                ROW_NUMBER() OVER (PARTITION BY h.customer_id ORDER BY h.as_of DESC, h.id DESC) AS rn
         FROM loyalty_tier_history h WHERE h.as_of <= :as_of
-    ) WHERE rn = 1
+    ) AS latest WHERE rn = 1
 """
 
 
@@ -171,11 +174,11 @@ def tier_changes(in_list: str, out_list: str) -> str:
                    cur.to_tier AS cur_tier, cur.as_of AS since,
                    COALESCE(ct.rank, 0) AS cur_rank,
                    COALESCE(q.rank, 0) AS new_rank
-            FROM (SELECT customer_id FROM temp.loyalty_qualified
+            FROM (SELECT customer_id FROM loyalty_qualified
                   UNION SELECT customer_id FROM current WHERE to_tier IS NOT NULL) ids
             LEFT JOIN current cur ON cur.customer_id = ids.customer_id
             LEFT JOIN loyalty_tiers ct ON ct.name = cur.to_tier
-            LEFT JOIN temp.loyalty_qualified q ON q.customer_id = ids.customer_id
+            LEFT JOIN loyalty_qualified q ON q.customer_id = ids.customer_id
         ),
         decided AS (
             SELECT s.*, nt.name AS new_tier,
@@ -410,7 +413,7 @@ def score_inputs(in_list: str) -> str:
                           f'MAX(CASE WHEN {is_in} THEN i.occurred_at END)')} AS active_days,
             {days_between(f'MAX(CASE WHEN {is_in} THEN i.occurred_at END)', ':as_of')} AS idle_days,
             COALESCE(SUM(CASE WHEN {is_in} AND i.occurred_at > :year_ago THEN i.amount END), 0) AS spend_365d,
-            AVG(CASE WHEN i.kind = 'survey' THEN json_extract(i.data, '$.score') END) AS satisfaction,
+            AVG(CASE WHEN i.kind = 'survey' THEN {json_get_number_param('i.data', "'$.score'")} END) AS satisfaction,
             SUM(CASE WHEN i.kind = 'referral' THEN 1 ELSE 0 END) AS referrals,
             MIN(CASE WHEN i.kind = 'complaint' THEN i.occurred_at END) AS first_complaint,
             MAX(CASE WHEN {is_in} THEN i.occurred_at END) AS last_purchase,
@@ -429,20 +432,20 @@ SCORE_INSERT = (
 )
 SCORE_ROWS = """
     SELECT customer_id, score, tenure, repeat, rhythm, wallet, satisfaction, referrals, retention
-    FROM loyalty_scores WHERE run_id = :run AND (:customer IS NULL OR customer_id = :customer)
+    FROM loyalty_scores WHERE run_id = :run AND (customer_id = :customer OR :customer IS NULL)
     ORDER BY customer_id LIMIT :limit OFFSET :offset
 """
 
 # --- churn --------------------------------------------------------------------------------------
 
 CHURN_CLAIMS_CREATE = "CREATE TEMP TABLE IF NOT EXISTS loyalty_churn_claims (customer_id INTEGER PRIMARY KEY, class INTEGER NOT NULL)"
-CHURN_CLAIMS_CLEAR = "DELETE FROM temp.loyalty_churn_claims"
+CHURN_CLAIMS_CLEAR = "DELETE FROM loyalty_churn_claims"
 
 
 def churn_claim(id_query: str | None) -> str:
     """Claim a class's members for it, unless an earlier class claimed them."""
-    source = f"({id_query})" if id_query else "customers"
-    return f"INSERT OR IGNORE INTO temp.loyalty_churn_claims(customer_id, class) SELECT id, :_lc_class FROM {source}"
+    source = f"({id_query}) AS claimed" if id_query else "customers"
+    return f"INSERT OR IGNORE INTO loyalty_churn_claims(customer_id, class) SELECT id, :_lc_class FROM {source}"
 
 
 def churn_evaluate(in_list: str, out_list: str, period_days: int) -> str:
@@ -453,7 +456,7 @@ def churn_evaluate(in_list: str, out_list: str, period_days: int) -> str:
     money = signed(in_list, out_list)
     return f"""
         INSERT INTO loyalty_churn(run_id, customer_id, class, level, score, evidence)
-        WITH members AS (SELECT customer_id FROM temp.loyalty_churn_claims WHERE class = :_lc_class),
+        WITH members AS (SELECT customer_id FROM loyalty_churn_claims WHERE class = :_lc_class),
         p AS (
             SELECT i.customer_id,
                 MIN(CASE WHEN {is_in} THEN i.occurred_at END) AS first_at,
@@ -465,7 +468,7 @@ def churn_evaluate(in_list: str, out_list: str, period_days: int) -> str:
             FROM interactions i
             WHERE i.occurred_at <= :as_of AND (i.kind IN ({in_list}) OR i.kind IN ({out_list}))
               AND i.customer_id IN (SELECT customer_id FROM members)
-            GROUP BY i.customer_id HAVING n > 0
+            GROUP BY i.customer_id HAVING SUM(CASE WHEN {is_in} THEN 1 ELSE 0 END) > 0
         ),
         lost AS (
             SELECT customer_id, json_group_array(category) AS categories FROM (
@@ -475,7 +478,7 @@ def churn_evaluate(in_list: str, out_list: str, period_days: int) -> str:
                 GROUP BY i.customer_id, i.category
                 HAVING SUM(i.occurred_at <= {recent_start}) >= :_lc_uses AND SUM(i.occurred_at > {recent_start}) = 0
                 ORDER BY i.customer_id, i.category
-            ) GROUP BY customer_id
+            ) AS used GROUP BY customer_id
         ),
         s AS (
             SELECT p.*, l.categories,
@@ -485,10 +488,10 @@ def churn_evaluate(in_list: str, out_list: str, period_days: int) -> str:
         ),
         f AS (
             SELECT s.*,
-                (s.idle > :_lc_max_days) AS inactive,
-                (s.n >= :_lc_min_n AND s.gap > 0 AND s.idle > :_lc_gap_factor * s.gap) AS rhythm,
-                (s.previous > 0 AND s.recent * 100 < s.previous * (100 - :_lc_drop)) AS spend_drop,
-                (s.categories IS NOT NULL) AS lost_category
+                CASE WHEN s.idle > :_lc_max_days THEN 1 ELSE 0 END AS inactive,
+                CASE WHEN s.n >= :_lc_min_n AND s.gap > 0 AND s.idle > :_lc_gap_factor * s.gap THEN 1 ELSE 0 END AS rhythm,
+                CASE WHEN s.previous > 0 AND s.recent * 100 < s.previous * (100 - :_lc_drop) THEN 1 ELSE 0 END AS spend_drop,
+                CASE WHEN s.categories IS NOT NULL THEN 1 ELSE 0 END AS lost_category
             FROM s
         ),
         g AS (
@@ -499,8 +502,8 @@ def churn_evaluate(in_list: str, out_list: str, period_days: int) -> str:
             score,
             json_object(
                 'signals', rtrim(
-                    CASE WHEN inactive THEN 'inactive,' ELSE '' END || CASE WHEN rhythm THEN 'rhythm,' ELSE '' END ||
-                    CASE WHEN spend_drop THEN 'spend_drop,' ELSE '' END || CASE WHEN lost_category THEN 'lost_category,' ELSE '' END,
+                    CASE WHEN inactive = 1 THEN 'inactive,' ELSE '' END || CASE WHEN rhythm = 1 THEN 'rhythm,' ELSE '' END ||
+                    CASE WHEN spend_drop = 1 THEN 'spend_drop,' ELSE '' END || CASE WHEN lost_category = 1 THEN 'lost_category,' ELSE '' END,
                     ','),
                 'last_purchase_at', last_at, 'days_since_purchase', CAST(idle AS INTEGER),
                 'typical_gap_days', round(gap, 1), 'purchases', n,
@@ -513,7 +516,7 @@ def churn_evaluate(in_list: str, out_list: str, period_days: int) -> str:
 CHURN_ROWS = """
     SELECT k.customer_id, k.class, k.level, k.score, k.evidence, c.owner
     FROM loyalty_churn k JOIN customers c ON c.id = k.customer_id
-    WHERE k.run_id = :run AND (:min_score IS NULL OR k.score >= :min_score)
+    WHERE k.run_id = :run AND (k.score >= :min_score OR :min_score IS NULL)
     ORDER BY k.score DESC, k.customer_id LIMIT :limit OFFSET :offset
 """
 CHURN_LEVELS = "SELECT level, COUNT(*) FROM loyalty_churn WHERE run_id = ? GROUP BY level"
@@ -609,7 +612,7 @@ def recommendations(in_list: str) -> str:
                    ROW_NUMBER() OVER (PARTITION BY o.customer_id, r.cons
                                       ORDER BY r.confidence DESC, r.lift DESC, r.ante) AS rn
             FROM baskets o JOIN rules r ON r.ante = o.category
-            WHERE (:customer IS NULL OR o.customer_id = :customer)
+            WHERE (o.customer_id = :customer OR :customer IS NULL)
               AND NOT EXISTS (SELECT 1 FROM baskets o2 WHERE o2.customer_id = o.customer_id AND o2.category = r.cons)
         ),
         best AS (
@@ -647,7 +650,7 @@ def referral_value(in_list: str, out_list: str) -> str:
                 FROM interactions i
                 WHERE i.kind = 'referral' AND i.occurred_at <= :as_of
                   AND json_extract(i.data, '$.referred_customer_id') IS NOT NULL
-            ) WHERE rn = 1 AND referred <> referrer AND referred IN (SELECT id FROM customers)
+            ) AS firsts WHERE rn = 1 AND referred <> referrer AND referred IN (SELECT id FROM customers)
         ),
         net AS (
             SELECT i.customer_id, SUM({signed(in_list, out_list)}) AS revenue FROM interactions i
@@ -659,7 +662,7 @@ def referral_value(in_list: str, out_list: str) -> str:
                COALESCE((SELECT revenue FROM net WHERE net.customer_id = r.referrer), 0),
                json_group_array(r.referred)
         FROM refs r LEFT JOIN net n ON n.customer_id = r.referred
-        WHERE (:customer IS NULL OR r.referrer = :customer)
+        WHERE (r.referrer = :customer OR :customer IS NULL)
         GROUP BY r.referrer ORDER BY 3 DESC, r.referrer
     """
 
@@ -717,7 +720,7 @@ CLV_INSERT = (
 CLV_ROWS = """
     SELECT customer_id, frequency, recency, age, monetary, historical, historical_margin,
            expected_purchases_90d, p_alive, expected_spend, clv
-    FROM loyalty_clv WHERE run_id = :run AND (:customer IS NULL OR customer_id = :customer)
+    FROM loyalty_clv WHERE run_id = :run AND (customer_id = :customer OR :customer IS NULL)
     ORDER BY clv DESC, customer_id LIMIT :limit OFFSET :offset
 """
 CLV_TOTALS = "SELECT COUNT(*), COALESCE(SUM(clv), 0), COALESCE(SUM(historical), 0), AVG(p_alive) FROM loyalty_clv WHERE run_id = ?"
