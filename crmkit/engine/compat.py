@@ -8,7 +8,7 @@ The set is versioned: a server whose schema holds an older version gets the new 
 
 from __future__ import annotations
 
-VERSION = 3
+VERSION = 4
 
 # One statement per item; executed in order inside one transaction at first open.
 DEFINITIONS: tuple[str, ...] = (
@@ -86,8 +86,11 @@ DEFINITIONS: tuple[str, ...] = (
     """CREATE OR REPLACE FUNCTION json_valid(doc text) RETURNS integer
        LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
        BEGIN PERFORM doc::jsonb; RETURN 1; EXCEPTION WHEN others THEN RETURN 0; END $$""",
-    """CREATE OR REPLACE FUNCTION json(doc text) RETURNS text
-       LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT doc::jsonb::text $$""",
+    # json(x) is a JSON value, as in SQLite: inside json_object / json_array it nests as an
+    # array or object, not as a string; stored in a text column it is its minified text.
+    """DROP FUNCTION IF EXISTS json(text)""",
+    """CREATE FUNCTION json(doc text) RETURNS jsonb
+       LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT doc::jsonb $$""",
     # json_each over an array or object held as text: key, value (as text, as SQLite's value
     # column reads in a text context) and SQLite's type name.
     """CREATE OR REPLACE FUNCTION json_each(doc text)
@@ -152,6 +155,12 @@ DEFINITIONS: tuple[str, ...] = (
        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT round(x::numeric, digits::integer)::double precision $$""",
     """CREATE OR REPLACE FUNCTION printf(fmt text, VARIADIC args text[]) RETURNS text
        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT format(replace(replace(fmt, '%d', '%s'), '%f', '%s'), VARIADIC args) $$""",
+    # SQLite's unary + is a no-op on any value (written to keep SQLite's planner off an index for
+    # one term); PostgreSQL has it only for numbers.
+    """CREATE OR REPLACE FUNCTION crmkit_text_identity(t text) RETURNS text
+       LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT t $$""",
+    """DROP OPERATOR IF EXISTS + (NONE, text)""",
+    """CREATE OPERATOR + (RIGHTARG = text, FUNCTION = crmkit_text_identity)""",
     """CREATE OR REPLACE FUNCTION crmkit_sum_bool(acc bigint, item boolean) RETURNS bigint
        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
        SELECT CASE WHEN item IS NULL THEN acc ELSE coalesce(acc, 0) + CASE WHEN item THEN 1 ELSE 0 END END $$""",
