@@ -70,6 +70,12 @@ def json_get(document_sql: str, path: str) -> str:
     return f"json_extract({document_sql}, '{path}')"
 
 
+def json_get_integer(document_sql: str, path: str) -> str:
+    """SQL for the value at ``path`` of a JSON text when it is a whole number (a JSON integer), as
+    INTEGER; NULL when it is absent or anything else (a string, a fraction, an object...)."""
+    return f"(CASE WHEN json_type({document_sql}, '{path}') = 'integer' THEN CAST({json_get(document_sql, path)} AS INTEGER) END)"
+
+
 def json_get_param(document_sql: str, path_sql: str) -> str:
     """As :func:`json_get` with the path given as an SQL expression (a parameter)."""
     return f"json_extract({document_sql}, {path_sql})"
