@@ -1,8 +1,8 @@
 """Loyalty: RFM for every demo customer (crmkit) against the same aggregate in raw SQL and in pandas.
 
 Copies the demo file into the scratch folder (the loyalty plugin adds its tables on open), then
-times ``crm.loyalty.rfm(store=False)`` (one SQL aggregate plus numpy quintiles), the same call
-storing its run, the hand-written aggregate alone in raw sqlite3, the aggregate scored with SQL
+times ``crm.loyalty.rfm(store=False, method="ntile")`` (one SQL aggregate plus numpy
+quintiles; the ``ntile`` method, which SQL ``NTILE`` can check), the same call storing its run, the hand-written aggregate alone in raw sqlite3, the aggregate scored with SQL
 ``NTILE`` windows, and pandas (read the purchases and refunds, group by customer, ``rank`` +
 ``qcut``). Scores are compared: crmkit must equal the SQL ``NTILE`` scoring for every customer;
 the share of customers pandas' ``qcut`` scores the same is reported (its bins differ from NTILE's
@@ -94,8 +94,8 @@ def run(ctx: Context) -> dict:
     out = {"measurements": [], "ratios": [], "notes": []}
     try:
         repeat = ctx.repeat
-        t_crm, result = timed(lambda: crm.loyalty.rfm(window_days=WINDOW_DAYS, store=False), repeat)
-        t_store, stored = timed(lambda: crm.loyalty.rfm(window_days=WINDOW_DAYS), 1)
+        t_crm, result = timed(lambda: crm.loyalty.rfm(window_days=WINDOW_DAYS, store=False, method="ntile"), repeat)
+        t_store, stored = timed(lambda: crm.loyalty.rfm(window_days=WINDOW_DAYS, method="ntile"), 1)
         t_naive, naive_rows = timed(lambda: raw.execute(AGGREGATE, params).fetchall(), repeat)
         t_sql, rows = timed(lambda: raw.execute(AGGREGATE_COVERING, params).fetchall(), repeat)
         t_ntile, ntile_rows = timed(lambda: raw.execute(NTILE_SCORED, params).fetchall(), 1)
