@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import crmkit
 from crmkit.cli import make_cli
 
 pd = pytest.importorskip("pandas")
@@ -78,10 +79,8 @@ def test_every_row_arrived_and_a_second_import_adds_nothing(master):
     again = run("import", master["db"], master["csv"], "--kind", "interactions", *MAPPING)
     assert again.exit_code == 0, again.output
     assert "69,659 read: 0 new, 69,659 already recorded." in again.output
-    import sqlite3
-
-    with sqlite3.connect(master["db"]) as db:
-        count, cents = db.execute("SELECT COUNT(*), SUM(amount) FROM interactions").fetchone()
+    with crmkit.open(master["db"]) as crm:
+        count, cents = crm.db.execute("SELECT COUNT(*), SUM(amount) FROM interactions").fetchone()
     assert (count, cents) == (len(frame), int(frame["cents"].sum()))
 
 
@@ -112,10 +111,8 @@ def test_rfm_scores_respect_ties_and_match_pandas(master):
     assert f"quantiles: {len(expected)} customers" in shown.output
     for name, count in expected["segment"].value_counts().items():
         assert re.search(rf"^{name}\s+{count}\s*$", shown.output, re.MULTILINE), (name, count, shown.output)
-    import sqlite3
-
-    with sqlite3.connect(master["db"]) as db:
-        stored = pd.DataFrame(db.execute(
+    with crmkit.open(master["db"]) as crm:
+        stored = pd.DataFrame(crm.db.execute(
             "SELECT c.external_id, r.recency_days, r.frequency, r.monetary, r.r, r.f, r.m, r.segment "
             "FROM loyalty_rfm r JOIN customers c ON c.id = r.customer_id"
         ).fetchall(), columns=["customer_id", "recency", "frequency", "monetary", "r", "f", "m", "segment"]).set_index("customer_id")
