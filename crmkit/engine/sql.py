@@ -70,10 +70,12 @@ def json_get(document_sql: str, path: str) -> str:
     return f"json_extract({document_sql}, '{path}')"
 
 
-def json_get_integer(document_sql: str, path: str) -> str:
-    """SQL for the value at ``path`` of a JSON text when it is a whole number (a JSON integer), as
-    INTEGER; NULL when it is absent or anything else (a string, a fraction, an object...)."""
-    return f"(CASE WHEN json_type({document_sql}, '{path}') = 'integer' THEN CAST({json_get(document_sql, path)} AS INTEGER) END)"
+def whole_number(value_sql: str) -> str:
+    """SQL for ``value_sql`` (a number, or text such as a JSON member) as INTEGER when its text is
+    only digits (``12``, ``'12'``), else NULL: an id read from a document, where anything else
+    is no id. ``value_sql`` is written three times: pass a column or a short expression."""
+    text = f"CAST({value_sql} AS TEXT)"
+    return f"(CASE WHEN {text} <> '' AND ltrim({text}, '0123456789') = '' THEN CAST({value_sql} AS INTEGER) END)"
 
 
 def json_get_param(document_sql: str, path_sql: str) -> str:

@@ -40,8 +40,8 @@ def complaint_fields() -> list[Field]:
             "unresolved_complaint", "bool",
             "An open complaint, or one from the last 365 days that was rejected or whose resolution "
             "the customer did not accept.",
-            f"EXISTS (SELECT 1 {mine} AND ({open_now} OR ({year} AND ({_OUTCOME_AT} = 'rejected' "
-            "OR (x.accepted = 0 AND x.followed_up_at <= :as_of)))))",
+            f"(CASE WHEN EXISTS (SELECT 1 {mine} AND ({open_now} OR ({year} AND ({_OUTCOME_AT} = 'rejected' "
+            "OR (x.accepted = 0 AND x.followed_up_at <= :as_of))))) THEN 1 ELSE 0 END)",
             params=params,
         ),
     ]

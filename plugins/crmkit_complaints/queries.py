@@ -289,21 +289,28 @@ def count_range(db, first: int, last: int) -> int:
     return db.execute(f"SELECT count(*) FROM {TABLE} WHERE id BETWEEN ? AND ?", [first, last]).fetchone()[0]
 
 
+def json_flag(column: str, key: str) -> str:
+    """SQL: a JSON yes/no member (``true``/``false``, or a whole number) as 1/0; NULL otherwise."""
+    return (
+        f"(CASE json_type({column}, '$.{key}') WHEN 'true' THEN 1 WHEN 'false' THEN 0 "
+        f"WHEN 'integer' THEN CAST({json_field(column, key)} AS INTEGER) END)"
+    )
+
+
 def record_surveys(db, first: int, last: int) -> None:
-    """Satisfaction from ``survey`` interactions about a complaint (topic ``complaint``)."""
+    """Satisfaction from ``survey`` interactions about a complaint (topic ``complaint``): the
+    newest survey of the batch about each complaint, when it is from the complaint's customer."""
     db.execute(
-        f"""UPDATE {TABLE} SET satisfaction = s.score, accepted = COALESCE(s.accepted, {TABLE}.accepted)
+        f"""UPDATE {TABLE} SET satisfaction = CAST({json_field('i.data', 'score')} AS INTEGER),
+            accepted = COALESCE({json_flag('i.data', 'accepted')}, {TABLE}.accepted)
         FROM (
-            SELECT CAST({json_field('data', 'complaint_id')} AS INTEGER) AS complaint_id,
-                {json_field('data', 'score')} AS score, {json_field('data', 'accepted')} AS accepted,
-                max(id) AS newest
+            SELECT CAST({json_field('data', 'complaint_id')} AS INTEGER) AS complaint_id, max(id) AS newest
             FROM interactions
             WHERE id BETWEEN :first AND :last AND kind = 'survey'
               AND {json_field('data', 'topic')} = 'complaint' AND {json_field('data', 'complaint_id')} IS NOT NULL
             GROUP BY 1
-        ) AS s
-        WHERE {TABLE}.id = s.complaint_id AND {TABLE}.customer_id IN (
-            SELECT customer_id FROM interactions WHERE id = s.newest)""",
+        ) AS s JOIN interactions i ON i.id = s.newest
+        WHERE {TABLE}.id = s.complaint_id AND {TABLE}.customer_id = i.customer_id""",
         {"first": first, "last": last},
     )
 
@@ -542,7 +549,7 @@ def sla_board(db, now: str, always: bool, owner: str | None, limit: int) -> list
         f"""SELECT id, customer_id, owner, severity, status, clock, due_at, target_s, paused_at,
                {business_seconds(epoch('due_at'), always)} - {now_b} AS left_s
         FROM (SELECT c.*, CASE WHEN c.status = 'received' THEN 'acknowledge' ELSE 'resolve' END AS clock,
-                     {due} AS due_at, {target} AS target_s FROM {TABLE} c WHERE {where})
+                     {due} AS due_at, {target} AS target_s FROM {TABLE} c WHERE {where}) AS board
         ORDER BY paused_at IS NOT NULL, due_at, id LIMIT :_limit""",
         dict(params, now=now, owner=owner, _limit=int(limit)),
     ))

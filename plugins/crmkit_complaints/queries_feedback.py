@@ -95,7 +95,7 @@ def requesters(db, feedback_id: int) -> list[dict]:
     return list(db.query(
         f"""SELECT r.customer_id, c.name, c.email, min(r.asked_at) AS first_asked_at, count(*) AS times
         FROM {REQUESTS} r JOIN customers c ON c.id = r.customer_id
-        WHERE r.feedback_id = ? GROUP BY r.customer_id ORDER BY first_asked_at, r.customer_id""",
+        WHERE r.feedback_id = ? GROUP BY r.customer_id, c.name, c.email ORDER BY first_asked_at, r.customer_id""",
         [feedback_id],
     ))
 

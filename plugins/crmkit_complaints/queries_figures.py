@@ -8,6 +8,8 @@ does), surveys are one grouped pass, percentiles and repeat complainants are sor
 
 from __future__ import annotations
 
+from crmkit.store import whole_number
+
 from .queries import epoch, json_field, open_states_sql, outcome_at_sql, reopened_at_sql, state_at_sql
 
 GROUPS = {
@@ -50,26 +52,28 @@ def figures(db, group: str, customer_filter: str | None, params: dict) -> list[d
     sql = f"""
     WITH survey_rows AS MATERIALIZED (
         SELECT i.id, i.customer_id, i.occurred_at, {json_field('i.data', 'complaint_id')} AS about,
-               {json_field('i.data', 'score')} AS score
+               CAST({json_field('i.data', 'score')} AS REAL) AS score
         FROM interactions i  -- rows read in id order: near-sequential pages, not one seek per survey
         WHERE i.id IN (SELECT k.id FROM interactions k WHERE k.kind = 'survey' AND k.occurred_at <= :as_of)
     ),
     surveys AS (
         SELECT customer_id, complaint_id, score FROM (
-            SELECT customer_id, CAST(about AS INTEGER) AS complaint_id, score,
-                   ROW_NUMBER() OVER (PARTITION BY customer_id, CAST(about AS INTEGER)
+            SELECT customer_id, complaint_id, score,
+                   ROW_NUMBER() OVER (PARTITION BY customer_id, complaint_id
                                       ORDER BY occurred_at DESC, id DESC) AS rn
-            FROM survey_rows WHERE CAST(about AS INTEGER) = about
-        ) WHERE rn = 1 ORDER BY complaint_id
+            FROM (SELECT customer_id, {whole_number('about')} AS complaint_id, score, occurred_at, id
+                  FROM survey_rows) AS numbered
+            WHERE complaint_id IS NOT NULL
+        ) AS latest WHERE rn = 1 ORDER BY complaint_id
     ),
     base AS MATERIALIZED (
         SELECT {group} AS grp, x.customer_id AS customer_id,
             CASE WHEN {state} IN ({listed}) THEN 'open' WHEN {state} IS NOT NULL THEN {outcome_at_sql('x')} END AS standing,
             {reopened_at_sql('x')} AS reopened,
             CASE WHEN x.first_answered_at <= :as_of THEN {epoch('x.first_answered_at')} - {epoch('x.received_at')} END AS answer_s,
-            CASE WHEN x.acknowledged_at <= :as_of THEN x.acknowledged_at <= x.ack_due_at
+            CASE WHEN x.acknowledged_at <= :as_of THEN (CASE WHEN x.acknowledged_at <= x.ack_due_at THEN 1 ELSE 0 END)
                  WHEN :as_of > x.ack_due_at THEN 0 END AS ack_ok,
-            CASE WHEN x.first_answered_at <= :as_of THEN x.first_answered_at <= x.first_resolve_due_at
+            CASE WHEN x.first_answered_at <= :as_of THEN (CASE WHEN x.first_answered_at <= x.first_resolve_due_at THEN 1 ELSE 0 END)
                  WHEN COALESCE({paused_since}, :as_of) > {due_at_as_of} THEN 0 END AS resolve_ok
         FROM complaints_complaints x WHERE {where}
     ),
@@ -88,7 +92,7 @@ def figures(db, group: str, customer_filter: str | None, params: dict) -> list[d
     ),
     people AS (
         SELECT grp, COUNT(*) AS complainants, SUM(n >= 2) AS repeat_complainants
-        FROM (SELECT grp, customer_id, COUNT(*) AS n FROM base GROUP BY grp, customer_id) GROUP BY grp
+        FROM (SELECT grp, customer_id, COUNT(*) AS n FROM base GROUP BY grp, customer_id) AS per_customer GROUP BY grp
     ),
     hist AS (
         SELECT grp, answer_s, COUNT(*) AS c FROM base WHERE answer_s IS NOT NULL GROUP BY grp, answer_s

@@ -20,6 +20,8 @@ from typing import Any
 
 from attrs import field, frozen
 
+from crmkit.store import json_get, json_get_param, json_records, json_values
+
 def by_customer(column_sql: str) -> str:
     """``column_sql`` hidden from the index chooser (SQLite's unary ``+``; another dialect: the column).
 
@@ -30,9 +32,9 @@ def by_customer(column_sql: str) -> str:
     return f"+{column_sql}"
 
 
-IN_KINDS = "i.kind IN (SELECT value FROM json_each(:r_in))"
-IN_KINDS_BY_CUSTOMER = f"{by_customer('i.kind')} IN (SELECT value FROM json_each(:r_in))"
-OUT_KINDS = "i.kind IN (SELECT value FROM json_each(:r_out))"
+IN_KINDS = f"i.kind IN ({json_values(':r_in')})"
+IN_KINDS_BY_CUSTOMER = f"{by_customer('i.kind')} IN ({json_values(':r_in')})"
+OUT_KINDS = f"i.kind IN ({json_values(':r_out')})"
 SIGNED_AMOUNT = f"CASE WHEN {IN_KINDS} THEN i.amount WHEN {OUT_KINDS} THEN -i.amount ELSE 0 END"
 
 
@@ -174,21 +176,24 @@ def cross_buyers(db, flt: Filter, start: str, end: str) -> int:
            OR (p.low IS NOT NULL AND EXISTS (
                 SELECT 1 FROM interactions j
                 WHERE j.customer_id = p.customer_id AND j.occurred_at < :r_end
-                  AND j.kind IN (SELECT value FROM json_each(:r_in)) AND j.category <> p.low))
+                  AND j.kind IN ({json_values(':r_in')}) AND j.category <> p.low))
            OR (p.low IS NULL AND (
                 SELECT COUNT(DISTINCT j.category) FROM interactions j
                 WHERE j.customer_id = p.customer_id AND j.occurred_at < :r_end
-                  AND j.kind IN (SELECT value FROM json_each(:r_in))) >= 2)
+                  AND j.kind IN ({json_values(':r_in')})) >= 2)
     """
     return db.execute(sql, flt.params(r_start=start, r_end=end)).fetchone()[0]
 
 
-_COST = """CASE
+# A cost is a JSON number, or a text of digits with at most one point that starts with a digit.
+_COST_VALUE = json_get_param("i.data", ":r_cost_path")
+_COST = f"""CASE
     WHEN json_type(i.data, :r_cost_path) IN ('integer', 'real')
         OR (json_type(i.data, :r_cost_path) = 'text'
-            AND json_extract(i.data, :r_cost_path) GLOB '[0-9]*'
-            AND NOT json_extract(i.data, :r_cost_path) GLOB '*[^0-9.]*')
-    THEN CAST(ROUND(json_extract(i.data, :r_cost_path) * :r_scale) AS INTEGER) END"""
+            AND substr({_COST_VALUE}, 1, 1) BETWEEN '0' AND '9'
+            AND ltrim({_COST_VALUE}, '0123456789.') = ''
+            AND length({_COST_VALUE}) - length(replace({_COST_VALUE}, '.', '')) <= 1)
+    THEN CAST(ROUND(CAST({_COST_VALUE} AS REAL) * :r_scale) AS INTEGER) END"""
 
 
 def revenue(db, flt: Filter, start: str, end: str, cost_path: str, scale: int) -> dict:
@@ -205,7 +210,7 @@ def revenue(db, flt: Filter, start: str, end: str, cost_path: str, scale: int) -
             SELECT {IN_KINDS} AS is_in, i.amount AS amount, {_COST} AS cost
             FROM interactions i
             WHERE ({IN_KINDS} OR {OUT_KINDS}) AND i.occurred_at >= :r_start AND i.occurred_at < :r_end{flt.where()}
-        )
+        ) AS moves
     """
     return _one(db, sql, flt.params(r_start=start, r_end=end, r_cost_path=cost_path, r_scale=scale))
 
@@ -249,7 +254,7 @@ def pareto(db, flt: Filter, start: str, end: str, steps: int = 20) -> list[dict]
             SELECT i.customer_id, SUM({SIGNED_AMOUNT}) AS value
             FROM interactions i
             WHERE ({IN_KINDS} OR {OUT_KINDS}) AND i.occurred_at >= :r_start AND i.occurred_at < :r_end{flt.where()}
-            GROUP BY i.customer_id HAVING value > 0
+            GROUP BY i.customer_id HAVING SUM({SIGNED_AMOUNT}) > 0
         ),
         ranked AS (
             SELECT ROW_NUMBER() OVER w AS rank, COUNT(*) OVER () AS customers,
@@ -266,10 +271,10 @@ def pareto(db, flt: Filter, start: str, end: str, steps: int = 20) -> list[dict]
 def tier_changes(db, flt: Filter, start: str, end: str, kinds: list[str]) -> list[dict]:
     """Tier change interactions in the period by kind, from and to tier, with distinct customers."""
     sql = f"""
-        SELECT i.kind AS kind, json_extract(i.data, '$.from') AS from_tier, json_extract(i.data, '$.to') AS to_tier,
+        SELECT i.kind AS kind, {json_get('i.data', '$.from')} AS from_tier, {json_get('i.data', '$.to')} AS to_tier,
                COUNT(*) AS changes, COUNT(DISTINCT i.customer_id) AS customers
         FROM interactions i
-        WHERE i.kind IN (SELECT value FROM json_each(:r_kinds))
+        WHERE i.kind IN ({json_values(':r_kinds')})
           AND i.occurred_at >= :r_start AND i.occurred_at < :r_end{flt.where()}
         GROUP BY 1, 2, 3 ORDER BY 1, changes DESC, 2, 3
     """
@@ -291,12 +296,12 @@ def satisfaction(db, flt: Filter, start: str, end: str) -> list[dict]:
         SELECT topic, COUNT(*) AS responses, SUM(score) AS score_sum,
                SUM(score >= 4) AS satisfied, SUM(score <= 2) AS dissatisfied
         FROM (
-            SELECT COALESCE(json_extract(i.data, '$.topic'), 'general') AS topic,
-                   json_extract(i.data, '$.score') AS score
+            SELECT COALESCE({json_get('i.data', '$.topic')}, 'general') AS topic,
+                   CAST({json_get('i.data', '$.score')} AS REAL) AS score
             FROM interactions i
             WHERE i.kind IN ('survey', 'feedback') AND i.occurred_at >= :r_start AND i.occurred_at < :r_end
               AND json_type(i.data, '$.score') IN ('integer', 'real'){flt.where()}
-        )
+        ) AS scored
         WHERE score BETWEEN 1 AND 5
         GROUP BY topic ORDER BY responses DESC, topic
     """
@@ -344,10 +349,8 @@ def monthly_trend(db, flt: Filter, months: list[dict], end: str) -> list[dict]:
     """
     sql = f"""
         WITH m AS MATERIALIZED (
-            SELECT json_extract(value, '$.label') AS label, json_extract(value, '$.start') AS start,
-                   json_extract(value, '$.end') AS end, json_extract(value, '$.window') AS window,
-                   substr(json_extract(value, '$.window'), 1, 7) AS window_label
-            FROM json_each(:r_months)
+            SELECT j.label, j.start, j.end, j.window, substr(j.window, 1, 7) AS window_label
+            FROM ({json_records(':r_months', {'label': 'TEXT', 'start': 'TEXT', 'end': 'TEXT', 'window': 'TEXT'})}) AS j
         ),
         firsts AS (
             SELECT substr({FIRST_PURCHASE}, 1, 7) AS label, COUNT(*) AS customers FROM customer_summary s
@@ -364,7 +367,7 @@ def monthly_trend(db, flt: Filter, months: list[dict], end: str) -> list[dict]:
                 FROM interactions i
                 WHERE {IN_KINDS_BY_CUSTOMER} AND i.occurred_at >= :r_low AND i.occurred_at < :r_end{flt.where()}
                 WINDOW w AS (PARTITION BY i.customer_id ORDER BY i.occurred_at)
-            ) WHERE next_at IS NULL OR substr(next_at, 1, 7) > substr(at, 1, 7)
+            ) AS moves WHERE next_at IS NULL OR substr(next_at, 1, 7) > substr(at, 1, 7)
         ),
         spans AS MATERIALIZED (
             SELECT label, next_label, last_window, COUNT(*) AS customers, SUM(spent) AS spent

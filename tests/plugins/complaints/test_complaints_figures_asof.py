@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 
 import crmkit
+from crmkit.store import whole_number
 from crmkit.timeutil import from_iso, to_iso
 from crmkit_complaints import queries_figures
 from crmkit_complaints.queries import epoch, json_field, open_states_sql
@@ -48,13 +49,13 @@ def reference_figures(db, group: str, customer_filter: str | None, params: dict)
                AND h.status_to IN ('resolved', 'rejected') AND h.at <= :as_of ORDER BY h.at DESC, h.id DESC LIMIT 1) AS outcome,
             EXISTS (SELECT 1 FROM complaints_history h WHERE h.complaint_id = p.id AND h.status_to = 'reopened'
                AND h.at <= :as_of) AS reopened,
-            (SELECT {json_field('i.data', 'score')} FROM interactions i WHERE i.customer_id = p.customer_id
-               AND i.kind = 'survey' AND i.occurred_at <= :as_of AND {json_field('i.data', 'complaint_id')} = p.id
+            (SELECT CAST({json_field('i.data', 'score')} AS REAL) FROM interactions i WHERE i.customer_id = p.customer_id
+               AND i.kind = 'survey' AND i.occurred_at <= :as_of AND {whole_number(json_field('i.data', 'complaint_id'))} = p.id
                ORDER BY i.occurred_at DESC, i.id DESC LIMIT 1) AS score,
             CASE WHEN p.first_answered_at <= :as_of THEN {epoch('p.first_answered_at')} - {epoch('p.received_at')} END AS answer_s,
-            CASE WHEN p.acknowledged_at <= :as_of THEN p.acknowledged_at <= p.ack_due_at
+            CASE WHEN p.acknowledged_at <= :as_of THEN (CASE WHEN p.acknowledged_at <= p.ack_due_at THEN 1 ELSE 0 END)
                  WHEN :as_of > p.ack_due_at THEN 0 END AS ack_ok,
-            CASE WHEN p.first_answered_at <= :as_of THEN p.first_answered_at <= p.first_resolve_due_at
+            CASE WHEN p.first_answered_at <= :as_of THEN (CASE WHEN p.first_answered_at <= p.first_resolve_due_at THEN 1 ELSE 0 END)
                  WHEN COALESCE({paused_since}, :as_of) > {due_at_as_of} THEN 0 END AS resolve_ok
         FROM pop p
     ),
@@ -70,7 +71,7 @@ def reference_figures(db, group: str, customer_filter: str | None, params: dict)
     ),
     repeaters AS (
         SELECT grp, COUNT(*) AS repeat_complainants
-        FROM (SELECT grp, customer_id FROM st GROUP BY grp, customer_id HAVING COUNT(*) >= 2) GROUP BY grp
+        FROM (SELECT grp, customer_id FROM st GROUP BY grp, customer_id HAVING COUNT(*) >= 2) AS repeating GROUP BY grp
     )
     SELECT st.grp AS grp, COUNT(*) AS received,
         SUM(st.state IN ({listed})) AS open,
