@@ -167,9 +167,7 @@ class Points:
         crm = self._crm
         moment = crm.as_of(now)
         with crm.transaction():
-            before = crm.db.execute("SELECT total_changes()").fetchone()[0]
-            crm.db.execute(q.POINTS_EXPIRE, {"now": to_iso(moment)})
-            expired = crm.db.execute("SELECT total_changes()").fetchone()[0] - before
+            expired = crm.db.execute(q.POINTS_EXPIRE, {"now": to_iso(moment)}).rowcount
             if expired:
                 crm.db.execute(q.POINTS_EXPIRE_ALLOCATE)
                 crm.audit.record("loyalty.points.expire", "loyalty_points", None, after={"batches": expired, "now": to_iso(moment)}, source="loyalty")
@@ -183,13 +181,12 @@ class Points:
         policy = self.policy()
         in_list, out_list, kinds = q.kind_params(crm)
         now = to_iso(crm.now())
-        changes_before = crm.db.execute("SELECT total_changes()").fetchone()[0]
         base = {"first": first_id, "last": last_id, "now": now}
         divisor = 10 ** crm.exponent * 1000 * 1000
-        crm.db.execute(
+        written = crm.db.execute(
             q.points_earn(in_list, policy.lock_days, policy.expiry_days),
             dict(base, **kinds, rate_milli=policy.rate_milli, divisor=divisor),
-        )
+        ).rowcount
         for bonus in policy.bonuses:
             params = dict(base, _lb_points=bonus.points, _lb_name=bonus.name, _lb_kind=bonus.kind)
             ids = None
@@ -197,11 +194,11 @@ class Points:
                 compiled = crm.segments.compile(crm.segments.resolve(bonus.segment), crm.now())
                 ids = compiled.id_query()
                 params.update(compiled.params)
-            crm.db.execute(q.points_bonus(policy.lock_days, policy.expiry_days, ids), params)
+            written += crm.db.execute(q.points_bonus(policy.lock_days, policy.expiry_days, ids), params).rowcount
         refunds = crm.db.execute(q.refunds_in_range(out_list), dict(base, **kinds)).fetchall()
         for refund in refunds:
             self._claw_back(*refund, policy=policy)
-        written = crm.db.execute("SELECT total_changes()").fetchone()[0] - changes_before
+            written += 1
         if written:
             crm.audit.record(
                 "loyalty.points.earn", "interactions", None,
@@ -264,7 +261,7 @@ class Points:
             "note": None, "created_at": to_iso(self._crm.now()),
         }
         row.update(values)
-        return self._crm.db.execute(q.POINTS_ENTRY_INSERT, row).lastrowid
+        return self._crm.db.execute(q.POINTS_ENTRY_INSERT + " RETURNING id", row).fetchone()[0]
 
     def _allocate(self, entry_id: int, batches: list, points: int) -> None:
         allocations, left = [], points
@@ -274,7 +271,7 @@ class Points:
             take = min(remaining, left)
             allocations.append((entry_id, batch_id, take))
             left -= take
-        self._crm.db.conn.executemany(q.ALLOCATION_INSERT, allocations)
+        self._crm.db.executemany(q.ALLOCATION_INSERT, allocations)
 
     def _get(self, entry_id: int) -> PointsEntry:
         return _entry(next(iter(self._crm.db.query(q.POINTS_BY_ID, [entry_id]))))

@@ -194,7 +194,7 @@ def compute(crm, as_of: Any = None, window_days: int = 365, store: bool = True, 
     if store:
         with crm.transaction():
             run_id = runs.start(crm, "rfm", moment, {"window_days": window_days, "method": method, "cuts": cuts})
-            crm.db.conn.executemany(q.RFM_INSERT, ((run_id, *rec) for rec in scored.rows()))
+            crm.db.executemany(q.RFM_INSERT, ((run_id, *rec) for rec in scored.rows()))
             run = runs.finish(crm, run_id, len(scored), "rfm", moment)
     return RfmResult(run, moment, window_days, method, counts, scored, cuts)
 

@@ -94,7 +94,7 @@ def compute(crm, as_of: Any = None, store: bool = True) -> tuple[Run | None, lis
     if store:
         with crm.transaction():
             run_id = runs.start(crm, "score", moment, {"weights": weights})
-            crm.db.conn.executemany(q.SCORE_INSERT, [
+            crm.db.executemany(q.SCORE_INSERT, [
                 (run_id, s.customer_id, s.score, *[s.parts[name] for name in SCORE_PARTS]) for s in results
             ])
             run = runs.finish(crm, run_id, len(results), "score", moment)

@@ -42,7 +42,7 @@ class Tiers:
         with crm.transaction():
             before = [t.name for t in self.list()]
             crm.db.execute(q.TIERS_DELETE)
-            crm.db.conn.executemany(q.TIERS_INSERT, [
+            crm.db.executemany(q.TIERS_INSERT, [
                 (d.name, rank, d.rule_text(), d.benefits, int(d.multiplier * 1000))
                 for rank, d in enumerate(definitions, start=1)
             ])
