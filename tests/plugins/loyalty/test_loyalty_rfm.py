@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import random
-import sqlite3
 from decimal import Decimal
 
 import numpy as np
 import pytest
 
+import crmkit
 from crmkit import ValidationError
 from crmkit_loyalty.rfm import ntile, quantile_cuts, quantile_scores
 
@@ -37,21 +37,32 @@ def shop(crm, add_customers):
     return c
 
 
+@pytest.fixture
+def sql_ntile():
+    """NTILE(5) OVER (ORDER BY v, id) computed by the database, as {id: score}."""
+    with crmkit.open(":memory:", plugins=[]) as crm:
+        crm.db.execute("CREATE TABLE ntile_check(id INTEGER, v INTEGER)")
+
+        def compute(ids, values) -> dict[int, int]:
+            crm.db.execute("DELETE FROM ntile_check")
+            crm.db.executemany("INSERT INTO ntile_check VALUES (?, ?)", list(zip(ids.tolist(), values.tolist())))
+            return dict(crm.db.execute("SELECT id, NTILE(5) OVER (ORDER BY v, id) FROM ntile_check").fetchall())
+
+        yield compute
+
+
 class TestQuintiles:
-    def test_ntile_matches_sqlite_ntile_with_id_tie_breaker(self):
+    def test_ntile_matches_sql_ntile_with_id_tie_breaker(self, sql_ntile):
         """Heavy ties (frequency-like values); the same as NTILE(5) OVER (ORDER BY v, id)."""
         rng = random.Random(3)
         for n in (1, 4, 5, 7, 13, 100, 1001):
             ids = np.array(rng.sample(range(1, 10 * n + 1), n))
             values = np.array([rng.choice([0, 1, 1, 2, 5]) for _ in range(n)])
-            db = sqlite3.connect(":memory:")
-            db.execute("CREATE TABLE t(id INTEGER, v INTEGER)")
-            db.executemany("INSERT INTO t VALUES (?, ?)", zip(ids.tolist(), values.tolist()))
-            expected = dict(db.execute("SELECT id, NTILE(5) OVER (ORDER BY v, id) FROM t"))
+            expected = sql_ntile(ids, values)
             got = ntile(values, ids)
             assert {int(i): int(s) for i, s in zip(ids, got)} == expected
 
-    def test_ntile_on_ascending_ids_small_and_wide_value_ranges(self):
+    def test_ntile_on_ascending_ids_small_and_wide_value_ranges(self, sql_ntile):
         """Ids in ascending order (as the aggregate returns them) take the stable-sort path; values
         spanning fewer than 2**16 are sorted as uint16 offsets, wider ones (money) as they are."""
         rng = np.random.default_rng(5)
@@ -59,10 +70,7 @@ class TestQuintiles:
             ids = np.sort(rng.choice(np.arange(1, 20 * n), size=n, replace=False))
             for values in (rng.integers(-400, 3000, n), -rng.integers(0, 4, n), rng.integers(-10**9, 10**12, n),
                            np.full(n, 7), np.array([-(2**62), 2**62] * (n // 2) + [0] * (n % 2))):
-                db = sqlite3.connect(":memory:")
-                db.execute("CREATE TABLE t(id INTEGER, v INTEGER)")
-                db.executemany("INSERT INTO t VALUES (?, ?)", zip(ids.tolist(), values.tolist()))
-                expected = dict(db.execute("SELECT id, NTILE(5) OVER (ORDER BY v, id) FROM t"))
+                expected = sql_ntile(ids, values)
                 assert {int(i): int(s) for i, s in zip(ids, ntile(values, ids))} == expected
 
     def test_group_sizes_for_seven_customers(self):
