@@ -276,7 +276,7 @@ def tier_changes(db, flt: Filter, start: str, end: str, kinds: list[str]) -> lis
         FROM interactions i
         WHERE i.kind IN ({json_values(':r_kinds')})
           AND i.occurred_at >= :r_start AND i.occurred_at < :r_end{flt.where()}
-        GROUP BY 1, 2, 3 ORDER BY 1, changes DESC, 2, 3
+        GROUP BY 1, 2, 3 ORDER BY 1, changes DESC, 2 NULLS FIRST, 3 NULLS FIRST
     """
     return _all(db, sql, flt.params(r_start=start, r_end=end, r_kinds=json.dumps(kinds)))
 
