@@ -10,7 +10,7 @@ to None has no type of its own, and PostgreSQL takes it from its first use.
 
 from __future__ import annotations
 
-from crmkit.store import days_between, json_get_number_param, shift_days
+from crmkit.store import days_between, json_get, json_get_number_param, shift_days
 
 # --- kinds --------------------------------------------------------------------------------------
 
@@ -281,7 +281,7 @@ def refunds_in_range(out_list: str) -> str:
     """
     return f"""
         SELECT i.id, i.customer_id, i.amount, i.occurred_at,
-               CAST(json_extract(i.data, '$.purchase_id') AS INTEGER)
+               CAST({json_get('i.data', '$.purchase_id')} AS INTEGER)
         FROM interactions i
         WHERE i.id BETWEEN :first AND :last AND i.kind IN ({out_list})
           AND NOT EXISTS (SELECT 1 FROM loyalty_points p WHERE p.key = 'clawback:' || i.id)
@@ -417,7 +417,7 @@ def score_inputs(in_list: str) -> str:
             SUM(CASE WHEN i.kind = 'referral' THEN 1 ELSE 0 END) AS referrals,
             MIN(CASE WHEN i.kind = 'complaint' THEN i.occurred_at END) AS first_complaint,
             MAX(CASE WHEN {is_in} THEN i.occurred_at END) AS last_purchase,
-            (SELECT json_extract(c.attributes, '$.wallet_estimate') FROM customers c WHERE c.id = i.customer_id) AS wallet
+            (SELECT {json_get('c.attributes', '$.wallet_estimate')} FROM customers c WHERE c.id = i.customer_id) AS wallet
         FROM interactions i
         WHERE i.occurred_at <= :as_of
         GROUP BY i.customer_id
@@ -644,12 +644,12 @@ def referral_value(in_list: str, out_list: str) -> str:
         WITH refs AS (
             SELECT referrer, referred FROM (
                 SELECT i.customer_id AS referrer,
-                       CAST(json_extract(i.data, '$.referred_customer_id') AS INTEGER) AS referred,
-                       ROW_NUMBER() OVER (PARTITION BY json_extract(i.data, '$.referred_customer_id')
+                       CAST({json_get('i.data', '$.referred_customer_id')} AS INTEGER) AS referred,
+                       ROW_NUMBER() OVER (PARTITION BY {json_get('i.data', '$.referred_customer_id')}
                                           ORDER BY i.occurred_at, i.id) AS rn
                 FROM interactions i
                 WHERE i.kind = 'referral' AND i.occurred_at <= :as_of
-                  AND json_extract(i.data, '$.referred_customer_id') IS NOT NULL
+                  AND {json_get('i.data', '$.referred_customer_id')} IS NOT NULL
             ) AS firsts WHERE rn = 1 AND referred <> referrer AND referred IN (SELECT id FROM customers)
         ),
         net AS (
@@ -706,9 +706,9 @@ def clv_summary(in_list: str, out_list: str) -> str:
 
 
 #: Customers carrying a margin attribute, and its raw value (validated in Python).
-CLV_MARGINS = """
-    SELECT c.id, json_extract(c.attributes, '$.margin') FROM customers c
-    WHERE json_extract(c.attributes, '$.margin') IS NOT NULL ORDER BY c.id
+CLV_MARGINS = f"""
+    SELECT c.id, {json_get('c.attributes', '$.margin')} FROM customers c
+    WHERE {json_get('c.attributes', '$.margin')} IS NOT NULL ORDER BY c.id
 """
 
 
