@@ -24,6 +24,7 @@ _stack = ExitStack()
 
 
 def pytest_addoption(parser) -> None:
+    """Add ``--engine sqlite|postgresql``."""
     group = parser.getgroup("crmkit")
     group.addoption(
         "--engine", choices=ENGINES, default=os.environ.get("CRMKIT_TEST_ENGINE") or "sqlite",
@@ -32,6 +33,7 @@ def pytest_addoption(parser) -> None:
 
 
 def pytest_configure(config) -> None:
+    """Register the markers; for a PostgreSQL run, create the run's database and redirect files to it."""
     config.addinivalue_line("markers", "sqlite_only: about the SQLite file itself; left out of a PostgreSQL run")
     config.addinivalue_line("markers", "postgresql_only: needs a PostgreSQL server; left out of a SQLite run")
     if config.getoption("engine") != "postgresql" or os.environ.get("CRMKIT_TEST_SERVER"):
@@ -68,10 +70,12 @@ def _server_url() -> str:
 
 
 def pytest_unconfigure(config) -> None:
+    """Drop the run's database when the run made one."""
     _stack.close()
 
 
 def pytest_collection_modifyitems(config, items) -> None:
+    """Leave out the tests marked for the other engine."""
     engine = config.getoption("engine")
     unwanted = "sqlite_only" if engine == "postgresql" else "postgresql_only"
     kept, left_out = [], []

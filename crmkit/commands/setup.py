@@ -24,8 +24,10 @@ def init(db: str, currency: str, plugin_names: str | None) -> None:
     import crmkit
     from ..plugins import load_plugins
 
-    if Path(db).exists():
-        raise CrmError(f"{db} exists already; init makes new files only")
+    from ..engine import describe, exists
+
+    if exists(db):
+        raise CrmError(f"{describe(db)} exists already; init makes new CRMs only")
     exponent_of(currency)
     selection = [n.strip() for n in plugin_names.split(",") if n.strip()] if plugin_names is not None else None
     if selection is not None:
@@ -33,7 +35,7 @@ def init(db: str, currency: str, plugin_names: str | None) -> None:
     with crmkit.open(db, plugins=selection, currency=currency) as crm:
         if selection is not None:
             crm.settings.set("plugins", selection)
-        click.echo(f"Created {db}: money in {crm.currency}, plugins: {', '.join(crm.plugins.names()) or 'none'}")
+        click.echo(f"Created {describe(db)}: money in {crm.currency}, plugins: {', '.join(crm.plugins.names()) or 'none'}")
 
 
 @click.command()
@@ -92,21 +94,24 @@ def migrate(db: str, list_only: bool) -> None:
     from ..plugins import load_plugins
     from ..store import connect
 
-    if not Path(db).exists():
-        raise CrmError(f"no CRM file at {db}; create one with `crmkit init {db}`")
+    from ..engine import describe, exists
+
+    if not exists(db):
+        shown = describe(db)
+        raise CrmError(f"no CRM file at {shown}; create one with `crmkit init {db if shown == db else 'DB'}`")
     handle = connect(db)
     try:
         pending = pending_migrations(handle, load_plugins(plugin_selection(handle, db)))
     finally:
         handle.close()
     if not pending:
-        click.echo(f"{db} is up to date: no pending migration.")
+        click.echo(f"{describe(db)} is up to date: no pending migration.")
         return
     if list_only:
         table(pending, ["set", "migration"])
         return
     open_crm(db).close()
-    click.echo(f"Applied {len(pending)} migration(s) to {db}:")
+    click.echo(f"Applied {len(pending)} migration(s) to {describe(db)}:")
     table(pending, ["set", "migration"])
 
 

@@ -17,7 +17,7 @@ from .target import ENVIRONMENT_VARIABLE, Target, is_server_url, parse
 
 __all__ = [
     "ConcurrencyError", "ConnectionLost", "Database", "ENVIRONMENT_VARIABLE", "EngineError", "Features",
-    "IntegrityError", "StatementError", "Target", "connect", "is_server_url", "parse", "scratch",
+    "IntegrityError", "StatementError", "Target", "connect", "describe", "exists", "is_server_url", "parse", "scratch",
 ]
 
 
@@ -44,3 +44,19 @@ def connect(target: str | os.PathLike | Target | None) -> Database:
 def describe(target: Any) -> str:
     """How messages name a CRM: its path, or its server and database without the password."""
     return parse(target).describe() if not isinstance(target, Target) else target.describe()
+
+
+def exists(target: Any) -> bool:
+    """Whether a CRM is stored at ``target``: a file that exists, or a server database that
+    holds crmkit's tables (an empty database is where a new CRM may be created)."""
+    if not isinstance(target, Target):
+        target = parse(target)
+    if not target.is_server:
+        from pathlib import Path
+
+        return target.path == ":memory:" or Path(target.path).exists()
+    db = connect(target)
+    try:
+        return "settings" in db.table_names()
+    finally:
+        db.close()

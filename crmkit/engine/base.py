@@ -38,21 +38,61 @@ class Database:
     features: Features
 
     def execute(self, sql: str, params: Any = None):  # pragma: no cover - interface
+        """Run one statement with ``?`` or ``:name`` parameters; returns a cursor."""
         raise NotImplementedError
 
     def executemany(self, sql: str, rows: Iterable[Any]) -> int:  # pragma: no cover - interface
+        """Run one statement for each parameter row; returns how many rows it changed."""
         raise NotImplementedError
 
     def query(self, sql: str, params: Any = None) -> Iterator[dict]:  # pragma: no cover - interface
+        """The rows of a query, as dicts keyed by column name."""
         raise NotImplementedError
 
     @contextmanager
     def transaction(self):  # pragma: no cover - interface
+        """One write, one transaction (a savepoint when nested); takes the engine's write lock."""
         raise NotImplementedError
         yield
 
     def bulk_insert(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:  # pragma: no cover
+        """Load rows (sequences in ``columns`` order) the engine's fastest way; returns their number."""
         raise NotImplementedError
+
+    def table_names(self) -> list[str]:  # pragma: no cover - interface
+        """The names of the CRM's tables."""
+        raise NotImplementedError
+
+    def columns_of(self, table: str) -> list[str]:  # pragma: no cover - interface
+        """The column names of ``table``, in order."""
+        raise NotImplementedError
+
+    def primary_key(self, table: str) -> list[str]:  # pragma: no cover - interface
+        """The primary key columns of ``table``, in key order."""
+        raise NotImplementedError
+
+    def referenced_tables(self, table: str) -> list[str]:  # pragma: no cover - interface
+        """The tables ``table``'s foreign keys point at."""
+        raise NotImplementedError
+
+    def index_definitions(self, tables: Sequence[str]) -> list[tuple[str, str, bool]]:  # pragma: no cover - interface
+        """(name, CREATE INDEX statement, unique) of the secondary indexes of ``tables``."""
+        raise NotImplementedError
+
+    def vacuum(self) -> None:  # pragma: no cover - interface
+        """Give the space of deleted rows back and rewrite freed pages."""
+        raise NotImplementedError
+
+    def close(self) -> None:  # pragma: no cover - interface
+        """Close the connection."""
+        raise NotImplementedError
+
+    def integrity_check(self) -> str:
+        """``"ok"``, or what the engine's own consistency check of the stored data found wrong.
+
+        A server database keeps its own storage consistent; a SQLite file is checked page by page.
+        """
+        return "ok"
 
     def __getitem__(self, name: str):
         from .schema import Table

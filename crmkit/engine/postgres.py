@@ -40,12 +40,15 @@ class PostgresCursor:
         self._cursor = cursor
 
     def fetchone(self):
+        """The next row, or None (also for a statement that returns no rows)."""
         return self._cursor.fetchone() if self._cursor.description is not None else None
 
     def fetchall(self):
+        """The remaining rows (none for a statement that returns no rows)."""
         return self._cursor.fetchall() if self._cursor.description is not None else []
 
     def fetchmany(self, size: int = 1000):
+        """Up to ``size`` of the remaining rows."""
         return self._cursor.fetchmany(size) if self._cursor.description is not None else []
 
     def __iter__(self):

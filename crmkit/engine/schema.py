@@ -38,6 +38,7 @@ class Table:
         self.name = name
 
     def exists(self) -> bool:
+        """Whether the table exists."""
         return self.name in self.db.table_names()
 
     @property
@@ -61,6 +62,7 @@ class Table:
         defaults: dict[str, Any] | None = None, foreign_keys: Iterable[Any] = (), if_not_exists: bool = False,
         **unsupported: Any,
     ) -> "Table":
+        """Create the table as sqlite-utils would: columns from Python types, ``pk``, NOT NULL, defaults, foreign keys."""
         if unsupported:
             raise TypeError(f"Table.create() options not supported on this engine: {', '.join(sorted(unsupported))}")
         not_null = set(not_null)
@@ -98,6 +100,7 @@ class Table:
         self, columns: Sequence[str], index_name: str | None = None, unique: bool = False,
         if_not_exists: bool = False, find_unique_name: bool = False,
     ) -> "Table":
+        """Create an index on ``columns`` with sqlite-utils' default name."""
         name = index_name or f"idx_{self.name}_{'_'.join(columns)}"
         guard = "IF NOT EXISTS " if if_not_exists else ""
         self.db.execute(
@@ -107,11 +110,13 @@ class Table:
         return self
 
     def add_column(self, name: str, kind: Any = str, not_null_default: Any = None) -> "Table":
+        """Add a column of a Python type (``str``, ``int``, ...), optionally NOT NULL with a default."""
         default = f" NOT NULL DEFAULT {_literal(not_null_default)}" if not_null_default is not None else ""
         self.db.execute(f"ALTER TABLE {quote(self.name)} ADD COLUMN {quote(name)} {_TYPES.get(kind, 'TEXT')}{default}")
         return self
 
     def insert(self, record: dict[str, Any]) -> "Table":
+        """Insert one row given as a dict."""
         names = list(record)
         self.db.execute(
             f"INSERT INTO {quote(self.name)} ({', '.join(quote(n) for n in names)}) VALUES ({', '.join('?' * len(names))})",
@@ -121,6 +126,7 @@ class Table:
 
     def rows_where(self, where: str | None = None, where_args: Any = None, order_by: str | None = None,
                    **_: Any) -> Iterator[dict]:
+        """Rows as dicts, optionally filtered, ordered and limited, as sqlite-utils' ``rows_where``."""
         sql = f"SELECT * FROM {quote(self.name)}"
         if where:
             sql += f" WHERE {where}"
@@ -134,6 +140,7 @@ class Table:
         return self.rows_where()
 
     def transform(self, **_: Any) -> "Table":
+        """Accepted for sqlite-utils compatibility; the server's tables need no rebuild."""
         raise NotImplementedError("Table.transform is not available on this engine; write ALTER TABLE statements")
 
 

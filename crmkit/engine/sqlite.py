@@ -34,6 +34,14 @@ class SqliteDatabase(sqlite_utils.Database, Database):
         except sqlite3.Error as error:
             raise _translate_error(error) from error
 
+    def query(self, sql: str, params: Any = None) -> Iterator[dict]:
+        # SQLite may refuse a statement only when its rows are read (e.g. an unknown function):
+        # the error is the engine-neutral one then too.
+        try:
+            yield from super().query(sql, params)
+        except sqlite3.Error as error:
+            raise _translate_error(error) from error
+
     def executemany(self, sql: str, rows: Iterable[Any]) -> int:
         try:
             return self.conn.executemany(sql, rows).rowcount
@@ -117,6 +125,9 @@ class SqliteDatabase(sqlite_utils.Database, Database):
         target.close()
         partial.replace(destination)
         return destination.stat().st_size
+
+    def integrity_check(self) -> str:
+        return "\n".join(row[0] for row in self.execute("PRAGMA integrity_check"))
 
     def vacuum(self) -> None:
         self.execute("VACUUM")

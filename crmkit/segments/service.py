@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterator
@@ -31,7 +30,7 @@ def engine_errors_as_rule_errors(rule: str) -> Iterator[None]:
     into a RuleError naming the rule: the parser's limits should make this rare."""
     try:
         yield
-    except (StatementError, sqlite3.OperationalError) as error:
+    except StatementError as error:
         raise RuleError(f"the database could not run this rule ({error})", rule) from error
 
 

@@ -1,51 +1,51 @@
-"""Shared helpers of the reliability tests: file fingerprints and text scans of every table."""
+"""Shared helpers of the reliability tests: database fingerprints and text scans of every table."""
 
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from pathlib import Path
 
-
-def connect_raw(path: str | Path) -> sqlite3.Connection:
-    """A plain sqlite3 connection, independent of crmkit, to inspect a file."""
-    conn = sqlite3.connect(str(path), timeout=30)
-    conn.execute("PRAGMA busy_timeout=30000")
-    return conn
+from crmkit.engine import Database, connect
 
 
-def tables(conn: sqlite3.Connection) -> list[str]:
-    return [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+def connect_raw(path: str | Path) -> Database:
+    """A connection of its own to the CRM at ``path``, independent of any CRM object, to inspect it."""
+    return connect(path)
 
 
-def schema(conn: sqlite3.Connection) -> list[tuple]:
-    """Every object of sqlite_master (tables, indexes, triggers, views) with its SQL."""
-    return conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name").fetchall()
+def tables(conn: Database) -> list[str]:
+    return sorted(conn.table_names())
 
 
-def fingerprint(conn: sqlite3.Connection) -> dict[str, str]:
+def schema(conn: Database) -> list[tuple]:
+    """Every table with its columns and primary key, and every index with its definition."""
+    names = tables(conn)
+    return [(name, conn.columns_of(name), conn.primary_key(name)) for name in names] + sorted(conn.index_definitions(names))
+
+
+def fingerprint(conn: Database) -> dict[str, str]:
     """Schema plus a digest of every table's full content, to prove nothing changed."""
     out = {"__schema__": repr(schema(conn))}
     for table in tables(conn):
         digest = hashlib.sha256()
         for row in conn.execute(f'SELECT * FROM "{table}" ORDER BY 1, 2'):
-            digest.update(repr(row).encode("utf-8", "backslashreplace"))
+            digest.update(repr(tuple(row)).encode("utf-8", "backslashreplace"))
         out[table] = digest.hexdigest()
     return out
 
 
-def text_cells(conn: sqlite3.Connection):
-    """Yield (table, column, value) for every text value in every table of the file."""
+def text_cells(conn: Database):
+    """Yield (table, column, value) for every text value in every table."""
     for table in tables(conn):
-        columns = [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
-        for column in columns:
-            for (value,) in conn.execute(f'SELECT "{column}" FROM "{table}" WHERE typeof("{column}") IN (\'text\', \'blob\')'):
+        for column in conn.columns_of(table):
+            for (value,) in conn.execute(f'SELECT "{column}" FROM "{table}" WHERE "{column}" IS NOT NULL'):
                 if isinstance(value, bytes):
                     value = value.decode("utf-8", "replace")
-                yield table, column, value
+                if isinstance(value, str):
+                    yield table, column, value
 
 
-def find_traces(conn: sqlite3.Connection, secrets: list[str]) -> list[tuple[str, str, str]]:
+def find_traces(conn: Database, secrets: list[str]) -> list[tuple[str, str, str]]:
     """(table, column, secret) for every text cell containing one of the secrets (case-insensitive)."""
     lowered = [s.lower() for s in secrets]
     hits = []

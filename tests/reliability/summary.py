@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
+from crmkit.engine import Database
 
 # The core's kinds (no plugins in these tests): what moves money in, out, and what is a contact.
 RECOMPUTE = """
 SELECT customer_id,
     MIN(CASE WHEN kind = 'purchase' THEN occurred_at END),
     MAX(CASE WHEN kind = 'purchase' THEN occurred_at END),
-    SUM(kind = 'purchase'), SUM(kind = 'refund'),
+    SUM(CASE WHEN kind = 'purchase' THEN 1 ELSE 0 END), SUM(CASE WHEN kind = 'refund' THEN 1 ELSE 0 END),
     SUM(CASE kind WHEN 'purchase' THEN amount WHEN 'refund' THEN -amount ELSE 0 END),
     MAX(CASE WHEN kind IN ('call', 'email', 'visit', 'meeting') THEN occurred_at END),
     MIN(occurred_at), MAX(occurred_at), COUNT(*)
@@ -22,8 +22,8 @@ FROM customer_summary WHERE interactions > 0 ORDER BY customer_id
 """
 
 
-def summary_mismatches(conn: sqlite3.Connection) -> list[tuple]:
+def summary_mismatches(conn: Database) -> list[tuple]:
     """Rows where the stored summary differs from the log (empty list: consistent)."""
-    recomputed = conn.execute(RECOMPUTE).fetchall()
-    stored = conn.execute(STORED).fetchall()
+    recomputed = [tuple(row) for row in conn.execute(RECOMPUTE)]
+    stored = [tuple(row) for row in conn.execute(STORED)]
     return sorted(set(recomputed) ^ set(stored))

@@ -71,7 +71,7 @@ def test_bulk_load_small_writes_and_a_reader_at_once(tmp_path):
     assert raw.execute("SELECT count(*) FROM audit_log WHERE action = 'customer.add'").fetchone()[0] == 400
     assert raw.execute("SELECT count(*) FROM audit_log WHERE action = 'customer.update'").fetchone()[0] == 200
     assert summary_mismatches(raw) == []
-    assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert raw.integrity_check() == "ok"
     # Net spend adds up: the bulk's purchases and refunds plus 200 x 10.00 minus 200 x 1.00 (in cents).
     bulk_net = sum(
         (1 if r["kind"] == "purchase" else -1) * int(r["amount"].replace(".", ""))

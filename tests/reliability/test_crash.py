@@ -65,7 +65,7 @@ def test_killed_during_a_large_record_many(tmp_path):
     kill_when(marker, "crash_bulk", path, 30_000, 100, marker)
 
     raw = connect_raw(path)
-    assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert raw.integrity_check() == "ok"
     assert counts(raw) == before  # the whole batch is out: not one of its rows, audit or summary
     assert raw.execute("SELECT count(*) FROM interactions WHERE channel = 'crash'").fetchone()[0] == 0
     assert summary_mismatches(raw) == []
@@ -77,7 +77,7 @@ def test_killed_during_a_large_record_many(tmp_path):
     raw = connect_raw(path)
     assert raw.execute("SELECT count(*) FROM interactions").fetchone()[0] == before[1] + 30_000
     assert summary_mismatches(raw) == []
-    assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert raw.integrity_check() == "ok"
     raw.close()
 
 
@@ -87,7 +87,7 @@ def test_killed_between_small_writes_every_write_is_whole(tmp_path):
     seeded(path, customers=20)
     kill_when(marker, "small_forever", path, marker)
     raw = connect_raw(path)
-    assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert raw.integrity_check() == "ok"
     groups = raw.execute("SELECT channel, count(*) FROM interactions WHERE channel LIKE 'group %' GROUP BY channel").fetchall()
     assert len(groups) >= 20
     assert {n for _, n in groups} == {3}
@@ -110,7 +110,7 @@ def test_killed_during_a_due_run(tmp_path):
     kill_when(marker, "crash_due", path, marker)
 
     raw = connect_raw(path)
-    assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert raw.integrity_check() == "ok"
     assert counts(raw) == before
     assert raw.execute("SELECT count(*) FROM audit_log WHERE action = 'due.run'").fetchone()[0] == 0
     raw.close()
