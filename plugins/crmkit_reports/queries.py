@@ -186,14 +186,16 @@ def cross_buyers(db, flt: Filter, start: str, end: str) -> int:
 
 
 # A cost is a JSON number, or a text of digits with at most one point that starts with a digit.
+# json_type is read once: most purchases have no cost, and numbers need no text checks.
 _COST_VALUE = json_get_param("i.data", ":r_cost_path")
-_COST = f"""CASE
-    WHEN json_type(i.data, :r_cost_path) IN ('integer', 'real')
-        OR (json_type(i.data, :r_cost_path) = 'text'
-            AND substr({_COST_VALUE}, 1, 1) BETWEEN '0' AND '9'
+_COST_MINOR = f"CAST(ROUND(CAST({_COST_VALUE} AS REAL) * :r_scale) AS INTEGER)"
+_COST = f"""CASE json_type(i.data, :r_cost_path)
+    WHEN 'integer' THEN {_COST_MINOR}
+    WHEN 'real' THEN {_COST_MINOR}
+    WHEN 'text' THEN (CASE WHEN substr({_COST_VALUE}, 1, 1) BETWEEN '0' AND '9'
             AND ltrim({_COST_VALUE}, '0123456789.') = ''
-            AND length({_COST_VALUE}) - length(replace({_COST_VALUE}, '.', '')) <= 1)
-    THEN CAST(ROUND(CAST({_COST_VALUE} AS REAL) * :r_scale) AS INTEGER) END"""
+            AND length({_COST_VALUE}) - length(replace({_COST_VALUE}, '.', '')) <= 1
+        THEN {_COST_MINOR} END) END"""
 
 
 def revenue(db, flt: Filter, start: str, end: str, cost_path: str, scale: int) -> dict:
