@@ -220,9 +220,9 @@ def _arguments(params: Any, names: tuple[str, ...] | None):
         return None
     if isinstance(params, dict):
         if names is None:
-            if not params:
-                return None  # no parameters either way, as SQLite accepts
-            raise CrmError("a statement with ? markers was given named parameters")
+            # No :name in the statement: the dict's values go unused, as on SQLite (a statement
+            # with ? markers then fails for want of values).
+            return None
         missing = [name for name in names if name not in params]
         if missing:
             raise CrmError(f"no value for parameter :{missing[0]}")

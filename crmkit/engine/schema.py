@@ -42,8 +42,14 @@ class Table:
         return self.name in self.db.table_names()
 
     @property
-    def columns_dict(self) -> dict[str, str]:
-        return {name: name for name in self.db.columns_of(self.name)}
+    def columns_dict(self) -> dict[str, type]:
+        """Column name -> Python type, as sqlite-utils gives it (str, int, float, bytes)."""
+        types = {"text": str, "character varying": str, "bigint": int, "integer": int, "smallint": int,
+                 "double precision": float, "real": float, "numeric": float, "bytea": bytes}
+        return {name: types.get(kind, str) for name, kind in self.db.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND table_name = ? ORDER BY ordinal_position", [self.name],
+        )}
 
     @property
     def pks(self) -> list[str]:

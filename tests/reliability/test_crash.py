@@ -43,7 +43,7 @@ def kill_when(marker: Path, *args, timeout: float = 60) -> subprocess.Popen:
 def counts(raw):
     return raw.execute(
         "SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM interactions), "
-        "(SELECT count(*) FROM tasks), (SELECT count(*) FROM audit_log), (SELECT total(net_spend) FROM customer_summary)"
+        "(SELECT count(*) FROM tasks), (SELECT count(*) FROM audit_log), (SELECT coalesce(sum(net_spend), 0) FROM customer_summary)"
     ).fetchone()
 
 

@@ -22,9 +22,9 @@ SECRETS = ["Zebulon", "Quartzfeather", "zebulon.quartz", "7946 0958", "442079460
            "ultramarine-7731", EXTERNAL, "Zeb Q.", "zq.alt", "Zeb the Quill"]
 
 AGGREGATES = """SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM interactions),
-    (SELECT total(amount) FROM interactions), (SELECT total(net_spend) FROM customer_summary),
-    (SELECT count(*) FROM tasks), (SELECT group_concat(kind || ':' || occurred_at || ':' || coalesce(amount, ''))
-        FROM (SELECT * FROM interactions ORDER BY id))"""
+    (SELECT coalesce(sum(amount), 0) FROM interactions), (SELECT coalesce(sum(net_spend), 0) FROM customer_summary),
+    (SELECT count(*) FROM tasks), (SELECT group_concat(kind || ':' || occurred_at || ':' || coalesce(CAST(amount AS TEXT), ''))
+        FROM (SELECT * FROM interactions ORDER BY id) AS ordered)"""
 
 
 def build_history(crm, person_id: int) -> None:

@@ -119,14 +119,14 @@ class TestFreeTextErasure:
     def test_every_plugin_text_column_is_declared(self):
         """A plugin's new text column must be planted above (free text) or declared structured."""
         with crmkit.open(":memory:", plugins=PLUGINS) as crm:
-            tables = [r[0] for r in crm.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            tables = crm.db.table_names()
             undeclared = []
             for table in tables:
                 if not table.startswith(PLUGIN_PREFIXES) or STRUCTURED.get(table) == "*":
                     continue
                 declared = set(FREE_TEXT.get(table, ((), ""))[0]) | set(STRUCTURED.get(table, ()))
-                for _, column, kind, *_ in crm.db.execute(f"PRAGMA table_info({table})"):
-                    if kind.upper() == "TEXT" and column not in declared:
+                for column, kind in crm.db[table].columns_dict.items():
+                    if kind is str and column not in declared:
                         undeclared.append(f"{table}.{column}")
         assert undeclared == []
 

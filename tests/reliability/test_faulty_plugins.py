@@ -8,6 +8,7 @@ from sqlite_utils import Migrations
 
 import crmkit
 from crmkit import PluginError, hookimpl
+from crmkit.store import json_values
 from crmkit.testing import FixedClock
 
 from .helpers import connect_raw, fingerprint
@@ -34,7 +35,7 @@ class GoodPlugin:
     @hookimpl
     def crmkit_customers_added(self, crm, customers):
         crm.db.execute(
-            "INSERT INTO goodplugin_notes(customer_id, note) SELECT value, 'welcome' FROM json_each(?)",
+            f"INSERT INTO goodplugin_notes(customer_id, note) SELECT id, 'welcome' FROM customers WHERE id IN ({json_values('?', 'INTEGER')})",
             [f"[{','.join(str(c.id) for c in customers)}]"],
         )
 
@@ -225,7 +226,7 @@ class TestSetUpHooks:
         with pytest.raises(PluginError):
             crmkit.open(path, plugins=[BadMigration()])
         raw = connect_raw(path)
-        assert raw.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0  # not even the core's tables
+        assert raw.table_names() == []  # not even the core's tables
         raw.close()
         with crmkit.open(path, plugins=[]) as crm:
             assert crm.customers.count() == 0
@@ -242,7 +243,7 @@ class TestEventHooks:
             write(crm)
         assert_names(caught.value, hook)
         assert fingerprint(raw) == before
-        assert not crm.db.conn.in_transaction
+        assert not crm.db.in_transaction
         # The CRM object and the file are still usable, by this object and by a new one.
         crm.customers.add(name="After the failure") if hook != "crmkit_customers_added" else None
         crm.close()

@@ -150,7 +150,7 @@ def api_crm():
 def _totals(crm):
     return crm.db.execute(
         "SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM interactions), "
-        "(SELECT total(net_spend) FROM customer_summary), (SELECT count(*) FROM audit_log)"
+        "(SELECT coalesce(sum(net_spend), 0) FROM customer_summary), (SELECT count(*) FROM audit_log)"
     ).fetchone()
 
 
