@@ -106,7 +106,7 @@ def expected_rfm(frame) -> pd.DataFrame:
 
 def test_rfm_scores_respect_ties_and_match_pandas(master):
     expected = expected_rfm(master["frame"])
-    shown = run("loyalty", "rfm", master["db"], "--as-of", "1998-06-30")
+    shown = run("loyalty", "rfm", master["db"], "--as-of", "1998-06-30", "--store")
     assert shown.exit_code == 0, shown.output
     assert f"quantiles: {len(expected)} customers" in shown.output
     for name, count in expected["segment"].value_counts().items():
