@@ -13,7 +13,7 @@ SELECT c.name AS competitor, c.positioning,
        SUM(CASE WHEN l.relation = 'also_serves' THEN 1 ELSE 0 END) AS also_serves
 FROM competitors_competitors c
 LEFT JOIN competitors_links l ON l.competitor_id = c.id AND l.noted_at <= :as_of
-     AND (:since IS NULL OR l.noted_at > :since)
+     AND (CAST(:since AS TEXT) IS NULL OR l.noted_at > :since)
 GROUP BY c.id ORDER BY lost_to DESC, c.name
 """
 
