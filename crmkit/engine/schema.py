@@ -52,6 +52,11 @@ class Table:
         )}
 
     @property
+    def count(self) -> int:
+        """The number of rows in the table."""
+        return self.db.execute(f"SELECT count(*) FROM {quote(self.name)}").fetchone()[0]
+
+    @property
     def pks(self) -> list[str]:
         return self.db.primary_key(self.name) or ["rowid"]
 
