@@ -43,7 +43,7 @@ class Audit:
             )
             for e in entries
         ]
-        self._crm.db.conn.executemany(
+        self._crm.db.executemany(
             "INSERT INTO audit_log(at, actor, action, entity, entity_id, before, after, source) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             rows,

@@ -944,10 +944,10 @@ class _Checker:
         external = sorted({v["external_id"] for _, v in good if v.get("external_id")})
         emails = sorted({normalise_email(v["email"]) for _, v in good if v.get("email")})
         by_external = dict(db.execute(
-            "SELECT external_id, id FROM customers WHERE external_id IN (SELECT value FROM json_each(?))", [json.dumps(external)]
+            f"SELECT external_id, id FROM customers WHERE external_id IN ({json_values('?')})", [json.dumps(external)]
         ))
         by_email = dict(db.execute(
-            "SELECT email_norm, min(id) FROM customers WHERE email_norm IN (SELECT value FROM json_each(?)) GROUP BY email_norm",
+            f"SELECT email_norm, min(id) FROM customers WHERE email_norm IN ({json_values('?')}) GROUP BY email_norm",
             [json.dumps(emails)],
         ))
         keyed = []
@@ -989,7 +989,7 @@ class _Checker:
             # Keys set by the file are merged into the customer's existing attributes, not swapped.
             ids = json.dumps(sorted({m for m, _ in attribute_rows}))
             current = {i: json.loads(a or "{}") for i, a in db.execute(
-                "SELECT id, attributes FROM customers WHERE id IN (SELECT value FROM json_each(?))", [ids]
+                f"SELECT id, attributes FROM customers WHERE id IN ({json_values('?', 'INTEGER')})", [ids]
             )}
             for matched, values in attribute_rows:
                 values["attributes"] = {**current.get(matched, {}), **values["attributes"]}
@@ -1000,12 +1000,12 @@ class _Checker:
         ids = sorted({v["customer_id"] for _, v in good if "customer_id" in v})
         external = sorted({v["customer_external_id"] for _, v in good if "customer_id" not in v and "customer_external_id" in v})
         emails = sorted({v["customer_email"] for _, v in good if not v.keys() & {"customer_id", "customer_external_id"}})
-        known_ids = {r[0] for r in db.execute("SELECT id FROM customers WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(ids)])}
+        known_ids = {r[0] for r in db.execute(f"SELECT id FROM customers WHERE id IN ({json_values('?', 'INTEGER')})", [json.dumps(ids)])}
         by_external = dict(db.execute(
-            "SELECT external_id, id FROM customers WHERE external_id IN (SELECT value FROM json_each(?))", [json.dumps(external)]
+            f"SELECT external_id, id FROM customers WHERE external_id IN ({json_values('?')})", [json.dumps(external)]
         ))
         by_email = {e: (first, n) for e, first, n in db.execute(
-            "SELECT email_norm, min(id), count(*) FROM customers WHERE email_norm IN (SELECT value FROM json_each(?)) GROUP BY email_norm",
+            f"SELECT email_norm, min(id), count(*) FROM customers WHERE email_norm IN ({json_values('?')}) GROUP BY email_norm",
             [json.dumps(emails)],
         )}
         staged = []
