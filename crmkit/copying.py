@@ -103,7 +103,7 @@ def _compare(src, dst, table: str) -> TableCopy:
 
 def _rows(db, table: str, columns: list[str], *, ordered: bool = True) -> Iterable[tuple]:
     names = ", ".join(f'"{c}"' for c in columns)
-    key = [c for c in db.primary_key(table) if c != "rowid"] if ordered else []
+    key = db.primary_key(table) if ordered else []
     order = f" ORDER BY {', '.join(chr(34) + c + chr(34) for c in key)}" if key else ""
     cursor = db.execute(f'SELECT {names} FROM "{table}"{order}')
     while True:

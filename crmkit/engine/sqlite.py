@@ -84,7 +84,8 @@ class SqliteDatabase(sqlite_utils.Database, Database):
         return sorted({key.other_table for key in self[table].foreign_keys})
 
     def primary_key(self, table: str) -> list[str]:
-        return list(self[table].pks)
+        """The primary key's columns; empty for a table keyed only by SQLite's implicit row id."""
+        return [column for column in self[table].pks if column != "rowid"]
 
     def index_definitions(self, tables: Sequence[str]) -> list[tuple[str, str, bool]]:
         marks = ", ".join("?" * len(tables))
