@@ -27,21 +27,27 @@ class CrmGroup(click.Group):
             raise click.ClickException(str(error)) from None
 
 
-def open_crm(path: str | Path, *, must_exist: bool = True, **options: Any):
+def open_crm(path: str | Path, *, must_exist: bool = True, plugin: str | None = None, **options: Any):
     """Open the CRM a command names (a file path or a ``postgresql://`` URL).
 
-    A missing file is a clear error unless ``must_exist=False``. Plugins' commands call this
-    too, so every command opens CRMs the same way.
+    A missing file is a clear error unless ``must_exist=False``. A plugin's commands pass their
+    ``plugin`` name: a CRM where that plugin is not active is then one clear error. Plugins'
+    commands call this too, so every command opens CRMs the same way.
     """
     import crmkit
-    from .engine import is_server_url
+    from .engine import describe, is_server_url
 
     if is_server_url(str(path)):
-        return crmkit.open(str(path), **options)
-    target = Path(path)
-    if must_exist and str(path) != ":memory:" and not target.exists():
-        raise CrmError(f"no CRM file at {path}; create one with `crmkit init {path}` or `crmkit demo {path}`")
-    return crmkit.open(target, **options)
+        crm = crmkit.open(str(path), **options)
+    else:
+        target = Path(path)
+        if must_exist and str(path) != ":memory:" and not target.exists():
+            raise CrmError(f"no CRM file at {path}; create one with `crmkit init {path}` or `crmkit demo {path}`")
+        crm = crmkit.open(target, **options)
+    if plugin is not None and plugin not in crm.plugins.names():
+        crm.close()
+        raise CrmError(f"the {plugin} plugin is not active in {describe(path)}")
+    return crm
 
 
 def db_argument(func):

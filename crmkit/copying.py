@@ -51,7 +51,8 @@ def copy_crm(
         plugin_names = src.plugins.names()
         tables = _tables_in_load_order(src.db)
         with crmkit.open(target, plugins=plugin_names, currency=src.currency) as dst:
-            missing = [t for t in tables if t not in set(dst.db.table_names())]
+            present = set(dst.db.table_names())
+            missing = [t for t in tables if t not in present]
             if missing:
                 raise CrmError(f"the target has no table {missing[0]}; is a plugin missing there?")
             occupied = [t for t in tables if t != "settings" and _count(dst.db, t)]
@@ -64,7 +65,8 @@ def copy_crm(
                 for table in reversed(tables):
                     dst.db.execute(f'DELETE FROM "{table}"')
                 for table in tables:
-                    columns = [c for c in src.db.columns_of(table) if c in set(dst.db.columns_of(table))]
+                    target_columns = set(dst.db.columns_of(table))
+                    columns = [c for c in src.db.columns_of(table) if c in target_columns]
                     written = dst.db.bulk_insert(table, columns, _rows(src.db, table, columns))
                     if progress is not None:
                         progress(table, written)

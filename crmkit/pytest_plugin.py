@@ -14,7 +14,6 @@ Installed with crmkit (entry point ``pytest11``), so crmkit's own suite and ever
 from __future__ import annotations
 
 import os
-import uuid
 from contextlib import ExitStack
 
 import pytest
@@ -45,28 +44,15 @@ def pytest_configure(config) -> None:
 
 
 def _server_url() -> str:
+    from .testing import new_database, postgres_server
+
     given = os.environ.get("CRMKIT_TEST_POSTGRES_URL")
-    if not given:
-        from .testing import postgres_server
-
-        try:
-            return _stack.enter_context(postgres_server(database="crmkit_tests"))
-        except RuntimeError as error:
-            raise pytest.UsageError(f"--engine postgresql: cannot start PostgreSQL: {error}") from None
-    import psycopg
-    from urllib.parse import urlsplit
-
-    name = f"crmkit_test_{uuid.uuid4().hex[:12]}"
-    parts = urlsplit(given)
-    with psycopg.connect(given, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with psycopg.connect(given, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    _stack.callback(drop)
-    return parts._replace(path=f"/{name}").geturl()
+    if given:
+        return _stack.enter_context(new_database(given, prefix="crmkit_test"))
+    try:
+        return _stack.enter_context(postgres_server(database="crmkit_tests"))
+    except RuntimeError as error:
+        raise pytest.UsageError(f"--engine postgresql: cannot start PostgreSQL: {error}") from None
 
 
 def pytest_unconfigure(config) -> None:

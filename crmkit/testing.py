@@ -87,6 +87,27 @@ def postgres_server(*, database: str = "crmkit") -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@contextmanager
+def new_database(server_url: str, *, prefix: str = "crmkit") -> Iterator[str]:
+    """Create a uniquely named database on the server ``server_url`` reaches; yield its URL.
+
+    The database is dropped when the block ends (connections to it are closed by force).
+    """
+    import uuid
+    from urllib.parse import urlsplit
+
+    import psycopg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlsplit(server_url)._replace(path=f"/{name}").geturl()
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

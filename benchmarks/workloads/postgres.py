@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 from contextlib import ExitStack
 from datetime import timedelta
 
@@ -47,32 +46,13 @@ def _pg(sql: str) -> str:
     return re.sub(r"(?<!:):([a-z_0-9]+)", r"%(\1)s", sql)
 
 
-def _server(stack: ExitStack) -> str | None:
-    import psycopg
+def _server(stack: ExitStack) -> str:
+    from crmkit.testing import new_database, postgres_server
 
     given = os.environ.get("CRMKIT_BENCH_POSTGRES_URL")
     if given:
-        name = f"crmkit_bench_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(given, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-        def drop() -> None:
-            with psycopg.connect(given, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-        stack.callback(drop)
-        return given.rsplit("/", 1)[0] + f"/{name}"
-    from crmkit.testing import postgres_server
-
+        return stack.enter_context(new_database(given, prefix="crmkit_bench"))
     return stack.enter_context(postgres_server(database="crmkit_bench"))
-
-
-def _other_database(url: str, name: str) -> str:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return url.rsplit("/", 1)[0] + f"/{name}"
 
 
 def run(ctx: Context) -> dict:
@@ -89,11 +69,11 @@ def run(ctx: Context) -> dict:
         except (RuntimeError, psycopg.Error) as error:
             out["measurements"].append(unavailable("PostgreSQL", f"no server: {error}"))
             return out
-        _measure(ctx, url, out)
+        _measure(ctx, url, out, stack)
     return out
 
 
-def _measure(ctx: Context, url: str, out: dict) -> None:
+def _measure(ctx: Context, url: str, out: dict, stack: ExitStack) -> None:
     import sqlite3
 
     import psycopg
@@ -114,7 +94,9 @@ def _measure(ctx: Context, url: str, out: dict) -> None:
     copied = sum(f.source_rows for f in figures)
 
     # record_many into a second database holding the same customers, against plain COPY.
-    empty = _other_database(url, f"load_{uuid.uuid4().hex[:8]}")
+    from crmkit.testing import new_database
+
+    empty = stack.enter_context(new_database(url, prefix="crmkit_load"))
     with crmkit.open(empty, plugins=[], clock=clock) as target:
         target.db.bulk_insert("customers", source_columns := [
             c for c in target.db.columns_of("customers")

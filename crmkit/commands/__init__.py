@@ -19,5 +19,4 @@ def register(cli: click.Group) -> None:
         setup.copy_command, everyday.interactions_group, everyday.audit, everyday.backup,
     ):
         cli.add_command(command)
-    customers.group.add_command(everyday.update_customer)
     tasks.group.add_command(everyday.add_task)

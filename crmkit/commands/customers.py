@@ -62,20 +62,32 @@ def show(db: str, customer_id: int, recent: int) -> None:
     table([(t.id, t.kind, t.due_at, t.owner, t.reason) for t in tasks], ["id", "kind", "due_at", "owner", "reason"])
 
 
+_PROFILE_OPTIONS = (
+    click.option("--email"),
+    click.option("--phone"),
+    click.option("--company"),
+    click.option("--region"),
+    click.option("--industry"),
+    click.option("--size", type=Choice(SIZES)),
+    click.option("--source", help="Channel the customer came from (referral, trade show, ...)."),
+    click.option("--owner", help="The responsible rep."),
+    click.option("--external-id", help="The customer's id in another system."),
+    click.option("--address"),
+)
+
+
+def profile_options(func):
+    """The customer's profile fields as options, shared by ``add`` and ``update``."""
+    for option in reversed(_PROFILE_OPTIONS):
+        func = option(func)
+    return func
+
+
 @group.command("add")
 @db_argument
 @click.option("--name", required=True, help="Name of the person or company.")
-@click.option("--email")
-@click.option("--phone")
-@click.option("--company")
-@click.option("--region")
-@click.option("--industry")
-@click.option("--size", type=Choice(SIZES))
-@click.option("--source", help="Channel the customer came from (referral, trade show, ...).")
-@click.option("--owner", help="The responsible rep.")
+@profile_options
 @click.option("--stage", type=Choice(STAGES), default="new", show_default=True)
-@click.option("--external-id", help="The customer's id in another system.")
-@click.option("--address")
 @click.option("--tag", "tags", multiple=True, help="A tag (repeatable).")
 def add(db: str, tags: tuple[str, ...], **fields) -> None:
     """Add one customer.
@@ -85,6 +97,28 @@ def add(db: str, tags: tuple[str, ...], **fields) -> None:
     with open_crm(db) as crm:
         customer = crm.customers.add(**{k: v for k, v in fields.items() if v is not None}, tags=list(tags))
     click.echo(f"Added customer {customer.id}: {customer.name}")
+
+
+@group.command("update")
+@db_argument
+@click.argument("customer_id", type=ID)
+@click.option("--name", help="Name of the person or company.")
+@profile_options
+@click.option("--stage", type=Choice(STAGES))
+@click.option("--clear", "cleared", multiple=True, metavar="FIELD", help="Empty this field (repeatable).")
+def update(db: str, customer_id: int, cleared: tuple[str, ...], **fields) -> None:
+    """Change fields of one customer; the before and after go to the audit log.
+
+    Example: crmkit customers update shop.db 1 --region "Northern Europe" --owner rep-2
+    """
+    changes = {name: value for name, value in fields.items() if value is not None}
+    for name in cleared:
+        changes[name.replace("-", "_")] = None
+    if not changes:
+        raise CrmError("nothing to change: give at least one field option, or --clear FIELD")
+    with open_crm(db) as crm:
+        customer = crm.customers.update(customer_id, **changes)
+    click.echo(f"Updated customer {customer.id}: " + ", ".join(f"{k}={getattr(customer, k)!r}" for k in sorted(changes)))
 
 
 @group.command("find")

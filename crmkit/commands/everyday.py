@@ -1,7 +1,7 @@
-"""The everyday commands: edit a customer, log a call, add a task, read the audit log, back up.
+"""The everyday commands: log a call, add a task, read the audit log, back up.
 
-A day's work from the shell, without Python: ``customers update``, ``interactions record`` and
-``interactions list``, ``tasks add``, ``audit`` and ``backup``. Each is a thin layer over the
+With ``customers update`` (in customers.py), a day's work from the shell, without Python:
+``interactions record`` and ``interactions list``, ``tasks add``, ``audit`` and ``backup``. Each is a thin layer over the
 core API; nothing here writes SQL.
 """
 
@@ -13,40 +13,8 @@ import click
 
 from ..cli import db_argument, open_crm
 from ..errors import CrmError
-from ..models import SIZES, STAGES
 from ..timeutil import to_iso
-from ._common import ID, MOMENT, Choice, limit_option, pairs, table
-
-
-@click.command("update")
-@db_argument
-@click.argument("customer_id", type=ID)
-@click.option("--name")
-@click.option("--email")
-@click.option("--phone")
-@click.option("--company")
-@click.option("--region")
-@click.option("--industry")
-@click.option("--size", type=Choice(SIZES))
-@click.option("--source", help="Channel the customer came from.")
-@click.option("--owner", help="The responsible rep.")
-@click.option("--stage", type=Choice(STAGES))
-@click.option("--external-id", help="The customer's id in another system.")
-@click.option("--address")
-@click.option("--clear", "cleared", multiple=True, metavar="FIELD", help="Empty this field (repeatable).")
-def update_customer(db: str, customer_id: int, cleared: tuple[str, ...], **fields) -> None:
-    """Change fields of one customer; the before and after go to the audit log.
-
-    Example: crmkit customers update shop.db 1 --region "Northern Europe" --owner rep-2
-    """
-    changes = {name: value for name, value in fields.items() if value is not None}
-    for name in cleared:
-        changes[name.replace("-", "_")] = None
-    if not changes:
-        raise CrmError("nothing to change: give at least one field option, or --clear FIELD")
-    with open_crm(db) as crm:
-        customer = crm.customers.update(customer_id, **changes)
-    click.echo(f"Updated customer {customer.id}: " + ", ".join(f"{k}={getattr(customer, k)!r}" for k in sorted(changes)))
+from ._common import ID, MOMENT, limit_option, pairs, table
 
 
 @click.group("interactions")

@@ -155,12 +155,7 @@ DEFINITIONS: tuple[str, ...] = (
        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT round(x::numeric, digits::integer)::double precision $$""",
     """CREATE OR REPLACE FUNCTION printf(fmt text, VARIADIC args text[]) RETURNS text
        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT format(replace(replace(fmt, '%d', '%s'), '%f', '%s'), VARIADIC args) $$""",
-    # SQLite's unary + is a no-op on any value (written to keep SQLite's planner off an index for
-    # one term); PostgreSQL has it only for numbers.
-    """CREATE OR REPLACE FUNCTION crmkit_text_identity(t text) RETURNS text
-       LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT t $$""",
-    """DROP OPERATOR IF EXISTS + (NONE, text)""",
-    """CREATE OPERATOR + (RIGHTARG = text, FUNCTION = crmkit_text_identity)""",
+    # SQLite's unary + (an index hint) needs nothing here: translate.py drops it before sending.
     """CREATE OR REPLACE FUNCTION crmkit_sum_bool(acc bigint, item boolean) RETURNS bigint
        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
        SELECT CASE WHEN item IS NULL THEN acc ELSE coalesce(acc, 0) + CASE WHEN item THEN 1 ELSE 0 END END $$""",

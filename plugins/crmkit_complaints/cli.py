@@ -14,13 +14,7 @@ from .models import FEEDBACK_CLASSES, FEEDBACK_STATUSES, RESOLUTIONS, ROLES, SEV
 
 
 def _crm(db):
-    crm = open_crm(db)
-    if "complaints" not in crm.plugins.names():
-        crm.close()
-        from crmkit import CrmError
-
-        raise CrmError(f"the complaints plugin is not active in {db}")
-    return crm
+    return open_crm(db, plugin="complaints")
 
 
 def _value(value) -> str:

@@ -17,11 +17,7 @@ from .figures import BREAKDOWNS
 
 def open_active(db):
     """Open the CRM for a leads command; one error line when the leads plugin is not active in it."""
-    crm = open_crm(db)
-    if "leads" not in crm.plugins.names():
-        crm.close()
-        raise CrmError(f"the leads plugin is not active in {db}")
-    return crm
+    return open_crm(db, plugin="leads")
 
 
 def _table(rows: list[dict], columns: list[str]) -> None:

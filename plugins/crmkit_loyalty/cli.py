@@ -27,11 +27,7 @@ as_of_option = click.option("--as-of", "as_of", default=None, help="Compute as o
 
 def open_active(db):
     """Open the CRM for a loyalty command; one error line when the loyalty plugin is not active in it."""
-    crm = open_crm(db)
-    if "loyalty" not in crm.plugins.names():
-        crm.close()
-        raise CrmError(f"the loyalty plugin is not active in {db}")
-    return crm
+    return open_crm(db, plugin="loyalty")
 
 
 def _table(rows: list[dict], columns: list[str]) -> None:
