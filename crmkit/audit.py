@@ -43,12 +43,9 @@ class Audit:
             )
             for e in entries
         ]
-        self._crm.db.executemany(
-            "INSERT INTO audit_log(at, actor, action, entity, entity_id, before, after, source) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
+        return self._crm.db.bulk_insert(
+            "audit_log", ("at", "actor", "action", "entity", "entity_id", "before", "after", "source"), rows
         )
-        return len(rows)
 
     def record_from_query(self, select_sql: str, params: dict | None = None, *, source: str) -> int:
         """Append one entry per row of a plugin's SELECT, in one statement (set-based writes).
