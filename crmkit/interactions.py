@@ -11,6 +11,7 @@ import json
 import re
 from datetime import datetime
 from decimal import Decimal
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Iterable
 
 import attrs
@@ -32,6 +33,8 @@ _COLUMNS = (
 #: Keyed rows looked up at a time (three bound values each).
 KEY_LOOKUP = 300
 _FIELDS = set(_COLUMNS) - {"id", "recorded_at"}
+#: The order of a row given to :meth:`Interactions.record_checked`.
+CHECKED_COLUMNS = _COLUMNS[1:11]
 # Storage text of a time, with ranges strict enough that the text round-trips unchanged.
 _STORED_TIME = re.compile(r"[1-9]\d{3}-[01]\d-[0-3]\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\dZ\Z")
 _new_record = object.__new__
@@ -95,16 +98,16 @@ class Interactions:
         ``skipped``; rows without a key are always recorded.
         """
         crm = self._crm
-        count, first_id, last_id, skipped = 0, None, None, 0
+        skipped = 0
         seen: set[tuple] = set()
         kinds = {kind.name: kind for kind in crm.kinds}
         amount_text = _amount_pattern(crm.exponent)
         with crm.transaction():
+            writer = _BatchWriter(self)
             position = 0
-            next_id = (crm.db.execute("SELECT max(id) FROM interactions").fetchone()[0] or 0) + 1
-            horizon = crm.settings.get("core.log_horizon")
             for batch in batched(rows, batch_size):
                 records, values = [], []
+                next_id = writer.next_id
                 recorded_at = to_iso(crm.now())
                 for row in batch:
                     position += 1
@@ -120,35 +123,30 @@ class Interactions:
                 before = len(records)
                 records, values = self._drop_recorded_keys(records, values, seen)
                 skipped += before - len(records)
-                next_id -= before - len(records)
-                if not records:
-                    continue
-                crm.db.bulk_insert("interactions", _COLUMNS, values)
-                self._fold_into_summary(records[0].id, records[-1].id)
-                newest = max(v[4] for v in values)
-                if horizon is None or newest > horizon:
-                    horizon = newest
-                crm.plugins.call("crmkit_interactions_recorded", crm=crm, interactions=records)
-                count += len(records)
-                first_id = records[0].id if first_id is None else first_id
-                last_id = records[-1].id
-            if count:
-                crm.db.execute(
-                    "INSERT INTO settings(key, value) VALUES ('core.log_horizon', ?) "
-                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                    [json.dumps(horizon)],
-                )
-                # One entry per customer of the call, not per row: who recorded which of their
-                # interactions (count and id range), and when; "who touched customer 42" finds it.
-                crm.audit.record_many(
-                    {"action": "interaction.record", "entity": "customer", "entity_id": customer_id,
-                     "after": {"count": n, "first_id": low, "last_id": high}}
-                    for customer_id, n, low, high in crm.db.execute(
-                        "SELECT customer_id, count(*), min(id), max(id) FROM interactions WHERE id BETWEEN ? AND ? "
-                        "GROUP BY customer_id ORDER BY customer_id", [first_id, last_id],
-                    ).fetchall()
-                )
-        return RecordResult(count, first_id, last_id, skipped)
+                writer.store(values, records)
+            writer.finish()
+        return RecordResult(writer.count, writer.first_id, writer.last_id, skipped)
+
+    def record_checked(self, batches: Iterable[list[tuple]]) -> RecordResult:
+        """Record batches of rows already checked and converted to their stored form.
+
+        For bulk loaders that validate whole columns themselves (the columnar import): each row
+        is a tuple in the order of :data:`CHECKED_COLUMNS` (customer ids existing, kinds known,
+        amounts in minor units as the kind requires, times as storage text, texts within their
+        limits, data JSON or None, no external key). Ids, the summary, the log horizon, the
+        audit and the ``crmkit_interactions_recorded`` events are handled as by
+        :meth:`record_many`; plugins get each batch's records built when they first read them.
+        """
+        crm = self._crm
+        exponent = crm.exponent
+        with crm.transaction():
+            writer = _BatchWriter(self)
+            for batch in batches:
+                first, recorded_at = writer.next_id, to_iso(crm.now())
+                values = [(first + i,) + row + (recorded_at, None) for i, row in enumerate(batch)]
+                writer.store(values, _LazyRecords(values, exponent))
+            writer.finish()
+        return RecordResult(writer.count, writer.first_id, writer.last_id)
 
     def get(self, interaction_id: int) -> Interaction:
         """The interaction with this id."""
@@ -421,6 +419,97 @@ class Interactions:
             """,
             bound,
         )
+
+
+class _BatchWriter:
+    """Stores batches of prepared rows for one call: ids, summary, events, horizon and audit."""
+
+    def __init__(self, interactions: Interactions):
+        self._interactions = interactions
+        self._crm = crm = interactions._crm
+        self.next_id = (crm.db.execute("SELECT max(id) FROM interactions").fetchone()[0] or 0) + 1
+        self._horizon = crm.settings.get("core.log_horizon")
+        self.count, self.first_id, self.last_id = 0, None, None
+
+    def store(self, values: list[tuple], records: Sequence[Interaction]) -> None:
+        """Insert one batch (ids numbered from ``next_id``), fold it in and announce it."""
+        if not values:
+            return
+        crm = self._crm
+        crm.db.bulk_insert("interactions", _COLUMNS, values)
+        first, last = values[0][0], values[-1][0]
+        self._interactions._fold_into_summary(first, last)
+        newest = max(v[4] for v in values)
+        if self._horizon is None or newest > self._horizon:
+            self._horizon = newest
+        crm.plugins.call("crmkit_interactions_recorded", crm=crm, interactions=records)
+        self.count += len(values)
+        self.first_id = first if self.first_id is None else self.first_id
+        self.last_id = last
+        self.next_id = last + 1
+
+    def finish(self) -> None:
+        """Keep the log horizon and write one audit entry per customer of the call."""
+        if not self.count:
+            return
+        crm = self._crm
+        crm.db.execute(
+            "INSERT INTO settings(key, value) VALUES ('core.log_horizon', ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [json.dumps(self._horizon)],
+        )
+        # One entry per customer of the call, not per row: who recorded which of their
+        # interactions (count and id range), and when; "who touched customer 42" finds it.
+        crm.audit.record_many(
+            {"action": "interaction.record", "entity": "customer", "entity_id": customer_id,
+             "after": {"count": n, "first_id": low, "last_id": high}}
+            for customer_id, n, low, high in crm.db.execute(
+                "SELECT customer_id, count(*), min(id), max(id) FROM interactions WHERE id BETWEEN ? AND ? "
+                "GROUP BY customer_id ORDER BY customer_id", [self.first_id, self.last_id],
+            ).fetchall()
+        )
+
+
+class _LazyRecords(Sequence):
+    """The records of a batch of stored rows, each built when first read (plugins that only
+    look at the first and last id pay for two)."""
+
+    def __init__(self, values: list[tuple], exponent: int):
+        self._values = values
+        self._exponent = exponent
+        self._built: dict[int, Interaction] = {}
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self._values)
+        record = self._built.get(index)
+        if record is None:
+            record = self._built[index] = _from_stored(self._values[index], self._exponent)
+        return record
+
+
+def _from_stored(value: tuple, exponent: int) -> Interaction:
+    """The record of one stored row (as :meth:`Interactions.record_checked` writes it)."""
+    new_id, customer_id, kind, channel, when, minor, product, category, rep, notes, data, _, external_key = value
+    record = _new_record(Interaction)
+    _set_id(record, new_id)
+    _set_customer_id(record, customer_id)
+    _set_kind(record, kind)
+    _set_occurred_at(record, datetime.fromisoformat(when))
+    _set_amount(record, None if minor is None else Decimal(minor).scaleb(-exponent))
+    _set_channel(record, channel)
+    _set_product(record, product)
+    _set_category(record, category)
+    _set_rep(record, rep)
+    _set_notes(record, notes)
+    _set_data(record, json.loads(data) if data else {})
+    _set_external_key(record, external_key)
+    return record
 
 
 def _has_surrogate(text: str) -> bool:
