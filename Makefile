@@ -24,13 +24,12 @@ demo: $(VENV)/.installed
 	$(BIN)/crmkit demo $(DEMO_DB) --customers $(DEMO_CUSTOMERS) --seed 7 --replace
 	$(BIN)/crmkit report $(DEMO_DB) --html demo/report.html
 
-# Both engines: the suite on SQLite files, then again on a PostgreSQL server. The server is
+# Both engines at once: the suite on SQLite files and on a PostgreSQL server. The server is
 # $$CRMKIT_TEST_POSTGRES_URL when set, else a throw-away one started here (PostgreSQL's binaries
 # must be installed). When none can be started the PostgreSQL run is left out, saying so, except
 # under CI=true, where that is a failure.
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest
-	@scripts/run-postgres-tests $(BIN)/python -m pytest --engine postgresql -q
+	@scripts/test-both-engines $(BIN)/python -m pytest
 
 test-fast: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -m "not slow"
