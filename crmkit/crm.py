@@ -22,17 +22,20 @@ from .fields import FieldRegistry, core_fields
 from .interactions import Interactions
 from .kinds import CORE_KINDS, KindRegistry
 from .money import exponent_of
+from .permissions import CORE_PERMISSIONS, Permissions
 from .plugins import PluginSet, load_plugins, selection_from_config_file, selection_from_environment
 from .segments import Segments
 from .settings import Settings
 from .tasks import Tasks
 from .timeutil import Clock, system_clock, to_datetime, to_iso
+from .users import Users
 
 DEFAULT_CURRENCY = "USD"
 _CORE_NAMES = frozenset({
     "db", "path", "plugins", "customers", "interactions", "segments", "tasks", "audit",
     "settings", "fields", "kinds", "currency", "exponent", "actor", "now", "transaction",
     "run_due", "forget", "close", "extensions", "acting_as", "panels", "report_sections",
+    "users", "permissions",
 })
 
 
@@ -82,6 +85,13 @@ class CRM:
         self.interactions = Interactions(self)
         self.tasks = Tasks(self)
         self.segments = Segments(self)
+        self.users = Users(self)
+        self.permissions = Permissions()
+        for permission in CORE_PERMISSIONS:
+            self.permissions.add(permission)
+        for plugin, declared in self.plugins.each_or_raise("crmkit_permissions"):
+            for permission in declared or []:
+                self.permissions.add(permission, f"plugin {plugin!r}")
         for plugin, fields in self.plugins.each_or_raise("crmkit_fields", crm=self):
             for item in fields or []:
                 self.fields.add(item, plugin)

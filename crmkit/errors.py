@@ -73,3 +73,11 @@ class ImportRefused(CrmError):
             f"import refused: {len(problems)} problem(s) in {len(rows)} row(s) "
             f"(rows {shown}); nothing was imported{where}"
         )
+
+
+class NotAuthenticated(CrmError):
+    """No valid API token was given (missing, unknown, revoked or expired)."""
+
+
+class PermissionDenied(CrmError):
+    """The acting user's role or row scope does not allow the action."""

@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover - imported for type hints only
     from .kinds import InteractionKind
     from .models import Customer, CustomerChange, Interaction
     from .panels import Panel
+    from .permissions import Permission
     from .sections import Section
 
 hookspec = pluggy.HookspecMarker("crmkit")
@@ -180,4 +181,28 @@ def crmkit_commands(cli: "click.Group") -> None:
 
     Commands that use a CRM take the database path as their first argument and open it with
     :func:`crmkit.cli.open_crm`.
+    """
+
+
+# --- people and the HTTP API ------------------------------------------------------------------
+
+@hookspec
+def crmkit_permissions() -> "list[Permission]":
+    """Return the permissions the plugin's actions need, as :class:`crmkit.Permission`.
+
+    Name them ``<plugin>.<action>`` (``leads.claim``) and say which roles hold them; ``admin``
+    holds every permission and an ``analyst`` never holds one marked ``write``. A name declared
+    twice is an error naming both plugins. Routes check them with ``require(user, name)``.
+    """
+
+
+@hookspec
+def crmkit_routes(crm: "CRM") -> "list[Any]":
+    """Return the plugin's HTTP routes for ``crmkit serve``, as a list of ``fastapi.APIRouter``.
+
+    Import FastAPI and ``crmkit_api`` inside the implementation (a plugin's ``routes`` module),
+    never at module level, so the plugin works where the server extra is not installed. Each
+    route authenticates through ``crmkit_api.toolkit`` (the acting user, their permissions and
+    row scope) and calls the plugin's service: no business rule lives in a route. Mount paths
+    under ``/<plugin>/``.
     """

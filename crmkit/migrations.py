@@ -127,3 +127,20 @@ def m003_interaction_external_key(db: Database) -> None:
         "CREATE UNIQUE INDEX ix_interactions_external_key ON interactions(customer_id, kind, external_key) "
         "WHERE external_key IS NOT NULL"
     )
+
+
+@core()
+def m004_users_and_tokens(db: Database) -> None:
+    """Users (the one staff list; see ``crmkit.users``) and their API tokens, stored hashed."""
+    db.execute(
+        "CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT, "
+        "role TEXT NOT NULL DEFAULT 'rep', team TEXT, active INTEGER NOT NULL DEFAULT 1, "
+        "created_at TEXT NOT NULL, updated_at TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX ix_users_team ON users(team)")
+    db.execute(
+        "CREATE TABLE api_tokens (id INTEGER PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id), "
+        "token_hash TEXT NOT NULL UNIQUE, label TEXT, created_at TEXT NOT NULL, expires_at TEXT, "
+        "revoked_at TEXT)"
+    )
+    db.execute("CREATE INDEX ix_api_tokens_user ON api_tokens(user_id)")

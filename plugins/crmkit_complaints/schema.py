@@ -134,3 +134,16 @@ def m002_escalation_ids(db: Database) -> None:
     db.execute(
         "CREATE UNIQUE INDEX ix_complaints_escalations_key ON complaints_escalations(complaint_id, cycle, level)"
     )
+
+
+@migrations()
+def m003_handlers_are_users(db: Database) -> None:
+    """Every complaint handler is a user of the CRM (the core's one staff list), with the
+    handler's name as user id: handlers get role ``rep``, supervisors and managers ``manager``.
+    ``complaints_handlers`` keeps the plugin's own fields (skills, supervisor)."""
+    db.execute(
+        "INSERT INTO users(id, name, role, active, created_at, updated_at) "
+        "SELECT h.name, h.name, CASE WHEN h.role = 'handler' THEN 'rep' ELSE 'manager' END, h.active, "
+        "COALESCE(h.created_at, '1970-01-01T00:00:00Z'), COALESCE(h.created_at, '1970-01-01T00:00:00Z') "
+        "FROM complaints_handlers h WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = h.name)"
+    )

@@ -138,6 +138,8 @@ class ComplaintsService:
                 if queries.get_handler(crm.db, supervisor) is None:
                     raise NotFound(f"no handler named {supervisor!r}; add the supervisor first")
                 self._check_no_cycle(name, supervisor)
+            # A handler is a user of the CRM (the core's staff list); a new handler becomes one.
+            crm.users.ensure(name, name, role="rep" if role == "handler" else "manager", active=active)
             before = queries.get_handler(crm.db, name)
             queries.upsert_handler(crm.db, {
                 "name": name, "role": role, "supervisor": supervisor, "skills": json.dumps(cleaned),

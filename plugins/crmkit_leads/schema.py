@@ -105,3 +105,15 @@ def m001_leads_tables(db: Database) -> None:
         )"""
     )
     db.execute("CREATE UNIQUE INDEX ix_leads_model ON leads_model(feature, value)")
+
+
+@migrations()
+def m002_reps_are_users(db: Database) -> None:
+    """Every rep is a user of the CRM (the core's one staff list): reps without one get a user
+    with role ``rep``, their name, team and active flag. ``leads_reps`` keeps what allocation
+    needs, keyed by the user's id."""
+    db.execute(
+        "INSERT INTO users(id, name, role, team, active, created_at, updated_at) "
+        "SELECT r.id, r.name, 'rep', r.team, r.active, r.created_at, r.updated_at FROM leads_reps r "
+        "WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = r.id)"
+    )

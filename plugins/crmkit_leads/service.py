@@ -77,6 +77,8 @@ class LeadsService:
             raise ValidationError(key, fields[key], "a rep field: " + ", ".join(Rep.EDITABLE))
         rep = Rep(id=id, name=name, **fields)
         with self.crm.transaction():
+            # A rep is a user of the CRM (the core's staff list); a new rep becomes one.
+            self.crm.users.ensure(rep.id, rep.name, role="rep", team=rep.team, active=rep.active)
             before = self._find_rep(rep.id)
             self.crm.db.execute(queries.UPSERT_REP, dict(rep.to_row(), now=to_iso(self.crm.now())))
             self.crm.audit.record(
