@@ -1,53 +1,124 @@
-"""How values look in the extension's HTML: numbers with separators, times short, None blank."""
+"""How values look in the extension: every figure through the core's :class:`crmkit.formatting.Formatter`.
+
+This module only decides *which* kind a cell is (ids plain, ``*_at`` columns as times, money
+columns as money) and builds HTML around the text; the text itself (separators, currency,
+percentages, dates, durations in words) is the core formatter's, for the CRM's locale.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import weakref
+
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from html import escape
 from typing import Any, Callable, Sequence
 
+from crmkit.formatting import MISSING, Formatter
+from crmkit.money import from_minor
 
-def text(value: Any) -> str:
-    """A value as display text (not escaped)."""
-    if value is None:
-        return ""
+RIGHT_ALIGNED = frozenset({"number", "money", "amount", "rate"})
+_DEFAULT = Formatter()
+_FORMATTERS: "weakref.WeakKeyDictionary[Any, Formatter]" = weakref.WeakKeyDictionary()
+
+
+def formatter(crm: Any = None) -> Formatter:
+    """The formatter of ``crm`` (its locale, currency and zone); en_US and USD without one.
+
+    Made once per CRM (it reads the CRM's settings) and kept while the CRM lives."""
+    if crm is None:
+        return _DEFAULT
+    try:
+        return _FORMATTERS[crm]
+    except KeyError:
+        made = _FORMATTERS[crm] = Formatter.for_crm(crm)
+        return made
+
+
+def label(column: str) -> str:
+    """A column name in words: ``last_purchase_at`` → ``Last purchase``, ``customer_id`` → ``Customer``."""
+    words = column
+    for suffix in ("_at", "_id"):
+        if words.endswith(suffix) and len(words) > len(suffix):
+            words = words[: -len(suffix)]
+    words = words.replace("_", " ").strip()
+    if column == "id":
+        return "#"
+    return words[:1].upper() + words[1:]
+
+
+def kind_of(column: str, value: Any, key: str = "id") -> str:
+    """The kind a column's values read as when the caller did not say: ids plain, ``*_at``
+    columns as times, otherwise by the value's type."""
+    if column in (key, "id") or column.endswith("_id"):
+        return "id"
+    if isinstance(value, bool):
+        return "text"
+    if isinstance(value, (int, float, Decimal)):
+        return "number"
+    if isinstance(value, datetime):
+        return "datetime"
+    if isinstance(value, date):
+        return "date"
+    if isinstance(value, timedelta):
+        return "duration"
+    if column.endswith("_at") and isinstance(value, str) and value[:4].isdigit():
+        return "datetime"
+    return "text"
+
+
+def cell(value: Any, kind: str, crm: Any = None) -> str:
+    """The text of one value of ``kind`` for ``crm``'s locale; missing values as a dash."""
+    if value is None or value == "":
+        return MISSING
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, Decimal):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+    if kind == "text" and isinstance(value, (list, tuple)):
+        return ", ".join(cell(v, "text", crm) for v in value)
+    return formatter(crm).value(value, kind)
+
+
+def raw(value: Any, kind: str, crm: Any = None) -> Any:
+    """A value as a CSV cell holds it: exact, machine-readable (money in major units)."""
+    if value is None:
+        return ""
+    if kind == "money":
+        return from_minor(int(value), formatter(crm).exponent)
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, (list, tuple)):
-        return ", ".join(text(v) for v in value)
-    return str(value)
+        return value.isoformat()
+    return value
+
+
+def text(value: Any, crm: Any = None) -> str:
+    """A value as display text (not escaped), its kind taken from its type."""
+    return cell(value, kind_of("", value), crm)
 
 
 def table(
     rows: Sequence[dict], columns: Sequence[str], *, labels: dict[str, str] | None = None,
-    formatters: dict[str, Callable[[Any], str]] | None = None, css_class: str = "crmkit-table",
-    empty: str = "No rows.",
+    formatters: dict[str, Callable[[Any], str]] | None = None, kinds: dict[str, str] | None = None,
+    crm: Any = None, css_class: str = "crmkit-table", empty: str = "No rows.",
 ) -> str:
-    """An HTML table of dict rows; every value escaped; ``formatters`` turn a value into text."""
+    """A small static HTML table of dict rows (every value escaped), scrolling inside itself
+    when wider than the page. ``kinds`` and ``formatters`` as for
+    :class:`~crmkit_jupyter.toolkit.PagedTable`; headers default to the column names in words."""
     labels = labels or {}
     formatters = formatters or {}
+    kinds = kinds or {}
     if not rows:
         return f"<div class='{css_class} crmkit-empty' style='color:#555'>{escape(empty)}</div>"
-    head = "".join(f"<th style='text-align:left;padding:2px 8px'>{escape(labels.get(c, c))}</th>" for c in columns)
+    kind = {c: kinds.get(c) or kind_of(c, next((r.get(c) for r in rows if r.get(c) is not None), None)) for c in columns}
+    align = {c: "right" if kind[c] in RIGHT_ALIGNED else "left" for c in columns}
+    head = "".join(f"<th style='text-align:{align[c]};padding:2px 8px'>{escape(labels.get(c) or label(c))}</th>" for c in columns)
     body = []
     for row in rows:
         cells = []
         for column in columns:
             value = row.get(column)
-            shown = formatters[column](value) if column in formatters else text(value)
-            align = "right" if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool) else "left"
-            cells.append(f"<td style='text-align:{align};padding:2px 8px'>{escape(shown)}</td>")
+            shown = formatters[column](value) if column in formatters else cell(value, kind[column], crm)
+            cells.append(f"<td style='text-align:{align[column]};padding:2px 8px;overflow-wrap:anywhere'>{escape(shown)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (
-        f"<table class='{css_class}' style='border-collapse:collapse'><thead><tr>{head}</tr></thead>"
-        f"<tbody>{''.join(body)}</tbody></table>"
+        f"<div style='max-width:100%;overflow-x:auto'><table class='{css_class}' style='border-collapse:collapse'>"
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
     )

@@ -56,6 +56,12 @@ def page_query(inner: str, *, key: str, order: str, descending: bool, direction:
     return f"SELECT * FROM ({inner}) AS q {where} ORDER BY {sort} LIMIT :_pg_limit", {"_pg_limit": int(limit)}
 
 
+def filter_query(inner: str, columns, text: str) -> tuple[str, dict]:
+    """The rows of ``inner`` with ``text`` anywhere in one of ``columns`` (compared as text)."""
+    where = " OR ".join(f"lower(CAST(f.{identifier(c)} AS TEXT)) LIKE :_filter ESCAPE '\\'" for c in columns)
+    return f"SELECT * FROM ({inner}) AS f WHERE {where}", {"_filter": like_pattern(text.lower())}
+
+
 def count_query(inner: str, cap: int | None) -> tuple[str, dict]:
     """Count the rows of ``inner``; with a ``cap`` stop counting at ``cap + 1`` rows."""
     if cap is None:
@@ -72,15 +78,35 @@ def run(db, sql: str, params: dict) -> list[dict]:
 
 # --- customers --------------------------------------------------------------------------------
 
-def customer_list(search: str | None = None) -> tuple[str, dict]:
+def customer_list(search: str | None = None, *, extra: dict[str, str] | None = None, extra_params: dict | None = None) -> tuple[str, dict]:
     """The customers table (one row per customer), optionally filtered by a search text that is
-    matched anywhere in name, email or company."""
+    matched anywhere in name, email or company.
+
+    ``extra`` adds columns: name → an SQL expression over ``c`` (customers) and ``s`` (their
+    summary), e.g. a plugin field's SQL (with ``extra_params``). Without ``extra`` the query
+    reads the customers table alone.
+    """
     columns = ", ".join(f"c.{c}" for c in CUSTOMER_COLUMNS)
-    sql = f"SELECT {columns} FROM customers c"
+    params = dict(extra_params or {})
+    if extra:
+        columns += "".join(f", ({sql}) AS {identifier(name)}" for name, sql in extra.items())
+        sql = f"SELECT {columns} FROM {FROM_CUSTOMERS}"
+    else:
+        sql = f"SELECT {columns} FROM customers c"
     if not search or not search.strip():
-        return sql, {}
+        return sql, params
     where = " OR ".join(f"c.{c} LIKE :_search ESCAPE '\\'" for c in ("name", "email", "company"))
-    return f"{sql} WHERE {where}", {"_search": like_pattern(search)}
+    return f"{sql} WHERE {where}", dict(params, _search=like_pattern(search))
+
+
+def customer_timeline(customer_id: int) -> tuple[str, dict]:
+    """One customer's interactions, for paging newest first by ``occurred_at`` (the customer and
+    time index serves every page)."""
+    return (
+        "SELECT i.id, i.occurred_at, i.kind, i.amount, i.channel, i.product, i.rep, i.notes "
+        "FROM interactions i WHERE i.customer_id = :_customer_id",
+        {"_customer_id": int(customer_id)},
+    )
 
 
 def rule_members(compiled: CompiledRule) -> tuple[str, dict]:

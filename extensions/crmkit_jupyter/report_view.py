@@ -16,7 +16,7 @@ from typing import Any
 from crmkit import CrmError
 
 from . import formatting
-from .toolkit import svg
+from .toolkit import chart as charts
 
 BUILDERS = ("build", "report", "assemble", "make")
 
@@ -85,7 +85,7 @@ def report_output(crm: Any, as_of: Any = None) -> HtmlOutput:
 
 
 def sections_html(sections: Any, title: str = "Report") -> str:
-    """Report sections (``crmkit.Section``) as HTML: figures, table, SVG charts, notes, errors."""
+    """Report sections (``crmkit.Section``) as HTML: figures, table, charts (inline SVG), notes, errors."""
     parts = [f"<div class='crmkit-report'><h3>{escape(title)}</h3>"]
     for section in sections:
         parts.append(f"<div class='crmkit-report-section' data-key='{escape(section.key)}'><h4>{escape(section.title)}</h4>")
@@ -99,7 +99,8 @@ def sections_html(sections: Any, title: str = "Report") -> str:
             parts.append(formatting.table(section.rows, columns))
         for chart in section.charts:
             try:
-                parts.append(svg.render(chart.kind, chart.rows if chart.rows is not None else section.rows, chart.x, chart.y, title=chart.title))
+                rows = chart.rows if chart.rows is not None else section.rows
+                parts.append(charts.draw(charts.spec(chart.kind, rows, chart.x, chart.y, title=chart.title).to_dict()))
             except ValueError as error:
                 parts.append(f"<div class='crmkit-error'>{escape(str(error))}</div>")
         if section.notes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import ipywidgets
@@ -79,13 +80,14 @@ class TestPagedTableOverSql:
         """'%' is searched for literally: no customer name holds one."""
         table = PagedTable(customer_source(shop, search="%"))
         assert table.rows == [] and table.total == 0
-        assert "crmkit-empty" in table.body.value
+        assert table.body.rows == [] and table.body.empty == "No rows."
 
-    def test_values_are_escaped(self, shop):
+    def test_values_reach_the_browser_as_text(self, shop):
+        """Cells travel as text and are put into the page with textContent: markup stays text."""
         shop.customers.update(1, name="<script>alert(1)</script>")
         table = PagedTable(customer_source(shop), page_size=1)
-        assert "<script>" not in table.body.value
-        assert "&lt;script&gt;" in table.body.value
+        assert table.body.rows[0][table.columns.index("name")] == "<script>alert(1)</script>"
+        assert "td.textContent = text" in table.body._esm and "innerHTML" not in table.body._esm
 
     def test_page_size_change_reloads_from_the_first_page(self, shop):
         table = PagedTable(customer_source(shop), page_size=5)
@@ -93,16 +95,23 @@ class TestPagedTableOverSql:
         table.page_size = 3
         assert ids(table) == [1, 2, 3]
 
-    def test_selecting_a_row_fires_callbacks(self, shop):
+    def test_clicking_a_row_fires_callbacks(self, shop):
         chosen = []
         table = PagedTable(customer_source(shop), page_size=3, selectable=True)
         table.on_select(chosen.append)
-        assert [value for _, value in table.chooser.options] == [1, 2, 3]
-        table.chooser.value = 2
+        table.body._message(table.body, {"event": "row", "index": 1}, [])  # what the browser sends
         assert chosen == [2] and table.selected == 2
+        table.body.click_row(7)  # no such row on the page: nothing
         table.on_select(chosen.append, remove=True)
-        table.chooser.value = 3
+        table.body.click_row(2)
         assert chosen == [2]
+
+    def test_rows_do_not_open_unless_selectable(self, shop):
+        chosen = []
+        table = PagedTable(customer_source(shop), page_size=3)
+        table.on_select(chosen.append)
+        table.body.click_row(0)
+        assert chosen == [] and not table.body.clickable
 
     def test_a_failing_query_is_shown_not_raised(self, shop):
         """A source over a table that does not exist shows the database's message in the table."""
@@ -111,7 +120,7 @@ class TestPagedTableOverSql:
         source.sql = "SELECT id FROM no_such_table"
         table.refresh()
         assert table.error and "no_such_table" in table.error
-        assert "crmkit-error" in table.body.value
+        assert "no_such_table" in table.body.error
         assert table.rows == []
 
     def test_unsafe_column_names_are_refused(self, shop):
@@ -137,7 +146,7 @@ class TestKpiCard:
         """120.50 against 100.25: +20.25, which is +20.2% of 100.25 (20.25 / 100.25 = 0.20199...)."""
         card = KpiCard("Average value", Decimal("120.50"), previous=Decimal("100.25"), note="per customer")
         assert card.change == Decimal("20.25")
-        assert "120.50" in card.value and "+20.25 (+20.2%)" in card.value
+        assert "120.5" in card.value and "+20.25 (+20.2%)" in card.value
         assert "#1a7f37" in card.value  # up is good by default
         assert "crmkit-kpi" in card._dom_classes
 
@@ -149,7 +158,7 @@ class TestKpiCard:
 
     def test_percent_and_missing_values(self):
         card = KpiCard("Churn rate", 0.125, previous=0.1, fmt="percent")
-        assert "12.5%" in card.value and "+2.5 pts" in card.value  # 0.125 - 0.1 = 0.025 = 2.5 points
+        assert "12.5%" in card.value and "+2.5 pp" in card.value  # 0.125 - 0.1 = 0.025 = 2.5 points
         empty = KpiCard("Retention", None)
         assert empty.change is None and "–" in empty.value
 
@@ -158,28 +167,63 @@ class TestChartView:
     ROWS = [{"month": "2024-10", "revenue": Decimal("100.00"), "refunds": 5}, {"month": "2024-11", "revenue": Decimal("250.50"), "refunds": 0},
             {"month": "2024-12", "revenue": Decimal("80.00"), "refunds": 10}]
 
-    @pytest.mark.parametrize("kind, marks", [("bar", 6), ("line", 2), ("hbar", 3), ("heatmap", 6), ("pie", 3), ("funnel", 3)])
+    @staticmethod
+    def marks(chart):
+        """The drawn marks of the data (bars, points, lines, cells, slices), by their accessible labels."""
+        return re.findall(r'aria-label="Month: ', chart.svg)
+
+    # line: two lines and a point per month on each (2 + 2 * 3)
+    @pytest.mark.parametrize("kind, marks", [("bar", 6), ("line", 8), ("hbar", 3), ("heatmap", 6), ("pie", 3), ("funnel", 3)])
     def test_each_kind_draws_one_mark_per_value_or_series(self, kind, marks):
         chart = ChartView(kind, self.ROWS, "month", ("revenue", "refunds") if kind in ("bar", "line", "heatmap") else "revenue")
-        assert chart.value.startswith("<svg")
-        assert chart.value.count("class='crmkit-series") == marks
+        assert chart.svg.startswith("<svg")
+        assert len(self.marks(chart)) == marks
 
-    def test_pareto_adds_a_cumulative_line_sorted_by_value(self):
+    def test_axes_have_titles_and_columns_read_as_words(self):
+        chart = ChartView("bar", self.ROWS, "month", ("revenue", "refunds"), labels={"revenue": "Revenue (USD)"})
+        titles = {axis["title"] for axis in chart.spec["encoding"].values() if isinstance(axis, dict) and "title" in axis}
+        assert {"Month", "Revenue (USD), Refunds"} <= titles
+        assert ">refunds<" not in chart.svg and ">Refunds<" in chart.svg  # the legend names the series in words
+
+    def test_pareto_has_a_second_axis_for_the_cumulative_share(self):
+        """Bars sorted by revenue (250.50, 100.00, 80.00); the line's shares 250.5/430.5, 350.5/430.5, 1."""
         chart = ChartView("pareto", self.ROWS, "month", "revenue")
-        assert chart.value.count("crmkit-cumulative") == 1
-        # bars sorted by revenue: 250.50, 100.00, 80.00
-        assert chart.value.index("2024-11 revenue") < chart.value.index("2024-10 revenue") < chart.value.index("2024-12 revenue")
+        assert chart.spec["resolve"]["scale"]["y"] == "independent"
+        values = chart.spec["layer"][0]["data"]["values"] if "data" in chart.spec["layer"][0] else chart.spec["data"]["values"]
+        assert [row["month"] for row in values] == ["2024-11", "2024-10", "2024-12"]
+        assert [round(row["cumulative_share"], 4) for row in values] == [round(250.5 / 430.5, 4), round(350.5 / 430.5, 4), 1.0]
+        assert "Cumulative share" in chart.svg and "100%" in chart.svg
+
+    def test_heat_map_prints_its_values(self):
+        chart = ChartView("heatmap", self.ROWS, "month", ("revenue", "refunds"))
+        texts = re.findall(r"<text[^>]*>([^<]*)</text>", chart.svg)
+        assert {"100", "250.5", "80", "5", "0", "10"} <= set(texts)
+
+    def test_a_missing_category_reads_not_set(self):
+        chart = ChartView("bar", [{"tier": None, "customers": 3}, {"tier": "gold", "customers": 1}], "tier", "customers")
+        assert "not set" in chart.svg and "None" not in chart.svg and "null" not in chart.svg
+
+    def test_clicking_a_mark_picks_its_category(self):
+        picked = []
+        chart = ChartView("bar", self.ROWS, "month", "revenue")
+        chart.on_pick(picked.append)
+        assert 'aria-label="Month: 2024-11; Revenue: 250.5"' in chart.svg  # what the browser's click handler reads
+        chart._message(chart, {"event": "pick", "category": "2024-11"}, [])
+        assert picked == ["2024-11"] and chart.picked == "2024-11"
+        chart.on_pick(picked.append, remove=True)
+        chart.pick("2024-10")
+        assert picked == ["2024-11"]
 
     def test_from_a_report_chart_spec_and_redraw(self):
         spec = Chart("bar", "Revenue", "month", ("revenue",), rows=self.ROWS[:1])
         chart = ChartView.from_spec(spec)
-        assert chart.value.count("class='crmkit-series") == 1 and ">Revenue<" in chart.value
+        assert len(self.marks(chart)) == 1 and ">Revenue<" in chart.svg
         chart.rows = self.ROWS
-        assert chart.value.count("class='crmkit-series") == 3
+        assert len(self.marks(chart)) == 3
 
     def test_unknown_kind_and_no_data(self):
-        assert "chart kind must be one of" in ChartView("donut", self.ROWS, "month", "revenue").value
-        assert "no data" in ChartView("bar", [], "month", "revenue").value
+        assert "chart kind must be one of" in ChartView("donut", self.ROWS, "month", "revenue").svg
+        assert "No data to chart yet" in ChartView("bar", [], "month", "revenue").svg
 
 
 class TestRuleEditor:
@@ -196,6 +240,9 @@ class TestRuleEditor:
         assert not editor.valid and editor.count is None
         assert "did you mean 'region'" in editor.message and "position 15" in editor.message
         assert "crmkit-rule-invalid" in editor.message_html.value
+        assert editor.preview.layout.display == "none"  # the last valid rule's members are not shown
+        editor.input.value = "region = 'EU'"
+        assert editor.preview.layout.display is None and editor.count == 10
 
     def test_boundary_uses_money_exactly(self, shop):
         """ltv = 195.00 exactly for customer 20 (200 - 5): >= 195 includes it, > 195 does not."""

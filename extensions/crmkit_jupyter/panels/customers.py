@@ -1,4 +1,10 @@
-"""The Customers panel: search, a table paged through SQL, and a customer 360° view."""
+"""The Customers panel: search, a table paged through SQL, and a customer page.
+
+The customer page is summary cards (lifetime value, last purchase, tier, points, open
+complaints, churn risk, owner) above a paged timeline, open tasks and every plugin fact. Tier,
+points and the rest come from plugins' segment fields (``crmkit_fields``), so the panel names no
+plugin: a card whose field no active plugin registers reads "–".
+"""
 
 from __future__ import annotations
 
@@ -9,54 +15,62 @@ import ipywidgets as widgets
 
 from crmkit import CrmError
 from crmkit.display import customer_html
+from crmkit.timeutil import to_iso
 
 from .. import formatting, queries
 from ..facts import customer_facts
-from ..toolkit import Composite, PagedTable, SqlSource, error_html, note_html
+from ..toolkit import Composite, KpiCard, PagedTable, SqlSource, error_html, note_html
 
 SEARCH_COUNT_CAP = 10_000
-ORDERS = (("id, oldest first", ("id", False)), ("id, newest first", ("id", True)),
-          ("name A–Z", ("name", False)), ("name Z–A", ("name", True)))
+# Summary cards taken from plugin fields: (card title, field name, how its value reads).
+FACT_CARDS = (("Tier", "tier", "text"), ("Points", "points_balance", "number"),
+              ("Open complaints", "open_complaints", "number"), ("Churn risk", "p_alive", "rate"))
+TIER_FIELD = "tier"
+LIST_KINDS = {"lifetime_value": "money", "last_purchase": "date"}
+TIMELINE_KINDS = {"amount": "money", "occurred_at": "datetime"}
+TIMELINE_COLUMNS = ("occurred_at", "kind", "amount", "channel", "product", "rep", "notes")
 
 
 class CustomersPanel(Composite):
-    """Search customers, page through them, and open one to see everything about them.
+    """Search customers, page through them, and click one to open its customer page.
 
-    The table pages through SQL (keyset paging on an indexed column), so it behaves the same
-    with a hundred or a million customers. A text search matches name, email or company; its
-    count stops at 10,000 to stay quick on large files. CSS: ``crmkit-customers``,
-    ``crmkit-customer-search``, ``crmkit-customer-order``, ``crmkit-customer-360`` and the parts
-    of the 360° view (``-profile``, ``-facts``, ``-timeline``, ``-tasks``, ``-note``,
-    ``-note-save``).
+    The table pages through SQL (keyset paging on an indexed column: sort by # or name with a
+    header click), so it behaves the same with a hundred or a million customers. A text search
+    matches name, email or company; its count stops at 10,000 to stay quick on large files.
+    CSS: ``crmkit-customers``, ``crmkit-customer-search``, ``crmkit-customer-360`` and the parts
+    of the customer page (``-cards``, ``-profile``, ``-facts``, ``-timeline``, ``-tasks``,
+    ``-note``, ``-note-save``).
     """
 
-    def __init__(self, crm: Any, *, page_size: int = 20, timeline_size: int = 20):
+    def __init__(self, crm: Any, *, page_size: int = 20, timeline_size: int = 10):
         super().__init__("crmkit-customers")
         self.crm = crm
-        self.timeline_size = timeline_size
         self.customer_id: int | None = None
+        self.tier_field = next((f for f in crm.fields if f.name == TIER_FIELD and f.plugin != "core"), None)
         self.search = self.own(widgets.Text(placeholder="name, email or company — Enter to search", description="Search:",
                                             continuous_update=False), "crmkit-customer-search")
-        self.order = self.own(widgets.Dropdown(options=ORDERS, value=ORDERS[0][1], description="Order:"), "crmkit-customer-order")
         self.table = self.own(PagedTable(
-            page_size=page_size, selectable=True, row_label=lambda row: f"#{row['id']} {row['name']}",
-            empty="No customer matches.",
+            page_size=page_size, selectable=True, empty="No customer matches.", crm=crm, kinds=LIST_KINDS,
+            labels={"lifetime_value": "Lifetime value"}, filterable=False, csv_name="customers.csv",
         ))
+        self.cards = self.own(widgets.HBox(layout=widgets.Layout(flex_flow="row wrap", grid_gap="6px")), "crmkit-customer-cards")
         self.profile = self.own(widgets.HTML(), "crmkit-customer-profile")
         self.facts = self.own(widgets.HTML(), "crmkit-customer-facts")
-        self.timeline = self.own(widgets.HTML(), "crmkit-customer-timeline")
+        self.timeline_caption = self.own(widgets.HTML("<b>Timeline</b>"))
+        self.timeline = self.own(PagedTable(
+            page_size=timeline_size, empty="No interactions yet.", crm=crm, kinds=TIMELINE_KINDS,
+            columns=TIMELINE_COLUMNS, labels={"occurred_at": "When"}, csv_name="timeline.csv",
+        ), "crmkit-customer-timeline")
         self.tasks = self.own(widgets.HTML(), "crmkit-customer-tasks")
         self.note = self.own(widgets.Textarea(placeholder="add a note to this customer's history"), "crmkit-customer-note")
         self.note_button = self.own(widgets.Button(description="Add note", icon="sticky-note"), "crmkit-customer-note-save")
         self.note_status = self.own(widgets.HTML(), "crmkit-customer-note-status")
-        note_row = self.own(widgets.HBox([self.note, self.note_button, self.note_status]))
+        note_row = self.own(widgets.HBox([self.note, self.note_button, self.note_status], layout=widgets.Layout(flex_flow="row wrap")))
         self.view = self.own(widgets.VBox([
-            self.profile, self.facts, self.timeline, self.tasks, note_row,
+            self.cards, self.profile, self.timeline_caption, self.timeline, self.tasks, note_row, self.facts,
         ], layout=widgets.Layout(display="none")), "crmkit-customer-360")
-        controls = self.own(widgets.HBox([self.search, self.order]))
-        self.children = [controls, self.table, self.view]
+        self.children = [self.search, self.table, self.view]
         self.watch(self.search, self._searched)
-        self.watch(self.order, self._searched)
         self.table.on_select(self.show)
         self.on_click(self.note_button, self.add_note)
         self.load()
@@ -64,53 +78,62 @@ class CustomersPanel(Composite):
     # --- public API -----------------------------------------------------------------------
 
     def load(self) -> None:
-        """(Re)load the table for the current search text and order."""
+        """(Re)load the table for the current search text (sorted as the headers say)."""
         text = self.search.value.strip()
-        sql, params = queries.customer_list(text or None)
-        order, descending = self.order.value
+        extra = {"lifetime_value": "s.net_spend", "last_purchase": "s.last_purchase_at"}
+        params: dict = {}
+        if self.tier_field is not None:
+            extra["tier"] = self.tier_field.sql
+            params = dict(self.tier_field.params, as_of=to_iso(self.crm.as_of(None)))
+        sql, params = queries.customer_list(text or None, extra=extra, extra_params=params)
+        columns = ("id", "name", "email", "company", "region", "owner", "stage", *extra)
         source = SqlSource(
-            self.crm.db, sql, params, key="id", order=order, descending=descending,
-            columns=queries.CUSTOMER_COLUMNS, count_cap=SEARCH_COUNT_CAP if text else None,
+            self.crm.db, sql, params, key="id", columns=columns, sortable=("id", "name"),
+            count_cap=SEARCH_COUNT_CAP if text else None,
         )
+        sort_by, descending = self.table.body.sort_by, self.table.body.descending
         self.table.set_source(source)
+        if sort_by:
+            self.table.sort(sort_by, descending)
 
     def show(self, customer_id: int, as_of: Any = None) -> None:
-        """Open the 360° view of a customer: profile, plugin facts, timeline and open tasks."""
+        """Open the customer page: summary cards, profile, paged timeline, open tasks, plugin facts."""
         crm = self.crm
         try:
             customer = crm.customers.get(int(customer_id))
         except CrmError as error:
             self.view.layout.display = None
+            self.customer_id = None
+            self.cards.children = ()
             self.profile.value = error_html(str(error))
-            self.facts.value = self.timeline.value = self.tasks.value = ""
+            self.facts.value = self.tasks.value = ""
+            self.timeline.layout.display = "none"  # not the timeline of the customer shown before
             return
         moment = crm.as_of(as_of)
         self.customer_id = customer.id
         self.view.layout.display = None
+        self.timeline.layout.display = None
+        facts = customer_facts(crm, customer.id, moment)
+        self._show_cards(customer, facts)
         self.profile.value = customer_html(customer)
-        self.facts.value = self._facts_html(customer.id, moment)
+        self.facts.value = self._facts_html(facts, moment)
         self.refresh_history()
 
     def refresh_history(self) -> None:
-        """Re-read the shown customer's timeline and open tasks."""
+        """Re-read the shown customer's timeline (from its newest page) and open tasks."""
         if self.customer_id is None:
             return
-        crm = self.crm
-        history = crm.interactions.history(self.customer_id, limit=self.timeline_size)
-        rows = [
-            {"when": i.occurred_at, "kind": i.kind, "amount": i.amount, "channel": i.channel,
-             "product": i.product, "rep": i.rep, "notes": i.notes}
-            for i in history
-        ]
-        total = crm.interactions.count(self.customer_id)
-        caption = f"<b>Interactions</b> (latest {len(rows)} of {total:,})"
-        self.timeline.value = caption + formatting.table(
-            rows, ("when", "kind", "amount", "channel", "product", "rep", "notes"), empty="No interactions yet.",
-        )
-        tasks = crm.tasks.open(customer_id=self.customer_id, limit=50)
-        task_rows = [{"id": t.id, "kind": t.kind, "due": t.due_at, "owner": t.owner, "reason": t.reason, "from": t.source} for t in tasks]
+        sql, params = queries.customer_timeline(self.customer_id)
+        self.timeline.set_source(SqlSource(
+            self.crm.db, sql, params, key="id", order="occurred_at", descending=True,
+            sortable=("occurred_at", "id"),
+        ))
+        fmt = formatting.formatter(self.crm)
+        tasks = self.crm.tasks.open(customer_id=self.customer_id, limit=50)
+        task_rows = [{"id": t.id, "kind": t.kind, "due": fmt.date(t.due_at) if t.due_at else None, "owner": t.owner,
+                      "reason": t.reason, "from": t.source} for t in tasks]
         self.tasks.value = "<b>Open tasks</b>" + formatting.table(
-            task_rows, ("id", "kind", "due", "owner", "reason", "from"), empty="No open tasks.",
+            task_rows, ("id", "kind", "due", "owner", "reason", "from"), empty="No open tasks.", crm=self.crm,
         )
 
     def add_note(self) -> None:
@@ -127,21 +150,49 @@ class CustomersPanel(Composite):
         self.note.value = ""
         self.note_status.value = note_html("note added", "crmkit-customer-note-added")
         self.refresh_history()
+        self.load()
 
     # --- internals ------------------------------------------------------------------------
 
     def _searched(self, change) -> None:
         self.load()
 
-    def _facts_html(self, customer_id: int, moment) -> str:
-        facts = customer_facts(self.crm, customer_id, moment)
+    def _show_cards(self, customer, facts: list[dict]) -> None:
+        crm = self.crm
+        summary = crm.db.execute(
+            "SELECT net_spend, last_purchase_at FROM customer_summary WHERE customer_id = :id", {"id": customer.id},
+        ).fetchone()
+        net, last = (summary[0], summary[1]) if summary else (None, None)
+        by_name = {f["name"]: f["value"] for f in facts if f["error"] is None}
+        cards = [("Lifetime value", net, "money"), ("Last purchase", last, "date")]
+        for title, name, kind in FACT_CARDS:
+            value = by_name.get(name)
+            if name == "p_alive" and value is not None:
+                value = 1 - float(value)
+            cards.append((title, value, kind))
+        cards.append(("Owner", customer.owner, "text"))
+        made = []
+        for title, value, kind in cards:
+            card = KpiCard(title, value, fmt=kind, crm=crm)
+            card.add_class("crmkit-customer-card")
+            made.append(self.own(card))
+        for old in self.cards.children:
+            if old in self._owned:
+                self._owned.remove(old)
+            old.close()
+        self.cards.children = made
+
+    def _facts_html(self, facts: list[dict], moment) -> str:
         if not facts:
             return "<b>Plugin facts</b>" + note_html("No active plugin adds customer fields.")
+        kinds = {"money": "amount", "number": "number", "bool": "text"}
         rows = []
+        fmt = formatting.formatter(self.crm)
         for fact in facts:
-            value = fact["error"] if fact["error"] else fact["value"]
-            rows.append({"plugin": fact["plugin"], "fact": fact["name"], "value": value, "meaning": fact["description"]})
+            value = fact["error"] if fact["error"] else formatting.cell(fact["value"], kinds.get(fact["type"], "text"), self.crm)
+            rows.append({"fact": formatting.label(fact["name"]), "value": value, "from": fact["plugin"], "meaning": fact["description"]})
         return (
-            f"<b>Plugin facts</b> <span style='color:#666'>(as of {escape(f'{moment:%Y-%m-%d %H:%M}')} UTC)</span>"
-            + formatting.table(rows, ("plugin", "fact", "value", "meaning"))
+            f"<details class='crmkit-customer-all-facts'><summary><b>All plugin facts</b> "
+            f"<span style='color:#666'>(as of {escape(fmt.datetime(moment))})</span></summary>"
+            + formatting.table(rows, ("fact", "value", "from", "meaning")) + "</details>"
         )

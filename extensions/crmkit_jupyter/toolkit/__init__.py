@@ -1,4 +1,5 @@
-"""The widget toolkit panels are built from: paged SQL tables, KPI cards, charts, a rule editor.
+"""The widget toolkit panels are built from: paged SQL tables (sorted, filtered, exported,
+clicked), KPI cards, Vega-Lite charts, a rule editor.
 
 Plugins import it inside their panel factories only (``from crmkit_jupyter import toolkit``), so
 a plugin still works where Jupyter is not installed. See docs/jupyter.md, "Writing a panel".
@@ -10,8 +11,9 @@ from .kpi import KpiCard
 from .paged_table import PagedTable
 from .rule_editor import RuleEditor
 from .sources import ListSource, PageSource, SqlSource
+from .table_view import TableView
 
 __all__ = [
     "ChartView", "Composite", "KpiCard", "ListSource", "PageSource", "PagedTable", "RuleEditor",
-    "SqlSource", "error_html", "error_message", "note_html", "run_busy",
+    "SqlSource", "TableView", "error_html", "error_message", "note_html", "run_busy",
 ]

@@ -18,8 +18,10 @@ class KpiCard(widgets.HTML):
     """A small card: ``title``, the ``figure``, its change from ``previous`` and a ``note``.
 
     ``good`` says which direction is good news ("up" or "down"; colours the change).
-    ``fmt`` turns the figure into text (default: thousands separators; ``"percent"`` for a
-    ratio shown as a percentage). Setting any trait redraws the card. CSS: ``crmkit-kpi``,
+    ``fmt`` turns the figure into text: a function, or a kind of the core formatter (``number``,
+    ``money`` for minor units, ``amount`` for major units, ``rate`` — also ``"percent"`` — for a
+    ratio shown as a percentage whose change reads in points); default: by the value's type.
+    ``crm`` gives the locale and currency. Setting any trait redraws the card. CSS: ``crmkit-kpi``,
     with ``crmkit-kpi-title``, ``crmkit-kpi-figure``, ``crmkit-kpi-delta``, ``crmkit-kpi-note``
     inside.
     """
@@ -31,8 +33,9 @@ class KpiCard(widgets.HTML):
     good = traitlets.Enum(("up", "down"), "up", help="Which direction of change is good news.")
 
     def __init__(self, title: str, figure: Any = None, *, previous: Any = None, note: str = "",
-                 good: str = "up", fmt: str | Callable[[Any], str] | None = None, **kwargs: Any):
-        self._fmt = fmt
+                 good: str = "up", fmt: str | Callable[[Any], str] | None = None, crm: Any = None, **kwargs: Any):
+        self._fmt = "rate" if fmt == "percent" else fmt
+        self._formatter = formatting.formatter(crm)
         super().__init__(**kwargs)
         self.add_class("crmkit-kpi")
         self.layout.min_width = "160px"
@@ -46,13 +49,9 @@ class KpiCard(widgets.HTML):
 
     def show(self, value: Any) -> str:
         """The text of a value as this card formats it."""
-        if value is None:
-            return "–"
         if callable(self._fmt):
-            return self._fmt(value)
-        if self._fmt == "percent":
-            return f"{float(value) * 100:.1f}%"
-        return formatting.text(value)
+            return self._fmt(value) if value is not None else formatting.MISSING
+        return self._formatter.value(value, self._fmt)
 
     @property
     def change(self) -> Any:
@@ -69,12 +68,15 @@ class KpiCard(widgets.HTML):
         delta_html = ""
         delta = self.change
         if delta is not None:
-            sign = "+" if delta > 0 else ""
             colour = _FLAT if delta == 0 else (_GOOD if (delta > 0) == (self.good == "up") else _BAD)
-            shown = f"{float(delta) * 100:+.1f} pts" if self._fmt == "percent" else sign + self.show(delta)
+            if callable(self._fmt):
+                shown = ("+" if delta > 0 else "") + self.show(delta)
+            else:
+                shown = self._formatter.change(delta, self._fmt)
             relative = ""
-            if self._fmt != "percent" and self.previous:
-                relative = f" ({float(delta) / float(self.previous) * 100:+.1f}%)"
+            if self._fmt != "rate" and self.previous:
+                ratio = float(delta) / float(self.previous)
+                relative = f" ({'+' if ratio > 0 else '-' if ratio < 0 else ''}{self._formatter.rate(abs(ratio))})"
             delta_html = f"<div class='crmkit-kpi-delta' style='color:{colour}'>{escape(shown + relative)}</div>"
         note_html = f"<div class='crmkit-kpi-note' style='color:#666;font-size:85%'>{escape(self.note)}</div>" if self.note else ""
         self.value = (

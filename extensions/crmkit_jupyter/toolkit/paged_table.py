@@ -1,4 +1,4 @@
-"""A table that pages through a source one page at a time (first, previous, next, last)."""
+"""A table that pages through a source one page at a time, sorted and filtered by the source."""
 
 from __future__ import annotations
 
@@ -9,18 +9,31 @@ import ipywidgets as widgets
 import traitlets
 
 from .. import formatting
-from .base import Composite, error_html
+from .base import Composite
+from .export import csv_link
 from .sources import PageSource
+from .table_view import TableView
 
 
 class PagedTable(Composite):
     """Rows of a :class:`PageSource`, ``page_size`` at a time; only the shown page is fetched.
 
-    ``columns`` picks and orders the columns (default: the source's), ``labels`` renames headers,
-    ``formatters`` turn values into text. With ``selectable=True`` a drop-down lists the rows of
-    the page; choosing one sets :attr:`selected` (the row's key) and calls the callbacks given to
-    :meth:`on_select`. CSS classes: ``crmkit-paged-table`` on the whole, ``crmkit-page-status``,
-    ``crmkit-page-body``, ``crmkit-page-first/prev/next/last`` and ``crmkit-page-select``.
+    ``columns`` picks and orders the columns (default: the source's), ``labels`` renames headers
+    (default: the column name in words), ``kinds`` says how a column's values read (``id``,
+    ``number``, ``money``, ``percent``, ``date``, ``datetime``, ``text``; default from the value,
+    ids plain), ``formatters`` override that per column with a function. ``money`` values are
+    integer minor units, shown with the currency of ``crm`` (through the core formatter).
+
+    A click on a header the source can sort by (:attr:`PageSource.sortable`) sorts by it (again:
+    the other way); the source sorts, so sorting a million rows costs one page. When the source
+    is filterable a filter box narrows the rows. "CSV" writes the shown rows (filtered and
+    sorted, up to :data:`CSV_LIMIT`) through the core's CSV writer to a download link. With
+    ``selectable=True`` a click on a row sets :attr:`selected` (the row's key) and calls the
+    callbacks given to :meth:`on_select`.
+
+    CSS classes: ``crmkit-paged-table`` on the whole, ``crmkit-page-status``, ``crmkit-page-body``
+    (a :class:`~crmkit_jupyter.toolkit.TableView`), ``crmkit-page-first/prev/next/last``,
+    ``crmkit-page-filter``, ``crmkit-page-csv`` and ``crmkit-page-download``.
     """
 
     page_size = traitlets.Int(25, help="Rows per page.")
@@ -28,22 +41,28 @@ class PagedTable(Composite):
 
     def __init__(
         self, source: PageSource | None = None, *, columns: Sequence[str] | None = None,
-        labels: dict[str, str] | None = None, formatters: dict[str, Callable[[Any], str]] | None = None,
-        page_size: int = 25, selectable: bool = False, row_label: Callable[[dict], str] | None = None,
-        empty: str = "No rows.",
+        labels: dict[str, str] | None = None, kinds: dict[str, str] | None = None,
+        formatters: dict[str, Callable[[Any], str]] | None = None, page_size: int = 25,
+        selectable: bool = False, empty: str = "No rows.", crm: Any = None, filterable: bool = True,
+        csv_name: str = "table.csv", **legacy: Any,
     ):
         super().__init__("crmkit-paged-table")
+        legacy.pop("row_label", None)  # the drop-down it labelled is gone: rows are clicked
+        if legacy:
+            raise TypeError(f"unexpected arguments: {', '.join(legacy)}")
         self.page_size = page_size
         self._columns = tuple(columns) if columns else None
         self.labels = dict(labels or {})
+        self.kinds = dict(kinds or {})
         self.formatters = dict(formatters or {})
-        self.empty = empty
-        self.row_label = row_label
+        self.crm = crm
+        self.csv_name = csv_name
         self.rows: list[dict] = []
         self.start = 0  # 0-based position of the first shown row; None when unknown
         self.total: int | None = None
         self.exact = True
         self.error: str | None = None
+        self.base: PageSource | None = None  # the source as given: sorting and filtering start from it
         self.source: PageSource | None = None
 
         self.first_button = self.own(widgets.Button(description="«", tooltip="First page", layout=_narrow()), "crmkit-page-first")
@@ -51,16 +70,28 @@ class PagedTable(Composite):
         self.next_button = self.own(widgets.Button(description="›", tooltip="Next page", layout=_narrow()), "crmkit-page-next")
         self.last_button = self.own(widgets.Button(description="»", tooltip="Last page", layout=_narrow()), "crmkit-page-last")
         self.status = self.own(widgets.HTML(), "crmkit-page-status")
-        self.body = self.own(widgets.HTML(), "crmkit-page-body")
-        self.chooser = self.own(widgets.Dropdown(description="Open:", options=[], value=None), "crmkit-page-select")
-        bar = self.own(widgets.HBox([self.first_button, self.prev_button, self.next_button, self.last_button, self.status]))
+        self.filter = self.own(widgets.Text(placeholder="filter rows — Enter", continuous_update=False,
+                                            layout=widgets.Layout(width="220px", display="none")), "crmkit-page-filter")
+        self.csv_button = self.own(widgets.Button(description="CSV", icon="download", tooltip="Export the shown rows as CSV",
+                                                  layout=widgets.Layout(width="80px")), "crmkit-page-csv")
+        self.download = self.own(widgets.HTML(), "crmkit-page-download")
+        self.body = self.own(TableView(clickable=selectable, empty=empty), "crmkit-page-body")
+        bar = self.own(widgets.HBox(
+            [self.first_button, self.prev_button, self.next_button, self.last_button, self.status,
+             self.filter, self.csv_button, self.download],
+            layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
+        ))
+        self.filterable = filterable
         self.on_click(self.first_button, self.first_page)
         self.on_click(self.prev_button, self.prev_page)
         self.on_click(self.next_button, self.next_page)
         self.on_click(self.last_button, self.last_page)
-        self.watch(self.chooser, self._chosen)
+        self.on_click(self.csv_button, self.export)
+        self.watch(self.filter, self._filtered)
         self.watch(self, self._resized, "page_size")
-        self.children = [bar, self.body] + ([self.chooser] if selectable else [])
+        self.body.on_sort(self.sort)
+        self.body.on_row(self._clicked)
+        self.children = [bar, self.body]
         if source is not None:
             self.set_source(source)
 
@@ -72,12 +103,20 @@ class PagedTable(Composite):
             return self._columns
         return tuple(self.source.columns) if self.source is not None else ()
 
-    def set_source(self, source: PageSource, count: tuple[int, bool] | None = None) -> None:
-        """Show another source (e.g. after a new search) from its first page.
+    @property
+    def empty(self) -> str:
+        return self.body.empty
 
-        ``count`` is the source's ``count()`` when the caller has it already (saves a query).
-        """
-        self.source = source
+    def set_source(self, source: PageSource, count: tuple[int, bool] | None = None) -> None:
+        """Show another source (e.g. after a new search) from its first page, unsorted and
+        unfiltered. ``count`` is the source's ``count()`` when the caller has it already."""
+        self.base = self.source = source
+        self.body.sort_by, self.body.descending = "", False
+        self.filter.unobserve(self._filtered, "value")
+        self.filter.value = ""
+        self.filter.observe(self._filtered, "value")
+        self.filter.layout.display = None if self.filterable and source.filterable else "none"
+        self.download.value = ""
         self.refresh(count)
 
     def refresh(self, count: tuple[int, bool] | None = None) -> None:
@@ -90,6 +129,31 @@ class PagedTable(Composite):
             return self.source.page(self.page_size), 0
 
         self._go(fetch)
+
+    def sort(self, column: str, descending: bool | None = None) -> None:
+        """Sort by ``column`` (a header click): ascending first, the other way on the next call
+        for the same column; ``descending`` forces a direction. Keeps the filter."""
+        if self.base is None or column not in self.base.sortable:
+            return
+        if descending is None:
+            descending = column == self.body.sort_by and not self.body.descending
+        self.body.sort_by, self.body.descending = column, descending
+        self._reshape()
+
+    def apply_filter(self, text: str) -> None:
+        """Show only rows containing ``text`` (what typing in the filter box does)."""
+        self.filter.value = text
+
+    def export(self) -> str:
+        """The shown rows (filtered and sorted, up to :data:`CSV_LIMIT`) as CSV text; also put
+        into a download link next to the button."""
+        if self.source is None:
+            return ""
+        from .export import csv_text
+
+        text, rows = csv_text(self.source, self.columns, self._label, self._csv_value)
+        self.download.value = csv_link(text, self.csv_name, rows)
+        return text
 
     def first_page(self) -> None:
         """Show the first page."""
@@ -124,25 +188,54 @@ class PagedTable(Composite):
         self._go(fetch)
 
     def on_select(self, callback: Callable[[Any], Any], remove: bool = False) -> None:
-        """Call ``callback(key)`` when a row is chosen in the drop-down."""
+        """Call ``callback(key)`` when a row is clicked."""
         self._register("select", callback, remove)
 
     def select(self, key: Any) -> None:
-        """Select a row by key, as if chosen in the drop-down, and fire the callbacks."""
+        """Select a row by key, as if it were clicked, and fire the callbacks."""
         self.selected = key
         self._fire("select", key)
 
+    def text(self, row: dict, column: str) -> str:
+        """A cell as the table shows it."""
+        value = row.get(column)
+        if column in self.formatters:
+            return self.formatters[column](value)
+        return formatting.cell(value, self._kind(column, value), self.crm)
+
     # --- internals ------------------------------------------------------------------------
 
-    def _ok(self) -> bool:
-        return self.error is None
+    def _label(self, column: str) -> str:
+        return self.labels.get(column) or formatting.label(column)
+
+    def _kind(self, column: str, value: Any) -> str:
+        if column in self.kinds:
+            return self.kinds[column]
+        key = self.source.key if self.source is not None else "id"
+        return formatting.kind_of(column, value, key)
+
+    def _csv_value(self, row: dict, column: str) -> Any:
+        value = row.get(column)
+        if column in self.formatters or value is None:
+            return self.text(row, column) if value is not None else ""
+        return formatting.raw(value, self._kind(column, value), self.crm)
+
+    def _reshape(self) -> None:
+        source = self.base
+        if self.body.sort_by:
+            source = source.with_order(self.body.sort_by, self.body.descending)
+        text = self.filter.value.strip()
+        if text and source.filterable:
+            source = source.filtered(text)
+        self.source = source
+        self.download.value = ""
+        self.refresh()
 
     def _fail(self, error: BaseException) -> None:
         self.error = str(error) or type(error).__name__
         self.rows = []
-        self.body.value = error_html(self.error)
+        self.body.error = self.error
         self.status.value = ""
-        self.chooser.options = []
 
     def _try(self, fetch: Callable[[], list[dict]]) -> list[dict] | None:
         try:
@@ -165,23 +258,19 @@ class PagedTable(Composite):
         self.error = None
         self.rows = rows
         self.start = start
-        self.body.value = formatting.table(
-            rows, self.columns, labels=self.labels, formatters=self.formatters, empty=self.empty,
-        )
+        sortable = set(self.base.sortable) if self.base is not None else set()
+        first = rows[0] if rows else {}
+        header = [
+            {"key": c, "label": self._label(c), "sortable": c in sortable,
+             "align": "right" if self._kind(c, first.get(c)) in formatting.RIGHT_ALIGNED else "left"}
+            for c in self.columns
+        ]
+        self.body.show(header, [[self.text(row, c) for c in self.columns] for row in rows])
         self.status.value = f"<span class='crmkit-page-status-text'>{escape(self._status_text())}</span>"
         at_start = start == 0 or not rows
         at_end = not rows or (self.exact and start is not None and self.total is not None and start + len(rows) >= self.total)
         self.first_button.disabled = self.prev_button.disabled = at_start
         self.next_button.disabled = self.last_button.disabled = at_end
-        key = self.source.key if self.source is not None else "id"
-        labeller = self.row_label or (lambda row: " · ".join(formatting.text(row.get(c)) for c in self.columns[:3]))
-        options = [(labeller(row), row.get(key)) for row in rows]
-        self.chooser.unobserve(self._chosen, "value")
-        try:
-            self.chooser.options = options
-            self.chooser.value = self.selected if self.selected in [v for _, v in options] else None
-        finally:
-            self.chooser.observe(self._chosen, "value")
 
     def _status_text(self) -> str:
         total = "?" if self.total is None else f"{self.total:,}" + ("" if self.exact else "+")
@@ -191,9 +280,14 @@ class PagedTable(Composite):
             return f"{len(self.rows):,} rows of {total}"
         return f"rows {self.start + 1:,}–{self.start + len(self.rows):,} of {total}"
 
-    def _chosen(self, change) -> None:
-        if change["new"] is not None:
-            self.select(change["new"])
+    def _clicked(self, index: int) -> None:
+        key = self.source.key if self.source is not None else "id"
+        if 0 <= index < len(self.rows):
+            self.select(self.rows[index].get(key))
+
+    def _filtered(self, change) -> None:
+        if self.base is not None:
+            self._reshape()
 
     def _resized(self, change) -> None:
         if self.source is not None:

@@ -124,12 +124,14 @@ class RuleEditor(Composite):
         self.count = None
         self.message_html.value = error_html(shown, "crmkit-rule-invalid") if message else note_html(shown)
         self.count_html.value = ""
+        self.preview.layout.display = "none"  # members of an earlier rule must not pass for this one's
 
     def _count(self) -> None:
         try:
             compiled = self.crm.segments.compile(self.rule, self.as_of)
             sql, params = queries.rule_members(compiled)
-            source = SqlSource(self.crm.db, sql, params, columns=queries.MEMBER_COLUMNS)
+            source = SqlSource(self.crm.db, sql, params, columns=queries.MEMBER_COLUMNS, sortable=("id", "name"),
+                               search=("name", "email"))
             total, _ = source.count()
         except CrmError as error:
             self._invalid(str(error), str(error))
@@ -140,3 +142,4 @@ class RuleEditor(Composite):
             f"<span style='color:#666'>(as of {self.as_of:%Y-%m-%d %H:%M} UTC)</span>"
         )
         self.preview.set_source(source, (total, True))
+        self.preview.layout.display = None

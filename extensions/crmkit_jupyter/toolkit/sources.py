@@ -2,7 +2,9 @@
 
 A source answers two questions: how many rows there are (:meth:`PageSource.count`) and which rows
 come before or after a given row in its order (:meth:`PageSource.page`). The table never asks
-for more than one page, so a source over a million customers costs what one page costs.
+for more than one page, so a source over a million customers costs what one page costs. A source
+also knows which columns it can sort by (:attr:`PageSource.sortable`) and makes sorted
+(:meth:`PageSource.with_order`) and filtered (:meth:`PageSource.filtered`) copies of itself.
 """
 
 from __future__ import annotations
@@ -11,12 +13,18 @@ from typing import Any, Sequence
 
 from .. import queries
 
+FILTER_COUNT_CAP = 10_000
+
 
 class PageSource:
     """The interface :class:`~crmkit_jupyter.toolkit.PagedTable` pages through."""
 
     columns: tuple[str, ...] = ()
     key: str = "id"
+    order: str = "id"
+    descending: bool = False
+    sortable: tuple[str, ...] = ()
+    filterable: bool = False
 
     def count(self) -> tuple[int, bool]:
         """``(n, exact)``: the number of rows, or a lower bound when ``exact`` is False."""
@@ -27,13 +35,24 @@ class PageSource:
         row of a previous page, or the ``last`` ones."""
         raise NotImplementedError
 
+    def with_order(self, order: str, descending: bool = False) -> "PageSource":
+        """The same rows sorted by ``order`` (one of :attr:`sortable`)."""
+        raise NotImplementedError
+
+    def filtered(self, text: str) -> "PageSource":
+        """The rows containing ``text`` in one of their searched columns (only if :attr:`filterable`)."""
+        raise NotImplementedError
+
 
 class SqlSource(PageSource):
-    """The rows of one SELECT statement, paged by SQLite with keyset paging.
+    """The rows of one SELECT statement, paged by the database with keyset paging.
 
     ``sql`` is a plain SELECT (no ORDER BY, no LIMIT) with named parameters in ``params``; its
     result must have a unique, non-null ``key`` column. ``order`` is the column pages are sorted
     by (default: the key); it must be non-null, and for speed an index should cover it.
+    ``sortable`` lists the columns a table may sort by (default: the key and ``order``): name
+    only non-null columns an index covers, so every sorted page stays one index seek.
+    ``search`` lists the columns :meth:`filtered` matches text in (no filter without it).
     ``count_cap`` stops counting after that many rows (useful for text searches over millions
     of rows, whose exact count would read every row).
     """
@@ -41,6 +60,7 @@ class SqlSource(PageSource):
     def __init__(
         self, db, sql: str, params: dict | None = None, *, key: str = "id", order: str | None = None,
         descending: bool = False, columns: Sequence[str] | None = None, count_cap: int | None = None,
+        sortable: Sequence[str] | None = None, search: Sequence[str] = (),
     ):
         self.db = db
         self.sql = sql
@@ -49,6 +69,9 @@ class SqlSource(PageSource):
         self.order = queries.identifier(order or key)
         self.descending = descending
         self.count_cap = count_cap
+        self.sortable = tuple(queries.identifier(c) for c in (sortable or dict.fromkeys((self.key, self.order))))
+        self.search = tuple(queries.identifier(c) for c in search)
+        self.filterable = bool(self.search)
         self.columns = tuple(columns) if columns else self._result_columns()
 
     def _result_columns(self) -> tuple[str, ...]:
@@ -75,24 +98,46 @@ class SqlSource(PageSource):
         rows = queries.run(self.db, sql, params)
         return rows[::-1] if direction in ("before", "last") else rows
 
-    def with_order(self, order: str, descending: bool = False) -> "SqlSource":
-        """The same rows sorted by another column."""
+    def _copy(self, sql: str, params: dict, order: str, descending: bool, count_cap: int | None) -> "SqlSource":
         return SqlSource(
-            self.db, self.sql, self.params, key=self.key, order=order, descending=descending,
-            columns=self.columns, count_cap=self.count_cap,
+            self.db, sql, params, key=self.key, order=order, descending=descending, columns=self.columns,
+            count_cap=count_cap, sortable=self.sortable, search=self.search,
         )
+
+    def with_order(self, order: str, descending: bool = False) -> "SqlSource":
+        """The same rows sorted by another column (one of :attr:`sortable`)."""
+        if order not in self.sortable:
+            raise ValueError(f"cannot sort by {order!r}; sortable: {', '.join(self.sortable)}")
+        return self._copy(self.sql, self.params, order, descending, self.count_cap)
+
+    def filtered(self, text: str) -> "SqlSource":
+        """The rows with ``text`` anywhere in one of the :attr:`search` columns (case-insensitive
+        for ASCII); the count stops at :data:`FILTER_COUNT_CAP`. Empty text: the same rows."""
+        if not self.search:
+            raise ValueError("this table has no searchable columns")
+        if not text.strip():
+            return self
+        sql, params = queries.filter_query(self.sql, self.search, text)
+        cap = min(self.count_cap or FILTER_COUNT_CAP, FILTER_COUNT_CAP)
+        return self._copy(sql, dict(self.params, **params), self.order, self.descending, cap)
 
 
 class ListSource(PageSource):
     """A short list of rows already in memory (a rep list, a KPI breakdown), paged in Python.
 
-    For anything that grows with the number of customers use :class:`SqlSource`.
+    Every column is sortable (missing values last) and every column is searched by
+    :meth:`filtered`. For anything that grows with the number of customers use
+    :class:`SqlSource`.
     """
+
+    filterable = True
 
     def __init__(self, rows: Sequence[dict], *, key: str | None = None, columns: Sequence[str] | None = None):
         self.rows = [dict(r) for r in rows]
         self.columns = tuple(columns) if columns else (tuple(self.rows[0]) if self.rows else ())
         self.key = key or "_position"
+        self.order = self.key
+        self.sortable = self.columns
         if key is None:
             for position, row in enumerate(self.rows):
                 row["_position"] = position
@@ -116,3 +161,32 @@ class ListSource(PageSource):
         if last:
             return self.rows[-limit:] if limit else []
         return self.rows[:limit]
+
+    def _copy(self, rows: list[dict], order: str, descending: bool) -> "ListSource":
+        copy = ListSource([], key=self.key, columns=self.columns)
+        copy.rows, copy.order, copy.descending = rows, order, descending
+        return copy
+
+    def with_order(self, order: str, descending: bool = False) -> "ListSource":
+        """The same rows sorted by ``order``; missing values last whichever the direction."""
+        if order not in self.columns:
+            raise ValueError(f"cannot sort by {order!r}; columns: {', '.join(self.columns)}")
+        present = [r for r in self.rows if r.get(order) is not None]
+        missing = [r for r in self.rows if r.get(order) is None]
+        present.sort(key=lambda r: _sort_key(r[order]), reverse=descending)
+        return self._copy(present + missing, order, descending)
+
+    def filtered(self, text: str) -> "ListSource":
+        """The rows with ``text`` (case-insensitive) in the text of any column."""
+        needle = text.strip().casefold()
+        if not needle:
+            return self
+        rows = [r for r in self.rows if any(needle in str(r.get(c, "")).casefold() for c in self.columns if r.get(c) is not None)]
+        return self._copy(rows, self.order, self.descending)
+
+
+def _sort_key(value: Any) -> tuple:
+    # Numbers before text, so a column mixing both sorts without a TypeError.
+    if isinstance(value, (int, float)) or hasattr(value, "as_tuple"):
+        return (0, value, "")
+    return (1, 0, str(value))
