@@ -177,14 +177,20 @@ def import_file(
         checker = _Checker(crm, kind, plan, source_path.name, times, create_customers=create_customers,
                            key=_key_field(plan, key, source.columns), max_future=max_future)
         try:
-            for batch in _batches(source, plan, progress):
-                checker.check(batch)
+            from .columnar import columnar_import
+
+            columnar = columnar_import(checker, source, source_path, codec, times, file_format)
+            if columnar is not None:
+                columnar.check(progress)
+            else:
+                for batch in _batches(source, plan, progress):
+                    checker.check(batch)
             problems = checker.problems = sorted(checker.problems, key=lambda p: p.row)
             if report_path is not None:
                 write_report(problems, report_path)
             if problems and not skip_invalid:
                 raise ImportRefused(problems, report_path)
-            added, updated = checker.write(progress)
+            added, updated = (columnar or checker).write(progress)
         finally:
             checker.close()
     return ImportResult(
@@ -341,25 +347,40 @@ class _CsvSource(_Source):
     def done(self) -> int:
         return self._lines.bytes_read
 
+    @property
+    def delimiter(self) -> str:
+        return self._reader.delimiter
+
+    @property
+    def header_end(self) -> tuple[int, int]:
+        """(bytes, lines) the header takes, BOM included: where the rows start."""
+        return self._lines.bytes_read, self._lines.line
+
     def rows(self):
-        # Broken structure (an unclosed or stray quote, an unquoted delimiter) refuses the whole
-        # file, even with skip_invalid: the rows after it cannot be told apart reliably.
-        records = self._records
-        while True:
-            try:
-                start, end, record = next(records)
-            except StopIteration:
-                return
-            except CsvSyntaxError as error:
-                raise CrmError(f"{self._name} was not imported: {error}") from None
-            if not any(cell.strip() for cell in record):
-                continue
-            bad = [self._lines.bad_lines.pop(n) for n in range(start, end + 1) if n in self._lines.bad_lines]
-            cells = {column: _unquote(cell) for column, cell in zip(self.columns, record)}
-            yield start, cells, "; ".join(bad) or None
+        return _csv_rows(self._records, self._lines, self.columns, self._name)
 
     def close(self) -> None:
         self._handle.close()
+
+
+def _csv_rows(records: Iterator[tuple[int, int, list[str]]], lines: _LineDecoder, columns: list[str], name: str, offset: int = 0):
+    """(row number, cells, error) of strict CSV records; ``offset`` is added to the record's line
+    numbers (a part of a file read on its own)."""
+    # Broken structure (an unclosed or stray quote, an unquoted delimiter) refuses the whole
+    # file, even with skip_invalid: the rows after it cannot be told apart reliably.
+    while True:
+        try:
+            start, end, record = next(records)
+        except StopIteration:
+            return
+        except CsvSyntaxError as error:
+            raise CrmError(f"{name} was not imported: {CsvSyntaxError(error.line + offset, error.reason)}") from None
+        start, end = start + offset, end + offset
+        if not any(cell.strip() for cell in record):
+            continue
+        bad = [lines.bad_lines.pop(n) for n in range(start, end + 1) if n in lines.bad_lines]
+        cells = {column: _unquote(cell) for column, cell in zip(columns, record)}
+        yield start, cells, "; ".join(bad) or None
 
 
 class _JsonLinesSource(_Source):
@@ -1087,6 +1108,22 @@ class _Checker:
         self.staging.executemany("UPDATE new_customers SET id = ? WHERE key = ?", list(zip(ids, keys)))
         self.customers_added = len(ids)
 
+    def audit_run(self, added: int, updated: int) -> None:
+        """The audit entry of the import (none when it changed nothing)."""
+        if added or updated or self.customers_added:  # a file whose every row is already recorded changes nothing
+            self.crm.audit.record(
+                "import.run", "file", self.name,
+                after={"kind": self.kind, "added": added, "updated": updated, "skipped": len({p.row for p in self.problems}),
+                       **({"already_recorded": self.already_recorded} if self.already_recorded else {}),
+                       **({"customers_added": self.customers_added} if self.customers_added else {})},
+            )
+
+    def staged_rows(self, first: int, last: int) -> list[dict]:
+        """The staged rows (as written) from row ``first`` to ``last``, in row order."""
+        return [json.loads(payload) for (payload,) in self.staging.execute(
+            "SELECT payload FROM staged WHERE row BETWEEN ? AND ? ORDER BY row", [first, last],
+        )]
+
     def write(self, progress: Progress | None) -> tuple[int, int]:
         """Write the staged rows in one transaction; returns (added, updated)."""
         total = self.staging.execute("SELECT count(*) FROM staged").fetchone()[0]
@@ -1102,13 +1139,7 @@ class _Checker:
             else:
                 recorded = crm.interactions.record_many(self._staged(progress, total))
                 added, updated, self.already_recorded = recorded.count, 0, recorded.skipped
-            if added or updated or self.customers_added:  # a file whose every row is already recorded changes nothing
-                crm.audit.record(
-                    "import.run", "file", self.name,
-                    after={"kind": self.kind, "added": added, "updated": updated, "skipped": len({p.row for p in self.problems}),
-                           **({"already_recorded": self.already_recorded} if self.already_recorded else {}),
-                           **({"customers_added": self.customers_added} if self.customers_added else {})},
-                )
+            self.audit_run(added, updated)
         if progress is not None:
             progress("write", total, total)
         return added, updated

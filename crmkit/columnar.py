@@ -1,0 +1,379 @@
+"""The columnar path of an interactions import from CSV: whole columns at a time.
+
+The file is cut into chunks of whole lines (a few megabytes each). A chunk of plain lines (no
+quote, no blank line, no export formula guard, valid UTF-8, the header's number of cells) is read
+by pyarrow's CSV reader and checked and converted column by column: times, kinds, exact money
+in integer minor units (integer arithmetic on the digits, never a float), text limits, and the
+customer references resolved with one query per reference kind and chunk. Any chunk that is not
+plain, or has a single value these checks cannot vouch for, goes through the row-by-row checks
+of :mod:`crmkit.importing` instead, which report its problems exactly as before (row, column,
+field, value, reason). A plain chunk ends where the next one starts, so structure errors still
+name their line.
+
+Like the row path it runs in two passes: the check reads every chunk; unless a bad row was
+found (and ``skip_invalid`` is false) the write pass reads the file again and hands each chunk
+to ``crm.interactions.record_checked`` in one transaction, so plugins hear of every chunk
+through ``crmkit_interactions_recorded``. Memory holds one chunk at a time.
+
+It applies to interactions from a UTF-8 CSV whose columns feed the plain fields (the customer
+references, kind, occurred_at, amount, channel, product, category, rep, notes) without
+``--key``, ``--create-customers``, ``--date-format`` or ``--timezone``; everything else takes
+the row path. It needs pyarrow (``pip install 'crmkit[fast]'``); without it every import takes
+the row path.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from itertools import repeat
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+from .csvread import StrictReader
+from .errors import CrmError
+from .importing import _batches, _Checker, _csv_rows, _CsvSource, _LineDecoder, _Source, Progress
+from .interactions import CHECKED_COLUMNS
+from .store import json_values
+
+if TYPE_CHECKING:
+    from .crm import CRM
+
+#: Bytes read at a time (then up to the end of the line, or of a quoted cell running on).
+CHUNK_BYTES = 1 << 20
+TEXT_LIMITS = {"channel": 50, "product": 200, "category": 100, "rep": 100, "notes": 10_000}
+REFERENCES = ("customer_id", "customer_external_id", "customer_email")
+FIELDS = frozenset(REFERENCES + ("kind", "occurred_at", "amount") + tuple(TEXT_LIMITS))
+# What str.strip() takes off (RE2 spelling): a value with it at either end takes the row path.
+_SPACE = r"[\s\x{0b}\x{0c}\x{1c}-\x{1f}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
+_UNTRIMMED = f"^{_SPACE}|{_SPACE}$"
+# The export's formula guard ('=1+2), which the row path takes off again.
+_GUARDED = (b"'=", b"'+", b"'-", b"'@", b"'\t", b"'\r")
+_PLAIN_DATE = r"^[1-9]\d{3}-\d\d-\d\d$"
+_STORED_TIME = r"^[1-9]\d{3}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def _pyarrow():
+    """(pyarrow, pyarrow.csv, pyarrow.compute), or None when pyarrow is not installed."""
+    try:
+        import pyarrow
+        import pyarrow.compute
+        import pyarrow.csv
+    except ImportError:
+        return None
+    return pyarrow, pyarrow.csv, pyarrow.compute
+
+
+def available() -> bool:
+    """Whether the columnar path can run here (pyarrow installed)."""
+    return _pyarrow() is not None
+
+
+def columnar_import(checker: _Checker, source, path: Path, codec: str, times, file_format: str) -> "ColumnarImport | None":
+    """The columnar import of this file, or None when the row path must do it."""
+    plan = checker.plan
+    if (
+        checker.kind != "interactions" or file_format != "csv" or codec != "utf-8" or not isinstance(source, _CsvSource)
+        or checker.key is not None or checker.create_customers or times.date_format is not None or times.zone is not None
+    ):
+        return None
+    fields = set(plan.column_fields().values()) | set(plan.defaults)
+    if not fields <= FIELDS or not all(isinstance(v, str) for v in plan.defaults.values()):
+        return None
+    modules = _pyarrow()
+    if modules is None:
+        return None
+    return ColumnarImport(checker, source, path, modules)
+
+
+class ColumnarImport:
+    """The two passes of one columnar import (see the module's docstring)."""
+
+    def __init__(self, checker: _Checker, source: _CsvSource, path: Path, modules):
+        self.checker = checker
+        self.crm: "CRM" = checker.crm
+        self.path = path
+        self.pa, self.csv, self.pc = modules
+        self.columns = source.columns
+        self.delimiter = source.delimiter
+        self.start, self.header_lines = source.header_end
+        self.total = source.total
+        plan = checker.plan
+        # The file's columns by position, and which field each feeds.
+        self.fields = {f"c{i}": plan.field_of(column) for i, column in enumerate(self.columns) if column}
+        self.fields = {name: field for name, field in self.fields.items() if field is not None}
+        kinds = list(self.crm.kinds)
+        self.plain_kinds = self.pa.array([k.name for k in kinds if k.validate is None], self.pa.string())
+        self.money_kinds = self.pa.array([k.name for k in kinds if k.money and k.validate is None], self.pa.string())
+        exponent = self.crm.exponent
+        self.exponent = exponent
+        self.amount_pattern = rf"^\d{{1,15}}(\.\d{{1,{exponent}}})?$" if exponent else r"^\d{1,15}$"
+        self.slow: list[tuple[int, int]] = []  # (first, last) line of each chunk the row path checked
+
+    # --- the two passes ------------------------------------------------------------------------
+
+    def check(self, progress: Progress | None) -> None:
+        """Read every chunk: plain ones are checked by column, the others row by row."""
+        checker = self.checker
+        for first, data, done in self._chunks():
+            converted = self._convert(first, data, note_future=True)
+            if converted is None:
+                last = first + data.count(b"\n")
+                self.slow.append((first, last))
+                for batch in _batches(_ChunkRows(self, first, data), checker.plan, None):
+                    checker.check(batch)
+            else:
+                checker.rows += len(converted)
+            if progress is not None:
+                progress("check", done, self.total)
+
+    def write(self, progress: Progress | None) -> tuple[int, int]:
+        """Write every good row in one transaction; returns (added, updated)."""
+        crm = self.crm
+        total = self.checker.rows - len({p.row for p in self.checker.problems})
+        if total <= 0:
+            return 0, 0
+        written = [0]
+
+        def batches() -> Iterator[list]:
+            slow = iter(self.slow)
+            pending = next(slow, None)
+            for first, data, _ in self._chunks():
+                if pending is not None and pending[0] == first:
+                    batch = self.checker.staged_rows(*pending)
+                    pending = next(slow, None)
+                else:
+                    batch = self._convert(first, data, note_future=False)
+                    if batch is None:
+                        raise CrmError(f"{self.path.name} was not imported: the CRM changed while the file was checked; import it again")
+                if batch:
+                    yield batch
+                written[0] += len(batch)
+                if progress is not None:
+                    progress("write", written[0], total)
+
+        with crm.transaction():
+            added = crm.interactions.record_checked(batches()).count
+            self.checker.audit_run(added, 0)
+        return added, 0
+
+    # --- reading chunks ------------------------------------------------------------------------
+
+    def _chunks(self) -> Iterator[tuple[int, bytes, int]]:
+        """(first line number, bytes of whole records, bytes read so far) after the header."""
+        line = self.header_lines + 1
+        with open(self.path, "rb") as handle:
+            handle.seek(self.start)
+            while True:
+                data = handle.read(CHUNK_BYTES)
+                if not data:
+                    return
+                parts = [data]
+                if not data.endswith(b"\n"):
+                    parts.append(handle.readline())
+                quotes = sum(part.count(b'"') for part in parts)
+                while quotes % 2:  # a quoted cell runs on past the cut: read to its end
+                    more = handle.readline()
+                    if not more:
+                        break
+                    parts.append(more)
+                    quotes += more.count(b'"')
+                data = b"".join(parts)
+                yield line, data, handle.tell()
+                line += data.count(b"\n")
+
+    def _table(self, data: bytes):
+        """The chunk as a table of string columns (empty cells null), or None when it is not plain."""
+        if (
+            b'"' in data or any(guard in data for guard in _GUARDED) or b"\n\n" in data or b"\n\r\n" in data
+            or data.startswith((b"\n", b"\r")) or data.count(b"\r") != data.count(b"\r\n")
+        ):
+            return None
+        pa, csv = self.pa, self.csv
+        names = [f"c{i}" for i in range(len(self.columns))]
+        try:
+            return csv.read_csv(
+                io.BytesIO(data),
+                read_options=csv.ReadOptions(column_names=names, use_threads=False, block_size=len(data) + 1),
+                parse_options=csv.ParseOptions(delimiter=self.delimiter, quote_char=False, newlines_in_values=False,
+                                               ignore_empty_lines=False),
+                convert_options=csv.ConvertOptions(
+                    column_types={name: pa.string() for name in names}, include_columns=list(self.fields),
+                    null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=True,
+                ),
+            )
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return None
+
+    # --- checking and converting whole columns -------------------------------------------------
+
+    def _convert(self, first: int, data: bytes, note_future: bool) -> list[tuple] | None:
+        """The chunk's rows in stored form (:data:`CHECKED_COLUMNS`), or None when any value
+        needs the row path (a bad row, or a spelling these checks do not vouch for)."""
+        table = self._table(data)
+        if table is None:
+            return None
+        pc = self.pc
+        rows = table.num_rows
+        if rows == 0:
+            return []
+        columns: dict[str, Any] = {}
+        for name, field in self.fields.items():
+            column = table.column(name).combine_chunks()
+            if pc.any(pc.match_substring_regex(column, _UNTRIMMED)).as_py():
+                return None
+            columns[field] = column
+        for field, value in self.checker.plan.defaults.items():
+            if value != value.strip():
+                return None
+            column = columns.get(field)
+            columns[field] = self.pa.array(repeat(value, rows), self.pa.string()) if column is None else pc.fill_null(column, value)
+        kind = columns.get("kind")
+        if kind is None or kind.null_count or not pc.all(pc.is_in(kind, value_set=self.plain_kinds)).as_py():
+            return None
+        occurred = self._times(columns.get("occurred_at"), first, note_future)
+        amount = self._amounts(columns.get("amount"), kind)
+        customer = self._customers(columns)
+        if occurred is None or amount is None or customer is None:
+            return None
+        texts = {}
+        for field, limit in TEXT_LIMITS.items():
+            column = columns.get(field)
+            if column is None:
+                texts[field] = repeat(None, rows)
+                continue
+            if (pc.max(pc.utf8_length(column)).as_py() or 0) > limit or pc.any(pc.match_substring(column, "\x00")).as_py():
+                return None
+            texts[field] = column.to_pylist()
+        assert CHECKED_COLUMNS == ("customer_id", "kind", "channel", "occurred_at", "amount", "product", "category", "rep", "notes", "data")
+        return list(zip(
+            customer.to_pylist(), kind.to_pylist(), texts["channel"], occurred.to_pylist(), amount,
+            texts["product"], texts["category"], texts["rep"], texts["notes"], repeat(None, rows),
+        ))
+
+    def _times(self, column, first: int, note_future: bool):
+        """Storage text of ``occurred_at`` (plain dates and stored times only), or None."""
+        pc = self.pc
+        if column is None or column.null_count:
+            return None
+        dates = pc.match_substring_regex(column, _PLAIN_DATE)
+        stamps = pc.if_else(dates, pc.binary_join_element_wise(column, "T00:00:00Z", ""), column)
+        if not pc.all(pc.match_substring_regex(stamps, _STORED_TIME)).as_py():
+            return None
+        parsed = pc.strptime(stamps, format=_TIME_FORMAT, unit="s", error_is_null=True)
+        if parsed.null_count or not pc.all(pc.equal(pc.strftime(parsed, format=_TIME_FORMAT), stamps)).as_py():
+            return None
+        checker = self.checker
+        if checker.latest is not None and pc.any(pc.greater(stamps, checker.latest)).as_py():
+            return None
+        if note_future:
+            ahead = pc.indices_nonzero(pc.greater(stamps, checker.warn_after)).to_pylist()
+            checker.future_rows.extend(first + index for index in ahead)
+        return stamps
+
+    def _amounts(self, column, kind) -> list | None:
+        """Amounts in integer minor units (None where the kind moves no money), or None."""
+        pc, pa = self.pc, self.pa
+        money = pc.is_in(kind, value_set=self.money_kinds)
+        given = pc.is_valid(column) if column is not None else pa.array(repeat(False, len(kind)), pa.bool_())
+        if not pc.all(pc.equal(money, given)).as_py():
+            return None
+        if column is None or column.null_count == len(column):
+            return [None] * len(kind)
+        if not pc.all(pc.match_substring_regex(column, self.amount_pattern)).as_py():
+            return None
+        point = pc.find_substring(column, ".")
+        decimals = pc.if_else(pc.less(point, 0), 0, pc.subtract(pc.subtract(pc.utf8_length(column), point), 1))
+        digits = pc.cast(pc.replace_substring(column, ".", ""), pa.int64())
+        scale = pc.power(pa.scalar(10, pa.int64()), pc.cast(pc.subtract(self.exponent, decimals), pa.int64()))
+        return pc.multiply(digits, scale).to_pylist()
+
+    def _customers(self, columns: dict):
+        """Each row's customer id by its first reference (id, external id, email), or None when
+        a reference is missing, unknown, ambiguous or not plainly spelt."""
+        pc, pa = self.pc, self.pa
+        rows = len(columns["kind"])
+        nothing = pa.array(repeat(False, rows), pa.bool_())
+        resolved = pa.nulls(rows, pa.int64())
+        taken = nothing
+        for field in REFERENCES:
+            column = columns.get(field)
+            if column is None:
+                continue
+            use = pc.and_not(pc.is_valid(column), taken)
+            taken = pc.or_(taken, use)
+            wanted = pc.filter(column, use)
+            if len(wanted) == 0:
+                continue
+            found = self._lookup(field, wanted)
+            if found is None:
+                return None
+            keys, ids = found
+            if field == "customer_id":
+                column = pc.cast(pc.if_else(use, column, None), pa.int64())
+                if not pc.all(pc.is_in(pc.filter(column, use), value_set=keys)).as_py():
+                    return None
+                resolved = pc.if_else(use, column, resolved)
+                continue
+            if field == "customer_email":
+                column = pc.utf8_lower(column)
+            matched = pc.take(ids, pc.index_in(column, value_set=keys))
+            if pc.any(pc.and_(use, pc.is_null(matched))).as_py():
+                return None
+            resolved = pc.if_else(use, matched, resolved)
+        if resolved.null_count:
+            return None
+        return resolved
+
+    def _lookup(self, field: str, wanted):
+        """(keys, ids) of the customers the references name (one query), or None when the
+        references are not plainly spelt or an email belongs to several customers."""
+        pc, pa = self.pc, self.pa
+        db = self.crm.db
+        distinct = pc.unique(wanted)
+        if field == "customer_id":
+            if not pc.all(pc.match_substring_regex(distinct, r"^\d{1,18}$")).as_py():
+                return None
+            ids = pc.cast(distinct, pa.int64()).to_pylist()
+            known = [r[0] for r in db.execute(
+                f"SELECT id FROM customers WHERE id IN ({json_values('?', 'INTEGER')})", [json.dumps(ids)])]
+            return pa.array(known, pa.int64()), None
+        if field == "customer_external_id":
+            rows = db.execute(
+                f"SELECT external_id, id FROM customers WHERE external_id IN ({json_values('?')})",
+                [json.dumps(distinct.to_pylist())],
+            ).fetchall()
+        else:
+            if not pc.all(pc.string_is_ascii(distinct)).as_py():
+                return None  # the row path lower-cases beyond ASCII
+            rows = db.execute(
+                f"SELECT email_norm, min(id), count(*) FROM customers WHERE email_norm IN ({json_values('?')}) GROUP BY email_norm",
+                [json.dumps(pc.unique(pc.utf8_lower(distinct)).to_pylist())],
+            ).fetchall()
+            if any(row[2] > 1 for row in rows):
+                return None
+        return pa.array([r[0] for r in rows], pa.string()), pa.array([r[1] for r in rows], pa.int64())
+
+
+class _ChunkRows(_Source):
+    """The rows of one chunk, read as the row path reads a whole file (line numbers kept)."""
+
+    def __init__(self, owner: ColumnarImport, first: int, data: bytes):
+        self.columns = owner.columns
+        self._lines = _LineDecoder(io.BytesIO(data), "utf-8")
+        self._lines.line = first - 1
+        reader = StrictReader(iter(self._lines), delimiter=owner.delimiter)
+        reader.width = len(owner.columns)
+        self._records = iter(reader)
+        self._offset = first - 1
+        self._name = owner.path.name
+
+    def done(self) -> int:
+        return self._lines.bytes_read
+
+    def rows(self):
+        return _csv_rows(self._records, self._lines, self.columns, self._name, self._offset)
+
+    def close(self) -> None:
+        """Nothing to close: the chunk is in memory."""
