@@ -128,21 +128,30 @@ class Permissions:
             raise PermissionDenied(f"user {user.id!r} ({user.role}) may not {self.get(name).description.lower()}")
 
 
+def owners_in_scope(user: "User", team_members: Iterable[str] = ()) -> frozenset[str] | None:
+    """The owners whose customers ``user`` sees and acts on, besides the unowned ones; None: all.
+
+    A rep: themselves. A manager: the members of their team and themselves (a manager without a
+    team: everyone). An admin and an analyst: everyone.
+    """
+    if user.role in ("admin", "analyst") or (user.role == "manager" and not user.team):
+        return None
+    if user.role == "manager":
+        return frozenset(team_members) | {user.id}
+    return frozenset({user.id})
+
+
 def scope_rule(user: "User", team_members: Iterable[str] = ()) -> str | None:
     """The segment rule limiting the customers ``user`` sees and acts on; None means every one.
 
-    A rep: the customers they own and the unowned ones. A manager: those owned by a member of
-    their team (themselves included) and the unowned ones; a manager without a team sees every
-    customer. An admin and an analyst see every customer.
+    The customers owned by :func:`owners_in_scope` and the unowned ones (the pool).
     """
-    if user.role in ("admin", "analyst"):
+    owners = owners_in_scope(user, team_members)
+    if owners is None:
         return None
-    if user.role == "manager":
-        if not user.team:
-            return None
-        owners = sorted(set(team_members) | {user.id})
-        return str(F.owner.in_(owners) | F.owner.is_null())
-    return str((F.owner == user.id) | F.owner.is_null())
+    if len(owners) == 1:
+        return str((F.owner == next(iter(owners))) | F.owner.is_null())
+    return str(F.owner.in_(sorted(owners)) | F.owner.is_null())
 
 
 def within(rule: str | None, scope: str | None) -> str | None:

@@ -1,0 +1,246 @@
+"""The core's routes: customers, interactions, segments, tasks and the audit log.
+
+Thin on purpose: each route checks a permission and the row scope, then calls the service the
+CLI calls. Lists of customers are the segment language's lists, limited to the caller's scope.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import CrmError
+from ..models import SIZES, STAGES
+from ..permissions import within
+from .toolkit import MAX_ID, Caller, CustomerId, Limit, Offset, caller, jsonable, page
+
+router = APIRouter()
+
+OrderBy = Enum("OrderBy", {name: name for name in ("id", "name", "created_at", "region", "company", "owner")}, type=str)
+Stage = Enum("Stage", {name: name for name in STAGES}, type=str)
+Size = Enum("Size", {name: name for name in SIZES}, type=str)
+Text = Annotated[str, Field(max_length=500)]
+
+
+class CustomerFields(BaseModel):
+    """A customer's editable fields; leave out what you do not set or change."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[str, Field(max_length=200)] | None = None
+    external_id: Annotated[str, Field(max_length=100)] | None = None
+    email: Annotated[str, Field(max_length=254)] | None = None
+    phone: Annotated[str, Field(max_length=40)] | None = None
+    address: Text | None = None
+    region: Annotated[str, Field(max_length=100)] | None = None
+    company: Annotated[str, Field(max_length=200)] | None = None
+    industry: Annotated[str, Field(max_length=100)] | None = None
+    size: Size | None = None
+    source: Annotated[str, Field(max_length=100)] | None = None
+    owner: Annotated[str, Field(max_length=100)] | None = None
+    stage: Stage | None = None
+    tags: list[Annotated[str, Field(max_length=100)]] | None = None
+    attributes: dict[str, Any] | None = None
+
+    def given(self) -> dict:
+        return {k: (v.value if isinstance(v, Enum) else v) for k, v in self.model_dump(exclude_unset=True).items()}
+
+
+class Merge(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    duplicate_id: Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+class InteractionIn(BaseModel):
+    """One interaction to record; ``amount`` is a decimal text for money kinds."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Annotated[str, Field(min_length=1, max_length=100)]
+    occurred_at: datetime | None = None
+    channel: Annotated[str, Field(max_length=100)] | None = None
+    amount: Annotated[str, Field(max_length=40)] | None = None
+    product: Annotated[str, Field(max_length=200)] | None = None
+    category: Annotated[str, Field(max_length=200)] | None = None
+    notes: Annotated[str, Field(max_length=5000)] | None = None
+    data: dict[str, Any] | None = None
+
+
+class SegmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rule: Annotated[str, Field(min_length=1, max_length=5000)]
+    description: Annotated[str, Field(max_length=1000)] | None = None
+
+
+class TaskIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Annotated[str, Field(min_length=1, max_length=100)]
+    customer_id: Annotated[int, Field(ge=1, le=MAX_ID)] | None = None
+    owner: Annotated[str, Field(max_length=100)] | None = None
+    due_at: datetime | None = None
+    reason: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class Note(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: Annotated[str, Field(max_length=2000)] | None = None
+
+
+Rule = Annotated[str | None, Query(max_length=5000, description="A segment rule, e.g. region = 'EU'")]
+SegmentName = Annotated[str | None, Query(max_length=200, description="A saved segment's name")]
+AsOf = Annotated[datetime | None, Query(description="Evaluate as of this time (default: now)")]
+
+
+# --- customers ----------------------------------------------------------------------------------
+
+@router.get("/customers", tags=["customers"], summary="List customers in scope, by a rule or segment")
+def list_customers(
+    c: Caller = Depends(caller), rule: Rule = None, segment: SegmentName = None, as_of: AsOf = None,
+    order_by: OrderBy = OrderBy.id, descending: bool = False, limit: Limit = 50, offset: Offset = 0,
+) -> dict:
+    with c.session("customers.read") as crm:
+        if rule is not None and segment is not None:
+            raise CrmError("give a rule or a segment, not both")
+        if rule is not None:
+            crm.segments.check(rule)  # errors point into the caller's rule, not the scoped one
+        base = crm.segments.get(segment).rule if segment is not None else rule
+        view = crm.segments.evaluate(within(base, c.scope(crm)) or "id > 0", as_of)
+        items = view.customers(limit=limit, offset=offset, order_by=order_by.value, descending=descending)
+        return page(items, limit, offset, view.count())
+
+
+@router.get("/customers/{customer_id}", tags=["customers"], summary="One customer")
+def get_customer(customer_id: CustomerId, c: Caller = Depends(caller)) -> dict:
+    with c.session("customers.read") as crm:
+        c.check_customer(crm, customer_id)
+        return jsonable(crm.customers.get(customer_id))
+
+
+@router.post("/customers", status_code=201, tags=["customers"], summary="Add a customer")
+def add_customer(fields: CustomerFields, c: Caller = Depends(caller)) -> dict:
+    with c.session("customers.write") as crm:
+        given = fields.given()
+        c.check_owner(crm, given.get("owner"))
+        return jsonable(crm.customers.add(**given))
+
+
+@router.patch("/customers/{customer_id}", tags=["customers"], summary="Change a customer")
+def update_customer(customer_id: CustomerId, fields: CustomerFields, c: Caller = Depends(caller)) -> dict:
+    with c.session("customers.write") as crm:
+        c.check_customer(crm, customer_id)
+        given = fields.given()
+        if "owner" in given:
+            c.check_owner(crm, given["owner"])
+        return jsonable(crm.customers.update(customer_id, **given))
+
+
+@router.post("/customers/{customer_id}/merge", tags=["customers"], summary="Merge a duplicate into this customer")
+def merge_customers(customer_id: CustomerId, body: Merge, c: Caller = Depends(caller)) -> dict:
+    with c.session("customers.merge") as crm:
+        c.check_customer(crm, customer_id)
+        c.check_customer(crm, body.duplicate_id)
+        return jsonable(crm.customers.merge(customer_id, body.duplicate_id))
+
+
+@router.post("/customers/{customer_id}/forget", tags=["customers"], summary="Erase a customer's personal data")
+def forget_customer(customer_id: CustomerId, c: Caller = Depends(caller)) -> dict:
+    with c.session("customers.forget") as crm:
+        c.check_customer(crm, customer_id)
+        crm.forget(customer_id)
+        return {"forgotten": customer_id}
+
+
+# --- interactions -------------------------------------------------------------------------------
+
+@router.get("/customers/{customer_id}/interactions", tags=["interactions"], summary="A customer's interactions, newest first")
+def list_interactions(customer_id: CustomerId, c: Caller = Depends(caller), limit: Limit = 50, offset: Offset = 0) -> dict:
+    with c.session("interactions.read") as crm:
+        c.check_customer(crm, customer_id)
+        return page(crm.interactions.history(customer_id, limit=limit, offset=offset), limit, offset)
+
+
+@router.post("/customers/{customer_id}/interactions", status_code=201, tags=["interactions"], summary="Record an interaction")
+def record_interaction(customer_id: CustomerId, body: InteractionIn, c: Caller = Depends(caller)) -> dict:
+    with c.session("interactions.write") as crm:
+        c.check_customer(crm, customer_id)
+        fields = body.model_dump(exclude_unset=True)
+        kind, occurred_at = fields.pop("kind"), fields.pop("occurred_at", None)
+        return jsonable(crm.interactions.record(customer_id, kind, occurred_at, rep=c.user.id, **fields))
+
+
+# --- segments -----------------------------------------------------------------------------------
+
+@router.get("/segments", tags=["segments"], summary="Saved segments")
+def list_segments(c: Caller = Depends(caller)) -> list:
+    with c.session("segments.read") as crm:
+        return jsonable(crm.segments.list())
+
+
+@router.put("/segments/{name}", tags=["segments"], summary="Define or change a saved segment")
+def define_segment(name: Annotated[str, Path(max_length=200)], body: SegmentIn, c: Caller = Depends(caller)) -> dict:
+    with c.session("segments.write") as crm:
+        if name in crm.segments:
+            crm.segments.update(name, body.rule, body.description)
+        else:
+            crm.segments.define(name, body.rule, body.description)
+        return jsonable(crm.segments.get(name))
+
+
+@router.get("/segments/{name}/count", tags=["segments"], summary="How many customers in scope a segment holds")
+def count_segment(name: str, c: Caller = Depends(caller), as_of: AsOf = None) -> dict:
+    with c.session("segments.read") as crm:
+        rule = within(crm.segments.get(name).rule, c.scope(crm))
+        return {"segment": name, "count": crm.segments.evaluate(rule, as_of).count()}
+
+
+@router.get("/segments/{name}/members", tags=["segments"], summary="A page of a segment's members in scope")
+def segment_members(
+    name: str, c: Caller = Depends(caller), as_of: AsOf = None, limit: Limit = 50, offset: Offset = 0,
+) -> dict:
+    with c.session("segments.read") as crm:
+        view = crm.segments.evaluate(within(crm.segments.get(name).rule, c.scope(crm)), as_of)
+        return page(view.customers(limit=limit, offset=offset), limit, offset)
+
+
+# --- tasks --------------------------------------------------------------------------------------
+
+@router.get("/tasks/mine", tags=["tasks"], summary="My open tasks, soonest due first")
+def my_tasks(c: Caller = Depends(caller), limit: Limit = 50, offset: Offset = 0) -> dict:
+    with c.session("tasks.read") as crm:
+        return page(crm.tasks.open(owner=c.user.id, limit=limit, offset=offset), limit, offset)
+
+
+@router.post("/tasks", status_code=201, tags=["tasks"], summary="Create a task")
+def create_task(body: TaskIn, c: Caller = Depends(caller)) -> dict:
+    with c.session("tasks.write") as crm:
+        if body.customer_id is not None:
+            c.check_customer(crm, body.customer_id)
+        owner = body.owner or c.user.id
+        c.check_owner(crm, owner)
+        return jsonable(crm.tasks.create(
+            body.kind, body.customer_id, owner=owner, due_at=body.due_at, reason=body.reason,
+        ))
+
+
+@router.post("/tasks/{task_id}/done", tags=["tasks"], summary="Mark an open task done")
+def task_done(task_id: Annotated[int, Path(ge=1, le=MAX_ID)], body: Note | None = None, c: Caller = Depends(caller)) -> dict:
+    with c.session("tasks.write") as crm:
+        task = crm.tasks.get(task_id)
+        c.check_owner(crm, task.owner)
+        if task.customer_id is not None:
+            c.check_customer(crm, task.customer_id)
+        return jsonable(crm.tasks.complete(task_id, body.note if body else None))
+
+
+# --- audit --------------------------------------------------------------------------------------
+
+@router.get("/audit", tags=["audit"], summary="The audit log, newest first")
+def audit_log(
+    c: Caller = Depends(caller), entity: Annotated[str | None, Query(max_length=100)] = None,
+    entity_id: Annotated[str | None, Query(max_length=100)] = None,
+    actor: Annotated[str | None, Query(max_length=100)] = None, limit: Limit = 50, offset: Offset = 0,
+) -> dict:
+    with c.session("audit.read") as crm:
+        return page(crm.audit.query(entity=entity, entity_id=entity_id, actor=actor, limit=limit, offset=offset), limit, offset)
