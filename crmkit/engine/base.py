@@ -83,6 +83,17 @@ class Database:
         """Give the space of deleted rows back and rewrite freed pages."""
         raise NotImplementedError
 
+    def utc_offset(self, time_sql: str, zone: str) -> str:  # pragma: no cover - interface
+        """SQL for the UTC offset, in whole seconds, that IANA zone ``zone`` has at the storage time
+        ``time_sql`` (a column or a parameter: it may be written many times)."""
+        raise NotImplementedError
+
+    def local_time(self, time_sql: str, zone: str) -> str:  # pragma: no cover - interface
+        """SQL for the storage time ``time_sql`` as wall-clock text in ``zone``
+        (``YYYY-MM-DDTHH:MM:SS``; the time itself when ``zone`` is UTC), so that ``substr(..., 1, 7)``
+        is its local month and ``substr(..., 1, 10)`` its local day."""
+        raise NotImplementedError
+
     def close(self) -> None:  # pragma: no cover - interface
         """Close the connection."""
         raise NotImplementedError

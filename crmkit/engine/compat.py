@@ -8,7 +8,7 @@ The set is versioned: a server whose schema holds an older version gets the new 
 
 from __future__ import annotations
 
-VERSION = 4
+VERSION = 5
 
 # One statement per item; executed in order inside one transaction at first open.
 DEFINITIONS: tuple[str, ...] = (
@@ -66,6 +66,13 @@ DEFINITIONS: tuple[str, ...] = (
        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT to_char(crmkit_time_of(t, modifiers), 'YYYY-MM-DD') $$""",
     """CREATE OR REPLACE FUNCTION datetime(t text, VARIADIC modifiers text[] DEFAULT '{}') RETURNS text
        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT to_char(crmkit_time_of(t, modifiers), 'YYYY-MM-DD HH24:MI:SS') $$""",
+    # Wall-clock time and UTC offset of a storage time in a named zone (the CRM's home zone).
+    """CREATE OR REPLACE FUNCTION crmkit_local_time(t text, zone text) RETURNS text
+       LANGUAGE sql STABLE PARALLEL SAFE AS
+       $$ SELECT to_char((CAST(t AS timestamp) AT TIME ZONE 'UTC') AT TIME ZONE zone, 'YYYY-MM-DD"T"HH24:MI:SS') $$""",
+    """CREATE OR REPLACE FUNCTION crmkit_utc_offset(t text, zone text) RETURNS bigint
+       LANGUAGE sql STABLE PARALLEL SAFE AS
+       $$ SELECT CAST(extract(epoch FROM ((CAST(t AS timestamp) AT TIME ZONE 'UTC') AT TIME ZONE zone) - CAST(t AS timestamp)) AS bigint) $$""",
     # --- JSON stored as text -------------------------------------------------------------------
     """CREATE OR REPLACE FUNCTION json_extract(doc text, path text) RETURNS text
        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, Sequence
 
 from ..errors import CrmError
-from . import compat
+from . import compat, sql
 from .base import Database, Features
 from .target import Target
 from .translate import to_postgres
@@ -206,6 +206,12 @@ class PostgresDatabase(Database):
     def vacuum(self) -> None:
         with self._lock:
             self.conn.execute("VACUUM")
+
+    def utc_offset(self, time_sql: str, zone: str) -> str:
+        return sql.utc_offset_postgres(time_sql, zone)
+
+    def local_time(self, time_sql: str, zone: str) -> str:
+        return sql.local_time_postgres(time_sql, zone)
 
     def close(self) -> None:
         self.conn.close()

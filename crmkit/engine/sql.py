@@ -133,3 +133,42 @@ def json_get_number_param(document_sql: str, path_sql: str) -> str:
         f"(CASE WHEN json_type({document_sql}, {path_sql}) IN ('integer', 'real') "
         f"THEN CAST(json_extract({document_sql}, {path_sql}) AS REAL) END)"
     )
+
+
+# --- the home time zone: spelled per engine, reached through Database.utc_offset/local_time ----
+
+LOCAL_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
+
+
+def utc_offset_sqlite(time_sql: str, zone: str) -> str:
+    """SQLite: the UTC offset (seconds) in ``zone`` of a storage time, by the zone's transitions."""
+    from .zones import offset_case
+
+    return offset_case(time_sql, zone)
+
+
+def local_time_sqlite(time_sql: str, zone: str) -> str:
+    """SQLite: a storage time as wall-clock text in ``zone`` (``2025-07-01T07:00:00``)."""
+    from .zones import is_utc
+
+    if is_utc(zone):
+        return time_sql
+    return f"strftime('{LOCAL_TIME_FORMAT}', {time_sql}, {utc_offset_sqlite(time_sql, zone)} || ' seconds')"
+
+
+def utc_offset_postgres(time_sql: str, zone: str) -> str:
+    """PostgreSQL: the UTC offset (seconds) in ``zone`` of a storage time, by the server's zone data."""
+    from .zones import checked_zone_name, is_utc
+
+    if is_utc(zone):
+        return "0"
+    return f"crmkit_utc_offset({time_sql}, '{checked_zone_name(zone)}')"
+
+
+def local_time_postgres(time_sql: str, zone: str) -> str:
+    """PostgreSQL: a storage time as wall-clock text in ``zone``, with ``AT TIME ZONE``."""
+    from .zones import checked_zone_name, is_utc
+
+    if is_utc(zone):
+        return time_sql
+    return f"crmkit_local_time({time_sql}, '{checked_zone_name(zone)}')"

@@ -10,7 +10,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import sqlite_utils
 
 from ..errors import CrmError
-from . import errors
+from . import errors, sql
 from .base import Database, Features
 from .target import Target
 
@@ -129,6 +129,12 @@ class SqliteDatabase(sqlite_utils.Database, Database):
 
     def integrity_check(self) -> str:
         return "\n".join(row[0] for row in self.execute("PRAGMA integrity_check"))
+
+    def utc_offset(self, time_sql: str, zone: str) -> str:
+        return sql.utc_offset_sqlite(time_sql, zone)
+
+    def local_time(self, time_sql: str, zone: str) -> str:
+        return sql.local_time_sqlite(time_sql, zone)
 
     def vacuum(self) -> None:
         self.execute("VACUUM")
