@@ -119,7 +119,7 @@ class ColumnarImport:
         for first, data, done in self._chunks():
             converted = self._convert(first, data, note_future=True)
             if converted is None:
-                last = first + data.count(b"\n")
+                last = first + data.count(b"\n") - data.endswith(b"\n")
                 self.slow.append((first, last))
                 for batch in _batches(_ChunkRows(self, first, data), checker.plan, None):
                     checker.check(batch)

@@ -1,0 +1,168 @@
+"""The columnar import path (crmkit/columnar.py) against hand-computed rows and the row path."""
+
+from __future__ import annotations
+
+import csv
+from decimal import Decimal
+
+import pytest
+
+import crmkit
+from crmkit import CrmError, ImportRefused, hookimpl
+from crmkit import columnar
+from crmkit.importing import import_file
+
+pytest.importorskip("pyarrow")
+
+HEADER = ["customer_external_id", "occurred_at", "amount", "category", "channel"]
+STORED = "customer_id, kind, channel, occurred_at, amount, category, data, external_key"
+
+
+class Recorder:
+    """A plugin noting each batch it hears of: (size, first id, last id, kinds)."""
+
+    name = "recorder"
+
+    def __init__(self):
+        self.batches = []
+
+    @hookimpl
+    def crmkit_interactions_recorded(self, crm, interactions):
+        self.batches.append((len(interactions), interactions[0].id, interactions[-1].id, {i.kind for i in interactions}))
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Chunks of about 2 kB, so that a small file has many."""
+    monkeypatch.setattr(columnar, "CHUNK_BYTES", 2048)
+
+
+def open_crm(path, clock, plugins=()):
+    crm = crmkit.open(path, plugins=list(plugins), clock=clock)
+    if not crm.customers.count():
+        crm.customers.add_many([{"name": f"P{i}", "external_id": f"C{i}", "email": f"p{i}@example.com"} for i in range(1, 21)])
+    return crm
+
+
+def purchases(count: int) -> list[list[str]]:
+    return [
+        [f"C{1 + n % 20}", f"2024-{1 + n % 12:02d}-{1 + n % 28:02d}", f"{n % 997}.{n % 100:02d}" if n % 3 else str(n % 50),
+         ["books", "garden", "Küche"][n % 3], "web" if n % 2 else ""]
+        for n in range(count)
+    ]
+
+
+def write(path, rows, header=HEADER):
+    with open(path, "w", newline="", encoding="utf-8") as out:
+        csv.writer(out, lineterminator="\n").writerows([header] + rows)
+    return path
+
+
+def expected_rows(crm, rows) -> list[tuple]:
+    """The stored rows, computed here from the file: exact cents, midnight UTC, ids by external id."""
+    ids = {c.external_id: c.id for c in crm.customers.list(limit=100)}
+    return [
+        (ids[ext], "purchase", channel or None, f"{day}T00:00:00Z", int(Decimal(amount) * 100), category, None, None)
+        for ext, day, amount, category, channel in rows
+    ]
+
+
+def stored(crm) -> list[tuple]:
+    return [tuple(r) for r in crm.db.execute(f"SELECT {STORED} FROM interactions ORDER BY id")]
+
+
+def test_plain_file_over_many_chunks_matches_the_hand_computed_rows(crm_path, clock, small_chunks):
+    recorder = Recorder()
+    crm = open_crm(crm_path, clock, [recorder])
+    rows = purchases(500)
+    result = import_file(crm, write(crm_path.parent / "p.csv", rows), kind="interactions", defaults={"kind": "purchase"})
+    assert (result.added, result.rows, result.problems) == (500, 500, [])
+    assert stored(crm) == expected_rows(crm, rows)
+    # One event per chunk, covering every id once, in order.
+    assert len(recorder.batches) > 5
+    assert sum(size for size, *_ in recorder.batches) == 500
+    assert [b[1] for b in recorder.batches][0] == 1 and recorder.batches[-1][2] == 500
+    assert all(kinds == {"purchase"} for *_, kinds in recorder.batches)
+    summary = crm.db.execute("SELECT sum(purchases), sum(net_spend) FROM customer_summary").fetchone()
+    assert tuple(summary) == (500, sum(r[4] for r in expected_rows(crm, rows)))
+    crm.close()
+
+
+def test_same_result_as_the_row_path(crm_path, tmp_path, clock, small_chunks, monkeypatch):
+    """References by id, external id and email, spaces and other spellings mixed in."""
+    crm = open_crm(crm_path, clock)
+    header = ["customer_id", "customer_external_id", "customer_email", "kind", "occurred_at", "amount", "notes"]
+    rows = [
+        ["", "C3", "", "purchase", "2024-05-01", "12.5", "plain"],
+        ["4", "", "", "purchase", "2024-05-02T10:11:12Z", "7", ""],
+        ["", "", "P5@Example.com", "note", "2024-05-03", "", "by email"],
+        ["", "C6", "", "purchase", " 2024-05-04 ", "1 000.10", "spaced"],  # only the row path reads these
+    ] * 40
+    path = write(tmp_path / "mixed.csv", rows, header)
+    fast = import_file(crm, path, kind="interactions")
+    fast_rows = stored(crm)
+    crm.close()
+    monkeypatch.setattr(columnar, "_pyarrow", lambda: None)
+    other = tmp_path / "other.db"
+    crm = open_crm(other, clock)
+    slow = import_file(crm, path, kind="interactions")
+    assert (fast.added, fast.problems) == (slow.added, slow.problems) == (160, [])
+    assert fast_rows == stored(crm)
+    assert fast_rows[3][4] == 100010 and fast_rows[0][4] == 1250
+    crm.close()
+
+
+def test_bad_rows_are_reported_as_by_the_row_path_and_nothing_is_written(crm_path, clock, small_chunks, monkeypatch):
+    crm = open_crm(crm_path, clock)
+    rows = purchases(400)
+    rows[37][2] = "12.345"   # too many decimals
+    rows[211][0] = "C999"    # no such customer
+    rows[399][1] = "2024-02-30"
+    path = write(crm_path.parent / "bad.csv", rows)
+    before = (crm.interactions.count(), crm.db.execute("SELECT count(*) FROM audit_log").fetchone()[0])
+    with pytest.raises(ImportRefused) as fast:
+        import_file(crm, path, kind="interactions", defaults={"kind": "purchase"})
+    assert (crm.interactions.count(), crm.db.execute("SELECT count(*) FROM audit_log").fetchone()[0]) == before
+    assert [(p.row, p.column, p.field) for p in fast.value.problems] == [
+        (39, "amount", "amount"), (213, "customer_external_id", "customer_external_id"), (401, "occurred_at", "occurred_at"),
+    ]
+    monkeypatch.setattr(columnar, "_pyarrow", lambda: None)
+    with pytest.raises(ImportRefused) as slow:
+        import_file(crm, path, kind="interactions", defaults={"kind": "purchase"})
+    assert fast.value.problems == slow.value.problems
+
+    skipped = import_file(crm, path, kind="interactions", defaults={"kind": "purchase"}, skip_invalid=True)
+    assert (skipped.added, skipped.skipped) == (397, 3)
+    good = [r for n, r in enumerate(rows) if n not in (37, 211, 399)]
+    assert stored(crm) == expected_rows(crm, good)  # file order kept across fast and row-path chunks
+    crm.close()
+
+
+def test_quoted_cells_and_broken_quotes_keep_their_line_numbers(crm_path, clock, small_chunks):
+    crm = open_crm(crm_path, clock)
+    rows = purchases(300)
+    rows[150][3] = 'two\nlines, "quoted"'
+    path = write(crm_path.parent / "q.csv", rows)
+    result = import_file(crm, path, kind="interactions", defaults={"kind": "purchase"})
+    assert result.added == 300
+    assert crm.db.execute("SELECT category FROM interactions WHERE id = 151").fetchone()[0] == 'two\nlines, "quoted"'
+    broken = crm_path.parent / "broken.csv"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[250] = 'C1,2024-01-01,1.00,"never closed,web\n'
+    broken.write_text("".join(lines), encoding="utf-8")
+    count = crm.interactions.count()
+    with pytest.raises(CrmError, match="line 251: a quoted cell opened here is never closed"):
+        import_file(crm, broken, kind="interactions", defaults={"kind": "purchase"})
+    assert crm.interactions.count() == count
+    crm.close()
+
+
+def test_a_bad_default_refuses_every_row(crm_path, clock, small_chunks):
+    crm = open_crm(crm_path, clock)
+    path = write(crm_path.parent / "p.csv", purchases(50))
+    with pytest.raises(ImportRefused) as refused:
+        import_file(crm, path, kind="interactions", defaults={"kind": "purchse"})
+    assert len(refused.value.problems) == 50
+    assert {p.column for p in refused.value.problems} == {"--set kind"}
+    assert crm.interactions.count() == 0
+    crm.close()
