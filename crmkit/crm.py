@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import warnings
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from attrs import frozen
 from . import engine, migrations, store
 from .engine.files import remove_file
 from .audit import Audit
+from .calendar import DEFAULT_ZONE, WEEKDAYS, HomeCalendar, weekday_number, zone_named
 from .customers import Customers
 from .erasure import Erasure
 from .errors import CrmError, NotFound, PluginError
@@ -35,7 +37,7 @@ _CORE_NAMES = frozenset({
     "db", "path", "plugins", "customers", "interactions", "segments", "tasks", "audit",
     "settings", "fields", "kinds", "currency", "exponent", "actor", "now", "transaction",
     "run_due", "forget", "close", "extensions", "acting_as", "panels", "report_sections",
-    "users", "permissions",
+    "users", "permissions", "zone", "calendar", "set_timezone",
 })
 
 
@@ -72,14 +74,19 @@ class CRM:
             self._clock = lambda: frozen
         self.currency: str = self.settings.get("core.currency", DEFAULT_CURRENCY)
         self.exponent = exponent_of(self.currency)
+        self.calendar = HomeCalendar(
+            self.settings.get("core.timezone", DEFAULT_ZONE), self.settings.get("core.first_weekday", 0), db,
+        )
         self.kinds = KindRegistry()
         for kind in CORE_KINDS:
             self.kinds.add(kind)
         for plugin, kinds in self.plugins.each_or_raise("crmkit_interaction_kinds"):
             for kind in kinds or []:
                 self.kinds.add(kind, plugin)
-        self.fields = FieldRegistry()
-        for item in core_fields(self.kinds.names(money="in"), self.kinds.names(money="out"), self.kinds.names(contact=True)):
+        self.fields = FieldRegistry(self.calendar)
+        for item in core_fields(
+            self.kinds.names(money="in"), self.kinds.names(money="out"), self.kinds.names(contact=True), self.calendar,
+        ):
             self.fields.add(item)
         self.customers = Customers(self)
         self.interactions = Interactions(self)
@@ -118,13 +125,40 @@ class CRM:
         self.extensions[name] = service
         self._extension_owner[name] = plugin
 
+    @property
+    def zone(self):
+        """The home time zone (a ``zoneinfo.ZoneInfo``): days, weeks and months are counted in it."""
+        return self.calendar.zone
+
+    def set_timezone(self, timezone: str, first_weekday: int | str | None = None) -> None:
+        """Change the home time zone (and, if given, the first day of the week), with a warning.
+
+        Every day-based figure moves with it: report months, recency and day counts, cadence and
+        claim-limit days. Stored times do not change. Segment fields of this CRM object keep the
+        old zone until the CRM is opened again.
+        """
+        zone = zone_named(timezone)
+        weekday = self.calendar.first_weekday if first_weekday is None else weekday_number(first_weekday)
+        if zone.key == self.calendar.name and weekday == self.calendar.first_weekday:
+            return
+        with self.transaction():
+            self.settings.set("core.timezone", zone.key)
+            self.settings.set("core.first_weekday", WEEKDAYS[weekday])
+        self.calendar = HomeCalendar(zone, weekday, self.db)
+        warnings.warn(
+            f"home time zone is now {zone.key} (weeks start on {WEEKDAYS[weekday]}): day, week and month "
+            "figures (reports, recency, day counts, claim limits, due dates) now count in it and may move",
+            TimezoneChanged, stacklevel=2,
+        )
+
     def now(self) -> datetime:
         """The CRM's clock: the default ``as_of``/``now`` of every computation."""
         return to_datetime(self._clock())
 
     def as_of(self, value: Any = None) -> datetime:
-        """``value`` as an aware UTC datetime, or the CRM's clock when it is None."""
-        return self.now() if value is None else to_datetime(value, "as_of")
+        """``value`` as an aware UTC datetime, or the CRM's clock when it is None; a date means its
+        midnight in the home zone, a time without an offset the home zone's wall-clock time."""
+        return self.now() if value is None else self.calendar.to_datetime(value, "as_of")
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
@@ -254,7 +288,8 @@ def _login_name() -> str:
 
 def open(  # noqa: A001 - mirrors the builtin on purpose: crmkit.open(path)
     path: str | Path | None = ":memory:", plugins: Iterable[Any] | None = None, clock: Clock | None = None,
-    *, currency: str | None = None, actor: str | None = None,
+    *, currency: str | None = None, actor: str | None = None, timezone: str | None = None,
+    first_weekday: int | str | None = None,
 ) -> CRM:
     """Open (or create) a CRM and return the CRM object.
 
@@ -267,7 +302,9 @@ def open(  # noqa: A001 - mirrors the builtin on purpose: crmkit.open(path)
     (``$CRMKIT_CONFIG``, the current folder, or beside the database file), then the database's
     ``plugins`` setting, then "every installed plugin" decide (:func:`plugin_selection`).
     Pending migrations of the core and of every active plugin are applied in one transaction. ``clock`` is a callable returning the current time (tests fix
-    it). ``currency`` is fixed when the file is created.
+    it). ``currency`` is fixed when the file is created; so are ``timezone``, the home time zone
+    (an IANA name, default UTC), and ``first_weekday`` (default Monday), which
+    :meth:`CRM.set_timezone` can change later.
     """
     target = engine.parse(path)
     created = not target.is_server and target.path != ":memory:" and not Path(target.path).exists()
@@ -276,6 +313,7 @@ def open(  # noqa: A001 - mirrors the builtin on purpose: crmkit.open(path)
         plugin_set = load_plugins(plugin_selection(db, path, plugins))
         _migrate(db, plugin_set)
         _fix_currency(db, currency)
+        _fix_calendar(db, timezone, first_weekday)
         return CRM(db, plugin_set, path=target.path if not target.is_server else target.url, clock=clock, actor=actor)
     except BaseException:
         db.close()
@@ -332,6 +370,36 @@ def _migrate(db, plugin_set: PluginSet) -> None:
                 if id(m_set) in owners:  # a plugin's migration: name the plugin, as every hook error does
                     raise PluginError(owners[id(m_set)], "crmkit_migrations", error) from error
                 raise CrmError(f"migration set {m_set.name!r} failed: {error}; the file was left as it was") from error
+
+
+class TimezoneChanged(UserWarning):
+    """The home time zone changed: day-based figures count in the new zone."""
+
+
+def _fix_calendar(db, timezone: str | None, first_weekday: int | str | None) -> None:
+    """Store the home zone and first weekday of a new CRM; an existing CRM keeps its own."""
+    wanted = {}
+    if timezone is not None:
+        wanted["core.timezone"] = zone_named(timezone).key
+    if first_weekday is not None:
+        wanted["core.first_weekday"] = WEEKDAYS[weekday_number(first_weekday)]
+    rows = dict(db.execute("SELECT key, value FROM settings WHERE key IN ('core.timezone', 'core.first_weekday')").fetchall())
+    fresh = db.execute("SELECT COUNT(*) FROM customers").fetchone()[0] == 0 and "core.timezone" not in rows
+    for key, value in wanted.items():
+        if key in rows and json.loads(rows[key]) != value:
+            raise CrmError(
+                f"this CRM's {key[5:]} is {json.loads(rows[key])}; change it with `crmkit config DB "
+                f"{key[5:]} {value}` (crm.set_timezone), not when opening"
+            )
+        if key not in rows and not fresh and key == "core.timezone" and value != DEFAULT_ZONE:
+            raise CrmError(
+                f"this CRM already holds data counted in UTC; change its zone with `crmkit config DB timezone {value}`"
+            )
+    missing = {key: value for key, value in wanted.items() if key not in rows}
+    if missing:
+        with store.transaction(db):
+            for key, value in missing.items():
+                db.execute("INSERT INTO settings(key, value) VALUES (?, ?)", [key, json.dumps(value)])
 
 
 def _fix_currency(db, currency: str | None) -> None:

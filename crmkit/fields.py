@@ -18,7 +18,8 @@ from attrs import field, frozen
 
 from . import history
 from .errors import CrmError, RuleError
-from .store import days_between, json_get_param, shift_days
+from .calendar import HomeCalendar
+from .store import json_get_param, shift_days
 
 TYPES = ("number", "money", "text", "date", "bool", "tags")
 
@@ -74,7 +75,9 @@ class FieldFamily:
 class FieldRegistry:
     """The fields of one CRM object: the core's plus every plugin's ``crmkit_fields``."""
 
-    def __init__(self) -> None:
+    def __init__(self, calendar: "HomeCalendar | None" = None) -> None:
+        #: the home calendar: whole-day fields count days on its wall clock.
+        self.calendar = calendar or HomeCalendar()
         self._fields: dict[str, Field] = {}
         self._families: list[FieldFamily] = []
 
@@ -127,21 +130,29 @@ def _customer_column(name: str, type_: str, description: str, choices=()) -> Fie
     return Field(name, type_, description, f"c.{name}", choices=choices, sql_versioned=versioned)
 
 
-def _days_since(column_sql: str) -> str:
-    return f"CAST({days_between(column_sql, ':as_of')} AS INTEGER)"
+def _days_since(column_sql: str, calendar: HomeCalendar) -> str:
+    return f"CAST({calendar.days_sql(column_sql, ':as_of')} AS INTEGER)"
 
 
-def days_field(name: str, description: str, time_sql: str, time_sql_as_of: str | None = None, params: dict | None = None) -> Field:
-    """A number field counting whole days from a time (``time_sql``) to ``as_of``."""
+def days_field(
+    name: str, description: str, time_sql: str, time_sql_as_of: str | None = None, params: dict | None = None,
+    calendar: HomeCalendar | None = None,
+) -> Field:
+    """A number field counting whole days from a time (``time_sql``) to ``as_of``, on the wall
+    clock of ``calendar`` (the CRM's home zone; default UTC)."""
+    calendar = calendar or HomeCalendar()
     return Field(
-        name, "number", description, _days_since(time_sql), params=params or {},
-        sql_as_of=_days_since(time_sql_as_of) if time_sql_as_of else None,
+        name, "number", description, _days_since(time_sql, calendar), params=params or {},
+        sql_as_of=_days_since(time_sql_as_of, calendar) if time_sql_as_of else None,
         since=time_sql, since_as_of=time_sql_as_of,
     )
 
 
-def core_fields(purchase_kinds: list[str], refund_kinds: list[str], contact_kinds: list[str]) -> list[Field | FieldFamily]:
-    """The fields the core offers, given which kinds move money and which are contacts."""
+def core_fields(
+    purchase_kinds: list[str], refund_kinds: list[str], contact_kinds: list[str], calendar: HomeCalendar | None = None,
+) -> list[Field | FieldFamily]:
+    """The fields the core offers, given which kinds move money and which are contacts; day
+    counts are whole days on the wall clock of ``calendar`` (the home zone; default UTC)."""
     from .models import SIZES, STAGES
 
     kinds_in = {f"_k_in{i}": k for i, k in enumerate(purchase_kinds)}
@@ -172,7 +183,7 @@ def core_fields(purchase_kinds: list[str], refund_kinds: list[str], contact_kind
         Field("tags", "tags", "Tags; use `tags contains 'x'`.", "c.tags", sql_versioned="h.tags"),
         _customer_column("created_at", "date", "When the customer was added."),
         Field("updated_at", "date", "When the customer was last changed.", "c.updated_at", sql_versioned="h.valid_from"),
-        days_field("customer_days", "Days since the customer was added.", "c.created_at"),
+        days_field("customer_days", "Days since the customer was added.", "c.created_at", calendar=calendar),
         Field(
             "ltv", "money", "Net spend to date: purchases minus refunds.", "COALESCE(s.net_spend, 0)",
             params=money_params, sql_as_of=f"COALESCE({log(f'SUM({signed_amount})')}, 0)",
@@ -191,19 +202,19 @@ def core_fields(purchase_kinds: list[str], refund_kinds: list[str], contact_kind
         ),
         days_field(
             "last_purchase_days", "Whole days since the latest purchase (null: never bought).",
-            "s.last_purchase_at", log("MAX(i.occurred_at)", f"i.kind IN ({in_list})"), kinds_in,
+            "s.last_purchase_at", log("MAX(i.occurred_at)", f"i.kind IN ({in_list})"), kinds_in, calendar,
         ),
         days_field(
             "first_purchase_days", "Whole days since the first purchase (null: never bought).",
-            "s.first_purchase_at", log("MIN(i.occurred_at)", f"i.kind IN ({in_list})"), kinds_in,
+            "s.first_purchase_at", log("MIN(i.occurred_at)", f"i.kind IN ({in_list})"), kinds_in, calendar,
         ),
         days_field(
             "last_contact_days", "Whole days since the latest call, email, visit or meeting.",
-            "s.last_contact_at", log("MAX(i.occurred_at)", f"i.kind IN ({contact_list})"), kinds_contact,
+            "s.last_contact_at", log("MAX(i.occurred_at)", f"i.kind IN ({contact_list})"), kinds_contact, calendar,
         ),
         days_field(
             "last_interaction_days", "Whole days since the latest interaction of any kind.",
-            "s.last_interaction_at", log("MAX(i.occurred_at)"),
+            "s.last_interaction_at", log("MAX(i.occurred_at)"), calendar=calendar,
         ),
         Field(
             "interactions", "number", "Number of interactions of any kind to date.",

@@ -10,7 +10,7 @@ condition, so every caller keeps using ``FROM_CUSTOMERS``.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from attrs import frozen
@@ -171,9 +171,11 @@ class _Compiler:
         conditions = []
         for op, days in bounds:
             if op == "<=" and days >= 0:
-                conditions.append(f"({since} > {self.bind(to_iso(self.as_of - timedelta(days=days + 1)))})")
+                # whole days are counted on the home zone's wall clock, as the field's SQL does
+                bound = self.registry.calendar.add_days(self.as_of, -(days + 1))
+                conditions.append(f"({since} > {self.bind(to_iso(bound))})")
             elif op == ">=" and days >= 1:
-                conditions.append(f"({since} <= {self.bind(to_iso(self.as_of - timedelta(days=days)))})")
+                conditions.append(f"({since} <= {self.bind(to_iso(self.registry.calendar.add_days(self.as_of, -days)))})")
             else:
                 return None
         return "(" + " AND ".join(conditions) + ")"
