@@ -1,4 +1,8 @@
-"""Hook implementations of the leads plugin: lead allocation and the shared lead pool."""
+"""Hook implementations of the leads plugin: lead allocation and the shared lead pool.
+
+Each hook imports what it uses, so that loading the plugin (as every ``crmkit`` command does)
+costs nothing until a CRM needs it.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,7 @@ from crmkit import hookimpl
 
 from crmkit.timeutil import to_iso
 
-from . import demo, fields, hookspecs, pool, queries, schema
-from .figures import section, source_section
-from .service import LeadsService
+from . import hookspecs
 
 
 @hookimpl
@@ -18,16 +20,22 @@ def crmkit_addhooks(pm):
 
 @hookimpl
 def crmkit_migrations():
+    from . import schema
+
     return schema.migrations
 
 
 @hookimpl
 def crmkit_extend(crm):
+    from .service import LeadsService
+
     return {"leads": LeadsService(crm)}
 
 
 @hookimpl
 def crmkit_fields(crm):
+    from . import fields
+
     return list(fields.FIELDS)
 
 
@@ -51,11 +59,15 @@ def crmkit_customers_updated(crm, changes):
 def crmkit_interactions_recorded(crm, interactions):
     """Contacts by a lead's owner are follow-ups: one set-based pass over the batch's id range."""
     if interactions:
+        from . import pool
+
         pool.fold_follow_ups(crm.leads, interactions[0].id, interactions[-1].id)
 
 
 @hookimpl
 def crmkit_customer_forgotten(crm, customer_id, erasure):
+    from . import queries
+
     crm.db.execute(queries.FORGET_LEAD, [customer_id])
     people = erasure.people
     marks = ", ".join("?" * len(people))
@@ -66,6 +78,8 @@ def crmkit_customer_forgotten(crm, customer_id, erasure):
 
 @hookimpl
 def crmkit_customers_merged(crm, kept_id, merged_id):
+    from . import queries
+
     db = crm.db
     has = {row[0] for row in db.execute(queries.MERGE_HAS_LEAD, [kept_id, merged_id])}
     if merged_id not in has:
@@ -86,6 +100,8 @@ def crmkit_customers_merged(crm, kept_id, merged_id):
 @hookimpl
 def crmkit_due(crm, now):
     """Recycle lapsed leads, remind owners, and retrain the lead score once per ``now``."""
+    from . import pool, queries
+
     summary = pool.recycle(crm.leads, now)
     model = crm.settings.get("leads.model")
     if (model is None or model["as_of"] != to_iso(now)) and crm.db.execute(queries.ANY_CLOSED).fetchone():
@@ -95,6 +111,8 @@ def crmkit_due(crm, now):
 
 @hookimpl
 def crmkit_report_sections(crm, as_of):
+    from .figures import section, source_section
+
     return [section(crm.leads, as_of), source_section(crm.leads, as_of)]
 
 
@@ -116,4 +134,24 @@ def crmkit_panels(crm):
 
 @hookimpl
 def crmkit_demo_data(crm, seed, now):
+    from . import demo
+
     demo.load(crm, seed, now)
+
+
+@hookimpl
+def crmkit_permissions():
+    from crmkit import Permission
+
+    return [
+        Permission("leads.read", "See the lead pool and own leads", {"manager", "rep", "analyst"}, write=False),
+        Permission("leads.claim", "Claim pool leads and release own leads", {"manager", "rep"}),
+        Permission("leads.allocate", "Allocate pool leads to reps", {"manager"}),
+    ]
+
+
+@hookimpl
+def crmkit_routes(crm):
+    from . import routes
+
+    return [routes.router]

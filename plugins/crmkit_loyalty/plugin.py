@@ -1,13 +1,12 @@
-"""Hook implementations of the loyalty plugin."""
+"""Hook implementations of the loyalty plugin.
+
+Each hook imports what it uses: the service pulls in numpy and scipy (for CLV), which a
+``crmkit`` command that never touches loyalty must not pay for.
+"""
 
 from __future__ import annotations
 
-from crmkit import InteractionKind, ValidationError, hookimpl
-
-from . import queries as q
-from .fields import loyalty_fields
-from .schema import migrations
-from .service import LoyaltyService
+from crmkit import ValidationError, hookimpl
 
 
 def _tier_change(data: dict) -> None:
@@ -21,11 +20,15 @@ def _tier_change(data: dict) -> None:
 
 @hookimpl
 def crmkit_migrations():
+    from .schema import migrations
+
     return migrations
 
 
 @hookimpl
 def crmkit_interaction_kinds():
+    from crmkit import InteractionKind
+
     return [
         InteractionKind("tier_upgrade", "The customer moved up a loyalty tier (data: from, to, reason).", validate=_tier_change),
         InteractionKind("tier_downgrade", "The customer moved down a loyalty tier (data: from, to, reason).", validate=_tier_change),
@@ -34,11 +37,15 @@ def crmkit_interaction_kinds():
 
 @hookimpl
 def crmkit_extend(crm):
+    from .service import LoyaltyService
+
     return {"loyalty": LoyaltyService(crm)}
 
 
 @hookimpl
 def crmkit_fields(crm):
+    from .fields import loyalty_fields
+
     return loyalty_fields(crm)
 
 
@@ -50,6 +57,8 @@ def crmkit_interactions_recorded(crm, interactions):
 
 @hookimpl
 def crmkit_customer_forgotten(crm, customer_id, erasure):
+    from . import queries as q
+
     for statement in q.FORGET:
         crm.db.execute(statement, [customer_id])
     erasure.scrub_rows("loyalty_points", ("reason",), "customer_id = ?", [customer_id])
@@ -58,6 +67,8 @@ def crmkit_customer_forgotten(crm, customer_id, erasure):
 
 @hookimpl
 def crmkit_customers_merged(crm, kept_id, merged_id):
+    from . import queries as q
+
     params = {"kept": kept_id, "merged": merged_id}
     for statement in q.MERGE_MOVE:
         crm.db.execute(statement, params)
@@ -100,3 +111,20 @@ def crmkit_demo_data(crm, seed, now):
     from .demo import add_demo_data
 
     add_demo_data(crm, seed, now)
+
+
+@hookimpl
+def crmkit_permissions():
+    from crmkit import Permission
+
+    return [
+        Permission("loyalty.read", "See points, tiers and churn warnings", {"manager", "rep", "analyst"}, write=False),
+        Permission("loyalty.redeem", "Redeem a customer's points", {"manager", "rep"}),
+    ]
+
+
+@hookimpl
+def crmkit_routes(crm):
+    from . import routes
+
+    return [routes.router]

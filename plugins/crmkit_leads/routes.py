@@ -1,0 +1,51 @@
+"""The leads plugin's HTTP routes (``crmkit serve``): the pool, claims, releases, allocation.
+
+Imported only by the ``crmkit_routes`` hook, so FastAPI is needed only where the API is served.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+from pydantic import BaseModel, ConfigDict, Field
+
+from crmkit.http.toolkit import MAX_ID, Caller, Limit, Offset, caller, jsonable, page
+
+router = APIRouter(prefix="/leads", tags=["leads"])
+LeadId = Annotated[int, Path(ge=1, le=MAX_ID, description="The lead's customer id")]
+
+
+class Reason(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, Field(max_length=1000)] | None = None
+
+
+@router.get("/pool", summary="Leads waiting in the shared pool")
+def pool(c: Caller = Depends(caller), limit: Limit = 50, offset: Offset = 0) -> dict:
+    with c.session("leads.read") as crm:
+        return page(crm.leads.pool(limit=limit, offset=offset), limit, offset)
+
+
+@router.get("/mine", summary="My open leads")
+def mine(c: Caller = Depends(caller), limit: Limit = 50, offset: Offset = 0) -> dict:
+    with c.session("leads.read") as crm:
+        return page(crm.leads.leads(owner=c.user.id, limit=limit, offset=offset), limit, offset)
+
+
+@router.post("/{lead_id}/claim", summary="Claim a pool lead for myself (limits apply)")
+def claim(lead_id: LeadId, c: Caller = Depends(caller)) -> dict:
+    with c.session("leads.claim") as crm:
+        return jsonable(crm.leads.claim(lead_id, c.user.id))
+
+
+@router.post("/{lead_id}/release", summary="Put my lead back in the pool")
+def release(lead_id: LeadId, body: Reason | None = None, c: Caller = Depends(caller)) -> dict:
+    with c.session("leads.claim") as crm:
+        return jsonable(crm.leads.release(lead_id, c.user.id, body.reason if body else None))
+
+
+@router.post("/allocate", summary="Allocate the pool to reps (least loaded)")
+def allocate(c: Caller = Depends(caller)) -> dict:
+    with c.session("leads.allocate") as crm:
+        return jsonable(crm.leads.allocate("pool"))

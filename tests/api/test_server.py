@@ -1,0 +1,243 @@
+"""The HTTP API against a real ``crmkit serve`` process on 127.0.0.1 (both engines).
+
+Each role's allowed and refused actions, row scope over every listing route of the OpenAPI
+document, problem details, the audit log's actor, concurrent claims and idempotent redemption.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+import crmkit
+
+REPS = [f"rep{n}" for n in range(8)]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Client:
+    """A tiny HTTP client: (status, headers, JSON body) of one request."""
+
+    def __init__(self, base: str, token: str | None = None):
+        self.base, self.token = base, token
+
+    def __call__(self, method: str, path: str, body=None, headers: dict | None = None):
+        request = urllib.request.Request(self.base + path, method=method, headers=dict(headers or {}))
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        if body is not None:
+            request.data = json.dumps(body).encode()
+            request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, response.headers, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers, json.loads(error.read() or b"null")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A CRM with users of every role, customers of each rep and the pool, leads and points,
+    served by a ``crmkit serve`` subprocess; yields (base URL, tokens by user, CRM path)."""
+    path = tmp_path_factory.mktemp("served") / "team.db"
+    tokens = {}
+    with crmkit.open(path, plugins=["leads", "loyalty"]) as crm:
+        crm.users.add("root", "Root", role="admin")
+        crm.users.add("mia", "Mia", role="manager", team="north")
+        crm.users.add("ann", "Ann", role="analyst")
+        for n, rep in enumerate(REPS):
+            crm.leads.add_rep(rep, f"Rep {n}", team="north" if n < 4 else "south", capacity=50, claim_limit=2)
+        for user in ["root", "mia", "ann", *REPS]:
+            tokens[user] = crm.users.issue_token(user)[1]
+        for rep in REPS:
+            crm.customers.add(name=f"Customer of {rep}", owner=rep)
+        pool_customer = crm.customers.add(name="Pool customer")
+        crm.loyalty.points.award(pool_customer.id, 100, key="welcome", reason="welcome gift")
+        for n in range(10):
+            crm.leads.add(f"Lead {n}")
+    port = free_port()
+    env = dict(os.environ, CRMKIT_PLUGINS="leads,loyalty")
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from crmkit.cli import main; main()", "serve", str(path), "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(base + "/openapi.json", timeout=2).close()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"server did not start: {process.stderr.read().decode()[-2000:]}")
+            time.sleep(0.2)
+    yield base, tokens, path, pool_customer.id
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def as_user(server):
+    base, tokens, _, _ = server
+    return lambda user: Client(base, tokens[user] if user else None)
+
+
+def owners(items) -> set:
+    return {item.get("owner") for item in items}
+
+
+class TestAuthentication:
+    def test_no_or_bad_token_is_401_problem(self, server, as_user):
+        for client in (as_user(None), Client(server[0], "crm_not-a-token")):
+            status, headers, body = client("GET", "/customers")
+            assert status == 401
+            assert headers["Content-Type"] == "application/problem+json"
+            assert headers["WWW-Authenticate"] == "Bearer"
+            assert body["status"] == 401 and body["detail"]
+
+    def test_openapi_document_and_docs_page_are_served(self, server):
+        with urllib.request.urlopen(server[0] + "/openapi.json") as response:
+            paths = json.loads(response.read())["paths"]
+        assert {"/customers", "/leads/pool", "/loyalty/customers/{customer_id}/redeem"} <= set(paths)
+        with urllib.request.urlopen(server[0] + "/docs") as response:
+            assert b"swagger" in response.read().lower()
+
+
+class TestRoles:
+    def test_rep_sees_only_own_and_pool_customers(self, as_user):
+        status, _, body = as_user("rep0")("GET", "/customers?limit=500")
+        assert status == 200
+        assert owners(body["items"]) == {"rep0", None} and body["total"] == len(body["items"])
+
+    def test_rep_is_refused_another_reps_customer(self, as_user):
+        _, _, everyone = as_user("root")("GET", "/customers?rule=owner%20%3D%20%27rep1%27")
+        other = everyone["items"][0]["id"]
+        client = as_user("rep0")
+        assert client("GET", f"/customers/{other}")[0] == 403
+        assert client("PATCH", f"/customers/{other}", {"region": "EU"})[0] == 403
+        assert client("GET", f"/customers/{other}/interactions")[0] == 403
+        assert client("POST", "/customers", {"name": "Gift", "owner": "rep1"})[0] == 403
+        status, headers, body = client("GET", f"/customers/{other}")
+        assert headers["Content-Type"] == "application/problem+json"
+        assert "outside the scope of user 'rep0'" in body["detail"]
+
+    def test_manager_sees_team_and_pool(self, as_user):
+        _, _, body = as_user("mia")("GET", "/customers?limit=500")
+        assert owners(body["items"]) == {None, "rep0", "rep1", "rep2", "rep3"}
+
+    def test_analyst_reads_all_and_writes_nothing(self, as_user):
+        client = as_user("ann")
+        _, _, body = client("GET", "/customers?limit=500")
+        assert owners(body["items"]) == {None, *REPS}
+        first = body["items"][0]["id"]
+        for method, path, payload in [
+            ("POST", "/customers", {"name": "Nope"}), ("PATCH", f"/customers/{first}", {"region": "EU"}),
+            ("POST", f"/customers/{first}/interactions", {"kind": "call"}), ("PUT", "/segments/eu", {"rule": "region = 'EU'"}),
+            ("POST", "/tasks", {"kind": "call"}), ("POST", "/leads/allocate", None),
+        ]:
+            status, _, problem = client(method, path, payload)
+            assert status == 403, (method, path, problem)
+            assert "(analyst) may not" in problem["detail"]
+        assert client("GET", "/audit")[0] == 200
+
+    def test_rep_may_not_read_the_audit_log_or_merge(self, as_user):
+        client = as_user("rep0")
+        assert client("GET", "/audit")[0] == 403
+        assert client("POST", "/customers/1/merge", {"duplicate_id": 2})[0] == 403
+
+    def test_every_write_names_its_user_in_the_audit_log(self, as_user):
+        status, _, made = as_user("rep3")("POST", "/customers", {"name": "Walk-in", "owner": "rep3"})
+        assert status == 201
+        as_user("rep3")("POST", f"/customers/{made['id']}/interactions", {"kind": "call", "notes": "hello"})
+        _, _, log = as_user("root")("GET", f"/audit?entity=customer&entity_id={made['id']}")
+        assert log["items"] and {e["actor"] for e in log["items"]} == {"rep3"}
+
+    def test_bad_input_is_a_problem_with_the_clis_message(self, as_user):
+        status, headers, body = as_user("root")("GET", "/customers?rule=nonsense%20%3E%201")
+        assert status == 422 and headers["Content-Type"] == "application/problem+json"
+        assert "unknown field 'nonsense'" in body["detail"]
+        status, _, body = as_user("root")("GET", "/customers/999999")
+        assert status == 404 and "999999" in body["detail"]
+
+
+class TestScopeOverEveryRoute:
+    """Every GET route of the OpenAPI document, called by a rep for every customer: no other
+    rep's customer or lead comes back (routes are taken from the document, not picked by hand)."""
+
+    def test_no_other_reps_data(self, server, as_user):
+        base = server[0]
+        with urllib.request.urlopen(base + "/openapi.json") as response:
+            paths = [p for p, ops in json.loads(response.read())["paths"].items() if "get" in ops]
+        _, _, everyone = as_user("root")("GET", "/customers?limit=500")
+        ids = [c["id"] for c in everyone["items"]]
+        others = {c["id"] for c in everyone["items"] if c["owner"] not in (None, "rep0")}
+        client = as_user("rep0")
+        checked = 0
+        for path in paths:
+            fills = [path.replace("{customer_id}", str(i)) for i in ids] if "{customer_id}" in path else [path]
+            for concrete in fills:
+                if "{" in concrete:
+                    continue
+                status, _, body = client("GET", concrete)
+                text = json.dumps(body)
+                if status == 200:
+                    checked += 1
+                    assert not any(f'"Customer of rep{n}"' in text for n in range(1, 8)), concrete
+                    assert not any(f'"owner": "rep{n}"' in text for n in range(1, 8)), concrete
+                else:
+                    assert status in (403, 404, 422), (concrete, status, body)
+                    if "{customer_id}" in path and int(concrete.split("/")[2 if concrete.startswith("/customers") else 3]) in others:
+                        assert status == 403, concrete
+        assert checked > 5
+
+
+class TestConcurrentClaims:
+    def test_eight_reps_claiming_at_once_break_no_limit(self, server, as_user):
+        _, _, pool = as_user("root")("GET", "/leads/pool?limit=500")
+        lead_ids = [lead["id"] for lead in pool["items"]]
+        assert len(lead_ids) == 10
+
+        def claims(rep):
+            client = as_user(rep)
+            return [client("POST", f"/leads/{lead}/claim")[0] for lead in lead_ids]
+
+        with ThreadPoolExecutor(len(REPS)) as workers:
+            statuses = [s for result in workers.map(claims, REPS) for s in result]
+        assert set(statuses) <= {200, 409}
+        with crmkit.open(server[2], plugins=["leads", "loyalty"]) as crm:
+            held = {rep: len(crm.leads.leads(owner=rep, limit=100)) for rep in REPS}
+            pooled = len(crm.leads.pool(limit=100))
+        # Each lead went to at most one rep, no rep exceeded its daily claim limit of 2, and
+        # with 16 possible claims for 10 leads every lead was taken.
+        assert statuses.count(200) == sum(held.values()) == 10
+        assert max(held.values()) <= 2 and pooled == 0
+
+
+class TestIdempotentRedemption:
+    def test_a_repeated_key_returns_the_first_result(self, server, as_user):
+        customer = server[3]
+        client = as_user("rep5")
+        first = client("POST", f"/loyalty/customers/{customer}/redeem", {"points": 30}, {"Idempotency-Key": "order-1"})
+        again = client("POST", f"/loyalty/customers/{customer}/redeem", {"points": 30}, {"Idempotency-Key": "order-1"})
+        assert first[0] == again[0] == 200
+        assert first[2]["entry"] == again[2]["entry"]
+        assert first[2]["balance"] == again[2]["balance"] == 70
+        status, _, body = client("POST", f"/loyalty/customers/{customer}/redeem", {"points": 40}, {"Idempotency-Key": "order-1"})
+        assert status == 409 and body["detail"]
+        assert client("POST", f"/loyalty/customers/{customer}/redeem", {"points": 30})[0] == 422
+        assert client("GET", f"/loyalty/customers/{customer}/points")[2]["balance"] == 70
