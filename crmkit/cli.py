@@ -43,6 +43,8 @@ def open_crm(path: str | Path, *, must_exist: bool = True, plugin: str | None = 
         target = Path(path)
         if must_exist and str(path) != ":memory:" and not target.exists():
             raise CrmError(f"no CRM file at {path}; create one with `crmkit init {path}` or `crmkit demo {path}`")
+        if must_exist and target.is_file() and target.stat().st_size == 0:
+            raise CrmError(f"{path} is an empty file (0 bytes), not a CRM; create one with `crmkit init {path}`")
         crm = crmkit.open(target, **options)
     if plugin is not None and plugin not in crm.plugins.names():
         crm.close()

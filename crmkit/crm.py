@@ -14,7 +14,9 @@ from typing import Any, Iterable, Iterator
 from attrs import frozen
 
 from . import engine, migrations, store
+from .engine.errors import NewerSchema, ReadOnly
 from .engine.files import remove_file
+from .engine.identity import recognise
 from .audit import Audit
 from .calendar import DEFAULT_ZONE, WEEKDAYS, HomeCalendar, weekday_number, zone_named
 from .customers import Customers
@@ -310,8 +312,10 @@ def open(  # noqa: A001 - mirrors the builtin on purpose: crmkit.open(path)
     created = not target.is_server and target.path != ":memory:" and not Path(target.path).exists()
     db = store.connect(target)
     try:
+        recognise(db, target.describe())
         plugin_set = load_plugins(plugin_selection(db, path, plugins))
-        _migrate(db, plugin_set)
+        _migrate(db, plugin_set, target.describe())
+        _check_core_columns(db, target.describe())
         _fix_currency(db, currency)
         _fix_calendar(db, timezone, first_weekday)
         return CRM(db, plugin_set, path=target.path if not target.is_server else target.url, clock=clock, actor=actor)
@@ -357,11 +361,18 @@ def _migration_sets(plugin_set: PluginSet, owners: dict | None = None) -> list:
     return sets
 
 
-def _migrate(db, plugin_set: PluginSet) -> None:
+def _migrate(db, plugin_set: PluginSet, shown_as: str) -> None:
     owners: dict[int, str] = {}
     sets = _migration_sets(plugin_set, owners)
+    for m_set in sets:
+        _refuse_newer_schema(db, m_set, shown_as)
     if not any(m_set.pending(db) for m_set in sets):
         return
+    if getattr(db, "read_only", False):
+        raise ReadOnly(
+            f"{shown_as} is read-only and needs schema migrations before this crmkit can use it; "
+            f"make the file writable once (or run `crmkit migrate` as its owner)"
+        )
     with store.transaction(db):
         for m_set in sets:
             try:
@@ -370,6 +381,22 @@ def _migrate(db, plugin_set: PluginSet) -> None:
                 if id(m_set) in owners:  # a plugin's migration: name the plugin, as every hook error does
                     raise PluginError(owners[id(m_set)], "crmkit_migrations", error) from error
                 raise CrmError(f"migration set {m_set.name!r} failed: {error}; the file was left as it was") from error
+
+
+def _refuse_newer_schema(db, m_set, shown_as: str) -> None:
+    """A CRM whose migrations table records migrations of ``m_set`` that this crmkit does not
+    know was written by a newer crmkit: refused, naming both schema versions, before any write."""
+    applied = [m.name for m in m_set.applied(db)]
+    known = [m.name for m in m_set._migrations]  # sqlite-utils keeps the registered list private
+    unknown = [name for name in applied if name not in set(known)]
+    if unknown:
+        from . import __version__
+
+        raise NewerSchema(
+            f"{shown_as} was written by a newer crmkit: its {m_set.name!r} schema is at version "
+            f"{len(applied)} ({applied[-1]}), this crmkit {__version__} knows version {len(known)} "
+            f"({known[-1] if known else 'none'}); upgrade crmkit to open it"
+        )
 
 
 class TimezoneChanged(UserWarning):
@@ -400,6 +427,34 @@ def _fix_calendar(db, timezone: str | None, first_weekday: int | str | None) -> 
         with store.transaction(db):
             for key, value in missing.items():
                 db.execute("INSERT INTO settings(key, value) VALUES (?, ?)", [key, json.dumps(value)])
+
+
+# The columns the core reads by name from its most used tables (see crmkit.migrations).
+_CORE_COLUMNS = {
+    "settings": ("key", "value"),
+    "customers": (
+        "id", "external_id", "name", "email", "email_norm", "phone", "phone_norm", "address", "region",
+        "company", "industry", "size", "source", "owner", "stage", "tags", "attributes", "created_at",
+        "updated_at", "forgotten_at",
+    ),
+    "interactions": (
+        "id", "customer_id", "kind", "channel", "occurred_at", "amount", "product", "category", "rep",
+        "notes", "data", "recorded_at", "external_key",
+    ),
+}
+
+
+def _check_core_columns(db, shown_as: str) -> None:
+    """A CRM whose core tables lost a column (renamed or dropped by another tool) is one clear
+    error at opening, not a KeyError deep in whatever command reads it first."""
+    for table, expected in _CORE_COLUMNS.items():
+        present = set(db.columns_of(table))
+        missing = [column for column in expected if column not in present]
+        if missing:
+            raise CrmError(
+                f"{shown_as} does not have the schema this crmkit expects: table {table} has no column "
+                f"{', '.join(missing)} (renamed or removed by another tool?); restore it from a backup"
+            )
 
 
 def _fix_currency(db, currency: str | None) -> None:

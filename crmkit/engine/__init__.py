@@ -47,14 +47,16 @@ def describe(target: Any) -> str:
 
 
 def exists(target: Any) -> bool:
-    """Whether a CRM is stored at ``target``: a file that exists, or a server database that
-    holds crmkit's tables (an empty database is where a new CRM may be created)."""
+    """Whether a CRM is stored at ``target``: a file that exists and is not empty, or a server
+    database that holds crmkit's tables (an empty file or database is where a new CRM may be
+    created, never what a reading command reads)."""
     if not isinstance(target, Target):
         target = parse(target)
     if not target.is_server:
         from pathlib import Path
 
-        return target.path == ":memory:" or Path(target.path).exists()
+        file = Path(target.path)
+        return target.path == ":memory:" or (file.exists() and file.stat().st_size > 0)
     db = connect(target)
     try:
         return "settings" in db.table_names()

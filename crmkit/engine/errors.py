@@ -23,3 +23,20 @@ class ConcurrencyError(EngineError):
 
 class ConnectionLost(EngineError):
     """The server went away in the middle of the work; what was not committed was rolled back."""
+
+
+class NotACrmFile(CrmError):
+    """The file or database holds something other than a CRM (another application's tables, or
+    no database at all); crmkit refuses it before changing anything in it."""
+
+
+class NewerSchema(CrmError):
+    """The CRM was written by a newer crmkit: its schema has migrations this crmkit does not know."""
+
+
+class ReadOnly(EngineError):
+    """A change was asked of a CRM that is open read-only (its file is not writable)."""
+
+
+class StorageFull(EngineError):
+    """The disk (or the database's size limit) is full; the change was rolled back."""

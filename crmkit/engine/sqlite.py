@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import sqlite_utils
 
 from ..errors import CrmError
-from . import errors, sql
+from . import errors, identity, sql
 from .base import Database, Features
 from .target import Target
 
@@ -23,6 +24,10 @@ class SqliteDatabase(sqlite_utils.Database, Database):
     engine = "sqlite"
     # SQLite's historical limit on bound variables per statement; batches stay below it.
     features = Features(max_variables=999, supports_vacuum=True)
+    # True when the file was not writable and is open with SQLite's mode=ro.
+    read_only = False
+    # The header's application id as found at opening (see identity.APPLICATION_ID).
+    application_id = 0
 
     def __init__(self, target: Target, conn: sqlite3.Connection):
         super().__init__(conn)
@@ -142,6 +147,13 @@ class SqliteDatabase(sqlite_utils.Database, Database):
 
 def _translate_error(error: sqlite3.Error) -> Exception:
     message = str(error)
+    if "readonly database" in message:
+        return errors.ReadOnly(
+            "the CRM file is read-only: this command changes it, so nothing was done "
+            "(reading commands work on a read-only file)"
+        )
+    if "database or disk is full" in message:
+        return errors.StorageFull("the disk is full: the change was rolled back and the CRM is as it was")
     if isinstance(error, sqlite3.IntegrityError):
         return errors.IntegrityError(message)
     if isinstance(error, sqlite3.OperationalError) and ("locked" in message or "busy" in message):
@@ -154,21 +166,55 @@ def _translate_error(error: sqlite3.Error) -> Exception:
 def connect(target: Target) -> SqliteDatabase:
     """Open (creating if needed) a CRM file with the settings crmkit relies on.
 
-    WAL lets a notebook read while a CLI writes; the busy timeout makes a second writer wait
-    instead of failing with "database is locked"; foreign keys keep rows attached to customers.
+    An existing file is recognised first (see :mod:`.identity`): another application's file is
+    refused before anything in it changes. A file that is not writable opens read-only, so that
+    reading commands work and writing ones fail with one clear error. WAL lets a notebook read
+    while a CLI writes; the busy timeout makes a second writer wait instead of failing with
+    "database is locked"; foreign keys keep rows attached to customers.
     """
     path = target.path
+    shown = target.describe()
+    read_only = False
     if path != ":memory:":
-        parent = Path(path).expanduser().resolve().parent
-        if not parent.is_dir():
-            raise CrmError(f"cannot open {path}: folder {parent} does not exist")
+        file = Path(path).expanduser().resolve()
+        if not file.parent.is_dir():
+            raise CrmError(f"cannot open {path}: folder {file.parent} does not exist")
+        read_only = file.exists() and not _writable(file)
     try:
-        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False)
-        if path != ":memory:":
+        if read_only:
+            conn = sqlite3.connect(f"{file.as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False)
+        else:
+            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False)
+    except sqlite3.DatabaseError as error:
+        raise CrmError(f"cannot open {path}: {error}") from None
+    try:
+        (application_id,) = conn.execute("PRAGMA application_id").fetchone()
+        # Another application's file is opened as it is, for inspection only: crm.open refuses
+        # it (identity.recognise) and nothing here changes a byte of it.
+        ours = identity.is_crmkit(application_id, _table_names(conn))
+        if ours and path != ":memory:" and not read_only:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
+        if ours and not read_only and application_id != identity.APPLICATION_ID:
+            conn.execute(f"PRAGMA application_id={identity.APPLICATION_ID}")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
     except sqlite3.DatabaseError as error:
+        conn.close()
+        if "not a database" in str(error):
+            raise errors.NotACrmFile(f"{shown} is not a crmkit CRM: it is not a SQLite database; crmkit left it unchanged") from None
         raise CrmError(f"cannot open {path}: {error}") from None
-    return SqliteDatabase(target, conn)
+    database = SqliteDatabase(target, conn)
+    database.read_only = read_only
+    database.application_id = application_id
+    return database
+
+
+def _writable(file: Path) -> bool:
+    """Whether crmkit may write ``file``: permitted, and not marked read-only by its mode bits
+    (which the superuser's access ignores)."""
+    return os.access(file, os.W_OK) and bool(file.stat().st_mode & 0o222)
+
+
+def _table_names(conn: sqlite3.Connection) -> list[str]:
+    return [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
