@@ -134,6 +134,18 @@ class Formatter:
             day = to_datetime(value).astimezone(self.zone).date()
         return babel_dates.format_date(day, "medium", locale=self.locale)
 
+    def month(self, value: date | datetime | str | None) -> str:
+        """A calendar month: ``Jun 2025``; takes a date, a time or ``YYYY-MM`` text."""
+        if value is None or value == "":
+            return MISSING
+        if isinstance(value, str) and len(value) == 7:
+            value = f"{value}-01"
+        if isinstance(value, date) and not isinstance(value, datetime):
+            day = value
+        else:
+            day = to_datetime(value).astimezone(self.zone).date()
+        return babel_dates.format_skeleton("yMMM", day, locale=self.locale)
+
     def datetime(self, value: datetime | str | None) -> str:
         """A moment in the display zone, to the minute, naming the zone: ``Dec 5, 2026, 2:11 PM UTC``."""
         if value is None or value == "":
@@ -203,7 +215,7 @@ class Formatter:
     def _by_kind(self, value: Any, kind: str) -> str:
         formats = {
             "number": self.number, "money": self.money, "amount": self.amount, "rate": self.rate,
-            "date": self.date, "datetime": self.datetime, "duration": self.duration,
+            "date": self.date, "month": self.month, "datetime": self.datetime, "duration": self.duration,
             "lateness": self.lateness, "id": self.ident, "text": str,
         }
         if kind not in formats:

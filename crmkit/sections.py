@@ -30,6 +30,16 @@ class Section:
     ``key`` is unique in a report (prefix it with the plugin name), ``figures`` holds headline
     numbers (name → value), ``rows``/``columns`` a table, and ``notes`` explains definitions.
     Values must be JSON-ready (numbers, text, None); money as Decimal is rendered as text.
+
+    How people read it (the HTML and terminal report; CSV and JSON stay raw):
+
+    - ``labels``: a human title per figure or column name (missing ones are derived from the name);
+    - ``kinds``: how a figure or column is formatted — ``number``, ``money`` (integer minor units),
+      ``amount`` (a Decimal in major units), ``rate`` (a fraction), ``score``, ``hours``,
+      ``date``, ``datetime``, ``id`` or ``text`` (missing ones are inferred, see
+      :mod:`crmkit.formatting`);
+    - ``previous``: the same figures for the previous period, shown as each figure's change;
+    - ``hidden``: columns kept for CSV and JSON but not shown to people.
     """
 
     key: str
@@ -41,3 +51,7 @@ class Section:
     notes: str | None = None
     plugin: str = "core"
     error: str | None = None
+    labels: dict[str, str] = field(factory=dict)
+    kinds: dict[str, str] = field(factory=dict)
+    previous: dict[str, Any] = field(factory=dict)
+    hidden: tuple[str, ...] = field(default=(), converter=tuple)

@@ -1,8 +1,31 @@
 """crmkit plugin: reports — KPIs as of any date, assembled with every plugin's sections into
-terminal tables, CSV, JSON and one self-contained HTML file (see docs/plugins/reports.md)."""
+terminal tables, CSV, JSON and one self-contained HTML file (see docs/plugins/reports.md).
 
-from .assembly import Report
-from .periods import Period, calendar_period, explicit_period
-from .results import KpiResult, Measure
+The names below are imported on first use: loading the plugin, as every ``crmkit`` command
+does, must not pay for the report machinery.
+"""
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+_LAZY = {
+    "Report": "assembly", "Period": "periods", "calendar_period": "periods",
+    "explicit_period": "periods", "KpiResult": "results", "Measure": "results",
+}
+
+if TYPE_CHECKING:  # pragma: no cover - what static checkers see
+    from .assembly import Report
+    from .periods import Period, calendar_period, explicit_period
+    from .results import KpiResult, Measure
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'crmkit_reports' has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = ["KpiResult", "Measure", "Period", "Report", "calendar_period", "explicit_period"]

@@ -15,15 +15,19 @@ import attrs
 from attrs import field, frozen
 
 from crmkit import Chart, Section
+from crmkit.formatting import Formatter
 from crmkit.timeutil import to_iso
 
 from . import kpis
 from .periods import Period
+from .presentation import UNIT_KINDS
 
 if TYPE_CHECKING:
     from crmkit import CRM
 
 PLUGIN = "reports"
+# Breakdown columns holding money (Decimal in major units).
+MONEY_COLUMNS = {"revenue": "amount", "net_revenue": "amount"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 # Which chart each KPI's breakdown gets: (kind, title, x, y).
@@ -46,6 +50,12 @@ class Report:
     segment: str | None
     sections: tuple[Section, ...] = field(converter=tuple)
     currency: str = "USD"
+    formatter: Formatter | None = field(default=None, eq=False, repr=False)
+
+    def formatter_for(self, locale: str | None = None) -> Formatter:
+        """How this report's values read: the CRM's locale and zone, or ``locale`` when given."""
+        base = self.formatter or Formatter(currency=self.currency)
+        return base if locale is None else Formatter(locale, self.currency, base.zone)
 
     def section(self, key: str) -> Section:
         """The section with this key."""
@@ -67,11 +77,11 @@ class Report:
             "segment": self.segment, "currency": self.currency,
         }
 
-    def to_text(self, max_rows: int = 15) -> str:
-        """The report as plain-text tables for a terminal."""
+    def to_text(self, max_rows: int = 15, locale: str | None = None) -> str:
+        """The report as plain-text tables for a terminal, formatted for ``locale`` (default: the CRM's)."""
         from .render_text import render
 
-        return render(self, max_rows)
+        return render(self, max_rows, self.formatter_for(locale))
 
     def write_csv(self, folder: str | Path) -> list[Path]:
         """One CSV file per section in ``folder`` (created if needed); returns the paths."""
@@ -85,17 +95,18 @@ class Report:
 
         return write_json(self, Path(folder))
 
-    def to_html(self) -> str:
-        """The whole report as one self-contained HTML document (inline CSS, inline SVG charts)."""
+    def to_html(self, locale: str | None = None) -> str:
+        """The whole report as one self-contained HTML document (inline CSS, inline SVG charts),
+        formatted for ``locale`` (default: the CRM's, see :mod:`crmkit.formatting`)."""
         from .render_html import render
 
-        return render(self)
+        return render(self, self.formatter_for(locale))
 
-    def write_html(self, path: str | Path) -> Path:
+    def write_html(self, path: str | Path, locale: str | None = None) -> Path:
         """Write :meth:`to_html` to ``path``; returns the path."""
         from .render_files import write_text
 
-        return write_text(Path(path), self.to_html())
+        return write_text(Path(path), self.to_html(locale))
 
 
 def file_stem(key: str) -> str:
@@ -120,25 +131,36 @@ def build_report(crm: "CRM", scope: kpis.Scope, as_of: datetime) -> Report:
         else:
             sections.append(_guarded(f"reports.{key}", result.title, lambda r=result: _kpi_section(r)))
     sections.extend(_plugin_sections(crm, as_of))
-    return Report(as_of, scope.period, scope.previous, scope.segment, _unique(sections), crm.currency)
+    return Report(as_of, scope.period, scope.previous, scope.segment, _unique(sections), crm.currency,
+                  Formatter.for_crm(crm))
 
 
 def _overview(results: dict) -> Section:
-    rows, figures = [], {}
-    headline = ("new_customers", "active_end", "churn_rate", "retention_rate", "net_revenue", "average_customer_value")
+    rows, headline = [], []
+    wanted = ("new_customers", "active_end", "churn_rate", "retention_rate", "net_revenue", "average_customer_value")
     for key, result in results.items():
         if isinstance(result, Exception):
             continue
         for measure in result.measures:
-            rows.append({"kpi": key, **measure.to_row()})
-            if measure.name in headline and measure.name not in figures:
-                figures[measure.name] = measure.value
+            rows.append({"kpi": key, "kpi_title": result.title, **measure.to_row()})
+            if measure.name in wanted and measure.name not in (m.name for m in headline):
+                headline.append(measure)
     return Section(
-        "reports.overview", "Key figures", figures=figures, rows=rows,
-        columns=("kpi", "measure", "label", "unit", "value", "previous", "change"),
-        notes="Every measure of every KPI, with the previous period and the change (rates as fractions).",
-        plugin=PLUGIN,
+        "reports.overview", "Key figures", rows=rows,
+        columns=("kpi", "kpi_title", "measure", "label", "unit", "value", "previous", "change"),
+        notes="Every measure of every KPI, with the previous period and the change (CSV and JSON: rates as fractions).",
+        plugin=PLUGIN, hidden=("kpi", "measure", "unit"), **_figures_of(headline, {"kpi_title": "KPI"}),
     )
+
+
+def _figures_of(measures, labels: dict | None = None) -> dict:
+    """A section's figures, previous figures, titles and kinds from KPI measures."""
+    return {
+        "figures": {m.name: m.value for m in measures},
+        "previous": {m.name: m.previous for m in measures if m.previous is not None},
+        "labels": {**{m.name: m.label for m in measures}, **(labels or {})},
+        "kinds": {**MONEY_COLUMNS, **{m.name: UNIT_KINDS.get(m.unit, "number") for m in measures}},
+    }
 
 
 def _trend(crm: "CRM", scope: kpis.Scope) -> Section:
@@ -151,21 +173,27 @@ def _trend(crm: "CRM", scope: kpis.Scope) -> Section:
             Chart("bar", "Net revenue per month", "month", ("net_revenue",)),
         ),
         notes="The twelve calendar months up to the period end; active = a purchase in the churn window before the month end.",
-        plugin=PLUGIN,
+        plugin=PLUGIN, kinds=MONEY_COLUMNS,
+        labels={"active_customers": "Active customers", "buyers": "Buying customers", "net_revenue": "Net revenue"},
     )
 
 
 def _kpi_section(result) -> Section:
-    figures = {m.name: m.value for m in result.measures}
+    shown = _figures_of(result.measures)
     notes = result.definition + (f" ({result.note})" if result.note else "")
     if result.rows:
         rows, columns = result.rows, result.columns
     else:
         rows = result.to_rows()
         columns = ("measure", "label", "unit", "value", "previous", "change")
+        shown["hidden"] = ("measure", "unit")
     charts = []
     if result.key == "concentration" and result.rows:
-        charts.append(Chart("pareto", "Pareto: revenue share per 5% of customers", "customers", ("revenue_share",), _pareto_bars(result.rows)))
+        charts.append(Chart("pareto", "Pareto: revenue share per 5% of customers", "customers_share",
+                            ("added_share", "revenue_share"), _pareto_bars(result.rows)))
+        shown["labels"]["added_share"] = "Revenue share of the band"
+        shown["labels"]["revenue_share"] = "Cumulative share of revenue"
+        shown["labels"]["customers_share"] = "Top customers (share)"
     elif result.key == "upgrades" and result.rows:
         labelled = [dict(r, label=f"{r['change']}: {r['from_tier']} -> {r['to_tier']}") for r in result.rows]
         charts.append(Chart("hbar", "Tier changes", "label", ("changes",), labelled))
@@ -174,19 +202,20 @@ def _kpi_section(result) -> Section:
         # m0 is 100% by definition: leaving it out keeps the colour scale for the months that vary
         months = tuple(c for c in result.columns if re.fullmatch(r"m\d+", c))
         charts.append(Chart(kind, title, x, y or (months[1:] or months)))
-    return Section(f"reports.{result.key}", result.title, figures=figures, rows=rows, columns=columns,
-                   charts=charts, notes=notes, plugin=PLUGIN)
+    return Section(f"reports.{result.key}", result.title, rows=rows, columns=columns,
+                   charts=charts, notes=notes, plugin=PLUGIN, **shown)
 
 
 def _pareto_bars(curve: list[dict]) -> list[dict]:
-    """The cumulative Pareto curve as the share of revenue each step of customers adds."""
-    out, before_customers, before_share = [], 0, 0
+    """The Pareto curve as the share of revenue each band of customers adds, with the cumulative share."""
+    out, before_share = [], 0
     for point in curve:
         out.append({
-            "customers": f"{before_customers + 1}-{point['customers']}",
-            "revenue_share": point["revenue_share"] - before_share,
+            "customers_share": point["customers_share"],
+            "added_share": point["revenue_share"] - before_share,
+            "revenue_share": point["revenue_share"],
         })
-        before_customers, before_share = point["customers"], point["revenue_share"]
+        before_share = point["revenue_share"]
     return out
 
 

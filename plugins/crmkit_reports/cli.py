@@ -14,7 +14,7 @@ from .periods import KINDS, explicit_period
 
 @click.command("report")
 @db_argument
-@click.option("--as-of", "as_of", metavar="DATE", help="Report as of this date or time (default: now; for a demo file, the demo's today). A date means its midnight UTC.")
+@click.option("--as-of", "as_of", metavar="DATE", help="Report as of this date or time (default: now; for a demo file, the demo's today). A date means its midnight in the home time zone.")
 @click.option("--period", type=click.Choice(KINDS), default="month", show_default=True,
               help="Calendar period ending at --as-of; compared with the one before it.")
 @click.option("--from", "start", metavar="DATE", help="Explicit period start (with --to; replaces --period).")
@@ -31,7 +31,7 @@ def report_command(db, as_of, period, start, end, segment, html, csv_dir, json_d
         raise CrmError("give both --from and --to for an explicit period")
     crm = open_crm(db)
     try:
-        chosen = explicit_period(start, end) if start is not None else period
+        chosen = (start, end) if start is not None else period
         report = crm.reports.build(as_of=as_of, period=chosen, segment=segment, compare=not no_compare)
         if not (html or csv_dir or json_dir):
             click.echo(report.to_text(max_rows=rows), nl=False)

@@ -8,7 +8,7 @@ units).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import timedelta, timezone
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Callable
 
@@ -362,12 +362,14 @@ def trend(db, scope: Scope, months: int = 12) -> list[dict]:
     """Monthly figures for the ``months`` calendar months up to the period end (a trend line)."""
     end = scope.period.end
     window = timedelta(days=scope.churn_days)
-    first = add_months(_month_start(end), -(months - 1))
+    zone = scope.period.zone  # months of the home zone (None: UTC)
+    first = add_months(_month_start(end, zone), -(months - 1), zone)
     spans = []
     for k in range(months):
-        start = add_months(first, k)
-        stop = min(add_months(first, k + 1), end)
-        spans.append({"label": to_iso(start)[:7], "start": to_iso(start), "end": to_iso(stop), "window": to_iso(stop - window)})
+        start = add_months(first, k, zone)
+        stop = min(add_months(first, k + 1, zone), end)
+        label = (start.astimezone(zone) if zone is not None else start).strftime("%Y-%m")
+        spans.append({"label": label, "start": to_iso(start), "end": to_iso(stop), "window": to_iso(stop - window)})
     rows = queries.monthly_trend(db, scope.filter, spans, to_iso(end))
     return [
         {"month": r["month"], "new_customers": r["new_customers"], "active_customers": r["active_customers"],
@@ -378,10 +380,12 @@ def trend(db, scope: Scope, months: int = 12) -> list[dict]:
 
 # --- helpers ----------------------------------------------------------------------------------
 
-def _month_start(end):
-    """Start of the calendar month holding the last second before ``end``."""
+def _month_start(end, zone=None):
+    """Start of the calendar month (of ``zone``; None: UTC) holding the last second before ``end``."""
     anchor = end - timedelta(seconds=1)
-    return anchor.replace(day=1, hour=0, minute=0, second=0)
+    if zone is None:
+        return anchor.replace(day=1, hour=0, minute=0, second=0)
+    return anchor.astimezone(zone).replace(day=1, hour=0, minute=0, second=0).astimezone(timezone.utc)
 
 
 def _cohort_start(label: str, period: Period):

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 from crmkit import hookimpl
 
-from .cli import report_command, reports_group
-from .service import ReportsService
-
 
 @hookimpl
 def crmkit_extend(crm):
+    from .service import ReportsService
+
     return {"reports": ReportsService(crm)}
 
 
 @hookimpl
 def crmkit_commands(cli):
+    from .cli import report_command, reports_group
+
     cli.add_command(report_command)
     cli.add_command(reports_group)
 

@@ -1,63 +1,65 @@
-"""The report as plain-text tables for a terminal."""
+"""The report as plain-text tables for a terminal, formatted like the HTML report."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .formatting import figure_text, row_cells
-from .render_files import columns_of
+from .presentation import Presenter
 
 if TYPE_CHECKING:
+    from crmkit.formatting import Formatter
+
     from .assembly import Report
 
 
-def render(report: "Report", max_rows: int = 15) -> str:
+def render(report: "Report", max_rows: int, formatter: "Formatter") -> str:
     """The whole report as plain text for a terminal: header, then each section's figures and table.
 
-    Tables show at most ``max_rows`` rows (default 15); a failed section shows its error.
+    Tables show at most ``max_rows`` rows; a failed section shows its error.
     """
-    head = report.header()
-    lines = [f"crmkit report as of {head['as_of']}  period {report.period}"]
+    from .render_html import period_text
+
+    show = Presenter(formatter)
+    lines = [f"Report as of {formatter.datetime(report.as_of)}  period {period_text(report.period, formatter)}"]
     if report.previous is not None:
-        lines[0] += f"  (compared with {report.previous})"
+        lines[0] += f"  (compared with {period_text(report.previous, formatter)})"
     if report.segment:
         lines.append(f"segment: {report.segment}")
-    lines.append(f"currency: {report.currency}")
+    lines.append(f"money in {report.currency}")
     for section in report.sections:
         lines += ["", f"{section.title}  [{section.key}]", "=" * min(78, len(section.title) + len(section.key) + 4)]
         if section.error:
             lines.append(f"FAILED: {section.error}")
             continue
-        if section.figures and section.rows and tuple(section.columns[:1]) != ("measure",):
-            width = max(len(n) for n in section.figures)
-            lines += [f"  {name.ljust(width)}  {figure_text(name, value)}" for name, value in section.figures.items()]
+        if section.figures:
+            figures = [show.figure(section, name) for name in section.figures]
+            width = max(len(title) for title, _, _ in figures)
+            lines += [f"  {title.ljust(width)}  {value}" + (f"  ({change} vs previous)" if change else "")
+                      for title, value, change in figures]
             lines.append("")
         if section.rows:
-            lines += table(section.rows, columns_of(section), max_rows)
-        elif section.figures:
-            lines += table([{"figure": n, "value": figure_text(n, v)} for n, v in section.figures.items()], ["figure", "value"], max_rows)
-        else:
+            lines += table(section, show, max_rows)
+        elif not section.figures:
             lines.append("(nothing to show)")
     return "\n".join(lines) + "\n"
 
 
-def table(rows: list[dict], columns: list[str], max_rows: int) -> list[str]:
-    """Rows as an aligned text table, at most ``max_rows`` of them (the rest counted)."""
-    shown = rows[:max_rows]
-    cells = [row_cells(row, columns) for row in shown]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    numeric = [all(_numeric(r[i]) for r in cells) and cells for i in range(len(columns))]
+def table(section, show: Presenter, max_rows: int) -> list[str]:
+    """A section's rows as an aligned text table, at most ``max_rows`` of them (the rest counted)."""
+    from .presentation import is_numeric
+
+    columns = show.columns(section)
+    shown = section.rows[:max_rows]
+    cells = [show.cells(section, row, columns) for row in shown]
+    titles = [show.label(section, c) for c in columns]
+    widths = [max([len(t)] + [len(r[i]) for r in cells]) for i, t in enumerate(titles)]
+    numeric = [all(r.get(c) is None or is_numeric(r.get(c)) for r in shown) for c in columns]
 
     def line(values: list[str]) -> str:
         return "  ".join(v.rjust(w) if numeric[i] else v.ljust(w) for i, (v, w) in enumerate(zip(values, widths))).rstrip()
 
-    out = [line(columns), line(["-" * w for w in widths])]
+    out = [line(titles), line(["-" * w for w in widths])]
     out += [line(r) for r in cells]
-    if len(rows) > max_rows:
-        out.append(f"... {len(rows) - max_rows} more rows (all of them are in the CSV, JSON and HTML output)")
+    if len(section.rows) > max_rows:
+        out.append(f"... {len(section.rows) - max_rows} more rows (all of them are in the CSV, JSON and HTML output)")
     return out
-
-
-def _numeric(text: str) -> bool:
-    stripped = text.replace("%", "").replace("pp", "").replace("+", "").replace("-", "").replace(".", "").replace(" ", "")
-    return stripped.isdigit() or text == "-"

@@ -77,7 +77,8 @@ class ReportsService:
         """The resolved periods, segment filter and settings that KPIs are computed with."""
         crm = self._crm
         moment = self.default_as_of() if as_of is None else crm.as_of(as_of)
-        current = resolve_period(period, moment)
+        zone = None if crm.calendar.is_utc else crm.zone  # a UTC CRM keeps its periods and labels as they were
+        current = resolve_period(period, moment, zone, crm.calendar.first_weekday)
         label, sql, params = self._segment(segment, moment)
         settings = self.settings()
         flt = Filter(crm.kinds.names(money="in"), crm.kinds.names(money="out"), sql, params)

@@ -33,6 +33,8 @@ CASES = [
     ("rate_change", -0.0049, "-0.5 pp", "-0.5个百分点"),
     ("date", date(2026, 12, 5), "Dec 5, 2026", "2026年12月5日"),
     ("date", "2026-03-01T10:00:00Z", "Mar 1, 2026", "2026年3月1日"),
+    ("month", "2025-06", "Jun 2025", "2025年6月"),
+    ("month", date(2026, 1, 31), "Jan 2026", "2026年1月"),
     ("datetime", "2026-12-05T14:11:25Z", f"Dec 5, 2026, 2:11{NNBSP}PM UTC", "2026年12月5日 14:11 UTC"),
     ("duration", timedelta(days=3, hours=4), "3 days", "3天"),
     ("duration", timedelta(hours=2), "2 hours", "2小时"),
@@ -51,7 +53,7 @@ def test_each_kind_reads_as_written_by_hand(method, argument, english, chinese):
     assert getattr(Formatter("zh_CN", "CNY"), method)(argument) == chinese
 
 
-@pytest.mark.parametrize("method", ["number", "signed", "money", "rate", "rate_change", "date", "datetime", "duration", "lateness", "ident"])
+@pytest.mark.parametrize("method", ["number", "signed", "money", "rate", "rate_change", "date", "month", "datetime", "duration", "lateness", "ident"])
 def test_missing_values_read_as_a_dash(method):
     """None never reads as "None"."""
     assert getattr(Formatter(), method)(None) == MISSING

@@ -12,7 +12,9 @@ from reports_shop import AS_OF, load_shop
 
 import crmkit
 from crmkit import Chart, Section
-from crmkit_reports import svg
+from crmkit_reports import charts
+from crmkit_reports.presentation import Presenter
+from crmkit.formatting import Formatter
 
 KPI_KEYS = ["acquisition", "churn", "retention", "upgrades", "value", "repeat_purchase", "cross_sell",
             "concentration", "cohorts", "satisfaction"]
@@ -68,7 +70,7 @@ def test_report_holds_every_kpi_and_every_plugin_section(full):
     assert "not a list of crmkit.Section" in report.section("wrongtype.sections").error
     assert report.section("goodplugin.funnel").plugin == "goodplugin"
     overview = report.section("reports.overview")
-    assert {"kpi": "churn", "measure": "churn_rate", "label": "Churn rate", "unit": "rate", "value": Decimal("0.2500"),
+    assert {"kpi": "churn", "kpi_title": "Churn", "measure": "churn_rate", "label": "Churn rate", "unit": "rate", "value": Decimal("0.2500"),
             "previous": Decimal("0.3333"), "change": Decimal("-0.0833")} in overview.rows
     assert overview.figures["net_revenue"] == Decimal("155.00")
 
@@ -86,8 +88,12 @@ def test_only_the_reports_plugin(shop):
 
 def test_text_output(full):
     text = full.reports.build(as_of=AS_OF).to_text(max_rows=3)
-    assert text.startswith("crmkit report as of 2024-07-01T00:00:00Z  period 2024-06  (compared with 2024-05)")
-    assert re.search(r"churn_rate\s+Churn rate\s+rate\s+25\.00 %\s+33\.33 %\s+-8\.33 pp", text)
+    assert text.startswith(
+        "Report as of Jul 1, 2024, 12:00\u202fAM UTC  period Jun 1, 2024 – Jun 30, 2024  (compared with May 1, 2024 – May 31, 2024)"
+    )
+    assert re.search(r"\n  Churn rate\s+25\.0%  \(-8\.3 pp vs previous\)\n", text)  # the KPI card, with its change
+    assert re.search(r"\nChurn rate\s+25\.0%\s+33\.3%\s+-8\.3 pp\n", text)  # the KPI's table
+    assert "churn_rate" not in text and "None" not in text
     assert "FAILED: RuntimeError: the SLA table is missing" in text
     assert "more rows (all of them are in the CSV, JSON and HTML output)" in text
 
@@ -142,7 +148,7 @@ def test_html_is_self_contained_and_draws_every_chart(full, tmp_path):
     html = path.read_text()
     assert html.startswith("<!DOCTYPE html>") and html.count("<section ") == len(report.sections)
     assert not re.search(r"(src|href)=\"(https?:)?//", html) and "<script" not in html
-    assert "@import" not in html and "url(" not in html
+    assert "@import" not in html and not re.search(r"url\((?!#)", html)  # only references inside the page
     for key in ("reports.trend", "reports.cohorts", "reports.concentration", "goodplugin.funnel"):
         block = html.split(f'data-key="{key}"')[1].split("</section>")[0]
         assert "<svg" in block, key
@@ -164,25 +170,36 @@ def test_output_errors_write_nothing(full, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("crm.db")) == ["plain"]
 
 
-class TestSvg:
-    ROWS = [{"m": "2024-01", "a": 3, "b": Decimal("1.5")}, {"m": "2024-02", "a": 5, "b": None}, {"m": "2024-03", "a": -2, "b": 4}]
+class TestCharts:
+    ROWS = [{"m": "2024-01", "a": 3, "b": Decimal("1.5")}, {"m": "2024-02", "a": 5, "b": None}, {"m": None, "a": -2, "b": 4}]
 
-    @pytest.mark.parametrize("kind", svg.KINDS)
-    def test_every_kind_draws_marks(self, kind):
-        chart = Chart(kind, f"A {kind} chart", "m", ["a", "b"] if kind in ("line", "bar", "heatmap") else ["a"])
-        text = svg.render(chart, self.ROWS)
-        assert text.startswith("<svg") and text.endswith("</svg>")
-        assert re.search(r"<(rect|polyline|circle|path) [^>]*fill=\"(#|rgb)", text)
-        assert svg.render(chart, self.ROWS) == text  # deterministic
+    def render(self, chart, rows=None):
+        section = Section("t.s", "T", rows=self.ROWS if rows is None else rows, labels={"a": "Orders"}, kinds={"b": "money"})
+        return charts.render(chart, section, Presenter(Formatter("en_US", "USD")))
+
+    @pytest.mark.parametrize("kind", charts.KINDS)
+    def test_every_kind_draws_marks_with_titles(self, kind):
+        chart = Chart(kind, f"A {kind} chart", "m", ["a", "b"] if kind in ("line", "bar", "heatmap", "pareto") else ["a"])
+        text = self.render(chart)
+        assert text.startswith(f'<figure class="chart chart-{kind}"') and text.endswith("</svg></figure>")
+        assert re.search(r"<path [^>]*fill=\"(#|rgb)", text)
+        assert f"A {kind} chart" in text and "None" not in text
+        if kind != "pie":
+            assert "Orders" in text  # the column's title, not its key
+        assert self.render(chart) == text  # deterministic
+
+    def test_axes_carry_units_and_missing_categories_a_label(self):
+        text = self.render(Chart("bar", "Money", "m", ["b"]))
+        assert "B (USD)" in text and "(not set)" in text and "Jan 2024" in text
 
     def test_bad_specs_are_explained(self):
-        with pytest.raises(svg.ChartError, match="no column 'z'"):
-            svg.render(Chart("bar", "t", "m", ["z"]), self.ROWS)
-        with pytest.raises(svg.ChartError, match="no rows"):
-            svg.render(Chart("bar", "t", "m", ["a"]), [])
+        with pytest.raises(ValueError, match="no column z"):
+            self.render(Chart("bar", "t", "m", ["z"]))
+        with pytest.raises(ValueError, match="no rows"):
+            self.render(Chart("bar", "t", "m", ["a"]), [])
 
     def test_text_is_escaped(self):
-        text = svg.render(Chart("hbar", "<b>&", "m", ["a"]), [{"m": "<script>", "a": 1}])
+        text = self.render(Chart("hbar", "<b>&", "m", ["a"]), [{"m": "<script>", "a": 1}])
         assert "<script>" not in text and "&lt;script&gt;" in text and "&lt;b&gt;&amp;" in text
 
 
