@@ -2,6 +2,7 @@
 
 WORKLOADS = {
     "bulk_load": "benchmarks.workloads.bulk_load",
+    "csv_import": "benchmarks.workloads.csv_import",
     "segment_count": "benchmarks.workloads.segment_count",
     "duckdb_count": "benchmarks.workloads.duckdb_count",
     "loyalty_rfm": "benchmarks.workloads.loyalty_rfm",

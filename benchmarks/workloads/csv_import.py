@@ -1,0 +1,139 @@
+"""The user's import path: `crmkit import` of a purchases CSV against sqlite-utils and a plain load.
+
+The file has one purchase per line (customer external id, date, amount, category), a tenth as
+many customers as purchases; the customers are imported first from their own CSV (also timed).
+Each method loads the same file into a fresh CRM file holding the same customers:
+
+- ``crmkit import`` through the CLI, with only the core active and with every installed plugin;
+- ``sqlite-utils insert --csv`` of the file into a table of its own (no checks at all);
+- a plain load: the sqlite3 command-line shell's ``.import`` when installed, else Python's csv
+  module and sqlite3 ``executemany`` in one transaction (the stand-in is named in the results).
+
+Time and the size of the resulting file are reported for each.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from ..measure import Context, measurement, ratio, timed
+
+CATEGORIES = ("books", "garden", "kitchen", "toys", "music", "sports", "beauty", "tools")
+PER_CUSTOMER = 10
+
+
+def write_files(folder: Path, purchases: int, seed: int = 19) -> tuple[Path, Path]:
+    """Write ``customers.csv`` (external_id, name, email) and ``purchases.csv`` (customer
+    external id, date, amount, category) into ``folder``; returns their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    customers = max(1, purchases // PER_CUSTOMER)
+    people, orders = folder / "customers.csv", folder / "purchases.csv"
+    rng = random.Random(seed)
+    with open(people, "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["external_id", "name", "email"])
+        writer.writerows((f"C{i:07d}", f"Customer {i}", f"c{i}@example.com") for i in range(1, customers + 1))
+    with open(orders, "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["customer_external_id", "occurred_at", "amount", "category"])
+        for _ in range(purchases):
+            day = rng.randrange(3 * 365)
+            writer.writerow([
+                f"C{rng.randrange(1, customers + 1):07d}",
+                f"{2022 + day // 365}-{1 + day % 365 // 31:02d}-{1 + day % 31 % 28:02d}",
+                f"{rng.randrange(100, 50000) // 100}.{rng.randrange(100):02d}",
+                CATEGORIES[rng.randrange(len(CATEGORIES))],
+            ])
+    return people, orders
+
+
+def run(ctx: Context) -> dict:
+    rows = ctx.customers  # purchases in the file: 10k (quick), 100k, 1M
+    people, orders = write_files(ctx.work / "files", rows)
+    out = {"measurements": [], "ratios": [], "notes": []}
+    crm = {}
+    for mode in ("core", "all"):
+        path = ctx.work / f"crm-{mode}.db"
+        _cli(["init", str(path)], mode)
+        customers_s, _ = _cli(["import", str(path), str(people), "--kind", "customers"], mode)
+        seconds, rss = _cli(["import", str(path), str(orders), "--kind", "interactions", "--set", "kind=purchase"], mode)
+        crm[mode] = {"seconds": seconds, "size": _size(path), "rss": rss}
+        label = "only the core" if mode == "core" else "all plugins"
+        out["measurements"] += [
+            measurement(f"crmkit import --kind customers ({rows // PER_CUSTOMER:,}), {label}", customers_s, rows=rows // PER_CUSTOMER),
+            measurement(f"crmkit import --kind interactions, {label}", seconds, rows=rows,
+                        result=f"{crm[mode]['size'] / 1e6:.1f} MB file", note=f"peak RSS {rss:.0f} MB"),
+        ]
+    utils_db = ctx.work / "sqlite-utils.db"
+    utils_s, _ = _run([str(Path(sys.executable).parent / "sqlite-utils"), "insert", str(utils_db), "purchases", str(orders), "--csv"])
+    plain_db = ctx.work / "plain.db"
+    shell = shutil.which("sqlite3")
+    if shell:
+        plain_name = "sqlite3 shell .import --csv"
+        plain_s, _ = _run([shell, str(plain_db), f".import --csv {orders} purchases"])
+    else:
+        plain_name = "Python csv + sqlite3 executemany (stand-in: no sqlite3 shell here)"
+        plain_s, _ = timed(lambda: _executemany(plain_db, orders))
+    out["measurements"] += [
+        measurement("sqlite-utils insert --csv (no checks)", utils_s, rows=rows, result=f"{_size(utils_db) / 1e6:.1f} MB file"),
+        measurement(f"{plain_name} (no checks)", plain_s, rows=rows, result=f"{_size(plain_db) / 1e6:.1f} MB file"),
+    ]
+    every = crm["all"]["seconds"]
+    out["ratios"] += [
+        ratio("crmkit import, all plugins ÷ sqlite-utils insert --csv (time)", every / utils_s, "≤ 0.5", every / utils_s <= 0.5),
+        ratio(f"crmkit import, all plugins ÷ {plain_name.split(' (')[0]} (time)", every / plain_s, "≤ 10 (stretch)", every / plain_s <= 10),
+        ratio("crmkit import, only the core ÷ sqlite-utils insert --csv (time)", crm["core"]["seconds"] / utils_s),
+        ratio("file size, all plugins ÷ only the core", crm["all"]["size"] / crm["core"]["size"], "≤ 1.5",
+              crm["all"]["size"] / crm["core"]["size"] <= 1.5),
+    ]
+    out["notes"].append(
+        f"{rows:,} purchases of {rows // PER_CUSTOMER:,} customers; each command runs once, as a user runs it "
+        "(process start included). crmkit's files hold the customers, the summary, the audit and the plugins' tables; "
+        "the baselines hold the purchases as text."
+    )
+    return out
+
+
+def _cli(args: list[str], mode: str) -> tuple[float, float]:
+    """Run ``crmkit ARGS`` with only the core (``core``) or every installed plugin; (seconds, peak RSS MB)."""
+    env = dict(os.environ)
+    env.pop("CRMKIT_PLUGINS", None)
+    if mode == "core":
+        env["CRMKIT_PLUGINS"] = ""
+    return _run([str(Path(sys.executable).parent / "crmkit"), *args], env)
+
+
+def _run(command: list[str], env: dict | None = None) -> tuple[float, float]:
+    """Run a command to its end; (wall seconds, its peak RSS in MB). A failure raises."""
+    import time
+
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    error = process.stderr.read().decode(errors="replace") if process.stderr else ""
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status):
+        raise RuntimeError(f"{' '.join(command[:3])} failed: {error[-500:]}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def _executemany(path: Path, orders: Path) -> None:
+    with open(orders, newline="", encoding="utf-8") as source:
+        reader = csv.reader(source)
+        header = next(reader)
+        conn = sqlite3.connect(path)
+        conn.execute(f"CREATE TABLE purchases ({', '.join(header)})")
+        with conn:
+            conn.executemany(f"INSERT INTO purchases VALUES ({', '.join('?' * len(header))})", reader)
+        conn.close()
+
+
+def _size(path: Path) -> int:
+    return sum(Path(f"{path}{suffix}").stat().st_size for suffix in ("", "-wal") if Path(f"{path}{suffix}").exists())
