@@ -38,6 +38,22 @@ class Choice(_OneLineErrors, click.Choice):
     """A choice among fixed values."""
 
 
+class LazyChoice(Choice):
+    """A choice among the values of ``module.NAME``, read when the option is first used, so
+    that listing commands (``crmkit --help``) does not import the module that defines them."""
+
+    def __init__(self, module: str, name: str, case_sensitive: bool = True):
+        self._source = (module, name)
+        self.case_sensitive = case_sensitive
+
+    @property
+    def choices(self) -> tuple:
+        from importlib import import_module
+
+        module, name = self._source
+        return tuple(getattr(import_module(module), name))
+
+
 class IntRange(_OneLineErrors, click.IntRange):
     """A whole number within bounds."""
 

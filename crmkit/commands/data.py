@@ -6,10 +6,9 @@ import sys
 
 import click
 
-from .. import exporting, importing
 from ..cli import db_argument, open_crm
 from ..errors import CrmError, ImportRefused
-from ._common import MOMENT, Choice, stage_progress
+from ._common import MOMENT, LazyChoice, stage_progress
 
 SHOWN_PROBLEMS = 20
 
@@ -44,12 +43,12 @@ def _show_problems(problems: list) -> None:
 @click.command("import")
 @db_argument
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--kind", type=Choice(importing.KINDS), required=True, help="What the file holds.")
+@click.option("--kind", type=LazyChoice("crmkit.importing", "KINDS"), required=True, help="What the file holds.")
 @click.option("--map", "mappings", multiple=True, metavar="COLUMN=FIELD", help="Read COLUMN as FIELD (repeatable); FIELD '-' ignores the column.")
 @click.option("--skip-invalid", is_flag=True, help="Import the good rows and skip the bad ones (default: any bad row refuses the whole file).")
 @click.option("--report", type=click.Path(dir_okay=False), help="Write every problem (row, column, field, value, reason) to this CSV file.")
 @click.option("--encoding", help="Text encoding of a CSV or JSON lines file, e.g. gbk or cp1252 (default UTF-8, with or without BOM).")
-@click.option("--format", "file_format", type=Choice(importing.FORMATS), help="File format when the extension does not tell.")
+@click.option("--format", "file_format", type=LazyChoice("crmkit.importing", "FORMATS"), help="File format when the extension does not tell.")
 @click.option("--set", "defaults", multiple=True, metavar="FIELD=VALUE",
               help="Give FIELD this VALUE on every row that leaves it empty (repeatable), e.g. --set kind=purchase.")
 @click.option("--date-format", metavar="FORMAT",
@@ -92,6 +91,8 @@ def import_command(
     with open_crm(db) as crm:
         try:
             with stage_progress({"check": "Checking rows", "write": "Writing rows"}) as progress:
+                from .. import importing
+
                 result = importing.import_file(
                     crm, file, kind=kind, mapping=mapping, skip_invalid=skip_invalid, report=report,
                     encoding=encoding, progress=progress, format=file_format,
@@ -126,10 +127,10 @@ def import_command(
 @click.command("export")
 @db_argument
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--kind", type=Choice(exporting.KINDS), help="What to export (default: customers, or segment with --segment).")
+@click.option("--kind", type=LazyChoice("crmkit.exporting", "KINDS"), help="What to export (default: customers, or segment with --segment).")
 @click.option("--segment", help="Name of a saved segment, or a rule, whose members to export.")
 @click.option("--as-of", type=MOMENT, help="Segment membership as of this date or time (default: now).")
-@click.option("--format", "file_format", type=Choice(exporting.FORMATS), help="Output format (default: from the extension; csv for -).")
+@click.option("--format", "file_format", type=LazyChoice("crmkit.exporting", "FORMATS"), help="Output format (default: from the extension; csv for -).")
 def export_command(db, file, kind, segment, as_of, file_format) -> None:
     """Export customers, interactions or a segment's members to CSV or JSON lines ('-' for stdout).
 
@@ -140,6 +141,8 @@ def export_command(db, file, kind, segment, as_of, file_format) -> None:
     kind = kind or ("segment" if segment else "customers")
     with open_crm(db) as crm:
         target = sys.stdout if file == "-" else file
+        from .. import exporting
+
         result = exporting.export_file(crm, target, kind, segment=segment, as_of=as_of, format=file_format)
     label = "customers" if kind != "interactions" else "interactions"
     click.echo(f"Exported {result.rows} {label} to {'stdout' if file == '-' else file}.", err=file == "-")

@@ -1,15 +1,18 @@
-"""Hook implementations of the complaints plugin: the wiring, nothing more."""
+"""Hook implementations of the complaints plugin: the wiring, nothing more.
+
+Each hook imports what it uses, so that loading the plugin (as every ``crmkit`` command does)
+costs nothing until a CRM needs it.
+"""
 
 from __future__ import annotations
 
 from crmkit import hookimpl
 
-from . import queries
-from .schema import migrations
-
 
 @hookimpl
 def crmkit_migrations():
+    from .schema import migrations
+
     return migrations
 
 
@@ -40,17 +43,23 @@ def crmkit_interactions_recorded(crm, interactions):
     if "feedback" in kinds:
         crm.complaints.feedback.from_interactions(first, last)
     if "survey" in kinds:
+        from . import queries
+
         queries.record_surveys(crm.db, first, last)
 
 
 @hookimpl
 def crmkit_customer_forgotten(crm, customer_id, erasure):
+    from . import queries
+
     queries.forget_customer(crm.db, customer_id)
     queries.scrub_customer(erasure, customer_id)
 
 
 @hookimpl
 def crmkit_customers_merged(crm, kept_id, merged_id):
+    from . import queries
+
     counts = queries.merge_customers(crm.db, kept_id, merged_id)
     if any(counts.values()):
         crm.audit.record("complaint.merge_customers", "customer", kept_id,

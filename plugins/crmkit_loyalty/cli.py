@@ -8,7 +8,6 @@ from crmkit import CrmError
 from crmkit.cli import db_argument, open_crm
 
 from .config import RFM_METHODS
-from .value import left_out_text
 
 class OneLineChoice(click.Choice):
     """A choice whose bad value is one ``Error:`` line (a CrmError), like crmkit's own options."""
@@ -216,6 +215,8 @@ def clv(db, as_of, months, discount, top):
         click.echo(f"BG/NBD r={b['r']:.4f} alpha={b['alpha']:.4f} a={b['a']:.4f} b={b['b']:.4f}")
         click.echo(f"Gamma-Gamma p={g['p']:.4f} q={g['q']:.4f} v={g['v']:.4f}")
         if result.spend_left_out:
+            from .value import left_out_text  # numpy and scipy: only for this command
+
             click.echo(left_out_text(result.spend_left_out))
         click.echo(f"{result.customers} customers, predicted {result.total_clv} {crm.currency}, historical {result.total_historical}")
         _table(
