@@ -19,6 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import crmkit
+from crmkit.engine import parse
+from crmkit.engine.redirect import server_for
 
 REPS = [f"rep{n}" for n in range(8)]
 
@@ -69,10 +71,14 @@ def server(tmp_path_factory):
         crm.loyalty.points.award(pool_customer.id, 100, key="welcome", reason="welcome gift")
         for n in range(10):
             crm.leads.add(f"Lead {n}")
+        # The server is given what the CRM really is: the file, or the server database a
+        # PostgreSQL test run puts in its place.
+        redirected = server_for(parse(str(path)))
+        served = redirected.url if redirected is not None else str(path)
     port = free_port()
     env = dict(os.environ, CRMKIT_PLUGINS="leads,loyalty")
     process = subprocess.Popen(
-        [sys.executable, "-c", "from crmkit.cli import main; main()", "serve", str(path), "--port", str(port)],
+        [sys.executable, "-c", "from crmkit.cli import main; main()", "serve", served, "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
