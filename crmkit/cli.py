@@ -35,7 +35,7 @@ def open_crm(path: str | Path, *, must_exist: bool = True, plugin: str | None = 
     commands call this too, so every command opens CRMs the same way.
     """
     import crmkit
-    from .engine import describe, is_server_url
+    from .engine import describe, is_empty_file, is_server_url
 
     if is_server_url(str(path)):
         crm = crmkit.open(str(path), **options)
@@ -43,7 +43,7 @@ def open_crm(path: str | Path, *, must_exist: bool = True, plugin: str | None = 
         target = Path(path)
         if must_exist and str(path) != ":memory:" and not target.exists():
             raise CrmError(f"no CRM file at {path}; create one with `crmkit init {path}` or `crmkit demo {path}`")
-        if must_exist and target.is_file() and target.stat().st_size == 0:
+        if must_exist and is_empty_file(target):
             raise CrmError(f"{path} is an empty file (0 bytes), not a CRM; create one with `crmkit init {path}`")
         crm = crmkit.open(target, **options)
     if plugin is not None and plugin not in crm.plugins.names():

@@ -17,7 +17,7 @@ from .target import ENVIRONMENT_VARIABLE, Target, is_server_url, parse
 
 __all__ = [
     "ConcurrencyError", "ConnectionLost", "Database", "ENVIRONMENT_VARIABLE", "EngineError", "Features",
-    "IntegrityError", "StatementError", "Target", "connect", "describe", "exists", "is_server_url", "parse", "scratch",
+    "IntegrityError", "StatementError", "Target", "connect", "describe", "exists", "is_empty_file", "is_server_url", "parse", "scratch",
 ]
 
 
@@ -46,6 +46,22 @@ def describe(target: Any) -> str:
     return parse(target).describe() if not isinstance(target, Target) else target.describe()
 
 
+def is_empty_file(target: Any) -> bool:
+    """Whether ``target`` names an empty (0-byte) file: a place for a new CRM, not a CRM to read.
+    (A test run that keeps files' tables on a server leaves empty stand-ins; those are not meant.)"""
+    if not isinstance(target, Target):
+        target = parse(target)
+    from pathlib import Path
+
+    from .redirect import ENVIRONMENT_VARIABLE as REDIRECTING
+
+    if target.is_server or target.path == ":memory:" or os.environ.get(REDIRECTING):
+        return False
+
+    file = Path(target.path)
+    return file.is_file() and file.stat().st_size == 0
+
+
 def exists(target: Any) -> bool:
     """Whether a CRM is stored at ``target``: a file that exists and is not empty, or a server
     database that holds crmkit's tables (an empty file or database is where a new CRM may be
@@ -55,8 +71,7 @@ def exists(target: Any) -> bool:
     if not target.is_server:
         from pathlib import Path
 
-        file = Path(target.path)
-        return target.path == ":memory:" or (file.exists() and file.stat().st_size > 0)
+        return target.path == ":memory:" or (Path(target.path).exists() and not is_empty_file(target))
     db = connect(target)
     try:
         return "settings" in db.table_names()
