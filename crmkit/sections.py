@@ -36,7 +36,7 @@ class Section:
     - ``labels``: a human title per figure or column name (missing ones are derived from the name);
     - ``kinds``: how a figure or column is formatted — ``number``, ``money`` (integer minor units),
       ``amount`` (a Decimal in major units), ``rate`` (a fraction), ``score``, ``hours``,
-      ``date``, ``datetime``, ``id`` or ``text`` (missing ones are inferred, see
+      ``date``, ``datetime``, ``id``, ``code`` (``at_risk`` reads "At risk") or ``text`` (missing ones are inferred, see
       :mod:`crmkit.formatting`);
     - ``previous``: the same figures for the previous period, shown as each figure's change;
     - ``hidden``: columns kept for CSV and JSON but not shown to people.

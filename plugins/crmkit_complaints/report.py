@@ -37,6 +37,9 @@ def complaint_sections(crm: "CRM", as_of: "datetime") -> list[Section]:
         Section(
             key="complaints.overview", title="Complaints", figures=figures, rows=per_category,
             columns=COLUMNS,
+            kinds={"median_hours_to_resolve": "hours", "p90_hours_to_resolve": "hours", "satisfaction": "score",
+                   "satisfied_share": "rate", "reopen_rate": "rate"},
+            labels={"received": "Received", "open": "Open", "satisfaction": "Satisfaction (1–5)"},
             charts=(
                 Chart("bar", "Complaints by category", "group", ("received", "open")),
                 Chart("hbar", "Resolved within SLA by category", "group", ("resolved_within_sla",)),
@@ -49,6 +52,7 @@ def complaint_sections(crm: "CRM", as_of: "datetime") -> list[Section]:
         sections.append(Section(
             key="complaints.improvements", title="Top requested improvements", rows=rows,
             columns=("id", "title", "classification", "status", "requesters", "value", "priority"),
+            kinds={"priority": "score", "value": "amount"}, labels={"value": "Value to requesters"},
             charts=(Chart("hbar", "Priority of requested improvements", "title", ("priority",)),),
             notes="Ranked by priority = (importance + urgency) × (1 + log2 requesters) × "
                   "(1 + log10(1 + value/100)) / cost.",

@@ -40,6 +40,8 @@ def _rfm(crm, as_of) -> Section:
             Chart("line", "Lorenz curve (365 days)", "customers", ("revenue",),
                   rows=[{"customers": x, "revenue": y} for x, y in pareto.lorenz[::5]]),
         ),
+        kinds={"revenue (365 days)": "amount", "gini": "score", "customers": "number", "segment": "code"},
+        labels={"customers scored": "Customers scored", "gini": "Gini coefficient of revenue"},
         notes=f"Scores by method {result.method} ({METHOD_NOTES[result.method]}) over the customers with a purchase "
               "up to the report date; window 365 days.",
         plugin="loyalty",
@@ -85,6 +87,8 @@ def _churn(crm, as_of) -> Section:
         rows=[{"customer": w.customer_id, "class": w.customer_class, "level": w.level, "score": w.score,
                "signals": ", ".join(w.signals)} for w in warned],
         columns=("customer", "class", "level", "score", "signals"),
+        labels={"class": "Customer class", "level": "Risk level", "score": "Risk score"},
+        kinds={"signals": "code", "class": "code", "level": "code"},
         notes="The 20 highest scores of the newest evaluation as of the report date.",
         plugin="loyalty",
     )
@@ -112,6 +116,9 @@ def _clv(crm, as_of) -> Section:
             "left out of the spend model": left_out,
         },
         rows=rows, columns=("quintile", "customers", "total", "min", "max"),
+        kinds={"predicted value": "amount", "historical value": "amount", "mean P(alive)": "rate",
+               "total": "amount", "min": "amount", "max": "amount", "quintile": "id"},
+        labels={"total": "Predicted value", "min": "Lowest", "max": "Highest", "mean P(alive)": "Mean probability alive"},
         charts=(Chart("bar", "Predicted value per quintile", "quintile", ("total",)),),
         notes=f"BG/NBD + Gamma-Gamma fitted as of {run.as_of.date().isoformat()}, {run.params.get('months')} months, "
               f"monthly discount {run.params.get('discount_rate')}."

@@ -195,7 +195,7 @@ def _kpi_section(result) -> Section:
         shown["labels"]["revenue_share"] = "Cumulative share of revenue"
         shown["labels"]["customers_share"] = "Top customers (share)"
     elif result.key == "upgrades" and result.rows:
-        labelled = [dict(r, label=f"{r['change']}: {r['from_tier']} -> {r['to_tier']}") for r in result.rows]
+        labelled = [dict(r, label=f"{r['change'].capitalize()}: {r['from_tier'] or 'no tier'} → {r['to_tier'] or 'no tier'}") for r in result.rows]
         charts.append(Chart("hbar", "Tier changes", "label", ("changes",), labelled))
     elif result.key in _CHARTS and result.rows:
         kind, title, x, y = _CHARTS[result.key]

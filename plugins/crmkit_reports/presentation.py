@@ -26,6 +26,7 @@ _ISO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?(Z|[+-]\d\d:?\d\d)?$"
 _ISO_DATE = re.compile(r"^\d{4}-\d\d-\d\d$")
 _ISO_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _MONTH = re.compile(r"^m(\d+)$")
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 # Titles for the names the built-in reports share; anything else is derived from its name.
 LABELS = {
@@ -82,10 +83,14 @@ class Presenter:
             return self.formatter.number(value)
         if kind in ("date", "month", "datetime") and isinstance(value, (date, datetime, str)):
             return self.formatter.value(value, kind)
+        if kind in ("money", "amount") and isinstance(value, str) and _NUMBER.match(value):
+            value = Decimal(value)  # money some sections carry as exact text
         if kind in ("rate", "money", "amount") and isinstance(value, (int, float, Decimal)):
             return self.formatter.value(value, kind)
         if kind == "id":
             return self.formatter.ident(value)
+        if kind == "code" and isinstance(value, str):
+            return ", ".join(humanise(part) for part in value.split(", "))
         return self.formatter.value(value)
 
     def change(self, value: Any, previous: Any, kind: str | None) -> str | None:
