@@ -16,6 +16,8 @@ then; before it was added, its fields read as they were when it was added.
 
 from __future__ import annotations
 
+import json
+
 from typing import Any
 
 # The customer columns kept per version, in table order (the table is made by migration
@@ -101,9 +103,15 @@ def forgotten(db, customer_id: int, at: str) -> None:
     changed(db, customer_id, at)
 
 
-def horizon(db) -> str | None:
-    """The newest ``valid_from``: at or after it every customer's current values hold."""
-    return db.execute("SELECT max(valid_from) FROM customer_history").fetchone()[0]
+def horizons(db) -> tuple[str | None, str | None]:
+    """In one round trip: the interaction log's horizon (before it the log was pruned to
+    summaries) and the newest ``valid_from`` of a customer version (at or after it every
+    customer's current values hold); each None when there is none."""
+    log, changed = db.execute(
+        "SELECT (SELECT value FROM settings WHERE key = 'core.log_horizon'), "
+        "(SELECT max(valid_from) FROM customer_history)"
+    ).fetchone()
+    return (None if log is None else json.loads(log)), changed
 
 
 def versions(db, customer_id: int) -> list[dict[str, Any]]:

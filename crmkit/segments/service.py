@@ -76,7 +76,7 @@ class RuleView:
         self.rule = rule
         self.name = name
         self._as_of = as_of
-        crm.segments.compile(rule)  # fail now, not on first use
+        crm.segments.compile(rule, reads_the_past=False)  # fail now, not on first use
 
     def compiled(self, as_of: Any = None) -> CompiledRule:
         """The rule compiled to SQL as of a time (default: the view's ``as_of``, else the clock)."""
@@ -174,15 +174,20 @@ class Segments:
         """The syntax tree of a rule (RuleError if it does not parse)."""
         return parse(rule_text(rule))
 
-    def compile(self, rule: Any, as_of: Any = None) -> CompiledRule:
-        """Compile a rule (text or builder) to SQL as of a time; checks fields and types."""
+    def compile(self, rule: Any, as_of: Any = None, *, reads_the_past: bool = True) -> CompiledRule:
+        """Compile a rule (text or builder) to SQL as of a time; checks fields and types.
+
+        With ``reads_the_past=False`` the rule is compiled as of now without asking the database
+        whether ``as_of`` predates the log's horizon or a customer's change: enough to check it.
+        """
         text = rule_text(rule)
         moment = self._crm.as_of(as_of)
-        stamp = to_iso(moment)
-        horizon = self._crm.settings.get("core.log_horizon")
-        use_history = horizon is not None and stamp < horizon
-        changed = history.horizon(self._crm.db)
-        use_versions = changed is not None and stamp < changed
+        use_history = use_versions = False
+        if reads_the_past:
+            stamp = to_iso(moment)
+            log_horizon, changed = history.horizons(self._crm.db)
+            use_history = log_horizon is not None and stamp < log_horizon
+            use_versions = changed is not None and stamp < changed
         return compile_rule(
             parse(text), text, self._crm.fields, moment, use_history=use_history, exponent=self._crm.exponent,
             use_versions=use_versions,
