@@ -17,6 +17,9 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis.checks import not_a_server_error
 
 import crmkit
 from crmkit.engine import parse
@@ -247,3 +250,42 @@ class TestIdempotentRedemption:
         assert status == 409 and body["detail"]
         assert client("POST", f"/loyalty/customers/{customer}/redeem", {"points": 30})[0] == 422
         assert client("GET", f"/loyalty/customers/{customer}/points")[2]["balance"] == 70
+
+
+# --- schema-driven fuzzing of every route ----------------------------------------------------
+
+OTHER_REPS = [f'"rep{n}"' for n in range(1, 8)] + [f'"Customer of rep{n}"' for n in range(1, 8)]
+
+
+def fuzz_every_route(base: str, token: str, check=None) -> int:
+    """A few generated requests per route of the OpenAPI document; returns the routes covered.
+
+    Fails on any server error (5xx); ``check(response)`` may assert more about a success.
+    """
+    schema = schemathesis.openapi.from_url(base + "/openapi.json")
+    operations = [result.ok() for result in schema.get_all_operations()]
+    for operation in operations:
+        @settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck), phases=[Phase.generate], database=None)
+        @given(case=operation.as_strategy())
+        def call(case):
+            response = case.call(headers={"Authorization": f"Bearer {token}"})
+            case.validate_response(response, checks=[not_a_server_error])
+            if check is not None and response.status_code < 300:
+                check(case, response)
+
+        call()
+    return len(operations)
+
+
+def test_fuzzed_rep_requests_never_fail_nor_show_other_reps_data(server):
+    """Every route, with generated input and a rep's token: no server error, and no other rep's
+    id or customer in any answer."""
+    def no_other_rep(case, response):
+        assert not [name for name in OTHER_REPS if name in response.text], (case.method, case.formatted_path)
+
+    assert fuzz_every_route(server[0], server[1]["rep0"], no_other_rep) >= 20
+
+
+def test_fuzzed_admin_requests_never_fail(server):
+    """Every route, with generated input and an admin's token (everything in scope): no 5xx."""
+    assert fuzz_every_route(server[0], server[1]["root"]) >= 20
