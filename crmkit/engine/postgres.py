@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, Sequence
 
 from ..errors import CrmError
-from . import compat, sql
+from . import compat, identity, sql
 from .base import Database, Features
 from .target import Target
 from .translate import to_postgres
@@ -278,7 +278,10 @@ def connect(target: Target, *, create_schema: bool = False, shown_as: Target | N
     _configure_types(conn)
     db = PostgresDatabase(shown_as or target, conn)
     try:
-        _install_compat(db)
+        # Another application's schema is opened for inspection only, unchanged: crm.open
+        # refuses it (identity.recognise) before migrations, and no compat function goes in.
+        if identity.is_crmkit(0, db.table_names()):
+            _install_compat(db)
     except Exception:
         conn.close()
         raise

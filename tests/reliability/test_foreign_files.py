@@ -248,3 +248,39 @@ def test_a_full_disk_is_a_storage_error_and_the_crm_stays_as_it_was(tmp_path):
                 for i in range(2000):
                     crm.customers.add(name=f"Customer {i} " + "x" * 150)
         assert [c.name for c in crm.customers.list()] == ["Ada"]
+
+
+# --- a server schema ---------------------------------------------------------------------------------
+
+
+@pytest.mark.postgresql_only
+def test_a_server_schema_with_another_applications_tables_gets_nothing_of_crmkit(monkeypatch):
+    """Refused before migrations, and not even crmkit's helper functions are defined in it."""
+    import uuid
+    from urllib.parse import quote
+
+    import psycopg
+
+    server = os.environ.get("CRMKIT_TEST_SERVER")
+    if not server:
+        pytest.fail("a postgresql_only test ran without a server")
+    monkeypatch.delenv("CRMKIT_TEST_SERVER")  # the URL below is a real server target, not a redirect
+    schema = "other_" + uuid.uuid4().hex[:12]
+    objects = (
+        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s",
+        "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = %s",
+    )
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+        conn.execute(f'CREATE TABLE "{schema}".photos (id integer PRIMARY KEY, title text)')
+        before = [conn.execute(query, [schema]).fetchone()[0] for query in objects]
+    url = f"{server}{'&' if '?' in server else '?'}options={quote(f'-c search_path={schema}')}"
+    try:
+        with pytest.raises(errors.NotACrmFile, match="photos"):
+            crmkit.open(url)
+        assert_one_error_line(invoke("customers", "list", url), "not a crmkit CRM")
+        with psycopg.connect(server, autocommit=True) as conn:
+            assert [conn.execute(query, [schema]).fetchone()[0] for query in objects] == before
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
