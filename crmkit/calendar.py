@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .engine.zones import checked_zone_name, is_utc
 from .errors import ValidationError
-from .store import days_between
+from .store import days_between, epoch_seconds
 from .timeutil import UTC, to_datetime
 
 DEFAULT_ZONE = "UTC"
@@ -98,10 +98,10 @@ class HomeCalendar:
         return _utc(wall.replace(tzinfo=self.zone))
 
     def days_between(self, earlier: datetime, later: datetime) -> int:
-        """Whole days from ``earlier`` to ``later`` counted on the wall clock (rounded down),
-        as :meth:`days_sql` counts them in SQL."""
+        """Whole days from ``earlier`` to ``later`` counted on the wall clock (cut towards zero),
+        as ``CAST(days_sql(...) AS INTEGER)`` counts them in SQL."""
         gap = self.local(later).replace(tzinfo=None) - self.local(earlier).replace(tzinfo=None)
-        return gap.days
+        return int(gap.total_seconds() / 86400)
 
     # --- periods -----------------------------------------------------------------------------
 
@@ -141,12 +141,13 @@ class HomeCalendar:
     def days_sql(self, earlier_sql: str, later_sql: str) -> str:
         """SQL for the (fractional) days between two storage times on the local wall clock;
         ``CAST(... AS INTEGER)`` of it is :meth:`days_between`."""
-        plain = days_between(earlier_sql, later_sql)
         if self.is_utc:
-            return plain
+            return days_between(earlier_sql, later_sql)
         db = self._database()
+        # whole seconds, so a wall-clock day across a change is exactly 1.0, not 0.99999...
+        seconds = f"({epoch_seconds(later_sql)} - {epoch_seconds(earlier_sql)})"
         shift = f"({db.utc_offset(later_sql, self.name)} - {db.utc_offset(earlier_sql, self.name)})"
-        return f"({plain} + {shift} / 86400.0)"
+        return f"(({seconds} + {shift}) / 86400.0)"
 
     def _database(self):
         if self._db is None:

@@ -16,9 +16,10 @@ if TYPE_CHECKING:
     from .service import LeadsService
 
 
-def _day_bounds(moment: datetime) -> tuple[str, str]:
-    start = moment.replace(hour=0, minute=0, second=0)
-    return to_iso(start), to_iso(start + timedelta(days=1))
+def _day_bounds(calendar, moment: datetime) -> tuple[str, str]:
+    """The home zone's day holding ``moment``: a daily claim limit resets at local midnight."""
+    start = calendar.start_of_day(moment)
+    return to_iso(start), to_iso(calendar.add_days(start, 1))
 
 
 def _recycle_params(service: "LeadsService") -> dict:
@@ -46,7 +47,7 @@ def claim(service: "LeadsService", lead_id: int, rep_id: str, now: datetime) -> 
         if load >= rep.capacity:
             raise ConflictError(f"rep {rep_id} is at capacity ({load} of {rep.capacity} open leads)")
         limit = rep.claim_limit if rep.claim_limit is not None else service.options.daily_claim_cap
-        day_start, day_end = _day_bounds(now)
+        day_start, day_end = _day_bounds(crm.calendar, now)
         claimed = db.execute(queries.CLAIMS_TODAY, {"rep": rep_id, "day_start": day_start, "day_end": day_end}).fetchone()[0]
         if claimed >= limit:
             raise ConflictError(f"rep {rep_id} reached the daily claim limit ({claimed} of {limit} today)")
@@ -163,7 +164,7 @@ def _owned_by(service, lead_id: int, rep_id: str, verb: str) -> Lead:
 
 
 def _cooldown_until(service, now: datetime) -> str:
-    return to_iso(now + timedelta(days=service.options.cooldown_days))
+    return to_iso(service.crm.calendar.add_days(now, service.options.cooldown_days))
 
 
 def fold_follow_ups(service: "LeadsService", first_id: int, last_id: int) -> int:
