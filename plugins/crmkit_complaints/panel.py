@@ -13,6 +13,7 @@ step the state does not allow shows the service's refusal and changes nothing.
 from __future__ import annotations
 
 import functools
+from datetime import timedelta
 from typing import Any
 
 from crmkit import CrmError, ValidationError
@@ -23,9 +24,15 @@ from .models import RESOLUTIONS, STATES
 QUEUE = "open: SLA queue"
 ALL_OWNERS = "(every handler)"
 LIST_LIMIT = 1000
-QUEUE_COLUMNS = ("id", "customer_id", "owner", "severity", "status", "clock", "due_at", "left", "state")
+QUEUE_COLUMNS = ("id", "customer_id", "owner", "severity", "status", "due_at", "left", "state")
 LIST_COLUMNS = ("id", "customer_id", "owner", "severity", "status", "category", "received_at", "status_at")
 STEPS = ("acknowledge", "assess", "resolve", "reject", "follow_up", "close", "reopen")
+# The state each step moves a complaint to: a step's button is enabled when the complaint's
+# ``allowed_next`` holds its state.
+STEP_STATES = {"acknowledge": "acknowledged", "assess": "assessing", "resolve": "resolved", "reject": "rejected",
+               "follow_up": "followed_up", "close": "closed", "reopen": "reopened"}
+LABELS = {"customer_id": "Customer", "due_at": "Due", "left": "Time left", "received_at": "Received",
+          "status_at": "Status since"}
 
 
 def complaints_panel(crm: Any, *, page_size: int = 15) -> Any:
@@ -33,10 +40,15 @@ def complaints_panel(crm: Any, *, page_size: int = 15) -> Any:
     return _panel_class()(crm, page_size=page_size)
 
 
-def queue_rows(crm: Any, now: Any = None, owner: str | None = None, limit: int = LIST_LIMIT) -> list[dict]:
-    """The SLA queue as table rows: ``crm.complaints.sla`` plus ``left`` (the counted time left
-    as text, negative when overdue)."""
-    return [dict(row, left=clock_text(row["left_s"])) for row in crm.complaints.sla(now, owner=owner, limit=limit)]
+def queue_rows(crm: Any, now: Any = None, owner: str | None = None, limit: int = LIST_LIMIT, formatter: Any = None) -> list[dict]:
+    """The SLA queue as table rows: ``crm.complaints.sla`` plus ``left``, the counted time left
+    in words ("due in 8 hours", "3 days overdue") in ``formatter``'s language (default: the
+    CRM's, :meth:`crmkit.formatting.Formatter.for_crm`)."""
+    if formatter is None:
+        from crmkit.formatting import Formatter
+
+        formatter = Formatter.for_crm(crm)
+    return [dict(row, left=time_left(formatter, row["left_s"])) for row in crm.complaints.sla(now, owner=owner, limit=limit)]
 
 
 def state_rows(crm: Any, status: str, owner: str | None = None, limit: int = LIST_LIMIT) -> list[dict]:
@@ -48,16 +60,11 @@ def state_rows(crm: Any, status: str, owner: str | None = None, limit: int = LIS
     ]
 
 
-def clock_text(seconds: int | None) -> str:
-    """Counted seconds as text, negative when overdue: ``[-]H:MM`` under two days
-    (``clock_text(-5400) == "-1:30"``), else ``[-]Dd Hh`` (``clock_text(200_000) == "2d 7h"``)."""
+def time_left(formatter: Any, seconds: int | None) -> str:
+    """Counted seconds left (negative when overdue) in words: ``due in 8 hours``, ``3 days overdue``."""
     if seconds is None:
         return ""
-    sign = "-" if seconds < 0 else ""
-    minutes = abs(int(seconds)) // 60
-    if minutes >= 2 * 24 * 60:
-        return f"{sign}{minutes // 1440}d {minutes % 1440 // 60}h"
-    return f"{sign}{minutes // 60}:{minutes % 60:02d}"
+    return formatter.lateness(timedelta(seconds=-int(seconds)))
 
 
 def take_step(crm: Any, complaint_id: int, step: str, *, resolution: str | None = None, amount: Any = None,
@@ -108,8 +115,8 @@ def _panel_class() -> type:
             self.refresh_button = self.own(widgets.Button(description="Refresh", icon="refresh"), "crmkit-complaints-refresh")
             self.summary = self.own(widgets.HTML(), "crmkit-complaints-summary")
             self.table = self.own(PagedTable(
-                page_size=page_size, selectable=True, empty="No complaint here.",
-                row_label=lambda row: f"#{row['id']} {row['status']} · {row['severity']} · {row.get('state') or row['owner'] or ''}",
+                page_size=page_size, selectable=True, empty="No complaint here.", crm=crm, labels=LABELS,
+                kinds={"due_at": "datetime", "received_at": "datetime", "status_at": "datetime"}, csv_name="complaints.csv",
             ))
             self.id_input = self.own(widgets.BoundedIntText(value=0, min=0, max=2**62, description="Complaint #:"), "crmkit-complaints-id")
             self.open_button = self.own(widgets.Button(description="Open", icon="folder-open"), "crmkit-complaints-open")
@@ -132,7 +139,8 @@ def _panel_class() -> type:
                 self.own(widgets.HBox([self.resolution, self.amount, self.reason])),
                 self.own(widgets.HBox([self.score, self.accepted, self.message])),
             ]))
-            steps = self.own(widgets.HBox(list(self.step_buttons.values())))
+            steps = self.own(widgets.HBox(list(self.step_buttons.values()), layout=widgets.Layout(flex_flow="row wrap")))
+            self._enable_steps(())
             self.children = [filters, self.summary, self.table, opener, self.detail, inputs, steps, self.status]
             self.watch(self.show_choice, self._filtered)
             self.watch(self.owner_choice, self._filtered)
@@ -154,7 +162,7 @@ def _panel_class() -> type:
             shown = self.show_choice.value
             try:
                 if shown == QUEUE:
-                    rows = queue_rows(self.crm, None, self.owner, LIST_LIMIT + 1)
+                    rows = queue_rows(self.crm, None, self.owner, LIST_LIMIT + 1, formatting.formatter(self.crm))
                     columns = QUEUE_COLUMNS
                 else:
                     rows = state_rows(self.crm, shown, self.owner, LIST_LIMIT + 1)
@@ -168,8 +176,9 @@ def _panel_class() -> type:
                 states = {}
                 for row in rows:
                     states[row["state"]] = states.get(row["state"], 0) + 1
-                counts = ", ".join(f"{state} {states.get(state, 0):,}" for state in ("breached", "at_risk", "ok", "paused"))
-                text = f"{len(rows):,}{'+' if more else ''} open complaints as of {to_iso(self.crm.now())}, most urgent first: {counts}"
+                counts = ", ".join(f"{state.replace('_', ' ')} {states.get(state, 0):,}" for state in ("breached", "at_risk", "ok", "paused"))
+                text = (f"{len(rows):,}{'+' if more else ''} open complaints as of {formatting.formatter(self.crm).datetime(self.crm.now())}, "
+                        f"most urgent first: {counts}")
             else:
                 text = f"{len(rows):,}{'+' if more else ''} complaints {shown}, oldest first"
             if more:
@@ -185,17 +194,20 @@ def _panel_class() -> type:
             except CrmError as error:
                 self.detail.value = error_html(str(error))
                 self.complaint_id = None
+                self._enable_steps(())
                 return
             self.complaint_id = complaint.id
+            self._enable_steps(complaint.allowed_next)
+            fmt = formatting.formatter(self.crm)
             self.id_input.value = complaint.id
             facts = [{
                 "id": complaint.id, "customer": complaint.customer_id, "status": complaint.status,
                 "severity": complaint.severity, "owner": complaint.owner, "category": complaint.category,
-                "product": complaint.product, "received": to_iso(complaint.received_at),
-                "resolve due": to_iso(complaint.resolve_due_at) if complaint.resolve_due_at else None,
+                "product": complaint.product, "received": fmt.datetime(complaint.received_at),
+                "resolve due": fmt.datetime(complaint.resolve_due_at) if complaint.resolve_due_at else None,
                 "paused": "yes" if complaint.paused_at else "",
             }]
-            steps = [{"at": to_iso(h.at), "event": h.event, "told the customer": h.message, "by": h.actor} for h in history]
+            steps = [{"at": fmt.datetime(h.at), "event": h.event, "told the customer": h.message, "by": h.actor} for h in history]
             allowed = ", ".join(complaint.allowed_next) or "none"
             self.detail.value = (
                 f"<b>Complaint #{complaint.id}</b>" + formatting.table(facts, tuple(facts[0]))
@@ -230,6 +242,10 @@ def _panel_class() -> type:
 
         def _filtered(self, change) -> None:
             self.load()
+
+        def _enable_steps(self, allowed) -> None:
+            for step, button in self.step_buttons.items():
+                button.disabled = STEP_STATES[step] not in allowed
 
         def _open_typed(self) -> None:
             self.show(self.id_input.value)

@@ -82,12 +82,30 @@ def churn_levels(crm: Any, run_id: int) -> dict[str, int]:
     return {level: found.get(level, 0) for level in LEVELS}
 
 
-def warning_row(warning: Any) -> dict:
-    """A :class:`~crmkit_loyalty.models.ChurnWarning` as a table row."""
+WARNING_COLUMNS = ("customer_id", "customer", "class", "level", "score", "signals", "owner")
+
+
+def warning_row(warning: Any, names: dict | None = None) -> dict:
+    """A :class:`~crmkit_loyalty.models.ChurnWarning` as a table row, with the customer's name
+    from ``names`` (id → name)."""
     return {
-        "customer_id": warning.customer_id, "class": warning.customer_class, "level": warning.level,
+        "customer_id": warning.customer_id, "customer": (names or {}).get(warning.customer_id),
+        "class": warning.customer_class, "level": warning.level,
         "score": warning.score, "signals": ", ".join(warning.signals), "owner": warning.owner,
     }
+
+
+def customer_names(crm: Any, ids: list[int], chunk: int = 500) -> dict[int, str]:
+    """The names of customers by id, read ``chunk`` ids per query."""
+    names: dict[int, str] = {}
+    ids = sorted(set(int(i) for i in ids))
+    for start in range(0, len(ids), chunk):
+        part = ids[start:start + chunk]
+        params = {f"id{n}": value for n, value in enumerate(part)}
+        marks = ", ".join(f":{name}" for name in params)
+        for row in crm.db.execute(f"SELECT id, name FROM customers WHERE id IN ({marks})", params).fetchall():
+            names[row[0]] = row[1]
+    return names
 
 
 @functools.cache
@@ -131,7 +149,11 @@ def _panel_class() -> type:
             self.movement = self.own(widgets.HTML(), "crmkit-loyalty-movement")
             self.churn_info = self.own(widgets.HTML(), "crmkit-loyalty-churn-levels")
             self.level = self.own(widgets.Dropdown(options=LEVELS, value="low", description="At least:"), "crmkit-loyalty-level")
-            self.warnings = self.own(PagedTable(page_size=page_size, empty="No churn warning."))
+            self.warnings = self.own(PagedTable(page_size=page_size, empty="No churn warning.", crm=crm,
+                                                labels={"customer_id": "#", "class": "Class"}, csv_name="churn-warnings.csv"))
+            self.level_chart = self.own(ChartView("bar", [], "level", ("customers",), title="Warnings per level (click to filter)"),
+                                        "crmkit-loyalty-level-chart")
+            self.level_chart.on_pick(lambda level: self.warnings.drill("level", level))
             self.buttons = (self.rfm_button, self.churn_button, self.clv_button)
             controls = self.own(widgets.HBox([self.date_picker, self.rfm_button, self.churn_button, self.clv_button]))
             rfm = self.own(widgets.HBox([self.grid, self.segments]))
@@ -140,7 +162,7 @@ def _panel_class() -> type:
                 controls, self.status,
                 self.own(widgets.HTML("<b>RFM</b>")), self.rfm_info, rfm,
                 self.own(widgets.HTML("<b>Tiers</b>")), tiers,
-                self.own(widgets.HTML("<b>Churn warnings</b>")), self.churn_info, self.level, self.warnings,
+                self.own(widgets.HTML("<b>Churn warnings</b>")), self.churn_info, self.level, self.level_chart, self.warnings,
                 self.own(widgets.HTML("<b>Lifetime value</b>")), self.clv_info,
             ]
             self.watch(self.date_picker, self._date_changed)
@@ -204,17 +226,21 @@ def _panel_class() -> type:
             self.churn_run = run = latest_run(crm, "churn", self.as_of)
             if run is None:
                 self.churn_info.value = note_html(f"No churn run as of {to_iso(self.as_of)}: press “Evaluate churn”.", "crmkit-loyalty-no-run")
-                self.warnings.set_source(ListSource([], key="customer_id", columns=("customer_id", "class", "level", "score", "signals", "owner")))
+                self.warnings.set_source(ListSource([], key="customer_id", columns=WARNING_COLUMNS))
+                self.level_chart.rows = []
                 return
             levels = churn_levels(crm, run.id)
             found = crm.loyalty.churn_warnings(self.as_of, self.level.value, limit=WARNINGS_LIMIT + 1)
-            rows = [warning_row(w) for w in found[:WARNINGS_LIMIT]]
+            found_here = found[:WARNINGS_LIMIT]
+            names = customer_names(crm, [w.customer_id for w in found_here])
+            rows = [warning_row(w, names) for w in found_here]
             more = f" (the first {WARNINGS_LIMIT:,} are listed)" if len(found) > WARNINGS_LIMIT else ""
             self.churn_info.value = note_html(
                 f"Run #{run.id} as of {to_iso(run.as_of)}: " + ", ".join(f"{level} {n:,}" for level, n in levels.items()) + more,
                 "crmkit-loyalty-churn-info",
             )
-            self.warnings.set_source(ListSource(rows, key="customer_id", columns=("customer_id", "class", "level", "score", "signals", "owner")))
+            self.warnings.set_source(ListSource(rows, key="customer_id", columns=WARNING_COLUMNS))
+            self.level_chart.rows = [{"level": level, "customers": n} for level, n in levels.items() if n]
 
         def show_clv(self) -> None:
             """The newest stored CLV run as of the date, or why CLV could not be fitted."""

@@ -15,7 +15,8 @@ from decimal import Decimal
 import pytest
 
 import crmkit
-from crmkit_complaints.panel import clock_text
+from crmkit.formatting import Formatter
+from crmkit_complaints.panel import time_left
 from crmkit_jupyter import dashboard
 from crmkit_leads.panel import leads_panel
 from crmkit_loyalty.panel import rfm_grid
@@ -96,7 +97,8 @@ class TestReportsPanel:
         expected = chart_specs(crm.reports.build(as_of="2024-12-01", period="quarter"))
         assert len(panel.chart_box.children) == len(expected) > 0
         assert [view.title for view in panel.chart_box.children] == [chart.title for _, chart, _ in expected]
-        assert all("<svg" in view.value for view in panel.chart_box.children)
+        for view in panel.chart_box.children:  # drawn, or says there is nothing to draw (never blank)
+            assert view.svg.startswith("<svg") if view.rows else "No data to chart yet" in view.svg
         board.close()
 
     def test_a_failing_report_shows_its_error_and_keeps_the_panel(self, world):
@@ -121,10 +123,10 @@ class TestComplaintsPanel:
         rows = panel.table.rows
         assert [r["id"] for r in rows] == [world["urgent"], world["normal"]]
         # opened at 09:00: 8 h and 24 h to acknowledge, round the clock
-        assert [(r["state"], r["left"]) for r in rows] == [("ok", "8:00"), ("ok", "24:00")]
+        assert [(r["state"], r["left"]) for r in rows] == [("ok", "due in 8 hours"), ("ok", "due in 24 hours")]
         clock.advance(hours=7)  # 1 h left of 8: under a quarter of the target
         panel.refresh_button.click()
-        assert [(r["state"], r["left"]) for r in panel.table.rows] == [("at_risk", "1:00"), ("ok", "17:00")]
+        assert [(r["state"], r["left"]) for r in panel.table.rows] == [("at_risk", "due in 60 minutes"), ("ok", "due in 17 hours")]
         assert [r["state"] for r in panel.table.rows] == [r["state"] for r in crm.complaints.sla()]
         board.close()
 
@@ -133,8 +135,10 @@ class TestComplaintsPanel:
         board = dashboard(crm)
         panel = board.select("Complaints")
         complaint_id = world["urgent"]
+        assert all(button.disabled for button in panel.step_buttons.values())  # nothing chosen yet
         panel.table.select(complaint_id)
         assert "Allowed next: <b class='crmkit-complaint-allowed'>acknowledged" in panel.detail.value
+        assert [step for step, button in panel.step_buttons.items() if not button.disabled] == ["acknowledge"]
         before = audit_rows(crm)
         panel.step_buttons["close"].click()
         assert "cannot move to closed. Allowed next: acknowledged" in panel.status.value
@@ -145,6 +149,7 @@ class TestComplaintsPanel:
         panel.step_buttons["reject"].click()  # no reason typed
         assert "reason" in panel.status.value and "crmkit-complaint-refused" in panel.status.value
         assert crm.complaints.get(complaint_id).status == "assessing"
+        assert [step for step, button in panel.step_buttons.items() if not button.disabled] == ["resolve", "reject"]
         panel.resolution.value = "refund"
         panel.amount.value = "12.50"
         panel.step_buttons["resolve"].click()
@@ -178,11 +183,14 @@ class TestComplaintsPanel:
         assert audit_rows(world["crm"]) == before
         board.close()
 
-    def test_clock_text(self):
-        assert clock_text(-5400) == "-1:30"  # 90 minutes overdue
-        assert clock_text(47 * 3600 + 59 * 60) == "47:59"
-        assert clock_text(2 * 86400 + 7 * 3600 + 59) == "2d 7h"
-        assert clock_text(None) == ""
+    def test_time_left_in_words(self):
+        """Never "-1002d 9h": overdue reads as such, in the locale's language."""
+        english, chinese = Formatter("en_US"), Formatter("zh_CN")
+        assert time_left(english, -5400) == "2 hours overdue"  # 1.5 h rounds to 2 (babel's threshold)
+        assert time_left(english, -(1002 * 86400 + 9 * 3600)) == "3 years overdue"
+        assert time_left(english, 3 * 86400) == "due in 3 days"
+        assert time_left(chinese, -3 * 86400) == "逾期3天"
+        assert time_left(english, None) == ""
 
 
 class TestLeadsPanel:
@@ -270,7 +278,8 @@ class TestLoyaltyPanel:
         expected = [{"R": f"R{r}", **{f"F{f}": cells[(r, f)] for f in range(1, 6)}} for r in (5, 4, 3, 2, 1)]
         assert panel.grid_rows == expected == rfm_grid(crm, runs[0].id)
         assert sum(v for row in panel.grid_rows for k, v in row.items() if k != "R") == 30  # all bought in the year
-        assert panel.grid.rows == expected and "crmkit-chart-heatmap" in panel.grid.value
+        assert panel.grid.rows == expected and panel.grid.kind == "heatmap"
+        assert panel.grid.svg.count('aria-label="R: ') == 25  # a described cell per R x F score
         board.close()
 
     def test_clv_that_cannot_be_fitted_says_why_without_a_traceback(self, world):
@@ -296,7 +305,11 @@ class TestLoyaltyPanel:
         assert "No churn run" in panel.churn_info.value
         panel.churn_button.click()
         assert len(crm.loyalty.runs("churn")) == 1
-        assert panel.warnings.total == len(crm.loyalty.churn_warnings(limit=5000))
+        warned = crm.loyalty.churn_warnings(limit=5000)
+        assert panel.warnings.total == len(warned)
+        # names, not only ids: each row's name is the customer's own
+        assert all(row["customer"] == crm.customers.get(row["customer_id"]).name for row in panel.warnings.source.rows)
+        assert panel.level_chart.rows == [{"level": w, "customers": n} for w, n in Counter(w.level for w in warned).items() if n] or not warned
         panel.level.value = "high"
         assert panel.warnings.total == len(crm.loyalty.churn_warnings(min_level="high", limit=5000))
         panel.rfm_button.click()

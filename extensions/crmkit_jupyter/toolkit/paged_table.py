@@ -63,6 +63,7 @@ class PagedTable(Composite):
         self.exact = True
         self.error: str | None = None
         self.base: PageSource | None = None  # the source as given: sorting and filtering start from it
+        self.drilled: tuple[str, Any] | None = None  # (column, value) a chart click narrowed the rows to
         self.source: PageSource | None = None
 
         self.first_button = self.own(widgets.Button(description="«", tooltip="First page", layout=_narrow()), "crmkit-page-first")
@@ -112,10 +113,11 @@ class PagedTable(Composite):
         unfiltered. ``count`` is the source's ``count()`` when the caller has it already."""
         self.base = self.source = source
         self.body.sort_by, self.body.descending = "", False
+        self.drilled = None
         self.filter.unobserve(self._filtered, "value")
         self.filter.value = ""
         self.filter.observe(self._filtered, "value")
-        self.filter.layout.display = None if self.filterable and source.filterable else "none"
+        self.filter.layout.display = None if self.filterable and getattr(source, "filterable", False) else "none"
         self.download.value = ""
         self.refresh(count)
 
@@ -133,7 +135,7 @@ class PagedTable(Composite):
     def sort(self, column: str, descending: bool | None = None) -> None:
         """Sort by ``column`` (a header click): ascending first, the other way on the next call
         for the same column; ``descending`` forces a direction. Keeps the filter."""
-        if self.base is None or column not in self.base.sortable:
+        if self.base is None or column not in getattr(self.base, "sortable", ()):
             return
         if descending is None:
             descending = column == self.body.sort_by and not self.body.descending
@@ -143,6 +145,13 @@ class PagedTable(Composite):
     def apply_filter(self, text: str) -> None:
         """Show only rows containing ``text`` (what typing in the filter box does)."""
         self.filter.value = text
+
+    def drill(self, column: str, value: Any) -> None:
+        """Show only rows whose ``column`` equals ``value`` (None: all rows again); wire a
+        chart's :meth:`~crmkit_jupyter.toolkit.ChartView.on_pick` here for drill-down."""
+        self.drilled = None if value is None else (column, value)
+        if self.base is not None:
+            self._reshape()
 
     def export(self) -> str:
         """The shown rows (filtered and sorted, up to :data:`CSV_LIMIT`) as CSV text; also put
@@ -222,10 +231,12 @@ class PagedTable(Composite):
 
     def _reshape(self) -> None:
         source = self.base
+        if self.drilled is not None:
+            source = source.matching(*self.drilled)
         if self.body.sort_by:
             source = source.with_order(self.body.sort_by, self.body.descending)
         text = self.filter.value.strip()
-        if text and source.filterable:
+        if text and getattr(source, "filterable", False):
             source = source.filtered(text)
         self.source = source
         self.download.value = ""
@@ -258,7 +269,7 @@ class PagedTable(Composite):
         self.error = None
         self.rows = rows
         self.start = start
-        sortable = set(self.base.sortable) if self.base is not None else set()
+        sortable = set(getattr(self.base, "sortable", ()))
         first = rows[0] if rows else {}
         header = [
             {"key": c, "label": self._label(c), "sortable": c in sortable,
@@ -274,11 +285,12 @@ class PagedTable(Composite):
 
     def _status_text(self) -> str:
         total = "?" if self.total is None else f"{self.total:,}" + ("" if self.exact else "+")
+        narrowed = "" if self.drilled is None else f" · {self._label(self.drilled[0])} = {self.drilled[1]}"
         if not self.rows:
-            return f"no rows (of {total})" if self.total else "no rows"
+            return (f"no rows (of {total})" if self.total else "no rows") + narrowed
         if self.start is None:
-            return f"{len(self.rows):,} rows of {total}"
-        return f"rows {self.start + 1:,}–{self.start + len(self.rows):,} of {total}"
+            return f"{len(self.rows):,} rows of {total}{narrowed}"
+        return f"rows {self.start + 1:,}–{self.start + len(self.rows):,} of {total}{narrowed}"
 
     def _clicked(self, index: int) -> None:
         key = self.source.key if self.source is not None else "id"

@@ -43,6 +43,10 @@ class PageSource:
         """The rows containing ``text`` in one of their searched columns (only if :attr:`filterable`)."""
         raise NotImplementedError
 
+    def matching(self, column: str, value: Any) -> "PageSource":
+        """The rows whose ``column`` equals ``value`` (a chart's drill-down)."""
+        raise NotImplementedError
+
 
 class SqlSource(PageSource):
     """The rows of one SELECT statement, paged by the database with keyset paging.
@@ -121,6 +125,11 @@ class SqlSource(PageSource):
         cap = min(self.count_cap or FILTER_COUNT_CAP, FILTER_COUNT_CAP)
         return self._copy(sql, dict(self.params, **params), self.order, self.descending, cap)
 
+    def matching(self, column: str, value: Any) -> "SqlSource":
+        """The rows whose ``column`` equals ``value`` (as text, as a chart's category reads)."""
+        sql = f"SELECT * FROM ({self.sql}) AS d WHERE CAST(d.{queries.identifier(column)} AS TEXT) = :_drill"
+        return self._copy(sql, dict(self.params, _drill=str(value)), self.order, self.descending, self.count_cap)
+
 
 class ListSource(PageSource):
     """A short list of rows already in memory (a rep list, a KPI breakdown), paged in Python.
@@ -183,6 +192,10 @@ class ListSource(PageSource):
             return self
         rows = [r for r in self.rows if any(needle in str(r.get(c, "")).casefold() for c in self.columns if r.get(c) is not None)]
         return self._copy(rows, self.order, self.descending)
+
+    def matching(self, column: str, value: Any) -> "ListSource":
+        """The rows whose ``column`` equals ``value`` (compared as text, as a chart's category reads)."""
+        return self._copy([r for r in self.rows if str(r.get(column)) == str(value)], self.order, self.descending)
 
 
 def _sort_key(value: Any) -> tuple:
