@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator
 
 from attrs import frozen
 
-from . import engine, migrations, store
+from . import engine, migrations, store, variant
 from .engine.errors import NewerSchema, ReadOnly
 from .engine.files import remove_file
 from .engine.identity import recognise
@@ -302,7 +302,8 @@ def open(  # noqa: A001 - mirrors the builtin on purpose: crmkit.open(path)
     ``plugins`` selects the active plugins (entry point names or plugin objects); without it the
     ``CRMKIT_PLUGINS`` environment variable, then a ``crmkit.toml`` settings file
     (``$CRMKIT_CONFIG``, the current folder, or beside the database file), then the database's
-    ``plugins`` setting, then "every installed plugin" decide (:func:`plugin_selection`).
+    ``plugins`` setting decide (:func:`plugin_selection`); a new CRM gets every installed plugin
+    and remembers its set, so a plugin installed later is not switched on (:mod:`crmkit.variant`).
     Pending migrations of the core and of every active plugin are applied in one transaction. ``clock`` is a callable returning the current time (tests fix
     it). ``currency`` is fixed when the file is created; so are ``timezone``, the home time zone
     (an IANA name, default UTC), and ``first_weekday`` (default Monday), which
@@ -313,10 +314,14 @@ def open(  # noqa: A001 - mirrors the builtin on purpose: crmkit.open(path)
     db = store.connect(target)
     try:
         recognise(db, target.describe())
-        plugin_set = load_plugins(plugin_selection(db, path, plugins))
+        selection = plugin_selection(db, path, plugins)
+        if selection is None:
+            selection = variant.inferred(db)
+        plugin_set = load_plugins(selection)
         _migrate(db, plugin_set, target.describe())
         _check_core_columns(db, target.describe())
         _fix_currency(db, currency)
+        variant.remember(db, selection)
         _fix_calendar(db, timezone, first_weekday)
         return CRM(db, plugin_set, path=target.path if not target.is_server else target.url, clock=clock, actor=actor)
     except BaseException:
@@ -328,7 +333,7 @@ def open(  # noqa: A001 - mirrors the builtin on purpose: crmkit.open(path)
 
 
 def plugin_selection(db, path: str | Path, plugins: Iterable[Any] | None = None) -> list | None:
-    """Which plugins a CRM file opens with; None means every installed plugin.
+    """Which plugins a CRM file opens with; None when nothing chose (see :func:`crmkit.variant.inferred`).
 
     In order: the ``plugins`` argument, ``CRMKIT_PLUGINS``, the ``crmkit.toml`` settings file, the
     database's own ``plugins`` setting. Reads only.
@@ -338,16 +343,19 @@ def plugin_selection(db, path: str | Path, plugins: Iterable[Any] | None = None)
     selection = selection_from_environment()
     if selection is None:
         selection = selection_from_config_file(path)
-    if selection is None and db["settings"].exists():
-        row = db.execute("SELECT value FROM settings WHERE key = 'plugins'").fetchone()
-        if row is not None:
-            selection = json.loads(row[0])
+    if selection is None:
+        selection = variant.stored(db)
     return selection
 
 
 def pending_migrations(db, plugin_set: PluginSet) -> list[tuple[str, str]]:
-    """``(set name, migration name)`` of every migration not yet applied. Reads only."""
-    return [(m_set.name, m.name) for m_set in _migration_sets(plugin_set) for m in m_set.pending(db)]
+    """``(set name, migration name)`` of every migration not yet applied. Reads only.
+
+    A CRM from a newer crmkit is refused (:class:`NewerSchema`): it is not "up to date"."""
+    sets = _migration_sets(plugin_set)
+    for m_set in sets:
+        _refuse_newer_schema(db, m_set, db.target.describe())
+    return [(m_set.name, m.name) for m_set in sets for m in m_set.pending(db)]
 
 
 def _migration_sets(plugin_set: PluginSet, owners: dict | None = None) -> list:
