@@ -1,0 +1,50 @@
+"""Report months are the home zone's: a purchase at 07:00 local on the 1st is that month's.
+
+Hand-worked: 07:00 on 1 July in Shanghai (UTC+8) is 30 June 23:00 UTC; in Berlin (summer,
+UTC+2) it is 1 July 05:00 UTC. 23:30 on 31 July locally is in July in both zones.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+import crmkit
+from crmkit.testing import FixedClock
+
+
+@pytest.mark.parametrize("zone, offset", [("Asia/Shanghai", "+08:00"), ("Europe/Berlin", "+02:00")])
+def test_a_purchase_at_seven_on_the_first_lands_in_that_month(zone, offset):
+    clock = FixedClock("2025-09-01T12:00:00Z")
+    with crmkit.open(":memory:", plugins=["reports"], clock=clock, timezone=zone) as crm:
+        customer = crm.customers.add(name="Li")
+        crm.interactions.record(customer.id, "purchase", occurred_at=f"2025-06-30T23:30:00{offset}", amount="1")
+        crm.interactions.record(customer.id, "purchase", occurred_at=f"2025-07-01T07:00:00{offset}", amount="20")
+        crm.interactions.record(customer.id, "purchase", occurred_at=f"2025-07-31T23:30:00{offset}", amount="300")
+        july = crm.reports.kpi("value", as_of="2025-08-01", period="month")
+        assert july.period.label == "2025-07"
+        assert july["gross_revenue"] == Decimal("320")
+        assert july.previous is not None and july.previous.label == "2025-06"
+        assert july.measure("gross_revenue").previous == Decimal("1")
+
+
+def test_the_same_purchases_give_utc_months_in_a_utc_crm():
+    """07:00 on 1 July at +08:00 is 30 June 23:00 UTC: June's in a UTC CRM, as before; 23:30 on
+    31 July at +08:00 is 15:30 UTC, July's in both."""
+    clock = FixedClock("2025-09-01T12:00:00Z")
+    with crmkit.open(":memory:", plugins=["reports"], clock=clock) as crm:
+        customer = crm.customers.add(name="Li")
+        crm.interactions.record(customer.id, "purchase", occurred_at="2025-07-01T07:00:00+08:00", amount="20")
+        crm.interactions.record(customer.id, "purchase", occurred_at="2025-07-31T23:30:00+08:00", amount="300")
+        july = crm.reports.kpi("value", as_of="2025-08-01", period="month")
+        assert july["gross_revenue"] == Decimal("300")
+        assert july.measure("gross_revenue").previous == Decimal("20")
+
+
+def test_a_week_starts_on_the_crms_first_weekday():
+    clock = FixedClock("2025-09-01T12:00:00Z")
+    with crmkit.open(":memory:", plugins=["reports"], clock=clock, timezone="Asia/Shanghai", first_weekday="sunday") as crm:
+        week = crm.reports.scope(as_of="2025-07-10", period="week").period  # a Thursday
+        assert week.start.isoformat() == "2025-07-05T16:00:00+00:00"  # Sunday 6 July, 00:00 in Shanghai
+        assert week.end.isoformat() == "2025-07-09T16:00:01+00:00"  # week to date, as_of included
