@@ -29,8 +29,8 @@ body{font-family:"DejaVu Sans",Arial,sans-serif;margin:0;background:#f6f7f9;colo
 header{background:#26384f;color:#fff;padding:18px 28px}
 header h1{margin:0 0 6px;font-size:22px}
 header p{margin:2px 0;font-size:13px;opacity:.9}
-nav{padding:10px 28px;background:#fff;border-bottom:1px solid #dde1e6;font-size:13px;line-height:1.9}
-nav a{color:#26384f;margin-right:14px;text-decoration:none;white-space:nowrap}
+nav{padding:10px 28px;background:#fff;border-bottom:1px solid #dde1e6;font-size:13px;display:flex;flex-wrap:wrap;gap:4px 14px}
+nav a{color:#26384f;text-decoration:none}
 nav a.failed{color:#b3261e}
 main{padding:8px 28px 40px;max-width:1400px}
 section{background:#fff;border:1px solid #dde1e6;border-radius:6px;margin:18px 0;padding:14px 18px;min-width:0}
