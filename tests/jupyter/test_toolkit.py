@@ -128,6 +128,82 @@ class TestPagedTableOverSql:
             customer_source(shop, order="name; DROP TABLE customers")
 
 
+class TestSortFilterExport:
+    def test_a_header_click_sorts_in_sql_and_a_second_click_reverses(self, shop):
+        """Names are zero-padded, so name order is id order: ascending 1.., descending 30.."""
+        table = PagedTable(customer_source(shop, sortable=("id", "name")), page_size=3)
+        assert [c["key"] for c in table.body.columns if c["sortable"]] == ["id", "name"]
+        table.body._message(table.body, {"event": "sort", "column": "name"}, [])  # what the browser sends
+        assert ids(table) == [1, 2, 3] and table.body.sort_by == "name" and not table.body.descending
+        table.body.click_header("name")
+        assert ids(table) == [30, 29, 28]
+        table.next_button.click()
+        assert ids(table) == [27, 26, 25]  # paging keeps the order
+
+    def test_a_column_the_source_cannot_sort_by_is_not_sortable(self, shop):
+        table = PagedTable(customer_source(shop), page_size=3)
+        table.body.click_header("email")  # not offered: no index behind it
+        assert ids(table) == [1, 2, 3] and table.body.sort_by == ""
+        with pytest.raises(ValueError, match="cannot sort by 'email'"):
+            table.source.with_order("email")
+
+    def test_the_filter_narrows_the_rows_and_keeps_the_sort(self, shop):
+        """'acme' is the company of multiples of 5; sorted by id descending: 30, 25, 20, ..."""
+        sql, params = queries.customer_list()
+        table = PagedTable(SqlSource(shop.db, sql, params, sortable=("id",), search=("name", "email", "company")), page_size=4)
+        assert table.filter.layout.display is None  # offered: the source can search
+        table.sort("id", descending=True)
+        table.apply_filter("ACME")
+        assert ids(table) == [30, 25, 20, 15] and table.total == 6
+        table.apply_filter("50%")  # LIKE's wildcard is searched for literally
+        assert ids(table) == [] and table.total == 0
+        table.apply_filter("")
+        assert ids(table)[0] == 30 and table.total == 30
+
+    def test_a_list_source_sorts_missing_values_last_and_filters(self):
+        rows = [{"rep": "b", "load": 2}, {"rep": "a", "load": None}, {"rep": "c", "load": 7}]
+        table = PagedTable(ListSource(rows, key="rep"), page_size=5)
+        table.sort("load")
+        assert [r["rep"] for r in table.rows] == ["b", "c", "a"]
+        table.sort("load")
+        assert [r["rep"] for r in table.rows] == ["c", "b", "a"]
+        table.apply_filter("C")
+        assert [r["rep"] for r in table.rows] == ["c"]
+
+    def test_a_chart_click_drills_into_the_table(self):
+        rows = [{"id": i, "level": "high" if i % 3 == 0 else "low"} for i in range(1, 10)]
+        table = PagedTable(ListSource(rows, key="id"), page_size=10)
+        chart = ChartView("bar", [{"level": "high", "customers": 3}, {"level": "low", "customers": 6}], "level", "customers")
+        chart.on_pick(lambda level: table.drill("level", level))
+        chart._message(chart, {"event": "pick", "category": "high"}, [])
+        assert ids(table) == [3, 6, 9] and "Level = high" in table.status.value
+        chart.pick(None)
+        assert len(table.rows) == 9
+
+    def test_csv_export_of_what_the_table_shows(self, shop):
+        """Filtered and sorted rows, labels as headers, money in major units, formulas neutralised."""
+        shop.customers.update(5, name="=HYPERLINK(\"x\")")
+        sql, params = queries.customer_list(extra={"lifetime_value": "s.net_spend"})
+        source = SqlSource(shop.db, sql, params, sortable=("id",), search=("company",), columns=("id", "name", "lifetime_value"))
+        table = PagedTable(source, page_size=2, crm=shop, kinds={"lifetime_value": "money"})
+        table.apply_filter("acme")
+        table.sort("id", descending=True)
+        text = table.export()
+        lines = text.splitlines()
+        assert lines[0] == "#,Name,Lifetime value"
+        # multiples of 5, newest first; 10 * i spent, 5.00 back for multiples of 10
+        assert lines[1:] == ["30,Customer 30,295.00", "25,Customer 25,250.00", "20,Customer 20,195.00",
+                             "15,Customer 15,150.00", "10,Customer 10,95.00", "5,\"'=HYPERLINK(\"\"x\"\")\",50.00"]
+        assert "download table.csv" in table.download.value and "6 rows" in table.download.value
+
+    def test_cells_ids_plain_money_and_dates_formatted(self, shop):
+        rows = [{"id": 1234, "customer_id": 5678, "spent": 123456, "visits": 1234, "last_at": "2024-11-01T09:30:00Z"}]
+        table = PagedTable(ListSource(rows, key="id"), crm=shop, kinds={"spent": "money"})
+        assert table.body.rows == [["1234", "5678", "$1,234.56", "1,234", "Nov 1, 2024, 9:30\u202fAM UTC"]]  # CLDR puts a narrow space before AM
+        assert [c["label"] for c in table.body.columns] == ["#", "Customer", "Spent", "Visits", "Last"]
+        assert [c["align"] for c in table.body.columns] == ["left", "left", "right", "right", "left"]
+
+
 class TestListSource:
     def test_pages_a_short_list(self):
         rows = [{"rep": f"r{i}", "load": i * 2} for i in range(1, 8)]
