@@ -423,12 +423,12 @@ def _fix_calendar(db, timezone: str | None, first_weekday: int | str | None) -> 
     for key, value in wanted.items():
         if key in rows and json.loads(rows[key]) != value:
             raise CrmError(
-                f"this CRM's {key[5:]} is {json.loads(rows[key])}; change it with `crmkit config DB "
-                f"{key[5:]} {value}` (crm.set_timezone), not when opening"
+                f"this CRM's {key[5:]} is {json.loads(rows[key])}; change it with `crmkit timezone DB` "
+                "(crm.set_timezone), not when opening"
             )
         if key not in rows and not fresh and key == "core.timezone" and value != DEFAULT_ZONE:
             raise CrmError(
-                f"this CRM already holds data counted in UTC; change its zone with `crmkit config DB timezone {value}`"
+                f"this CRM already holds data counted in UTC; change its zone with `crmkit timezone DB {value}`"
             )
     missing = {key: value for key, value in wanted.items() if key not in rows}
     if missing:

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..cli import db_argument, open_crm
+from ..calendar import weekday_number, zone_named
 from ..errors import CrmError
 from ..money import exponent_of
 from ._common import IntRange, progress_bar, summary, table
@@ -16,7 +17,10 @@ from ._common import IntRange, progress_bar, summary, table
 @db_argument
 @click.option("--currency", default="USD", show_default=True, help="ISO 4217 code of the file's one currency; fixed once created.")
 @click.option("--plugins", "plugin_names", metavar="NAMES", help="Comma-separated plugins this file loads (default: every installed plugin).")
-def init(db: str, currency: str, plugin_names: str | None) -> None:
+@click.option("--timezone", "zone", default="UTC", show_default=True, metavar="ZONE",
+              help="Home time zone (IANA name, e.g. Asia/Shanghai): days, weeks and months count in it.")
+@click.option("--first-weekday", default="monday", show_default=True, metavar="DAY", help="First day of the week.")
+def init(db: str, currency: str, plugin_names: str | None, zone: str, first_weekday: str) -> None:
     """Create a new, empty CRM file.
 
     Example: crmkit init shop.db --currency EUR
@@ -29,13 +33,15 @@ def init(db: str, currency: str, plugin_names: str | None) -> None:
     if exists(db):
         raise CrmError(f"{describe(db)} exists already; init makes new CRMs only")
     exponent_of(currency)
+    zone_named(zone)
+    weekday_number(first_weekday)
     selection = [n.strip() for n in plugin_names.split(",") if n.strip()] if plugin_names is not None else None
     if selection is not None:
         load_plugins(selection)  # unknown names fail here, before the file exists
-    with crmkit.open(db, plugins=selection, currency=currency) as crm:
+    with crmkit.open(db, plugins=selection, currency=currency, timezone=zone, first_weekday=first_weekday) as crm:
         if selection is not None:
             crm.settings.set("plugins", selection)
-        click.echo(f"Created {describe(db)}: money in {crm.currency}, plugins: {', '.join(crm.plugins.names()) or 'none'}")
+        click.echo(f"Created {describe(db)}: money in {crm.currency}, home time zone {crm.calendar.name}, plugins: {', '.join(crm.plugins.names()) or 'none'}")
 
 
 @click.command()

@@ -52,7 +52,7 @@ class TestCreation:
     def test_an_existing_crm_is_not_moved_by_opening_it_with_another_zone(self, crm_path, clock):
         with crmkit.open(crm_path, plugins=[], clock=clock, timezone="Europe/Berlin"):
             pass
-        with pytest.raises(CrmError, match="timezone is Europe/Berlin; change it with `crmkit config"):
+        with pytest.raises(CrmError, match="timezone is Europe/Berlin; change it with `crmkit timezone"):
             crmkit.open(crm_path, plugins=[], clock=clock, timezone="Asia/Shanghai")
 
     def test_set_timezone_warns_that_day_figures_move(self, fresh_crm):
@@ -142,3 +142,38 @@ class TestImportedOffsets:
                        "FROM interactions GROUP BY m ORDER BY m")
                 totals = {m: amount // 100 for m, amount in crm.db.execute(sql).fetchall()}
                 assert totals == months, zone
+
+
+class TestCommandLine:
+    def test_init_sets_the_zone_and_timezone_changes_it_with_a_warning(self, crm_path):
+        from click.testing import CliRunner
+
+        from crmkit.cli import make_cli
+
+        runner = CliRunner()
+        result = runner.invoke(make_cli(), ["init", str(crm_path), "--plugins", "", "--timezone", "Asia/Shanghai"])
+        assert result.exit_code == 0, result.output
+        assert "home time zone Asia/Shanghai" in result.output
+        result = runner.invoke(make_cli(), ["timezone", str(crm_path)])
+        assert result.output.strip() == "Home time zone: Asia/Shanghai; weeks start on monday"
+        result = runner.invoke(make_cli(), ["timezone", str(crm_path), "Europe/Berlin", "--first-weekday", "sun"])
+        assert result.exit_code == 0, result.output
+        assert "Warning: home time zone is now Europe/Berlin" in result.output
+        with crmkit.open(crm_path, plugins=[]) as crm:
+            assert (crm.calendar.name, crm.calendar.first_weekday) == ("Europe/Berlin", 6)
+
+    def test_a_bad_zone_is_one_error_line_and_changes_nothing(self, crm_path):
+        from click.testing import CliRunner
+
+        from crmkit.cli import make_cli
+
+        runner = CliRunner()
+        result = runner.invoke(make_cli(), ["init", str(crm_path), "--timezone", "Nowhere/Town"])
+        assert result.exit_code != 0
+        assert result.output.startswith("Error:") and "timezone" in result.output
+        assert not crm_path.exists()
+        runner.invoke(make_cli(), ["init", str(crm_path), "--plugins", ""])
+        result = runner.invoke(make_cli(), ["timezone", str(crm_path), "Nowhere/Town"])
+        assert result.exit_code != 0 and result.output.startswith("Error:")
+        with crmkit.open(crm_path, plugins=[]) as crm:
+            assert crm.calendar.name == "UTC"
