@@ -87,6 +87,7 @@ def run(ctx: Context) -> dict:
         measurement(f"{plain_name} (no checks)", plain_s, rows=rows, result=f"{_size(plain_db) / 1e6:.1f} MB file"),
     ]
     every = crm["all"]["seconds"]
+    utils_s, plain_s = max(utils_s, 1e-6), max(plain_s, 1e-6)
     out["ratios"] += [
         ratio("crmkit import, all plugins ÷ sqlite-utils insert --csv (time)", every / utils_s, "≤ 0.5", every / utils_s <= 0.5),
         ratio(f"crmkit import, all plugins ÷ {plain_name.split(' (')[0]} (time)", every / plain_s, "≤ 10 (stretch)", every / plain_s <= 10),
