@@ -62,8 +62,11 @@ def due(crm, now: Any = None, dry_run: bool = False) -> dict[str, Any]:
 
 
 def _candidates(crm, rule: CadenceRule, moment) -> list[dict]:
-    hi = moment - timedelta(days=rule.delay_days)
-    lo = hi - timedelta(days=rule.lookback_days)
+    # A rule falls due at the start of the home zone's day ``delay_days`` after the trigger's day:
+    # triggers up to the end of the local day ``delay_days`` before today's.
+    calendar = crm.calendar
+    hi = calendar.add_days(calendar.start_of_day(moment), 1 - rule.delay_days) - timedelta(seconds=1)
+    lo = calendar.add_days(hi, -rule.lookback_days)
     unless = {f"_lk_u{i}": kind for i, kind in enumerate(rule.unless)}
     unless_list = ", ".join(":" + key for key in unless) or "NULL"
     prefix = f"loyalty.cadence:{rule.name}:"
@@ -81,7 +84,7 @@ def _candidates(crm, rule: CadenceRule, moment) -> list[dict]:
         trigger = from_iso(at)
         rows.append({
             "kind": rule.task, "customer_id": customer_id, "owner": owner, "key": key, "source": "loyalty",
-            "due_at": trigger + timedelta(days=rule.delay_days + rule.due_days),
+            "due_at": calendar.add_days(calendar.start_of_day(trigger), rule.delay_days + rule.due_days),
             "reason": f"{rule.name}: {rule.delay_days} days after the {rule.kind} of {at[:10]}",
             "data": {"rule": rule.name, "trigger_kind": rule.kind, "trigger_at": at},
         })
