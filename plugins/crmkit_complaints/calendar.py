@@ -57,8 +57,11 @@ class BusinessCalendar:
     always: bool = True
 
     @classmethod
-    def from_setting(cls, value: dict | None) -> "BusinessCalendar":
+    def from_setting(cls, value: dict | None, home_zone: str = "UTC") -> "BusinessCalendar":
         """Read the ``complaints.calendar`` setting (None or ``{}`` means round the clock).
+
+        A calendar without a ``timezone`` of its own keeps the CRM's home zone (``home_zone``):
+        a team may work in another zone than the company, but need not say so when it does not.
 
         ``{"timezone": "Europe/Berlin", "hours": {"mon": "09:00-17:00", ...},
         "holidays": ["2025-12-25", ...]}``; a weekday left out is not worked.
@@ -70,7 +73,7 @@ class BusinessCalendar:
         unknown = set(value) - {"timezone", "hours", "holidays"}
         if unknown:
             raise ValidationError("calendar", sorted(unknown)[0], "keys timezone, hours, holidays")
-        zone = value.get("timezone") or "UTC"
+        zone = value.get("timezone") or home_zone
         try:
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):

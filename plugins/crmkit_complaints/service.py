@@ -54,7 +54,7 @@ class ComplaintsService:
 
     def policy(self) -> SlaPolicy:
         """The SLA targets, segment overrides, escalation levels and calendar now in force."""
-        return SlaPolicy.from_settings(self._crm.settings)
+        return SlaPolicy.from_settings(self._crm.settings, self._crm.calendar.name)
 
     def set_calendar(self, calendar: dict | None) -> None:
         """Set (or, with None, remove) the business calendar; checked before it is stored."""

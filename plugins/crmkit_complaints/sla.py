@@ -120,7 +120,7 @@ class SlaPolicy:
     calendar: BusinessCalendar
 
     @classmethod
-    def from_settings(cls, settings) -> "SlaPolicy":
+    def from_settings(cls, settings, home_zone: str = "UTC") -> "SlaPolicy":
         """Read and check the settings ``complaints.sla``, ``complaints.sla_segments``,
         ``complaints.escalation`` and ``complaints.calendar`` (defaults where unset)."""
         targets = _targets(settings.get("complaints.sla"), None, "complaints.sla")
@@ -134,5 +134,5 @@ class SlaPolicy:
             rest = {k: v for k, v in item.items() if k != "segment"}
             segments.append((item["segment"], _targets(rest, targets, f"complaints.sla_segments[{position}]")))
         levels = _levels(settings.get("complaints.escalation"))
-        calendar = BusinessCalendar.from_setting(settings.get("complaints.calendar"))
+        calendar = BusinessCalendar.from_setting(settings.get("complaints.calendar"), home_zone)
         return cls(targets, tuple(segments), tuple(levels), calendar)
