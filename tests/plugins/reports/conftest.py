@@ -16,3 +16,11 @@ def shop(crm_path, clock):
     crm.ids = load_shop(crm)
     yield crm
     crm.close()
+
+
+@pytest.fixture(autouse=True)
+def english_locale(monkeypatch):
+    """Texts these tests compare are en_US: a reader's LANG or LC_ALL must not change them."""
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.delenv("LC_MESSAGES", raising=False)

@@ -37,8 +37,8 @@ def audit_count(path) -> int:
 def test_report_prints_tables(db):
     result = run("report", db, "--as-of", "2024-07-01")
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("crmkit report as of 2024-07-01T00:00:00Z  period 2024-06  (compared with 2024-05)")
-    assert "Churn  [reports.churn]" in result.output and "25.00 %" in result.output
+    assert result.output.startswith("Report as of Jul 1, 2024, 12:00\u202fAM UTC  period Jun 1, 2024 – Jun 30, 2024")
+    assert "Churn  [reports.churn]" in result.output and "25.0%" in result.output
 
 
 def test_report_writes_html_csv_and_json_and_says_where(db, tmp_path):
