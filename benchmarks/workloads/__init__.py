@@ -12,4 +12,6 @@ WORKLOADS = {
     "reports": "benchmarks.workloads.reports",
     "dashboard": "benchmarks.workloads.dashboard",
     "postgres": "benchmarks.workloads.postgres",
+    "cli_startup": "benchmarks.workloads.cli_startup",
+    "http_api": "benchmarks.workloads.http_api",
 }
