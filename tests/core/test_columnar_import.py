@@ -166,3 +166,15 @@ def test_a_bad_default_refuses_every_row(crm_path, clock, small_chunks):
     assert {p.column for p in refused.value.problems} == {"--set kind"}
     assert crm.interactions.count() == 0
     crm.close()
+
+
+def test_a_large_load_builds_the_indexes_again(crm_path, clock, small_chunks, monkeypatch):
+    """A load as large as the table defers the interactions indexes and leaves them as they were."""
+    monkeypatch.setattr(columnar, "DEFER_INDEXES", 10)
+    crm = open_crm(crm_path, clock)
+    before = sorted(crm.db.index_definitions(("interactions",)))
+    rows = purchases(200)
+    import_file(crm, write(crm_path.parent / "p.csv", rows), kind="interactions", defaults={"kind": "purchase"})
+    assert sorted(crm.db.index_definitions(("interactions",))) == before
+    assert stored(crm) == expected_rows(crm, rows)
+    crm.close()
