@@ -31,7 +31,7 @@ requires-python = ">=3.11"
 dependencies = ["crmkit>=0.1"]
 
 [project.optional-dependencies]
-test = ["pytest>=8.0"]
+test = ["pytest>=8.0", "crmkit[server]", "httpx>=0.27"]
 
 # crmkit finds plugins through this entry point group.
 [project.entry-points.crmkit]
@@ -156,6 +156,36 @@ def count(db):
 @hookimpl
 def crmkit_commands(cli):
     cli.add_command({name}_group)
+
+
+@hookimpl
+def crmkit_permissions():
+    from crmkit import Permission
+
+    return [Permission("{name}.read", "See the {name} marks", {{"manager", "rep", "analyst"}}, write=False)]
+
+
+@hookimpl
+def crmkit_routes(crm):
+    from . import routes  # FastAPI only where `crmkit serve` runs
+
+    return [routes.router]
+''',
+        f"{package}/routes.py": f'''"""The {name} plugin's HTTP routes, mounted by `crmkit serve`."""
+
+from fastapi import APIRouter, Depends
+
+from crmkit.http.toolkit import Caller, CustomerId, caller
+
+router = APIRouter(prefix="/{name}", tags=["{name}"])
+
+
+@router.get("/customers/{{customer_id}}/marks", summary="How many marks a customer has")
+def marks(customer_id: CustomerId, c: Caller = Depends(caller)) -> dict:
+    with c.session("{name}.read") as crm:
+        c.check_customer(crm, customer_id)
+        count = crm.db.execute("SELECT count(*) FROM {name}_marks WHERE customer_id = ?", [customer_id]).fetchone()[0]
+        return {{"customer_id": customer_id, "marks": count}}
 ''',
         "tests/test_plugin.py": f'''"""Tests of the {name} plugin, against a real CRM file."""
 
@@ -196,6 +226,23 @@ def test_cli_command(tmp_path, monkeypatch):
     result = CliRunner().invoke(make_cli(), ["{name}", "count", str(path)])
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "0"
+
+
+def test_http_route_checks_token_and_scope(tmp_path):
+    from fastapi.testclient import TestClient
+    from crmkit.http import create_app
+
+    with make_crm(tmp_path / "crm.db") as crm:
+        crm.users.add("rep-1", "Rep One")
+        token = crm.users.issue_token("rep-1")[1]
+        ada = crm.customers.add(name="Ada", owner="rep-1")
+        bob = crm.customers.add(name="Bob", owner="rep-2")
+        crm.interactions.record(ada.id, "purchase", "2025-01-01", amount="10")
+        client = TestClient(create_app(crm))
+        assert client.get(f"/{name}/customers/{{ada.id}}/marks").status_code == 401
+        client.headers["Authorization"] = f"Bearer {{token}}"
+        assert client.get(f"/{name}/customers/{{ada.id}}/marks").json() == {{"customer_id": ada.id, "marks": 1}}
+        assert client.get(f"/{name}/customers/{{bob.id}}/marks").status_code == 403
 ''',
     }
 

@@ -31,7 +31,7 @@ def test_generated_package_installs_and_its_tests_pass(tmp_path):
         capture_output=True, text=True, env=env, cwd=tmp_path,
     )
     assert tests.returncode == 0, tests.stdout + tests.stderr
-    assert "3 passed" in tests.stdout
+    assert "4 passed" in tests.stdout
 
 
 @pytest.mark.parametrize("name", ["Visits", "1abc", "a", "class", "has-dash", ""])
