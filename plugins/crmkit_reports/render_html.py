@@ -76,8 +76,7 @@ section h2{break-after:avoid}
 thead{display:table-header-group}
 .table-box{overflow:visible;border:none}
 table{font-size:8px;table-layout:auto}
-th,td{padding:2px 4px;white-space:normal;max-width:none}
-td.num{white-space:nowrap}
+th,td,td.num,th.num{padding:2px 3px;white-space:normal;min-width:0;max-width:none;overflow-wrap:anywhere}
 .chart svg{max-height:90mm;width:auto}
 }
 """

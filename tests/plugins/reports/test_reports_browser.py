@@ -77,3 +77,21 @@ def test_demo_report_in_chromium(report_html, chromium_browser, tmp_path, width)
         text = text.replace(note, "")  # notes may name settings, e.g. churn_days
     assert re.findall(r"\b[a-z]+(?:_[a-z0-9]+)+\b", text) == []
     assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", text)
+
+
+@pytest.mark.slow
+def test_demo_report_prints_on_a4_without_cut_tables(report_html, chromium_browser, tmp_path):
+    """Printed (A4 less 12 mm margins: 718 CSS px wide), every table fits the page width."""
+    page = chromium_browser.new_page(viewport={"width": 718, "height": 1000})
+    try:
+        page.goto(report_html.resolve().as_uri())
+        page.emulate_media(media="print")
+        widths = page.evaluate(
+            "() => [document.scrollingElement.scrollWidth, innerWidth,"
+            " Math.max(...[...document.querySelectorAll('table')].map(t => t.getBoundingClientRect().right))]"
+        )
+        page.pdf(path=str(tmp_path / "report.pdf"), format="A4")
+    finally:
+        page.close()
+    assert widths[0] <= widths[1] and widths[2] <= widths[1], widths
+    assert (tmp_path / "report.pdf").stat().st_size > 10_000
