@@ -115,7 +115,10 @@ def table(
         cells = []
         for column in columns:
             value = row.get(column)
-            shown = formatters[column](value) if column in formatters else cell(value, kind[column], crm)
+            if column in formatters:
+                shown = formatters[column](value)
+            else:  # a column of mixed values (figure lists) reads each value by its own type
+                shown = cell(value, kinds.get(column) or kind_of(column, value), crm)
             cells.append(f"<td style='text-align:{align[column]};padding:2px 8px;overflow-wrap:anywhere'>{escape(shown)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (

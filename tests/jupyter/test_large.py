@@ -138,7 +138,7 @@ def test_a_million_rows_in_the_table_widget(crms):
     assert "rows 999,981–1,000,000 of 1,000,000" in table.status.value
     table.prev_button.click()
     assert table.rows[0]["id"] == 999_961 and "rows 999,961–999,980" in table.status.value
-    assert table.body.value.count("<tr>") == 21  # header + one page, never more
+    assert len(table.body.rows) == 20  # one page, never more
 
 
 def test_customers_tab_first_page_timing(crms):

@@ -91,8 +91,12 @@ class CustomersPanel(Composite):
             self.crm.db, sql, params, key="id", columns=columns, sortable=("id", "name"),
             count_cap=SEARCH_COUNT_CAP if text else None,
         )
+        # The same rows as the customers table alone (the summary join is one row per customer):
+        # counted there, the count walks one index instead of joining a million rows.
+        count = SqlSource(self.crm.db, *queries.customer_list(text or None), key="id", columns=("id",),
+                          count_cap=source.count_cap).count()
         sort_by, descending = self.table.body.sort_by, self.table.body.descending
-        self.table.set_source(source)
+        self.table.set_source(source, count)
         if sort_by:
             self.table.sort(sort_by, descending)
 
