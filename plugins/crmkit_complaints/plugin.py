@@ -99,3 +99,20 @@ def crmkit_demo_data(crm, seed, now):
     from .demo import add_demo_data
 
     add_demo_data(crm, seed, now)
+
+
+@hookimpl
+def crmkit_permissions():
+    from crmkit import Permission
+
+    return [
+        Permission("complaints.read", "See the complaint queue", {"manager", "rep", "analyst"}, write=False),
+        Permission("complaints.handle", "Open complaints and move them through their steps", {"manager", "rep"}),
+    ]
+
+
+@hookimpl
+def crmkit_routes(crm):
+    from . import routes
+
+    return [routes.router]

@@ -31,3 +31,17 @@ def crmkit_panels(crm):
     from .panel import reports_panel
 
     return [Panel("reports", "Reports", reports_panel, order=60)]
+
+
+@hookimpl
+def crmkit_permissions():
+    from crmkit import Permission
+
+    return [Permission("reports.read", "Read KPIs and reports over every customer", {"manager", "analyst"}, write=False)]
+
+
+@hookimpl
+def crmkit_routes(crm):
+    from . import routes
+
+    return [routes.router]

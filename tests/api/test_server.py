@@ -26,6 +26,7 @@ from crmkit.engine import parse
 from crmkit.engine.redirect import server_for
 
 REPS = [f"rep{n}" for n in range(8)]
+PLUGINS = ["leads", "loyalty", "complaints", "reports"]
 
 
 def free_port() -> int:
@@ -60,7 +61,7 @@ def server(tmp_path_factory):
     served by a ``crmkit serve`` subprocess; yields (base URL, tokens by user, CRM path)."""
     path = tmp_path_factory.mktemp("served") / "team.db"
     tokens = {}
-    with crmkit.open(path, plugins=["leads", "loyalty"]) as crm:
+    with crmkit.open(path, plugins=PLUGINS) as crm:
         crm.users.add("root", "Root", role="admin")
         crm.users.add("mia", "Mia", role="manager", team="north")
         crm.users.add("ann", "Ann", role="analyst")
@@ -74,12 +75,14 @@ def server(tmp_path_factory):
         crm.loyalty.points.award(pool_customer.id, 100, key="welcome", reason="welcome gift")
         for n in range(10):
             crm.leads.add(f"Lead {n}")
+        crm.complaints.add_handler("rep0")
+        crm.complaints.add_handler("rep1")
         # The server is given what the CRM really is: the file, or the server database a
         # PostgreSQL test run puts in its place.
         redirected = server_for(parse(str(path)))
         served = redirected.url if redirected is not None else str(path)
     port = free_port()
-    env = dict(os.environ, CRMKIT_PLUGINS="leads,loyalty")
+    env = dict(os.environ, CRMKIT_PLUGINS=",".join(PLUGINS))
     process = subprocess.Popen(
         [sys.executable, "-c", "from crmkit.cli import main; main()", "serve", served, "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -228,7 +231,7 @@ class TestConcurrentClaims:
         with ThreadPoolExecutor(len(REPS)) as workers:
             statuses = [s for result in workers.map(claims, REPS) for s in result]
         assert set(statuses) <= {200, 409}
-        with crmkit.open(server[2], plugins=["leads", "loyalty"]) as crm:
+        with crmkit.open(server[2], plugins=PLUGINS) as crm:
             held = {rep: len(crm.leads.leads(owner=rep, limit=100)) for rep in REPS}
             pooled = len(crm.leads.pool(limit=100))
         # Each lead went to at most one rep, no rep exceeded its daily claim limit of 2, and
@@ -250,6 +253,30 @@ class TestIdempotentRedemption:
         assert status == 409 and body["detail"]
         assert client("POST", f"/loyalty/customers/{customer}/redeem", {"points": 30})[0] == 422
         assert client("GET", f"/loyalty/customers/{customer}/points")[2]["balance"] == 70
+
+
+class TestPluginRoutes:
+    def test_complaints_open_step_pause_and_a_reps_queue(self, as_user):
+        _, _, listed = as_user("rep0")("GET", "/customers?rule=owner%20%3D%20%27rep0%27")
+        customer = listed["items"][0]["id"]
+        status, _, opened = as_user("rep0")("POST", "/complaints", {"customer_id": customer, "severity": "high"})
+        assert status == 201
+        status, _, stepped = as_user("rep0")("POST", f"/complaints/{opened['id']}/steps/acknowledge", {})
+        assert status == 200 and stepped["status"] != opened["status"]
+        assert as_user("rep0")("POST", f"/complaints/{opened['id']}/pause", {"reason": "waiting for photos"})[0] == 200
+        assert as_user("rep2")("POST", f"/complaints/{opened['id']}/pause", {"reason": "x"})[0] == 403
+        _, _, queue = as_user("rep1")("GET", "/complaints/queue")
+        assert all(item.get("owner") == "rep1" for item in queue["items"])
+        assert as_user("ann")("POST", "/complaints", {"customer_id": customer})[0] == 403
+
+    def test_reports_for_managers_and_analysts_only(self, as_user):
+        status, _, figures = as_user("ann")("GET", "/reports/kpis")
+        assert status == 200 and figures
+        assert as_user("rep0")("GET", "/reports/kpis")[0] == 403
+        request = urllib.request.Request(as_user("mia").base + "/reports/html", headers={"Authorization": f"Bearer {as_user('mia').token}"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            assert response.headers["Content-Type"].startswith("text/html")
+            assert b"<html" in response.read().lower()
 
 
 # --- schema-driven fuzzing of every route ----------------------------------------------------
