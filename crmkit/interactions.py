@@ -106,20 +106,8 @@ class Interactions:
             writer = _BatchWriter(self)
             position = 0
             for batch in batched(rows, batch_size):
-                records, values = [], []
-                next_id = writer.next_id
-                recorded_at = to_iso(crm.now())
-                for row in batch:
-                    position += 1
-                    prepared = None
-                    if type(row) is dict:
-                        prepared = self._prepare_plain(row, next_id, kinds, amount_text, recorded_at)
-                    if prepared is None:
-                        prepared = self._prepare(row, position, next_id, recorded_at)
-                    records.append(prepared[0])
-                    values.append(prepared[1])
-                    next_id += 1
-                self._check_customers(records, position - len(records))
+                records, values = self._prepare_batch(batch, writer.next_id, position, kinds, amount_text)
+                position += len(batch)
                 before = len(records)
                 records, values = self._drop_recorded_keys(records, values, seen)
                 skipped += before - len(records)
@@ -130,21 +118,31 @@ class Interactions:
     def record_checked(self, batches: Iterable[list[tuple]]) -> RecordResult:
         """Record batches of rows already checked and converted to their stored form.
 
-        For bulk loaders that validate whole columns themselves (the columnar import): each row
-        is a tuple in the order of :data:`CHECKED_COLUMNS` (customer ids existing, kinds known,
+        For bulk loaders that validate whole columns themselves (the columnar import): a batch
+        is a list of tuples in the order of :data:`CHECKED_COLUMNS` (customer ids existing, kinds known,
         amounts in minor units as the kind requires, times as storage text, texts within their
         limits, data JSON or None, no external key). Ids, the summary, the log horizon, the
         audit and the ``crmkit_interactions_recorded`` events are handled as by
         :meth:`record_many`; plugins get each batch's records built when they first read them.
+        A batch may instead be a list of dicts as :meth:`record_many` takes them (checked again),
+        so rows of both kinds share one call: one audit entry per customer, one horizon.
         """
         crm = self._crm
         exponent = crm.exponent
+        kinds = {kind.name: kind for kind in crm.kinds}
+        amount_text = _amount_pattern(exponent)
         with crm.transaction():
             writer = _BatchWriter(self)
+            position = 0
             for batch in batches:
-                first, recorded_at = writer.next_id, to_iso(crm.now())
-                values = [(first + i,) + row + (recorded_at, None) for i, row in enumerate(batch)]
-                writer.store(values, _LazyRecords(values, exponent))
+                if batch and type(batch[0]) is dict:
+                    records, values = self._prepare_batch(batch, writer.next_id, position, kinds, amount_text)
+                    writer.store(values, records)
+                else:
+                    first, recorded_at = writer.next_id, to_iso(crm.now())
+                    values = [(first + i,) + row + (recorded_at, None) for i, row in enumerate(batch)]
+                    writer.store(values, _LazyRecords(values, exponent))
+                position += len(batch)
             writer.finish()
         return RecordResult(writer.count, writer.first_id, writer.last_id)
 
@@ -196,6 +194,25 @@ class Interactions:
                 self._upsert_summary(f"customer_id IN ({json_values(':ids', 'INTEGER')})", {"ids": ids})
 
     # --- internals ------------------------------------------------------------------------
+
+    def _prepare_batch(self, batch: list, first_id: int, position: int, kinds: dict, amount_text) -> tuple[list, list]:
+        """Records and stored values of one batch of API rows, ids from ``first_id``; raises
+        ValidationError naming the row (counted from ``position`` + 1) of a bad one."""
+        records, values = [], []
+        next_id = first_id
+        recorded_at = to_iso(self._crm.now())
+        for row in batch:
+            position += 1
+            prepared = None
+            if type(row) is dict:
+                prepared = self._prepare_plain(row, next_id, kinds, amount_text, recorded_at)
+            if prepared is None:
+                prepared = self._prepare(row, position, next_id, recorded_at)
+            records.append(prepared[0])
+            values.append(prepared[1])
+            next_id += 1
+        self._check_customers(records, position - len(records))
+        return records, values
 
     def _prepare_plain(self, row: dict, new_id: int, kinds: dict, amount_text, recorded_at: str) -> tuple[Interaction, tuple] | None:
         """The fast path of the common row: a dict of plain values already in canonical form.
