@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import click
 
-from . import customers, data, everyday, segments, serve, setup, tasks, users, zone
+from . import customers, data, everyday, segments, serve, setup, tasks, users, variant, zone
 
 
 def register(cli: click.Group) -> None:
     """Attach the core commands to the ``crmkit`` group."""
     for command in (
         setup.init, setup.demo, data.import_command, data.export_command, customers.group,
-        segments.group, tasks.group, tasks.due, setup.plugins, setup.migrate, customers.forget,
+        segments.group, tasks.group, tasks.due, variant.group, setup.migrate, customers.forget,
         zone.timezone_command, setup.copy_command, everyday.interactions_group, everyday.audit, everyday.backup, users.group, serve.serve,
     ):
         cli.add_command(command)

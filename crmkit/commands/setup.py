@@ -67,27 +67,6 @@ def demo(db: str, customers: int, seed: int, replace: bool) -> None:
 
 
 @click.command()
-@click.option("--all", "show_all", is_flag=True, help="Also list installed plugins that are not active.")
-def plugins(show_all: bool) -> None:
-    """List the active plugins: name, version, where they come from and the hooks they implement.
-
-    CRMKIT_PLUGINS (comma-separated names) chooses which installed plugins are active.
-    Example: crmkit plugins --all
-    """
-    from ..plugins import installed_entry_points, load_plugins
-
-    loaded = load_plugins()
-    rows = [(p.name, p.version or "", "active", p.source, ", ".join(h.removeprefix("crmkit_") for h in p.hooks)) for p in loaded.info()]
-    if show_all:
-        active = set(loaded.names())
-        for name, entry_point in sorted(installed_entry_points().items()):
-            if name not in active:
-                dist = getattr(entry_point, "dist", None)
-                rows.append((name, dist.version if dist else "", "inactive", entry_point.value, ""))
-    table(rows, ["name", "version", "state", "source", "hooks"], empty="No plugin is active.")
-
-
-@click.command()
 @db_argument
 @click.option("--list", "list_only", is_flag=True, help="Only list pending migrations; change nothing.")
 def migrate(db: str, list_only: bool) -> None:
@@ -107,7 +86,10 @@ def migrate(db: str, list_only: bool) -> None:
         raise CrmError(f"no CRM file at {shown}; create one with `crmkit init {db if shown == db else 'DB'}`")
     handle = connect(db)
     try:
-        pending = pending_migrations(handle, load_plugins(plugin_selection(handle, db)))
+        from ..variant import inferred
+
+        selection = plugin_selection(handle, db)
+        pending = pending_migrations(handle, load_plugins(inferred(handle) if selection is None else selection))
     finally:
         handle.close()
     if not pending:

@@ -7,7 +7,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, overload
 
-import numpy as np
 from attrs import field, frozen
 
 from crmkit.money import from_minor
@@ -105,6 +104,8 @@ class RfmScores(LazyRecords):
         """The scores as numpy arrays by customer id: ``monetary`` in minor units, ``code`` the
         number r·100 + f·10 + m (its text is the ``code`` of an ``RfmScore``), ``segment`` an
         object array of segment names."""
+        import numpy as np  # only where arrays are built: loading the plugin stays light
+
         c = self._columns
         r, f, m = c["r"], c["f"], c["m"]
         out = {name: c[name] for name in ("customer_id", "recency_days", "frequency", "monetary")}
@@ -126,6 +127,8 @@ class RfmScores(LazyRecords):
     def _tuples(self, rows):
         if isinstance(rows, range):  # a run of rows is read as a view of the arrays, not a copy
             rows = slice(rows.start, rows.stop) if rows.step == 1 else list(rows)
+        import numpy as np
+
         c = self._columns
         cid, rec, freq, mon = (c[name][rows].tolist() for name in ("customer_id", "recency_days", "frequency", "monetary"))
         r, f, m = (np.asarray(c[name][rows], dtype=np.int64) for name in ("r", "f", "m"))

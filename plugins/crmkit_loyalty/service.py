@@ -6,7 +6,7 @@ from typing import Any
 
 from crmkit import ValidationError
 
-from . import cadence, churn, crosssell, rfm, runs, score, value
+from . import cadence, churn, crosssell, runs
 from .config import RfmSegmentRule, RfmThresholds, check_weights
 from .models import ChurnWarning, ClvResult, LoyaltyScore, Movement, Pareto, RfmResult, RfmScore, Run
 from .points import Points
@@ -31,10 +31,12 @@ class LoyaltyService:
         ``ntile`` (SQL's NTILE, ties by id) or ``thresholds`` (fixed cut points: ``thresholds``
         or the stored ones); default: the stored method (``set_rfm_method``), else ``quantiles``.
         """
+        from . import rfm
         return rfm.compute(self._crm, as_of, window_days, store, method, thresholds)
 
     def rfm_method(self) -> str:
         """The stored RFM scoring method (``quantiles`` unless changed with ``set_rfm_method``)."""
+        from . import rfm
         return rfm.method_of(self._crm)
 
     def set_rfm_method(self, method: str, thresholds: RfmThresholds | dict | None = None) -> None:
@@ -50,6 +52,7 @@ class LoyaltyService:
         if thresholds is not None:
             chosen = thresholds if isinstance(thresholds, RfmThresholds) else RfmThresholds(**thresholds)
         elif method == "thresholds":
+            from . import rfm
             rfm.thresholds_of(self._crm)
         with self._crm.transaction():
             if chosen is not None:
@@ -58,14 +61,17 @@ class LoyaltyService:
 
     def rfm_scores(self, run: Any = None, customer_id: int | None = None, limit: int = 1000, offset: int = 0) -> list[RfmScore]:
         """Scores of a stored run (a Run, its id, or the newest as of a time; default now)."""
+        from . import rfm
         return rfm.scores(self._crm, rfm.resolve_run(self._crm, run), customer_id, limit, offset)
 
     def rfm_distribution(self, run: Any = None) -> list[dict]:
         """Customers and net spend per named segment of a stored run."""
+        from . import rfm
         return rfm.distribution(self._crm, rfm.resolve_run(self._crm, run))
 
     def rfm_movement(self, before: Any, after: Any = None, from_segment: str | None = None, to_segment: str | None = None) -> Movement:
         """Customers moving between named segments from one stored run to another."""
+        from . import rfm
         return rfm.movement(self._crm, rfm.resolve_run(self._crm, before), rfm.resolve_run(self._crm, after), from_segment, to_segment)
 
     def runs(self, kind: str = "rfm") -> list[Run]:
@@ -95,18 +101,21 @@ class LoyaltyService:
 
     def pareto(self, as_of: Any = None, window_days: int | None = None, top: Any = "0.2") -> Pareto:
         """Revenue share of the top 20% (or ``top``), the Lorenz curve and the Gini coefficient."""
+        from . import rfm
         return rfm.pareto(self._crm, as_of, window_days, top)
 
     # --- loyalty score ----------------------------------------------------------------------------
 
     def score(self, as_of: Any = None, store: bool = True) -> list[LoyaltyScore]:
         """Loyalty scores (0-100, with parts) of every customer with a purchase."""
+        from . import score
         return score.compute(self._crm, as_of, store)[1]
 
     def score_of(self, customer_id: int, as_of: Any = None) -> LoyaltyScore | None:
         """One customer's score from the newest stored run as of a time (None: not scored)."""
         self._crm.customers.get(customer_id)
         run = runs.latest(self._crm, "score", self._crm.as_of(as_of))
+        from . import score
         found = score.stored(self._crm, run, customer_id) if run else []
         return found[0] if found else None
 
@@ -200,12 +209,14 @@ class LoyaltyService:
 
     def clv(self, as_of: Any = None, *, months: int = 12, discount_rate: Any = "0.01", store: bool = True) -> ClvResult:
         """Fit BG/NBD + Gamma-Gamma on the log and value every purchasing customer."""
+        from . import value
         return value.compute(self._crm, as_of, months=months, discount_rate=discount_rate, store=store)
 
     def clv_of(self, customer_id: int, as_of: Any = None):
         """One customer's values from the newest stored CLV run as of a time (None: not valued)."""
         self._crm.customers.get(customer_id)
         run = runs.latest(self._crm, "clv", self._crm.as_of(as_of))
+        from . import value
         found = value.stored(self._crm, run, customer_id) if run else []
         return found[0] if found else None
 
