@@ -74,7 +74,21 @@ class Moment(click.ParamType):
         return to_datetime(value, _label(param))
 
 
+class AsOf(click.ParamType):
+    """An ``--as-of``/``--now`` date or time, checked here and read by the CRM in its home zone
+    (a date means its local midnight; ``Z`` or ``+08:00`` name the instant)."""
+
+    name = "TIME"
+
+    def convert(self, value, param, ctx) -> str | datetime:
+        if isinstance(value, datetime):
+            return value
+        to_datetime(value, _label(param))  # a bad value is one clear error before the CRM opens
+        return str(value).strip()
+
+
 MOMENT = Moment()
+AS_OF = AsOf()
 ID = IntRange(min=1)
 LIMIT = IntRange(min=0)
 

@@ -8,7 +8,7 @@ import click
 
 from ..cli import db_argument, open_crm
 from ..errors import CrmError, ImportRefused
-from ._common import MOMENT, LazyChoice, stage_progress
+from ._common import AS_OF, LazyChoice, stage_progress
 
 SHOWN_PROBLEMS = 20
 
@@ -129,7 +129,7 @@ def import_command(
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--kind", type=LazyChoice("crmkit.exporting", "KINDS"), help="What to export (default: customers, or segment with --segment).")
 @click.option("--segment", help="Name of a saved segment, or a rule, whose members to export.")
-@click.option("--as-of", type=MOMENT, help="Segment membership as of this date or time (default: now).")
+@click.option("--as-of", type=AS_OF, help="Segment membership as of this date or time (default: now).")
 @click.option("--format", "file_format", type=LazyChoice("crmkit.exporting", "FORMATS"), help="Output format (default: from the extension; csv for -).")
 def export_command(db, file, kind, segment, as_of, file_format) -> None:
     """Export customers, interactions or a segment's members to CSV or JSON lines ('-' for stdout).

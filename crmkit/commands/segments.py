@@ -6,7 +6,7 @@ import click
 
 from ..cli import db_argument, open_crm
 from ..errors import CrmError
-from ._common import ID, LIMIT, MOMENT, limit_option, table
+from ._common import AS_OF, ID, LIMIT, limit_option, table
 
 
 @click.group("segments")
@@ -81,7 +81,7 @@ def delete(db: str, name: str) -> None:
 @db_argument
 @click.argument("name", required=False)
 @click.option("--rule", help="Count an unsaved rule instead of a saved segment.")
-@click.option("--as-of", type=MOMENT, help="Count as of this date or time (default: now).")
+@click.option("--as-of", type=AS_OF, help="Count as of this date or time (default: now).")
 def count(db: str, name: str | None, rule: str | None, as_of) -> None:
     """Count the members of a saved segment NAME, or of --rule RULE.
 
@@ -97,7 +97,7 @@ def count(db: str, name: str | None, rule: str | None, as_of) -> None:
 @group.command("members")
 @db_argument
 @click.argument("name")
-@click.option("--as-of", type=MOMENT, help="Membership as of this date or time (default: now).")
+@click.option("--as-of", type=AS_OF, help="Membership as of this date or time (default: now).")
 @limit_option()
 def members(db: str, name: str, as_of, limit: int, offset: int) -> None:
     """List a segment's members, a page at a time.
@@ -119,7 +119,7 @@ def members(db: str, name: str, as_of, limit: int, offset: int) -> None:
 @group.command("snapshot")
 @db_argument
 @click.argument("name")
-@click.option("--as-of", type=MOMENT, help="Membership as of this date or time (default: now).")
+@click.option("--as-of", type=AS_OF, help="Membership as of this date or time (default: now).")
 def snapshot(db: str, name: str, as_of) -> None:
     """Store a segment's membership now (or as of a time), to compare later.
 

@@ -6,7 +6,7 @@ import click
 
 from ..cli import db_argument, open_crm
 from ..errors import CrmError
-from ._common import ID, MOMENT, cell, limit_option, table
+from ._common import AS_OF, ID, cell, limit_option, table
 
 
 @click.group("tasks")
@@ -82,7 +82,7 @@ def _summary(result) -> str:
 
 @click.command("due")
 @db_argument
-@click.option("--now", type=MOMENT, help="Run as of this time (default: the clock). Same time twice does nothing new.")
+@click.option("--now", type=AS_OF, help="Run as of this time (default: the clock). Same time twice does nothing new.")
 def due(db: str, now) -> None:
     """Run every plugin's scheduled work: recycle leads, escalate complaints, create tasks, ...
 

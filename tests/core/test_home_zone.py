@@ -177,3 +177,21 @@ class TestCommandLine:
         assert result.exit_code != 0 and result.output.startswith("Error:")
         with crmkit.open(crm_path, plugins=[]) as crm:
             assert crm.calendar.name == "UTC"
+
+    def test_as_of_on_the_command_line_is_a_local_date(self, crm_path):
+        """In Shanghai, --as-of 2025-07-01 is 30 June 16:00 UTC: a customer added at 17:00 UTC is not yet there."""
+        from click.testing import CliRunner
+
+        from crmkit.cli import make_cli
+
+        clock_now = "2025-06-30T17:00:00Z"
+        with crmkit.open(crm_path, plugins=[], clock=lambda: utc(clock_now), timezone="Asia/Shanghai") as crm:
+            crm.customers.add(name="Late")
+        runner = CliRunner()
+        result = runner.invoke(make_cli(), ["segments", "count", str(crm_path), "--rule", "customer_days >= 0", "--as-of", "2025-07-01"])
+        assert result.exit_code == 0, result.output
+        assert result.output.strip() == "0"
+        result = runner.invoke(make_cli(), ["segments", "count", str(crm_path), "--rule", "customer_days >= 0", "--as-of", "2025-07-02"])
+        assert result.output.strip() == "1"
+        result = runner.invoke(make_cli(), ["segments", "count", str(crm_path), "--rule", "id > 0", "--as-of", "someday"])
+        assert result.exit_code != 0 and result.output.startswith("Error:")
