@@ -8,6 +8,7 @@ import click
 
 from crmkit import CrmError
 from crmkit.cli import db_argument, open_crm
+from crmkit.formatting import parse_locale
 
 from .periods import KINDS, explicit_period
 
@@ -25,19 +26,26 @@ from .periods import KINDS, explicit_period
 @click.option("--json", "json_dir", type=click.Path(file_okay=False), help="Write one JSON file per section into this folder.")
 @click.option("--no-compare", is_flag=True, help="Do not compute the previous period.")
 @click.option("--rows", default=15, show_default=True, type=click.IntRange(1, 10_000), help="Rows per table in the terminal.")
-def report_command(db, as_of, period, start, end, segment, html, csv_dir, json_dir, no_compare, rows):
+@click.option("--locale", metavar="LOCALE", help="How numbers, money and dates read in the terminal and HTML, e.g. zh_CN "
+              "(default: the core.locale setting, then LC_ALL/LANG, then en_US). CSV and JSON stay raw.")
+def report_command(db, as_of, period, start, end, segment, html, csv_dir, json_dir, no_compare, rows, locale):
     """Print the report of DB (KPIs and every plugin's sections), or write it as HTML, CSV or JSON."""
     if (start is None) != (end is None):
         raise CrmError("give both --from and --to for an explicit period")
+    if locale is not None:
+        try:
+            parse_locale(locale)
+        except ValueError as error:
+            raise CrmError(str(error)) from None
     crm = open_crm(db)
     try:
         chosen = (start, end) if start is not None else period
         report = crm.reports.build(as_of=as_of, period=chosen, segment=segment, compare=not no_compare)
         if not (html or csv_dir or json_dir):
-            click.echo(report.to_text(max_rows=rows), nl=False)
+            click.echo(report.to_text(max_rows=rows, locale=locale), nl=False)
         failed = report.failed
         if html:
-            path = report.write_html(html)
+            path = report.write_html(html, locale=locale)
             click.echo(f"HTML report written to {Path(path).resolve()}")
         if csv_dir:
             paths = report.write_csv(csv_dir)

@@ -101,3 +101,14 @@ def test_every_command_has_help():
         assert cli.commands[name].help
     for command in cli.commands["reports"].commands.values():
         assert command.help
+
+
+def test_report_locale_option(db, tmp_path):
+    """--locale formats the terminal and HTML report; an unknown locale is one error line and nothing is written."""
+    result = run("report", db, "--as-of", "2024-07-01", "--locale", "zh_CN")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Report as of 2024年7月1日 00:00 UTC")
+    html = tmp_path / "report.html"
+    bad = run("report", db, "--as-of", "2024-07-01", "--locale", "xx_YY", "--html", html)
+    assert bad.exit_code != 0 and bad.output.strip().splitlines() == ["Error: unknown locale 'xx_YY'; give one like en_US or zh_CN"]
+    assert not html.exists()
