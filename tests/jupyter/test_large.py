@@ -76,6 +76,12 @@ def customers(crm, order="id", descending=False):
     return SqlSource(crm.db, sql, params, order=order, descending=descending, columns=queries.CUSTOMER_COLUMNS)
 
 
+# The table alone, and as the Customers panel reads it (joined with each customer's summary).
+LISTS = {
+    "customers": queries.customer_list()[0],
+    "with summary": queries.customer_list(extra={"lifetime_value": "s.net_spend", "last_purchase": "s.last_purchase_at"})[0],
+}
+
 PAGES = {
     "first": lambda source, n: source.page(20),
     "after the middle": lambda source, n: source.page(20, after={"id": n // 2, "name": f"Customer {n // 2:07d}"}),
@@ -101,9 +107,10 @@ def test_page_work_does_not_grow_with_the_table(crms, page, order, descending):
 @pytest.mark.sqlite_only  # reads SQLite's query plan
 @pytest.mark.parametrize("direction", ["first", "after", "before", "last"])
 @pytest.mark.parametrize("order", ["id", "name"])
-def test_page_queries_search_an_index(crms, direction, order):
+@pytest.mark.parametrize("listing", list(LISTS))
+def test_page_queries_search_an_index(crms, direction, order, listing):
     """First and last pages walk an index from one end (SCAN with LIMIT); the others seek."""
-    sql, params = queries.page_query(queries.customer_list()[0], key="id", order=order, descending=False, direction=direction, limit=20)
+    sql, params = queries.page_query(LISTS[listing], key="id", order=order, descending=False, direction=direction, limit=20)
     plan = " | ".join(row[3] for row in crms[LARGE].db.execute("EXPLAIN QUERY PLAN " + sql, dict(params, _pg_key=1, _pg_order="x")))
     assert "TEMP B-TREE" not in plan  # read in index order and stop after the page: no sort of the table
     if direction in ("after", "before"):
@@ -113,13 +120,14 @@ def test_page_queries_search_an_index(crms, direction, order):
 @pytest.mark.postgresql_only  # reads PostgreSQL's query plan
 @pytest.mark.parametrize("direction", ["first", "after", "before", "last"])
 @pytest.mark.parametrize("order", ["id", "name"])
-def test_page_queries_read_an_index_in_order_on_postgresql(crms, direction, order):
+@pytest.mark.parametrize("listing", list(LISTS))
+def test_page_queries_read_an_index_in_order_on_postgresql(crms, direction, order, listing):
     """No page query sorts or scans the whole table: each reads an index in the page's order.
 
     Ordering by name, the index gives the names in order and only rows of equal name are sorted
     by id (an Incremental Sort that stops with the page), never the table.
     """
-    sql, params = queries.page_query(queries.customer_list()[0], key="id", order=order, descending=False, direction=direction, limit=20)
+    sql, params = queries.page_query(LISTS[listing], key="id", order=order, descending=False, direction=direction, limit=20)
     lines = [row[0] for row in crms[LARGE].db.execute("EXPLAIN " + sql, dict(params, _pg_key=1, _pg_order="x"))]
     nodes = [line.strip().removeprefix("->").strip() for line in lines]
     plan = " | ".join(lines)
