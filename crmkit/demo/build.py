@@ -48,7 +48,7 @@ def build(
     Refuses an existing file unless ``replace=True``; nothing is written before the checks pass.
     """
     import crmkit
-    from ..engine import is_server_url
+    from ..engine import is_server_url, redirect
 
     if is_server_url(str(path)):
         return _build_on_server(str(path), customers=customers, seed=seed, replace=replace, progress=progress, plugins=plugins)
@@ -66,6 +66,9 @@ def build(
     if not target.resolve().parent.is_dir():
         raise CrmError(f"cannot create {target}: folder {target.resolve().parent} does not exist")
 
+    if redirect.redirects(target):
+        # Under the test redirect the path names a server schema: build the way a server is built.
+        return _build_on_server(str(target), customers=customers, seed=seed, replace=replace, progress=progress, plugins=plugins)
     started = time.perf_counter()
     building = target.with_name(f".{target.name}.building-{os.getpid()}")
     remove_file(building)
@@ -111,14 +114,21 @@ def _build_on_server(url: str, **options: Any) -> dict:
     import tempfile
 
     from ..copying import copy_crm
+    from ..engine import connect, describe, parse, redirect
 
     replace = options.pop("replace")
+    redirected = redirect.redirects(url)
     with tempfile.TemporaryDirectory(prefix="crmkit-demo-") as folder:
-        summary = build(Path(folder) / "demo.db", replace=False, **options)
-        copy_crm(Path(folder) / "demo.db", url, replace=replace)
-    from ..engine import describe
-
-    summary["path"] = describe(url)
+        built = Path(folder) / "demo.db"
+        with redirect.suspended():
+            summary = build(built, replace=False, **options)
+        server = url
+        if redirected:
+            connect(url).close()  # creates the path's schema
+            server = redirect.server_for(parse(url)).url
+        with redirect.suspended():
+            copy_crm(built, server, replace=replace)
+    summary["path"] = url if redirected else describe(url)
     return summary
 
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from .target import Target, parse
@@ -41,6 +43,22 @@ def server_for(target: Target) -> Target | None:
     query.append(("options", f"-c search_path={schema}"))
     redirected = parse(urlunsplit(parts._replace(query=urlencode(query, quote_via=quote))))
     return redirected
+
+
+def redirects(path: str | os.PathLike) -> bool:
+    """Whether the file ``path`` is redirected to a server schema."""
+    return bool(os.environ.get(ENVIRONMENT_VARIABLE)) and not parse(str(path)).is_server and str(path) != ":memory:"
+
+
+@contextmanager
+def suspended() -> Iterator[None]:
+    """Within the block, paths open real SQLite files (to build one and then copy it across)."""
+    server = os.environ.pop(ENVIRONMENT_VARIABLE, None)
+    try:
+        yield
+    finally:
+        if server is not None:
+            os.environ[ENVIRONMENT_VARIABLE] = server
 
 
 def schema_of(target: Target) -> str | None:
