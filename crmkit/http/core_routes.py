@@ -21,8 +21,11 @@ from .toolkit import MAX_ID, Caller, CustomerId, Limit, Offset, caller, jsonable
 router = APIRouter()
 
 OrderBy = Enum("OrderBy", {name: name for name in ("id", "name", "created_at", "region", "company", "owner")}, type=str)
+OrderBy.__doc__ = "Columns the customer list sorts by."
 Stage = Enum("Stage", {name: name for name in STAGES}, type=str)
+Stage.__doc__ = "Customer lifecycle stages."
 Size = Enum("Size", {name: name for name in SIZES}, type=str)
+Size.__doc__ = "Company sizes."
 Text = Annotated[str, Field(max_length=500)]
 
 
@@ -46,10 +49,12 @@ class CustomerFields(BaseModel):
     attributes: dict[str, Any] | None = None
 
     def given(self) -> dict:
+        """The fields the request gave, without the ones it left out."""
         return {k: (v.value if isinstance(v, Enum) else v) for k, v in self.model_dump(exclude_unset=True).items()}
 
 
 class Merge(BaseModel):
+    """The body of a merge: the customer merged into the one in the path."""
     model_config = ConfigDict(extra="forbid")
     duplicate_id: Annotated[int, Field(ge=1, le=MAX_ID)]
 
@@ -69,12 +74,14 @@ class InteractionIn(BaseModel):
 
 
 class SegmentIn(BaseModel):
+    """The body of a segment definition: its rule and an optional description."""
     model_config = ConfigDict(extra="forbid")
     rule: Annotated[str, Field(min_length=1, max_length=5000)]
     description: Annotated[str, Field(max_length=1000)] | None = None
 
 
 class TaskIn(BaseModel):
+    """The body of a new task: customer, kind, title and when it falls due."""
     model_config = ConfigDict(extra="forbid")
     kind: Annotated[str, Field(min_length=1, max_length=100)]
     customer_id: Annotated[int, Field(ge=1, le=MAX_ID)] | None = None
@@ -84,6 +91,7 @@ class TaskIn(BaseModel):
 
 
 class Note(BaseModel):
+    """An optional note closing a task."""
     model_config = ConfigDict(extra="forbid")
     note: Annotated[str, Field(max_length=2000)] | None = None
 
@@ -100,6 +108,7 @@ def list_customers(
     c: Caller = Depends(caller), rule: Rule = None, segment: SegmentName = None, as_of: AsOf = None,
     order_by: OrderBy = OrderBy.id, descending: bool = False, limit: Limit = 50, offset: Offset = 0,
 ) -> dict:
+    """One page of customers in the caller's scope, filtered by a rule or a saved segment, sorted."""
     with c.session("customers.read") as crm:
         if rule is not None and segment is not None:
             raise CrmError("give a rule or a segment, not both")
@@ -113,6 +122,7 @@ def list_customers(
 
 @router.get("/customers/{customer_id}", tags=["customers"], summary="One customer")
 def get_customer(customer_id: CustomerId, c: Caller = Depends(caller)) -> dict:
+    """One customer in the caller's scope."""
     with c.session("customers.read") as crm:
         c.check_customer(crm, customer_id)
         return jsonable(crm.customers.get(customer_id))
@@ -120,6 +130,7 @@ def get_customer(customer_id: CustomerId, c: Caller = Depends(caller)) -> dict:
 
 @router.post("/customers", status_code=201, tags=["customers"], summary="Add a customer")
 def add_customer(fields: CustomerFields, c: Caller = Depends(caller)) -> dict:
+    """Add a customer; a rep may only own it themselves."""
     with c.session("customers.write") as crm:
         given = fields.given()
         c.check_owner(crm, given.get("owner"))
@@ -128,6 +139,7 @@ def add_customer(fields: CustomerFields, c: Caller = Depends(caller)) -> dict:
 
 @router.patch("/customers/{customer_id}", tags=["customers"], summary="Change a customer")
 def update_customer(customer_id: CustomerId, fields: CustomerFields, c: Caller = Depends(caller)) -> dict:
+    """Change a customer's fields; a rep may not hand it to someone else."""
     with c.session("customers.write") as crm:
         c.check_customer(crm, customer_id)
         given = fields.given()
@@ -138,6 +150,7 @@ def update_customer(customer_id: CustomerId, fields: CustomerFields, c: Caller =
 
 @router.post("/customers/{customer_id}/merge", tags=["customers"], summary="Merge a duplicate into this customer")
 def merge_customers(customer_id: CustomerId, body: Merge, c: Caller = Depends(caller)) -> dict:
+    """Merge another customer into this one; both must be in the caller's scope."""
     with c.session("customers.merge") as crm:
         c.check_customer(crm, customer_id)
         c.check_customer(crm, body.duplicate_id)
@@ -146,6 +159,7 @@ def merge_customers(customer_id: CustomerId, body: Merge, c: Caller = Depends(ca
 
 @router.post("/customers/{customer_id}/forget", tags=["customers"], summary="Erase a customer's personal data")
 def forget_customer(customer_id: CustomerId, c: Caller = Depends(caller)) -> dict:
+    """Erase a customer's personal data."""
     with c.session("customers.forget") as crm:
         c.check_customer(crm, customer_id)
         crm.forget(customer_id)
@@ -156,6 +170,7 @@ def forget_customer(customer_id: CustomerId, c: Caller = Depends(caller)) -> dic
 
 @router.get("/customers/{customer_id}/interactions", tags=["interactions"], summary="A customer's interactions, newest first")
 def list_interactions(customer_id: CustomerId, c: Caller = Depends(caller), limit: Limit = 50, offset: Offset = 0) -> dict:
+    """One page of a customer's interactions, newest first."""
     with c.session("interactions.read") as crm:
         c.check_customer(crm, customer_id)
         return page(crm.interactions.history(customer_id, limit=limit, offset=offset), limit, offset)
@@ -163,6 +178,7 @@ def list_interactions(customer_id: CustomerId, c: Caller = Depends(caller), limi
 
 @router.post("/customers/{customer_id}/interactions", status_code=201, tags=["interactions"], summary="Record an interaction")
 def record_interaction(customer_id: CustomerId, body: InteractionIn, c: Caller = Depends(caller)) -> dict:
+    """Record one interaction (call, visit, purchase, ...) of a customer."""
     with c.session("interactions.write") as crm:
         c.check_customer(crm, customer_id)
         fields = body.model_dump(exclude_unset=True)
@@ -174,12 +190,14 @@ def record_interaction(customer_id: CustomerId, body: InteractionIn, c: Caller =
 
 @router.get("/segments", tags=["segments"], summary="Saved segments")
 def list_segments(c: Caller = Depends(caller)) -> list:
+    """The saved segments."""
     with c.session("segments.read") as crm:
         return jsonable(crm.segments.list())
 
 
 @router.put("/segments/{name}", tags=["segments"], summary="Define or change a saved segment")
 def define_segment(name: Annotated[str, Path(max_length=200)], body: SegmentIn, c: Caller = Depends(caller)) -> dict:
+    """Save a named segment with its rule."""
     with c.session("segments.write") as crm:
         if name in crm.segments:
             crm.segments.update(name, body.rule, body.description)
@@ -190,6 +208,7 @@ def define_segment(name: Annotated[str, Path(max_length=200)], body: SegmentIn, 
 
 @router.get("/segments/{name}/count", tags=["segments"], summary="How many customers in scope a segment holds")
 def count_segment(name: str, c: Caller = Depends(caller), as_of: AsOf = None) -> dict:
+    """How many customers in the caller's scope a saved segment holds, as of a date."""
     with c.session("segments.read") as crm:
         rule = within(crm.segments.get(name).rule, c.scope(crm))
         return {"segment": name, "count": crm.segments.evaluate(rule, as_of).count()}
@@ -199,6 +218,7 @@ def count_segment(name: str, c: Caller = Depends(caller), as_of: AsOf = None) ->
 def segment_members(
     name: str, c: Caller = Depends(caller), as_of: AsOf = None, limit: Limit = 50, offset: Offset = 0,
 ) -> dict:
+    """One page of a saved segment's members in the caller's scope, as of a date."""
     with c.session("segments.read") as crm:
         view = crm.segments.evaluate(within(crm.segments.get(name).rule, c.scope(crm)), as_of)
         return page(view.customers(limit=limit, offset=offset), limit, offset)
@@ -208,12 +228,14 @@ def segment_members(
 
 @router.get("/tasks/mine", tags=["tasks"], summary="My open tasks, soonest due first")
 def my_tasks(c: Caller = Depends(caller), limit: Limit = 50, offset: Offset = 0) -> dict:
+    """The caller's open tasks, soonest due first."""
     with c.session("tasks.read") as crm:
         return page(crm.tasks.open(owner=c.user.id, limit=limit, offset=offset), limit, offset)
 
 
 @router.post("/tasks", status_code=201, tags=["tasks"], summary="Create a task")
 def create_task(body: TaskIn, c: Caller = Depends(caller)) -> dict:
+    """Create a task on a customer in the caller's scope."""
     with c.session("tasks.write") as crm:
         if body.customer_id is not None:
             c.check_customer(crm, body.customer_id)
@@ -226,6 +248,7 @@ def create_task(body: TaskIn, c: Caller = Depends(caller)) -> dict:
 
 @router.post("/tasks/{task_id}/done", tags=["tasks"], summary="Mark an open task done")
 def task_done(task_id: Annotated[int, Path(ge=1, le=MAX_ID)], body: Note | None = None, c: Caller = Depends(caller)) -> dict:
+    """Close a task, with an optional note."""
     with c.session("tasks.write") as crm:
         task = crm.tasks.get(task_id)
         c.check_owner(crm, task.owner)
@@ -242,5 +265,6 @@ def audit_log(
     entity_id: Annotated[str | None, Query(max_length=100)] = None,
     actor: Annotated[str | None, Query(max_length=100)] = None, limit: Limit = 50, offset: Offset = 0,
 ) -> dict:
+    """Entries of the audit log, newest first, filtered."""
     with c.session("audit.read") as crm:
         return page(crm.audit.query(entity=entity, entity_id=entity_id, actor=actor, limit=limit, offset=offset), limit, offset)

@@ -18,10 +18,13 @@ from .models import SEVERITIES
 router = APIRouter(prefix="/complaints", tags=["complaints"])
 ComplaintId = Annotated[int, Path(ge=1, le=MAX_ID, description="The complaint's id")]
 Severity = Enum("Severity", {name: name for name in SEVERITIES}, type=str)
+Severity.__doc__ = "Complaint severities."
 Step = Enum("Step", {name: name for name in ("acknowledge", "assess", "close", "resume")}, type=str)
+Step.__doc__ = "Steps a complaint can take."
 
 
 class ComplaintIn(BaseModel):
+    """The body of a new complaint: customer, subject, severity and details."""
     model_config = ConfigDict(extra="forbid")
     customer_id: Annotated[int, Field(ge=1, le=MAX_ID)]
     severity: Severity = Severity("normal")
@@ -31,11 +34,13 @@ class ComplaintIn(BaseModel):
 
 
 class Message(BaseModel):
+    """An optional note for a complaint step."""
     model_config = ConfigDict(extra="forbid")
     message: Annotated[str, Field(max_length=2000)] | None = None
 
 
 class Pause(BaseModel):
+    """The body of a pause: why the SLA clock stops."""
     model_config = ConfigDict(extra="forbid")
     reason: Annotated[str, Field(min_length=1, max_length=1000)]
 
@@ -48,6 +53,7 @@ def _in_scope(c: Caller, crm, complaint_id: int):
 
 @router.post("", status_code=201, summary="Open a complaint for a customer in scope")
 def open_complaint(body: ComplaintIn, c: Caller = Depends(caller)) -> dict:
+    """Open a complaint on a customer in the caller's scope."""
     with c.session("complaints.handle") as crm:
         c.check_customer(crm, body.customer_id)
         fields = body.model_dump(exclude_unset=True, exclude={"customer_id", "severity"})
@@ -60,6 +66,7 @@ def open_complaint(body: ComplaintIn, c: Caller = Depends(caller)) -> dict:
 
 @router.post("/{complaint_id}/steps/{step}", summary="Move a complaint a step (acknowledge, assess, close, resume)")
 def move(complaint_id: ComplaintId, step: Step, body: Message | None = None, c: Caller = Depends(caller)) -> dict:
+    """Move a complaint one step (acknowledge, assess, close, resume)."""
     with c.session("complaints.handle") as crm:
         _in_scope(c, crm, complaint_id)
         action = getattr(crm.complaints, step.value)
@@ -68,6 +75,7 @@ def move(complaint_id: ComplaintId, step: Step, body: Message | None = None, c: 
 
 @router.post("/{complaint_id}/pause", summary="Pause a complaint's SLA clock (waiting for the customer)")
 def pause(complaint_id: ComplaintId, body: Pause, c: Caller = Depends(caller)) -> dict:
+    """Pause a complaint's SLA clock, saying why."""
     with c.session("complaints.handle") as crm:
         _in_scope(c, crm, complaint_id)
         return jsonable(crm.complaints.pause(complaint_id, body.reason))
@@ -75,6 +83,7 @@ def pause(complaint_id: ComplaintId, body: Pause, c: Caller = Depends(caller)) -
 
 @router.get("/queue", summary="Open complaints with their SLA state (a rep: their own)")
 def queue(c: Caller = Depends(caller), limit: Limit = 50) -> dict:
+    """Open complaints with their SLA state, most urgent first."""
     with c.session("complaints.read") as crm:
         owner = c.user.id if c.user.role == "rep" else None
         return page(crm.complaints.sla(owner=owner, limit=limit), limit, 0)

@@ -17,35 +17,41 @@ LeadId = Annotated[int, Path(ge=1, le=MAX_ID, description="The lead's customer i
 
 
 class Reason(BaseModel):
+    """The body of a release: why the lead goes back to the pool."""
     model_config = ConfigDict(extra="forbid")
     reason: Annotated[str, Field(max_length=1000)] | None = None
 
 
 @router.get("/pool", summary="Leads waiting in the shared pool")
 def pool(c: Caller = Depends(caller), limit: Limit = 50, offset: Offset = 0) -> dict:
+    """One page of the unclaimed leads in the pool."""
     with c.session("leads.read") as crm:
         return page(crm.leads.pool(limit=limit, offset=offset), limit, offset)
 
 
 @router.get("/mine", summary="My open leads")
 def mine(c: Caller = Depends(caller), limit: Limit = 50, offset: Offset = 0) -> dict:
+    """The caller's claimed leads."""
     with c.session("leads.read") as crm:
         return page(crm.leads.leads(owner=c.user.id, limit=limit, offset=offset), limit, offset)
 
 
 @router.post("/{lead_id}/claim", summary="Claim a pool lead for myself (limits apply)")
 def claim(lead_id: LeadId, c: Caller = Depends(caller)) -> dict:
+    """Claim a lead from the pool for the caller, within their limits."""
     with c.session("leads.claim") as crm:
         return jsonable(crm.leads.claim(lead_id, c.user.id))
 
 
 @router.post("/{lead_id}/release", summary="Put my lead back in the pool")
 def release(lead_id: LeadId, body: Reason | None = None, c: Caller = Depends(caller)) -> dict:
+    """Give a claimed lead back to the pool."""
     with c.session("leads.claim") as crm:
         return jsonable(crm.leads.release(lead_id, c.user.id, body.reason if body else None))
 
 
 @router.post("/allocate", summary="Allocate the pool to reps (least loaded)")
 def allocate(c: Caller = Depends(caller)) -> dict:
+    """Allocate pool leads to reps by the configured rules."""
     with c.session("leads.allocate") as crm:
         return jsonable(crm.leads.allocate("pool"))

@@ -16,6 +16,7 @@ router = APIRouter(prefix="/loyalty", tags=["loyalty"])
 
 
 class Redemption(BaseModel):
+    """The body of a redemption: points to spend and why."""
     model_config = ConfigDict(extra="forbid")
     points: Annotated[int, Field(ge=1, le=10**12)]
     reason: Annotated[str, Field(min_length=1, max_length=500)] = "redemption"
@@ -23,6 +24,7 @@ class Redemption(BaseModel):
 
 @router.get("/customers/{customer_id}/points", summary="A customer's spendable points")
 def balance(customer_id: CustomerId, c: Caller = Depends(caller)) -> dict:
+    """A customer's points balance."""
     with c.session("loyalty.read") as crm:
         c.check_customer(crm, customer_id)
         return {"customer_id": customer_id, "balance": crm.loyalty.points.balance(customer_id)}
@@ -33,6 +35,7 @@ def redeem(
     customer_id: CustomerId, body: Redemption, c: Caller = Depends(caller),
     idempotency_key: Annotated[str, Header(min_length=1, max_length=200)] = ...,
 ) -> dict:
+    """Spend a customer's points; a repeated Idempotency-Key returns the first answer."""
     with c.session("loyalty.redeem") as crm:
         c.check_customer(crm, customer_id)
         entry = crm.loyalty.points.redeem(customer_id, body.points, key=idempotency_key, reason=body.reason)
@@ -41,6 +44,7 @@ def redeem(
 
 @router.get("/churn", summary="Customers in scope at risk of churning, highest risk first")
 def churn(c: Caller = Depends(caller), limit: Limit = 50) -> dict:
+    """Customers at risk of churning, in the caller's scope."""
     with c.session("loyalty.read") as crm:
         scope = c.scope(crm)
         warnings = crm.loyalty.churn(limit=None)

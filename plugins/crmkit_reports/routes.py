@@ -20,11 +20,13 @@ AsOf = Annotated[datetime | None, Query(description="Report as of this time (def
 
 @router.get("/kpis", summary="Every KPI as of a date, with the previous period")
 def kpis(c: Caller = Depends(caller), as_of: AsOf = None) -> dict:
+    """The report's KPIs as JSON, as of a date."""
     with c.session("reports.read") as crm:
         return jsonable(crm.reports.kpis(as_of=as_of))
 
 
 @router.get("/html", response_class=HTMLResponse, summary="The whole report as one self-contained HTML page")
 def html(c: Caller = Depends(caller), as_of: AsOf = None) -> str:
+    """The whole report as one self-contained HTML page."""
     with c.session("reports.read") as crm:
         return crm.reports.build(as_of=as_of).to_html()
