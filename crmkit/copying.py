@@ -47,8 +47,10 @@ def copy_crm(
     """
     import crmkit
 
+    from . import variant
+
     with crmkit.open(source) as src:
-        plugin_names = src.plugins.names()
+        plugin_names = sorted(set(src.plugins.names()) | set(variant.with_tables(src.db)))
         tables = _tables_in_load_order(src.db)
         with crmkit.open(target, plugins=plugin_names, currency=src.currency) as dst:
             present = set(dst.db.table_names())

@@ -41,6 +41,18 @@ def inferred(db) -> list[str]:
     return [name for name in everything.names() if sets.get(name) is None or sets[name].applied(db)]
 
 
+def with_tables(db) -> list[str]:
+    """The installed plugins whose schema migrations the CRM holds, whatever its stored set says
+    (a plugin chosen for one open with ``plugins=`` leaves its tables behind)."""
+    from .plugins import load_plugins
+
+    everything = load_plugins(_installed_names())
+    if not db["settings"].exists():
+        return []
+    return [name for name, migrations in everything.each_or_raise("crmkit_migrations")
+            if migrations is not None and migrations.applied(db)]
+
+
 def remember(db, selection: Iterable[Any]) -> None:
     """Store ``selection`` as the CRM's set when it has none and names only installed plugins
     (a test's plugin objects are not remembered)."""

@@ -80,6 +80,7 @@ def _measure(ctx: Context, url: str, out: dict, stack: ExitStack) -> None:
 
     import crmkit
     from crmkit.copying import copy_crm
+    from crmkit.plugins import installed_entry_points
     from crmkit.testing import FixedClock
     from crmkit.timeutil import to_datetime, to_iso
 
@@ -154,7 +155,7 @@ def _measure(ctx: Context, url: str, out: dict, stack: ExitStack) -> None:
     ]
 
     def report(target):
-        with crmkit.open(target, clock=clock) as crm:
+        with crmkit.open(target, plugins=sorted(installed_entry_points()), clock=clock) as crm:
             return crm.reports.build(as_of=AS_OF)
 
     sqlite_copy = ctx.work / "report.db"

@@ -100,7 +100,8 @@ def sections_html(sections: Any, title: str = "Report") -> str:
         for chart in section.charts:
             try:
                 rows = chart.rows if chart.rows is not None else section.rows
-                parts.append(charts.draw(charts.spec(chart.kind, rows, chart.x, chart.y, title=chart.title).to_dict()))
+                svg = charts.draw(charts.spec(chart.kind, rows, chart.x, chart.y, title=chart.title).to_dict())
+                parts.append(f"<div class='crmkit-chart-svg'>{svg}</div>")
             except ValueError as error:
                 parts.append(f"<div class='crmkit-error'>{escape(str(error))}</div>")
         if section.notes:
