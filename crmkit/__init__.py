@@ -12,13 +12,13 @@ command's start-up, which needs only a few of them) does not pay for the store a
 libraries until a CRM is opened.
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .errors import (
     ConflictError, CrmError, ImportRefused, NotAuthenticated, NotFound, PermissionDenied, PluginError,
     RuleError, ValidationError,
 )
+from .lazy import lazy_exports
 from .plugins import hookimpl
 
 __version__ = "0.1.0"
@@ -49,17 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover - what static checkers and IDEs see
     from .users import User
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'crmkit' has no attribute {name!r}")
-    value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(globals(), _LAZY)
 
 
 __all__ = [

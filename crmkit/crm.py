@@ -352,10 +352,8 @@ def pending_migrations(db, plugin_set: PluginSet) -> list[tuple[str, str]]:
     """``(set name, migration name)`` of every migration not yet applied. Reads only.
 
     A CRM from a newer crmkit is refused (:class:`NewerSchema`): it is not "up to date"."""
-    sets = _migration_sets(plugin_set)
-    for m_set in sets:
-        _refuse_newer_schema(db, m_set, db.target.describe())
-    return [(m_set.name, m.name) for m_set in sets for m in m_set.pending(db)]
+    shown_as = db.target.describe()
+    return [(m_set.name, m.name) for m_set in _migration_sets(plugin_set) for m in _pending(db, m_set, shown_as)]
 
 
 def _migration_sets(plugin_set: PluginSet, owners: dict | None = None) -> list:
@@ -372,9 +370,7 @@ def _migration_sets(plugin_set: PluginSet, owners: dict | None = None) -> list:
 def _migrate(db, plugin_set: PluginSet, shown_as: str) -> None:
     owners: dict[int, str] = {}
     sets = _migration_sets(plugin_set, owners)
-    for m_set in sets:
-        _refuse_newer_schema(db, m_set, shown_as)
-    if not any(m_set.pending(db) for m_set in sets):
+    if not any([_pending(db, m_set, shown_as) for m_set in sets]):  # a list: every set is checked
         return
     if getattr(db, "read_only", False):
         raise ReadOnly(
@@ -391,13 +387,15 @@ def _migrate(db, plugin_set: PluginSet, shown_as: str) -> None:
                 raise CrmError(f"migration set {m_set.name!r} failed: {error}; the file was left as it was") from error
 
 
-def _refuse_newer_schema(db, m_set, shown_as: str) -> None:
-    """A CRM whose migrations table records migrations of ``m_set`` that this crmkit does not
-    know was written by a newer crmkit: refused, naming both schema versions, before any write."""
+def _pending(db, m_set, shown_as: str) -> list:
+    """The migrations of ``m_set`` not yet applied, from one read of the migrations table.
+
+    A CRM whose table records migrations of ``m_set`` that this crmkit does not know was written
+    by a newer crmkit: refused (:class:`NewerSchema`), naming both schema versions, before any write.
+    """
     applied = [m.name for m in m_set.applied(db)]
     known = [m.name for m in m_set._migrations]  # sqlite-utils keeps the registered list private
-    unknown = [name for name in applied if name not in set(known)]
-    if unknown:
+    if not set(applied) <= set(known):
         from . import __version__
 
         raise NewerSchema(
@@ -405,6 +403,8 @@ def _refuse_newer_schema(db, m_set, shown_as: str) -> None:
             f"{len(applied)} ({applied[-1]}), this crmkit {__version__} knows version {len(known)} "
             f"({known[-1] if known else 'none'}); upgrade crmkit to open it"
         )
+    done = set(applied)
+    return [m for m in m_set._migrations if m.name not in done]
 
 
 class TimezoneChanged(UserWarning):

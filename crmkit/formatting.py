@@ -11,6 +11,7 @@ The locale comes from, in order: the caller, the CRM's ``core.locale`` setting, 
 from __future__ import annotations
 
 import os
+import re
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Mapping
@@ -221,6 +222,24 @@ class Formatter:
         if kind not in formats:
             raise ValueError(f"unknown kind of value {kind!r}; one of {', '.join(formats)}")
         return formats[kind](value)
+
+
+_MONTH_KEY = re.compile(r"^m(\d+)$")
+# Abbreviations that read in capitals; every other word keeps its case.
+_ABBREVIATIONS = {"sla": "SLA", "rfm": "RFM", "clv": "CLV", "id": "ID", "csat": "CSAT", "kpi": "KPI", "p90": "90th percentile"}
+
+
+def heading(name: str) -> str:
+    """A title from a key: ``new_customers`` → "New customers", ``sla_due`` → "SLA due",
+    ``m3`` → "Month 3" (the report's cohort columns)."""
+    month = _MONTH_KEY.match(name)
+    if month:
+        return f"Month {month.group(1)}"
+    words = [_ABBREVIATIONS.get(word.lower(), word) for word in re.split(r"[_\s]+", name.strip()) if word]
+    if not words:
+        return name
+    first = words[0]
+    return " ".join([first[:1].upper() + first[1:], *words[1:]])
 
 
 def parse_locale(name: str) -> Locale:

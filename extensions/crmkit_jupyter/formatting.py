@@ -14,7 +14,7 @@ from decimal import Decimal
 from html import escape
 from typing import Any, Callable, Sequence
 
-from crmkit.formatting import MISSING, Formatter
+from crmkit.formatting import MISSING, Formatter, heading
 from crmkit.money import from_minor
 
 RIGHT_ALIGNED = frozenset({"number", "money", "amount", "rate"})
@@ -37,14 +37,12 @@ def formatter(crm: Any = None) -> Formatter:
 
 def label(column: str) -> str:
     """A column name in words: ``last_purchase_at`` → ``Last purchase``, ``customer_id`` → ``Customer``."""
-    words = column
-    for suffix in ("_at", "_id"):
-        if words.endswith(suffix) and len(words) > len(suffix):
-            words = words[: -len(suffix)]
-    words = words.replace("_", " ").strip()
     if column == "id":
         return "#"
-    return words[:1].upper() + words[1:]
+    for suffix in ("_at", "_id"):
+        if column.endswith(suffix) and len(column) > len(suffix):
+            return heading(column[: -len(suffix)])
+    return heading(column)
 
 
 def kind_of(column: str, value: Any, key: str = "id") -> str:

@@ -5,8 +5,9 @@ The names below are imported on first use: loading the plugin, as every ``crmkit
 does, must not pay for the report machinery.
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from crmkit.lazy import lazy_exports
 
 _LAZY = {
     "Report": "assembly", "Period": "periods", "calendar_period": "periods",
@@ -19,13 +20,6 @@ if TYPE_CHECKING:  # pragma: no cover - what static checkers see
     from .results import KpiResult, Measure
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'crmkit_reports' has no attribute {name!r}")
-    value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
+__getattr__, __dir__ = lazy_exports(globals(), _LAZY)
 
 __all__ = ["KpiResult", "Measure", "Period", "Report", "calendar_period", "explicit_period"]

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from crmkit.formatting import MISSING, Formatter
+from crmkit.formatting import MISSING, Formatter, heading
 
 if TYPE_CHECKING:
     from crmkit import Section
@@ -25,7 +25,6 @@ _ID_NAME = re.compile(r"(^id$|_id$|^customer$)")
 _ISO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?(Z|[+-]\d\d:?\d\d)?$")
 _ISO_DATE = re.compile(r"^\d{4}-\d\d-\d\d$")
 _ISO_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-_MONTH = re.compile(r"^m(\d+)$")
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 # Titles for the names the built-in reports share; anything else is derived from its name.
@@ -40,8 +39,6 @@ LABELS = {
     "acknowledged_within_sla": "Acknowledged within SLA", "resolved_within_sla": "Resolved within SLA",
     "median_hours_to_follow_up": "Median time to first follow-up",
 }
-_WORDS = {"sla": "SLA", "rfm": "RFM", "clv": "CLV", "id": "ID", "csat": "CSAT", "kpi": "KPI", "p90": "90th percentile"}
-
 
 class Presenter:
     """Titles and formatted text for a section's figures, columns and cells."""
@@ -51,7 +48,7 @@ class Presenter:
 
     def label(self, section: "Section", name: str) -> str:
         """The human title of a figure or column."""
-        return section.labels.get(name) or LABELS.get(name) or humanise(name)
+        return section.labels.get(name) or LABELS.get(name) or heading(name)
 
     def kind(self, section: "Section", name: str, value: Any = None) -> str | None:
         """How the figure or column ``name`` is formatted (None: by the value's type)."""
@@ -90,7 +87,7 @@ class Presenter:
         if kind == "id":
             return self.formatter.ident(value)
         if kind == "code" and isinstance(value, str):
-            return ", ".join(humanise(part) for part in value.split(", "))
+            return ", ".join(heading(part) for part in value.split(", "))
         return self.formatter.value(value)
 
     def change(self, value: Any, previous: Any, kind: str | None) -> str | None:
@@ -133,18 +130,6 @@ class Presenter:
             else:
                 out.append(self.text(value, self.kind(section, column, value)))
         return out
-
-
-def humanise(name: str) -> str:
-    """A title from a key: ``new_customers`` → "New customers", ``m3`` → "Month 3"."""
-    month = _MONTH.match(name)
-    if month:
-        return f"Month {month.group(1)}"
-    words = [_WORDS.get(word.lower(), word) for word in re.split(r"[_\s]+", name.strip()) if word]
-    if not words:
-        return name
-    first = words[0]
-    return " ".join([first[:1].upper() + first[1:], *words[1:]])
 
 
 def is_numeric(value: Any) -> bool:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import crmkit
-from crmkit.formatting import MISSING, Formatter, locale_from_environment, parse_locale
+from crmkit.formatting import MISSING, Formatter, heading, locale_from_environment, parse_locale
 
 NNBSP = "\u202f"  # CLDR puts a narrow no-break space between an en_US time and AM/PM
 
@@ -130,3 +130,11 @@ def test_the_crm_setting_wins_over_the_environment(monkeypatch, clock):
         assert Formatter.for_crm(crm, locale="en_US").money(100) == "CN¥1.00"
     finally:
         crm.close()
+
+
+@pytest.mark.parametrize("key, title", [
+    ("new_customers", "New customers"), ("sla_due", "SLA due"), ("avg_csat", "Avg CSAT"),
+    ("m3", "Month 3"), ("rfm segment", "RFM segment"), ("", ""),
+])
+def test_heading_turns_keys_into_titles(key, title):
+    assert heading(key) == title

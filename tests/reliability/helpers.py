@@ -34,6 +34,15 @@ def fingerprint(conn: Database) -> dict[str, str]:
     return out
 
 
+def file_state(path: str | Path) -> dict[str, str]:
+    """The :func:`fingerprint` of the CRM at ``path``, read through a connection of its own."""
+    raw = connect_raw(path)
+    try:
+        return fingerprint(raw)
+    finally:
+        raw.close()
+
+
 def text_cells(conn: Database):
     """Yield (table, column, value) for every text value in every table."""
     for table in tables(conn):

@@ -15,7 +15,7 @@ import crmkit
 from crmkit.cli import make_cli
 from crmkit.engine import errors
 
-from .helpers import connect_raw, fingerprint
+from .helpers import connect_raw, file_state
 
 # The header field SQLite keeps an application's id in: 4 big-endian bytes at offset 68.
 APPLICATION_ID_OFFSET = 68
@@ -34,13 +34,6 @@ def assert_one_error_line(result, *fragments):
         assert fragment in lines[0], lines[0]
 
 
-def state(path):
-    raw = connect_raw(path)
-    try:
-        return fingerprint(raw)
-    finally:
-        raw.close()
-
 
 def application_id(path) -> int:
     with open(path, "rb") as file:
@@ -57,14 +50,14 @@ def test_another_applications_tables_are_refused_before_anything_changes(tmp_pat
     raw.execute("CREATE TABLE photos (id INTEGER PRIMARY KEY, title TEXT)")
     raw.execute("INSERT INTO photos (title) VALUES ('beach')")
     raw.close()
-    before = state(path)
+    before = file_state(path)
 
     with pytest.raises(errors.NotACrmFile, match="not a crmkit CRM.*photos"):
         crmkit.open(path)
     assert_one_error_line(invoke("customers", "list", path), "not a crmkit CRM", "photos")
     assert_one_error_line(invoke("customers", "add", path, "--name", "Ada"), "not a crmkit CRM")
     assert_one_error_line(invoke("migrate", path), "not a crmkit CRM")
-    assert state(path) == before  # no crmkit table, no migration, the photo still there
+    assert file_state(path) == before  # no crmkit table, no migration, the photo still there
 
 
 def newer_crm(path):
@@ -84,7 +77,7 @@ def test_a_crm_from_a_newer_crmkit_is_refused_naming_both_versions(tmp_path):
     raw = connect_raw(path)
     recorded = raw.execute("SELECT count(*) FROM _sqlite_migrations WHERE migration_set = 'crmkit'").fetchone()[0]
     raw.close()
-    before = state(path)
+    before = file_state(path)
 
     with pytest.raises(errors.NewerSchema) as caught:
         crmkit.open(path, plugins=[])
@@ -93,7 +86,7 @@ def test_a_crm_from_a_newer_crmkit_is_refused_naming_both_versions(tmp_path):
     assert f"knows version {recorded - 1}" in message
     assert_one_error_line(invoke("customers", "add", path, "--name", "Bob"), "newer crmkit", f"version {recorded}")
     assert_one_error_line(invoke("migrate", path), "newer crmkit")
-    assert state(path) == before
+    assert file_state(path) == before
 
 
 def test_a_renamed_core_column_is_one_error_line_not_a_key_error(tmp_path):

@@ -13,7 +13,7 @@ from crmkit.importing import import_file
 from crmkit.plugins import installed_entry_points
 from crmkit.testing import FixedClock
 
-from .helpers import connect_raw, fingerprint
+from .helpers import file_state
 
 PLUGINS = sorted(installed_entry_points())
 NOW = "2024-06-01T09:00:00Z"
@@ -38,13 +38,6 @@ def shop(tmp_path):
                 crm.interactions.record(person.id, "purchase", "2024-05-31", amount="35.00")
     return path
 
-
-def file_state(path):
-    raw = connect_raw(path)
-    try:
-        return fingerprint(raw)
-    finally:
-        raw.close()
 
 
 @needs_loyalty
