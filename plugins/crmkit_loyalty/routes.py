@@ -42,12 +42,13 @@ def redeem(
         return {"entry": jsonable(entry), "balance": crm.loyalty.points.balance(customer_id)}
 
 
-@router.get("/churn", summary="Customers in scope at risk of churning, highest risk first")
+@router.get("/churn", summary="Customers in scope at risk of churning (the newest churn run), highest risk first")
 def churn(c: Caller = Depends(caller), limit: Limit = 50) -> dict:
-    """Customers at risk of churning, in the caller's scope."""
+    """Customers at risk of churning, in the caller's scope, from the newest stored churn run
+    (``crmkit due`` evaluates one daily); reading evaluates nothing, so it writes nothing."""
     with c.session("loyalty.read") as crm:
         scope = c.scope(crm)
-        warnings = crm.loyalty.churn(limit=None)
+        warnings = crm.loyalty.churn_warnings(limit=None)
         if scope is not None:
             allowed = set(crm.segments.evaluate(scope).ids())
             warnings = [w for w in warnings if w.customer_id in allowed]

@@ -269,6 +269,19 @@ class TestPluginRoutes:
         assert all(item.get("owner") == "rep1" for item in queue["items"])
         assert as_user("ann")("POST", "/complaints", {"customer_id": customer})[0] == 403
 
+    def test_reading_the_churn_list_stores_no_churn_run(self, server, as_user):
+        """GET /loyalty/churn lists the newest stored run; an analyst's read writes nothing."""
+        path = server[2]
+
+        def runs() -> int:
+            with crmkit.open(path, plugins=PLUGINS) as crm:
+                return crm.db.execute("SELECT count(*) FROM loyalty_runs").fetchone()[0]
+
+        before = runs()
+        status, _, body = as_user("ann")("GET", "/loyalty/churn")
+        assert status == 200 and isinstance(body["items"], list)
+        assert runs() == before
+
     def test_reports_for_managers_and_analysts_only(self, as_user):
         status, _, figures = as_user("ann")("GET", "/reports/kpis")
         assert status == 200 and figures
