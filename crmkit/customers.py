@@ -220,6 +220,16 @@ class Customers:
             raise NotFound(f"no customer with id {customer_id}")
         return Customer.from_row(rows[0])
 
+    def facts(self, customer_ids: Iterable[int], as_of: Any = None) -> dict[int, list]:
+        """Every plugin's facts (tier, lead status, open complaints, ...) for a batch of customers.
+
+        Returns ``{customer_id: [Fact, ...]}`` for the existing customers among ``customer_ids``
+        (see :func:`crmkit.facts.collect`); values as of ``as_of`` (default: the CRM's clock).
+        """
+        from .facts import collect
+
+        return collect(self._crm, customer_ids, as_of)
+
     def find(
         self, *, name: str | None = None, email: str | None = None, phone: str | None = None,
         external_id: str | None = None, limit: int = 50,

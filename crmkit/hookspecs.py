@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover - imported for type hints only
 
     from .crm import CRM
     from .erasure import Erasure
+    from .facts import Fact
     from .fields import Field
     from .kinds import InteractionKind
     from .models import Customer, CustomerChange, Interaction
@@ -154,6 +155,18 @@ def crmkit_report_sections(crm: "CRM", as_of: "datetime") -> "list[Section]":
 
     A section that raises is shown in the report as failed, with its error; it does not stop
     the report.
+    """
+
+
+@hookspec
+def crmkit_customer_facts(crm: "CRM", customer_ids: "list[int]", as_of: "datetime") -> "list[Fact]":
+    """Return what the plugin knows about a batch of customers, as :class:`crmkit.facts.Fact`.
+
+    ``customer_ids`` are existing customers (a profile page asks for one, a list page for a
+    page of them); answer with one set-based query per kind of fact, never one per customer.
+    Give each fact for every customer asked, with ``value=None`` where there is nothing to say,
+    so a profile shows the same rows for everyone. Values are as of ``as_of``. The core fills in
+    ``plugin``; ``crm.customers.facts(ids)`` gathers every plugin's facts.
     """
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from crmkit import hookimpl
 
+from .facts import crmkit_customer_facts  # noqa: F401 - the facts hook, registered with this module
+
 
 @hookimpl
 def crmkit_migrations():

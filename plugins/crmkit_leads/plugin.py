@@ -12,6 +12,8 @@ from crmkit.timeutil import to_iso
 
 from . import hookspecs
 
+from .facts import crmkit_customer_facts  # noqa: F401 - the facts hook, registered with this module
+
 
 @hookimpl
 def crmkit_addhooks(pm):

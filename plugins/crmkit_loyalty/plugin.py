@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from crmkit import ValidationError, hookimpl
 
+from .facts import crmkit_customer_facts  # noqa: F401 - the facts hook, registered with this module
+
 
 def _tier_change(data: dict) -> None:
     for key in ("from", "to", "reason"):
