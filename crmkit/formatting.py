@@ -159,6 +159,10 @@ class Formatter:
         )
         return babel_dates.format_datetime(moment, pattern, tzinfo=self.zone, locale=self.locale)
 
+    def local_time(self, value: datetime | str | None) -> str:
+        """A moment on the display zone's clock with the zone, locale-neutral: ``2025-07-01 07:00 CST``."""
+        return local_time(value, self.zone)
+
     def duration(self, value: timedelta | None) -> str:
         """A length of time in words, rounded to its largest unit: ``3 days``, ``2 hours``."""
         if value is None:
@@ -240,6 +244,30 @@ def heading(name: str) -> str:
         return name
     first = words[0]
     return " ".join([first[:1].upper() + first[1:], *words[1:]])
+
+
+def local_time(value: datetime | date | str | None, zone: tzinfo | None = None) -> str:
+    """A stored moment as people read it, on ``zone``'s clock (the CRM's home zone; UTC when None)
+    to the minute and naming the zone: ``2025-07-01 07:00 CST``, ``2025-06-30 23:00 UTC``.
+
+    The zone is its abbreviation when it has a lettered one, else its offset (``+04:00``), so a
+    time never reads without its zone. The CLI, the report and the dashboard print times
+    through this; machine-readable exports keep UTC ISO-8601 instead. Missing values are a dash.
+    """
+    if value is None or value == "":
+        return MISSING
+    local = to_datetime(value).astimezone(zone or UTC)
+    return f"{local.year:04d}{local:-%m-%d %H:%M} {_zone_text(local)}"
+
+
+def _zone_text(local: datetime) -> str:
+    name = local.tzname() or ""
+    if name.isalpha():
+        return name
+    offset = local.utcoffset() or timedelta(0)
+    sign = "-" if offset < timedelta(0) else "+"
+    minutes = int(abs(offset).total_seconds()) // 60
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def parse_locale(name: str) -> Locale:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any, Callable, Iterator, Sequence
 
 import click
 
 from ..errors import CrmError
-from ..timeutil import to_datetime, to_iso
+from ..timeutil import to_datetime
+from ._layout import cut, display_width, pad, terminal_width
+from ._layout import wrap as wrap_text
 
 MAX_CELL = 40
 
@@ -103,51 +105,71 @@ def limit_option(default: int = 50):
     return decorate
 
 
-def cell(value: Any) -> str:
-    """A value as table text."""
+def cell(value: Any, zone: tzinfo | None = None) -> str:
+    """A value as table text; a time on ``zone``'s clock (the CRM's home zone), naming the zone."""
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return to_iso(value)
+        return when(value, zone)
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, (list, tuple)):
-        return ", ".join(cell(v) for v in value)
+        return ", ".join(cell(v, zone) for v in value)
     if isinstance(value, dict):
-        return ", ".join(f"{k}={cell(v)}" for k, v in value.items())
+        return ", ".join(f"{k}={cell(v, zone)}" for k, v in value.items())
     return str(value)
 
 
-def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], *, empty: str = "(none)") -> None:
-    """Print rows as an aligned text table; numbers right-aligned, long cells cut at 40."""
+def when(moment: Any, zone: tzinfo | None = None) -> str:
+    """A time as commands print it: on ``zone``'s clock, naming the zone (``2025-07-01 07:00 CST``)."""
+    from ..formatting import local_time  # babel loads only when a command prints a time
+
+    return local_time(moment, zone)
+
+
+def table(
+    rows: Sequence[Sequence[Any]], headers: Sequence[str], *, empty: str = "(none)", zone: tzinfo | None = None,
+    wrap: str | None = None,
+) -> None:
+    """Print rows as an aligned text table; numbers right-aligned, long cells cut at 40, times
+    on ``zone``'s clock (pass the CRM's ``crm.zone``; UTC when None). The column named ``wrap``
+    (the last, e.g. a description) is not cut but wrapped to the terminal's width. Widths are
+    measured as the terminal shows them, so wide (Chinese) characters stay aligned."""
     if not rows:
         click.echo(empty)
         return
-    texts = [[_cut(cell(v)) for v in row] for row in rows]
+    wrapped = list(headers).index(wrap) if wrap is not None else None
+    texts = [[cell(v, zone) if i == wrapped else _cut(cell(v, zone)) for i, v in enumerate(row)] for row in rows]
     numeric = [
         all(isinstance(row[i], (int, Decimal)) and not isinstance(row[i], bool) or row[i] is None for row in rows)
         for i in range(len(headers))
     ]
-    widths = [max(len(headers[i]), *(len(t[i]) for t in texts)) for i in range(len(headers))]
+    widths = [max(display_width(headers[i]), *(display_width(t[i]) for t in texts)) for i in range(len(headers))]
+    if wrapped is not None:
+        room = terminal_width() - sum(w + 2 for i, w in enumerate(widths) if i != wrapped)
+        widths[wrapped] = max(20, min(widths[wrapped], room))
 
     def line(values: Sequence[str]) -> str:
-        parts = [v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)]
+        parts = [pad(v, w, right=num) for v, w, num in zip(values, widths, numeric)]
         return "  ".join(parts).rstrip()
 
     click.echo(line(list(headers)))
     click.echo(line(["-" * w for w in widths]))
     for t in texts:
-        click.echo(line(t))
+        if wrapped is None:
+            click.echo(line(t))
+            continue
+        for n, part in enumerate(wrap_text(t[wrapped], widths[wrapped])):
+            click.echo(line([part if i == wrapped else (v if n == 0 else "") for i, v in enumerate(t)]))
 
 
 def _cut(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+    return cut(text, MAX_CELL)
 
 
-def pairs(items: Sequence[tuple[str, Any]]) -> None:
-    """Print ``label: value`` lines, labels aligned; empty values left out."""
-    shown = [(k, cell(v)) for k, v in items if v not in (None, "", (), [], {})]
+def pairs(items: Sequence[tuple[str, Any]], zone: tzinfo | None = None) -> None:
+    """Print ``label: value`` lines, labels aligned; empty values left out; times on ``zone``'s clock."""
+    shown = [(k, cell(v, zone)) for k, v in items if v not in (None, "", (), [], {})]
     width = max((len(k) for k, _ in shown), default=0)
     for key, value in shown:
         click.echo(f"{key.rjust(width)}: {value}")

@@ -13,8 +13,7 @@ import click
 
 from ..cli import db_argument, open_crm
 from ..errors import CrmError
-from ..timeutil import to_iso
-from ._common import ID, MOMENT, limit_option, pairs, table
+from ._common import ID, MOMENT, limit_option, pairs, table, when
 
 
 @click.group("interactions")
@@ -40,7 +39,7 @@ def record_interaction(db: str, customer_id: int, kind: str, **fields) -> None:
     """
     with open_crm(db) as crm:
         recorded = crm.interactions.record(customer_id, kind, **{k: v for k, v in fields.items() if v is not None})
-    click.echo(f"Recorded {recorded.kind} {recorded.id} for customer {recorded.customer_id} at {to_iso(recorded.occurred_at)}")
+    click.echo(f"Recorded {recorded.kind} {recorded.id} for customer {recorded.customer_id} at {when(recorded.occurred_at, crm.zone)}")
 
 
 @interactions_group.command("list")
@@ -57,7 +56,7 @@ def list_interactions(db: str, customer_id: int, limit: int, offset: int) -> Non
         history = crm.interactions.history(customer_id, limit=limit, offset=offset)
     table(
         [(i.id, i.occurred_at, i.kind, i.amount, i.channel, i.rep, i.notes) for i in history],
-        ["id", "occurred_at", "kind", "amount", "channel", "rep", "notes"], empty="No interactions.",
+        ["id", "occurred_at", "kind", "amount", "channel", "rep", "notes"], empty="No interactions.", zone=crm.zone,
     )
 
 
@@ -108,7 +107,7 @@ def audit(db: str, customer_id, entity, entity_id, actor, action, since, until, 
         click.echo("No audit entries.")
     for entry in entries:
         about = f"{entry.entity} {entry.entity_id}" if entry.entity_id is not None else entry.entity
-        click.echo(f"#{entry.id}  {to_iso(entry.at)}  {entry.actor}  {entry.action}  {about}")
+        click.echo(f"#{entry.id}  {when(entry.at, crm.zone)}  {entry.actor}  {entry.action}  {about}")
         for line in _changes(entry):
             click.echo(f"    {line}")
 

@@ -6,7 +6,7 @@ import click
 
 from ..cli import db_argument, open_crm
 from ..errors import CrmError
-from ._common import AS_OF, ID, LIMIT, limit_option, table
+from ._common import AS_OF, ID, LIMIT, limit_option, table, when
 
 
 @click.group("segments")
@@ -127,7 +127,7 @@ def snapshot(db: str, name: str, as_of) -> None:
     """
     with open_crm(db) as crm:
         taken = crm.segments[name].snapshot(as_of=as_of)
-    click.echo(f"Snapshot {taken.id} of {name!r} as of {taken.as_of:%Y-%m-%dT%H:%M:%SZ}: {taken.members} members.")
+    click.echo(f"Snapshot {taken.id} of {name!r} as of {when(taken.as_of, crm.zone)}: {taken.members} members.")
 
 
 @group.command("snapshots")
@@ -143,7 +143,7 @@ def snapshots(db: str, name: str) -> None:
         taken = crm.segments.snapshots(name)
     table(
         [(s.id, s.as_of, s.taken_at, s.members, s.rule) for s in taken],
-        ["id", "as_of", "taken_at", "members", "rule"], empty="No snapshots yet.",
+        ["id", "as_of", "taken_at", "members", "rule"], empty="No snapshots yet.", zone=crm.zone,
     )
 
 
@@ -160,8 +160,8 @@ def diff(db: str, before: int, after: int, limit: int) -> None:
     with open_crm(db) as crm:
         change = crm.segments.diff(before, after)
     click.echo(
-        f"From snapshot {change.before.id} ({change.before.segment}, as of {change.before.as_of:%Y-%m-%d}) "
-        f"to {change.after.id} ({change.after.segment}, as of {change.after.as_of:%Y-%m-%d}): "
+        f"From snapshot {change.before.id} ({change.before.segment}, as of {when(change.before.as_of, crm.zone)}) "
+        f"to {change.after.id} ({change.after.segment}, as of {when(change.after.as_of, crm.zone)}): "
         f"{len(change.joined)} joined, {len(change.left)} left, {change.stayed} stayed."
     )
     for label, ids in (("joined", change.joined), ("left", change.left)):

@@ -6,7 +6,7 @@ import click
 
 from ..cli import db_argument, open_crm
 from ..errors import CrmError
-from ._common import AS_OF, ID, cell, limit_option, table
+from ._common import AS_OF, ID, cell, limit_option, table, when
 
 
 @click.group("tasks")
@@ -28,7 +28,7 @@ def list_tasks(db: str, owner: str | None, customer_id: int | None, limit: int, 
         found = crm.tasks.open(owner=owner, customer_id=customer_id, limit=limit, offset=offset)
     table(
         [(t.id, t.kind, t.customer_id, t.owner, t.due_at, t.source, t.reason) for t in found],
-        ["id", "kind", "customer", "owner", "due_at", "source", "reason"], empty="No open tasks.",
+        ["id", "kind", "customer", "owner", "due_at", "source", "reason"], empty="No open tasks.", zone=crm.zone,
     )
 
 
@@ -92,7 +92,7 @@ def due(db: str, now) -> None:
     """
     with open_crm(db) as crm:
         report = crm.run_due(now)
-    click.echo(f"Due work as of {report.now:%Y-%m-%dT%H:%M:%SZ}:")
+    click.echo(f"Due work as of {when(report.now, crm.zone)}:")
     if not report.results and not report.errors:
         click.echo("  no active plugin has scheduled work")
     for plugin, result in report.results.items():

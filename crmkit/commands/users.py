@@ -108,7 +108,7 @@ def tokens(db: str, user_id: str | None) -> None:
         found = crm.users.tokens(user_id)
     table(
         [(t.id, t.user_id, t.label, t.created_at, t.expires_at, t.revoked_at) for t in found],
-        ["id", "user", "label", "created", "expires", "revoked"], empty="No tokens.",
+        ["id", "user", "label", "created", "expires", "revoked"], empty="No tokens.", zone=crm.zone,
     )
 
 

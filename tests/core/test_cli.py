@@ -251,7 +251,7 @@ class TestSegments:
         listing = run("segments", "list", db, "--counts").output
         assert "eu" in listing and "European customers" in listing
         assert "Ada Lovelace" in run("segments", "members", db, "eu").output
-        assert "Snapshot 1 of 'big' as of 2024-04-30T00:00:00Z: 0 members." in run("segments", "snapshot", db, "big", "--as-of", "2024-04-30").output
+        assert "Snapshot 1 of 'big' as of 2024-04-30 00:00 UTC: 0 members." in run("segments", "snapshot", db, "big", "--as-of", "2024-04-30").output
         assert "1 members" in run("segments", "snapshot", db, "big").output
         assert "2024-04-30" in run("segments", "snapshots", db, "big").output
         diff = run("segments", "diff", db, 1, 2).output

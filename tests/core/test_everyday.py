@@ -53,7 +53,7 @@ def test_update_errors_write_nothing(shop):
 
 def test_log_a_call_and_list_it(shop):
     result = run("interactions", "record", shop, 1, "call", "--at", "2025-06-01T08:00:00Z", "--notes", "asked for a quote")
-    assert result.output.strip() == "Recorded call 1 for customer 1 at 2025-06-01T08:00:00Z"
+    assert result.output.strip() == "Recorded call 1 for customer 1 at 2025-06-01 08:00 UTC"
     listed = run("interactions", "list", shop, 1)
     assert "asked for a quote" in listed.output and "call" in listed.output
     bad = run("interactions", "record", shop, 1, "purchase")
@@ -91,3 +91,23 @@ def test_backup_of_a_server_crm_points_to_pg_dump():
 def test_audit_filters_must_make_sense(shop):
     assert run("audit", shop, "--id", 3).output.startswith("Error: --id needs --entity")
     assert run("audit", shop, "--customer", 1, "--entity", "task").output.startswith("Error: ")
+
+
+def test_times_print_on_the_home_zone_clock_with_the_zone(tmp_path):
+    """A Shanghai shop (UTC+8): 23:00 UTC on 30 June is 07:00 on 1 July there, and the CLI says so
+    wherever it prints a time (the stored time stays 23:00 UTC)."""
+    path = tmp_path / "shanghai.db"
+    with crmkit.open(path, plugins=[], clock=FixedClock("2025-06-30T20:00:00Z"), timezone="Asia/Shanghai") as crm:
+        crm.customers.add(name="Li Wei", owner="rep-1")
+    recorded = run("interactions", "record", path, 1, "visit", "--at", "2025-06-30T23:00:00Z")
+    assert recorded.output.strip() == "Recorded visit 1 for customer 1 at 2025-07-01 07:00 CST"
+    listed = run("interactions", "list", path, 1).output
+    assert "2025-07-01 07:00 CST" in listed and "23:00" not in listed
+    added = run("tasks", "add", path, "call", "--customer", 1, "--due", "2025-07-01T16:30:00Z")
+    assert added.exit_code == 0, added.output
+    assert "2025-07-02 00:30 CST" in run("tasks", "list", path).output
+    audit = run("audit", path, "--customer", 1).output
+    assert "CST" in audit and "Z " not in audit
+    with crmkit.open(path, plugins=[]) as crm:
+        stored = crm.interactions.history(1)[0].occurred_at
+    assert stored.isoformat() == "2025-06-30T23:00:00+00:00"

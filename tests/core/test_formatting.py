@@ -138,3 +138,19 @@ def test_the_crm_setting_wins_over_the_environment(monkeypatch, clock):
 ])
 def test_heading_turns_keys_into_titles(key, title):
     assert heading(key) == title
+
+
+@pytest.mark.parametrize("zone, expected", [
+    (None, "2025-06-30 23:00 UTC"),
+    ("Asia/Shanghai", "2025-07-01 07:00 CST"),  # UTC+8: already 1 July
+    ("Europe/Berlin", "2025-07-01 01:00 CEST"),  # summer time, UTC+2
+    ("Asia/Dubai", "2025-07-01 03:00 +04:00"),  # no lettered abbreviation: the offset
+    ("America/New_York", "2025-06-30 19:00 EDT"),
+])
+def test_local_time_shows_the_home_zone_clock_and_names_the_zone(zone, expected):
+    from zoneinfo import ZoneInfo
+
+    from crmkit.formatting import local_time
+
+    assert local_time("2025-06-30T23:00:00Z", ZoneInfo(zone) if zone else None) == expected
+    assert local_time(None) == local_time("") == "–"
