@@ -16,6 +16,9 @@ from . import __version__
 from .errors import CrmError
 from .plugins import load_plugins
 
+# Entry point group of the click commands extensions add to ``crmkit`` (e.g. ``serve``).
+EXTENSION_COMMANDS = "crmkit.commands"
+
 
 class CrmGroup(click.Group):
     """A click group that turns crmkit's errors into one-line messages and exit status 1."""
@@ -73,6 +76,7 @@ def make_cli() -> click.Group:
 
     commands.register(cli)
     cli.add_command(new_plugin_command)
+    _add_extension_commands(cli)
     try:
         plugin_set = load_plugins()
     except CrmError as error:
@@ -83,6 +87,23 @@ def make_cli() -> click.Group:
             if error is not None:
                 click.echo(f"Warning: commands of plugin {plugin!r} not loaded: {type(error).__name__}: {error}", err=True)
     return cli
+
+
+def _add_extension_commands(cli: click.Group) -> None:
+    """Add the commands extensions register in the ``crmkit.commands`` entry point group.
+
+    This is how ``crmkit serve`` (the HTTP API extension) joins the CLI without the core importing
+    the extension. A broken entry point is a warning, not a broken CLI.
+    """
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group=EXTENSION_COMMANDS):
+        try:
+            command = entry.load()
+        except Exception as error:  # noqa: BLE001 - any failure of a third party's import
+            click.echo(f"Warning: command {entry.name!r} ({entry.value}) not loaded: {type(error).__name__}: {error}", err=True)
+        else:
+            cli.add_command(command, entry.name)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -175,7 +175,7 @@ def crmkit_routes(crm):
 
 from fastapi import APIRouter, Depends
 
-from crmkit.http.toolkit import Caller, CustomerId, caller
+from crmkit_api.toolkit import Caller, CustomerId, caller
 
 router = APIRouter(prefix="/{name}", tags=["{name}"])
 
@@ -230,7 +230,7 @@ def test_cli_command(tmp_path, monkeypatch):
 
 def test_http_route_checks_token_and_scope(tmp_path):
     from fastapi.testclient import TestClient
-    from crmkit.http import create_app
+    from crmkit_api import create_app
 
     with make_crm(tmp_path / "crm.db") as crm:
         crm.users.add("rep-1", "Rep One")

@@ -9,7 +9,7 @@ import pkgutil
 
 import pytest
 
-PACKAGES = ["crmkit", "crmkit_leads", "crmkit_loyalty", "crmkit_complaints", "crmkit_reports", "crmkit_jupyter"]
+PACKAGES = ["crmkit", "crmkit_leads", "crmkit_loyalty", "crmkit_complaints", "crmkit_reports", "crmkit_jupyter", "crmkit_api"]
 DUNDER_OK = {"__init__", "__call__"}
 
 

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from crmkit.http.toolkit import MAX_ID, Caller, Limit, caller, jsonable, page
+from crmkit_api.toolkit import MAX_ID, Caller, Limit, caller, jsonable, page
 
 from .models import SEVERITIES
 

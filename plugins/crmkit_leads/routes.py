@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from crmkit.http.toolkit import MAX_ID, Caller, Limit, Offset, caller, jsonable, page
+from crmkit_api.toolkit import MAX_ID, Caller, Limit, Offset, caller, jsonable, page
 
 router = APIRouter(prefix="/leads", tags=["leads"])
 LeadId = Annotated[int, Path(ge=1, le=MAX_ID, description="The lead's customer id")]

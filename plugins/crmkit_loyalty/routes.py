@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header
 from pydantic import BaseModel, ConfigDict, Field
 
-from crmkit.http.toolkit import Caller, CustomerId, Limit, caller, jsonable, page
+from crmkit_api.toolkit import Caller, CustomerId, Limit, caller, jsonable, page
 
 router = APIRouter(prefix="/loyalty", tags=["loyalty"])
 

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
 
-from crmkit.http.toolkit import Caller, caller, jsonable
+from crmkit_api.toolkit import Caller, caller, jsonable
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 AsOf = Annotated[datetime | None, Query(description="Report as of this time (default: the CRM's)")]

@@ -21,13 +21,13 @@ import attrs
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ..errors import PermissionDenied
-from ..permissions import owners_in_scope, scope_rule
-from ..timeutil import to_iso
+from crmkit.errors import PermissionDenied
+from crmkit.permissions import owners_in_scope, scope_rule
+from crmkit.timeutil import to_iso
 
 if TYPE_CHECKING:
-    from ..crm import CRM
-    from ..users import User
+    from crmkit.crm import CRM
+    from crmkit.users import User
 
 # Ids beyond what both engines' 64-bit integers hold are refused as bad requests, not looked up.
 MAX_ID = 2**62

@@ -13,9 +13,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import CrmError
-from ..models import SIZES, STAGES
-from ..permissions import within
+from crmkit.errors import CrmError
+from crmkit.models import SIZES, STAGES
+from crmkit.permissions import within
 from .toolkit import MAX_ID, Caller, CustomerId, Limit, Offset, caller, jsonable, page
 
 router = APIRouter()

@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI
 
-from .. import __version__
-from ..errors import CrmError
+from crmkit import __version__
+from crmkit.errors import CrmError
 from . import core_routes, problems
 from .toolkit import Hub
 
 if TYPE_CHECKING:
-    from ..crm import CRM
+    from crmkit.crm import CRM
 
 DESCRIPTION = (
     "The HTTP API of a crmkit CRM. Authenticate with `Authorization: Bearer <token>`, a token "
@@ -41,6 +41,6 @@ def app_from_environment() -> FastAPI:
     """The app for ``$CRMKIT_DATABASE``: what ``uvicorn --factory`` (and ``crmkit serve``) runs."""
     import os
 
-    from ..cli import open_crm
+    from crmkit.cli import open_crm
 
     return create_app(open_crm(os.environ["CRMKIT_DATABASE"]))

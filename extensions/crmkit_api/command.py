@@ -1,4 +1,9 @@
-"""``serve``: the HTTP API of a CRM, for a team (needs the ``server`` extra)."""
+"""``serve``: the HTTP API of a CRM, for a team (needs the ``server`` extra).
+
+The extension gives the ``crmkit`` command line this command through the ``crmkit.commands``
+entry point group, so the core never imports the extension. This module imports only click:
+``crmkit serve --help`` works, and ``crmkit serve`` says what to install, where FastAPI is missing.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,9 @@ import os
 
 import click
 
-from ..cli import db_argument, open_crm
-from ..errors import CrmError
-from ._common import IntRange
+from crmkit.cli import db_argument, open_crm
+from crmkit.commands._common import IntRange
+from crmkit.errors import CrmError
 
 
 @click.command("serve")
@@ -25,9 +30,9 @@ def serve(db: str, host: str, port: int, workers: int) -> None:
     try:
         import uvicorn
 
-        import crmkit.http  # noqa: F401 - fails here, not in a worker, without FastAPI
+        import crmkit_api.app  # noqa: F401 - fails here, not in a worker, without FastAPI
     except ImportError as error:
         raise CrmError(f"crmkit serve needs the server extra: pip install 'crmkit[server]' ({error})") from None
     open_crm(db).close()  # a missing file or a bad URL is one clear error before the server starts
     os.environ["CRMKIT_DATABASE"] = str(db)
-    uvicorn.run("crmkit.http.app:app_from_environment", factory=True, host=host, port=port, workers=workers)
+    uvicorn.run("crmkit_api.app:app_from_environment", factory=True, host=host, port=port, workers=workers)

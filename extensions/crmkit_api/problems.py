@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from ..errors import (
+from crmkit.errors import (
     ConflictError, CrmError, ImportRefused, NotAuthenticated, NotFound, PermissionDenied, RuleError, ValidationError,
 )
 
