@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .engine.zones import checked_zone_name, is_utc
 from .errors import ValidationError
-from .store import days_between, epoch_seconds
+from .store import days_between, epoch_seconds, shift_days_by, time_from_epoch
 from .timeutil import UTC, to_datetime
 
 DEFAULT_ZONE = "UTC"
@@ -148,6 +148,33 @@ class HomeCalendar:
         seconds = f"({epoch_seconds(later_sql)} - {epoch_seconds(earlier_sql)})"
         shift = f"({db.utc_offset(later_sql, self.name)} - {db.utc_offset(earlier_sql, self.name)})"
         return f"(({seconds} + {shift}) / 86400.0)"
+
+    def add_days_sql(self, time_sql: str, days_sql: str) -> str:
+        """SQL for :meth:`add_days`: a storage time moved by ``days_sql`` (an SQL number of whole
+        days) on the local wall clock, as storage text; NULL when either is NULL.
+
+        A scalar subquery: the arguments are written once, so they may be any expressions
+        (correlated ones included); the engine works out a bound made of parameters once per
+        statement.
+        """
+        if self.is_utc:
+            return shift_days_by(time_sql, days_sql)
+        db = self._database()
+
+        def offset(column: str) -> str:
+            return db.utc_offset(column, self.name)
+
+        # w: the target wall-clock time as if it were UTC (seconds). The storage time is w minus
+        # the offset in force then; starting from the 24-hour shift, two steps reach it and,
+        # like zoneinfo's fold=0, take the earlier offset for a wall time skipped or repeated.
+        moved = f"{epoch_seconds('x.t')} + CAST(round((x.d) * 86400.0) AS INTEGER)"
+        # OFFSET keeps each step a subquery of its own: merged into one, the steps would copy
+        # each other's long offset expressions into every branch.
+        step = "LIMIT 1 OFFSET 0"
+        guess = f"SELECT {time_from_epoch(moved)} AS c, {moved} + {offset('x.t')} AS w FROM (SELECT {time_sql} AS t, {days_sql} AS d {step}) AS x {step}"
+        nearer = time_from_epoch("y.w - " + offset("y.c"))
+        closer = f"SELECT y.w AS w, {nearer} AS r FROM ({guess}) AS y {step}"
+        return f"(SELECT {time_from_epoch('z.w - ' + offset('z.r'))} FROM ({closer}) AS z)"
 
     def _database(self):
         if self._db is None:

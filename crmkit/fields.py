@@ -19,7 +19,7 @@ from attrs import field, frozen
 from . import history
 from .errors import CrmError, RuleError
 from .calendar import HomeCalendar
-from .store import json_get_param, shift_days
+from .store import json_get_param
 
 TYPES = ("number", "money", "text", "date", "bool", "tags")
 
@@ -222,15 +222,20 @@ def core_fields(
         ),
     ]
 
+    home = calendar or HomeCalendar()
+
     def window(days: int) -> str:
-        return f"i.occurred_at > {shift_days(':as_of', -days)} AND i.occurred_at <= :as_of"
+        # The last N local days up to as_of: after as_of moved back N days on the home wall clock
+        # (as of a date, from its local midnight N days before; a daylight-saving day is one day).
+        return f"i.occurred_at > {home.add_days_sql(':as_of', str(-days))} AND i.occurred_at <= :as_of"
 
     def windowed(select: str, where: str) -> str:
         return f"(SELECT {select} FROM interactions i WHERE i.customer_id = c.id AND {where})"
 
     fields += [
         FieldFamily(
-            r"spend_(\d{1,5})d", "spend_365d", "Net spend (purchases minus refunds) in the last N days.",
+            r"spend_(\d{1,5})d", "spend_365d",
+            "Net spend (purchases minus refunds) in the last N days: after as_of moved back N local days, up to as_of.",
             lambda m: Field(
                 m.group(0), "money", f"Net spend in the {m.group(1)} days up to as_of.",
                 f"COALESCE({windowed(f'SUM({signed_amount})', window(int(m.group(1))))}, 0)",
