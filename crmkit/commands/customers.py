@@ -43,23 +43,27 @@ def list_customers(db: str, search: str | None, limit: int, offset: int) -> None
 @click.argument("customer_id", type=ID)
 @click.option("--interactions", "recent", type=LIMIT, default=10, show_default=True, help="How many recent interactions to show.")
 def show(db: str, customer_id: int, recent: int) -> None:
-    """Show one customer: profile, recent interactions and open tasks.
+    """Show one customer: profile, every plugin's facts, recent interactions and open tasks.
 
     Example: crmkit customers show shop.db 42
     """
     with open_crm(db) as crm:
         customer = crm.customers.get(customer_id)
+        facts = crm.customers.facts([customer_id]).get(customer_id, [])
         history = crm.interactions.history(customer_id, limit=recent)
         count = crm.interactions.count(customer_id)
         tasks = crm.tasks.open(customer_id=customer_id)
-    pairs([(name, getattr(customer, name)) for name in ("id",) + customer.EDITABLE + ("created_at", "updated_at")])
+    pairs([(name, getattr(customer, name)) for name in ("id",) + customer.EDITABLE + ("created_at", "updated_at")], crm.zone)
+    if facts:
+        click.echo("")
+        pairs([(fact.label, "-" if fact.value is None else fact.value) for fact in facts], crm.zone)
     click.echo(f"\nRecent interactions ({len(history)} of {count}):")
     table(
         [(i.occurred_at, i.kind, i.amount, i.channel, i.product, i.rep, i.notes) for i in history],
-        ["occurred_at", "kind", "amount", "channel", "product", "rep", "notes"],
+        ["occurred_at", "kind", "amount", "channel", "product", "rep", "notes"], zone=crm.zone,
     )
     click.echo(f"\nOpen tasks ({len(tasks)}):")
-    table([(t.id, t.kind, t.due_at, t.owner, t.reason) for t in tasks], ["id", "kind", "due_at", "owner", "reason"])
+    table([(t.id, t.kind, t.due_at, t.owner, t.reason) for t in tasks], ["id", "kind", "due_at", "owner", "reason"], zone=crm.zone)
 
 
 _PROFILE_OPTIONS = (

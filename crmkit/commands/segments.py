@@ -173,14 +173,15 @@ def diff(db: str, before: int, after: int, limit: int) -> None:
 @group.command("fields")
 @db_argument
 def fields(db: str) -> None:
-    """List every field rules can use: name, type, the plugin giving it, description.
+    """List every field rules can use: name, type, the plugin giving it, description (in full,
+    wrapped to the terminal's width; set COLUMNS to choose another).
 
     Example: crmkit segments fields shop.db
     """
     with open_crm(db) as crm:
         rows = [(f.name, f.type, f.plugin, f.description) for f in crm.fields]
         rows += [(f.example, "pattern", f.plugin, f.description) for f in crm.fields.families()]
-    table(rows, ["name", "type", "plugin", "description"])
+    table(rows, ["name", "type", "plugin", "description"], wrap="description")
 
 
 @group.command("check")
