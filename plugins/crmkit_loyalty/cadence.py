@@ -85,7 +85,7 @@ def _candidates(crm, rule: CadenceRule, moment) -> list[dict]:
         rows.append({
             "kind": rule.task, "customer_id": customer_id, "owner": owner, "key": key, "source": "loyalty",
             "due_at": calendar.add_days(calendar.start_of_day(trigger), rule.delay_days + rule.due_days),
-            "reason": f"{rule.name}: {rule.delay_days} days after the {rule.kind} of {at[:10]}",
+            "reason": f"{rule.name}: {rule.delay_days} days after the {rule.kind} of {calendar.local_date(trigger)}",
             "data": {"rule": rule.name, "trigger_kind": rule.kind, "trigger_at": at},
         })
     return rows

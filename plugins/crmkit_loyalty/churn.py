@@ -66,8 +66,9 @@ def evaluate(crm, as_of: Any = None) -> Run:
             else:
                 compiled = crm.segments.compile(crm.segments.resolve(item.segment), moment)
                 db.execute(q.churn_claim(compiled.id_query()), dict(compiled.params, _lc_class=index))
-            db.execute(q.churn_evaluate(in_list, out_list, item.period_days), dict(
-                kinds, as_of=to_iso(moment), _lc_class=index, _lc_run=run_id, _lc_name=item.name,
+            recent, previous = (crm.calendar.add_days(moment, -n * item.period_days) for n in (1, 2))
+            db.execute(q.churn_evaluate(in_list, out_list, crm.calendar), dict(
+                kinds, as_of=to_iso(moment), _lc_recent=to_iso(recent), _lc_previous=to_iso(previous), _lc_class=index, _lc_run=run_id, _lc_name=item.name,
                 _lc_max_days=item.max_days, _lc_min_n=item.min_purchases, _lc_gap_factor=float(item.gap_factor),
                 _lc_drop=item.drop_percent, _lc_uses=item.regular_uses,
             ))
@@ -136,7 +137,7 @@ def lifecycle_rules(crm) -> LifecycleRules:
 def lifecycle_counts(crm, as_of: Any = None) -> dict[str, int]:
     """Customers per lifecycle stage as of a time."""
     in_list, out_list, kinds = q.kind_params(crm)
-    sql = f"SELECT {q.lifecycle_sql(in_list, out_list, lifecycle_rules(crm))} AS lifecycle_stage, COUNT(*) FROM customers c GROUP BY lifecycle_stage"
+    sql = f"SELECT {q.lifecycle_sql(crm, in_list, out_list, lifecycle_rules(crm))} AS lifecycle_stage, COUNT(*) FROM customers c GROUP BY lifecycle_stage"
     counts = dict(crm.db.execute(sql, dict(kinds, as_of=to_iso(crm.as_of(as_of)))).fetchall())
     return {stage: counts.get(stage, 0) for stage in ("prospect", "new", "growing", "mature", "declining", "churned")}
 
@@ -148,6 +149,6 @@ def lifecycle_of(crm, customer_id: int, as_of: Any = None) -> str:
     """
     crm.customers.get(customer_id)
     in_list, out_list, kinds = q.kind_params(crm)
-    sql = f"SELECT {q.lifecycle_sql(in_list, out_list, lifecycle_rules(crm))} FROM customers c WHERE c.id = :cid"
+    sql = f"SELECT {q.lifecycle_sql(crm, in_list, out_list, lifecycle_rules(crm))} FROM customers c WHERE c.id = :cid"
     return crm.db.execute(sql, dict(kinds, cid=customer_id, as_of=to_iso(crm.as_of(as_of)))).fetchone()[0]
 

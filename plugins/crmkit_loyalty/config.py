@@ -148,6 +148,14 @@ def _decimal(name: str):
     return convert
 
 
+def _one_of(name: str, choices: tuple[str, ...]):
+    def check(instance, attribute, value) -> None:
+        if value not in choices:
+            raise ValidationError(name, value, "one of " + ", ".join(choices))
+
+    return check
+
+
 def _optional_days(name: str):
     def check(instance, attribute, value) -> None:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
@@ -172,18 +180,27 @@ class BonusRule:
             raise ValidationError("bonus.points", self.points, "a whole number of points > 0")
 
 
+#: How long an expiring points batch lasts: to the end of the local day or month its
+#: ``expiry_days`` end in, or exactly that many days.
+EXPIRY_ENDS = ("day", "month", "exact")
+
+
 @frozen
 class PointsPolicy:
     """How points are earned and kept.
 
     ``rate``: points per major currency unit spent (default 1); ``lock_days``: days before earned
     points can be spent (default 0; cover the return period); ``expiry_days``: days after which
-    an earned batch expires (default 365; None: never).
+    an earned batch expires (default 365; None: never); ``expiry_end``: an expiring batch lasts
+    to the end of that day (``day``, the default), to the end of that month (``month``) or
+    exactly ``expiry_days`` days (``exact``). Days are the home zone's: "N days later" keeps the
+    wall-clock time there, and a day or month ends at its local midnight.
     """
 
     rate: Decimal = field(default=Decimal(1), converter=_decimal("points.rate"))
     lock_days: int = field(default=0, validator=_optional_days("points.lock_days"))
     expiry_days: int | None = field(default=365, validator=_optional_days("points.expiry_days"))
+    expiry_end: str = field(default="day", validator=_one_of("points.expiry_end", EXPIRY_ENDS))
     bonuses: tuple[BonusRule, ...] = field(
         default=(), converter=lambda v: tuple(b if isinstance(b, BonusRule) else BonusRule(**b) for b in v)
     )
@@ -196,7 +213,7 @@ class PointsPolicy:
         """The policy as JSON-ready settings: ``rate`` as exact text, days as integers, bonuses as dicts."""
         return {
             "rate": str(self.rate), "lock_days": self.lock_days, "expiry_days": self.expiry_days,
-            "bonuses": [attrs.asdict(b) for b in self.bonuses],
+            "expiry_end": self.expiry_end, "bonuses": [attrs.asdict(b) for b in self.bonuses],
         }
 
 

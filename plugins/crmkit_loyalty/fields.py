@@ -54,13 +54,13 @@ def loyalty_fields(crm) -> list[Field | FieldFamily]:
         ),
         Field(
             "lifecycle", "text", "Lifecycle stage from the purchase history (prospect ... churned).",
-            q.lifecycle_sql(in_list, out_list, lifecycle_rules(crm)), params=kinds, choices=STAGES,
+            q.lifecycle_sql(crm, in_list, out_list, lifecycle_rules(crm)), params=kinds, choices=STAGES,
         ),
         Field("clv", "money", "Predicted lifetime value from the newest CLV run.", clv("clv")),
         Field("p_alive", "number", "Probability the customer is still active (newest CLV run).", clv("p_alive")),
         Field("expected_purchases_90d", "number", "Expected purchases in the next 90 days (newest CLV run).", clv("expected_purchases_90d")),
         FieldFamily(
             r"points_earned_(\d{1,5})d", "points_earned_365d", "Points earned (net of clawbacks) in the last N days.",
-            lambda m: Field(m.group(0), "number", f"Points earned in the {m.group(1)} days up to as_of.", q.points_earned_sql(int(m.group(1)))),
+            lambda m: Field(m.group(0), "number", f"Points earned in the {m.group(1)} days up to as_of.", q.points_earned_sql(crm, int(m.group(1)))),
         ),
     ]

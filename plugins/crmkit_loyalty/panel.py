@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import functools
-from datetime import timedelta
 from typing import Any
 
 from crmkit.timeutil import to_iso
@@ -63,13 +62,13 @@ def clv_text(crm: Any, as_of: Any) -> str:
     run = latest_run(crm, "clv", moment)
     failed = value.failure(crm, moment, run)
     if failed is not None:
-        return f"CLV could not be fitted as of {failed['as_of'][:10]}: {failed['reason']}"
+        return f"CLV could not be fitted as of {crm.calendar.local_date(crm.as_of(failed['as_of']))}: {failed['reason']}"
     if run is None:
-        return f"No CLV run as of {to_iso(moment)[:10]}: press “Fit CLV”."
+        return f"No CLV run as of {crm.calendar.local_date(moment)}: press “Fit CLV”."
     b, g = run.params.get("bgnbd", {}), run.params.get("gamma_gamma", {})
     left_out = run.params.get("spend_left_out") or 0
     return (
-        f"Run #{run.id} as of {to_iso(run.as_of)[:10]}: {run.customers:,} customers valued. "
+        f"Run #{run.id} as of {crm.calendar.local_date(run.as_of)}: {run.customers:,} customers valued. "
         f"BG/NBD r={b.get('r', 0):.4f} alpha={b.get('alpha', 0):.4f} a={b.get('a', 0):.4f} b={b.get('b', 0):.4f}; "
         f"Gamma-Gamma p={g.get('p', 0):.4f} q={g.get('q', 0):.4f} v={g.get('v', 0):.4f}."
         + (f" {value.left_out_text(left_out)}." if left_out else "")
@@ -135,7 +134,7 @@ def _panel_class() -> type:
             self.churn_run: Any = None
             self.grid_rows: list[dict] = []
             self.seconds = 0.0
-            self.date_picker = self.own(widgets.DatePicker(value=self.as_of.date(), description="As of:"), "crmkit-loyalty-as-of")
+            self.date_picker = self.own(widgets.DatePicker(value=crm.calendar.local_date(self.as_of), description="As of:"), "crmkit-loyalty-as-of")
             self.rfm_button = self.own(widgets.Button(description="Run RFM", icon="th", button_style="primary"), "crmkit-loyalty-run-rfm")
             self.churn_button = self.own(widgets.Button(description="Evaluate churn", icon="warning"), "crmkit-loyalty-run-churn")
             self.clv_button = self.own(widgets.Button(description="Fit CLV", icon="line-chart"), "crmkit-loyalty-run-clv")
@@ -213,9 +212,9 @@ def _panel_class() -> type:
             rows = [{"tier": tier, "customers": n} for tier, n in members.items()]
             self.tier_chart.rows = rows
             self.tiers.value = formatting.table(rows, ("tier", "customers"), empty="No tier defined (crm.loyalty.tiers.define).")
-            moved = crm.loyalty.tiers.movement(since=self.as_of - timedelta(days=MOVEMENT_DAYS), until=self.as_of)
+            moved = crm.loyalty.tiers.movement(since=crm.calendar.add_days(self.as_of, -MOVEMENT_DAYS), until=self.as_of)
             self.movement.value = (
-                f"<b>Moves in the {MOVEMENT_DAYS} days to {to_iso(self.as_of)[:10]}</b>: "
+                f"<b>Moves in the {MOVEMENT_DAYS} days to {crm.calendar.local_date(self.as_of)}</b>: "
                 f"{moved['upgrades']:,} upgrades, {moved['downgrades']:,} downgrades"
                 + formatting.table(moved["moves"], ("direction", "from", "to", "customers"), empty="No tier change.")
             )

@@ -10,12 +10,12 @@ an operation with a key already in the ledger changes nothing and returns the fi
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from crmkit import ConflictError, NotFound, ValidationError
 from crmkit.timeutil import from_iso, to_iso
 
+from . import localdays
 from . import queries as q
 from .config import PointsPolicy
 from .models import Liability, PointsEntry
@@ -49,7 +49,7 @@ class Points:
         return PointsPolicy(**stored) if stored else PointsPolicy()
 
     def set_policy(self, **options: Any) -> PointsPolicy:
-        """Change the policy: ``rate``, ``lock_days``, ``expiry_days``, ``bonuses``. Applies to
+        """Change the policy: ``rate``, ``lock_days``, ``expiry_days``, ``expiry_end``, ``bonuses``. Applies to
         purchases recorded from now on; batches already earned keep their dates."""
         merged = dict(self.policy().to_json(), **options)
         policy = PointsPolicy(**merged)
@@ -105,7 +105,7 @@ class Points:
     def flows(self, since: Any = None, as_of: Any = None) -> dict[str, dict]:
         """Points by entry kind between two times (default: the 365 days up to as_of)."""
         end = self._crm.as_of(as_of)
-        start = self._crm.as_of(since) if since is not None else end - timedelta(days=365)
+        start = self._crm.as_of(since) if since is not None else self._crm.calendar.add_days(end, -365)
         rows = self._crm.db.execute(q.POINTS_FLOWS, {"since": to_iso(start), "as_of": to_iso(end)})
         return {kind: {"points": total, "entries": count} for kind, total, count in rows}
 
@@ -125,10 +125,12 @@ class Points:
             crm.customers.get(customer_id)
             moment = crm.as_of(at)
             policy = self.policy()
-            expires = None if policy.expiry_days is None else to_iso(moment + timedelta(days=policy.expiry_days))
+            calendar = crm.calendar
+            expires = None if policy.expiry_days is None else to_iso(
+                localdays.expiry(calendar, moment, policy.expiry_days, policy.expiry_end))
             entry_id = self._insert(
                 customer_id=customer_id, kind="adjust", points=points, occurred_at=to_iso(moment),
-                available_at=to_iso(moment + timedelta(days=policy.lock_days)), expires_at=expires,
+                available_at=to_iso(localdays.days_later(calendar, moment, policy.lock_days)), expires_at=expires,
                 key=key, reason=str(reason).strip(), note=note,
             )
             crm.audit.record("loyalty.points.award", "customer", customer_id, after={"points": points, "key": key, "entry": entry_id}, source="loyalty")
@@ -183,8 +185,9 @@ class Points:
         now = to_iso(crm.now())
         base = {"first": first_id, "last": last_id, "now": now}
         divisor = 10 ** crm.exponent * 1000 * 1000
+        dates = localdays.BatchDates(crm, policy.lock_days, policy.expiry_days, policy.expiry_end)
         written = crm.db.execute(
-            q.points_earn(in_list, policy.lock_days, policy.expiry_days),
+            q.points_earn(in_list, dates),
             dict(base, **kinds, rate_milli=policy.rate_milli, divisor=divisor),
         ).rowcount
         for bonus in policy.bonuses:
@@ -194,7 +197,7 @@ class Points:
                 compiled = crm.segments.compile(crm.segments.resolve(bonus.segment), crm.now())
                 ids = compiled.id_query()
                 params.update(compiled.params)
-            written += crm.db.execute(q.points_bonus(policy.lock_days, policy.expiry_days, ids), params).rowcount
+            written += crm.db.execute(q.points_bonus(dates, ids), params).rowcount
         refunds = crm.db.execute(q.refunds_in_range(out_list), dict(base, **kinds)).fetchall()
         for refund in refunds:
             self._claw_back(*refund, policy=policy)

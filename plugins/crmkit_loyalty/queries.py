@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from crmkit.store import days_between, json_get, json_get_number_param, shift_days
 
+from .localdays import days_later_sql
+
 # --- kinds --------------------------------------------------------------------------------------
 
 
@@ -77,13 +79,13 @@ def run_value_sql(kind: str, table: str, column: str) -> str:
 # --- RFM ----------------------------------------------------------------------------------------
 
 
-def rfm_aggregate(in_list: str, out_list: str) -> str:
-    """One row per customer with a purchase up to :as_of: recency, frequency and net spend
-    in the window (:start, :as_of]."""
+def rfm_aggregate(in_list: str, out_list: str, calendar) -> str:
+    """One row per customer with a purchase up to :as_of: recency (whole days on ``calendar``'s
+    wall clock), frequency and net spend in the window (:start, :as_of]."""
     is_in = f"i.kind IN ({in_list})"
     return f"""
         SELECT i.customer_id,
-            CAST({days_between(f'MAX(CASE WHEN {is_in} THEN i.occurred_at END)', ':as_of')} AS INTEGER),
+            CAST({calendar.days_sql(f'MAX(CASE WHEN {is_in} THEN i.occurred_at END)', ':as_of')} AS INTEGER),
             SUM(CASE WHEN {is_in} AND i.occurred_at > :start THEN 1 ELSE 0 END),
             COALESCE(SUM(CASE WHEN i.occurred_at > :start THEN {signed(in_list, out_list)} END), 0)
         FROM interactions i
@@ -164,8 +166,9 @@ CURRENT_TIER = """
 """
 
 
-def tier_changes(in_list: str, out_list: str) -> str:
-    """Insert one history row per customer whose tier changes under the downgrade policy."""
+def tier_changes(in_list: str, out_list: str, calendar) -> str:
+    """Insert one history row per customer whose tier changes under the downgrade policy
+    (``review``: after :review_days whole days on ``calendar``'s wall clock in the tier)."""
     return f"""
         INSERT INTO loyalty_tier_history(customer_id, as_of, from_tier, to_tier, direction, reason)
         WITH current AS ({CURRENT_TIER}),
@@ -191,7 +194,7 @@ def tier_changes(in_list: str, out_list: str) -> str:
                         SELECT 1 FROM interactions r
                         WHERE r.customer_id = s.customer_id AND r.kind IN ({out_list})
                           AND r.occurred_at > s.since AND r.occurred_at <= :as_of) THEN 'downgrade'
-                    WHEN :policy = 'review' AND {days_between('s.since', ':as_of')} >= :review_days THEN 'downgrade'
+                    WHEN :policy = 'review' AND {calendar.days_sql('s.since', ':as_of')} >= :review_days THEN 'downgrade'
                     ELSE NULL
                 END AS change
             FROM state s LEFT JOIN loyalty_tiers nt ON nt.rank = s.new_rank
@@ -245,32 +248,31 @@ _TIER_AT_PURCHASE = """
 """
 
 
-def points_earn(in_list: str, lock_days: int, expiry_days: int | None) -> str:
-    """Earn one batch per purchase of the id range, at rate × the tier multiplier (floor)."""
+def points_earn(in_list: str, dates) -> str:
+    """Earn one batch per purchase of the id range, at rate × the tier multiplier (floor);
+    ``dates`` (a :class:`~crmkit_loyalty.localdays.BatchDates`) gives the unlock and expiry times."""
     points = "(i.amount * :rate_milli * COALESCE(t.multiplier_milli, 1000)) / :divisor"
-    expires = "NULL" if expiry_days is None else shift_days("i.occurred_at", expiry_days)
     return f"""
         INSERT OR IGNORE INTO loyalty_points(customer_id, kind, points, occurred_at, available_at,
             expires_at, interaction_id, key, reason, created_at)
-        SELECT i.customer_id, 'earn', {points}, i.occurred_at, {shift_days('i.occurred_at', lock_days)},
-               {expires}, i.id, 'earn:' || i.id,
+        SELECT i.customer_id, 'earn', {points}, i.occurred_at, {dates.available_at},
+               {dates.expires_at}, i.id, 'earn:' || i.id,
                'purchase ' || i.id || COALESCE(' (tier ' || t.name || ')', ''), :now
-        FROM interactions i LEFT JOIN loyalty_tiers t ON t.name = {_TIER_AT_PURCHASE}
-        WHERE i.id BETWEEN :first AND :last AND i.kind IN ({in_list}) AND {points} > 0
+        FROM (SELECT i.* {dates.source(f"i.id BETWEEN :first AND :last AND i.kind IN ({in_list})")}) AS i
+        LEFT JOIN loyalty_tiers t ON t.name = {_TIER_AT_PURCHASE}
+        WHERE {points} > 0
     """
 
 
-def points_bonus(lock_days: int, expiry_days: int | None, segment_ids: str | None) -> str:
+def points_bonus(dates, segment_ids: str | None) -> str:
     """Earn a rule's fixed bonus for every interaction of its kind in the id range."""
-    expires = "NULL" if expiry_days is None else shift_days("i.occurred_at", expiry_days)
     only = f" AND i.customer_id IN ({segment_ids})" if segment_ids else ""
     return f"""
         INSERT OR IGNORE INTO loyalty_points(customer_id, kind, points, occurred_at, available_at,
             expires_at, interaction_id, key, reason, created_at)
-        SELECT i.customer_id, 'bonus', :_lb_points, i.occurred_at, {shift_days('i.occurred_at', lock_days)},
-               {expires}, i.id, 'bonus:' || :_lb_name || ':' || i.id, 'bonus ' || :_lb_name, :now
-        FROM interactions i
-        WHERE i.id BETWEEN :first AND :last AND i.kind = :_lb_kind{only}
+        SELECT i.customer_id, 'bonus', :_lb_points, i.occurred_at, {dates.available_at},
+               {dates.expires_at}, i.id, 'bonus:' || :_lb_name || ':' || i.id, 'bonus ' || :_lb_name, :now
+        {dates.source(f"i.id BETWEEN :first AND :last AND i.kind = :_lb_kind{only}")}
     """
 
 
@@ -375,12 +377,12 @@ POINTS_FLOWS = """
 """
 
 
-def points_earned_sql(days: int) -> str:
-    """Points earned (earn + bonus - clawback) in the ``days`` up to :as_of."""
+def points_earned_sql(crm, days: int) -> str:
+    """Points earned (earn + bonus - clawback) in the ``days`` local days up to :as_of."""
     return f"""
         (SELECT COALESCE(SUM(p.points), 0) FROM loyalty_points p
          WHERE p.customer_id = c.id AND p.kind IN ('earn', 'bonus', 'clawback')
-           AND p.occurred_at > {shift_days(':as_of', -days)} AND p.occurred_at <= :as_of)
+           AND p.occurred_at > {days_later_sql(crm, ':as_of', -days)} AND p.occurred_at <= :as_of)
     """
 
 
@@ -448,11 +450,15 @@ def churn_claim(id_query: str | None) -> str:
     return f"INSERT OR IGNORE INTO loyalty_churn_claims(customer_id, class) SELECT id, :_lc_class FROM {source}"
 
 
-def churn_evaluate(in_list: str, out_list: str, period_days: int) -> str:
-    """Signals, score and evidence of every purchasing customer of one class, into loyalty_churn."""
+def churn_evaluate(in_list: str, out_list: str, calendar) -> str:
+    """Signals, score and evidence of every purchasing customer of one class, into loyalty_churn.
+
+    Days since the last purchase and the typical gap are days on ``calendar``'s wall clock; the
+    spend periods start at :_lc_recent and :_lc_previous.
+    """
     is_in = f"i.kind IN ({in_list})"
-    recent_start = shift_days(":as_of", -period_days)
-    previous_start = shift_days(":as_of", -2 * period_days)
+    recent_start = ":_lc_recent"
+    previous_start = ":_lc_previous"
     money = signed(in_list, out_list)
     return f"""
         INSERT INTO loyalty_churn(run_id, customer_id, class, level, score, evidence)
@@ -482,8 +488,8 @@ def churn_evaluate(in_list: str, out_list: str, period_days: int) -> str:
         ),
         s AS (
             SELECT p.*, l.categories,
-                {days_between('p.last_at', ':as_of')} AS idle,
-                CASE WHEN p.n >= 2 THEN {days_between('p.first_at', 'p.last_at')} / (p.n - 1) END AS gap
+                {calendar.days_sql('p.last_at', ':as_of')} AS idle,
+                CASE WHEN p.n >= 2 THEN {calendar.days_sql('p.first_at', 'p.last_at')} / (p.n - 1) END AS gap
             FROM p LEFT JOIN lost l ON l.customer_id = p.customer_id
         ),
         f AS (
@@ -525,19 +531,21 @@ EXISTING_TASK_KEYS = "SELECT key FROM tasks WHERE key LIKE ? ESCAPE '\\'"
 # --- lifecycle ----------------------------------------------------------------------------------
 
 
-def lifecycle_sql(in_list: str, out_list: str, rules) -> str:
-    """The lifecycle stage of customer ``c`` as of :as_of (one aggregate over its history)."""
+def lifecycle_sql(crm, in_list: str, out_list: str, rules) -> str:
+    """The lifecycle stage of customer ``c`` as of :as_of (one aggregate over its history);
+    days are whole days on the home zone's wall clock, periods whole local days back."""
     is_in = f"i.kind IN ({in_list})"
     money = signed(in_list, out_list)
-    recent_start = shift_days(":as_of", -rules.period_days)
-    previous_start = shift_days(":as_of", -2 * rules.period_days)
+    calendar = crm.calendar
+    recent_start = days_later_sql(crm, ":as_of", -rules.period_days)
+    previous_start = days_later_sql(crm, ":as_of", -2 * rules.period_days)
     recent = f"COALESCE(SUM(CASE WHEN i.occurred_at > {recent_start} THEN {money} END), 0)"
     previous = f"COALESCE(SUM(CASE WHEN i.occurred_at > {previous_start} AND i.occurred_at <= {recent_start} THEN {money} END), 0)"
     return f"""
         (SELECT CASE
             WHEN MAX(CASE WHEN {is_in} THEN 1 END) IS NULL THEN 'prospect'
-            WHEN {days_between(f'MAX(CASE WHEN {is_in} THEN i.occurred_at END)', ':as_of')} > {int(rules.churned_days)} THEN 'churned'
-            WHEN {days_between(f'MIN(CASE WHEN {is_in} THEN i.occurred_at END)', ':as_of')} <= {int(rules.new_days)} THEN 'new'
+            WHEN {calendar.days_sql(f'MAX(CASE WHEN {is_in} THEN i.occurred_at END)', ':as_of')} > {int(rules.churned_days)} THEN 'churned'
+            WHEN {calendar.days_sql(f'MIN(CASE WHEN {is_in} THEN i.occurred_at END)', ':as_of')} <= {int(rules.new_days)} THEN 'new'
             WHEN {recent} * 100 < {previous} * {100 - int(rules.decline_percent)} THEN 'declining'
             WHEN {recent} * 100 > {previous} * {100 + int(rules.growth_percent)} THEN 'growing'
             ELSE 'mature' END

@@ -100,7 +100,7 @@ def _clv(crm, as_of) -> Section:
     if failed is not None:
         older = f" The newest stored run is as of {run.as_of.date().isoformat()}." if run is not None else ""
         return Section(
-            "loyalty.clv", "Customer lifetime value", figures={"could not be fitted as of": failed["as_of"][:10]},
+            "loyalty.clv", "Customer lifetime value", figures={"could not be fitted as of": crm.calendar.local_date(crm.as_of(failed["as_of"]))},
             notes=f"CLV could not be computed: {failed['reason']}.{older}", plugin="loyalty",
         )
     if run is None:

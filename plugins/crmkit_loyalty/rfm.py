@@ -23,7 +23,6 @@ Three scoring methods (see :data:`~crmkit_loyalty.config.RFM_METHODS`):
 from __future__ import annotations
 
 import math
-from datetime import timedelta
 from decimal import Decimal
 from itertools import chain
 from typing import Any
@@ -174,8 +173,8 @@ def compute(crm, as_of: Any = None, window_days: int = 365, store: bool = True, 
     cut_points = thresholds_of(crm, thresholds) if method == "thresholds" else None
     moment = crm.as_of(as_of)
     in_list, out_list, params = q.kind_params(crm)
-    start = to_iso(moment - timedelta(days=window_days))
-    cursor = crm.db.execute(q.rfm_aggregate(in_list, out_list), dict(params, as_of=to_iso(moment), start=start))
+    start = to_iso(crm.calendar.add_days(moment, -window_days))
+    cursor = crm.db.execute(q.rfm_aggregate(in_list, out_list, crm.calendar), dict(params, as_of=to_iso(moment), start=start))
     data = fetch_int64(cursor, 4)
     if len(data) > 1 and np.any(data[1:, 0] <= data[:-1, 0]):  # a store whose GROUP BY does not keep the order
         data = data[np.argsort(data[:, 0], kind="stable")]
@@ -254,7 +253,7 @@ def pareto(crm, as_of: Any = None, window_days: int | None = None, top: Any = "0
     if window_days is not None:
         if isinstance(window_days, bool) or not isinstance(window_days, int) or window_days < 1:
             raise ValidationError("window_days", window_days, "a whole number of days >= 1")
-        start = to_iso(moment - timedelta(days=window_days))
+        start = to_iso(crm.calendar.add_days(moment, -window_days))
     in_list, out_list, params = q.kind_params(crm)
     cursor = crm.db.execute(q.net_spend_per_customer(in_list, out_list), dict(params, as_of=to_iso(moment), start=start))
     return _concentration(moment, fetch_int64(cursor, 2)[:, 1], fraction, crm.exponent)

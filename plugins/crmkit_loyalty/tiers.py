@@ -8,7 +8,6 @@ Every change is also recorded as a ``tier_upgrade`` / ``tier_downgrade`` interac
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Iterable
 
@@ -98,7 +97,7 @@ class Tiers:
                 db.execute(q.tier_qualify(compiled.id_query()), dict(compiled.params, _lt_rank=tier.rank))
             first_new = db.execute(q.TIER_MAX_HISTORY_ID).fetchone()[0]
             db.execute(
-                q.tier_changes(in_list, out_list),
+                q.tier_changes(in_list, out_list, crm.calendar),
                 dict(kinds, as_of=stamp, policy=policy.policy, review_days=policy.days),
             )
             changes = [self._change(row) for row in db.execute(q.TIER_HISTORY_SINCE, [first_new])]
@@ -145,7 +144,7 @@ class Tiers:
     def movement(self, since: Any = None, until: Any = None) -> dict:
         """Upgrades and downgrades between two times (default: the 365 days up to now)."""
         end = self._crm.as_of(until)
-        start = self._crm.as_of(since) if since is not None else end - timedelta(days=365)
+        start = self._crm.as_of(since) if since is not None else self._crm.calendar.add_days(end, -365)
         rows = self._crm.db.execute(q.TIER_MOVEMENT, {"since": to_iso(start), "until": to_iso(end)}).fetchall()
         return {
             "since": start, "until": end,
