@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Iterable
 
 from attrs import frozen
@@ -25,6 +25,7 @@ from crmkit.timeutil import to_iso
 
 from . import queries
 from .models import AllocationResult, Move, Rep
+from .pool import day_bounds
 from .strategies import Candidates, Strategy
 
 if TYPE_CHECKING:
@@ -82,9 +83,9 @@ def eligible_reps(service: "LeadsService", as_of: datetime, open_override: dict[
     record = {row["rep"]: row for row in service.track_record(as_of)}
     quota_share = service.options.daily_quota
     if allocated_today is None:
-        day_start = as_of.replace(hour=0, minute=0, second=0)
+        day_start, day_end = day_bounds(crm.calendar, as_of)  # the quota resets at local midnight
         allocated_today = dict(crm.db.execute(
-            queries.ALLOCATED_SINCE, {"day_start": to_iso(day_start), "day_end": to_iso(day_start + timedelta(days=1))}
+            queries.ALLOCATED_SINCE, {"day_start": day_start, "day_end": day_end}
         ).fetchall())
     out = []
     for row in crm.db.query(queries.ALL_REPS):
@@ -191,7 +192,7 @@ def apply_plan(service: "LeadsService", now: datetime, how: str = "allocate") ->
     options = service.options
     stamp = to_iso(now)
     db.executemany(queries.FILL_CLASS_DAYS, list(options.recycle_days.items()))
-    cursor = db.execute(queries.APPLY_PLAN, {"now": stamp})
+    cursor = db.execute(queries.apply_plan(crm.calendar), {"now": stamp})
     if cursor.rowcount != db.execute(queries.PLAN_SIZE).fetchone()[0]:
         from crmkit import ConflictError
 

@@ -1,20 +1,21 @@
 """Backtests: replay a past period's leads through a strategy and compare with what happened.
 
-Day by day, the leads received that day are placed with the strategy, against the loads the
-replay itself built up (a lead counts towards its simulated rep's load until the day it was
-really closed) and the reps' current capacity, activity and quota. Each rep's line then says how
-the leads they would have received actually ended with their historical owners. Deterministic
+Day by day (the home zone's days), the leads received that day are placed with the strategy,
+against the loads the replay itself built up (a lead counts towards its simulated rep's load
+until the day it was really closed) and the reps' current capacity, activity and quota. Each
+rep's line then says how the leads they would have received actually ended with their
+historical owners. Deterministic
 for a seed: leads of equal priority and arrival time are ordered by a hash of id and seed.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from crmkit import ValidationError
-from crmkit.timeutil import to_datetime, to_iso
+from crmkit.timeutil import to_iso
 
 from . import allocation, queries
 from .figures import weighted_gini
@@ -31,7 +32,8 @@ def run(service: "LeadsService", strategy: Strategy, since: datetime, until: dat
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValidationError("seed", seed, "a whole number")
     db = service.crm.db
-    days = db.execute(queries.BACKTEST_DAYS, {"since": to_iso(since), "until": to_iso(until)}).fetchall()
+    calendar = service.crm.calendar
+    days = db.execute(queries.backtest_days(calendar), {"since": to_iso(since), "until": to_iso(until)}).fetchall()
     db.execute(queries.DROP_SIMULATION)
     db.execute(queries.CREATE_SIMULATION)
     unplaced = 0
@@ -39,9 +41,10 @@ def run(service: "LeadsService", strategy: Strategy, since: datetime, until: dat
     last_rep = None
     try:
         for day, ids in days:
-            day_start = to_datetime(day)
+            day_start = calendar.to_datetime(day)  # the local day's midnight
             open_now = dict(db.execute(queries.SIMULATED_OPEN, {"day_start": to_iso(day_start)}).fetchall())
-            reps = allocation.eligible_reps(service, day_start + timedelta(hours=12), open_override=open_now, allocated_today={})
+            noon = calendar.to_datetime(f"{day}T12:00:00")
+            reps = allocation.eligible_reps(service, noon, open_override=open_now, allocated_today={})
             result = allocation.plan(
                 service, strategy, day_start, lead_ids=json.loads(ids), reps=reps, seed=seed, rotation_after=last_rep,
             )

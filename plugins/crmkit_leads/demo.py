@@ -38,10 +38,12 @@ def load(crm: "CRM", seed: int, now: datetime, days: int = 60) -> None:
                       experience=experience, capacity=capacity, claim_limit=5)
     leads.add_rule("big accounts", "size in ('large', 'enterprise')", reps=["chen", "emil"])
     leads.configure(recycle_days={"default": 10, "hot": 5}, reminder_days=2)
-    start = (now - timedelta(days=days)).replace(hour=9, minute=0, second=0)
+    calendar = crm.calendar  # days are the home zone's: each starts at 09:00 on its wall clock
+    first_day = calendar.local_date(now) - timedelta(days=days)
+    start = calendar.to_datetime(f"{first_day.isoformat()}T09:00:00")
     plans: list[tuple[datetime, int, str, str]] = []  # (when, lead, action, detail)
     for day in range(days + 1):
-        today = start + timedelta(days=day)
+        today = calendar.add_days(start, day)
         rows = []
         for _ in range(rng.randint(1, 4)):
             source, _rate = rng.choice(SOURCES)
@@ -66,10 +68,10 @@ def load(crm: "CRM", seed: int, now: datetime, days: int = 60) -> None:
                 follow_ups.append({"customer_id": move.lead_id, "kind": rng.choice(["call", "email", "meeting"]),
                                    "occurred_at": today + timedelta(hours=rng.randint(2, 60)), "rep": move.rep})
                 outcome = "convert" if rng.random() < rate * 1.6 else "lose"
-                plans.append((today + timedelta(days=rng.randint(3, 12)), move.lead_id, outcome, rng.choice(["no budget", "no need", "chose competitor"])))
+                plans.append((calendar.add_days(today, rng.randint(3, 12)), move.lead_id, outcome, rng.choice(["no budget", "no need", "chose competitor"])))
             elif rng.random() < 0.5:
                 # nobody calls: the lead is recycled, and given up on after a while
-                plans.append((today + timedelta(days=rng.randint(10, 25)), move.lead_id, "lose", "no response"))
+                plans.append((calendar.add_days(today, rng.randint(10, 25)), move.lead_id, "lose", "no response"))
         if follow_ups:
             crm.interactions.record_many(follow_ups)
         for when, lead_id, action, reason in [p for p in plans if p[0] <= today]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from crmkit import ConflictError, ValidationError
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .service import LeadsService
 
 
-def _day_bounds(calendar, moment: datetime) -> tuple[str, str]:
+def day_bounds(calendar, moment: datetime) -> tuple[str, str]:
     """The home zone's day holding ``moment``: a daily claim limit resets at local midnight."""
     start = calendar.start_of_day(moment)
     return to_iso(start), to_iso(calendar.add_days(start, 1))
@@ -47,7 +47,7 @@ def claim(service: "LeadsService", lead_id: int, rep_id: str, now: datetime) -> 
         if load >= rep.capacity:
             raise ConflictError(f"rep {rep_id} is at capacity ({load} of {rep.capacity} open leads)")
         limit = rep.claim_limit if rep.claim_limit is not None else service.options.daily_claim_cap
-        day_start, day_end = _day_bounds(crm.calendar, now)
+        day_start, day_end = day_bounds(crm.calendar, now)
         claimed = db.execute(queries.CLAIMS_TODAY, {"rep": rep_id, "day_start": day_start, "day_end": day_end}).fetchone()[0]
         if claimed >= limit:
             raise ConflictError(f"rep {rep_id} reached the daily claim limit ({claimed} of {limit} today)")
@@ -66,7 +66,7 @@ def _take(service, lead: Lead, rep_id: str, now: datetime, *, how: str, reason: 
     if lead.owner is not None:
         db.execute(queries.END_ASSIGNMENTS, {"now": stamp, "how": how, "reason": reason, "ids": json.dumps([lead.id])})
     db.execute(queries.OPEN_ASSIGNMENT, {"lead": lead.id, "rep": rep_id, "how": how, "reason": reason, "now": stamp})
-    db.execute(queries.REFRESH_RECYCLE_AT.format(where="l.customer_id = :lead"), dict(_recycle_params(service), lead=lead.id))
+    db.execute(queries.refresh_recycle_at(service.crm.calendar, "l.customer_id = :lead"), dict(_recycle_params(service), lead=lead.id))
     service.crm.audit.record(
         f"lead.{how}", "lead", lead.id, before={"status": lead.status, "owner": lead.owner},
         after={"status": "assigned", "owner": rep_id, "reason": reason}, source="leads",
@@ -123,7 +123,7 @@ def extend(service: "LeadsService", lead_id: int, rep_id: str, reason: str | Non
                 f"lead {lead_id} already had {lead.extensions} extension(s); the limit is {options.max_extensions}"
             )
         crm.db.execute(queries.EXTEND_LEAD, {"lead": lead_id})
-        crm.db.execute(queries.REFRESH_RECYCLE_AT.format(where="l.customer_id = :lead"), dict(_recycle_params(service), lead=lead_id))
+        crm.db.execute(queries.refresh_recycle_at(crm.calendar, "l.customer_id = :lead"), dict(_recycle_params(service), lead=lead_id))
         after = service.get(lead_id)
         crm.audit.record(
             "lead.extend", "lead", lead_id,
@@ -182,7 +182,7 @@ def fold_follow_ups(service: "LeadsService", first_id: int, last_id: int) -> int
         if found:
             db.execute(queries.APPLY_FOLLOW_UPS)
             db.execute(queries.APPLY_FOLLOW_UPS_TO_ASSIGNMENTS)
-            db.execute(queries.REFRESH_FOLLOWED_RECYCLE_AT, _recycle_params(service))
+            db.execute(queries.refresh_followed_recycle_at(crm.calendar), _recycle_params(service))
             crm.audit.record_from_query(queries.FIRST_FOLLOW_UP_AUDIT, source="leads")
         db.execute(queries.DROP_FOLLOW_UP_SCRATCH)
     return found
@@ -206,7 +206,7 @@ def recycle(service: "LeadsService", now: datetime) -> dict:
         recycled = db.execute(queries.RECYCLED_COUNT).fetchone()[0]
         recycled_ids = [row[0] for row in db.execute(queries.RECYCLED_IDS)] if recycled and options.recycle_strategy else []
         if recycled:
-            db.execute(queries.END_RECYCLED_ASSIGNMENTS, {"now": stamp})
+            db.execute(queries.end_recycled_assignments(crm.calendar), {"now": stamp})
             crm.audit.record_from_query(queries.RECYCLE_AUDIT, source="leads")
             db.execute(queries.RECYCLE_LEADS, {"cooldown_until": _cooldown_until(service, now)})
         db.execute(queries.DROP_RECYCLE_SCRATCH)
@@ -216,6 +216,6 @@ def recycle(service: "LeadsService", now: datetime) -> dict:
             reallocated = result.count
         reminders = 0
         if options.reminder_days:
-            horizon = to_iso(now + timedelta(days=options.reminder_days))
-            reminders = crm.tasks.create_from_query(queries.REMINDER_TASKS, {"now": stamp, "horizon": horizon}, source="leads")
+            horizon = to_iso(crm.calendar.add_days(now, options.reminder_days))
+            reminders = crm.tasks.create_from_query(queries.reminder_tasks(crm.calendar), {"now": stamp, "horizon": horizon}, source="leads")
     return {"recycled": recycled, "reallocated": reallocated, "reminders": reminders}

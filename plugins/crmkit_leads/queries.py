@@ -10,7 +10,7 @@ engine-neutral helpers of :mod:`crmkit.store`, so every statement runs on both e
 from __future__ import annotations
 
 from crmkit.store import (
-    days_between, json_get, json_items_from, json_member, json_records, json_values, shift_days_by,
+    days_between, json_get, json_items_from, json_member, json_records, json_values,
 )
 
 OPEN = "('pool', 'assigned', 'following_up')"
@@ -27,10 +27,21 @@ CLASS_DAYS_SQL = (
     f"COALESCE({json_member(':recycle_days', 'l.lead_class', 'REAL')}, "
     f"CAST({json_get(':recycle_days', '$.default')} AS REAL))"
 )
-RECYCLE_AT_SQL = shift_days_by(
-    "COALESCE(max(l.last_followed_up_at, l.assigned_at), l.assigned_at)",
-    f"{CLASS_DAYS_SQL} + l.extensions * :extension_days",
-)
+
+
+def recycle_at_sql(calendar) -> str:
+    """SQL for a lead's recycle time: its class's days (plus extensions) after the assignment or
+    the latest follow-up, counted in local days of ``calendar`` (the wall-clock time is kept)."""
+    return calendar.add_days_sql(
+        "COALESCE(max(l.last_followed_up_at, l.assigned_at), l.assigned_at)",
+        f"{CLASS_DAYS_SQL} + l.extensions * :extension_days",
+    )
+
+
+def local_day_sql(calendar, time_sql: str) -> str:
+    """SQL for the local date (``YYYY-MM-DD``) of a storage time; ``time_sql`` a column."""
+    return f"substr({calendar.local_sql(time_sql)}, 1, 10)"
+
 
 LEAD_SELECT = (
     "SELECT l.*, c.name, c.source, c.industry, c.size, c.region, c.tags "
@@ -60,8 +71,13 @@ WHERE l.customer_id = j.id
 GET_LEAD = LEAD_SELECT + " WHERE l.customer_id = ?"
 LEADS_BY_IDS = LEAD_SELECT + f" WHERE l.customer_id IN ({json_values('?', 'INTEGER')}) ORDER BY l.customer_id"
 COUNT_BY_STATUS = "SELECT status, count(*) FROM leads_leads GROUP BY status"
-REFRESH_RECYCLE_AT = f"UPDATE leads_leads AS l SET recycle_at = {RECYCLE_AT_SQL} WHERE l.status IN {OWNED} AND {{where}}"
-REFRESH_ALL_RECYCLE_AT = f"UPDATE leads_leads AS l SET recycle_at = {RECYCLE_AT_SQL} WHERE l.status IN {OWNED}"
+
+
+def refresh_recycle_at(calendar, where: str = "1 = 1") -> str:
+    """Recompute the recycle time of the owned leads matching ``where`` (over ``l``)."""
+    return f"UPDATE leads_leads AS l SET recycle_at = {recycle_at_sql(calendar)} WHERE l.status IN {OWNED} AND {where}"
+
+
 
 POOL_PAGE = (
     LEAD_SELECT + " WHERE l.status = 'pool' {extra} "
@@ -319,13 +335,22 @@ UNPLACED = "SELECT l.lead_id, l.grp FROM _lp_leads l WHERE l.lead_id NOT IN (SEL
 LAST_PLACED_REP = "SELECT p.rep_id FROM _lp_plan p JOIN _lp_leads l ON l.lead_id = p.lead_id ORDER BY l.ord DESC LIMIT 1"
 
 FILL_CLASS_DAYS = "INSERT INTO _lp_class_days(lead_class, days) VALUES (?, ?)"
-# Assign the planned leads; the recycle time is the class's period from now (no follow-up yet).
-APPLY_PLAN = f"""
+_PLAN_CLASS_DAYS = (
+    "COALESCE((SELECT d.days FROM _lp_class_days d WHERE d.lead_class = l.lead_class), "
+    "(SELECT d.days FROM _lp_class_days d WHERE d.lead_class = 'default'))"
+)
+
+
+def apply_plan(calendar) -> str:
+    """Assign the planned leads; the recycle time is the class's period (local days) from now."""
+    return f"""
 UPDATE leads_leads AS l SET status = 'assigned', owner = p.rep_id, assigned_at = :now,
     first_followed_up_at = NULL, last_followed_up_at = NULL, extensions = 0,
-    recycle_at = {shift_days_by(':now', "COALESCE((SELECT d.days FROM _lp_class_days d WHERE d.lead_class = l.lead_class), (SELECT d.days FROM _lp_class_days d WHERE d.lead_class = 'default'))")}
+    recycle_at = {calendar.add_days_sql(':now', _PLAN_CLASS_DAYS)}
 FROM _lp_plan AS p WHERE l.customer_id = p.lead_id AND l.status = 'pool'
 """
+
+
 APPLY_PLAN_ASSIGNMENTS = """
 INSERT INTO leads_assignments(lead_id, rep_id, how, reason, started_at)
 SELECT p.lead_id, p.rep_id, :how, p.reason, :now FROM _lp_plan p
@@ -353,11 +378,17 @@ UPDATE leads_leads AS l SET status = 'pool', previous_owner = l.owner, owner = N
     cooldown_until = :cooldown_until, recycle_at = NULL, extensions = 0, recycles = l.recycles + 1
 WHERE l.customer_id IN (SELECT lead_id FROM _lr_due)
 """
-END_RECYCLED_ASSIGNMENTS = """
+
+
+def end_recycled_assignments(calendar) -> str:
+    """End the recycled leads' assignments, naming the local date of the missed deadline."""
+    return f"""
 UPDATE leads_assignments SET ended_at = :now, end_how = 'recycle',
-    end_reason = 'no follow-up by ' || (SELECT substr(d.recycle_at, 1, 10) FROM _lr_due d WHERE d.lead_id = leads_assignments.lead_id)
+    end_reason = 'no follow-up by ' || (SELECT {local_day_sql(calendar, 'd.recycle_at')} FROM _lr_due d WHERE d.lead_id = leads_assignments.lead_id)
 WHERE ended_at IS NULL AND lead_id IN (SELECT lead_id FROM _lr_due)
 """
+
+
 RECYCLED_COUNT = "SELECT count(*) FROM _lr_due"
 RECYCLED_IDS = "SELECT lead_id FROM _lr_due ORDER BY lead_id"
 RECYCLE_AUDIT = """
@@ -370,13 +401,19 @@ DROP_RECYCLE_SCRATCH = "DROP TABLE IF EXISTS _lr_due"
 
 # Reminder tasks for leads whose recycle time is within the horizon; the key (lead, owner,
 # deadline) keeps it to one open reminder per deadline however often due runs.
-REMINDER_TASKS = f"""
+
+
+def reminder_tasks(calendar) -> str:
+    """The reminder tasks due by ``:horizon``; the reason names the deadline's local date."""
+    return f"""
 SELECT 'lead_follow_up' AS kind, l.customer_id AS customer_id, l.owner AS owner, l.recycle_at AS due_at,
-    'follow up lead ' || l.customer_id || ' before ' || substr(l.recycle_at, 1, 10) || ' or it goes back to the pool' AS reason,
+    'follow up lead ' || l.customer_id || ' before ' || {local_day_sql(calendar, 'l.recycle_at')} || ' or it goes back to the pool' AS reason,
     'leads.recycle:' || l.customer_id || ':' || l.owner || ':' || l.recycle_at AS key
 FROM leads_leads l
 WHERE l.status IN {OWNED} AND l.protected = 0 AND l.recycle_at > :now AND l.recycle_at <= :horizon
 """
+
+
 
 # --- follow-ups seen in a batch of interactions ----------------------------------------------
 
@@ -398,9 +435,15 @@ APPLY_FOLLOW_UPS_TO_ASSIGNMENTS = """
 UPDATE leads_assignments AS a SET first_follow_up_at = COALESCE(min(a.first_follow_up_at, f.first_at), f.first_at)
 FROM _lf_batch AS f WHERE a.lead_id = f.lead_id AND a.ended_at IS NULL
 """
-REFRESH_FOLLOWED_RECYCLE_AT = f"""
-UPDATE leads_leads AS l SET recycle_at = {RECYCLE_AT_SQL} WHERE l.customer_id IN (SELECT lead_id FROM _lf_batch)
+
+
+def refresh_followed_recycle_at(calendar) -> str:
+    """Recompute the recycle time of the leads followed up in the batch."""
+    return f"""
+UPDATE leads_leads AS l SET recycle_at = {recycle_at_sql(calendar)} WHERE l.customer_id IN (SELECT lead_id FROM _lf_batch)
 """
+
+
 FOLLOW_UPS_FOUND = "SELECT count(*) FROM _lf_batch"
 FIRST_FOLLOW_UP_AUDIT = """
 SELECT 'lead.follow_up' AS action, 'lead' AS entity, f.lead_id AS entity_id,
@@ -585,12 +628,18 @@ FROM leads_leads l WHERE l.received_at <= :as_of GROUP BY status_then
 
 # --- backtests --------------------------------------------------------------------------------
 
-BACKTEST_DAYS = """
-SELECT substr(received_at, 1, 10) AS day, json_group_array(customer_id) FROM (
-    SELECT customer_id, received_at FROM leads_leads WHERE received_at >= :since AND received_at < :until
-    ORDER BY customer_id
+
+
+def backtest_days(calendar) -> str:
+    """The leads received in [since, until), grouped by the local day they arrived on."""
+    return f"""
+SELECT day, json_group_array(customer_id) FROM (
+    SELECT customer_id, {local_day_sql(calendar, 'received_at')} AS day FROM leads_leads
+    WHERE received_at >= :since AND received_at < :until ORDER BY customer_id
 ) AS received GROUP BY day ORDER BY day
 """
+
+
 CREATE_SIMULATION = """
 CREATE TEMP TABLE _lb_sim(lead_id INTEGER PRIMARY KEY, rep_id TEXT NOT NULL, day TEXT NOT NULL, closed_at TEXT)
 """

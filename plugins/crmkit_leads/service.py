@@ -64,7 +64,7 @@ class LeadsService:
             for name, value in checked.items():
                 self.crm.settings.set(f"leads.{name}", value)
             if {"recycle_days", "extension_days"} & set(checked):
-                self.crm.db.execute(queries.REFRESH_ALL_RECYCLE_AT, pool._recycle_params(self))
+                self.crm.db.execute(queries.refresh_recycle_at(self.crm.calendar), pool._recycle_params(self))
         return self.options.all()
 
     # --- reps -----------------------------------------------------------------------------
@@ -230,6 +230,17 @@ class LeadsService:
             where.append("l.owner = :owner")
             params["owner"] = owner
         sql = f"{queries.LEAD_SELECT} WHERE {' AND '.join(where)} ORDER BY l.received_at DESC, l.customer_id DESC LIMIT :limit OFFSET :offset"
+        return [Lead.from_row(row) for row in self.crm.db.query(sql, params)]
+
+    def recycling(self, before: Any, *, owner: str | None = None, limit: int = 50, offset: int = 0) -> list[Lead]:
+        """Open leads that ``recycle`` would send back to the pool at ``before`` (a preview that
+        changes nothing): owned, not protected, due by then; soonest first, of ``owner`` if given."""
+        params = {"before": to_iso(self.crm.as_of(before)), "limit": int(limit), "offset": int(offset)}
+        where = f"l.status IN {queries.OWNED} AND l.protected = 0 AND l.recycle_at <= :before"
+        if owner:
+            where += " AND l.owner = :owner"
+            params["owner"] = owner
+        sql = f"{queries.LEAD_SELECT} WHERE {where} ORDER BY l.recycle_at, l.customer_id LIMIT :limit OFFSET :offset"
         return [Lead.from_row(row) for row in self.crm.db.query(sql, params)]
 
     def counts(self) -> dict[str, int]:
