@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from datetime import timedelta
 
 from . import queries as q
 from .value import ClvError
@@ -16,7 +15,8 @@ DEMO_TIERS = [
 
 
 def add_demo_data(crm, seed: int, now) -> None:
-    """Deterministic for the same seed and log: the same tiers, redemptions and runs."""
+    """Deterministic for the same seed and log: the same tiers, redemptions and runs; days are
+    counted back from ``now`` in the CRM's home zone."""
     rng = random.Random(f"loyalty-{seed}")
     loyalty = crm.loyalty
     if not loyalty.tiers.list():
@@ -25,7 +25,7 @@ def add_demo_data(crm, seed: int, now) -> None:
     # downgrade figures) move month by month as they would in a live CRM, whose scheduled work
     # has also expired the points that ran out (else the first `crmkit due` expires years of them).
     for months_ago in range(12, -1, -1):
-        month = now - timedelta(days=30 * months_ago)
+        month = crm.calendar.add_days(now, -30 * months_ago)
         loyalty.points.expire(month)
         loyalty.tiers.evaluate(month)
     holders = [row[0] for row in crm.db.execute(q.POINT_HOLDERS, [2000])]
@@ -33,7 +33,7 @@ def add_demo_data(crm, seed: int, now) -> None:
         balance = loyalty.points.balance(customer_id, now)
         if balance >= 50:
             loyalty.points.redeem(customer_id, rng.randint(50, balance), key=f"demo-redeem-{seed}-{customer_id}", at=now)
-    loyalty.rfm(now - timedelta(days=90))
+    loyalty.rfm(crm.calendar.add_days(now, -90))
     loyalty.rfm(now)
     loyalty.score(now)
     loyalty.warn(now)

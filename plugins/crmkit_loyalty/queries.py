@@ -675,7 +675,7 @@ def referral_value(in_list: str, out_list: str) -> str:
     """
 
 
-def clv_summary(in_list: str, out_list: str) -> str:
+def clv_summary(in_list: str, out_list: str, calendar) -> str:
     """Per customer with a purchase up to :as_of, in customer order: purchase days after the
     first, days from the first to the last purchase day and from the first purchase day to the
     :as_of day, the value of the repeat days (all purchases less those of the first day) and net
@@ -685,13 +685,20 @@ def clv_summary(in_list: str, out_list: str) -> str:
     customer, without a window or a second grouping per day; the first day's purchases are read
     back through the same index, a short range per repeat customer. Margins are a separate
     statement (``CLV_MARGINS``) that returns only the customers carrying one.
+
+    Days are the home zone's (``calendar``): a purchase day is a local date.
     """
     buy = f"i.kind IN ({in_list})"
-    first_day = "substr(s.first, 1, 10)"
+    first_day = f"substr({calendar.local_sql('s.first')}, 1, 10)"
+    if calendar.is_utc:
+        on_first_day = f"j.occurred_at < {shift_days(first_day, 1)}"
+    else:  # a local day lasts at most 25 hours: the range keeps to the index, the date decides
+        on_first_day = (f"j.occurred_at < {shift_days('s.first', 2)} "
+                        f"AND substr({calendar.local_sql('j.occurred_at')}, 1, 10) = {first_day}")
     return f"""
         WITH s AS (
             SELECT i.customer_id,
-                   COUNT(DISTINCT CASE WHEN {buy} THEN substr(i.occurred_at, 1, 10) END) AS days,
+                   COUNT(DISTINCT CASE WHEN {buy} THEN substr({calendar.local_sql('i.occurred_at')}, 1, 10) END) AS days,
                    MIN(CASE WHEN {buy} THEN i.occurred_at END) AS first,
                    MAX(CASE WHEN {buy} THEN i.occurred_at END) AS last,
                    COALESCE(SUM(CASE WHEN {buy} THEN i.amount END), 0) AS total,
@@ -700,12 +707,12 @@ def clv_summary(in_list: str, out_list: str) -> str:
             GROUP BY i.customer_id
         )
         SELECT s.customer_id, s.days - 1,
-               {days_between(first_day, 'substr(s.last, 1, 10)')},
-               {days_between(first_day, 'substr(:as_of, 1, 10)')},
+               {days_between(first_day, f"substr({calendar.local_sql('s.last')}, 1, 10)")},
+               {days_between(first_day, f"substr({calendar.local_sql(':as_of')}, 1, 10)")},
                CASE WHEN s.days > 1 THEN s.total - (
                    SELECT COALESCE(SUM(j.amount), 0) FROM interactions j
                    WHERE j.customer_id = s.customer_id AND j.occurred_at >= s.first
-                     AND j.occurred_at < {shift_days(first_day, 1)} AND j.occurred_at <= :as_of
+                     AND {on_first_day} AND j.occurred_at <= :as_of
                      AND +j.kind IN ({in_list})
                ) ELSE 0 END,
                s.total - s.refunded

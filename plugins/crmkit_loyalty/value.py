@@ -1,6 +1,6 @@
 """Customer lifetime value from the interaction log: historical, and predictive (BG/NBD + Gamma-Gamma).
 
-The summary is one SQL query. A purchase period is a calendar day (several purchases on one day
+The summary is one SQL query. A purchase period is a calendar day of the home zone (several purchases on one day
 are one purchase of their total), time is in weeks, as in the published CDNOW analysis:
 ``frequency`` = purchase days after the first, ``recency`` = weeks from the first to the last
 purchase day, ``T`` = weeks from the first purchase day to the as_of day, ``monetary`` = mean
@@ -43,7 +43,7 @@ def summary(crm, as_of: Any = None) -> dict[str, np.ndarray]:
     """
     in_list, out_list, kinds = q.kind_params(crm)
     params = dict(kinds, as_of=to_iso(crm.as_of(as_of)))
-    table = _fetch_array(crm.db.execute(q.clv_summary(in_list, out_list), params), 6)
+    table = _fetch_array(crm.db.execute(q.clv_summary(in_list, out_list, crm.calendar), params), 6)
     ids = table[:, 0].astype(np.int64)
     if ids.size > 1 and np.any(ids[1:] <= ids[:-1]):  # a store whose GROUP BY does not keep the order
         order = np.argsort(ids, kind="stable")

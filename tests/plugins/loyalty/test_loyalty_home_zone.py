@@ -175,3 +175,35 @@ class TestFieldsAndTiers:
                 cid = crm.customers.add(name="Li").id
                 crm.interactions.record(cid, "purchase", occurred_at=earned, amount="10")
                 assert crm.segments.evaluate("points_earned_1d = 10", as_of=as_of).count() == expected
+
+
+class TestClvPurchaseDays:
+    @pytest.mark.parametrize("zone, frequency, recency_days, age_days, repeat_value", [
+        # 1 July (07:00 and 20:00) and 8 July: two local days, 7 days apart, 9 days to 10 July
+        ("Asia/Shanghai", 1, 7, 9, 30.0),
+        # the same instants in UTC: 30 June, 1 July and 7 July 23:00 UTC; as_of 9 July 16:00 UTC
+        ("UTC", 2, 7, 9, 50.0),
+    ])
+    def test_a_purchase_day_is_a_local_day(self, zone, frequency, recency_days, age_days, repeat_value):
+        """Purchases of 10.00, 20.00 and 30.00 at 07:00 and 20:00 on 1 July and at 07:00 on 8 July
+        in Shanghai. In a Shanghai CRM the first day holds 10.00 + 20.00, the repeat day 30.00
+        (mean 30.00 over one repeat day); in a UTC CRM the first day (30 June) holds 10.00 and the
+        repeat days 20.00 + 30.00 (mean 25.00)."""
+        from crmkit_loyalty.value import summary
+
+        times = ["2025-07-01T07:00:00+08:00", "2025-07-01T20:00:00+08:00", "2025-07-08T07:00:00+08:00"]
+        as_of = "2025-07-10T00:00:00+08:00"
+        tz = ZoneInfo(zone)
+        days = sorted({utc(t).astimezone(tz).date() for t in times})
+        assert len(days) - 1 == frequency
+        assert ((days[-1] - days[0]).days, (utc(as_of).astimezone(tz).date() - days[0]).days) == (recency_days, age_days)
+        with open_in(zone) as crm:
+            cid = crm.customers.add(name="Li").id
+            for amount, at in zip(("10", "20", "30"), times):
+                crm.interactions.record(cid, "purchase", occurred_at=at, amount=amount)
+            got = summary(crm, as_of)
+            assert list(got["customer_id"]) == [cid]
+            assert got["frequency"][0] == frequency
+            assert got["recency"][0] * 7 == pytest.approx(recency_days)
+            assert got["T"][0] * 7 == pytest.approx(age_days)
+            assert got["monetary"][0] * frequency == pytest.approx(repeat_value)
