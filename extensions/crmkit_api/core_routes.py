@@ -6,14 +6,17 @@ CLI calls. Lists of customers are the segment language's lists, limited to the c
 
 from __future__ import annotations
 
+import tempfile
 from datetime import datetime
 from enum import Enum
+from os import path as os_path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Body, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from crmkit.errors import CrmError
+from crmkit.errors import CrmError, PermissionDenied
+from crmkit.importing import import_file
 from crmkit.models import SIZES, STAGES
 from crmkit.permissions import within
 from .toolkit import MAX_ID, Caller, CustomerId, Limit, Offset, caller, jsonable, page
@@ -120,12 +123,14 @@ def list_customers(
         return page(items, limit, offset, view.count())
 
 
-@router.get("/customers/{customer_id}", tags=["customers"], summary="One customer")
+@router.get("/customers/{customer_id}", tags=["customers"], summary="One customer, with the plugins' facts")
 def get_customer(customer_id: CustomerId, c: Caller = Depends(caller)) -> dict:
-    """One customer in the caller's scope."""
+    """One customer in the caller's scope, with ``facts``: what each plugin knows of them (tier,
+    points, lead status, open complaints, ...) as ``{plugin, name, label, value}``."""
     with c.session("customers.read") as crm:
         c.check_customer(crm, customer_id)
-        return jsonable(crm.customers.get(customer_id))
+        facts = crm.customers.facts([customer_id]).get(customer_id, [])
+        return {**jsonable(crm.customers.get(customer_id)), "facts": jsonable(facts)}
 
 
 @router.post("/customers", status_code=201, tags=["customers"], summary="Add a customer")
@@ -184,6 +189,34 @@ def record_interaction(customer_id: CustomerId, body: InteractionIn, c: Caller =
         fields = body.model_dump(exclude_unset=True)
         kind, occurred_at = fields.pop("kind"), fields.pop("occurred_at", None)
         return jsonable(crm.interactions.record(customer_id, kind, occurred_at, rep=c.user.id, **fields))
+
+
+ImportFormat = Enum("ImportFormat", {name: name for name in ("csv", "jsonl", "xlsx")}, type=str)
+ImportFormat.__doc__ = "File formats an import reads."
+
+
+@router.post("/interactions/import", tags=["interactions"], summary="Import interactions from a file (all or nothing)")
+def import_interactions(
+    content: Annotated[bytes, Body(media_type="application/octet-stream", description="The file's bytes")],
+    c: Caller = Depends(caller),
+    format: Annotated[ImportFormat, Query(description="The file's format")] = ImportFormat.csv,  # noqa: A002
+    skip_invalid: Annotated[bool, Query(description="Import the good rows, report the bad ones")] = False,
+    create_customers: Annotated[bool, Query(description="Add customers for references none has")] = False,
+) -> dict:
+    """Import a file of interactions, as ``crmkit import DB FILE --kind interactions`` does: any
+    bad row refuses the whole file (422, every bad row listed) unless ``skip_invalid``. Rows
+    name their customer by id, external id or email, so only a user whose scope is every
+    customer may import."""
+    with c.session("interactions.write") as crm:
+        if c.scope(crm) is not None:
+            raise PermissionDenied(f"user {c.user.id!r} may import only with every customer in scope (an admin, or a manager without a team)")
+        with tempfile.TemporaryDirectory() as folder:
+            upload = os_path.join(folder, f"upload.{format.value}")
+            with open(upload, "wb") as file:
+                file.write(content)
+            result = import_file(crm, upload, kind="interactions", format=format.value,
+                                 skip_invalid=skip_invalid, create_customers=create_customers)
+        return {**jsonable(result), "path": None}
 
 
 # --- segments -----------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ from crmkit.errors import (
     ConflictError, CrmError, ImportRefused, NotAuthenticated, NotFound, PermissionDenied, RuleError, ValidationError,
 )
 
+from .toolkit import jsonable
+
 MEDIA_TYPE = "application/problem+json"
 
 # Most specific first: the first class an error is an instance of decides its status.
@@ -37,6 +39,8 @@ def _crm_error(request: Request, error: CrmError) -> JSONResponse:
     for kind, status, title in _STATUS:
         if isinstance(error, kind):
             extra = {"field": error.field} if isinstance(error, ValidationError) else {}
+            if isinstance(error, ImportRefused):
+                extra = {"problems": jsonable(error.problems)}
             return problem(status, title, str(error), **extra)
     raise error  # pragma: no cover - CrmError is the last entry
 

@@ -1,13 +1,15 @@
-"""The leads plugin's HTTP routes (``crmkit serve``): the pool, claims, releases, allocation.
+"""The leads plugin's HTTP routes (``crmkit serve``): the pool, claims, releases, allocation and
+the preview of what recycling would take back.
 
 Imported only by the ``crmkit_routes`` hook, so FastAPI is needed only where the API is served.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from crmkit_api.toolkit import MAX_ID, Caller, Limit, Offset, caller, jsonable, page
@@ -50,8 +52,20 @@ def release(lead_id: LeadId, body: Reason | None = None, c: Caller = Depends(cal
         return jsonable(crm.leads.release(lead_id, c.user.id, body.reason if body else None))
 
 
-@router.post("/allocate", summary="Allocate the pool to reps (least loaded)")
-def allocate(c: Caller = Depends(caller)) -> dict:
-    """Allocate pool leads to reps by the configured rules."""
+@router.post("/allocate", summary="Allocate the pool to reps (least loaded); dry_run shows the plan")
+def allocate(c: Caller = Depends(caller), dry_run: Annotated[bool, Query(description="Show the plan; change nothing")] = False) -> dict:
+    """Allocate pool leads to reps by the configured rules (with ``dry_run``, the plan only)."""
     with c.session("leads.allocate") as crm:
-        return jsonable(crm.leads.allocate("pool"))
+        return jsonable(crm.leads.allocate("pool", dry_run=dry_run))
+
+
+@router.get("/recycling", summary="Open leads that recycling would take back by a time (a rep: their own)")
+def recycling(
+    c: Caller = Depends(caller), limit: Limit = 50, offset: Offset = 0,
+    before: Annotated[datetime | None, Query(description="Due by this time (default: now)")] = None,
+) -> dict:
+    """A preview of recycling: owned, unprotected leads due back in the pool by ``before``,
+    soonest first. Changes nothing; a rep sees their own leads only."""
+    with c.session("leads.read") as crm:
+        owner = c.user.id if c.user.role == "rep" else None
+        return page(crm.leads.recycling(before, owner=owner, limit=limit, offset=offset), limit, offset)

@@ -1,18 +1,23 @@
-"""The loyalty plugin's HTTP routes (``crmkit serve``): points balance and redemption, churn list.
+"""The loyalty plugin's HTTP routes (``crmkit serve``): RFM scores, tiers, points balance and
+redemption, churn list. Reads never compute (and store) a run: they read the newest stored one.
 
 Imported only by the ``crmkit_routes`` hook, so FastAPI is needed only where the API is served.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from crmkit_api.toolkit import Caller, CustomerId, Limit, caller, jsonable, page
+from crmkit.permissions import within
+from crmkit.segments.builder import literal
+from crmkit_api.toolkit import Caller, CustomerId, Limit, Offset, caller, jsonable, page
 
 router = APIRouter(prefix="/loyalty", tags=["loyalty"])
+AsOf = Annotated[datetime | None, Query(description="As of this time (default: now)")]
 
 
 class Redemption(BaseModel):
@@ -53,3 +58,37 @@ def churn(c: Caller = Depends(caller), limit: Limit = 50) -> dict:
             allowed = set(crm.segments.evaluate(scope).ids())
             warnings = [w for w in warnings if w.customer_id in allowed]
         return page(warnings[:limit], limit, 0)
+
+
+def _in_scope(c: Caller, crm, rows: list) -> list:
+    """``rows`` (with a ``customer_id``) of customers in the caller's scope."""
+    scope = c.scope(crm)
+    if scope is None:
+        return rows
+    allowed = set(crm.segments.evaluate(scope).ids())
+    return [row for row in rows if row.customer_id in allowed]
+
+
+@router.get("/rfm", summary="RFM scores of the customers in scope, from the newest stored run as of a time")
+def rfm(c: Caller = Depends(caller), as_of: AsOf = None, limit: Limit = 50, offset: Offset = 0) -> dict:
+    """RFM scores (recency, frequency, monetary, their 1-5 scores and named segment) of the
+    newest stored RFM run as of a time (``crmkit loyalty rfm`` or ``crmkit due`` stores runs),
+    in the caller's scope. 404 when no run is stored yet."""
+    with c.session("loyalty.read") as crm:
+        if c.scope(crm) is None:
+            scores = crm.loyalty.rfm_scores(as_of, limit=limit, offset=offset)
+            return page(scores, limit, offset)
+        scores = _in_scope(c, crm, crm.loyalty.rfm_scores(as_of, limit=2**62))
+        return page(scores[offset:offset + limit], limit, offset, len(scores))
+
+
+@router.get("/tiers", summary="Tier definitions with their members in scope as of a time")
+def tiers(c: Caller = Depends(caller), as_of: AsOf = None) -> dict:
+    """The tiers, highest first, with how many customers in the caller's scope each holds."""
+    with c.session("loyalty.read") as crm:
+        scope = c.scope(crm)
+        items = []
+        for tier in reversed(crm.loyalty.tiers.list()):
+            rule = within(f"tier = {literal(tier.name)}", scope)
+            items.append({**jsonable(tier), "members": crm.segments.evaluate(rule, as_of).count()})
+        return {"items": items}

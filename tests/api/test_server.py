@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 import schemathesis
@@ -253,6 +254,104 @@ class TestIdempotentRedemption:
         assert status == 409 and body["detail"]
         assert client("POST", f"/loyalty/customers/{customer}/redeem", {"points": 30})[0] == 422
         assert client("GET", f"/loyalty/customers/{customer}/points")[2]["balance"] == 70
+
+
+class TestRoutesOverTheServices:
+    """Routes added over existing services: each one's answer, and its refusal as a problem
+    document carrying the service's (the CLI's) message."""
+
+    def test_a_customer_comes_with_the_plugins_facts(self, as_user):
+        root = as_user("root")
+        made = root("POST", "/customers", {"name": "Fact check"})[2]
+        for _ in range(2):
+            assert root("POST", "/complaints", {"customer_id": made["id"]})[0] == 201
+        status, _, body = root("GET", f"/customers/{made['id']}")
+        assert status == 200 and body["name"] == "Fact check"
+        facts = {(f["plugin"], f["name"]): f["value"] for f in body["facts"]}
+        assert {plugin for plugin, _ in facts} >= {"loyalty", "complaints"}
+        # two complaints opened just now, no points ever awarded
+        assert [v for (plugin, name), v in facts.items() if plugin == "complaints" and "open" in name] == [2]
+        assert [v for (plugin, name), v in facts.items() if plugin == "loyalty" and "point" in name] in ([0], ["0"])
+        assert as_user(None)("GET", f"/customers/{made['id']}")[0] == 401
+
+    def test_importing_interactions_is_all_or_nothing(self, server, as_user):
+        root = as_user("root")
+        _, _, listed = root("GET", "/customers?rule=owner%20%3D%20%27rep6%27")
+        customer = listed["items"][0]["id"]
+
+        def calls() -> int:
+            return len(root("GET", f"/customers/{customer}/interactions?limit=500")[2]["items"])
+
+        before = calls()
+        good = f"customer_id,kind,occurred_at,notes\n{customer},call,2024-05-01T10:00:00Z,first\n{customer},call,2024-05-02T10:00:00Z,second\n"
+        status, _, result = post_bytes(root, "/interactions/import?format=csv", good.encode())
+        assert status == 200 and result["added"] == 2 and result["rows"] == 2
+        assert calls() == before + 2
+        bad = f"customer_id,kind,occurred_at\n{customer},call,2024-05-03T10:00:00Z\n{customer},call,not a time\n999999,call,2024-05-03T10:00:00Z\n"
+        status, headers, problem = post_bytes(root, "/interactions/import?format=csv", bad.encode())
+        assert status == 422 and headers["Content-Type"] == "application/problem+json"
+        assert problem["detail"].startswith("import refused: 2 problem(s) in 2 row(s)")
+        assert sorted({p["row"] for p in problem["problems"]}) == [3, 4]  # file lines, after the header
+        assert calls() == before + 2
+        status, _, refused = post_bytes(as_user("rep6"), "/interactions/import?format=csv", good.encode())
+        assert status == 403 and "may import only with every customer in scope" in refused["detail"]
+        status, _, refused = post_bytes(as_user("ann"), "/interactions/import?format=csv", good.encode())
+        assert status == 403 and "(analyst) may not" in refused["detail"]
+        status, _, refused = post_bytes(root, "/interactions/import?format=xlsx", b"not a workbook")
+        assert status == 400 and refused["detail"]
+        assert calls() == before + 2
+
+    def test_recycling_preview_and_allocation_plan_change_nothing(self, server, as_user):
+        with crmkit.open(server[2], plugins=PLUGINS) as crm:
+            owned = {lead.id: lead.owner for status in ("assigned", "following_up")
+                     for lead in crm.leads.leads(status=status, limit=500) if not lead.protected}
+            counts = crm.leads.counts()
+        assert owned  # the claims above left leads with reps
+        status, _, due = as_user("mia")("GET", "/leads/recycling?before=2100-01-01T00:00:00Z&limit=500")
+        assert status == 200 and {lead["id"]: lead["owner"] for lead in due["items"]} == owned
+        _, _, mine = as_user("rep0")("GET", "/leads/recycling?before=2100-01-01T00:00:00Z&limit=500")
+        assert {lead["id"] for lead in mine["items"]} == {i for i, owner in owned.items() if owner == "rep0"}
+        assert as_user("mia")("GET", "/leads/recycling?before=2000-01-01T00:00:00Z")[2]["items"] == []
+        status, _, plan = as_user("mia")("POST", "/leads/allocate?dry_run=true")
+        assert status == 200 and plan["dry_run"] is True
+        assert as_user("rep0")("POST", "/leads/allocate?dry_run=true")[0] == 403
+        with crmkit.open(server[2], plugins=PLUGINS) as crm:
+            assert crm.leads.counts() == counts
+
+    def test_rfm_and_tiers_in_the_callers_scope(self, server, as_user):
+        status, _, problem = as_user("root")("GET", "/loyalty/rfm")
+        assert status == 404 and "no stored rfm run" in problem["detail"]
+        with crmkit.open(server[2], plugins=PLUGINS) as crm:
+            buyers = {}
+            for rep, amount in (("rep0", "120.00"), ("rep1", "80.00"), ("rep2", "15.50")):
+                customer = crm.customers.add(name=f"Buyer of {rep}", owner=rep)
+                crm.interactions.record(customer.id, "purchase", crm.now() - timedelta(days=10), amount=amount)
+                buyers[rep] = customer.id
+            crm.loyalty.rfm()
+            crm.loyalty.tiers.define([{"name": "silver", "rule": "points_balance >= 0"},
+                                      {"name": "gold", "rule": "points_balance >= 1000000"}])
+        status, _, everyone = as_user("root")("GET", "/loyalty/rfm?limit=500")
+        assert status == 200 and set(buyers.values()) <= {s["customer_id"] for s in everyone["items"]}
+        spent = {s["customer_id"]: s["monetary"] for s in everyone["items"]}
+        assert [spent[buyers[r]] for r in ("rep0", "rep1", "rep2")] == ["120.00", "80.00", "15.50"]
+        _, _, mine = as_user("rep0")("GET", "/loyalty/rfm?limit=500")
+        assert buyers["rep0"] in {s["customer_id"] for s in mine["items"]}
+        assert not {buyers["rep1"], buyers["rep2"]} & {s["customer_id"] for s in mine["items"]}
+        status, _, tiers = as_user("rep0")("GET", "/loyalty/tiers")
+        assert status == 200 and [t["name"] for t in tiers["items"]] == ["gold", "silver"]
+        assert as_user(None)("GET", "/loyalty/tiers")[0] == 401
+
+
+def post_bytes(client: Client, path: str, content: bytes):
+    """POST raw bytes (an uploaded file) with the client's token."""
+    request = urllib.request.Request(client.base + path, method="POST", data=content,
+                                     headers={"Content-Type": "application/octet-stream"})
+    request.add_header("Authorization", f"Bearer {client.token}")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.headers, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, json.loads(error.read() or b"null")
 
 
 class TestPluginRoutes:
