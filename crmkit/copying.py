@@ -73,6 +73,7 @@ def copy_crm(
                     if progress is not None:
                         progress(table, written)
                 dst.db.reset_sequences(tables)
+            dst.db.refresh_statistics(tables)
             figures = [_compare(src.db, dst.db, table) for table in tables]
     bad = [f for f in figures if not f.matches]
     if bad:

@@ -79,6 +79,13 @@ class Database:
         """(name, CREATE INDEX statement, unique) of the secondary indexes of ``tables``."""
         raise NotImplementedError
 
+    def refresh_statistics(self, tables: Sequence[str]) -> None:
+        """After a bulk load: let the query planner see the tables' new sizes and values.
+
+        Nothing to do by default: SQLite plans crmkit's statements from their indexes, and a
+        file carries no statistics unless someone runs ANALYZE on it.
+        """
+
     def vacuum(self) -> None:  # pragma: no cover - interface
         """Give the space of deleted rows back and rewrite freed pages."""
         raise NotImplementedError

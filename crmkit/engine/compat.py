@@ -1,23 +1,25 @@
 """SQLite's functions that PostgreSQL lacks, defined on the server so one statement runs on both.
 
 Each definition reproduces what crmkit's statements rely on, not every corner of SQLite: times
-are ISO-8601 text in UTC, JSON is stored as text. ``LANGUAGE sql`` functions marked IMMUTABLE or
-STABLE are inlined by the planner, so they cost about what the native expression would.
+are ISO-8601 text in UTC, JSON is stored as text. The planner inlines a ``LANGUAGE sql`` function
+whose body is no more volatile than its declaration, so it costs about what the native expression
+would: a function reading a time from text is therefore STABLE (the cast is), never IMMUTABLE,
+which would turn it into a call per row (tests/core/test_engine_functions.py counts those calls).
 The set is versioned: a server whose schema holds an older version gets the new definitions.
 """
 
 from __future__ import annotations
 
-VERSION = 5
+VERSION = 6
 
 # One statement per item; executed in order inside one transaction at first open.
 DEFINITIONS: tuple[str, ...] = (
     # --- times: ISO-8601 text <-> numbers --------------------------------------------------------
     """CREATE OR REPLACE FUNCTION julianday(t text) RETURNS double precision
-       LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+       LANGUAGE sql STABLE PARALLEL SAFE AS
        $$ SELECT extract(epoch FROM (t::timestamp AT TIME ZONE 'UTC')) / 86400.0 + 2440587.5 $$""",
     """CREATE OR REPLACE FUNCTION unixepoch(t text) RETURNS bigint
-       LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+       LANGUAGE sql STABLE PARALLEL SAFE AS
        $$ SELECT floor(extract(epoch FROM (t::timestamp AT TIME ZONE 'UTC')))::bigint $$""",
     # strftime with the formats and modifiers crmkit writes: a format, a time (ISO text, or
     # seconds with the 'unixepoch' modifier) and optional '+N days' / 'start of ...' modifiers.
@@ -49,23 +51,30 @@ DEFINITIONS: tuple[str, ...] = (
          END LOOP;
          RETURN result;
        END $$""",
+    # The common case, a stored time without modifiers, is a plain cast the planner can inline;
+    # only 'now' and modifiers take the PL/pgSQL function above (called once per row).
+    """CREATE OR REPLACE FUNCTION crmkit_time(t text, modifiers text[]) RETURNS timestamp
+       LANGUAGE sql STABLE PARALLEL SAFE AS $$
+       SELECT CASE WHEN t IS NULL THEN NULL
+                   WHEN cardinality(modifiers) = 0 AND t <> 'now' THEN t::timestamp
+                   ELSE crmkit_time_of(t, modifiers) END $$""",
     """CREATE OR REPLACE FUNCTION strftime(fmt text, t text, VARIADIC modifiers text[] DEFAULT '{}') RETURNS text
-       LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+       LANGUAGE sql STABLE PARALLEL SAFE AS $$
        SELECT CASE fmt
-         WHEN '%s' THEN floor(extract(epoch FROM (crmkit_time_of(t, modifiers) AT TIME ZONE 'UTC')))::bigint::text
-         ELSE to_char(crmkit_time_of(t, modifiers),
+         WHEN '%s' THEN floor(extract(epoch FROM (crmkit_time(t, modifiers) AT TIME ZONE 'UTC')))::bigint::text
+         ELSE to_char(crmkit_time(t, modifiers),
               replace(replace(replace(replace(replace(replace(replace(replace(replace(fmt,
                 '%Y', 'YYYY'), '%m', 'MM'), '%d', 'DD'), '%H', 'HH24'), '%M', 'MI'), '%S', 'SS'),
                 '%j', 'DDD'), 'T', '"T"'), 'Z', '"Z"'))
        END $$""",
     """CREATE OR REPLACE FUNCTION strftime(fmt text, t double precision, VARIADIC modifiers text[] DEFAULT '{}') RETURNS text
-       LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT strftime(fmt, t::text, VARIADIC modifiers) $$""",
+       LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT strftime(fmt, t::text, VARIADIC modifiers) $$""",
     """CREATE OR REPLACE FUNCTION strftime(fmt text, t bigint, VARIADIC modifiers text[] DEFAULT '{}') RETURNS text
-       LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT strftime(fmt, t::text, VARIADIC modifiers) $$""",
+       LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT strftime(fmt, t::text, VARIADIC modifiers) $$""",
     """CREATE OR REPLACE FUNCTION date(t text, VARIADIC modifiers text[] DEFAULT '{}') RETURNS text
-       LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT to_char(crmkit_time_of(t, modifiers), 'YYYY-MM-DD') $$""",
+       LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT to_char(crmkit_time(t, modifiers), 'YYYY-MM-DD') $$""",
     """CREATE OR REPLACE FUNCTION datetime(t text, VARIADIC modifiers text[] DEFAULT '{}') RETURNS text
-       LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT to_char(crmkit_time_of(t, modifiers), 'YYYY-MM-DD HH24:MI:SS') $$""",
+       LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT to_char(crmkit_time(t, modifiers), 'YYYY-MM-DD HH24:MI:SS') $$""",
     # Wall-clock time and UTC offset of a storage time in a named zone (the CRM's home zone).
     """CREATE OR REPLACE FUNCTION crmkit_local_time(t text, zone text) RETURNS text
        LANGUAGE sql STABLE PARALLEL SAFE AS

@@ -203,6 +203,13 @@ class PostgresDatabase(Database):
                     [table, column],
                 )
 
+    def refresh_statistics(self, tables: Sequence[str]) -> None:
+        # A new table counts as empty to the planner until autovacuum analyses it, which may
+        # be minutes after a load; plans made meanwhile (hash sizes, index choice) are poor.
+        with self._lock:
+            for table in tables:
+                self.conn.execute(f"ANALYZE {_quote(table)}")
+
     def vacuum(self) -> None:
         with self._lock:
             self.conn.execute("VACUUM")
@@ -222,13 +229,15 @@ def _quote(name: str) -> str:
 
 
 def _arguments(params: Any, names: tuple[str, ...] | None):
+    # Never None: psycopg sends a statement without arguments as it is, so the %% that the
+    # translation wrote for each literal % (as in strftime('%Y-%m', t)) would reach the server.
     if params is None:
-        return None
+        return ()
     if isinstance(params, dict):
         if names is None:
             # No :name in the statement: the dict's values go unused, as on SQLite (a statement
             # with ? markers then fails for want of values).
-            return None
+            return ()
         missing = [name for name in names if name not in params]
         if missing:
             raise CrmError(f"no value for parameter :{missing[0]}")
