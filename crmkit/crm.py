@@ -192,16 +192,22 @@ class CRM:
 
     # --- work across plugins --------------------------------------------------------------
 
-    def run_due(self, now: Any = None) -> DueReport:
+    def run_due(self, now: Any = None, progress: Any = None) -> DueReport:
         """Run every plugin's scheduled work as of ``now``, each plugin in its own transaction.
 
+        ``now`` is read like ``as_of``: a date means its midnight in the home zone, so
+        ``run_due("2025-07-01")`` is the start of the local day, and each plugin counts its days
+        (recycling, cooldowns, reminders, cadences) on the home calendar from there.
         Idempotent for the same ``now``. A failing plugin's work is rolled back and reported;
-        the other plugins' work still happens.
+        the other plugins' work still happens. ``progress(plugin_name)``, when given, is called
+        as each plugin starts.
         """
         moment = self.as_of(now)
         results, errors = {}, {}
         caller = self.plugins.hook.crmkit_due
         for impl in reversed(caller.get_hookimpls()):
+            if progress is not None:
+                progress(impl.plugin_name)
             args = {"crm": self, "now": moment}
             try:
                 with self.transaction():

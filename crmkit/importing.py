@@ -20,7 +20,7 @@ import codecs
 import json
 import os
 import re
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, tzinfo
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -774,8 +774,8 @@ class _Checker:
         self.crm = crm
         now = crm.now()
         self.max_future = max_future
-        self.latest = None if max_future is None else to_iso(now + timedelta(days=max_future))
-        self.warn_after = to_iso(now + timedelta(days=1))
+        self.latest = None if max_future is None else to_iso(crm.calendar.add_days(now, max_future))
+        self.warn_after = to_iso(crm.calendar.add_days(now, 1))
         self.future_rows: list[int] = []
         self.key = key
         self.already_recorded = 0

@@ -47,6 +47,9 @@ class TestRecycling:
             recycle_at = crm.leads.claim(lead.id, "ann").recycle_at
             assert recycle_at == utc("2025-07-04T16:00:00Z")
             assert crm.calendar.local(recycle_at).strftime("%Y-%m-%d %H:%M") == "2025-07-05 00:00"
+            # run_due reads a date as its local midnight too: the last second of 4 July is too early
+            assert crm.run_due("2025-07-04T23:59:59").results["leads"]["recycled"] == 0
+            assert crm.run_due("2025-07-05").results["leads"]["recycled"] == 1
 
     @pytest.mark.parametrize("claimed, expected, hours", [
         # Friday 28 March 10:00 CET (09:00 UTC) + 3 days = Monday 31 March 10:00 CEST (08:00 UTC)
