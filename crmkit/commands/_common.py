@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from contextlib import contextmanager
 from datetime import datetime, tzinfo
 from decimal import Decimal
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Sequence
 
 import click
 
@@ -14,6 +12,7 @@ from ..errors import CrmError
 from ..timeutil import to_datetime
 from ._layout import cut, display_width, pad, terminal_width
 from ._layout import wrap as wrap_text
+from ._progress import progress_bar, stage_progress, steps  # noqa: F401 - shared by the commands
 
 MAX_CELL = 40
 
@@ -187,52 +186,3 @@ def summary(value: Any, indent: int = 0) -> None:
                 click.echo(f"{pad}{key}: {cell(item)}")
     else:
         click.echo(f"{pad}{cell(value)}")
-
-
-@contextmanager
-def progress_bar(label: str) -> Iterator[Callable[[int, int | None], None]]:
-    """A ``progress(done, total)`` callback drawing one click progress bar on stderr.
-
-    Nothing is drawn when stderr is not a terminal (a pipe, a log file, a test runner).
-    """
-    state: dict[str, Any] = {"bar": None, "done": 0}
-    on_terminal = sys.stderr.isatty()
-
-    def update(done: int, total: int | None) -> None:
-        if not on_terminal:
-            return
-        if state["bar"] is None:
-            state["bar"] = click.progressbar(length=total or None, label=label, file=sys.stderr)
-            state["bar"].__enter__()
-        state["bar"].update(max(0, done - state["done"]))
-        state["done"] = done
-
-    try:
-        yield update
-    finally:
-        if state["bar"] is not None:
-            state["bar"].__exit__(None, None, None)
-
-
-@contextmanager
-def stage_progress(labels: dict[str, str]) -> Iterator[Callable[[str, int, int | None], None]]:
-    """A ``progress(stage, done, total)`` callback: one progress bar per stage, on stderr."""
-    current: dict[str, Any] = {"stage": None, "bar": None, "callback": None}
-
-    def close() -> None:
-        if current["bar"] is not None:
-            current["bar"].__exit__(None, None, None)
-            current["bar"] = None
-
-    def update(stage: str, done: int, total: int | None) -> None:
-        if stage != current["stage"]:
-            close()
-            current["stage"] = stage
-            current["bar"] = progress_bar(labels.get(stage, stage))
-            current["callback"] = current["bar"].__enter__()
-        current["callback"](done, total)
-
-    try:
-        yield update
-    finally:
-        close()

@@ -10,7 +10,7 @@ from ..cli import db_argument, open_crm
 from ..calendar import weekday_number, zone_named
 from ..errors import CrmError
 from ..money import exponent_of
-from ._common import IntRange, progress_bar, summary, table
+from ._common import IntRange, progress_bar, steps, summary, table
 
 
 @click.command()
@@ -123,7 +123,8 @@ def copy_command(source: str, target: str, replace: bool) -> None:
         raise CrmError(f"no CRM file at {source}")
     if describe(source) == describe(target):
         raise CrmError("SRC and DST name the same CRM")
-    figures = copy_crm(source, target, replace=replace)
+    with steps("Copying") as step:
+        figures = copy_crm(source, target, replace=replace, progress=lambda name, rows: step(f"{name}, {rows:,} rows"))
     table(
         [(f.table, f.source_rows, f.target_rows, f.source_checksum[:12], "ok" if f.matches else "MISMATCH") for f in figures],
         ["table", "rows in SRC", "rows in DST", "checksum", "check"],

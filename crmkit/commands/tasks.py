@@ -6,7 +6,7 @@ import click
 
 from ..cli import db_argument, open_crm
 from ..errors import CrmError
-from ._common import AS_OF, ID, cell, limit_option, table, when
+from ._common import AS_OF, ID, cell, limit_option, steps, table, when
 
 
 @click.group("tasks")
@@ -90,8 +90,8 @@ def due(db: str, now) -> None:
     the other plugins' work stays).
     Example: crmkit due shop.db --now 2025-07-01T06:00:00Z
     """
-    with open_crm(db) as crm:
-        report = crm.run_due(now)
+    with open_crm(db) as crm, steps("Due work") as step:
+        report = crm.run_due(now, progress=lambda plugin: step(f"{plugin}..."))
     click.echo(f"Due work as of {when(report.now, crm.zone)}:")
     if not report.results and not report.errors:
         click.echo("  no active plugin has scheduled work")

@@ -299,7 +299,7 @@ class TestTasksDueForget:
         assert result.exit_code == 0 and "no active plugin has scheduled work" in result.output
 
         report = crmkit.DueReport(crmkit.open(":memory:", plugins=[]).now(), {"good": {"tasks": 2}}, {"bad": "plugin 'bad' failed in crmkit_due: boom"})
-        monkeypatch.setattr(crmkit.CRM, "run_due", lambda self, now=None: report)
+        monkeypatch.setattr(crmkit.CRM, "run_due", lambda self, now=None, progress=None: report)
         result = run("due", db)
         assert "good: tasks=2" in result.output and "bad: FAILED" in result.output
         assert_error(result, "1 plugin(s) failed: bad")
@@ -309,7 +309,7 @@ class TestTasksDueForget:
         moment = crmkit.open(":memory:", plugins=[]).now()
         results = {"calm": {"escalated": {}, "tasks_created": 0},
                    "busy": {"escalated": {"supervisor": 2, "manager": 1}, "tasks_created": 3}}
-        monkeypatch.setattr(crmkit.CRM, "run_due", lambda self, now=None: crmkit.DueReport(moment, results, {}))
+        monkeypatch.setattr(crmkit.CRM, "run_due", lambda self, now=None, progress=None: crmkit.DueReport(moment, results, {}))
         result = run("due", db)
         assert result.exit_code == 0, result.output
         assert "  calm: escalated=0, tasks_created=0" in result.output
