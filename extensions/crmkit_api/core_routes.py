@@ -110,8 +110,16 @@ AsOf = Annotated[datetime | None, Query(description="Evaluate as of this time (d
 def list_customers(
     c: Caller = Depends(caller), rule: Rule = None, segment: SegmentName = None, as_of: AsOf = None,
     order_by: OrderBy = OrderBy.id, descending: bool = False, limit: Limit = 50, offset: Offset = 0,
+    total: Annotated[bool | None, Query(description=(
+        "Count every match into `total`: true always, false never; left out, on the first page only"
+    ))] = None,
 ) -> dict:
-    """One page of customers in the caller's scope, filtered by a rule or a saved segment, sorted."""
+    """One page of customers in the caller's scope, filtered by a rule or a saved segment, sorted.
+
+    ``total`` (how many customers match in all) costs a count of every match, so by default only
+    the first page (``offset=0``) carries it; a client paging on keeps the first page's figure,
+    or asks with ``total=true``.
+    """
     with c.session("customers.read") as crm:
         if rule is not None and segment is not None:
             raise CrmError("give a rule or a segment, not both")
@@ -120,7 +128,8 @@ def list_customers(
         base = crm.segments.get(segment).rule if segment is not None else rule
         view = crm.segments.evaluate(within(base, c.scope(crm)) or "id > 0", as_of)
         items = view.customers(limit=limit, offset=offset, order_by=order_by.value, descending=descending)
-        return page(items, limit, offset, view.count())
+        counted = offset == 0 if total is None else total
+        return page(items, limit, offset, view.count() if counted else None)
 
 
 @router.get("/customers/{customer_id}", tags=["customers"], summary="One customer, with the plugins' facts")

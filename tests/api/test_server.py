@@ -149,6 +149,16 @@ class TestRoles:
         assert headers["Content-Type"] == "application/problem+json"
         assert "outside the scope of user 'rep0'" in body["detail"]
 
+    def test_only_the_first_page_counts_the_total_unless_asked(self, as_user):
+        client = as_user("rep0")
+        everything = client("GET", "/customers?limit=500")[2]["items"]
+        first = client("GET", "/customers?limit=1")[2]
+        assert first["total"] == len(everything) and len(first["items"]) == 1
+        later = client("GET", "/customers?limit=1&offset=1")[2]
+        assert "total" not in later and later["items"] == everything[1:2]
+        assert client("GET", "/customers?limit=1&offset=1&total=true")[2]["total"] == len(everything)
+        assert "total" not in client("GET", "/customers?limit=1&total=false")[2]
+
     def test_manager_sees_team_and_pool(self, as_user):
         _, _, body = as_user("mia")("GET", "/customers?limit=500")
         assert owners(body["items"]) == {None, "rep0", "rep1", "rep2", "rep3"}
