@@ -49,17 +49,20 @@ def init(db: str, currency: str, plugin_names: str | None, zone: str, first_week
 @click.option("--customers", type=IntRange(min=1), default=5000, show_default=True, help="How many customers to make.")
 @click.option("--seed", type=IntRange(min=0), default=7, show_default=True, help="Same seed, same data.")
 @click.option("--replace", is_flag=True, help="Overwrite the file if it exists.")
-def demo(db: str, customers: int, seed: int, replace: bool) -> None:
+@click.option("--timezone", "zone", default="UTC", show_default=True, metavar="ZONE",
+              help="Home time zone (IANA name); the demo's today is 30 June 2025 12:00 on its clock.")
+def demo(db: str, customers: int, seed: int, replace: bool, zone: str) -> None:
     """Create a CRM file full of realistic synthetic customers and interactions.
 
-    Example: crmkit demo demo.db --customers 20000 --seed 3
+    Example: crmkit demo demo.db --customers 20000 --seed 3 --timezone Asia/Shanghai
     """
+    zone_named(zone)
     try:
         from .. import demo as demo_data
     except ImportError as error:
         raise CrmError(f"the demo data generator is not available: {error}") from None
     with progress_bar("Making demo data") as progress:
-        result = demo_data.build(db, customers=customers, seed=seed, replace=replace, progress=progress)
+        result = demo_data.build(db, customers=customers, seed=seed, replace=replace, progress=progress, timezone=zone)
     from ..engine import describe
 
     click.echo(f"Created {describe(db)}")

@@ -17,10 +17,12 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from ..calendar import HomeCalendar, zone_named
 from ..engine.files import remove_file, replace_file
 from ..errors import CrmError, ValidationError
 from ..store import indexes_deferred
 from ..testing import FixedClock
+from ..timeutil import to_iso
 from . import catalog
 from .history import KINDS, event_rows, make_events
 from .people import customer_rows, make_profiles
@@ -35,15 +37,17 @@ Progress = Callable[[int, int], None]
 
 def build(
     path: str | os.PathLike, *, customers: int = 5000, seed: int = 7, replace: bool = False,
-    progress: Progress | None = None, plugins: Iterable[Any] | None = None,
+    progress: Progress | None = None, plugins: Iterable[Any] | None = None, timezone: str = "UTC",
 ) -> dict:
     """Create a realistic synthetic CRM file at ``path`` and return a summary of it.
 
     The same ``seed`` and ``customers`` give byte-identical data. "Today" in the demo is
     ``crmkit.demo.DEMO_TODAY`` (2025-06-30 12:00 UTC); open the file with
-    ``clock=FixedClock(DEMO_TODAY)`` to see it as of that day. ``plugins`` selects the active
-    plugins as in :func:`crmkit.open` (``[]`` for the core alone). ``progress(done, total)`` is
-    called with the number of customers written so far.
+    ``clock=FixedClock(DEMO_TODAY)`` to see it as of that day. ``timezone`` is the CRM's home
+    zone (an IANA name); the demo's "today" is then 30 June 2025 at 12:00 on that zone's wall
+    clock (``summary["today"]``, in UTC), and the history ends there. ``plugins`` selects the
+    active plugins as in :func:`crmkit.open` (``[]`` for the core alone). ``progress(done, total)``
+    is called with the number of customers written so far.
 
     Refuses an existing file unless ``replace=True``; nothing is written before the checks pass.
     """
@@ -51,7 +55,8 @@ def build(
     from ..engine import is_server_url, redirect
 
     if is_server_url(str(path)):
-        return _build_on_server(str(path), customers=customers, seed=seed, replace=replace, progress=progress, plugins=plugins)
+        return _build_on_server(str(path), customers=customers, seed=seed, replace=replace, progress=progress,
+                                plugins=plugins, timezone=timezone)
     target = Path(path)
     if str(path) == ":memory:":
         raise CrmError("the demo builds a file; give a path such as demo.db, not :memory:")
@@ -59,6 +64,7 @@ def build(
         raise ValidationError("customers", customers, "a whole number of customers, 1 or more")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValidationError("seed", seed, "a whole number, 0 or more")
+    today = local_today(timezone)
     if target.is_dir():
         raise CrmError(f"{target} is a folder; give the path of the CRM file to create")
     if target.exists() and not replace:
@@ -69,13 +75,14 @@ def build(
     if redirect.redirects(target) and all(isinstance(p, str) for p in plugins or ()):
         # Under the test redirect the path names a server schema: build the way a server is built
         # (a copy can only open installed plugins by name, so plugin objects build in place).
-        return _build_on_server(str(target), customers=customers, seed=seed, replace=replace, progress=progress, plugins=plugins)
+        return _build_on_server(str(target), customers=customers, seed=seed, replace=replace, progress=progress,
+                                plugins=plugins, timezone=timezone)
     started = time.perf_counter()
     building = target.with_name(f".{target.name}.building-{os.getpid()}")
     remove_file(building)
-    timeline = Timeline.ending(DEMO_TODAY)
+    timeline = Timeline.ending(today)
     try:
-        crm = crmkit.open(building, plugins=plugins, clock=FixedClock(DEMO_TODAY), actor=ACTOR)
+        crm = crmkit.open(building, plugins=plugins, clock=FixedClock(today), actor=ACTOR, timezone=timezone)
         try:
             with indexes_deferred(crm.db, BULK_TABLES):
                 kinds = load_core_data(crm, customers, seed, timeline, progress)
@@ -83,9 +90,9 @@ def build(
             segments = define_segments(crm)
             with crm.transaction():
                 crm.settings.set("demo.seed", seed)
-                crm.settings.set("demo.today", DEMO_TODAY)
+                crm.settings.set("demo.today", today)
                 # The demo world stands still at its "today", so every default as_of makes sense.
-                crm.settings.set("core.frozen_at", DEMO_TODAY)
+                crm.settings.set("core.frozen_at", today)
             plugin_names = crm.plugins.names()
         finally:
             crm.close()
@@ -101,9 +108,19 @@ def build(
         "segments": segments,
         "plugins": plugin_names,
         "seed": seed,
-        "today": DEMO_TODAY,
+        "today": today,
+        "timezone": zone_named(timezone).key,
         "seconds": round(time.perf_counter() - started, 2),
     }
+
+
+def local_today(timezone: str = "UTC") -> str:
+    """The demo's "today" in a CRM of home zone ``timezone``: :data:`DEMO_TODAY`'s wall-clock
+    time (30 June 2025, 12:00) on that zone's clock, as UTC storage text."""
+    calendar = HomeCalendar(zone_named(timezone))
+    if calendar.is_utc:
+        return DEMO_TODAY
+    return to_iso(calendar.to_datetime(DEMO_TODAY.removesuffix("Z")))
 
 
 def _build_on_server(url: str, **options: Any) -> dict:

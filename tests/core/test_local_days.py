@@ -129,3 +129,58 @@ class TestAddDaysInSql:
                     wall = utc(start).astimezone(crm.zone).replace(tzinfo=None)
                     expected = (wall + timedelta(days=days)).replace(tzinfo=crm.zone)  # zoneinfo, fold=0
                     assert utc(got) == expected.astimezone(timezone.utc), (start, days)
+
+
+class TestDemo:
+    def test_a_shanghai_demo_ends_at_noon_local_time_on_its_today(self, tmp_path):
+        """The demo's today is 30 June 2025 12:00 in Shanghai (04:00 UTC); the leads plugin's
+        days start at 09:00 local (01:00 UTC), not 09:00 UTC."""
+        from crmkit.demo import build
+
+        summary = build(tmp_path / "demo.db", customers=40, seed=1, plugins=["leads"], timezone="Asia/Shanghai")
+        assert (summary["today"], summary["timezone"]) == ("2025-06-30T04:00:00Z", "Asia/Shanghai")
+        with crmkit.open(tmp_path / "demo.db", plugins=["leads"]) as crm:
+            assert crm.zone.key == "Asia/Shanghai"
+            assert crm.now() == utc("2025-06-30T04:00:00Z")
+            latest = crm.db.execute("SELECT max(occurred_at) FROM interactions WHERE kind = 'purchase'").fetchone()[0]
+            assert latest <= "2025-06-30T04:00:00Z"
+            # the leads plugin's own demo leads follow the 40 core customers
+            arrivals = {row[0][10:] for row in crm.db.execute("SELECT received_at FROM leads_leads WHERE customer_id > 40")}
+            assert arrivals == {"T01:00:00Z"}
+            newest = crm.db.execute("SELECT max(received_at) FROM leads_leads").fetchone()[0]
+            assert newest == "2025-06-30T01:00:00Z"
+
+    def test_a_utc_demo_keeps_its_today_and_a_bad_zone_writes_nothing(self, tmp_path):
+        from crmkit import ValidationError
+        from crmkit.demo import DEMO_TODAY, build
+
+        with pytest.raises(ValidationError, match="timezone"):
+            build(tmp_path / "demo.db", customers=10, plugins=[], timezone="Mars/Olympus")
+        assert list(tmp_path.iterdir()) == []
+        summary = build(tmp_path / "demo.db", customers=10, seed=1, plugins=["leads"])
+        assert (summary["today"], summary["timezone"]) == (DEMO_TODAY, "UTC")
+        with crmkit.open(tmp_path / "demo.db", plugins=["leads"]) as crm:
+            arrivals = {row[0][10:] for row in crm.db.execute("SELECT received_at FROM leads_leads WHERE customer_id > 10")}
+            assert arrivals == {"T09:00:00Z"}
+
+    def test_the_demo_command_takes_a_zone_and_refuses_a_bad_one(self, tmp_path, monkeypatch):
+        from click.testing import CliRunner
+
+        from crmkit.cli import make_cli
+
+        monkeypatch.setenv("CRMKIT_PLUGINS", "")
+        path = tmp_path / "demo.db"
+
+        def run(*args):
+            return CliRunner().invoke(make_cli(), ["demo", str(path), "--customers", "5", *args], catch_exceptions=False)
+
+        bad = run("--timezone", "Mars/Olympus")
+        assert bad.exit_code == 1
+        errors = [line for line in bad.output.splitlines() if line.startswith("Error:")]
+        assert len(errors) == 1 and "timezone" in errors[0] and "Traceback" not in bad.output
+        assert not path.exists()
+        good = run("--timezone", "Europe/Berlin")
+        assert good.exit_code == 0, good.output
+        with crmkit.open(path, plugins=[]) as crm:
+            assert crm.zone.key == "Europe/Berlin"
+            assert crm.now() == utc("2025-06-30T10:00:00Z")  # 12:00 in Berlin's summer (UTC+2)
