@@ -404,16 +404,17 @@ POINTS_EXPIRE_ALLOCATE = """
 # --- loyalty score ------------------------------------------------------------------------------
 
 
-def score_inputs(in_list: str) -> str:
-    """Per customer with a purchase: the raw inputs of the loyalty score's parts."""
+def score_inputs(in_list: str, calendar) -> str:
+    """Per customer with a purchase: the raw inputs of the loyalty score's parts (days are
+    days on ``calendar``'s wall clock)."""
     is_in = f"i.kind IN ({in_list})"
+    days = calendar.days_sql
     return f"""
         SELECT i.customer_id,
-            {days_between(f'MIN(CASE WHEN {is_in} THEN i.occurred_at END)', ':as_of')} AS tenure_days,
+            {days(f'MIN(CASE WHEN {is_in} THEN i.occurred_at END)', ':as_of')} AS tenure_days,
             SUM(CASE WHEN {is_in} THEN 1 ELSE 0 END) AS purchases,
-            {days_between(f'MIN(CASE WHEN {is_in} THEN i.occurred_at END)',
-                          f'MAX(CASE WHEN {is_in} THEN i.occurred_at END)')} AS active_days,
-            {days_between(f'MAX(CASE WHEN {is_in} THEN i.occurred_at END)', ':as_of')} AS idle_days,
+            {days(f'MIN(CASE WHEN {is_in} THEN i.occurred_at END)', f'MAX(CASE WHEN {is_in} THEN i.occurred_at END)')} AS active_days,
+            {days(f'MAX(CASE WHEN {is_in} THEN i.occurred_at END)', ':as_of')} AS idle_days,
             COALESCE(SUM(CASE WHEN {is_in} AND i.occurred_at > :year_ago THEN i.amount END), 0) AS spend_365d,
             AVG(CASE WHEN i.kind = 'survey' THEN {json_get_number_param('i.data', "'$.score'")} END) AS satisfaction,
             SUM(CASE WHEN i.kind = 'referral' THEN 1 ELSE 0 END) AS referrals,

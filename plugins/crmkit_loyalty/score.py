@@ -81,7 +81,7 @@ def compute(crm, as_of: Any = None, store: bool = True) -> tuple[Run | None, lis
     weights = check_weights(crm.settings.get("loyalty.score_weights", {}))
     in_list, _, params = q.kind_params(crm)
     rows = crm.db.execute(
-        q.score_inputs(in_list), dict(params, as_of=to_iso(moment), year_ago=to_iso(crm.calendar.add_days(moment, -365)))
+        q.score_inputs(in_list, crm.calendar), dict(params, as_of=to_iso(moment), year_ago=to_iso(crm.calendar.add_days(moment, -365)))
     ).fetchall()
     values = parts(rows, crm.exponent)
     scores = combine(values, weights) if rows else np.zeros(0)

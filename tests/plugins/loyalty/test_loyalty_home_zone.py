@@ -207,3 +207,16 @@ class TestClvPurchaseDays:
             assert got["recency"][0] * 7 == pytest.approx(recency_days)
             assert got["T"][0] * 7 == pytest.approx(age_days)
             assert got["monetary"][0] * frequency == pytest.approx(repeat_value)
+
+
+class TestScore:
+    def test_tenure_counts_wall_clock_days(self):
+        """A first purchase on Saturday 12:00 in Berlin, scored as of Sunday 12:00 (23 hours
+        later): one day of tenure in Berlin (1/730 of full tenure), 23/24 of a day in UTC."""
+        purchase, as_of = "2025-03-29T11:00:00Z", "2025-03-30T10:00:00Z"
+        for zone, tenure_days in (("Europe/Berlin", 1.0), ("UTC", 23 / 24)):
+            with open_in(zone) as crm:
+                cid = crm.customers.add(name="Li").id
+                crm.interactions.record(cid, "purchase", occurred_at=purchase, amount="10")
+                (score,) = crm.loyalty.score(as_of, store=False)
+                assert (score.customer_id, score.parts["tenure"]) == (cid, round(tenure_days / 730, 4))
