@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover - imported for type hints only
     from .panels import Panel
     from .permissions import Permission
     from .sections import Section
+    from .settings import Setting
 
 hookspec = pluggy.HookspecMarker("crmkit")
 
@@ -90,6 +91,18 @@ def crmkit_fields(crm: "CRM") -> "list[Field]":
     A field's ``sql`` is an SQL expression with one value per customer: the customer row is
     aliased ``c`` and the evaluation time is the named parameter ``:as_of`` (ISO-8601 UTC text).
     Values must never be spliced into the text; use ``params`` for constants.
+    """
+
+
+@hookspec
+def crmkit_settings(crm: "CRM") -> "list[Setting]":
+    """Return the plugin's settings a person may change, as :class:`crmkit.settings.Setting`.
+
+    Keys start with the plugin's name (``leads.cooldown_days``). Each carries a description, its
+    default and a ``check(value)`` that returns the value to store or raises
+    :class:`crmkit.ValidationError`; ``apply(crm, value)`` writes it when more than the setting
+    must change (e.g. recomputed deadlines). ``crm.settings.change`` and ``crmkit config set`` use
+    them, so a bad key or value is refused before anything is written.
     """
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from . import customers, data, everyday, segments, setup, tasks, users, variant, zone
+from . import config, customers, data, everyday, segments, setup, tasks, users, variant, zone
 
 
 def register(cli: click.Group) -> None:
@@ -16,7 +16,7 @@ def register(cli: click.Group) -> None:
     for command in (
         setup.init, setup.demo, data.import_command, data.export_command, customers.group,
         segments.group, tasks.group, tasks.due, variant.group, setup.migrate, customers.forget,
-        zone.timezone_command, setup.copy_command, everyday.interactions_group, everyday.audit, everyday.backup, users.group,
+        zone.timezone_command, setup.copy_command, everyday.interactions_group, everyday.audit, everyday.backup, users.group, config.group,
     ):
         cli.add_command(command)
     tasks.group.add_command(everyday.add_task)

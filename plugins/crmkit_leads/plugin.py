@@ -13,6 +13,7 @@ from crmkit.timeutil import to_iso
 from . import hookspecs
 
 from .facts import crmkit_customer_facts  # noqa: F401 - the facts hook, registered with this module
+from .settings import crmkit_settings  # noqa: F401 - the settings hook, registered with this module
 
 
 @hookimpl

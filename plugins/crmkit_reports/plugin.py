@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from crmkit import hookimpl
 
+from .settings import crmkit_settings  # noqa: F401 - the settings hook, registered with this module
+
 
 @hookimpl
 def crmkit_extend(crm):
