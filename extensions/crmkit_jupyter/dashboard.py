@@ -12,6 +12,7 @@ from crmkit import Panel
 
 from .panels import core_panels
 from .toolkit import Composite
+from .toolkit.date_range import DateRange, share
 
 
 def collect_panels(crm: Any) -> tuple[list[Panel], list[tuple[str, BaseException]]]:
@@ -38,8 +39,9 @@ class Dashboard(Composite):
 
     A tab's widget is made by its panel's factory the first time the tab is selected; a factory
     that raises leaves its error in its tab (class ``crmkit-panel-error``) and the other tabs
-    work. A plugin whose ``crmkit_panels`` hook fails gets one error tab. CSS:
-    ``crmkit-dashboard``, ``crmkit-dashboard-tabs``, ``crmkit-panel`` plus
+    work. A plugin whose ``crmkit_panels`` hook fails gets one error tab. ``dates`` is the
+    :class:`~crmkit_jupyter.toolkit.DateRange` above the tabs that every panel with dates follows.
+    CSS: ``crmkit-dashboard``, ``crmkit-dashboard-dates``, ``crmkit-dashboard-tabs``, ``crmkit-panel`` plus
     ``crmkit-panel-<name>`` on each tab's container.
     """
 
@@ -57,8 +59,10 @@ class Dashboard(Composite):
             box.add_class(f"crmkit-panel-{panel.name}")
             self.containers.append(box)
         self.header = self.own(widgets.HTML(self._header_html()), "crmkit-dashboard-header")
+        self.dates = self.own(DateRange(crm), "crmkit-dashboard-dates")
+        share(crm, self.dates)
         self.tabs = self.own(widgets.Tab(children=self.containers, titles=[p.title for p in self.panels]), "crmkit-dashboard-tabs")
-        self.children = [self.header, self.tabs]
+        self.children = [self.header, self.dates, self.tabs]
         self.watch(self.tabs, self._selected, "selected_index")
         if self.panels:
             self.tabs.selected_index = 0

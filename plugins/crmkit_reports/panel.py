@@ -2,8 +2,10 @@
 
 The panel asks ``crm.reports.build`` for the whole report (the KPIs and every active plugin's
 sections), the call code makes, and shows the headline measures as KPI cards against the
-previous period and every section's :class:`crmkit.Chart` as a chart. Changing the date, the
-period or the segment computes the report again.
+previous period and every section's :class:`crmkit.Chart` as a chart. Its dates are the
+dashboard's shared date range (home-zone dates; a panel built alone shows a range of its own):
+the report is as of its As of date, over the calendar month, quarter or year ending there, or
+over the range itself. Changing the dates, the period or the segment computes the report again.
 
 ``ipywidgets`` and ``crmkit_jupyter`` are imported inside the factory only, so the plugin keeps
 working where Jupyter is not installed.
@@ -16,9 +18,9 @@ import time
 from typing import Any
 
 from crmkit import CrmError
-from crmkit.timeutil import to_iso
-
-PERIODS = ("month", "quarter", "year")
+PERIODS = ("month", "quarter", "year", "range")
+#: How the period choices read: "range" is the shared From … As of range.
+PERIOD_LABELS = {"month": "Month", "quarter": "Quarter", "year": "Year", "range": "From … As of"}
 ALL_CUSTOMERS = "(all customers)"
 
 #: The measures shown as cards: (measure, which direction is good news).
@@ -32,7 +34,8 @@ def reports_panel(crm: Any, *, as_of: Any = None, period: str = "month") -> Any:
     """The Reports tab: the widget the dashboard shows (``crmkit.Panel`` factory).
 
     ``as_of`` defaults to the reports service's default (the CRM's clock, or a demo file's
-    "today"); ``period`` is ``month``, ``quarter`` or ``year``.
+    "today"); ``period`` is ``month``, ``quarter``, ``year`` or ``range`` (the date range's
+    From … As of).
     """
     return _panel_class()(crm, as_of=as_of, period=period)
 
@@ -76,13 +79,15 @@ def chart_specs(report: Any) -> list[tuple[str, Any, list[dict]]]:
 def _panel_class() -> type:
     import ipywidgets as widgets
 
-    from crmkit_jupyter.toolkit import ChartView, Composite, KpiCard, error_html, note_html
+    from crmkit_jupyter.formatting import formatter
+    from crmkit_jupyter.toolkit import ChartView, Composite, KpiCard, error_html, note_html, shared_range
 
     class ReportsPanel(Composite):
         """KPI cards and charts of ``crm.reports.build(as_of, period, segment)``.
 
         ``recompute()`` builds the report for the current controls; it runs on every change of
-        the date, period or segment. CSS: ``crmkit-reports``, ``crmkit-reports-as-of``,
+        the dates, period or segment. ``dates`` is the date range followed (``date_picker`` its
+        As of picker). CSS: ``crmkit-reports``, ``crmkit-reports-as-of``,
         ``crmkit-reports-period``, ``crmkit-reports-segment``, ``crmkit-reports-recompute``,
         ``crmkit-reports-status``, ``crmkit-reports-cards`` and ``crmkit-reports-charts``;
         each chart has ``crmkit-chart``.
@@ -91,21 +96,30 @@ def _panel_class() -> type:
         def __init__(self, crm: Any, *, as_of: Any = None, period: str = "month"):
             super().__init__("crmkit-reports")
             self.crm = crm
-            self.as_of = crm.reports.default_as_of() if as_of is None else crm.as_of(as_of)
+            self.dates = shared_range(crm, as_of=crm.reports.default_as_of() if as_of is None else as_of)
             self.report = None
             self.cards: dict[str, Any] = {}
             self.charts: dict[str, Any] = {}
             segments = [ALL_CUSTOMERS] + [s.name for s in crm.segments.list()]
-            self.date_picker = self.own(widgets.DatePicker(value=self.as_of.date(), description="As of:"), "crmkit-reports-as-of")
-            self.period_choice = self.own(widgets.Dropdown(options=PERIODS, value=period, description="Period:"), "crmkit-reports-period")
-            self.segment_choice = self.own(widgets.Dropdown(options=segments, value=ALL_CUSTOMERS, description="Segment:"), "crmkit-reports-segment")
+            self.date_picker = self.dates.as_of_picker
+            self.date_picker.add_class("crmkit-reports-as-of")
+            self.period_choice = self.own(widgets.Dropdown(
+                options=[(PERIOD_LABELS[p], p) for p in PERIODS], value=period, description="Period:",
+                layout=widgets.Layout(width="auto"), style={"description_width": "initial"}), "crmkit-reports-period")
+            self.segment_choice = self.own(widgets.Dropdown(
+                options=segments, value=ALL_CUSTOMERS, description="Segment:",
+                layout=widgets.Layout(width="auto"), style={"description_width": "initial"}), "crmkit-reports-segment")
             self.recompute_button = self.own(widgets.Button(description="Recompute", icon="refresh"), "crmkit-reports-recompute")
             self.status = self.own(widgets.HTML(), "crmkit-reports-status")
             self.card_box = self.own(widgets.HBox(layout=widgets.Layout(flex_flow="row wrap")), "crmkit-reports-cards")
             self.chart_box = self.own(widgets.HBox(layout=widgets.Layout(flex_flow="row wrap")), "crmkit-reports-charts")
-            controls = self.own(widgets.HBox([self.date_picker, self.period_choice, self.segment_choice, self.recompute_button]))
-            self.children = [controls, self.status, self.card_box, self.chart_box]
-            self.watch(self.date_picker, self._date_changed)
+            controls = self.own(widgets.HBox(
+                [self.period_choice, self.segment_choice, self.recompute_button],
+                layout=widgets.Layout(flex_flow="row wrap"),
+            ))
+            own_dates = [] if self.dates.in_dashboard else [self.own(self.dates)]
+            self.children = [*own_dates, controls, self.status, self.card_box, self.chart_box]
+            self.dates.on_change(self._dates_changed)
             self.watch(self.period_choice, self._changed)
             self.watch(self.segment_choice, self._changed)
             self.on_click(self.recompute_button, self.recompute)
@@ -114,9 +128,15 @@ def _panel_class() -> type:
         # --- public API -------------------------------------------------------------------
 
         @property
-        def period(self) -> str:
-            """The chosen period kind."""
-            return self.period_choice.value
+        def as_of(self) -> Any:
+            """The moment (UTC) the report is as of: the date range's."""
+            return self.dates.as_of
+
+        @property
+        def period(self) -> Any:
+            """The chosen period kind, or for ``range`` the date range's ``(start, end)``."""
+            kind = self.period_choice.value
+            return self.dates.bounds() if kind == "range" else kind
 
         @property
         def segment(self) -> str | None:
@@ -126,10 +146,10 @@ def _panel_class() -> type:
 
         def recompute(self) -> Any:
             """Build the report for the chosen date, period and segment; returns it (None on error)."""
-            controls = (self.date_picker, self.period_choice, self.segment_choice, self.recompute_button)
+            controls = (self.period_choice, self.segment_choice, self.recompute_button)
             for control in controls:
                 control.disabled = True
-            self.status.value = note_html(f"working… computing the report as of {to_iso(self.as_of)}", "crmkit-working")
+            self.status.value = note_html(f"working… computing the report as of {formatter(self.crm).local_time(self.as_of)}", "crmkit-working")
             started = time.perf_counter()
             try:
                 report = self.crm.reports.build(as_of=self.as_of, period=self.period, segment=self.segment)
@@ -145,7 +165,7 @@ def _panel_class() -> type:
             seconds = time.perf_counter() - started
             failed = ", ".join(s.key for s in report.failed)
             text = (
-                f"Report as of {to_iso(report.as_of)} · period {report.period} compared with "
+                f"Report as of {formatter(self.crm).local_time(report.as_of)} · period {report.period} compared with "
                 f"{report.previous if report.previous else '—'} · {report.segment or 'all customers'} · "
                 f"{len(report.sections)} sections in {seconds:.2f} s"
             )
@@ -156,11 +176,13 @@ def _panel_class() -> type:
 
         # --- internals --------------------------------------------------------------------
 
-        def _date_changed(self, change) -> None:
-            if change["new"] is None:
-                return
-            self.as_of = self.crm.as_of(change["new"].isoformat())
+        def _dates_changed(self, _dates) -> None:
             self.recompute()
+
+        def close(self) -> None:
+            """Close the panel and stop following the (shared) date range."""
+            self.dates.on_change(self._dates_changed, remove=True)
+            super().close()
 
         def _changed(self, change) -> None:
             self.recompute()

@@ -1,5 +1,5 @@
 """The widget toolkit panels are built from: paged SQL tables (sorted, filtered, exported,
-clicked), KPI cards, Vega-Lite charts, a rule editor.
+clicked), KPI cards, Vega-Lite charts, a rule editor, the date range the panels share.
 
 Plugins import it inside their panel factories only (``from crmkit_jupyter import toolkit``), so
 a plugin still works where Jupyter is not installed. See docs/jupyter.md, "Writing a panel".
@@ -7,6 +7,7 @@ a plugin still works where Jupyter is not installed. See docs/jupyter.md, "Writi
 
 from .base import Composite, error_html, error_message, note_html, run_busy
 from .chart import ChartView
+from .date_range import DateRange, shared_range
 from .kpi import KpiCard
 from .paged_table import PagedTable
 from .rule_editor import RuleEditor
@@ -14,6 +15,7 @@ from .sources import ListSource, PageSource, SqlSource
 from .table_view import TableView
 
 __all__ = [
-    "ChartView", "Composite", "KpiCard", "ListSource", "PageSource", "PagedTable", "RuleEditor",
+    "ChartView", "Composite", "DateRange", "KpiCard", "ListSource", "PageSource", "PagedTable", "RuleEditor",
     "SqlSource", "TableView", "error_html", "error_message", "note_html", "run_busy",
+    "shared_range",
 ]
