@@ -175,10 +175,11 @@ class CrmMagics(Magics):
         rows = [{"id": c.id, "name": c.name, "email": c.email, "region": c.region, "owner": c.owner, "stage": c.stage} for c in members]
         label = f"Segment {name}" if name else "Rule"
         note = f" ({action})" if action else ""
-        head = f"{label}{note}: {view.rule} — {count:,} customers as of {as_of:%Y-%m-%d %H:%M} UTC"
+        when = formatting.formatter(crm).local_time(as_of)
+        head = f"{label}{note}: {view.rule} — {count:,} customers as of {when}"
         html = (
             f"<div class='crmkit-segment' data-count='{count}'><b>{escape(label)}</b>{escape(note)}: <code>{escape(view.rule)}</code> "
-            f"— <b class='crmkit-segment-count'>{count:,}</b> customers <span style='color:#666'>as of {as_of:%Y-%m-%d %H:%M} UTC</span>"
+            f"— <b class='crmkit-segment-count'>{count:,}</b> customers <span style='color:#666'>as of {escape(when)}</span>"
             + formatting.table(rows, ("id", "name", "email", "region", "owner", "stage"), empty="No members.")
             + (f"<div style='color:#666'>first {len(rows)} of {count:,}</div>" if count > len(rows) else "")
             + "</div>"

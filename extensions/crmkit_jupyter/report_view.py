@@ -74,7 +74,7 @@ def report_output(crm: Any, as_of: Any = None) -> HtmlOutput:
     sections = getattr(report, "sections", None)
     if sections is not None:
         moment = getattr(report, "as_of", None) or crm.as_of(as_of)
-        title = f"Report as of {crm.as_of(moment):%Y-%m-%d %H:%M} UTC"
+        title = f"Report as of {formatting.formatter(crm).local_time(crm.as_of(moment))}"
         period = getattr(report, "period", None)
         if period is not None:
             title += f" · period {period}"

@@ -198,7 +198,7 @@ def _panel_class() -> type:
             if summary is None:
                 return None
             shown = ", ".join(f"{key} {value:,}" if isinstance(value, int) else f"{key} {value}" for key, value in summary.items())
-            self.status.value = note_html(f"recycle as of {to_iso(self.crm.now())}: {shown}", "crmkit-leads-recycled")
+            self.status.value = note_html(f"recycle as of {formatting.formatter(self.crm).local_time(self.crm.now())}: {shown}", "crmkit-leads-recycled")
             self.result.value = ""
             self.refresh()
             return summary

@@ -15,7 +15,8 @@ import pytest
 import crmkit
 from crmkit.testing import FixedClock
 from crmkit_jupyter import dashboard
-from crmkit_jupyter.toolkit import DateRange, shared_range
+from crmkit_jupyter.report_view import report_output
+from crmkit_jupyter.toolkit import DateRange, RuleEditor, shared_range
 from crmkit_reports.panel import reports_panel
 
 # (UTC time, amount): Shanghai dates in the comments
@@ -78,3 +79,7 @@ def test_status_lines_show_local_times_with_the_zone(shanghai):
     panel = reports_panel(shanghai, as_of="2025-07-01")
     assert "Report as of 2025-07-01 00:00 CST" in panel.status.value
     panel.close()
+    editor = RuleEditor(shanghai, "ltv > 0")  # as of the clock: 20:00 UTC is 04:00 next day there
+    assert "(as of 2025-07-02 04:00 CST)" in editor.count_html.value
+    editor.close()
+    assert "as of 2025-07-01 00:00 CST" in report_output(shanghai, "2025-07-01").text or "2025-07-01 00:00 CST" in report_output(shanghai, "2025-07-01").html

@@ -11,6 +11,7 @@ import traitlets
 from crmkit import CrmError, RuleError
 
 from .. import queries
+from ..formatting import formatter
 from .base import Composite, error_html, note_html
 from .paged_table import PagedTable
 from .sources import SqlSource
@@ -139,7 +140,7 @@ class RuleEditor(Composite):
         self.count = total
         self.count_html.value = (
             f"<b class='crmkit-rule-count-value' data-count='{total}'>{total:,}</b> customers match "
-            f"<span style='color:#666'>(as of {self.as_of:%Y-%m-%d %H:%M} UTC)</span>"
+            f"<span style='color:#666'>(as of {escape(formatter(self.crm).local_time(self.as_of))})</span>"
         )
         self.preview.set_source(source, (total, True))
         self.preview.layout.display = None
