@@ -33,8 +33,9 @@ def expiry(calendar: HomeCalendar, moment: datetime, days: int, end: str = "day"
 def days_later_sql(crm, time_sql: str, days: int) -> str:
     """SQL for a storage time (a column or a parameter) moved by ``days`` local days, keeping
     its wall-clock time; as storage text."""
-    moved = shift_days(time_sql, days)
-    return to_utc_sql(crm, time_sql, moved)
+    if crm.calendar.is_utc:
+        return shift_days(time_sql, days)
+    return crm.calendar.add_days_sql(time_sql, str(int(days)))
 
 
 def to_utc_sql(crm, origin_sql: str, moved_sql: str) -> str:
