@@ -8,12 +8,13 @@ units).
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Callable
 
 from attrs import field, frozen
 
+from crmkit.calendar import HomeCalendar
 from crmkit.money import from_minor
 from crmkit.timeutil import to_iso
 
@@ -297,23 +298,27 @@ def cohorts(db, scope: Scope) -> KpiResult:
     first-purchase cohort's share buying in month k (None before month k starts); measure: month-1 retention.
     """
     months = scope.cohort_months
+    zone = scope.period.zone  # months of the home zone (None: UTC)
+    local = HomeCalendar(zone, db=db).local_sql if zone is not None else None
 
     def table(period: Period) -> tuple[list[dict], int, int]:
-        first = add_months(_month_start(period.end), -(months - 1))
-        counts = scope.cached("cohorts", period, lambda: queries.cohorts(db, scope.filter, to_iso(first), to_iso(period.end)))
+        first = add_months(_month_start(period.end, zone), -(months - 1), zone)
+        counts = scope.cached(
+            "cohorts", period, lambda: queries.cohorts(db, scope.filter, to_iso(first), to_iso(period.end), local),
+        )
         by_cohort: dict[str, dict[int, int]] = {}
         for row in counts:
             by_cohort.setdefault(row["cohort"], {})[row["month"]] = row["customers"]
         rows, m1_buyers, m1_size = [], 0, 0
         for cohort, cells in sorted(by_cohort.items()):
             size = cells.get(0, 0)
-            cohort_start = _cohort_start(cohort, period)
+            cohort_start = _cohort_start(cohort, zone)
             row = {"cohort": cohort, "customers": size}
             for k in range(months):
-                started = add_months(cohort_start, k) < period.end
+                started = add_months(cohort_start, k, zone) < period.end
                 row[f"m{k}"] = ratio(cells.get(k, 0), size) if started else None
             rows.append(row)
-            if add_months(cohort_start, 2) <= period.end:  # month 1 is complete
+            if add_months(cohort_start, 2, zone) <= period.end:  # month 1 is complete
                 m1_buyers += cells.get(1, 0)
                 m1_size += size
         return rows, m1_buyers, m1_size
@@ -388,8 +393,10 @@ def _month_start(end, zone=None):
     return anchor.astimezone(zone).replace(day=1, hour=0, minute=0, second=0).astimezone(timezone.utc)
 
 
-def _cohort_start(label: str, period: Period):
-    return period.end.replace(year=int(label[:4]), month=int(label[5:7]), day=1, hour=0, minute=0, second=0)
+def _cohort_start(label: str, zone=None):
+    """Midnight (UTC) starting the first day of the cohort month ``YYYY-MM`` in ``zone`` (None: UTC)."""
+    first = datetime(int(label[:4]), int(label[5:7]), 1, tzinfo=zone or timezone.utc)
+    return first.astimezone(timezone.utc)
 
 
 def _exact(number) -> Decimal | None:

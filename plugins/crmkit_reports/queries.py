@@ -310,20 +310,23 @@ def satisfaction(db, flt: Filter, start: str, end: str) -> list[dict]:
     return _all(db, sql, flt.params(r_start=start, r_end=end))
 
 
-def cohorts(db, flt: Filter, first: str, end: str) -> list[dict]:
+def cohorts(db, flt: Filter, first: str, end: str, local=None) -> list[dict]:
     """Buying customers per (month of first purchase, months since it), first purchases from ``first``.
 
     The cohort members come from the core summary's first purchase; their purchases up to ``end``
-    from the covering customer/time index (no table rows).
+    from the covering customer/time index (no table rows). ``local`` (the home calendar's
+    ``local_sql``) turns storage times into local wall-clock text, so months are the home zone's;
+    without it they are UTC months.
     """
+    local = local or (lambda time_sql: time_sql)
     sql = f"""
         WITH f AS MATERIALIZED (
             SELECT s.customer_id, {FIRST_PURCHASE} AS first_at FROM customer_summary s
             WHERE {FIRST_PURCHASE} >= :r_first AND {FIRST_PURCHASE} < :r_end{flt.where("s")}
         ),
         a AS (
-            SELECT DISTINCT i.customer_id, substr(f.first_at, 1, 7) AS cohort,
-                   {month_index('i.occurred_at')} - {month_index('f.first_at')} AS month
+            SELECT DISTINCT i.customer_id, substr({local('f.first_at')}, 1, 7) AS cohort,
+                   {month_index(local('i.occurred_at'))} - {month_index(local('f.first_at'))} AS month
             FROM f JOIN interactions i ON i.customer_id = f.customer_id
             WHERE {IN_KINDS} AND i.occurred_at >= :r_first AND i.occurred_at < :r_end
         )
