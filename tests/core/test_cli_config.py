@@ -98,3 +98,18 @@ def test_a_plugin_not_in_the_file_has_no_settings_here(crm_path):
     assert refused.exit_code == 1 and refused.output.startswith("Error: ")
     missing = run("config", "get", crm_path.parent / "nothing.db")
     assert missing.exit_code == 1 and missing.output.startswith("Error: ")
+
+
+def test_loyalty_policies_are_checked_by_the_plugin(crm_path):
+    crmkit.open(crm_path, plugins=["loyalty"]).close()
+    assert run("config", "set", crm_path, "loyalty.downgrade", '{"policy": "never"}').exit_code == 0
+    assert run("config", "set", crm_path, "loyalty.points", '{"rate": "2", "lock_days": 14}').exit_code == 0
+    with crmkit.open(crm_path) as crm:
+        assert crm.loyalty.tiers.downgrade_policy().policy == "never"
+        policy = crm.loyalty.points.policy()
+        assert (str(policy.rate), policy.lock_days) == ("2", 14)
+    before = state(crm_path)
+    for value in ('{"policy": "sometimes"}', '{"polcy": "never"}', "never"):
+        refused = run("config", "set", crm_path, "loyalty.downgrade", value)
+        assert refused.exit_code == 1 and refused.output.startswith("Error: ") and len(refused.output.splitlines()) == 1
+    assert state(crm_path) == before
