@@ -8,7 +8,6 @@ before anything is written; ``crmkit config get/set`` is its command line.
 
 from __future__ import annotations
 
-import difflib
 import json
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -106,6 +105,8 @@ class Settings:
         declared = self.declared()
         if key in declared:
             return declared[key]
+        import difflib
+
         close = difflib.get_close_matches(key, list(declared), n=1)
         hint = f"did you mean {close[0]}?" if close else "`crmkit config get DB` lists them"
         raise ValidationError("setting", key, f"a declared setting; {hint}")

@@ -2,30 +2,33 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 from crmkit import hookimpl
-from crmkit.facts import Fact
-from crmkit.store import json_values
-from crmkit.timeutil import to_iso
-
-from .queries import TABLE, open_states_sql, state_at_sql
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from crmkit import CRM
+    from crmkit.facts import Fact
 
 # The clock that runs: acknowledging a received complaint, resolving any other open one.
 _DUE = "CASE WHEN x.status = 'received' THEN x.ack_due_at ELSE x.resolve_due_at END"
 
 
 @hookimpl
-def crmkit_customer_facts(crm: "CRM", customer_ids: list[int], as_of: "datetime") -> list[Fact]:
+def crmkit_customer_facts(crm: "CRM", customer_ids: list[int], as_of: "datetime") -> "list[Fact]":
     """``open_complaints`` (count open at ``as_of``, as the segment field counts) and ``sla``:
     ``breached`` when an open complaint's running deadline has passed, else ``paused`` when one
     is paused, else ``on time``; None without open complaints."""
+    import json
+
+    from crmkit.facts import Fact
+    from crmkit.store import json_values
+    from crmkit.timeutil import to_iso
+
+    from .queries import TABLE, open_states_sql, state_at_sql
+
     listed, params = open_states_sql("_cf_open")
     mine = f"FROM {TABLE} x WHERE x.customer_id = c.id AND x.received_at <= :as_of AND {state_at_sql('x')} IN ({listed})"
     rows = crm.db.query(

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 from crmkit import hookimpl
-from crmkit.facts import Fact
-from crmkit.store import json_values
 
 if TYPE_CHECKING:
     from crmkit import CRM
+    from crmkit.facts import Fact
 
 
 @hookimpl
-def crmkit_customer_facts(crm: "CRM", customer_ids: list[int]) -> list[Fact]:
+def crmkit_customer_facts(crm: "CRM", customer_ids: list[int]) -> "list[Fact]":
     """``lead_status`` (pool, assigned, following_up, converted, lost; None: never a lead) and
     ``lead_rep`` (None in the pool) of each customer. Current values, like the segment fields
     ``lead_status`` and ``lead_owner``: lead rows keep no history."""
+    import json
+
+    from crmkit.facts import Fact
+    from crmkit.store import json_values
+
     rows = crm.db.query(
         f"SELECT l.customer_id AS id, l.status AS status, l.owner AS owner FROM leads_leads l "
         f"WHERE l.customer_id IN ({json_values(':ids', 'INTEGER')})",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from functools import partial
 
 from crmkit import hookimpl
-from crmkit.settings import Setting
 
 DESCRIPTIONS = {
     "recycle_days": 'Days without a follow-up before an assigned lead goes back to the pool, per lead class; '
@@ -30,6 +29,8 @@ def _apply(name: str, crm, value) -> None:
 
 @hookimpl
 def crmkit_settings(crm):
+    from crmkit.settings import Setting
+
     from . import config
 
     return [

@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 from crmkit import hookimpl
-from crmkit.facts import Fact
-from crmkit.store import json_values
-from crmkit.timeutil import to_iso
-
-from . import queries as q
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from crmkit import CRM
+    from crmkit.facts import Fact
 
 
 @hookimpl
-def crmkit_customer_facts(crm: "CRM", customer_ids: list[int], as_of: "datetime") -> list[Fact]:
+def crmkit_customer_facts(crm: "CRM", customer_ids: list[int], as_of: "datetime") -> "list[Fact]":
     """``tier`` (None: no tier) and ``points`` (spendable balance) of each customer as of ``as_of``,
     read the way the segment fields ``tier`` and ``points_balance`` read them."""
+    import json
+
+    from crmkit.facts import Fact
+    from crmkit.store import json_values
+    from crmkit.timeutil import to_iso
+
+    from . import queries as q
+
     rows = crm.db.query(
         f"SELECT c.id AS id, {q.TIER_OF_SQL} AS tier, {q.balance_sql()} AS points FROM customers c "
         f"WHERE c.id IN ({json_values(':ids', 'INTEGER')}) ORDER BY c.id",

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from crmkit import ValidationError, hookimpl
-from crmkit.settings import Setting
 
 
 def _object(key: str) -> Callable[[Any], Any]:
@@ -34,6 +33,8 @@ def _through(key: str, write: Callable[[Any, dict], Any]) -> Callable[[Any, Any]
 
 @hookimpl
 def crmkit_settings(crm):
+    from crmkit.settings import Setting
+
     import attrs
 
     from .config import DEFAULT_SCORE_WEIGHTS, DowngradePolicy, LifecycleRules, PointsPolicy

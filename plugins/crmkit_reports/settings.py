@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from crmkit import hookimpl
-from crmkit.settings import Setting
 
 DESCRIPTIONS = {
     "churn_days": "Days without a purchase after which a customer counts as churned (1 to 3650).",
@@ -21,6 +20,8 @@ def _apply(key: str):
 
 @hookimpl
 def crmkit_settings(crm):
+    from crmkit.settings import Setting
+
     from .service import DEFAULTS
 
     return [Setting(f"reports.{key}", DESCRIPTIONS[key], default, apply=_apply(key)) for key, default in DEFAULTS.items()]
