@@ -37,6 +37,9 @@ EXPRESSIONS = {
 MODIFIED = {
     "date(t, '+1 day')": lambda m: (m + timedelta(days=1)).date().isoformat(),
     "strftime('%Y-%m-%d', t, 'start of month')": lambda m: m.strftime("%Y-%m-01"),
+    # how the core writes "N days before a time" (crmkit.store.shift_days)
+    "strftime('%Y-%m-%dT%H:%M:%SZ', unixepoch(t) - 3 * 86400, 'unixepoch')":
+        lambda m: (m - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ"),
 }
 
 
@@ -84,6 +87,7 @@ def test_json_paths(crm):
 INLINED = [
     "julianday(t)", "unixepoch(t)", "strftime('%Y-%m', t)", "strftime('%s', t)", "date(t)", "datetime(t)",
     "json_extract(doc, '$.a.b')", "json_array_length(json_extract(doc, '$.list'))",
+    "strftime('%Y-%m-%dT%H:%M:%SZ', unixepoch(t) - 3 * 86400, 'unixepoch')",
     "ifnull(doc, 'x')", "instr(doc, 'a')", "max(length(doc), 3)", "CAST(julianday(t) AS INTEGER)",
 ]
 
