@@ -19,7 +19,7 @@ from attrs import field, frozen
 from . import history
 from .errors import CrmError, RuleError
 from .calendar import HomeCalendar
-from .store import json_get_param
+from .store import json_get_param, shift_days
 
 TYPES = ("number", "money", "text", "date", "bool", "tags")
 
@@ -227,7 +227,8 @@ def core_fields(
     def window(days: int) -> str:
         # The last N local days up to as_of: after as_of moved back N days on the home wall clock
         # (as of a date, from its local midnight N days before; a daylight-saving day is one day).
-        return f"i.occurred_at > {home.add_days_sql(':as_of', str(-days))} AND i.occurred_at <= :as_of"
+        start = shift_days(":as_of", -days) if home.is_utc else home.add_days_sql(":as_of", str(-days))
+        return f"i.occurred_at > {start} AND i.occurred_at <= :as_of"
 
     def windowed(select: str, where: str) -> str:
         return f"(SELECT {select} FROM interactions i WHERE i.customer_id = c.id AND {where})"
