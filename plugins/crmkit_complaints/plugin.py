@@ -9,6 +9,7 @@ from __future__ import annotations
 from crmkit import hookimpl
 
 from .facts import crmkit_customer_facts  # noqa: F401 - the facts hook, registered with this module
+from .settings import crmkit_settings  # noqa: F401 - the settings hook, registered with this module
 
 
 @hookimpl

@@ -4,6 +4,7 @@ each change checked before it is written and recorded in the audit log."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 import pytest
 from click.testing import CliRunner
@@ -111,5 +112,20 @@ def test_loyalty_policies_are_checked_by_the_plugin(crm_path):
     before = state(crm_path)
     for value in ('{"policy": "sometimes"}', '{"polcy": "never"}', "never"):
         refused = run("config", "set", crm_path, "loyalty.downgrade", value)
+        assert refused.exit_code == 1 and refused.output.startswith("Error: ") and len(refused.output.splitlines()) == 1
+    assert state(crm_path) == before
+
+
+def test_complaint_targets_from_the_shell_set_the_next_deadlines(crm_path):
+    crmkit.open(crm_path, plugins=["complaints"]).close()
+    result = run("config", "set", crm_path, "complaints.sla", '{"acknowledge": {"critical": "90min"}}')
+    assert result.exit_code == 0, result.output
+    with crmkit.open(crm_path) as crm:
+        ada = crm.customers.add(name="Ada").id
+        ticket = crm.complaints.open(ada, severity="critical", received_at="2025-03-03T10:00:00Z")
+    assert ticket.ack_due_at == datetime(2025, 3, 3, 11, 30, tzinfo=timezone.utc)  # round the clock: +90 minutes
+    before = state(crm_path)
+    for key, value in (("complaints.sla", '{"acknowledge": {"critical": "soon"}}'), ("complaints.calendar", '{"timezone": "Mars/Base"}')):
+        refused = run("config", "set", crm_path, key, value)
         assert refused.exit_code == 1 and refused.output.startswith("Error: ") and len(refused.output.splitlines()) == 1
     assert state(crm_path) == before

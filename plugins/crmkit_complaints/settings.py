@@ -1,0 +1,32 @@
+"""The complaints plugin's SLA targets and business calendar as declared settings
+(``crmkit config get/set``), each written through the service method that checks it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crmkit import hookimpl
+
+
+def _set_targets(crm, value: Any) -> None:
+    crm.complaints.set_targets(value)  # checks every duration before it writes; overrides stay
+
+
+def _set_calendar(crm, value: Any) -> None:
+    crm.complaints.set_calendar(value)  # checks the zone, hours and holidays before it writes
+
+
+@hookimpl
+def crmkit_settings(crm):
+    from crmkit.settings import Setting
+
+    from .sla import DEFAULT_TARGETS
+
+    return [
+        Setting("complaints.sla", "SLA targets per clock and severity, e.g. "
+                '{"acknowledge": {"critical": "2h"}, "resolve": {"critical": "24h"}} (min, h, d, w); '
+                "counted in working time when a calendar is set.", DEFAULT_TARGETS, apply=_set_targets),
+        Setting("complaints.calendar", 'The team\'s working time: {"timezone": "Europe/Berlin", "hours": '
+                '{"mon": "09:00-17:00", ...}, "holidays": ["2025-12-25"]}; null: round the clock.',
+                None, apply=_set_calendar),
+    ]
