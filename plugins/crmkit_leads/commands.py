@@ -10,7 +10,6 @@ import click
 from crmkit import CrmError
 from crmkit.cli import db_argument, open_crm
 from crmkit.csvread import CsvSyntaxError, StrictReader
-from crmkit.timeutil import to_iso
 
 from .figures import BREAKDOWNS
 
@@ -168,9 +167,11 @@ def release_command(db, lead, rep, reason):
 @click.option("--reason")
 def extend_command(db, lead, rep, reason):
     """REP, the owner, gets more time on LEAD before it is recycled."""
+    from crmkit.formatting import local_time  # babel loads only when a command prints a time
+
     with open_active(db) as crm:
         lead_after = crm.leads.extend(lead, rep, reason)
-        click.echo(f"extended lead {lead_after.id}: recycled after {to_iso(lead_after.recycle_at)} "
+        click.echo(f"extended lead {lead_after.id}: recycled after {local_time(lead_after.recycle_at, crm.zone)} "
                    f"(extension {lead_after.extensions} of {crm.leads.options.max_extensions})")
 
 

@@ -177,3 +177,22 @@ class TestBacktestDays:
             crm.leads.add("B", created_at="2025-07-01T17:00:00Z")
             result = crm.leads.backtest("least_loaded", "2025-07-01", "2025-07-03")
             assert (result["leads"], result["placed"], result["unplaced"]) == (2, 1, 1)
+
+
+def test_the_extend_command_prints_the_recycle_time_on_the_home_clock(tmp_path, monkeypatch):
+    """Claimed at 07:00 on 1 July in Shanghai with 3 days, extended by 7: recycled after 07:00
+    on 11 July, Shanghai time (10 July 23:00 UTC)."""
+    from click.testing import CliRunner
+
+    from crmkit.cli import make_cli
+
+    path = tmp_path / "pool.db"
+    with crmkit.open(path, plugins=["leads"], clock=FixedClock("2025-06-30T23:00:00Z"), timezone="Asia/Shanghai") as crm:
+        crm.leads.add_rep("ann", "Ann Lee", capacity=10)
+        crm.leads.configure(recycle_days={"default": 3}, extension_days=7)
+        lead = crm.leads.add("L1")
+        crm.leads.claim(lead.id, "ann")
+    monkeypatch.setenv("CRMKIT_PLUGINS", "leads")
+    result = CliRunner().invoke(make_cli(), ["leads", "extend", str(path), str(lead.id), "ann"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"extended lead {lead.id}: recycled after 2025-07-11 07:00 CST (extension 1 of 2)"
