@@ -118,6 +118,11 @@ class ImportResult:
         return self.added + self.updated
 
 
+#: Rows written from which an import refreshes the planner's statistics (PostgreSQL: ANALYZE;
+#: until autovacuum does, the server plans for the tables as they were before the load).
+REFRESH_STATISTICS_AFTER = 20_000
+
+
 def import_file(
     crm: "CRM", path: str | Path, *, kind: str, mapping: dict[str, str] | None = None,
     skip_invalid: bool = False, report: str | Path | None = None, encoding: str | None = None,
@@ -193,6 +198,8 @@ def import_file(
             added, updated = (columnar or checker).write(progress)
         finally:
             checker.close()
+    if added + updated >= REFRESH_STATISTICS_AFTER:
+        crm.db.refresh_statistics(crm.db.table_names())
     return ImportResult(
         kind=kind, path=str(path), format=file_format, rows=checker.rows, added=added,
         updated=updated, skipped=len({p.row for p in checker.problems}), problems=checker.problems,

@@ -178,3 +178,17 @@ def test_a_large_load_builds_the_indexes_again(crm_path, clock, small_chunks, mo
     assert sorted(crm.db.index_definitions(("interactions",))) == before
     assert stored(crm) == expected_rows(crm, rows)
     crm.close()
+
+
+@pytest.mark.postgresql_only
+def test_a_large_load_leaves_the_server_planning_with_its_rows(crm_path, clock, small_chunks, monkeypatch):
+    """After a large import the server's planner knows the new row counts at once (it would plan
+    the first report for an empty table until autovacuum came by)."""
+    from crmkit import importing
+
+    monkeypatch.setattr(importing, "REFRESH_STATISTICS_AFTER", 100)
+    crm = open_crm(crm_path, clock)
+    import_file(crm, write(crm_path.parent / "p.csv", purchases(200)), kind="interactions", defaults={"kind": "purchase"})
+    estimated = crm.db.execute("SELECT reltuples FROM pg_class WHERE oid = to_regclass('interactions')").fetchone()[0]
+    assert estimated == 200
+    crm.close()
