@@ -60,7 +60,14 @@ def _progress(service, complaint_id: int, received: datetime, latest: datetime, 
                  {"score": rng.choices([1, 2, 3, 4, 5], [1, 1, 2, 4, 4])[0], "accepted": rng.random() < 0.85}))
     plan.append(("close", timedelta(hours=rng.uniform(1, 48)), {}))
     if rng.random() < 0.06:
+        # A reopened complaint is handled again, as a team would: otherwise the demo's queue
+        # fills with tickets reopened years before its today.
         plan.append(("reopen", timedelta(days=rng.uniform(1, 20)), {"reason": "the replacement failed too"}))
+        plan.append(("assess", timedelta(hours=rng.uniform(1, 24)), {}))
+        plan.append(("resolve", timedelta(hours=rng.uniform(4, 120)), {"resolution": "replacement", "amount": None}))
+        plan.append(("follow_up", timedelta(hours=rng.uniform(24, 96)),
+                     {"score": rng.choices([1, 2, 3, 4, 5], [2, 2, 2, 2, 1])[0], "accepted": rng.random() < 0.7}))
+        plan.append(("close", timedelta(hours=rng.uniform(1, 48)), {}))
     for method, wait, options in plan:
         at = at + wait
         if at > latest:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import crmkit
+from crmkit_complaints.models import OPEN_STATES
 
 
 def complaint_rows(customer_ids, n, **data):
@@ -120,3 +121,20 @@ class TestDemo:
         assert rows[0] == rows[1]
         statuses = {r[2] for r in rows[0][0]}
         assert "closed" in statuses and all(r[1] for r in rows[0][0])
+
+    def test_the_demo_queue_holds_recent_complaints_only(self, tmp_path):
+        """A reopened complaint is handled again, so the demo's queue holds the last weeks'
+        tickets, not complaints reopened years before the demo's today."""
+        from crmkit.demo.build import build
+
+        build(tmp_path / "demo.db", customers=600, seed=3, plugins=["complaints"])
+        with crmkit.open(tmp_path / "demo.db", plugins=["complaints"]) as crm:
+            today = crm.now()
+            opened = [c for c in crm.complaints.list(limit=1_000_000) if c.status in OPEN_STATES]
+            reopened_then_closed = crm.db.execute(
+                "SELECT count(*) FROM complaints_complaints WHERE reopen_count > 0 AND status = 'closed'"
+            ).fetchone()[0]
+        assert reopened_then_closed > 0
+        assert all((today - c.status_at).days <= 45 for c in opened), sorted(
+            (c.id, c.status, c.status_at.date().isoformat()) for c in opened if (today - c.status_at).days > 45
+        )
