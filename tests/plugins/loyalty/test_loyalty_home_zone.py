@@ -220,3 +220,22 @@ class TestScore:
                 crm.interactions.record(cid, "purchase", occurred_at=purchase, amount="10")
                 (score,) = crm.loyalty.score(as_of, store=False)
                 assert (score.customer_id, score.parts["tenure"]) == (cid, round(tenure_days / 730, 4))
+
+
+class TestTierReview:
+    def test_the_review_period_counts_wall_clock_days(self):
+        """Gold for one purchase in the last day, reviewed after one day. Upgraded on Saturday
+        29 March at 11:30 UTC (12:30 in Berlin); on Sunday at 11:15 UTC the purchase (Saturday
+        11:00 UTC) is out of the one-day window in both zones. Berlin: 24 h 45 min on the wall
+        clock, a whole day: down. UTC: 23 h 45 min, not yet a day: kept."""
+        purchase, upgraded, reviewed = "2025-03-29T11:00:00Z", "2025-03-29T11:30:00Z", "2025-03-30T11:15:00Z"
+        assert (wall_days("Europe/Berlin", upgraded, reviewed), wall_days("UTC", upgraded, reviewed)) == (1, 0)
+        for zone, downgrades in (("Europe/Berlin", 1), ("UTC", 0)):
+            with open_in(zone) as crm:
+                crm.loyalty.tiers.define([{"name": "gold", "rule": "purchases_1d >= 1"}])
+                crm.loyalty.tiers.set_downgrade_policy("review", days=1)
+                cid = crm.customers.add(name="Li").id
+                crm.interactions.record(cid, "purchase", occurred_at=purchase, amount="10")
+                assert crm.loyalty.tiers.evaluate(upgraded).upgrades == 1
+                assert crm.segments.evaluate("purchases_1d >= 1", as_of=reviewed).count() == 0
+                assert crm.loyalty.tiers.evaluate(reviewed).downgrades == downgrades
