@@ -15,6 +15,19 @@ from .toolkit import Composite
 from .toolkit.date_range import DateRange, share
 
 
+# On a narrow screen (a phone) tab titles and rows of controls wrap instead of being cut ("Cu…",
+# "Evaluate ch…") or pushing the page sideways; buttons are as wide as their labels.
+TAB_STYLE = (
+    "<style>"
+    ".crmkit-dashboard .widget-hbox{flex-wrap:wrap}"
+    ".crmkit-dashboard button.jupyter-button{width:auto;max-width:100%}"
+    ".crmkit-dashboard-tabs > .lm-TabBar, .crmkit-dashboard-tabs > .lm-TabBar .lm-TabBar-content"
+    "{height:auto;min-height:0;overflow:visible;flex-wrap:wrap}"
+    ".crmkit-dashboard-tabs > .lm-TabBar .lm-TabBar-tab{flex:0 0 auto;min-width:0;max-width:none}"
+    "</style>"
+)
+
+
 def collect_panels(crm: Any) -> tuple[list[Panel], list[tuple[str, BaseException]]]:
     """The extension's panels plus every plugin's ``crmkit_panels``, sorted by (order, title).
 
@@ -124,7 +137,7 @@ class Dashboard(Composite):
     def _header_html(self) -> str:
         plugins = ", ".join(self.crm.plugins.names()) or "none"
         return (
-            f"<div style='color:#444'><b>crmkit</b> · {escape(str(self.crm.path))} · plugins: {escape(plugins)}</div>"
+            TAB_STYLE + f"<div style='color:#444'><b>crmkit</b> · {escape(str(self.crm.path))} · plugins: {escape(plugins)}</div>"
         )
 
 

@@ -110,7 +110,7 @@ def _panel_class() -> type:
             self.crm = crm
             self.complaint_id: int | None = None
             owners = [ALL_OWNERS] + [h.name for h in crm.complaints.handlers()]
-            self.show_choice = self.own(widgets.Dropdown(options=(QUEUE,) + STATES, value=QUEUE, description="Show:"), "crmkit-complaints-show")
+            self.show_choice = self.own(widgets.Dropdown(options=[(QUEUE, QUEUE)] + [(state.replace("_", " "), state) for state in STATES], value=QUEUE, description="Show:"), "crmkit-complaints-show")
             self.owner_choice = self.own(widgets.Dropdown(options=owners, value=ALL_OWNERS, description="Handler:"), "crmkit-complaints-owner")
             self.refresh_button = self.own(widgets.Button(description="Refresh", icon="refresh"), "crmkit-complaints-refresh")
             self.summary = self.own(widgets.HTML(), "crmkit-complaints-summary")
@@ -118,13 +118,13 @@ def _panel_class() -> type:
                 page_size=page_size, selectable=True, empty="No complaint here.", crm=crm, labels=LABELS,
                 kinds={"due_at": "datetime", "received_at": "datetime", "status_at": "datetime"}, csv_name="complaints.csv",
             ))
-            self.id_input = self.own(widgets.BoundedIntText(value=0, min=0, max=2**62, description="Complaint #:"), "crmkit-complaints-id")
+            self.id_input = self.own(widgets.BoundedIntText(value=0, min=0, max=2**62, description="Complaint #:", style={"description_width": "initial"}), "crmkit-complaints-id")
             self.open_button = self.own(widgets.Button(description="Open", icon="folder-open"), "crmkit-complaints-open")
             self.detail = self.own(widgets.HTML(), "crmkit-complaint-detail")
             self.resolution = self.own(widgets.Dropdown(options=RESOLUTIONS, value=RESOLUTIONS[0], description="Resolution:"), "crmkit-complaint-resolution")
             self.amount = self.own(widgets.Text(placeholder="e.g. 24.90 (optional)", description="Amount:"), "crmkit-complaint-amount")
             self.reason = self.own(widgets.Text(placeholder="for reject and reopen", description="Reason:"), "crmkit-complaint-reason")
-            self.score = self.own(widgets.Dropdown(options=[("—", None), 1, 2, 3, 4, 5], value=None, description="Score:"), "crmkit-complaint-score")
+            self.score = self.own(widgets.Dropdown(options=[("—", None)] + [(str(n), n) for n in range(1, 6)], value=None, description="Score:"), "crmkit-complaint-score")
             self.accepted = self.own(widgets.Dropdown(options=[("—", None), ("yes", True), ("no", False)], value=None, description="Accepted:"), "crmkit-complaint-accepted")
             self.message = self.own(widgets.Text(placeholder="what the customer is told (optional)", description="Message:"), "crmkit-complaint-message")
             self.step_buttons = {}
@@ -133,11 +133,14 @@ def _panel_class() -> type:
                 self.on_click(button, functools.partial(self.act, step))
                 self.step_buttons[step] = button
             self.status = self.own(widgets.HTML(), "crmkit-complaint-status")
-            filters = self.own(widgets.HBox([self.show_choice, self.owner_choice, self.refresh_button]))
-            opener = self.own(widgets.HBox([self.id_input, self.open_button]))
+            def row(children):  # wraps on a narrow screen instead of overflowing
+                return self.own(widgets.HBox(children, layout=widgets.Layout(flex_flow="row wrap", align_items="center")))
+
+            filters = row([self.show_choice, self.owner_choice, self.refresh_button])
+            opener = row([self.id_input, self.open_button])
             inputs = self.own(widgets.VBox([
-                self.own(widgets.HBox([self.resolution, self.amount, self.reason])),
-                self.own(widgets.HBox([self.score, self.accepted, self.message])),
+                row([self.resolution, self.amount, self.reason]),
+                row([self.score, self.accepted, self.message]),
             ]))
             steps = self.own(widgets.HBox(list(self.step_buttons.values()), layout=widgets.Layout(flex_flow="row wrap")))
             self._enable_steps(())

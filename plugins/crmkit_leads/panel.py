@@ -100,6 +100,7 @@ def _panel_class() -> type:
             self.last_result: Any = None
             self.seconds = 0.0
             strategies = strategy_names(crm.leads)
+            fits = {"layout": widgets.Layout(width="auto"), "style": {"description_width": "initial"}}  # labels never cut
             reps = [(f"{r.id} · {r.name}", r.id) for r in crm.leads.reps() if r.active]
             self.counts = self.own(widgets.HTML(), "crmkit-leads-counts")
             self.pool = self.own(PagedTable(
@@ -110,19 +111,22 @@ def _panel_class() -> type:
             self.load_table = self.own(widgets.HTML(), "crmkit-leads-load")
             self.strategy = self.own(widgets.Combobox(
                 options=strategies, value=strategies[0] if strategies else "least_loaded", ensure_option=False,
-                description="Strategy:", placeholder="e.g. rules > skill_match > least_loaded",
+                description="Strategy:", placeholder="e.g. rules > skill_match > least_loaded", **fits,
             ), "crmkit-leads-strategy")
-            self.dry_run = self.own(widgets.Checkbox(value=True, description="dry run (write nothing)", indent=False), "crmkit-leads-dry-run")
-            self.allocate_button = self.own(widgets.Button(description="Allocate pool", icon="random", button_style="primary"), "crmkit-leads-allocate")
-            self.rep = self.own(widgets.Dropdown(options=reps, value=reps[0][1] if reps else None, description="Rep:"), "crmkit-leads-rep")
-            self.claim_button = self.own(widgets.Button(description="Claim chosen lead", icon="hand-paper-o"), "crmkit-leads-claim")
-            self.recycle_button = self.own(widgets.Button(description="Recycle lapsed leads", icon="recycle"), "crmkit-leads-recycle")
+            self.dry_run = self.own(widgets.Checkbox(value=True, description="dry run (write nothing)", indent=False, **fits), "crmkit-leads-dry-run")
+            self.allocate_button = self.own(widgets.Button(description="Allocate pool", icon="random", button_style="primary", layout=widgets.Layout(width="auto")), "crmkit-leads-allocate")
+            self.rep = self.own(widgets.Dropdown(options=reps, value=reps[0][1] if reps else None, description="Rep:", **fits), "crmkit-leads-rep")
+            self.claim_button = self.own(widgets.Button(description="Claim chosen lead", icon="hand-paper-o", layout=widgets.Layout(width="auto")), "crmkit-leads-claim")
+            self.recycle_button = self.own(widgets.Button(description="Recycle lapsed leads", icon="recycle", layout=widgets.Layout(width="auto")), "crmkit-leads-recycle")
             self.status = self.own(widgets.HTML(), "crmkit-leads-status")
             self.result = self.own(widgets.HTML(), "crmkit-leads-result")
             self.buttons = (self.allocate_button, self.claim_button, self.recycle_button)
-            allocate_row = self.own(widgets.HBox([self.strategy, self.dry_run, self.allocate_button]))
-            claim_row = self.own(widgets.HBox([self.rep, self.claim_button, self.recycle_button]))
-            load = self.own(widgets.HBox([self.load_chart, self.load_table]))
+            def row(children):  # a row that wraps on a narrow screen instead of cutting or overflowing
+                return self.own(widgets.HBox(children, layout=widgets.Layout(flex_flow="row wrap", align_items="center")))
+
+            allocate_row = row([self.strategy, self.dry_run, self.allocate_button])
+            claim_row = row([self.rep, self.claim_button, self.recycle_button])
+            load = row([self.load_chart, self.load_table])
             self.children = [
                 self.counts, self.own(widgets.HTML("<b>Pool</b>")), self.pool, allocate_row, claim_row,
                 self.status, self.result, self.own(widgets.HTML("<b>Load per rep</b>")), load,

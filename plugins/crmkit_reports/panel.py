@@ -165,8 +165,8 @@ def _panel_class() -> type:
             seconds = time.perf_counter() - started
             failed = ", ".join(s.key for s in report.failed)
             text = (
-                f"Report as of {formatter(self.crm).local_time(report.as_of)} · period {report.period} compared with "
-                f"{report.previous if report.previous else '—'} · {report.segment or 'all customers'} · "
+                f"Report as of {formatter(self.crm).local_time(report.as_of)} · period {report.period.label} compared with "
+                f"{report.previous.label if report.previous else '—'} · {report.segment or 'all customers'} · "
                 f"{len(report.sections)} sections in {seconds:.2f} s"
             )
             self.status.value = note_html(text, "crmkit-reports-done") + (
@@ -194,10 +194,10 @@ def _panel_class() -> type:
             for item in wanted:
                 card = self.cards.get(item["measure"])
                 note = period + (f" · {currency}" if item["unit"] == "money" else "")
-                fmt = "percent" if item["unit"] == "rate" else None
+                fmt = {"rate": "percent", "money": "amount"}.get(item["unit"])  # money here is Decimal, major units
                 if card is None:
                     card = self.own(KpiCard(item["label"], item["value"], previous=item["previous"], note=note,
-                                            good=item["good"], fmt=fmt), f"crmkit-reports-card-{item['measure']}")
+                                            good=item["good"], fmt=fmt, crm=self.crm), f"crmkit-reports-card-{item['measure']}")
                     self.cards[item["measure"]] = card
                 else:
                     with card.hold_trait_notifications():

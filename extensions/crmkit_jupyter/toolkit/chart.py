@@ -21,6 +21,8 @@ from .. import formatting
 from .base import error_html
 
 KINDS = ("line", "bar", "hbar", "heatmap", "funnel", "pareto", "pie")
+#: Category labels read as words: an RFM segment "at_risk" is shown "at risk" (the data keeps the key).
+WORDS = "replace(datum.label, /_/g, ' ')"
 PICK = "pick"
 SERIES, VALUE, SHARE, DESCRIPTION = "series", "value", "cumulative_share", "description"
 DESCRIBED = alt.Description(f"{DESCRIPTION}:N")
@@ -65,7 +67,8 @@ def spec(kind: str, rows: Sequence[dict], x: str, y: Sequence[str], *, title: st
     data = [{x: NOT_SET if row.get(x) is None else _json(row.get(x)), **{c: _json(row.get(c)) for c in y}} for row in rows]
     pick = alt.selection_point(name=PICK, fields=[x], on="click", clear="dblclick")
     base = alt.Chart(alt.Data(values=data), title=title or alt.Undefined)
-    category = alt.X(f"{x}:N", title=name[x], sort=None, axis=alt.Axis(labelAngle=-30, labelOverlap=True, labelLimit=90))
+    category = alt.X(f"{x}:N", title=name[x], sort=None,
+                     axis=alt.Axis(labelAngle=-30, labelOverlap=True, labelLimit=90, labelExpr=WORDS))
     highlight = alt.condition(pick, alt.value(1.0), alt.value(0.45))
     if kind in ("hbar", "funnel"):
         chart = _hbar(base, data, x, y[0], name, pick, highlight)
@@ -120,7 +123,7 @@ def _fold(base, y, name):
 
 def _hbar(base, data, x, column, name, pick, highlight):
     fmt = _axis_format([row[column] for row in data])
-    category = alt.Y(f"{x}:N", title=name[x], sort=None, axis=alt.Axis(labelLimit=120))
+    category = alt.Y(f"{x}:N", title=name[x], sort=None, axis=alt.Axis(labelLimit=120, labelExpr=WORDS))
     value = alt.X(f"{column}:Q", title=name[column], axis=alt.Axis(format=fmt, tickCount=5))
     bars = _described(base, x, column, name).mark_bar().encode(
         y=category, x=value, opacity=highlight, description=DESCRIBED,
@@ -131,15 +134,20 @@ def _hbar(base, data, x, column, name, pick, highlight):
 
 def _heatmap(base, data, x, y, name, pick):
     folded = _fold(base, y, name)
-    rows_axis = alt.Y(f"{x}:N", title=name[x], sort=None)
-    columns_axis = alt.X(f"{SERIES}:N", title=None, sort=[name[c] for c in y], axis=alt.Axis(labelAngle=0))
+    rows_axis = alt.Y(f"{x}:N", title=name[x], sort=None, axis=alt.Axis(labelExpr=WORDS))
+    # many columns (a year of cohort months) are tilted so their titles do not run into each other
+    columns_axis = alt.X(f"{SERIES}:N", title=None, sort=[name[c] for c in y], axis=alt.Axis(labelAngle=0 if len(y) <= 6 else -40))
+    present = [_number(row[c]) for row in data for c in y if row.get(c) is not None]
+    # shares (cohort retention) read as percentages; counts keep separators
+    fmt = ".0%" if present and all(0 <= v <= 1 for v in present) and any(v != int(v) for v in present) else ",~f"
     cells = _described(folded, x, None, name).mark_rect().encode(
         x=columns_axis, y=rows_axis, description=DESCRIBED,
-        color=alt.Color(f"{VALUE}:Q", title="Value", scale=alt.Scale(scheme="blues"), legend=alt.Legend(format=",~f")),
+        color=alt.Color(f"{VALUE}:Q", title="Share" if fmt == ".0%" else "Value", scale=alt.Scale(scheme="blues"),
+                        legend=alt.Legend(format=fmt)),
     ).add_params(pick)
-    top = max((_number(row[c]) for row in data for c in y), default=0.0)
-    values = folded.mark_text(fontSize=11).encode(
-        x=columns_axis, y=rows_axis, text=alt.Text(f"{VALUE}:Q", format=",~f"),
+    top = max(present, default=0.0)
+    values = folded.transform_filter(f"isValid(datum.{VALUE})").mark_text(fontSize=11).encode(
+        x=columns_axis, y=rows_axis, text=alt.Text(f"{VALUE}:Q", format=fmt),
         color=alt.condition(f"datum.{VALUE} > {top / 2!r}", alt.value("white"), alt.value("#222")),
     )
     return alt.layer(cells, values)
@@ -153,7 +161,8 @@ def _pareto(data, x, column, name, pick, highlight, title):
         running += _number(row[column])
         row[SHARE] = running / total
     base = alt.Chart(alt.Data(values=ordered), title=title or alt.Undefined)
-    category = alt.X(f"{x}:N", title=name[x], sort=None, axis=alt.Axis(labelAngle=-30, labelOverlap=True, labelLimit=90))
+    category = alt.X(f"{x}:N", title=name[x], sort=None,
+                     axis=alt.Axis(labelAngle=-30, labelOverlap=True, labelLimit=90, labelExpr=WORDS))
     bars = _described(base, x, column, name).mark_bar().encode(
         x=category, y=alt.Y(f"{column}:Q", title=name[column], axis=alt.Axis(format=_axis_format([r[column] for r in ordered]), tickCount=5)),
         opacity=highlight, description=DESCRIBED,

@@ -51,7 +51,7 @@ class RuleEditor(Composite):
         self.name_input = self.own(widgets.Text(value=name, placeholder="segment name", description="Name:"), "crmkit-rule-name")
         self.description_input = self.own(widgets.Text(placeholder="what the segment is for", description="About:"), "crmkit-rule-description")
         self.replace_box = self.own(widgets.Checkbox(value=False, description="replace a segment of that name", indent=False), "crmkit-rule-replace")
-        self.save_button = self.own(widgets.Button(description="Save segment", button_style="primary", icon="save"), "crmkit-rule-save")
+        self.save_button = self.own(widgets.Button(description="Save segment", button_style="primary", icon="save", layout=widgets.Layout(width="auto")), "crmkit-rule-save")
         self.status_html = self.own(widgets.HTML(), "crmkit-rule-status")
         save_row = self.own(widgets.HBox([self.name_input, self.description_input, self.replace_box, self.save_button]))
         self.children = [self.input, self.message_html, self.count_html, self.preview, save_row, self.status_html]
