@@ -7,7 +7,8 @@ builds its models in the kernel either way; only drawing them is left out):
   page (the panel's widgets, the exact customer count and the first page of 20 rows), the panel
   alone, and a click on "next page" (one page query and the table's HTML, no count). Bare SQL:
   ``SELECT count(*) FROM customers`` and the same 20 rows by ``ORDER BY id LIMIT 20`` (or after
-  the last id shown) on a raw read-only ``sqlite3`` connection.
+  the last id shown) on a raw read-only ``sqlite3`` connection; and a click on the Name header
+  (the first page sorted by name) against ``ORDER BY name, id LIMIT 20``.
 - **Segments tab**: a rule typed into the rule editor until its live count and its preview (10
   members) are shown; the editor is built once, and each timed run first clears the rule, so
   every run counts afresh. Bare SQL: the hand-written count and first 10 members of the same
@@ -40,6 +41,7 @@ COLUMNS = "id, name, email, company, region, owner, stage"
 BARE_COUNT = "SELECT count(*) FROM customers"
 BARE_FIRST = f"SELECT {COLUMNS} FROM customers ORDER BY id LIMIT :limit"
 BARE_AFTER = f"SELECT {COLUMNS} FROM customers WHERE id > :after ORDER BY id LIMIT :limit"
+BARE_BY_NAME = f"SELECT {COLUMNS} FROM customers ORDER BY name, id LIMIT :limit"
 RULES = {"A": (_rules.RULE_A, _rules.A_SUMMARY), "B": (_rules.RULE_B, _rules.B_CORRELATED)}
 REFERENCE = "10k"
 CLOSE_TO_ONE = 1.5
@@ -124,8 +126,21 @@ def customers_tab(opened: Opened, repeat: int) -> dict:
             return table
 
         figures["next"], next_ids = _timed_steps(at_first_page, turned, lambda table: [row["id"] for row in table.rows], repeat)
+
+        def unsorted():
+            panel.table.sort("id", descending=False)
+            return panel.table
+
+        def by_name(table):
+            table.sort("name", descending=False)  # a click on the Name header: the first page sorted by name
+            return table
+
+        figures["sorted"], sorted_ids = _timed_steps(unsorted, by_name, lambda table: [row["id"] for row in table.rows], repeat)
     finally:
         panel.close()
+    figures["bare_sorted"], bare_sorted_ids = timed(lambda: [r[0] for r in raw.execute(BARE_BY_NAME, {"limit": limit})], repeat)
+    if sorted_ids != bare_sorted_ids:
+        raise AssertionError(f"sorted by name the table shows {sorted_ids[:3]}..., bare SQL {bare_sorted_ids[:3]}...")
     after = ids[-1] if ids else 0
     figures["bare_next"], bare_next_ids = timed(
         lambda: [r[0] for r in raw.execute(BARE_AFTER, {"after": after, "limit": limit})], repeat,
@@ -207,6 +222,8 @@ def run(ctx: Context) -> dict:
         measurement(f"Customers tab: dashboard(crm) to its first page ({rows} rows, exact count)", here["tab"], result=n),
         measurement("Customers panel alone: widgets, exact count, first page", here["panel"], result=n),
         measurement("Customers panel: next page (one page query, table redrawn)", here["next"]),
+        measurement("Customers panel: first page sorted by name (a header click: one page query, table redrawn)", here["sorted"]),
+        measurement(f"bare SQL: first {rows} customers, ORDER BY name, id LIMIT {rows}", here["bare_sorted"]),
         measurement("bare SQL: SELECT count(*) FROM customers", here["bare_count"], result=n),
         measurement(f"bare SQL: first {rows} customers, ORDER BY id LIMIT {rows}", here["bare_first"]),
         measurement(f"bare SQL: next {rows} customers, WHERE id > last shown", here["bare_next"]),
@@ -226,6 +243,9 @@ def run(ctx: Context) -> dict:
     out["ratios"] += [
         small("Customers tab first page ÷ bare SQL (count + first page)", here["tab"] / bare_tab),
         small("next page ÷ bare SQL (next page)", here["next"] / here["bare_next"]),
+        small("first page sorted by name ÷ bare SQL (same page)", here["sorted"] / here["bare_sorted"]),
+        ratio("first page sorted by name ÷ next page unsorted (both one page query)", here["sorted"] / here["next"],
+              f"≤ {CLOSE_TO_ONE:g}", here["sorted"] / here["next"] <= CLOSE_TO_ONE),
     ]
     for name in RULES:
         bare = here[f"bare_count_{name}"] + here[f"bare_preview_{name}"]
@@ -241,6 +261,7 @@ def run(ctx: Context) -> dict:
             grows("Customers tab first page", "tab"),
             grows("Customers panel alone", "panel"),
             grows("next page", "next"),
+            grows("first page sorted by name", "sorted"),
             grows("bare SQL first page", "bare_first"),
             grows("bare SQL count(*)", "bare_count", target=False),
             grows("rule editor live count, rule A", "live_A", target=False),
