@@ -86,6 +86,41 @@ class Tasks:
                 self._audit_created(newest, source)
         return created
 
+    def close_from_query(self, select_sql: str, params: dict | None = None, *, status: str = "cancelled",
+                         note: str | None = None, source: str) -> int:
+        """Close the open tasks whose ids a plugin's SELECT returns, in one transaction.
+
+        For rules whose tasks stop being owed (a reminder about a lead that was converted):
+        ``select_sql`` returns a column ``id``; its named ``params`` must not start with ``_``.
+        ``status`` is ``"cancelled"`` or ``"done"``; ``note`` goes to each task's data as its
+        closing note. Tasks already closed are left alone. One audit entry per task closed.
+        Returns how many were closed.
+        """
+        if status not in ("cancelled", "done"):
+            raise ValidationError("status", status, "cancelled or done")
+        with self._crm.transaction():
+            db = self._crm.db
+            rows = db.execute(
+                f"SELECT t.id, t.data FROM tasks t WHERE t.status = 'open' AND t.id IN (SELECT q.id FROM ({select_sql}) AS q) "
+                "ORDER BY t.id",
+                dict(params or {}),
+            ).fetchall()
+            if not rows:
+                return 0
+            ids = [task_id for task_id, _ in rows]
+            stamp = to_iso(self._crm.now())
+            db.executemany(
+                "UPDATE tasks SET status = ?, closed_at = ?, data = ? WHERE id = ?",
+                [(status, stamp, json.dumps(dict(json.loads(data or "{}"), **({"closing_note": note} if note else {})),
+                                            sort_keys=True), task_id) for task_id, data in rows],
+            )
+            self._crm.audit.record_many(
+                {"action": f"task.{status}", "entity": "task", "entity_id": task_id, "source": source,
+                 "before": {"status": "open"}, "after": {"status": status, "note": note}}
+                for task_id in ids
+            )
+        return len(ids)
+
     def _newest_id(self) -> int:
         return self._crm.db.execute("SELECT COALESCE(max(id), 0) FROM tasks").fetchone()[0]
 

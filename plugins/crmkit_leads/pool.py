@@ -67,6 +67,7 @@ def _take(service, lead: Lead, rep_id: str, now: datetime, *, how: str, reason: 
         db.execute(queries.END_ASSIGNMENTS, {"now": stamp, "how": how, "reason": reason, "ids": json.dumps([lead.id])})
     db.execute(queries.OPEN_ASSIGNMENT, {"lead": lead.id, "rep": rep_id, "how": how, "reason": reason, "now": stamp})
     db.execute(queries.refresh_recycle_at(service.crm.calendar, "l.customer_id = :lead"), dict(_recycle_params(service), lead=lead.id))
+    cancel_stale_reminders(service, [lead.id])
     service.crm.audit.record(
         f"lead.{how}", "lead", lead.id, before={"status": lead.status, "owner": lead.owner},
         after={"status": "assigned", "owner": rep_id, "reason": reason}, source="leads",
@@ -103,6 +104,7 @@ def release(service: "LeadsService", lead_id: int, rep_id: str, reason: str | No
         text = (reason or "released by the owner").strip()
         crm.db.execute(queries.END_ASSIGNMENTS, {"now": stamp, "how": "release", "reason": text, "ids": json.dumps([lead_id])})
         crm.db.execute(queries.RELEASE_LEAD, {"lead": lead_id, "cooldown_until": _cooldown_until(service, now)})
+        cancel_stale_reminders(service, [lead_id])
         crm.audit.record(
             "lead.release", "lead", lead_id, before={"status": lead.status, "owner": rep_id},
             after={"status": "pool", "owner": None, "reason": text}, source="leads",
@@ -124,6 +126,7 @@ def extend(service: "LeadsService", lead_id: int, rep_id: str, reason: str | Non
             )
         crm.db.execute(queries.EXTEND_LEAD, {"lead": lead_id})
         crm.db.execute(queries.refresh_recycle_at(crm.calendar, "l.customer_id = :lead"), dict(_recycle_params(service), lead=lead_id))
+        cancel_stale_reminders(service, [lead_id])
         after = service.get(lead_id)
         crm.audit.record(
             "lead.extend", "lead", lead_id,
@@ -146,12 +149,22 @@ def protect(service: "LeadsService", lead_id: int, by: str, reason: str, flag: b
         crm.db.execute(queries.PROTECT_LEAD, {
             "lead": lead_id, "flag": int(flag), "by": by if flag else None, "reason": str(reason).strip() if flag else None,
         })
+        cancel_stale_reminders(service, [lead_id])
         crm.audit.record(
             "lead.protect" if flag else "lead.unprotect", "lead", lead_id,
             before={"protected": lead.protected, "by": lead.protected_by},
             after={"protected": flag, "by": by, "reason": reason}, source="leads",
         )
         return service.get(lead_id)
+
+
+def cancel_stale_reminders(service: "LeadsService", lead_ids: list[int] | None = None) -> int:
+    """Cancel the open follow-up reminders no longer owed (of these leads, or of every lead): their
+    lead was converted, lost, released or passed on, is protected, or has another deadline."""
+    return service.crm.tasks.close_from_query(
+        queries.STALE_REMINDERS, {"leads": None if lead_ids is None else json.dumps(lead_ids)},
+        note="no longer owed: the lead was closed, passed on or given another deadline", source="leads",
+    )
 
 
 def _owned_by(service, lead_id: int, rep_id: str, verb: str) -> Lead:
@@ -214,6 +227,7 @@ def recycle(service: "LeadsService", now: datetime) -> dict:
         if recycled_ids:
             result = service.allocate(recycled_ids, strategy=options.recycle_strategy, as_of=now, _how="reallocate")
             reallocated = result.count
+        cancel_stale_reminders(service)
         reminders = 0
         if options.reminder_days:
             horizon = to_iso(crm.calendar.add_days(now, options.reminder_days))

@@ -403,6 +403,20 @@ DROP_RECYCLE_SCRATCH = "DROP TABLE IF EXISTS _lr_due"
 # deadline) keeps it to one open reminder per deadline however often due runs.
 
 
+# Open reminders no longer owed: their lead is not owned (converted, lost, in the pool),
+# protected, or owned by someone else or with another deadline than the reminder's key names.
+# :leads is a JSON list of lead ids, or null for every lead.
+STALE_REMINDERS = f"""
+SELECT t.id AS id FROM tasks t
+WHERE t.status = 'open' AND t.kind = 'lead_follow_up' AND t.source = 'leads'
+  AND (CAST(:leads AS TEXT) IS NULL OR t.customer_id IN ({json_values(':leads', 'INTEGER')}))
+  AND NOT EXISTS (
+      SELECT 1 FROM leads_leads l
+      WHERE l.customer_id = t.customer_id AND l.status IN {OWNED} AND l.protected = 0
+        AND t.key = 'leads.recycle:' || l.customer_id || ':' || l.owner || ':' || l.recycle_at)
+"""
+
+
 def reminder_tasks(calendar) -> str:
     """The reminder tasks due by ``:horizon``; the reason names the deadline's local date."""
     return f"""

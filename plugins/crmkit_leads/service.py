@@ -298,6 +298,7 @@ class LeadsService:
         stamp = to_iso(moment)
         self.crm.db.execute(queries.CLOSE_LEAD, {"lead": lead_id, "status": status, "lost_reason": reason, "now": stamp})
         self.crm.db.execute(queries.END_ASSIGNMENTS, {"now": stamp, "how": how, "reason": reason or status, "ids": json.dumps([lead_id])})
+        pool.cancel_stale_reminders(self, [lead_id])
         self.crm.audit.record(
             f"lead.{how}", "lead", lead_id, before={"status": lead.status, "owner": lead.owner},
             after={"status": status, "owner": lead.owner, "reason": reason}, source="leads",
