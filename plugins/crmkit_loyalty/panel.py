@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from crmkit.timeutil import to_iso
 
 from . import panel_queries, value
 from . import queries as q
@@ -112,7 +111,9 @@ def _panel_class() -> type:
     import ipywidgets as widgets
 
     from crmkit_jupyter import formatting
-    from crmkit_jupyter.toolkit import ChartView, Composite, ListSource, PagedTable, error_html, error_message, note_html, run_busy
+    from crmkit_jupyter.toolkit import (
+        ChartView, Composite, ListSource, PagedTable, error_html, error_message, note_html, run_busy, shared_range,
+    )
 
     class LoyaltyPanel(Composite):
         """The RFM grid, tiers and churn warnings as of a date, with RFM and churn run buttons.
@@ -129,12 +130,13 @@ def _panel_class() -> type:
         def __init__(self, crm: Any, *, as_of: Any = None, page_size: int = 15):
             super().__init__("crmkit-loyalty")
             self.crm = crm
-            self.as_of = default_as_of(crm) if as_of is None else crm.as_of(as_of)
+            self.dates = shared_range(crm, as_of=as_of)  # the dashboard's date range, or one of its own
             self.rfm_run: Any = None
             self.churn_run: Any = None
             self.grid_rows: list[dict] = []
             self.seconds = 0.0
-            self.date_picker = self.own(widgets.DatePicker(value=crm.calendar.local_date(self.as_of), description="As of:"), "crmkit-loyalty-as-of")
+            self.date_picker = self.dates.as_of_picker
+            self.date_picker.add_class("crmkit-loyalty-as-of")
             self.rfm_button = self.own(widgets.Button(description="Run RFM", icon="th", button_style="primary"), "crmkit-loyalty-run-rfm")
             self.churn_button = self.own(widgets.Button(description="Evaluate churn", icon="warning"), "crmkit-loyalty-run-churn")
             self.clv_button = self.own(widgets.Button(description="Fit CLV", icon="line-chart"), "crmkit-loyalty-run-clv")
@@ -154,17 +156,18 @@ def _panel_class() -> type:
                                         "crmkit-loyalty-level-chart")
             self.level_chart.on_pick(lambda level: self.warnings.drill("level", level))
             self.buttons = (self.rfm_button, self.churn_button, self.clv_button)
-            controls = self.own(widgets.HBox([self.date_picker, self.rfm_button, self.churn_button, self.clv_button]))
+            controls = self.own(widgets.HBox([self.rfm_button, self.churn_button, self.clv_button],
+                                             layout=widgets.Layout(flex_flow="row wrap")))
             rfm = self.own(widgets.HBox([self.grid, self.segments]))
             tiers = self.own(widgets.HBox([self.tier_chart, self.own(widgets.VBox([self.tiers, self.movement]))]))
             self.children = [
-                controls, self.status,
+                *([] if self.dates.in_dashboard else [self.own(self.dates)]), controls, self.status,
                 self.own(widgets.HTML("<b>RFM</b>")), self.rfm_info, rfm,
                 self.own(widgets.HTML("<b>Tiers</b>")), tiers,
                 self.own(widgets.HTML("<b>Churn warnings</b>")), self.churn_info, self.level, self.level_chart, self.warnings,
                 self.own(widgets.HTML("<b>Lifetime value</b>")), self.clv_info,
             ]
-            self.watch(self.date_picker, self._date_changed)
+            self.dates.on_change(self._dates_changed)
             self.watch(self.level, self._level_changed)
             self.on_click(self.rfm_button, self.run_rfm)
             self.on_click(self.churn_button, self.evaluate_churn)
@@ -190,13 +193,13 @@ def _panel_class() -> type:
             if run is None:
                 self.grid_rows = []
                 self.grid.rows = []
-                self.rfm_info.value = note_html(f"No RFM run as of {to_iso(self.as_of)}: press “Run RFM”.", "crmkit-loyalty-no-run")
+                self.rfm_info.value = note_html(f"No RFM run as of {self._when(self.as_of)}: press “Run RFM”.", "crmkit-loyalty-no-run")
                 self.segments.value = ""
                 return
             self.grid_rows = rfm_grid(crm, run.id)
             self.grid.rows = self.grid_rows
             self.rfm_info.value = note_html(
-                f"Run #{run.id} as of {to_iso(run.as_of)}: {run.customers:,} customers scored "
+                f"Run #{run.id} as of {self._when(run.as_of)}: {run.customers:,} customers scored "
                 f"({run.params.get('method', '')}, {run.params.get('window_days', '')} days). "
                 "Rows: recency score (5 = most recent); columns: frequency score (5 = most frequent).",
                 "crmkit-loyalty-run-info",
@@ -224,7 +227,7 @@ def _panel_class() -> type:
             crm = self.crm
             self.churn_run = run = latest_run(crm, "churn", self.as_of)
             if run is None:
-                self.churn_info.value = note_html(f"No churn run as of {to_iso(self.as_of)}: press “Evaluate churn”.", "crmkit-loyalty-no-run")
+                self.churn_info.value = note_html(f"No churn run as of {self._when(self.as_of)}: press “Evaluate churn”.", "crmkit-loyalty-no-run")
                 self.warnings.set_source(ListSource([], key="customer_id", columns=WARNING_COLUMNS))
                 self.level_chart.rows = []
                 return
@@ -235,7 +238,7 @@ def _panel_class() -> type:
             rows = [warning_row(w, names) for w in found_here]
             more = f" (the first {WARNINGS_LIMIT:,} are listed)" if len(found) > WARNINGS_LIMIT else ""
             self.churn_info.value = note_html(
-                f"Run #{run.id} as of {to_iso(run.as_of)}: " + ", ".join(f"{level} {n:,}" for level, n in levels.items()) + more,
+                f"Run #{run.id} as of {self._when(run.as_of)}: " + ", ".join(f"{level} {n:,}" for level, n in levels.items()) + more,
                 "crmkit-loyalty-churn-info",
             )
             self.warnings.set_source(ListSource(rows, key="customer_id", columns=WARNING_COLUMNS))
@@ -248,20 +251,20 @@ def _panel_class() -> type:
         def fit_clv(self) -> Any:
             """Fit CLV as of the chosen date and store it, then show it; returns the result, or
             None when it cannot be fitted (the reason is shown in the status and the CLV text)."""
-            result = self._run(f"fitting CLV as of {to_iso(self.as_of)}", lambda: self.crm.loyalty.clv(self.as_of))
+            result = self._run(f"fitting CLV as of {self._when(self.as_of)}", lambda: self.crm.loyalty.clv(self.as_of))
             if result is not None:
                 self.status.value = note_html(
-                    f"CLV as of {to_iso(self.as_of)}: {result.customers:,} customers valued in {self.seconds:.2f} s", "crmkit-loyalty-done",
+                    f"CLV as of {self._when(self.as_of)}: {result.customers:,} customers valued in {self.seconds:.2f} s", "crmkit-loyalty-done",
                 )
             self.show_clv()
             return result
 
         def run_rfm(self) -> Any:
             """Compute and store RFM as of the chosen date, then show it; returns the result or None."""
-            result = self._run(f"scoring RFM as of {to_iso(self.as_of)}", lambda: self.crm.loyalty.rfm(self.as_of))
+            result = self._run(f"scoring RFM as of {self._when(self.as_of)}", lambda: self.crm.loyalty.rfm(self.as_of))
             if result is not None:
                 self.status.value = note_html(
-                    f"RFM as of {to_iso(self.as_of)}: {result.customers:,} customers scored in {self.seconds:.2f} s", "crmkit-loyalty-done",
+                    f"RFM as of {self._when(self.as_of)}: {result.customers:,} customers scored in {self.seconds:.2f} s", "crmkit-loyalty-done",
                 )
                 self.show_rfm()
             return result
@@ -269,10 +272,10 @@ def _panel_class() -> type:
         def evaluate_churn(self) -> Any:
             """Evaluate and store churn warnings as of the chosen date, then show them; returns
             the warnings at the chosen level or above, or None."""
-            found = self._run(f"evaluating churn as of {to_iso(self.as_of)}",
+            found = self._run(f"evaluating churn as of {self._when(self.as_of)}",
                               lambda: self.crm.loyalty.churn(self.as_of, self.level.value, limit=WARNINGS_LIMIT))
             if found is not None:
-                self.status.value = note_html(f"churn as of {to_iso(self.as_of)} evaluated in {self.seconds:.2f} s", "crmkit-loyalty-done")
+                self.status.value = note_html(f"churn as of {self._when(self.as_of)} evaluated in {self.seconds:.2f} s", "crmkit-loyalty-done")
                 self.show_churn()
             return found
 
@@ -283,11 +286,22 @@ def _panel_class() -> type:
             result, self.seconds = run_busy(self.buttons, self.status, what, work)
             return result
 
-        def _date_changed(self, change) -> None:
-            if change["new"] is not None:
-                self.as_of = self.crm.as_of(change["new"].isoformat())
-                self.status.value = ""
-                self.refresh()
+        @property
+        def as_of(self) -> Any:
+            """The moment (UTC) the panel shows: the date range's As of."""
+            return self.dates.as_of
+
+        def close(self) -> None:
+            """Close the panel and stop following the (shared) date range."""
+            self.dates.on_change(self._dates_changed, remove=True)
+            super().close()
+
+        def _when(self, moment: Any) -> str:
+            return formatting.formatter(self.crm).local_time(moment)
+
+        def _dates_changed(self, _dates) -> None:
+            self.status.value = ""
+            self.refresh()
 
         def _level_changed(self, change) -> None:
             self.show_churn()

@@ -83,3 +83,16 @@ def test_status_lines_show_local_times_with_the_zone(shanghai):
     assert "(as of 2025-07-02 04:00 CST)" in editor.count_html.value
     editor.close()
     assert "as of 2025-07-01 00:00 CST" in report_output(shanghai, "2025-07-01").text or "2025-07-01 00:00 CST" in report_output(shanghai, "2025-07-01").html
+
+
+def test_the_loyalty_panel_follows_the_shared_range(crm_path):
+    """Churn warnings and tiers are read as of the range's As of, a Shanghai midnight."""
+    crm = crmkit.open(crm_path, plugins=["loyalty"], clock=FixedClock("2025-07-01T20:00:00Z"), timezone="Asia/Shanghai")
+    board = dashboard(crm)
+    panel = board.select("Loyalty")
+    assert panel.dates is board.dates and board.dates not in panel.children
+    board.dates.set(as_of_day=date(2025, 6, 1))
+    assert panel.as_of == datetime(2025, 5, 31, 16, tzinfo=timezone.utc)  # 1 June 00:00 in Shanghai
+    assert "No RFM run as of 2025-06-01 00:00 CST" in panel.rfm_info.value
+    board.close()
+    crm.close()
