@@ -237,11 +237,12 @@ class TestConcurrentClaims:
 
         def claims(rep):
             client = as_user(rep)
-            return [client("POST", f"/leads/{lead}/claim")[0] for lead in lead_ids]
+            return [client("POST", f"/leads/{lead}/claim") for lead in lead_ids]
 
         with ThreadPoolExecutor(len(REPS)) as workers:
-            statuses = [s for result in workers.map(claims, REPS) for s in result]
-        assert set(statuses) <= {200, 409}
+            answers = [a for result in workers.map(claims, REPS) for a in result]
+        statuses = [status for status, _, _ in answers]
+        assert set(statuses) <= {200, 409}, [body for status, _, body in answers if status not in (200, 409)][:3]
         with crmkit.open(server[2], plugins=PLUGINS) as crm:
             held = {rep: len(crm.leads.leads(owner=rep, limit=100)) for rep in REPS}
             pooled = len(crm.leads.pool(limit=100))
