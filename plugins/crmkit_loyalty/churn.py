@@ -44,7 +44,7 @@ def set_classes(crm, items: list[ChurnClass | dict]) -> list[ChurnClass]:
     crm.settings.set("loyalty.churn_classes", [
         {"name": c.name, "segment": c.segment, "max_days": c.max_days, "gap_factor": str(c.gap_factor),
          "min_purchases": c.min_purchases, "period_days": c.period_days, "drop_percent": c.drop_percent,
-         "regular_uses": c.regular_uses, "warn_level": c.warn_level}
+         "regular_uses": c.regular_uses, "warn_level": c.warn_level, "task_lookback_days": c.task_lookback_days}
         for c in chosen
     ])
     return chosen
@@ -103,19 +103,27 @@ def _warning(crm, row) -> ChurnWarning:
 
 
 def raise_tasks(crm, run: Run) -> int:
-    """One ``churn_warning`` task per warned customer at or above their class's warn level.
+    """One ``churn_warning`` task per warned customer at or above their class's warn level whose
+    last purchase is at most ``max_days`` + ``task_lookback_days`` days before the run.
 
     The key names the customer and their last purchase: no second task while one is open, and
     none again for the same episode after it was closed; a new purchase starts a new episode.
     """
-    warn_at = {c.name: LEVEL_RANK[c.warn_level] for c in classes(crm)}
+    chosen = classes(crm)
+    warn_at = {c.name: LEVEL_RANK[c.warn_level] for c in chosen}
+    oldest_days = {c.name: c.max_days + c.task_lookback_days for c in chosen}
     prefix = "loyalty.churn:"
     existing = {row[0] for row in crm.db.execute(q.EXISTING_TASK_KEYS, [prefix.replace("_", "\\_") + "%"])}
     rows = []
     for warning in warnings(crm, run, "low", limit=10**9):
         if LEVEL_RANK[warning.level] < warn_at.get(warning.customer_class, LEVEL_RANK["medium"]):
             continue
-        key = f"{prefix}{warning.customer_id}:{warning.evidence['last_purchase_at']}"
+        last_purchase = warning.evidence.get("last_purchase_at")
+        limit = oldest_days.get(warning.customer_class)
+        if last_purchase and limit is not None and crm.calendar.days_between(
+                crm.calendar.to_datetime(last_purchase), run.as_of) > limit:
+            continue  # lapsed long ago: a win-back campaign's customer, not a task for today
+        key = f"{prefix}{warning.customer_id}:{last_purchase}"
         if key in existing:
             continue
         rows.append({

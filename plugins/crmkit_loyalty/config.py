@@ -300,6 +300,11 @@ class ChurnClass:
     ``lost_category`` (15) a category bought at least ``regular_uses`` times in the period
     before was not bought in the last period.
     Level: high from 50, medium from 25, low above 0.
+
+    A task is raised only for customers whose last purchase is at most ``max_days`` +
+    ``task_lookback_days`` days ago: the ones slipping now. Customers lapsed longer stay in the
+    warnings (and the ``churn_*`` segment fields, for a win-back campaign) without a task each,
+    so switching warnings on does not hand owners every customer lost years ago.
     """
 
     name: str
@@ -311,9 +316,10 @@ class ChurnClass:
     drop_percent: int = 50
     regular_uses: int = 3
     warn_level: str = "medium"
+    task_lookback_days: int = 30
 
     def __attrs_post_init__(self) -> None:
-        for name in ("max_days", "min_purchases", "period_days", "drop_percent", "regular_uses"):
+        for name in ("max_days", "min_purchases", "period_days", "drop_percent", "regular_uses", "task_lookback_days"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValidationError(f"churn.{name}", value, "a whole number >= 1")

@@ -48,19 +48,31 @@ class TestChurn:
         assert warnings[people["x"]].customer_class == "others"
 
     def test_due_raises_one_task_per_warning_episode(self, crm, people, clock):
+        """x (92 days idle) is slipping now: a task. y (214 days) lapsed more than 120 + 30 days
+        ago: still warned, but a win-back case, not a task."""
         report = crm.run_due()
-        assert report.results["loyalty"]["churn_tasks_created"] == 2
+        assert report.results["loyalty"]["churn_tasks_created"] == 1
         assert crm.run_due().results["loyalty"]["churn_tasks_created"] == 0
         tasks = crm.tasks.open(kind="churn_warning")
-        assert {(t.customer_id, t.owner) for t in tasks} == {(people["x"], "rep-x"), (people["y"], "rep-y")}
+        assert {(t.customer_id, t.owner) for t in tasks} == {(people["x"], "rep-x")}
+        assert people["y"] in {w.customer_id for w in crm.loyalty.churn_warnings(limit=None)}
         crm.tasks.complete(next(t.id for t in tasks if t.customer_id == people["x"]))
         clock.advance(days=1)
         assert crm.run_due().results["loyalty"]["churn_tasks_created"] == 0  # same episode, task closed
         crm.interactions.record(people["x"], "purchase", "2024-12-31", amount="1.00")
         crm.interactions.record(people["x"], "purchase", clock() , amount="1.00")
-        clock.advance(days=200)
+        clock.advance(days=130)
         assert crm.loyalty.warn()["tasks_created"] >= 1  # a new episode after new purchases
         assert len(crm.tasks.open(kind="churn_warning", customer_id=people["x"])) == 1
+
+    def test_the_task_lookback_is_counted_from_the_threshold(self, crm, people):
+        """y's last purchase was 214 days before the run: with max_days 120 a task needs a
+        lookback of at least 94 days (214 - 120); 93 is one day short."""
+        crm.loyalty.set_churn_classes([{"name": "all", "task_lookback_days": 93}])
+        assert crm.loyalty.warn()["tasks_created"] == 1  # x only
+        crm.loyalty.set_churn_classes([{"name": "all", "task_lookback_days": 94}])
+        assert crm.loyalty.warn()["tasks_created"] == 1  # now y too
+        assert {t.customer_id for t in crm.tasks.open(kind="churn_warning")} == {people["x"], people["y"]}
 
     def test_bad_classes_are_refused(self, crm, people, snapshot):
         before = snapshot(crm)
