@@ -47,6 +47,27 @@ class TestCustomer:
         assert row["phone_norm"] == "+442079460000"
         assert Customer.from_row(dict(row, forgotten_at=None)) == customer
 
+    def test_a_stored_row_reads_as_the_checked_record(self, fresh_crm):
+        """from_row takes stored values as they are: it must give the same record as building it
+        with every converter and validator, for rows the store wrote (None, '' and full fields)."""
+        import attrs
+
+        added = [
+            fresh_crm.customers.add(name="Ann"),
+            fresh_crm.customers.add(
+                name=" Bo  Li ", external_id="X-1", email="Bo@Example.com", phone="+44 20 7946 0000",
+                address="1 High St", region="EU", company="Acme", industry="retail", size="large",
+                source="web", owner="rep-1", stage="growing", tags=["vip", " b "],
+                attributes={"margin": "0.3", "nested": {"a": [1, 2]}},
+            ),
+        ]
+        for customer in added:
+            row = next(fresh_crm.db.query("SELECT * FROM customers WHERE id = ?", [customer.id]))
+            read = Customer.from_row(row)
+            checked = Customer(**{f.name: getattr(read, f.name) for f in attrs.fields(Customer)})
+            assert read == checked == fresh_crm.customers.get(customer.id)
+            assert read.created_at.tzinfo is not None and isinstance(read.tags, tuple)
+
 
 class TestInteraction:
     def test_amount_is_exact(self):
