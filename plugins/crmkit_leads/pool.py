@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from crmkit import ConflictError, ValidationError
-from crmkit.timeutil import to_iso
+from crmkit.timeutil import from_iso, to_iso
 
 from . import queries
 from .models import OWNED_STATUSES, Lead
@@ -58,16 +58,21 @@ def claim(service: "LeadsService", lead_id: int, rep_id: str, now: datetime) -> 
 def _take(service, lead: Lead, rep_id: str, now: datetime, *, how: str, reason: str, expected_status: str) -> None:
     db = service.crm.db
     stamp = to_iso(now)
+    # A lead just taken has no follow-up and no extension: its recycle time is its class's days
+    # after now, the time refresh_recycle_at would compute (one statement less on each claim).
+    days = service.options.recycle_days
+    recycle_at = to_iso(service.crm.calendar.add_days(from_iso(stamp), days.get(lead.lead_class, days["default"])))
     cursor = db.execute(queries.TAKE_LEAD, {
         "rep": rep_id, "now": stamp, "lead": lead.id, "expected_status": expected_status, "expected_owner": lead.owner,
+        "recycle_at": recycle_at,
     })
     if cursor.rowcount != 1:
         raise ConflictError(f"lead {lead.id} changed while it was being taken; it is no longer {expected_status}")
     if lead.owner is not None:
         db.execute(queries.END_ASSIGNMENTS, {"now": stamp, "how": how, "reason": reason, "ids": json.dumps([lead.id])})
     db.execute(queries.OPEN_ASSIGNMENT, {"lead": lead.id, "rep": rep_id, "how": how, "reason": reason, "now": stamp})
-    db.execute(queries.refresh_recycle_at(service.crm.calendar, "l.customer_id = :lead"), dict(_recycle_params(service), lead=lead.id))
-    cancel_stale_reminders(service, [lead.id])
+    if lead.owner is not None:  # a pool lead has no reminder (recycling and release cancelled it)
+        cancel_stale_reminders(service, [lead.id])
     service.crm.audit.record(
         f"lead.{how}", "lead", lead.id, before={"status": lead.status, "owner": lead.owner},
         after={"status": "assigned", "owner": rep_id, "reason": reason}, source="leads",

@@ -88,7 +88,7 @@ POOL_PAGE = (
 TAKE_LEAD = f"""
 UPDATE leads_leads AS l SET status = 'assigned', owner = :rep, assigned_at = :now,
     first_followed_up_at = NULL, last_followed_up_at = NULL, extensions = 0,
-    recycle_at = NULL
+    recycle_at = :recycle_at
 WHERE l.customer_id = :lead AND l.status = :expected_status AND l.owner IS :expected_owner
 """
 OPEN_ASSIGNMENT = """
