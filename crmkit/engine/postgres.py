@@ -137,15 +137,19 @@ class PostgresDatabase(Database):
     # --- schema ------------------------------------------------------------------------------
 
     def table_names(self) -> list[str]:
+        # The catalog, not information_schema: its views check privileges row by row and took
+        # 37 ms a call, several times per report.
         return [row[0] for row in self.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
-            "AND table_type = 'BASE TABLE' ORDER BY table_name"
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') ORDER BY c.relname"
         )]
 
     def columns_of(self, table: str) -> list[str]:
         return [row[0] for row in self.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
-            "AND table_name = ? ORDER BY ordinal_position", [table],
+            "SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relname = ? AND c.relkind IN ('r', 'p') "
+            "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum", [table],
         )]
 
     def index_definitions(self, tables: Sequence[str]) -> list[tuple[str, str, bool]]:
