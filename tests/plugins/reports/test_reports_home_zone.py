@@ -48,3 +48,29 @@ def test_a_week_starts_on_the_crms_first_weekday():
         week = crm.reports.scope(as_of="2025-07-10", period="week").period  # a Thursday
         assert week.start.isoformat() == "2025-07-05T16:00:00+00:00"  # Sunday 6 July, 00:00 in Shanghai
         assert week.end.isoformat() == "2025-07-09T16:00:01+00:00"  # week to date, as_of included
+
+
+@pytest.mark.parametrize("zone, june, july", [("Asia/Shanghai", "1", "320"), ("UTC", "21", "300")])
+def test_purchases_imported_with_offsets_give_the_home_zones_months(tmp_path, zone, june, july):
+    """The issue's check, through `crmkit import` of a CSV written with +08:00 offsets: Shanghai
+    months in a Shanghai CRM, UTC months (07:00 on 1 July at +08:00 is June's) in a UTC CRM."""
+    from crmkit.cli import main
+
+    path = tmp_path / "shop.db"
+    (tmp_path / "orders.csv").write_text(
+        "customer_email,kind,occurred_at,amount\n"
+        "li@example.com,purchase,2025-06-30T23:30:00+08:00,1\n"
+        "li@example.com,purchase,2025-07-01T07:00:00+08:00,20\n"
+        "li@example.com,purchase,2025-07-31T23:30:00+08:00,300\n",
+        encoding="utf-8",
+    )
+    for args in (["init", str(path), "--plugins", "reports", "--timezone", zone],
+                 ["customers", "add", str(path), "--name", "Li", "--email", "li@example.com"],
+                 ["import", str(path), str(tmp_path / "orders.csv"), "--kind", "interactions"]):
+        with pytest.raises(SystemExit) as done:
+            main(args)
+        assert done.value.code in (0, None), args
+    with crmkit.open(path, clock=FixedClock("2025-09-01T12:00:00Z")) as crm:
+        figures = crm.reports.kpi("value", as_of="2025-08-01", period="month")
+        assert figures["gross_revenue"] == Decimal(july)
+        assert figures.measure("gross_revenue").previous == Decimal(june)
