@@ -12,7 +12,10 @@ The convention (written out for authors in docs/index.md, "How the examples are 
 - Commands of one page share one shell session: ``cd``, ``source`` and variables carry on.
 - An HTML comment on the line right before a block changes how it is treated:
   ``<!-- docs-test: file NAME -->`` the block is the content of the file NAME the reader saves;
-  ``<!-- docs-test: skip REASON -->`` the block is not run, for the REASON given.
+  ``<!-- docs-test: skip REASON -->`` the block is not run, for the REASON given;
+  ``<!-- docs-test: sqlite-only REASON -->`` the block runs only when the suite runs on SQLite
+  (with ``--engine postgresql`` the page's CRM files live on the server, so a command about the
+  file itself, such as ``backup``, has no file to work on).
 - Other blocks (```text, ```toml, unmarked) are shown, not run.
 """
 
@@ -25,7 +28,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-MARKER = re.compile(r"^<!--\s*docs-test:\s*(file|skip)\s+(.+?)\s*-->\s*$")
+MARKER = re.compile(r"^<!--\s*docs-test:\s*(file|skip|sqlite-only)\s+(.+?)\s*-->\s*$")
 FENCE = re.compile(r"^```(\w*)\s*$")
 SHELL_LANGUAGES = {"bash", "sh", "shell", "console"}
 
