@@ -3,33 +3,40 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime
 from decimal import Decimal
 
 import click
 
 from crmkit.cli import db_argument, open_crm
+from crmkit.formatting import local_time
 
 from .figures import BREAKDOWNS, COLUMNS
 from .models import FEEDBACK_CLASSES, FEEDBACK_STATUSES, RESOLUTIONS, ROLES, SEVERITIES, STATES
+
+
+_STORED_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
 
 def _crm(db):
     return open_crm(db, plugin="complaints")
 
 
-def _value(value) -> str:
+def _value(value, zone=None) -> str:
+    """A cell as text; a time on the home zone's clock with its zone (``2025-07-01 07:00 CST``)."""
     if value is None:
         return "-"
-    if hasattr(value, "strftime"):
-        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, datetime) or (isinstance(value, str) and _STORED_TIME.match(value)):
+        return local_time(value, zone)
     return str(value)
 
 
-def _table(rows: list[dict], columns) -> None:
+def _table(rows: list[dict], columns, zone=None) -> None:
     if not rows:
         click.echo("(none)")
         return
-    texts = [[_value(r.get(c)) for c in columns] for r in rows]
+    texts = [[_value(r.get(c), zone) for c in columns] for r in rows]
     widths = [max(len(c), *(len(t[i]) for t in texts)) for i, c in enumerate(columns)]
     click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip())
     for t in texts:
@@ -42,8 +49,8 @@ def _brief(c) -> dict:
             "resolve_due": c.resolve_due_at}
 
 
-def _show_one(c) -> None:
-    _table([_brief(c)], ("id", "customer", "status", "severity", "category", "owner", "received", "resolve_due"))
+def _show_one(c, zone) -> None:
+    _table([_brief(c)], ("id", "customer", "status", "severity", "category", "owner", "received", "resolve_due"), zone)
 
 
 @click.group("complaints")
@@ -67,7 +74,7 @@ def open_command(db, customer_id, category, product, severity, channel, descript
         c = crm.complaints.open(customer_id, category=category, product=product, severity=severity, channel=channel,
                                 description=description, desired_outcome=desired_outcome, owner=owner)
         click.echo(f"opened complaint {c.id} for customer {c.customer_id}, owner {c.owner or '(unassigned)'}, "
-                   f"acknowledge by {_value(c.ack_due_at)}, resolve by {_value(c.resolve_due_at)}")
+                   f"acknowledge by {_value(c.ack_due_at, crm.calendar.zone)}, resolve by {_value(c.resolve_due_at, crm.calendar.zone)}")
 
 
 @complaints_group.command("list")
@@ -84,7 +91,8 @@ def list_command(db, status, owner, customer_id, category, only_open, overdue, l
     with _crm(db) as crm:
         rows = crm.complaints.list(status=status, owner=owner, customer_id=customer_id, category=category,
                                    open=only_open, overdue=overdue, limit=limit)
-        _table([_brief(c) for c in rows], ("id", "customer", "status", "severity", "category", "owner", "received", "resolve_due"))
+        _table([_brief(c) for c in rows], ("id", "customer", "status", "severity", "category", "owner", "received", "resolve_due"),
+               crm.calendar.zone)
 
 
 @complaints_group.command("show")
@@ -95,23 +103,24 @@ def show_command(db, complaint_id, internal):
     """Show a complaint and the history the customer sees."""
     with _crm(db) as crm:
         c = crm.complaints.get(complaint_id)
-        _show_one(c)
+        zone = crm.calendar.zone
+        _show_one(c, zone)
         details = {"channel": c.channel, "product": c.product, "description": c.description,
                    "desired outcome": c.desired_outcome, "decision": c.decision, "reason": c.decision_reason,
                    "resolution": c.resolution, "amount": c.resolution_amount, "satisfaction": c.satisfaction,
                    "accepted": c.accepted, "acknowledge due": c.ack_due_at, "acknowledged": c.acknowledged_at}
         for key, value in details.items():
             if value is not None:
-                click.echo(f"{key}: {_value(value)}")
+                click.echo(f"{key}: {_value(value, zone)}")
         click.echo("\nCustomer-visible history:")
         _table([{"at": h.at, "step": h.event, "message": h.message} for h in crm.complaints.history(complaint_id)],
-               ("at", "step", "message"))
+               ("at", "step", "message"), zone)
         if internal:
             click.echo("\nInternal notes:")
             _table([{"at": n.at, "author": n.author, "text": n.text} for n in crm.complaints.notes(complaint_id)],
-                   ("at", "author", "text"))
+                   ("at", "author", "text"), zone)
             click.echo("\nEscalations:")
-            _table(crm.complaints.escalations(complaint_id), ("cycle", "level", "name", "at", "from_owner", "to_owner"))
+            _table(crm.complaints.escalations(complaint_id), ("cycle", "level", "name", "at", "from_owner", "to_owner"), zone)
 
 
 def _step(name: str, help_text: str, method: str, *options):
@@ -181,7 +190,8 @@ def sla_command(db, as_of, owner, limit):
         rows = crm.complaints.sla(as_of, owner=owner, limit=limit)
         for row in rows:
             row["hours_left"] = None if row["left_s"] is None else round(row["left_s"] / 3600, 1)
-        _table(rows, ("id", "customer_id", "owner", "severity", "status", "clock", "due_at", "hours_left", "state"))
+        _table(rows, ("id", "customer_id", "owner", "severity", "status", "clock", "due_at", "hours_left", "state"),
+               crm.calendar.zone)
 
 
 @complaints_group.command("stats")

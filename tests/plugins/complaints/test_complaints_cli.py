@@ -131,3 +131,28 @@ def test_missing_file(tmp_path, monkeypatch):
     monkeypatch.setenv("CRMKIT_PLUGINS", "complaints")
     result = run("complaints", "list", tmp_path / "nope.db")
     assert result.exit_code == 1 and "no CRM file at" in result.output
+
+
+def test_times_are_shown_on_the_home_zones_clock(tmp_path, monkeypatch):
+    """In a Shanghai CRM the CLI prints a complaint's times in Shanghai time, naming the zone."""
+    from zoneinfo import ZoneInfo
+
+    monkeypatch.setenv("CRMKIT_PLUGINS", "complaints")
+    path = tmp_path / "desk.db"
+    with crmkit.open(path, plugins=["complaints"], timezone="Asia/Shanghai") as crm:
+        crm.customers.add(name="Li")
+        crm.complaints.add_handler("ann")
+    opened = run("complaints", "open", path, 1, "--category", "billing")
+    assert opened.exit_code == 0, opened.output
+    with crmkit.open(path, plugins=["complaints"]) as crm:
+        complaint = crm.complaints.get(1)
+    shanghai = ZoneInfo("Asia/Shanghai")
+
+    def shown(moment) -> str:
+        return moment.astimezone(shanghai).strftime("%Y-%m-%d %H:%M") + " CST"
+
+    assert f"acknowledge by {shown(complaint.ack_due_at)}, resolve by {shown(complaint.resolve_due_at)}" in opened.output
+    listed = run("complaints", "list", path)
+    assert shown(complaint.received_at) in listed.output and shown(complaint.resolve_due_at) in listed.output
+    board = run("complaints", "sla", path)
+    assert shown(complaint.ack_due_at) in board.output
