@@ -295,4 +295,6 @@ def new_plugin_command(name: str, directory: str) -> None:
     except CrmError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"wrote {root}")
-    click.echo(f"next: pip install -e '{root}[test]' && pytest {root}/tests")
+    # pip reads a bare name as a package to download: the folder needs a path (./name)
+    folder = root if root.is_absolute() or str(root).startswith(".") else f"./{root}"
+    click.echo(f"next: pip install -e '{folder}[test]' && pytest {folder}/tests")

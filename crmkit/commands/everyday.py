@@ -13,7 +13,7 @@ import click
 
 from ..cli import db_argument, open_crm
 from ..errors import CrmError
-from ._common import ID, MOMENT, limit_option, pairs, table, when
+from ._common import AS_OF, ID, MOMENT, limit_option, pairs, table, when
 
 
 @click.group("interactions")
@@ -65,7 +65,7 @@ def list_interactions(db: str, customer_id: int, limit: int, offset: int) -> Non
 @click.argument("kind")
 @click.option("--customer", "customer_id", type=ID, help="The customer the task is about.")
 @click.option("--owner", help="Who should do it.")
-@click.option("--due", "due_at", type=MOMENT, help="When it is due.")
+@click.option("--due", "due_at", type=AS_OF, help="When it is due (a date means its midnight in the home zone).")
 @click.option("--reason", help="What to do and why.")
 def add_task(db: str, kind: str, customer_id: int | None, **fields) -> None:
     """Create a follow-up task.
@@ -75,6 +75,9 @@ def add_task(db: str, kind: str, customer_id: int | None, **fields) -> None:
     with open_crm(db) as crm:
         if customer_id is not None:
             crm.customers.get(customer_id)
+        if fields.get("due_at") is not None:
+            # a date (or a time without an offset) is the home zone's, as --as-of is
+            fields["due_at"] = crm.calendar.to_datetime(fields["due_at"], "--due")
         task = crm.tasks.create(kind, customer_id, source="cli", **{k: v for k, v in fields.items() if v is not None})
     click.echo(f"Created task {task.id}: {task.kind}" + (f" for customer {task.customer_id}" if task.customer_id else ""))
 

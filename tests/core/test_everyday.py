@@ -106,6 +106,12 @@ def test_times_print_on_the_home_zone_clock_with_the_zone(tmp_path):
     added = run("tasks", "add", path, "call", "--customer", 1, "--due", "2025-07-01T16:30:00Z")
     assert added.exit_code == 0, added.output
     assert "2025-07-02 00:30 CST" in run("tasks", "list", path).output
+    # a date alone is the home zone's midnight, as --as-of is: 1 July 00:00 in Shanghai
+    by_date = run("tasks", "add", path, "email", "--customer", 1, "--due", "2025-07-01")
+    assert by_date.exit_code == 0, by_date.output
+    with crmkit.open(path, plugins=[]) as crm:
+        assert crm.tasks.open(kind="email")[0].due_at.isoformat() == "2025-06-30T16:00:00+00:00"
+    assert run("tasks", "add", path, "email", "--due", "1 July").output.startswith("Error: ")
     audit = run("audit", path, "--customer", 1).output
     assert "CST" in audit and "Z " not in audit
     with crmkit.open(path, plugins=[]) as crm:

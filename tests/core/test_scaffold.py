@@ -65,3 +65,12 @@ def test_existing_folder_is_never_overwritten(tmp_path):
 def test_missing_folder(tmp_path):
     with pytest.raises(CrmError, match="does not exist"):
         write_plugin("visits", tmp_path / "nope")
+
+
+def test_the_next_step_names_the_folder_as_a_path(tmp_path, monkeypatch):
+    """pip reads `crmkit-visits[test]` as a package to download; the printed command must name
+    the folder (`./crmkit-visits`) so it runs as shown."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(new_plugin_command, ["visits", "--dir", "."])
+    assert result.exit_code == 0, result.output
+    assert "next: pip install -e './crmkit-visits[test]' && pytest ./crmkit-visits/tests" in result.output
