@@ -206,6 +206,7 @@ def _panel_class() -> type:
             )
             self.segments.value = "<b>Named segments</b>" + formatting.table(
                 crm.loyalty.rfm_distribution(run.id), ("segment", "customers", "monetary", "avg_recency_days", "avg_frequency"),
+                formatters={"segment": formatting.heading},  # about_to_sleep -> About to sleep
             )
 
         def show_tiers(self) -> None:
