@@ -74,11 +74,14 @@ def make_cli() -> click.Group:
     from . import commands
     from .scaffold import new_plugin_command
 
+    from importlib.metadata import entry_points
+
     commands.register(cli)
     cli.add_command(new_plugin_command)
-    _add_extension_commands(cli)
+    scan = entry_points()  # one read of the installed distributions for both groups
+    _add_extension_commands(cli, scan)
     try:
-        plugin_set = load_plugins()
+        plugin_set = load_plugins(scan=scan)
     except CrmError as error:
         click.echo(f"Warning: plugins not loaded: {error}", err=True)
     else:
@@ -89,15 +92,13 @@ def make_cli() -> click.Group:
     return cli
 
 
-def _add_extension_commands(cli: click.Group) -> None:
+def _add_extension_commands(cli: click.Group, scan) -> None:
     """Add the commands extensions register in the ``crmkit.commands`` entry point group.
 
     This is how ``crmkit serve`` (the HTTP API extension) joins the CLI without the core importing
     the extension. A broken entry point is a warning, not a broken CLI.
     """
-    from importlib.metadata import entry_points
-
-    for entry in entry_points(group=EXTENSION_COMMANDS):
+    for entry in scan.select(group=EXTENSION_COMMANDS):
         try:
             command = entry.load()
         except Exception as error:  # noqa: BLE001 - any failure of a third party's import
