@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Iterable
 from attrs import field, frozen
 
 from .errors import CrmError, PermissionDenied, ValidationError
-from .segments import F
 
 if TYPE_CHECKING:
     from .users import User
@@ -146,6 +145,8 @@ def scope_rule(user: "User", team_members: Iterable[str] = ()) -> str | None:
 
     The customers owned by :func:`owners_in_scope` and the unowned ones (the pool).
     """
+    from .segments import F  # here, not at import: `crmkit --help` needs the roles, not the rule builder
+
     owners = owners_in_scope(user, team_members)
     if owners is None:
         return None

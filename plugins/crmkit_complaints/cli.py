@@ -12,8 +12,7 @@ import click
 from crmkit.cli import db_argument, open_crm
 from crmkit.formatting import local_time
 
-from .figures import BREAKDOWNS, COLUMNS
-from .models import FEEDBACK_CLASSES, FEEDBACK_STATUSES, RESOLUTIONS, ROLES, SEVERITIES, STATES
+from .models import BREAKDOWNS, COLUMNS, FEEDBACK_CLASSES, FEEDBACK_STATUSES, RESOLUTIONS, ROLES, SEVERITIES, STATES
 
 
 _STORED_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")

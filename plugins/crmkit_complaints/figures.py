@@ -11,11 +11,10 @@ from crmkit import ValidationError
 from crmkit.timeutil import to_iso
 
 from . import queries_figures as sql
+from .models import BREAKDOWNS, COLUMNS  # noqa: F401 - the figures' names, kept where readers look
 
 if TYPE_CHECKING:
     from crmkit import CRM
-
-BREAKDOWNS = ("category", "product", "channel", "handler", "severity", "segment")
 
 
 def _share(part: int | None, whole: int | None) -> float | None:
@@ -75,9 +74,3 @@ def complaint_figures(crm: "CRM", *, as_of: Any = None, by: str | None = None, s
     return rows
 
 
-COLUMNS = (
-    "group", "received", "open", "resolved", "rejected", "acknowledged_within_sla",
-    "resolved_within_sla", "median_hours_to_resolve", "p90_hours_to_resolve", "reopen_rate",
-    "complainants", "repeat_complainants", "satisfaction", "satisfied_share",
-    "per_100_customers", "per_1000_orders",
-)

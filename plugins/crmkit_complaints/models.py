@@ -68,6 +68,15 @@ CHANNELS = ("phone", "email", "web", "in_person", "social", "letter", "chat")
 RESOLUTIONS = ("refund", "replacement", "repair", "apology", "explanation", "credit", "other")
 ROLES = ("handler", "supervisor", "manager")
 
+# What complaint figures can be broken down by, and the figures' columns (crmkit_complaints.figures).
+BREAKDOWNS = ("category", "product", "channel", "handler", "severity", "segment")
+COLUMNS = (
+    "group", "received", "open", "resolved", "rejected", "acknowledged_within_sla",
+    "resolved_within_sla", "median_hours_to_resolve", "p90_hours_to_resolve", "reopen_rate",
+    "complainants", "repeat_complainants", "satisfaction", "satisfied_share",
+    "per_100_customers", "per_1000_orders",
+)
+
 FEEDBACK_CLASSES = ("product", "service", "price", "delivery", "website", "other")
 FEEDBACK_ALIASES = {
     "pricing": "price", "prices": "price", "product range": "product", "new feature request": "product",
