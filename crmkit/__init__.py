@@ -28,6 +28,7 @@ _LAZY = {
     "CRM": "crm", "DueReport": "crm", "open": "crm",
     "Field": "fields", "FieldFamily": "fields",
     "InteractionKind": "kinds",
+    "Migrations": "engine.migrations",
     "AuditEntry": "models", "Customer": "models", "CustomerChange": "models", "Interaction": "models",
     "Segment": "models", "Task": "models",
     "Panel": "panels",
@@ -40,6 +41,7 @@ _LAZY = {
 if TYPE_CHECKING:  # pragma: no cover - what static checkers and IDEs see
     from .crm import CRM, DueReport, open
     from .fields import Field, FieldFamily
+    from .engine.migrations import Migrations
     from .kinds import InteractionKind
     from .models import AuditEntry, Customer, CustomerChange, Interaction, Segment, Task
     from .panels import Panel
@@ -55,6 +57,6 @@ __getattr__, __dir__ = lazy_exports(globals(), _LAZY)
 __all__ = [
     "AuditEntry", "CRM", "Chart", "ConflictError", "CrmError", "Customer", "CustomerChange",
     "DueReport", "F", "Field", "FieldFamily", "ImportRefused", "Interaction", "InteractionKind",
-    "NotAuthenticated", "NotFound", "Panel", "Permission", "PermissionDenied", "PluginError",
+    "Migrations", "NotAuthenticated", "NotFound", "Panel", "Permission", "PermissionDenied", "PluginError",
     "RuleError", "Section", "Segment", "Task", "User", "ValidationError", "hookimpl", "open",
 ]

@@ -400,7 +400,8 @@ def _pending(db, m_set, shown_as: str) -> list:
     by a newer crmkit: refused (:class:`NewerSchema`), naming both schema versions, before any write.
     """
     applied = [m.name for m in m_set.applied(db)]
-    known = [m.name for m in m_set._migrations]  # sqlite-utils keeps the registered list private
+    # Both crmkit's and sqlite-utils' sets keep their registered list as ``_migrations``.
+    known = [m.name for m in m_set._migrations]
     if not set(applied) <= set(known):
         from . import __version__
 

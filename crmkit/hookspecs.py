@@ -26,9 +26,9 @@ if TYPE_CHECKING:  # pragma: no cover - imported for type hints only
     from datetime import datetime
 
     import click
-    from sqlite_utils import Migrations
 
     from .crm import CRM
+    from .engine.migrations import Migrations
     from .erasure import Erasure
     from .facts import Fact
     from .fields import Field
@@ -57,7 +57,8 @@ def crmkit_addhooks(pm: pluggy.PluginManager) -> None:
 
 @hookspec
 def crmkit_migrations() -> "Migrations | None":
-    """Return the plugin's ``sqlite_utils.Migrations`` set (sqlite-utils >= 4).
+    """Return the plugin's :class:`crmkit.Migrations` set (a ``sqlite_utils.Migrations`` set,
+    sqlite-utils >= 4, works too: same interface, same record).
 
     The core applies every set when a CRM opens, after its own, all inside one transaction: if
     any migration fails, the file is left exactly as it was. Name the set after the plugin and

@@ -1,8 +1,9 @@
-"""The core's schema, as a ``sqlite_utils.Migrations`` set. Append migrations; never edit one."""
+"""The core's schema, as a ``Migrations`` set. Append migrations; never edit one."""
 
 from __future__ import annotations
 
-from sqlite_utils import Database, Migrations
+from .engine import Database
+from .engine.migrations import Migrations
 
 core = Migrations("crmkit")
 

@@ -53,9 +53,10 @@ $ crmkit {name} count shop.db
 Run its tests with `pip install '.[test]' && pytest`.
 """,
         f"{package}/__init__.py": f'"""{title}: a crmkit plugin."""\n\n__version__ = "0.1.0"\n',
-        f"{package}/schema.py": f'''"""The plugin's tables: its own sqlite-utils Migrations set. Append migrations, never edit one."""
+        f"{package}/schema.py": f'''"""The plugin's tables: its own migration set. Append migrations, never edit one."""
 
-from sqlite_utils import Database, Migrations
+from crmkit import Migrations
+from crmkit.engine import Database
 
 migrations = Migrations("{package}")
 

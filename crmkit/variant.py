@@ -23,7 +23,7 @@ SETTING = "plugins"
 
 def stored(db) -> list[str] | None:
     """The stored plugin set, or None when the CRM has none yet. Reads only."""
-    if not db["settings"].exists():
+    if "settings" not in db.table_names():
         return None
     row = db.execute("SELECT value FROM settings WHERE key = ?", [SETTING]).fetchone()
     return None if row is None else json.loads(row[0])
@@ -35,7 +35,7 @@ def inferred(db) -> list[str]:
     from .plugins import load_plugins
 
     everything = load_plugins(_installed_names())
-    if not db["settings"].exists():
+    if "settings" not in db.table_names():
         return everything.names()
     sets = dict(everything.each_or_raise("crmkit_migrations"))
     return [name for name in everything.names() if sets.get(name) is None or sets[name].applied(db)]
@@ -47,7 +47,7 @@ def with_tables(db) -> list[str]:
     from .plugins import load_plugins
 
     everything = load_plugins(_installed_names())
-    if not db["settings"].exists():
+    if "settings" not in db.table_names():
         return []
     return [name for name, migrations in everything.each_or_raise("crmkit_migrations")
             if migrations is not None and migrations.applied(db)]

@@ -1,14 +1,19 @@
-"""The SQLite engine: a CRM in one file, through sqlite-utils."""
+"""The SQLite engine: a CRM in one file, through Python's sqlite3.
+
+sqlite-utils' table API (``db["name"].create(...)``, what migrations call) is there too, built
+on the same connection the first time it is asked for: importing sqlite-utils imports pandas and
+numpy when they are installed, which a command that only reads should not pay for.
+"""
 
 from __future__ import annotations
 
 import os
+import re
+import secrets
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
-
-import sqlite_utils
 
 from ..errors import CrmError
 from . import errors, identity, sql
@@ -17,9 +22,17 @@ from .target import Target
 
 BUSY_TIMEOUT_SECONDS = 30.0
 
+# The first word of a statement, after comments and opening brackets.
+_FIRST_WORD = re.compile(r"^(?:\s+|--[^\n]*\n?|/\*.*?\*/|\()*(\w+)", re.DOTALL)
 
-class SqliteDatabase(sqlite_utils.Database, Database):
-    """A CRM in a SQLite file (or in memory): sqlite-utils' database plus the engine interface."""
+
+class SqliteDatabase(Database):
+    """A CRM in a SQLite file (or in memory): the engine interface over one sqlite3 connection.
+
+    Attributes this class does not define come from ``sqlite_utils.Database`` on the same
+    connection (``db["t"].insert_all(...)``, ``db.view_names()``, ...), for code written against
+    sqlite-utils.
+    """
 
     engine = "sqlite"
     # SQLite's historical limit on bound variables per statement; batches stay below it.
@@ -30,28 +43,52 @@ class SqliteDatabase(sqlite_utils.Database, Database):
     application_id = 0
 
     def __init__(self, target: Target, conn: sqlite3.Connection):
-        super().__init__(conn)
+        self.conn = conn
         self.target = target
+        self._tables_api = None
 
-    def execute(self, sql: str, parameters: Any = None):
+    # --- statements ----------------------------------------------------------------------------
+
+    def execute(self, sql: str, parameters: Any = None) -> sqlite3.Cursor:
+        """Run one statement. Outside a transaction a write is committed at once."""
+        conn = self.conn
+        was_in_transaction = conn.in_transaction
         try:
-            return super().execute(sql, parameters)
+            cursor = conn.execute(sql) if parameters is None else conn.execute(sql, parameters)
+            if not was_in_transaction and conn.in_transaction and cursor.description is None \
+                    and _first_word(sql) not in ("BEGIN", "SAVEPOINT"):
+                conn.execute("COMMIT")
         except sqlite3.Error as error:
+            if not was_in_transaction and conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise _translate_error(error) from error
+        return cursor
 
     def query(self, sql: str, params: Any = None) -> Iterator[dict]:
-        # SQLite may refuse a statement only when its rows are read (e.g. an unknown function):
-        # the error is the engine-neutral one then too.
+        """Rows as dicts. A row-returning write outside a transaction (``INSERT ... RETURNING``)
+        takes effect and is committed when called, even if its rows are never read."""
+        conn = self.conn
+        was_in_transaction = conn.in_transaction
         try:
-            yield from super().query(sql, params)
+            cursor = conn.execute(sql) if params is None else conn.execute(sql, params)
+            keys = [column[0] for column in cursor.description or ()]
+            if not was_in_transaction and conn.in_transaction:
+                rows = cursor.fetchall()
+                conn.execute("COMMIT")
+                return (dict(zip(keys, row)) for row in rows)
         except sqlite3.Error as error:
+            if not was_in_transaction and conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise _translate_error(error) from error
+        return _rows(cursor, keys)
 
     def executemany(self, sql: str, rows: Iterable[Any]) -> int:
         try:
             return self.conn.executemany(sql, rows).rowcount
         except sqlite3.Error as error:
             raise _translate_error(error) from error
+
+    # --- transactions --------------------------------------------------------------------------
 
     @property
     def in_transaction(self) -> bool:
@@ -82,15 +119,70 @@ class SqliteDatabase(sqlite_utils.Database, Database):
             except sqlite3.Error as error:
                 raise _translate_error(error) from error
 
+    @contextmanager
+    def atomic(self) -> Iterator["SqliteDatabase"]:
+        """A transaction, or a savepoint inside the one already open."""
+        conn = self.conn
+        if not conn.in_transaction:
+            with self.transaction():
+                yield self
+            return
+        savepoint = f"crmkit_{secrets.token_hex(8)}"
+        conn.execute(f"SAVEPOINT {savepoint}")
+        try:
+            yield self
+        except BaseException:
+            # An error that ended the whole transaction took its savepoints with it.
+            if conn.in_transaction:
+                conn.execute(f"ROLLBACK TO SAVEPOINT {savepoint}")
+                conn.execute(f"RELEASE SAVEPOINT {savepoint}")
+            raise
+        else:
+            conn.execute(f"RELEASE SAVEPOINT {savepoint}")
+
+    # --- schema ----------------------------------------------------------------------------------
+
+    def table_names(self) -> list[str]:
+        return _table_names(self.conn)
+
+    def view_names(self) -> list[str]:
+        return [row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'view'")]
+
+    def __getitem__(self, name: str):
+        """sqlite-utils' table (or view) ``name`` on this connection."""
+        return self._sqlite_utils()[name]
+
+    def table(self, name: str, **options: Any):
+        """sqlite-utils' table ``name`` on this connection, with its default options."""
+        return self._sqlite_utils().table(name, **options)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name == "_tables_api":
+            raise AttributeError(name)
+        return getattr(self._sqlite_utils(), name)
+
+    def _sqlite_utils(self):
+        if self._tables_api is None:
+            import sqlite_utils
+
+            # The connection is set up already (see connect); sqlite-utils' own plugins do not
+            # take part in a CRM's connection.
+            self._tables_api = sqlite_utils.Database(self.conn, recursive_triggers=False, execute_plugins=False)
+        return self._tables_api
+
+    def close(self) -> None:
+        self.conn.close()
+
     def columns_of(self, table: str) -> list[str]:
-        return [column.name for column in self[table].columns]
+        return [row[1] for row in self.conn.execute("SELECT * FROM pragma_table_info(?)", [table])]
 
     def referenced_tables(self, table: str) -> list[str]:
-        return sorted({key.other_table for key in self[table].foreign_keys})
+        return sorted({row[2] for row in self.conn.execute("SELECT * FROM pragma_foreign_key_list(?)", [table])})
 
     def primary_key(self, table: str) -> list[str]:
         """The primary key's columns; empty for a table keyed only by SQLite's implicit row id."""
-        return [column for column in self[table].pks if column != "rowid"]
+        keyed = [(row[5], row[1]) for row in self.conn.execute("SELECT * FROM pragma_table_info(?)", [table]) if row[5]]
+        return [name for _, name in sorted(keyed)]
 
     def index_definitions(self, tables: Sequence[str]) -> list[tuple[str, str, bool]]:
         marks = ", ".join("?" * len(tables))
@@ -198,6 +290,8 @@ def connect(target: Target) -> SqliteDatabase:
         if ours and not read_only and application_id != identity.APPLICATION_ID:
             conn.execute(f"PRAGMA application_id={identity.APPLICATION_ID}")
         conn.execute("PRAGMA foreign_keys=ON")
+        # As sqlite-utils set it when it opened CRM files: REPLACE's deletions fire delete triggers.
+        conn.execute("PRAGMA recursive_triggers=ON")
         conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
     except sqlite3.DatabaseError as error:
         conn.close()
@@ -208,6 +302,20 @@ def connect(target: Target) -> SqliteDatabase:
     database.read_only = read_only
     database.application_id = application_id
     return database
+
+
+def _rows(cursor: sqlite3.Cursor, keys: list[str]) -> Iterator[dict]:
+    try:
+        for row in cursor:
+            yield dict(zip(keys, row))
+    except sqlite3.Error as error:
+        # SQLite may refuse a statement only when its rows are read (e.g. an unknown function).
+        raise _translate_error(error) from error
+
+
+def _first_word(sql: str) -> str:
+    found = _FIRST_WORD.match(sql)
+    return found.group(1).upper() if found else ""
 
 
 def _writable(file: Path) -> bool:

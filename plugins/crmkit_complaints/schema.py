@@ -1,8 +1,9 @@
-"""The complaints plugin's tables, as one ``sqlite_utils.Migrations`` set. Append; never edit."""
+"""The complaints plugin's tables, as one ``Migrations`` set. Append; never edit."""
 
 from __future__ import annotations
 
-from sqlite_utils import Database, Migrations
+from crmkit import Migrations
+from crmkit.engine import Database
 
 migrations = Migrations("crmkit_complaints")
 

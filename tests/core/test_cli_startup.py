@@ -10,6 +10,8 @@ import json
 import subprocess
 import sys
 
+import crmkit
+
 HEAVY = ("numpy", "scipy", "pandas", "sqlite_utils")
 
 
@@ -62,3 +64,24 @@ def test_building_the_command_tree_reads_the_installed_packages_once():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "1"
+
+
+def test_reading_an_up_to_date_crm_imports_no_numerical_library(crm_path):
+    """``customers show`` on a CRM whose schema is current reads the migration record only:
+    sqlite-utils (which imports pandas and numpy when they are installed) stays unimported."""
+    crm = crmkit.open(crm_path)
+    alice = crm.customers.add(name="Alice Ng", email="alice@example.com")
+    crm.close()
+    code = (
+        "import contextlib, io, sys\n"
+        "from crmkit.cli import main\n"
+        f"sys.argv = ['crmkit', 'customers', 'show', {str(crm_path)!r}, '{alice.id}']\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        "    try:\n"
+        "        main()\n"
+        "    except SystemExit as done:\n"
+        "        assert not done.code, done.code\n"
+        "assert 'Alice Ng' in out.getvalue(), out.getvalue()\n"
+    )
+    assert _imported_after(code) == []
