@@ -42,7 +42,7 @@ def copy_crm(
 
     The target opens with the source's plugins, so it gets every plugin's tables. A target that
     holds any customer, interaction or plugin row is refused unless ``replace`` is true, in which
-    case its rows are deleted first. The copy is one transaction on the target: a failure leaves
+    case its rows are deleted first, those of plugins the source lacks included. The copy is one transaction on the target: a failure leaves
     it as it was. Raises :class:`CrmError` when a table's count or checksum differs afterwards.
     """
     import crmkit
@@ -57,14 +57,17 @@ def copy_crm(
             missing = [t for t in tables if t not in present]
             if missing:
                 raise CrmError(f"the target has no table {missing[0]}; is a plugin missing there?")
-            occupied = [t for t in tables if t != "settings" and _count(dst.db, t)]
+            target_tables = _tables_in_load_order(dst.db)
+            occupied = [t for t in target_tables if t != "settings" and _count(dst.db, t)]
             if occupied and not replace:
                 raise CrmError(
                     f"{dst.db.target.describe()} is not empty (table {occupied[0]} has rows); "
                     "copy into an empty CRM, or pass --replace to overwrite it"
                 )
             with dst.db.transaction():
-                for table in reversed(tables):
+                # Every table of the target, children first: a plugin the source lacks may hold
+                # rows that point at the customers being replaced.
+                for table in reversed(target_tables):
                     dst.db.execute(f'DELETE FROM "{table}"')
                 for table in tables:
                     target_columns = set(dst.db.columns_of(table))

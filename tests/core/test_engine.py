@@ -222,3 +222,23 @@ class TestServerErrors:
         result = _cli("customers", "list", "postgresql://ann@127.0.0.1:1/shop", env={"PYTHONPATH": str(tmp_path)})
         assert result.returncode == 1
         assert result.stderr.strip() == "Error: PostgreSQL needs the psycopg package: pip install 'crmkit[postgres]'"
+
+
+def test_copy_with_replace_empties_the_targets_plugin_tables_too(tmp_path):
+    """Replacing a CRM that had plugins with a core-only one: the old plugin rows that point at
+    the old customers go first, so the copy is not stopped by their foreign keys (it was on both
+    engines), and the target holds the source's data only."""
+    from crmkit.copying import copy_crm
+
+    source, target = tmp_path / "core-only.db", tmp_path / "with-loyalty.db"
+    with crmkit.open(source, plugins=[]) as crm:
+        crm.customers.add(name="Ann")
+    with crmkit.open(target, plugins=["loyalty"]) as crm:
+        bea = crm.customers.add(name="Bea")
+        crm.interactions.record(customer_id=bea.id, kind="purchase", occurred_at="2025-01-02", amount="40.00")
+        assert crm.db.execute("SELECT count(*) FROM loyalty_points").fetchone()[0] > 0
+    copy_crm(source, target, replace=True)
+    with crmkit.open(target) as crm:
+        assert [c.name for c in crm.customers.list()] == ["Ann"]
+        assert crm.db.execute("SELECT count(*) FROM loyalty_points").fetchone()[0] == 0
+        assert crm.db.execute("SELECT count(*) FROM interactions").fetchone()[0] == 0
