@@ -287,3 +287,182 @@ def run(ctx: Context) -> dict:
         "include building the ipywidgets models in the kernel; the browser's drawing is not part of them."
     )
     return out
+
+
+# --- the Customers list's first page on a generated customers-only file ------------------------
+#
+# The full 1m demo (10M interactions) takes long to build. The Customers list reads only the
+# customers table, each customer's summary row (lifetime value, last purchase) and, with the
+# loyalty plugin, the tier history; a file holding just those, filled by set-based statements,
+# is enough to measure its first page at a million customers.
+
+SYNTHETIC_AS_OF = "2025-06-30T12:00:00Z"
+TIERS = ("bronze", "silver", "gold")
+# Searches typed into the Customers list: one that most rows match, one that a few match.
+SEARCHES = {"common": "example.com", "rare": "Customer 0123"}
+
+
+def synthetic(path, n: int) -> dict:
+    """A CRM file with ``n`` customers (ids 1..n, names in id order), a summary row for each and a
+    tier (loyalty plugin) for every third customer, filled by set-based SQL. Returns timings."""
+    import crmkit
+    from crmkit import store
+
+    started = time.perf_counter()
+    crm = crmkit.open(path, plugins=["loyalty"])
+    padded = "substr(CAST(10000000 + i AS TEXT), 2)"
+    seq = "WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < :n) "
+    with store.indexes_deferred(crm.db, ("customers", "customer_summary", "loyalty_tier_history")), crm.transaction():
+        crm.db.execute(
+            seq + f"""INSERT INTO customers(id, name, email, email_norm, company, region, owner, stage, tags, attributes,
+                                            created_at, updated_at)
+            SELECT i, 'Customer ' || {padded}, 'c' || {padded} || '@example.com', 'c' || {padded} || '@example.com',
+                   CASE WHEN i % 5 = 0 THEN 'Acme' END,
+                   CASE i % 4 WHEN 0 THEN 'EU' WHEN 1 THEN 'US' WHEN 2 THEN 'UK' ELSE 'APAC' END,
+                   CASE i % 3 WHEN 0 THEN 'rep1' WHEN 1 THEN 'rep2' ELSE 'rep3' END, 'customer', '[]', '{{}}',
+                   '2024-01-01T00:00:00Z', '2024-01-01T00:00:00Z' FROM seq""",
+            {"n": n},
+        )
+        # Spend in cents scattered over 0..9,999.99 (not in id order), last purchase within two years.
+        crm.db.execute(
+            seq + """INSERT INTO customer_summary(customer_id, first_purchase_at, last_purchase_at, purchases, refunds,
+                                                  net_spend, first_interaction_at, last_interaction_at, interactions)
+            SELECT i, '2023-07-01T00:00:00Z',
+                   '2024-' || substr(CAST(101 + i % 12 AS TEXT), 2) || '-' || substr(CAST(101 + i % 28 AS TEXT), 2)
+                   || 'T10:00:00Z', 1 + i % 7, 0,
+                   (i * 7919) % 1000000, '2023-07-01T00:00:00Z', '2023-07-01T00:00:00Z', 1 + i % 7 FROM seq""",
+            {"n": n},
+        )
+        crm.db.execute(
+            seq + """INSERT INTO loyalty_tier_history(customer_id, as_of, from_tier, to_tier, direction, reason)
+            SELECT i, '2025-01-01T00:00:00Z', NULL,
+                   CASE i % 9 WHEN 0 THEN 'gold' WHEN 3 THEN 'silver' ELSE 'bronze' END, 'up', 'generated'
+            FROM seq WHERE i % 3 = 0""",
+            {"n": n},
+        )
+    crm.db.reset_sequences(["customers", "loyalty_tier_history"])
+    crm.close()
+    return {"seconds": time.perf_counter() - started, "customers": n}
+
+
+def first_pages(path, repeat: int = 5, plugins: tuple[str, ...] = ("loyalty",)) -> dict:
+    """The Customers list's first page on a :func:`synthetic` file: the dashboard to its first
+    page, the first page after a click on each sortable header (each way), the unsorted first
+    page again, and a typed search (one most rows match, one few match). Median seconds each;
+    raises if a sorted page is out of order or a searched row does not match. ``plugins=()``
+    opens the file core-only: no tier column, and no plugin tabs to collect."""
+    import crmkit
+    from crmkit.testing import FixedClock
+    from crmkit_jupyter import dashboard
+    from crmkit_jupyter.panels import CustomersPanel
+
+    crm = crmkit.open(path, plugins=list(plugins), clock=FixedClock(SYNTHETIC_AS_OF))
+    figures: dict[str, Any] = {}
+    try:
+        def tab_built(board):
+            table = board.panel("customers").table
+            shown = (table.total, [row["id"] for row in table.rows])
+            board.close()
+            return shown
+
+        figures["tab"], (total, ids) = _timed_steps(lambda: None, lambda _: dashboard(crm), tab_built, repeat)
+        figures["customers"] = total
+        panel = CustomersPanel(crm)
+        try:
+            sortable = tuple(panel.table.source.sortable)
+            figures["sortable"] = sortable
+
+            def reset():
+                panel.search.value = ""
+                panel.table.sort("id", descending=False)
+                return panel.table
+
+            def rows_of(table):
+                return [dict(row) for row in table.rows]
+
+            for column in sortable:
+                for descending in (False, True):
+                    def click(table, column=column, descending=descending):
+                        table.sort(column, descending=descending)
+                        return table
+
+                    name = f"sorted {column} {'desc' if descending else 'asc'}"
+                    figures[name], rows = _timed_steps(reset, click, rows_of, repeat)
+                    keys = [(row[column], row["id"]) for row in rows]
+                    if keys != sorted(keys, reverse=descending) or len(rows) != panel.table.page_size:
+                        raise AssertionError(f"{name}: the page is not in order: {keys[:3]}...")
+
+            def sorted_by_name():
+                panel.search.value = ""
+                panel.table.sort("name", descending=True)
+                return panel.table
+
+            def unsort(table):
+                table.sort("id", descending=False)
+                return table
+
+            figures["unsorted"], rows = _timed_steps(sorted_by_name, unsort, rows_of, repeat)
+            if [row["id"] for row in rows] != ids:
+                raise AssertionError("the unsorted first page differs from the dashboard's")
+            for label, text in SEARCHES.items():
+                def clear():
+                    panel.search.value = ""
+                    return panel
+
+                def typed(shown, text=text):
+                    shown.search.value = text
+                    return shown
+
+                figures[f"search {label}"], rows = _timed_steps(clear, typed, lambda shown: rows_of(shown.table), repeat)
+                if not all(text.lower() in f"{row['name']} {row['email']} {row['company']}".lower() for row in rows):
+                    raise AssertionError(f"search {text!r} shows a row that does not match")
+                figures[f"search {label} rows"] = (panel.table.total, panel.table.exact)
+        finally:
+            panel.close()
+    finally:
+        crm.close()
+    return figures
+
+
+def _main(argv=None) -> None:
+    """``python -m benchmarks.workloads.dashboard --customers 1000000 --data DIR [--core-only]``: build (or
+    reuse) the synthetic files of that size and of 10k, and print the Customers list's first
+    page figures for both, with the load average before and after."""
+    import argparse
+    import os
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(description=_main.__doc__)
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--reference", type=int, default=10_000)
+    parser.add_argument("--data", type=Path, required=True, help="folder for the generated files")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--core-only", action="store_true", help="open the files without the loyalty plugin (no tier column)")
+    args = parser.parse_args(argv)
+    args.data.mkdir(parents=True, exist_ok=True)
+    print(f"load average before: {os.getloadavg()}")
+    results = {}
+    for n in (args.reference, args.customers):
+        path = args.data / f"customers-{n}.db"
+        if not path.exists():
+            made = synthetic(path, n)
+            print(f"generated {n:,} customers (summary rows, tiers) in {made['seconds']:.1f} s")
+        results[n] = path
+    # Sizes alternate round by round, so a slow spell of the machine hits both alike; each
+    # figure is the median of its rounds.
+    rounds = {n: [] for n in results}
+    for _ in range(3):
+        for n, path in results.items():
+            rounds[n].append(first_pages(path, args.repeat, () if args.core_only else ("loyalty",)))
+    print(f"load average after: {os.getloadavg()}")
+    for n, runs in rounds.items():
+        print(f"--- {n:,} customers")
+        for key, value in runs[0].items():
+            if isinstance(value, float):
+                print(f"  {key}: {statistics.median(r[key] for r in runs) * 1000:.1f} ms")
+            else:
+                print(f"  {key}: {value}")
+
+
+if __name__ == "__main__":
+    _main()

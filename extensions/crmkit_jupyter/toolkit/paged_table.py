@@ -140,7 +140,9 @@ class PagedTable(Composite):
         if descending is None:
             descending = column == self.body.sort_by and not self.body.descending
         self.body.sort_by, self.body.descending = column, descending
-        self._reshape()
+        # The same rows in another order: the count stands (recounting a joined million-row
+        # list takes longer than the page itself).
+        self._reshape(count=None if self.total is None else (self.total, self.exact))
 
     def apply_filter(self, text: str) -> None:
         """Show only rows containing ``text`` (what typing in the filter box does)."""
@@ -229,7 +231,9 @@ class PagedTable(Composite):
             return self.text(row, column) if value is not None else ""
         return formatting.raw(value, self._kind(column, value), self.crm)
 
-    def _reshape(self) -> None:
+    def _reshape(self, count: tuple[int, bool] | None = None) -> None:
+        """Show the base source drilled, sorted and filtered as the table says, from its first
+        page; ``count`` is the rows' count when the caller knows it is unchanged."""
         source = self.base
         if self.drilled is not None:
             source = source.matching(*self.drilled)
@@ -240,7 +244,7 @@ class PagedTable(Composite):
             source = source.filtered(text)
         self.source = source
         self.download.value = ""
-        self.refresh()
+        self.refresh(count)
 
     def _fail(self, error: BaseException) -> None:
         self.error = str(error) or type(error).__name__
