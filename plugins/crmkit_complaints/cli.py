@@ -18,8 +18,16 @@ from .models import BREAKDOWNS, COLUMNS, FEEDBACK_CLASSES, FEEDBACK_STATUSES, RE
 _STORED_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
 
+_LOCAL = "A date means its midnight, a time without an offset is read, in the CRM's home zone."
+
+
 def _crm(db):
     return open_crm(db, plugin="complaints")
+
+
+def _local_moment(crm, value: str | None, option: str):
+    """``value`` read in the CRM's home zone (as ``--as-of`` is), or None for "now"."""
+    return None if value is None else crm.calendar.to_datetime(value, option)
 
 
 def _value(value, zone=None) -> str:
@@ -67,11 +75,13 @@ def complaints_group() -> None:
 @click.option("--description", help="What happened, in the customer's words.")
 @click.option("--desired-outcome", help="What the customer asks for.")
 @click.option("--owner", help="Handler to assign (default: least loaded with a matching skill).")
-def open_command(db, customer_id, category, product, severity, channel, description, desired_outcome, owner):
+@click.option("--received-at", help=f"When it came in (default: now). {_LOCAL}")
+def open_command(db, customer_id, category, product, severity, channel, description, desired_outcome, owner, received_at):
     """Open a complaint for CUSTOMER_ID."""
     with _crm(db) as crm:
         c = crm.complaints.open(customer_id, category=category, product=product, severity=severity, channel=channel,
-                                description=description, desired_outcome=desired_outcome, owner=owner)
+                                description=description, desired_outcome=desired_outcome, owner=owner,
+                                received_at=_local_moment(crm, received_at, "--received-at"))
         click.echo(f"opened complaint {c.id} for customer {c.customer_id}, owner {c.owner or '(unassigned)'}, "
                    f"acknowledge by {_value(c.ack_due_at, crm.calendar.zone)}, resolve by {_value(c.resolve_due_at, crm.calendar.zone)}")
 
@@ -123,13 +133,14 @@ def show_command(db, complaint_id, internal):
 
 
 def _step(name: str, help_text: str, method: str, *options):
-    def command(db, complaint_id, message, **kwargs):
+    def command(db, complaint_id, message, at, **kwargs):
         with _crm(db) as crm:
-            c = getattr(crm.complaints, method)(complaint_id, message=message, **kwargs)
+            c = getattr(crm.complaints, method)(complaint_id, message=message, at=_local_moment(crm, at, "--at"), **kwargs)
             click.echo(f"complaint {c.id} is now {c.status}" + (" (paused)" if c.paused_at else ""))
 
     command.__doc__ = help_text
     command = click.option("--message", help="What the customer is told (default: a standard text).")(command)
+    command = click.option("--at", help=f"When the step was taken (default: now). {_LOCAL}")(command)
     for option in reversed(options):
         command = option(command)
     command = click.argument("complaint_id", type=int)(command)

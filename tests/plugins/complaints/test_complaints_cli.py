@@ -115,6 +115,10 @@ def test_feedback_commands(db):
     (("handler-add", "x", "--supervisor", "y"), "add the supervisor first"),
     (("feedback", "merge", 1, 1), "another item than keep_id"),
     (("note", 1, " "), "non-empty note"),
+    (("ack", 1, "--at", "2999-01-01"), "a time not after now"),
+    (("ack", 1, "--at", "2000-01-01"), "a time not before the complaint's last step"),
+    (("ack", 1, "--at", "last tuesday"), "ISO-8601"),
+    (("open", 1, "--received-at", "soon"), "ISO-8601"),
 ])
 def test_errors_are_one_line_and_write_nothing(db, args, message):
     run("complaints", "open", db, 1)
@@ -156,3 +160,25 @@ def test_times_are_shown_on_the_home_zones_clock(tmp_path, monkeypatch):
     assert shown(complaint.received_at) in listed.output and shown(complaint.resolve_due_at) in listed.output
     board = run("complaints", "sla", path)
     assert shown(complaint.ack_due_at) in board.output
+
+
+def test_steps_taken_earlier_are_recorded_at_their_home_zone_time(tmp_path, monkeypatch):
+    """A handler catching up enters when each step really happened, on the home zone's clock:
+    --received-at and --at take a local time (or a date, its local midnight)."""
+    from datetime import datetime, timezone
+
+    monkeypatch.setenv("CRMKIT_PLUGINS", "complaints")
+    path = tmp_path / "desk.db"
+    with crmkit.open(path, plugins=["complaints"], timezone="Asia/Shanghai") as crm:
+        crm.customers.add(name="Li")
+    assert run("complaints", "open", path, 1, "--received-at", "2026-01-05 09:00").exit_code == 0
+    acked = run("complaints", "ack", path, 1, "--at", "2026-01-05T10:30")
+    assert acked.exit_code == 0, acked.output
+    assessed = run("complaints", "assess", path, 1, "--at", "2026-01-06")
+    assert assessed.output.strip() == "complaint 1 is now assessing"
+    with crmkit.open(path, plugins=["complaints"]) as crm:
+        complaint = crm.complaints.get(1)
+    # Shanghai is UTC+8 all year.
+    assert complaint.received_at == datetime(2026, 1, 5, 1, 0, tzinfo=timezone.utc)
+    assert complaint.acknowledged_at == datetime(2026, 1, 5, 2, 30, tzinfo=timezone.utc)
+    assert complaint.status_at == datetime(2026, 1, 5, 16, 0, tzinfo=timezone.utc)
