@@ -13,7 +13,7 @@ import click
 
 from ..cli import db_argument, open_crm
 from ..errors import CrmError
-from ._common import AS_OF, ID, MOMENT, limit_option, pairs, table, when
+from ._common import AS_OF, ID, limit_option, pairs, table, when
 
 
 @click.group("interactions")
@@ -25,7 +25,8 @@ def interactions_group() -> None:
 @db_argument
 @click.argument("customer_id", type=ID)
 @click.argument("kind")
-@click.option("--at", "occurred_at", type=MOMENT, help="When it happened (default: now).")
+@click.option("--at", "occurred_at", type=AS_OF,
+              help="When it happened (default: now); a date, or a time without an offset, is the home zone's.")
 @click.option("--amount", help="Money, for purchases and refunds (e.g. 19.99).")
 @click.option("--channel", help="phone, email, store, web, ...")
 @click.option("--product")
@@ -38,6 +39,8 @@ def record_interaction(db: str, customer_id: int, kind: str, **fields) -> None:
     Example: crmkit interactions record shop.db 1 call --notes "asked for a quote" --rep rep-1
     """
     with open_crm(db) as crm:
+        if fields.get("occurred_at") is not None:
+            fields["occurred_at"] = crm.calendar.to_datetime(fields["occurred_at"], "--at")
         recorded = crm.interactions.record(customer_id, kind, **{k: v for k, v in fields.items() if v is not None})
     click.echo(f"Recorded {recorded.kind} {recorded.id} for customer {recorded.customer_id} at {when(recorded.occurred_at, crm.zone)}")
 
@@ -89,8 +92,8 @@ def add_task(db: str, kind: str, customer_id: int | None, **fields) -> None:
 @click.option("--id", "entity_id", help="With --entity: the record's id.")
 @click.option("--actor", help="Changes made by this user.")
 @click.option("--action", help="This action, e.g. customer.update, or a prefix ending in * (customer.*).")
-@click.option("--since", type=MOMENT, help="From this time on.")
-@click.option("--until", type=MOMENT, help="Up to this time.")
+@click.option("--since", type=AS_OF, help="From this time on (home zone; a date is its midnight).")
+@click.option("--until", type=AS_OF, help="Up to this time (home zone; a date is its midnight).")
 @limit_option(default=50)
 def audit(db: str, customer_id, entity, entity_id, actor, action, since, until, limit: int, offset: int) -> None:
     """Read the audit log: who changed what, when. Newest first.
@@ -104,6 +107,7 @@ def audit(db: str, customer_id, entity, entity_id, actor, action, since, until, 
     elif entity_id is not None and entity is None:
         raise CrmError("--id needs --entity")
     with open_crm(db) as crm:
+        since, until = (None if t is None else crm.calendar.to_datetime(t, name) for t, name in ((since, "--since"), (until, "--until")))
         entries = crm.audit.query(entity=entity, entity_id=entity_id, actor=actor, action=action,
                                   since=since, until=until, limit=limit, offset=offset)
     if not entries:

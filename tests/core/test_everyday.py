@@ -4,6 +4,7 @@ changed customer 1, back up the file — each with its error path (one Error lin
 from __future__ import annotations
 
 import sqlite3
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -117,3 +118,20 @@ def test_times_print_on_the_home_zone_clock_with_the_zone(tmp_path):
     with crmkit.open(path, plugins=[]) as crm:
         stored = crm.interactions.history(1)[0].occurred_at
     assert stored.isoformat() == "2025-06-30T23:00:00+00:00"
+
+
+def test_a_time_without_an_offset_is_the_home_zones(tmp_path):
+    """In a Shanghai shop a call logged "at 09:00" happened at 09:00 Shanghai time (01:00 UTC),
+    as --due and --as-of read it; the audit log's --since/--until read their dates the same way."""
+    path = tmp_path / "shanghai.db"
+    with crmkit.open(path, plugins=[], timezone="Asia/Shanghai", actor="ann") as crm:
+        crm.customers.add(name="Li Wei")
+    recorded = run("interactions", "record", path, 1, "call", "--at", "2025-06-30 09:00")
+    assert recorded.output.strip() == "Recorded call 1 for customer 1 at 2025-06-30 09:00 CST"
+    with crmkit.open(path, plugins=[]) as crm:
+        assert crm.interactions.history(1)[0].occurred_at.isoformat() == "2025-06-30T01:00:00+00:00"
+        added_at = crm.audit.query(entity="customer", entity_id=1)[0].at
+    local_day = added_at.astimezone(ZoneInfo("Asia/Shanghai")).date()
+    assert "customer.add" in run("audit", path, "--since", local_day.isoformat()).output
+    assert run("audit", path, "--until", local_day.isoformat()).output.strip() == "No audit entries."
+    assert run("interactions", "record", path, 1, "call", "--at", "half past nine").output.startswith("Error: ")
