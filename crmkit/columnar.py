@@ -1,33 +1,41 @@
 """The columnar path of an interactions import from CSV: whole columns at a time.
 
-The file is cut into chunks of whole lines (a few megabytes each). A chunk of plain lines (no
-quote, no blank line, no export formula guard, valid UTF-8, the header's number of cells) is read
-by pyarrow's CSV reader and checked and converted column by column: times, kinds, exact money
-in integer minor units (integer arithmetic on the digits, never a float), text limits, and the
-customer references resolved with one query per reference kind and chunk. Any chunk that is not
-plain, or has a single value these checks cannot vouch for, goes through the row-by-row checks
-of :mod:`crmkit.importing` instead, which report its problems exactly as before (row, column,
-field, value, reason). A plain chunk ends where the next one starts, so structure errors still
-name their line.
+The file is cut into chunks of whole lines (about a megabyte each). Within a chunk, each line is
+one record unless a quoted cell runs over a line end (then the whole chunk takes the row path).
+The plain lines (no quote, no export formula guard, not blank) are read by pyarrow's CSV reader;
+those of kinds without a ``data`` validator are checked and converted column by column: times,
+kinds, exact money in integer minor units (integer arithmetic on the digits, never a float), text
+limits, ``data`` empty, and the customer references resolved with one query per reference kind
+and chunk. The chunk's other lines (quoted cells such as the JSON ``data`` an export writes,
+kinds that validate ``data`` such as survey, unknown kinds, blank lines) go through the row-by-row
+checks of :mod:`crmkit.importing`, one line at a time with its own line number, which report
+their problems exactly as before (row, column, field, value, reason). A chunk whose plain lines
+are not plain after all (a cell count, bad UTF-8) or hold a single value these checks cannot
+vouch for goes through the row path whole.
 
 Like the row path it runs in two passes: the check reads every chunk; unless a bad row was
 found (and ``skip_invalid`` is false) the write pass reads the file again and hands each chunk
-to ``crm.interactions.record_checked`` in one transaction, so plugins hear of every chunk
-through ``crmkit_interactions_recorded``. Memory holds one chunk at a time.
+to ``crm.interactions.record_checked`` in one transaction, its rows in file order (the lines
+the row path checked converted to stored form as ``record_many`` stores them), so ids follow the
+file and plugins hear of every chunk, once, through ``crmkit_interactions_recorded``. Memory
+holds one chunk at a time.
 
 It applies to interactions from a UTF-8 CSV whose columns feed the plain fields (the customer
-references, kind, occurred_at, amount, channel, product, category, rep, notes) without
-``--key``, ``--create-customers``, ``--date-format`` or ``--timezone``; everything else takes
-the row path. It needs pyarrow (``pip install 'crmkit[fast]'``); without it every import takes
+references, kind, occurred_at, amount, channel, product, category, rep, notes, data: the columns
+``crmkit export`` writes) without ``--key``, ``--create-customers``, ``--date-format`` or
+``--timezone``; everything else takes the row path. It needs pyarrow (``pip install 'crmkit[fast]'``); without it every import takes
 the row path.
 """
 
 from __future__ import annotations
 
+import heapq
 import io
 import json
+import re
 from contextlib import nullcontext
 from itertools import repeat
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -35,7 +43,10 @@ from .csvread import StrictReader
 from .errors import CrmError
 from .importing import _batches, _Checker, _csv_rows, _CsvSource, _LineDecoder, _Source, Progress
 from .interactions import CHECKED_COLUMNS
+from .models import Interaction
+from .money import to_minor
 from .store import indexes_deferred, json_values
+from .timeutil import to_iso
 
 if TYPE_CHECKING:
     from .crm import CRM
@@ -46,12 +57,13 @@ CHUNK_BYTES = 1 << 20
 DEFER_INDEXES = 20_000
 TEXT_LIMITS = {"channel": 50, "product": 200, "category": 100, "rep": 100, "notes": 10_000}
 REFERENCES = ("customer_id", "customer_external_id", "customer_email")
-FIELDS = frozenset(REFERENCES + ("kind", "occurred_at", "amount") + tuple(TEXT_LIMITS))
+FIELDS = frozenset(REFERENCES + ("kind", "occurred_at", "amount", "data") + tuple(TEXT_LIMITS))
 # What str.strip() takes off (RE2 spelling): a value with it at either end takes the row path.
 _SPACE = r"[\s\x{0b}\x{0c}\x{1c}-\x{1f}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
 _UNTRIMMED = f"^{_SPACE}|{_SPACE}$"
 # The export's formula guard ('=1+2), which the row path takes off again.
 _GUARDED = (b"'=", b"'+", b"'-", b"'@", b"'\t", b"'\r")
+_GUARD = re.compile(rb"'[=+\-@\t\r]")
 _PLAIN_DATE = r"^[1-9]\d{3}-\d\d-\d\d$"
 _STORED_TIME = r"^[1-9]\d{3}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -82,7 +94,7 @@ def columnar_import(checker: _Checker, source, path: Path, codec: str, times, fi
     ):
         return None
     fields = set(plan.column_fields().values()) | set(plan.defaults)
-    if not fields <= FIELDS or not all(isinstance(v, str) for v in plan.defaults.values()):
+    if not fields <= FIELDS or "data" in plan.defaults or not all(isinstance(v, str) for v in plan.defaults.values()):
         return None
     modules = _pyarrow()
     if modules is None:
@@ -117,19 +129,24 @@ class ColumnarImport:
     # --- the two passes ------------------------------------------------------------------------
 
     def check(self, progress: Progress | None) -> None:
-        """Read every chunk: plain ones are checked by column, the others row by row."""
+        """Read every chunk: its plain rows are checked by column, the others row by row."""
         checker = self.checker
         for first, data, done in self._chunks():
-            converted = self._convert(first, data, note_future=True)
-            if converted is None:
+            split = self._split(first, data, note_future=True)
+            if split is None:
                 last = first + data.count(b"\n") - data.endswith(b"\n")
                 self.slow.append((first, last))
                 for batch in _batches(_ChunkRows(self, first, data), checker.plan, None):
                     checker.check(batch)
             else:
-                checker.rows += len(converted)
+                rows, _, slow = split
+                checker.rows += len(rows)
+                if slow:
+                    for batch in _batches(_LineRows(self, slow), checker.plan, None):
+                        checker.check(batch)
             if progress is not None:
                 progress("check", done, self.total)
+        checker.future_rows.sort()
 
     def write(self, progress: Progress | None) -> tuple[int, int]:
         """Write every good row in one transaction; returns (added, updated)."""
@@ -147,9 +164,10 @@ class ColumnarImport:
                     batch = self.checker.staged_rows(*pending)
                     pending = next(slow, None)
                 else:
-                    batch = self._convert(first, data, note_future=False)
-                    if batch is None:
+                    split = self._split(first, data, note_future=False)
+                    if split is None:
                         raise CrmError(f"{self.path.name} was not imported: the CRM changed while the file was checked; import it again")
+                    batch = self._merged(*split)
                 if batch:
                     yield batch
                 written[0] += len(batch)
@@ -166,6 +184,19 @@ class ColumnarImport:
                 added = crm.interactions.record_checked(batches()).count
             self.checker.audit_run(added, 0)
         return added, 0
+
+    def _merged(self, rows: list[tuple], numbers: list[int], slow: list[tuple[int, bytes]]) -> list[tuple]:
+        """The chunk's rows in file order: those converted by column and the good rows the row
+        path checked (staged), the latter converted to stored form as ``record_many`` stores them."""
+        if not slow:
+            return rows
+        staged = self.checker.staged_numbered(slow[0][0], slow[-1][0])
+        if not staged:
+            return rows
+        crm = self.crm
+        exponent = crm.exponent
+        checked = [(number, _stored(values, exponent)) for number, values in staged]
+        return [row for _, row in heapq.merge(zip(numbers, rows), checked, key=itemgetter(0))]
 
     # --- reading chunks ------------------------------------------------------------------------
 
@@ -192,13 +223,62 @@ class ColumnarImport:
                 yield line, data, handle.tell()
                 line += data.count(b"\n")
 
-    def _table(self, data: bytes):
-        """The chunk as a table of string columns (empty cells null), or None when it is not plain."""
-        if (
-            b'"' in data or any(guard in data for guard in _GUARDED) or b"\n\n" in data or b"\n\r\n" in data
-            or data.startswith((b"\n", b"\r")) or data.count(b"\r") != data.count(b"\r\n")
-        ):
+    def _split(self, first: int, data: bytes, note_future: bool):
+        """The chunk (lines from ``first``) as (rows converted by column, their line numbers,
+        the other lines as (line number, bytes)), or None when the whole chunk must take the
+        row path.
+
+        A line takes the row path when it has a quote, an export formula guard, or nothing but
+        blanks, or when its kind validates ``data`` or is not known; the other lines are read
+        by pyarrow and converted by column. None when a quoted cell runs over a line end (the
+        lines are not its records), when the plain lines are not plain after all (a cell count,
+        bad UTF-8) or when any of their values needs the row path."""
+        if data.count(b"\r") != data.count(b"\r\n"):
             return None
+        lines = data.split(b"\n")
+        if lines and not lines[-1]:
+            lines.pop()
+        numbers = range(first, first + len(lines))
+        slow: list[tuple[int, bytes]] = []
+        if b'"' in data or b"'" in data and any(guard in data for guard in _GUARDED) or b"\n\n" in data \
+                or b"\n\r\n" in data or data.startswith((b"\n", b"\r")) or not lines or not lines[-1].strip():
+            special = _special_lines(data, lines)
+            slow = [(first + i, lines[i]) for i in special]
+            if any(line.count(b'"') % 2 for _, line in slow):
+                return None  # a quoted cell runs on over the line end
+            numbers = [first + i for i in range(len(lines)) if i not in special]
+            lines = [lines[i] for i in range(len(lines)) if i not in special]
+            data = b"\n".join(lines) + b"\n"
+        if not lines:
+            return [], [], slow
+        table = self._table(data)
+        if table is None or table.num_rows != len(lines):
+            return None
+        pc = self.pc
+        columns: dict[str, Any] = {field: table.column(name).combine_chunks() for name, field in self.fields.items()}
+        for field, value in self.checker.plan.defaults.items():
+            column = columns.get(field)
+            columns[field] = self.pa.array(repeat(value, len(lines)), self.pa.string()) if column is None else pc.fill_null(column, value)
+        kind = columns.get("kind")
+        if kind is None:
+            return None
+        plain = pc.fill_null(pc.is_in(kind, value_set=self.plain_kinds), False)
+        if not pc.all(plain).as_py():
+            others = pc.indices_nonzero(pc.invert(plain)).to_pylist()
+            slow = sorted(slow + [(numbers[i], lines[i]) for i in others])
+            keep = pc.indices_nonzero(plain)
+            columns = {field: column.take(keep) for field, column in columns.items()}
+            numbers = [numbers[i] for i in keep.to_pylist()]
+            if not numbers:
+                return [], [], slow
+        rows = self._convert(columns, numbers, note_future)
+        if rows is None:
+            return None
+        return rows, numbers, slow
+
+    def _table(self, data: bytes):
+        """Plain lines as a table of string columns (empty cells null), or None when pyarrow
+        cannot read them so (a line's cell count, bad UTF-8)."""
         pa, csv = self.pa, self.csv
         names = [f"c{i}" for i in range(len(self.columns))]
         try:
@@ -217,31 +297,20 @@ class ColumnarImport:
 
     # --- checking and converting whole columns -------------------------------------------------
 
-    def _convert(self, first: int, data: bytes, note_future: bool) -> list[tuple] | None:
-        """The chunk's rows in stored form (:data:`CHECKED_COLUMNS`), or None when any value
-        needs the row path (a bad row, or a spelling these checks do not vouch for)."""
-        table = self._table(data)
-        if table is None:
-            return None
+    def _convert(self, columns: dict, numbers: list[int], note_future: bool) -> list[tuple] | None:
+        """Rows of plain kinds (``columns``: field -> string column; ``numbers``: their lines) in
+        stored form (:data:`CHECKED_COLUMNS`), or None when any value needs the row path (a bad
+        row, or a spelling these checks do not vouch for)."""
         pc = self.pc
-        rows = table.num_rows
-        if rows == 0:
-            return []
-        columns: dict[str, Any] = {}
-        for name, field in self.fields.items():
-            column = table.column(name).combine_chunks()
+        rows = len(numbers)
+        for field, column in columns.items():
             if pc.any(pc.match_substring_regex(column, _UNTRIMMED)).as_py():
                 return None
-            columns[field] = column
-        for field, value in self.checker.plan.defaults.items():
-            if value != value.strip():
-                return None
-            column = columns.get(field)
-            columns[field] = self.pa.array(repeat(value, rows), self.pa.string()) if column is None else pc.fill_null(column, value)
-        kind = columns.get("kind")
-        if kind is None or kind.null_count or not pc.all(pc.is_in(kind, value_set=self.plain_kinds)).as_py():
-            return None
-        occurred = self._times(columns.get("occurred_at"), first, note_future)
+        data = columns.get("data")
+        if data is not None and data.null_count != rows and not pc.all(pc.equal(pc.drop_null(data), "{}")).as_py():
+            return None  # a plain kind's data other than {} takes the row path
+        kind = columns["kind"]
+        occurred = self._times(columns.get("occurred_at"), numbers, note_future)
         amount = self._amounts(columns.get("amount"), kind)
         customer = self._customers(columns)
         if occurred is None or amount is None or customer is None:
@@ -261,7 +330,7 @@ class ColumnarImport:
             texts["product"], texts["category"], texts["rep"], texts["notes"], repeat(None, rows),
         ))
 
-    def _times(self, column, first: int, note_future: bool):
+    def _times(self, column, numbers: list[int], note_future: bool):
         """Storage text of ``occurred_at`` (plain dates and stored times only), or None."""
         pc = self.pc
         if column is None or column.null_count:
@@ -278,7 +347,7 @@ class ColumnarImport:
             return None
         if note_future:
             ahead = pc.indices_nonzero(pc.greater(stamps, checker.warn_after)).to_pylist()
-            checker.future_rows.extend(first + index for index in ahead)
+            checker.future_rows.extend(numbers[index] for index in ahead)
         return stamps
 
     def _amounts(self, column, kind) -> list | None:
@@ -363,6 +432,53 @@ class ColumnarImport:
             if any(row[2] > 1 for row in rows):
                 return None
         return pa.array([r[0] for r in rows], pa.string()), pa.array([r[1] for r in rows], pa.int64())
+
+
+def _special_lines(data: bytes, lines: list[bytes]) -> dict[int, None]:
+    """Indices of the ``lines`` of ``data`` with a quote, a formula guard or only blanks, in order."""
+    found = {i for i, line in enumerate(lines) if b'"' in line or not line.strip()}
+    if b"'" in data:
+        index, at = 0, 0
+        for match in _GUARD.finditer(data):
+            index += data.count(b"\n", at, match.start())
+            at = match.start()
+            found.add(index)
+    return dict.fromkeys(sorted(i for i in found if i < len(lines)))
+
+
+def _stored(values: dict, exponent: int) -> tuple:
+    """A row the row path checked and staged, in stored form (:data:`CHECKED_COLUMNS`), as
+    ``record_many`` stores it."""
+    record = Interaction(**values)
+    return (
+        record.customer_id, record.kind, record.channel, to_iso(record.occurred_at),
+        None if record.amount is None else to_minor(record.amount, exponent), record.product, record.category,
+        record.rep, record.notes, json.dumps(record.data, sort_keys=True) if record.data else None,
+    )
+
+
+class _LineRows(_Source):
+    """Single-line records of a chunk (line number, bytes), read as the row path reads a file."""
+
+    def __init__(self, owner: ColumnarImport, lines: list[tuple[int, bytes]]):
+        self.columns = owner.columns
+        self._owner = owner
+        self._items = lines
+
+    def done(self) -> int:
+        return 0
+
+    def rows(self):
+        owner = self._owner
+        for number, line in self._items:
+            decoder = _LineDecoder(io.BytesIO(line + b"\n"), "utf-8")
+            decoder.line = number - 1
+            reader = StrictReader(iter(decoder), delimiter=owner.delimiter)
+            reader.width = len(self.columns)
+            yield from _csv_rows(iter(reader), decoder, self.columns, owner.path.name, number - 1)
+
+    def close(self) -> None:
+        """Nothing to close: the lines are in memory."""
 
 
 class _ChunkRows(_Source):

@@ -1131,6 +1131,12 @@ class _Checker:
             "SELECT payload FROM staged WHERE row BETWEEN ? AND ? ORDER BY row", [first, last],
         )]
 
+    def staged_numbered(self, first: int, last: int) -> list[tuple[int, dict]]:
+        """(row number, staged row as written) from row ``first`` to ``last``, in row order."""
+        return [(row, json.loads(payload)) for row, payload in self.staging.execute(
+            "SELECT row, payload FROM staged WHERE row BETWEEN ? AND ? ORDER BY row", [first, last],
+        )]
+
     def write(self, progress: Progress | None) -> tuple[int, int]:
         """Write the staged rows in one transaction; returns (added, updated)."""
         total = self.staging.execute("SELECT count(*) FROM staged").fetchone()[0]
