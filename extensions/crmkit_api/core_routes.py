@@ -137,9 +137,9 @@ def get_customer(customer_id: CustomerId, c: Caller = Depends(caller)) -> dict:
     """One customer in the caller's scope, with ``facts``: what each plugin knows of them (tier,
     points, lead status, open complaints, ...) as ``{plugin, name, label, value}``."""
     with c.session("customers.read") as crm:
-        c.check_customer(crm, customer_id)
+        customer = c.check_customer(crm, customer_id)
         facts = crm.customers.facts([customer_id]).get(customer_id, [])
-        return {**jsonable(crm.customers.get(customer_id)), "facts": jsonable(facts)}
+        return {**jsonable(customer), "facts": jsonable(facts)}
 
 
 @router.post("/customers", status_code=201, tags=["customers"], summary="Add a customer")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from crmkit import ValidationError
@@ -82,6 +83,11 @@ class Options:
         if name.startswith("_") or name not in DEFAULTS:
             raise AttributeError(name)
         return self._crm.settings.get(f"leads.{name}", DEFAULTS[name])
+
+    @staticmethod
+    def stored(name: str, text: str | None) -> Any:
+        """An option from its stored settings text read in another statement (None: never set)."""
+        return DEFAULTS[name] if text is None else json.loads(text)
 
     def all(self) -> dict[str, Any]:
         """Every option with its current value."""

@@ -6,11 +6,12 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from crmkit import ConflictError, ValidationError
+from crmkit import ConflictError, NotFound, ValidationError
 from crmkit.timeutil import from_iso, to_iso
 
 from . import queries
-from .models import OWNED_STATUSES, Lead
+from .config import Options
+from .models import OWNED_STATUSES, Lead, Rep
 
 if TYPE_CHECKING:
     from .service import LeadsService
@@ -28,12 +29,26 @@ def _recycle_params(service: "LeadsService") -> dict:
 
 
 def claim(service: "LeadsService", lead_id: int, rep_id: str, now: datetime) -> Lead:
-    """A rep takes a lead from the pool, within capacity, daily claim cap and cooldown."""
+    """A rep takes a lead from the pool, within capacity, daily claim cap and cooldown.
+
+    Inside the write transaction (the engine's write lock is held from its start, so no other
+    claim runs between the checks and the update): the lead, then the rep with their open load,
+    today's claims and the options in one statement, the conditional update (which returns the
+    taken row), the assignment spell and the audit entry.
+    """
     crm = service.crm
     db = crm.db
     with crm.transaction():
-        lead = service.get(lead_id)
-        rep = service.rep(rep_id)
+        rows = list(db.query(queries.GET_LEAD, [lead_id]))
+        if not rows:
+            raise NotFound(f"no lead with id {lead_id}")
+        lead_row = rows[0]
+        lead = Lead.from_row(lead_row)
+        day_start, day_end = day_bounds(crm.calendar, now)
+        checks = list(db.query(queries.CLAIM_CHECKS, {"rep": rep_id, "day_start": day_start, "day_end": day_end}))
+        if not checks:
+            raise NotFound(f"no rep with id {rep_id!r}; add one with crm.leads.add_rep() or `crmkit leads reps DB --add`")
+        rep = Rep.from_row(checks[0])
         if lead.status != "pool":
             holder = f" (owner {lead.owner})" if lead.owner else ""
             raise ConflictError(f"lead {lead_id} is {lead.status}{holder}, not in the pool; it cannot be claimed")
@@ -43,30 +58,36 @@ def claim(service: "LeadsService", lead_id: int, rep_id: str, now: datetime) -> 
             raise ConflictError(
                 f"rep {rep_id} had lead {lead_id} before; the cooldown ends {to_iso(lead.cooldown_until)}"
             )
-        load = db.execute(queries.OPEN_LOAD, [rep_id]).fetchone()[0]
+        load = checks[0]["open_load"]
         if load >= rep.capacity:
             raise ConflictError(f"rep {rep_id} is at capacity ({load} of {rep.capacity} open leads)")
-        limit = rep.claim_limit if rep.claim_limit is not None else service.options.daily_claim_cap
-        day_start, day_end = day_bounds(crm.calendar, now)
-        claimed = db.execute(queries.CLAIMS_TODAY, {"rep": rep_id, "day_start": day_start, "day_end": day_end}).fetchone()[0]
+        limit = rep.claim_limit
+        if limit is None:
+            limit = Options.stored("daily_claim_cap", checks[0]["stored_daily_claim_cap"])
+        claimed = checks[0]["claimed_today"]
         if claimed >= limit:
             raise ConflictError(f"rep {rep_id} reached the daily claim limit ({claimed} of {limit} today)")
-        _take(service, lead, rep_id, now, how="claim", reason="claimed from the pool", expected_status="pool")
-        return service.get(lead_id)
+        recycle_days = Options.stored("recycle_days", checks[0]["stored_recycle_days"])
+        taken = _take(service, lead, rep_id, now, how="claim", reason="claimed from the pool", expected_status="pool",
+                      recycle_days=recycle_days)
+        # The taken row with the customer's columns read above (unchanged: the lock is held).
+        return Lead.from_row({**lead_row, **taken})
 
 
-def _take(service, lead: Lead, rep_id: str, now: datetime, *, how: str, reason: str, expected_status: str) -> None:
+def _take(service, lead: Lead, rep_id: str, now: datetime, *, how: str, reason: str, expected_status: str,
+          recycle_days: dict | None = None) -> dict:
+    """Assign ``lead`` to the rep if it is still as read; returns its ``leads_leads`` row after."""
     db = service.crm.db
     stamp = to_iso(now)
     # A lead just taken has no follow-up and no extension: its recycle time is its class's days
     # after now, the time refresh_recycle_at would compute (one statement less on each claim).
-    days = service.options.recycle_days
+    days = recycle_days if recycle_days is not None else service.options.recycle_days
     recycle_at = to_iso(service.crm.calendar.add_days(from_iso(stamp), days.get(lead.lead_class, days["default"])))
-    cursor = db.execute(queries.TAKE_LEAD, {
+    rows = list(db.query(queries.TAKE_LEAD, {
         "rep": rep_id, "now": stamp, "lead": lead.id, "expected_status": expected_status, "expected_owner": lead.owner,
         "recycle_at": recycle_at,
-    })
-    if cursor.rowcount != 1:
+    }))
+    if len(rows) != 1:
         raise ConflictError(f"lead {lead.id} changed while it was being taken; it is no longer {expected_status}")
     if lead.owner is not None:
         db.execute(queries.END_ASSIGNMENTS, {"now": stamp, "how": how, "reason": reason, "ids": json.dumps([lead.id])})
@@ -77,6 +98,7 @@ def _take(service, lead: Lead, rep_id: str, now: datetime, *, how: str, reason: 
         f"lead.{how}", "lead", lead.id, before={"status": lead.status, "owner": lead.owner},
         after={"status": "assigned", "owner": rep_id, "reason": reason}, source="leads",
     )
+    return rows[0]
 
 
 def reassign(service: "LeadsService", lead_id: int, rep_id: str, reason: str, now: datetime) -> Lead:

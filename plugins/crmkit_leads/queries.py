@@ -90,6 +90,7 @@ UPDATE leads_leads AS l SET status = 'assigned', owner = :rep, assigned_at = :no
     first_followed_up_at = NULL, last_followed_up_at = NULL, extensions = 0,
     recycle_at = :recycle_at
 WHERE l.customer_id = :lead AND l.status = :expected_status AND l.owner IS :expected_owner
+RETURNING *
 """
 OPEN_ASSIGNMENT = """
 INSERT INTO leads_assignments(lead_id, rep_id, how, reason, started_at) VALUES (:lead, :rep, :how, :reason, :now)
@@ -117,6 +118,17 @@ SELECT count(*) FROM leads_assignments WHERE rep_id = :rep AND how = 'claim'
 AND started_at >= :day_start AND started_at < :day_end
 """
 OPEN_LOAD = f"SELECT count(*) FROM leads_leads WHERE owner = ? AND status IN {OWNED}"
+# What a claim checks, besides the lead, in one statement (one round trip on a server): the rep,
+# their open leads, their claims on the home zone's day, and the stored options the claim uses.
+CLAIM_CHECKS = f"""
+SELECT r.*,
+    (SELECT count(*) FROM leads_leads WHERE owner = :rep AND status IN {OWNED}) AS open_load,
+    (SELECT count(*) FROM leads_assignments WHERE rep_id = :rep AND how = 'claim'
+        AND started_at >= :day_start AND started_at < :day_end) AS claimed_today,
+    (SELECT value FROM settings WHERE key = 'leads.recycle_days') AS stored_recycle_days,
+    (SELECT value FROM settings WHERE key = 'leads.daily_claim_cap') AS stored_daily_claim_cap
+FROM leads_reps r WHERE r.id = :rep
+"""
 LEAD_HISTORY = "SELECT * FROM leads_assignments WHERE lead_id = ? ORDER BY started_at, id"
 
 # --- reps -------------------------------------------------------------------------------------
