@@ -6,6 +6,12 @@ has an ``available_at`` (after the lock period) and an ``expires_at``. Negative 
 ``loyalty_point_allocations``, so a batch's remaining points are its points minus its
 allocations and can never drop below zero. Every operation carries a unique ``key``: repeating
 an operation with a key already in the ledger changes nothing and returns the first entry.
+
+An ``earn`` row is one per purchase and the bulk of the ledger, so it stores only what the
+purchase does not say: its key ``earn:<purchase id>`` is read back from the purchase's id (a
+unique index on it keeps a purchase from earning twice), its reason likewise unless a tier
+multiplied the points, and any row spendable at the moment it occurred stores no ``available_at``
+(see ``queries.LEDGER_COLUMNS``).
 """
 
 from __future__ import annotations
@@ -92,6 +98,9 @@ class Points:
     def entry(self, key: str) -> PointsEntry:
         """The ledger row carrying an idempotency key."""
         rows = list(self._crm.db.query(q.POINTS_BY_KEY, [key]))
+        earned = key.removeprefix("earn:") if isinstance(key, str) else ""
+        if not rows and earned != key and earned.isascii() and earned.isdigit():
+            rows = list(self._crm.db.query(q.POINTS_BY_EARNING, [int(earned)]))
         if not rows:
             raise NotFound(f"no points entry with key {key!r}")
         return _entry(rows[0])
@@ -264,6 +273,8 @@ class Points:
             "note": None, "created_at": to_iso(self._crm.now()),
         }
         row.update(values)
+        if row["available_at"] == row["occurred_at"]:
+            row["available_at"] = None  # spendable when it occurred: read back as occurred_at
         return self._crm.db.execute(q.POINTS_ENTRY_INSERT + " RETURNING id", row).fetchone()[0]
 
     def _allocate(self, entry_id: int, batches: list, points: int) -> None:

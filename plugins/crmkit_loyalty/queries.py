@@ -250,14 +250,17 @@ _TIER_AT_PURCHASE = """
 
 def points_earn(in_list: str, dates) -> str:
     """Earn one batch per purchase of the id range, at rate × the tier multiplier (floor);
-    ``dates`` (a :class:`~crmkit_loyalty.localdays.BatchDates`) gives the unlock and expiry times."""
+    ``dates`` (a :class:`~crmkit_loyalty.localdays.BatchDates`) gives the unlock and expiry times.
+
+    An earn row stores only what its purchase does not say (see ``LEDGER_COLUMNS``): no key (the
+    unique index on the purchase's id keeps a purchase from earning twice), a reason only when a
+    tier multiplied the points, an unlock time only when it differs from the purchase's time."""
     points = "(i.amount * :rate_milli * COALESCE(t.multiplier_milli, 1000)) / :divisor"
     return f"""
         INSERT OR IGNORE INTO loyalty_points(customer_id, kind, points, occurred_at, available_at,
-            expires_at, interaction_id, key, reason, created_at)
-        SELECT i.customer_id, 'earn', {points}, i.occurred_at, {dates.available_at},
-               {dates.expires_at}, i.id, 'earn:' || i.id,
-               'purchase ' || i.id || COALESCE(' (tier ' || t.name || ')', ''), :now
+            expires_at, interaction_id, reason, created_at)
+        SELECT i.customer_id, 'earn', {points}, i.occurred_at, NULLIF({dates.available_at}, i.occurred_at),
+               {dates.expires_at}, i.id, 'purchase ' || i.id || ' (tier ' || t.name || ')', :now
         FROM (SELECT i.* {dates.source(f"i.id BETWEEN :first AND :last AND i.kind IN ({in_list})")}) AS i
         LEFT JOIN loyalty_tiers t ON t.name = {_TIER_AT_PURCHASE}
         WHERE {points} > 0
@@ -270,7 +273,7 @@ def points_bonus(dates, segment_ids: str | None) -> str:
     return f"""
         INSERT OR IGNORE INTO loyalty_points(customer_id, kind, points, occurred_at, available_at,
             expires_at, interaction_id, key, reason, created_at)
-        SELECT i.customer_id, 'bonus', :_lb_points, i.occurred_at, {dates.available_at},
+        SELECT i.customer_id, 'bonus', :_lb_points, i.occurred_at, NULLIF({dates.available_at}, i.occurred_at),
                {dates.expires_at}, i.id, 'bonus:' || :_lb_name || ':' || i.id, 'bonus ' || :_lb_name, :now
         {dates.source(f"i.id BETWEEN :first AND :last AND i.kind = :_lb_kind{only}")}
     """
@@ -291,12 +294,16 @@ def refunds_in_range(out_list: str) -> str:
     """
 
 
+# A purchase's earn row is found through the unique (interaction_id) index of earn rows; its bonus
+# and clawback rows through the (interaction_id) index of keyed rows (every row but an earn row has a key).
 PURCHASE_FOR_REFUND = """
     SELECT i.amount,
            (SELECT COALESCE(SUM(p.points), 0) FROM loyalty_points p
-            WHERE p.interaction_id = i.id AND p.kind IN ('earn', 'bonus')),
+            WHERE p.interaction_id = i.id AND p.kind = 'earn')
+         + (SELECT COALESCE(SUM(p.points), 0) FROM loyalty_points p
+            WHERE p.interaction_id = i.id AND p.key IS NOT NULL AND p.kind = 'bonus'),
            (SELECT COALESCE(SUM(-p.points), 0) FROM loyalty_points p
-            WHERE p.kind = 'clawback' AND p.interaction_id = i.id)
+            WHERE p.interaction_id = i.id AND p.key IS NOT NULL AND p.kind = 'clawback')
     FROM interactions i WHERE i.id = ? AND i.customer_id = ?
 """
 
@@ -306,7 +313,7 @@ SPENDABLE_BATCHES = f"""
     SELECT b.id, b.points - {_ALLOCATED} AS remaining
     FROM loyalty_points b
     WHERE b.customer_id = :customer AND b.points > 0 AND b.occurred_at <= :at
-      AND b.available_at <= :at AND (b.expires_at IS NULL OR b.expires_at > :at)
+      AND COALESCE(b.available_at, b.occurred_at) <= :at AND (b.expires_at IS NULL OR b.expires_at > :at)
       AND b.points - {_ALLOCATED} > 0
     ORDER BY b.expires_at IS NULL, b.expires_at, b.occurred_at, b.id
 """
@@ -325,13 +332,24 @@ POINTS_ENTRY_INSERT = """
         :interaction_id, :batch_id, :key, :reason, :note, :created_at)
 """
 ALLOCATION_INSERT = "INSERT INTO loyalty_point_allocations(entry_id, batch_id, points) VALUES (?, ?, ?)"
-POINTS_BY_KEY = "SELECT * FROM loyalty_points WHERE key = ?"
-POINTS_BY_ID = "SELECT * FROM loyalty_points WHERE id = ?"
-POINTS_ENTRIES = """
-    SELECT * FROM loyalty_points WHERE customer_id = ? ORDER BY occurred_at, id LIMIT ? OFFSET ?
+#: A ledger row as the API shows it. What an earn row leaves out is read back from what it keeps:
+#: its key is ``earn:<purchase id>``, its reason ``purchase <id>`` (stored only with a tier's
+#: name), and a row without an unlock time was spendable when it occurred.
+LEDGER_COLUMNS = """
+    p.id, p.customer_id, p.kind, p.points, p.occurred_at,
+    COALESCE(p.available_at, p.occurred_at) AS available_at, p.expires_at, p.interaction_id, p.batch_id,
+    COALESCE(p.key, 'earn:' || p.interaction_id) AS key,
+    COALESCE(p.reason, CASE WHEN p.kind = 'earn' THEN 'purchase ' || p.interaction_id END) AS reason,
+    p.note, p.created_at
+"""
+POINTS_BY_KEY = f"SELECT {LEDGER_COLUMNS} FROM loyalty_points p WHERE p.key = ?"
+POINTS_BY_EARNING = f"SELECT {LEDGER_COLUMNS} FROM loyalty_points p WHERE p.interaction_id = ? AND p.kind = 'earn'"
+POINTS_BY_ID = f"SELECT {LEDGER_COLUMNS} FROM loyalty_points p WHERE p.id = ?"
+POINTS_ENTRIES = f"""
+    SELECT {LEDGER_COLUMNS} FROM loyalty_points p WHERE p.customer_id = ? ORDER BY p.occurred_at, p.id LIMIT ? OFFSET ?
 """
 POINTS_BATCHES = f"""
-    SELECT b.id, b.kind, b.points, b.occurred_at, b.available_at, b.expires_at,
+    SELECT b.id, b.kind, b.points, b.occurred_at, COALESCE(b.available_at, b.occurred_at), b.expires_at,
            b.points - {_ALLOCATED} AS remaining
     FROM loyalty_points b WHERE b.customer_id = ? AND b.points > 0
     ORDER BY b.expires_at IS NULL, b.expires_at, b.occurred_at, b.id
@@ -350,7 +368,7 @@ def balance_sql(customer: str = "c.id") -> str:
     return f"""
         (SELECT COALESCE(SUM(b.points - {_ALLOCATED_BY}), 0) FROM loyalty_points b
          WHERE b.customer_id = {customer} AND b.points > 0 AND b.occurred_at <= :as_of
-           AND b.available_at <= :as_of AND (b.expires_at IS NULL OR b.expires_at > :as_of))
+           AND COALESCE(b.available_at, b.occurred_at) <= :as_of AND (b.expires_at IS NULL OR b.expires_at > :as_of))
     """
 
 
@@ -365,7 +383,7 @@ def locked_sql(customer: str = "c.id") -> str:
 
 POINTS_LIABILITY = f"""
     SELECT
-        COALESCE(SUM(CASE WHEN b.available_at <= :as_of THEN b.points - {_ALLOCATED_BY} END), 0),
+        COALESCE(SUM(CASE WHEN COALESCE(b.available_at, b.occurred_at) <= :as_of THEN b.points - {_ALLOCATED_BY} END), 0),
         COALESCE(SUM(CASE WHEN b.available_at > :as_of THEN b.points - {_ALLOCATED_BY} END), 0),
         COUNT(DISTINCT CASE WHEN b.points - {_ALLOCATED_BY} > 0 THEN b.customer_id END)
     FROM loyalty_points b
@@ -387,9 +405,9 @@ def points_earned_sql(crm, days: int) -> str:
 
 
 POINTS_EXPIRE = f"""
-    INSERT OR IGNORE INTO loyalty_points(customer_id, kind, points, occurred_at, available_at,
+    INSERT OR IGNORE INTO loyalty_points(customer_id, kind, points, occurred_at,
         batch_id, key, reason, created_at)
-    SELECT b.customer_id, 'expire', -(b.points - {_ALLOCATED}), b.expires_at, b.expires_at,
+    SELECT b.customer_id, 'expire', -(b.points - {_ALLOCATED}), b.expires_at,
            b.id, 'expire:' || b.id, 'batch ' || b.id || ' expired', :now
     FROM loyalty_points b
     WHERE b.points > 0 AND b.expires_at IS NOT NULL AND b.expires_at <= :now
