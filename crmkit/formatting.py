@@ -147,6 +147,19 @@ class Formatter:
             day = to_datetime(value).astimezone(self.zone).date()
         return babel_dates.format_skeleton("yMMM", day, locale=self.locale)
 
+    def period(self, start: datetime | str, end: datetime | str, kind: str = "range") -> str:
+        """A span of time ``[start, end)`` as a calendar reads it: a ``month`` ``Jun 2025``, a
+        ``quarter`` ``Q2 2025``, a ``year`` ``2025``, any other span from its first to its last
+        day (``Jun 1 – 29, 2025``); on the display zone's calendar."""
+        first = to_datetime(start).astimezone(self.zone).date()
+        skeleton = {"month": "yMMM", "quarter": "yQQQ", "year": "y"}.get(kind)
+        if skeleton:
+            return babel_dates.format_skeleton(skeleton, first, locale=self.locale)
+        last = (to_datetime(end) - timedelta(microseconds=1)).astimezone(self.zone).date()
+        if last <= first:
+            return self.date(first)
+        return babel_dates.format_interval(first, last, "yMMMd", locale=self.locale)
+
     def datetime(self, value: datetime | str | None) -> str:
         """A moment in the display zone, to the minute, naming the zone: ``Dec 5, 2026, 2:11 PM UTC``."""
         if value is None or value == "":
@@ -208,13 +221,17 @@ class Formatter:
         return str(value)
 
     def change(self, value: Any, kind: str | None = None) -> str:
-        """A difference between two periods of a ``kind`` of figure, with its sign."""
+        """A difference between two periods of a ``kind`` of figure, with its sign; money
+        (``money`` in minor units, ``amount`` in major units) keeps its currency: ``+$12.00``."""
         if value is None:
             return MISSING
         if kind == "rate":
             return self.rate_change(value)
         if kind == "money":
             return self.money_change(value)
+        if kind == "amount":
+            text = self.amount(value)
+            return f"+{text}" if value > 0 else text
         return self.signed(value)
 
     def _by_kind(self, value: Any, kind: str) -> str:

@@ -66,11 +66,17 @@ def kind_of(column: str, value: Any, key: str = "id") -> str:
 
 
 def cell(value: Any, kind: str, crm: Any = None) -> str:
-    """The text of one value of ``kind`` for ``crm``'s locale; missing values as a dash."""
+    """The text of one value of ``kind`` for ``crm``'s locale; missing values as a dash.
+
+    Besides the core formatter's kinds, ``words`` reads a stored key as words
+    (``tier_upgrade`` → "Tier upgrade", ``inactive, spend_drop`` → "Inactive, spend drop");
+    a CSV export keeps the key."""
     if value is None or value == "":
         return MISSING
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if kind == "words":
+        return heading(str(value))
     if kind == "text" and isinstance(value, (list, tuple)):
         return ", ".join(cell(v, "text", crm) for v in value)
     return formatter(crm).value(value, kind)

@@ -213,11 +213,11 @@ def _panel_class() -> type:
             steps = [{"at": fmt.datetime(h.at), "event": h.event, "told the customer": h.message, "by": h.actor} for h in history]
             allowed = ", ".join(complaint.allowed_next) or "none"
             self.detail.value = (
-                f"<b>Complaint #{complaint.id}</b>" + formatting.table(facts, tuple(facts[0]))
+                f"<b>Complaint #{complaint.id}</b>" + formatting.table(facts, tuple(facts[0]), kinds={"customer": "id"}, crm=self.crm)
                 + f"<div>Allowed next: <b class='crmkit-complaint-allowed'>{formatting.text(allowed)}</b></div>"
                 + (f"<div>{formatting.text(complaint.description)}</div>" if complaint.description else "")
                 + "<b>History (what the customer sees)</b>"
-                + formatting.table(steps, ("at", "event", "told the customer", "by"))
+                + formatting.table(steps, ("at", "event", "told the customer", "by"), kinds={"event": "words"}, crm=self.crm)
             )
 
         def act(self, step: str) -> Any:

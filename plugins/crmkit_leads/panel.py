@@ -104,8 +104,8 @@ def _panel_class() -> type:
             reps = [(f"{r.id} · {r.name}", r.id) for r in crm.leads.reps() if r.active]
             self.counts = self.own(widgets.HTML(), "crmkit-leads-counts")
             self.pool = self.own(PagedTable(
-                page_size=page_size, selectable=True, empty="The pool is empty.",
-                row_label=lambda row: f"#{row['id']} {row['name']}",
+                page_size=page_size, selectable=True, empty="The pool is empty.", crm=crm,
+                kinds={"lead_class": "words", "source": "words"},
             ))
             self.load_chart = self.own(ChartView("bar", [], "rep", ("open_leads", "capacity"), title="Open leads against capacity"))
             self.load_table = self.own(widgets.HTML(), "crmkit-leads-load")
@@ -147,12 +147,14 @@ def _panel_class() -> type:
         def refresh_figures(self) -> None:
             """Re-read the leads per status and the open load per rep (as of now)."""
             counts = self.crm.leads.counts()
-            self.counts.value = "<b>Leads</b> " + formatting.table([counts], tuple(counts))
+            self.counts.value = "<b>Leads</b> " + formatting.table([counts], tuple(counts), crm=self.crm)
             fairness = self.crm.leads.fairness()
             self.load_chart.rows = fairness["reps"]
+            fmt = formatting.formatter(self.crm)
             self.load_table.value = formatting.table(
                 fairness["reps"], ("rep", "team", "open_leads", "capacity", "utilisation"), empty="No active rep.",
-            ) + note_html(f"Fairness (capacity-weighted Gini of open load): {fairness['gini']}", "crmkit-leads-gini")
+                kinds={"utilisation": "rate"}, crm=self.crm,
+            ) + note_html(f"Fairness (capacity-weighted Gini of open load): {fmt.number(fairness['gini'], 2)}", "crmkit-leads-gini")
 
         def allocate(self) -> Any:
             """Allocate the whole pool with the chosen strategy (a dry run writes nothing);
@@ -170,11 +172,12 @@ def _panel_class() -> type:
             moves = [{"lead": m.lead_id, "rep": m.rep, "why": m.reason} for m in result.moves[:MOVES_SHOWN]]
             per_rep = [{"rep": rep, "leads": n} for rep, n in result.by_rep().items()]
             waiting = [{"lead": lead, "why": result.unassigned_reason.get(lead)} for lead in result.unassigned[:MOVES_SHOWN]]
+            ids = {"lead": "id"}
             self.result.value = (
-                formatting.table(per_rep, ("rep", "leads"), empty="No lead placed.")
+                formatting.table(per_rep, ("rep", "leads"), empty="No lead placed.", crm=self.crm)
                 + f"<b>Moves</b> (first {min(len(result.moves), MOVES_SHOWN)} of {len(result.moves):,})"
-                + formatting.table(moves, ("lead", "rep", "why"), empty="none")
-                + (("<b>Left in the pool</b>" + formatting.table(waiting, ("lead", "why"))) if waiting else "")
+                + formatting.table(moves, ("lead", "rep", "why"), empty="none", kinds=ids, crm=self.crm)
+                + (("<b>Left in the pool</b>" + formatting.table(waiting, ("lead", "why"), kinds=ids, crm=self.crm)) if waiting else "")
             )
             if not dry_run:
                 self.refresh()

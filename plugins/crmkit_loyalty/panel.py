@@ -150,7 +150,7 @@ def _panel_class() -> type:
             self.movement = self.own(widgets.HTML(), "crmkit-loyalty-movement")
             self.churn_info = self.own(widgets.HTML(), "crmkit-loyalty-churn-levels")
             self.level = self.own(widgets.Dropdown(options=LEVELS, value="low", description="At least:"), "crmkit-loyalty-level")
-            self.warnings = self.own(PagedTable(page_size=page_size, empty="No churn warning.", crm=crm,
+            self.warnings = self.own(PagedTable(page_size=page_size, empty="No churn warning.", crm=crm, kinds={"signals": "words"},
                                                 labels={"customer_id": "#", "class": "Class"}, csv_name="churn-warnings.csv"))
             self.level_chart = self.own(ChartView("bar", [], "level", ("customers",), title="Warnings per level (click to filter)"),
                                         "crmkit-loyalty-level-chart")
@@ -206,7 +206,8 @@ def _panel_class() -> type:
             )
             self.segments.value = "<b>Named segments</b>" + formatting.table(
                 crm.loyalty.rfm_distribution(run.id), ("segment", "customers", "monetary", "avg_recency_days", "avg_frequency"),
-                formatters={"segment": formatting.heading},  # about_to_sleep -> About to sleep
+                kinds={"segment": "words", "monetary": "amount"},  # about_to_sleep -> About to sleep; money in major units
+                labels={"monetary": "Net spend", "avg_recency_days": "Avg days since purchase"}, crm=crm,
             )
 
         def show_tiers(self) -> None:
@@ -215,12 +216,12 @@ def _panel_class() -> type:
             members = crm.loyalty.tiers.members(self.as_of)
             rows = [{"tier": tier, "customers": n} for tier, n in members.items()]
             self.tier_chart.rows = rows
-            self.tiers.value = formatting.table(rows, ("tier", "customers"), empty="No tier defined (crm.loyalty.tiers.define).")
+            self.tiers.value = formatting.table(rows, ("tier", "customers"), empty="No tier defined (crm.loyalty.tiers.define).", crm=crm)
             moved = crm.loyalty.tiers.movement(since=crm.calendar.add_days(self.as_of, -MOVEMENT_DAYS), until=self.as_of)
             self.movement.value = (
                 f"<b>Moves in the {MOVEMENT_DAYS} days to {crm.calendar.local_date(self.as_of)}</b>: "
                 f"{moved['upgrades']:,} upgrades, {moved['downgrades']:,} downgrades"
-                + formatting.table(moved["moves"], ("direction", "from", "to", "customers"), empty="No tier change.")
+                + formatting.table(moved["moves"], ("direction", "from", "to", "customers"), empty="No tier change.", crm=crm)
             )
 
         def show_churn(self) -> None:

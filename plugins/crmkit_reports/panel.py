@@ -189,7 +189,10 @@ def _panel_class() -> type:
 
         def _show_cards(self, report) -> None:
             currency = report.currency
-            period = f"{report.period.label} vs {report.previous.label}" if report.previous else report.period.label
+            fmt = formatter(self.crm)
+            period = fmt.period(report.period.start, report.period.end, report.period.kind)
+            if report.previous:  # Jun 2025 vs May 2025, not 2025-06 vs 2025-05
+                period += " vs " + fmt.period(report.previous.start, report.previous.end, report.previous.kind)
             wanted = headline_cards(report)
             for item in wanted:
                 card = self.cards.get(item["measure"])

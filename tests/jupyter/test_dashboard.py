@@ -132,7 +132,7 @@ class TestCustomersPanel:
         assert panel.customer_id == 21
         assert panel.view.layout.display is None
         assert "Customer 21" in panel.profile.value
-        assert [row[1:3] for row in panel.timeline.body.rows] == [["purchase", "$210.00"]]
+        assert [row[1:3] for row in panel.timeline.body.rows] == [["Purchase", "$210.00"]]  # the kind in words
         assert "asked for a quote" in panel.tasks.value and "Jan 3, 2025" in panel.tasks.value
         # customer 21: EU, net spend 210.00 -> big spender yes, doubled 420.00, tier gold
         cards = {card.title: card.show(card.figure) for card in panel.cards.children}

@@ -27,7 +27,7 @@ FACT_CARDS = (("Tier", "tier", "text"), ("Points", "points_balance", "number"),
               ("Open complaints", "open_complaints", "number"), ("Churn risk", "p_alive", "rate"))
 TIER_FIELD = "tier"
 LIST_KINDS = {"lifetime_value": "money", "last_purchase": "date"}
-TIMELINE_KINDS = {"amount": "money", "occurred_at": "datetime"}
+TIMELINE_KINDS = {"amount": "money", "occurred_at": "datetime", "kind": "words"}
 TIMELINE_COLUMNS = ("occurred_at", "kind", "amount", "channel", "product", "rep", "notes")
 
 
@@ -138,6 +138,7 @@ class CustomersPanel(Composite):
                       "reason": t.reason, "from": t.source} for t in tasks]
         self.tasks.value = "<b>Open tasks</b>" + formatting.table(
             task_rows, ("id", "kind", "due", "owner", "reason", "from"), empty="No open tasks.", crm=self.crm,
+            kinds={"kind": "words", "from": "words"},
         )
 
     def add_note(self) -> None:
