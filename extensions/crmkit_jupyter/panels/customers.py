@@ -31,6 +31,10 @@ TIMELINE_KINDS = {"amount": "money", "occurred_at": "datetime", "kind": "words"}
 TIMELINE_COLUMNS = ("occurred_at", "kind", "amount", "channel", "product", "rep", "notes")
 
 
+# The customer page's widgets, made on first use.
+_PAGE_PARTS = frozenset({"cards", "profile", "facts", "timeline_caption", "timeline", "tasks", "note", "note_button", "note_status"})
+
+
 class CustomersPanel(Composite):
     """Search customers, page through them, and click one to open its customer page.
 
@@ -53,27 +57,23 @@ class CustomersPanel(Composite):
             page_size=page_size, selectable=True, empty="No customer matches.", crm=crm, kinds=LIST_KINDS,
             labels={"lifetime_value": "Lifetime value"}, filterable=False, csv_name="customers.csv",
         ))
-        self.cards = self.own(widgets.HBox(layout=widgets.Layout(flex_flow="row wrap", grid_gap="6px")), "crmkit-customer-cards")
-        self.profile = self.own(widgets.HTML(), "crmkit-customer-profile")
-        self.facts = self.own(widgets.HTML(), "crmkit-customer-facts")
-        self.timeline_caption = self.own(widgets.HTML("<b>Timeline</b>"))
-        self.timeline = self.own(PagedTable(
-            page_size=timeline_size, empty="No interactions yet.", crm=crm, kinds=TIMELINE_KINDS,
-            columns=TIMELINE_COLUMNS, labels={"occurred_at": "When"}, csv_name="timeline.csv",
-        ), "crmkit-customer-timeline")
-        self.tasks = self.own(widgets.HTML(), "crmkit-customer-tasks")
-        self.note = self.own(widgets.Textarea(placeholder="add a note to this customer's history"), "crmkit-customer-note")
-        self.note_button = self.own(widgets.Button(description="Add note", icon="sticky-note"), "crmkit-customer-note-save")
-        self.note_status = self.own(widgets.HTML(), "crmkit-customer-note-status")
-        note_row = self.own(widgets.HBox([self.note, self.note_button, self.note_status], layout=widgets.Layout(flex_flow="row wrap")))
-        self.view = self.own(widgets.VBox([
-            self.cards, self.profile, self.timeline_caption, self.timeline, self.tasks, note_row, self.facts,
-        ], layout=widgets.Layout(display="none")), "crmkit-customer-360")
+        # The customer page is built when it is first needed (a customer opened): the list's
+        # first page then waits for a third of the widgets only.
+        self.view = self.own(widgets.VBox([], layout=widgets.Layout(display="none")), "crmkit-customer-360")
+        self._timeline_size = timeline_size
+        self._page_built = False
         self.children = [self.search, self.table, self.view]
         self.watch(self.search, self._searched)
         self.table.on_select(self.show)
-        self.on_click(self.note_button, self.add_note)
         self.load()
+
+    def __getattr__(self, name: str) -> Any:
+        # A part of the customer page (cards, timeline, note, ...) asked for before any customer
+        # was opened: build the page now.
+        if name in _PAGE_PARTS and not self.__dict__.get("_page_built", True):
+            self._build_page()
+            return getattr(self, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # --- public API -----------------------------------------------------------------------
 
@@ -158,6 +158,26 @@ class CustomersPanel(Composite):
         self.load()
 
     # --- internals ------------------------------------------------------------------------
+
+    def _build_page(self) -> None:
+        """Make the customer page's widgets (once)."""
+        crm = self.crm
+        self._page_built = True
+        self.cards = self.own(widgets.HBox(layout=widgets.Layout(flex_flow="row wrap", grid_gap="6px")), "crmkit-customer-cards")
+        self.profile = self.own(widgets.HTML(), "crmkit-customer-profile")
+        self.facts = self.own(widgets.HTML(), "crmkit-customer-facts")
+        self.timeline_caption = self.own(widgets.HTML("<b>Timeline</b>"))
+        self.timeline = self.own(PagedTable(
+            page_size=self._timeline_size, empty="No interactions yet.", crm=crm, kinds=TIMELINE_KINDS,
+            columns=TIMELINE_COLUMNS, labels={"occurred_at": "When"}, csv_name="timeline.csv",
+        ), "crmkit-customer-timeline")
+        self.tasks = self.own(widgets.HTML(), "crmkit-customer-tasks")
+        self.note = self.own(widgets.Textarea(placeholder="add a note to this customer's history"), "crmkit-customer-note")
+        self.note_button = self.own(widgets.Button(description="Add note", icon="sticky-note"), "crmkit-customer-note-save")
+        self.note_status = self.own(widgets.HTML(), "crmkit-customer-note-status")
+        note_row = self.own(widgets.HBox([self.note, self.note_button, self.note_status], layout=widgets.Layout(flex_flow="row wrap")))
+        self.view.children = [self.cards, self.profile, self.timeline_caption, self.timeline, self.tasks, note_row, self.facts]
+        self.on_click(self.note_button, self.add_note)
 
     def _searched(self, change) -> None:
         self.load()
