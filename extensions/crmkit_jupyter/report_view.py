@@ -13,10 +13,9 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from crmkit import CrmError
+from crmkit import CrmError, charts
 
 from . import formatting
-from .toolkit import chart as charts
 
 BUILDERS = ("build", "report", "assemble", "make")
 
@@ -100,7 +99,7 @@ def sections_html(sections: Any, title: str = "Report") -> str:
         for chart in section.charts:
             try:
                 rows = chart.rows if chart.rows is not None else section.rows
-                svg = charts.draw(charts.spec(chart.kind, rows, chart.x, chart.y, title=chart.title).to_dict())
+                svg = charts.to_svg(charts.spec(chart, rows, labels=section.labels, kinds=section.kinds))
                 parts.append(f"<div class='crmkit-chart-svg'>{svg}</div>")
             except ValueError as error:
                 parts.append(f"<div class='crmkit-error'>{escape(str(error))}</div>")

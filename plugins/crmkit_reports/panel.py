@@ -220,7 +220,9 @@ def _panel_class() -> type:
                     self._drop(self.charts.pop(chart_id))
                     view = None
                 if view is None:
-                    view = self.own(ChartView.from_spec(chart, rows))
+                    from .charts import terms  # read as in the HTML report: the section's titles and kinds
+                    section = report.section(chart_id.rsplit("/", 1)[0])
+                    view = self.own(ChartView.from_spec(chart, rows, **terms(chart, section, formatter(self.crm))))
                     self.charts[chart_id] = view
                 else:
                     with view.hold_trait_notifications():

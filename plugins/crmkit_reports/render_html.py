@@ -7,9 +7,11 @@ prints on A4 (rows and charts are not cut across pages).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from html import escape
 from typing import TYPE_CHECKING
+
+from crmkit.formatting import local_time
 
 from . import charts
 from .presentation import Presenter, is_numeric
@@ -89,7 +91,7 @@ def render(report: "Report", formatter: "Formatter") -> str:
     failed section shows its error.
     """
     show = Presenter(formatter)
-    title = f"Report as of {formatter.datetime(report.as_of)}"
+    title = f"Report as of {as_of_text(report.as_of, formatter)}"
     compared = f" &middot; compared with {escape(period_text(report.previous, formatter))}" if report.previous else ""
     lines = [
         "<!DOCTYPE html>",
@@ -116,6 +118,17 @@ def render(report: "Report", formatter: "Formatter") -> str:
         lines += _section(section, show)
     lines += ["</main>", "</body>", "</html>"]
     return "\n".join(lines) + "\n"
+
+
+def as_of_text(moment: "datetime", formatter: "Formatter") -> str:
+    """The report's moment as the CLI and the dashboard print times, on the home zone's clock,
+    then the zone's IANA name: ``2025-07-01 07:00 CST (Asia/Shanghai)``; ``2025-06-30 23:00 UTC``.
+
+    The abbreviation alone is ambiguous (CST is China's and the US's) and babel's ``GMT+8`` names
+    no place; the IANA name says which clock, in every locale."""
+    text = local_time(moment, formatter.zone)
+    name = getattr(formatter.zone, "key", None)
+    return f"{text} ({name})" if name and name not in text else text
 
 
 def period_text(period: "Period", formatter: "Formatter") -> str:

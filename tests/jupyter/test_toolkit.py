@@ -266,7 +266,7 @@ class TestChartView:
         chart = ChartView("pareto", self.ROWS, "month", "revenue")
         assert chart.spec["resolve"]["scale"]["y"] == "independent"
         values = chart.spec["layer"][0]["data"]["values"] if "data" in chart.spec["layer"][0] else chart.spec["data"]["values"]
-        assert [row["month"] for row in values] == ["2024-11", "2024-10", "2024-12"]
+        assert [row["key"] for row in values] == ["2024-11", "2024-10", "2024-12"]
         assert [round(row["cumulative_share"], 4) for row in values] == [round(250.5 / 430.5, 4), round(350.5 / 430.5, 4), 1.0]
         assert "Cumulative share" in chart.svg and "100%" in chart.svg
 
