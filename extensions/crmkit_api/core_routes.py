@@ -129,7 +129,8 @@ def list_customers(
         view = crm.segments.evaluate(within(base, c.scope(crm)) or "id > 0", as_of)
         items = view.customers(limit=limit, offset=offset, order_by=order_by.value, descending=descending)
         counted = offset == 0 if total is None else total
-        return page(items, limit, offset, view.count() if counted else None)
+        found = view.count() if counted else None
+    return page(items, limit, offset, found)  # records to JSON after the CRM is free for the next request
 
 
 @router.get("/customers/{customer_id}", tags=["customers"], summary="One customer, with the plugins' facts")
@@ -139,7 +140,7 @@ def get_customer(customer_id: CustomerId, c: Caller = Depends(caller)) -> dict:
     with c.session("customers.read") as crm:
         customer = c.check_customer(crm, customer_id)
         facts = crm.customers.facts([customer_id]).get(customer_id, [])
-        return {**jsonable(customer), "facts": jsonable(facts)}
+    return {**jsonable(customer), "facts": jsonable(facts)}
 
 
 @router.post("/customers", status_code=201, tags=["customers"], summary="Add a customer")
