@@ -7,16 +7,20 @@ transaction.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from collections.abc import Sequence
+from itertools import compress, repeat
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Iterable
 
 import attrs
 from attrs import frozen
 
+from .engine.errors import IntegrityError
 from .errors import ValidationError
 from .models import Interaction
 from .money import to_minor
@@ -37,6 +41,9 @@ _FIELDS = set(_COLUMNS) - {"id", "recorded_at"}
 CHECKED_COLUMNS = _COLUMNS[1:11]
 # Storage text of a time, with ranges strict enough that the text round-trips unchanged.
 _STORED_TIME = re.compile(r"[1-9]\d{3}-[01]\d-[0-3]\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\dZ\Z")
+# A column of them joined by newlines (ASCII digits only: anything else goes row by row).
+_TIME = r"[1-9]\d{3}-[01]\d-[0-3]\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\dZ"
+_STORED_TIMES = re.compile(rf"(?:{_TIME}\n)*{_TIME}", re.ASCII)
 _new_record = object.__new__
 
 
@@ -102,17 +109,23 @@ class Interactions:
         seen: set[tuple] = set()
         kinds = {kind.name: kind for kind in crm.kinds}
         amount_text = _amount_pattern(crm.exponent)
-        with crm.transaction():
-            writer = _BatchWriter(self)
-            position = 0
-            for batch in batched(rows, batch_size):
-                records, values = self._prepare_batch(batch, writer.next_id, position, kinds, amount_text)
-                position += len(batch)
-                before = len(records)
-                records, values = self._drop_recorded_keys(records, values, seen)
-                skipped += before - len(records)
-                writer.store(values, records)
-            writer.finish()
+        writer = None
+        try:
+            with crm.transaction():
+                writer = _BatchWriter(self)
+                position = 0
+                for batch in batched(rows, batch_size):
+                    records, values = self._prepare_batch(batch, writer.next_id, position, kinds, amount_text)
+                    writer.checking = (values, position)
+                    position += len(batch)
+                    before = len(records)
+                    records, values = self._drop_recorded_keys(records, values, seen)
+                    skipped += before - len(records)
+                    writer.store(values, records)
+                writer.finish()
+        except IntegrityError:
+            self._name_missing_customer(writer)
+            raise
         return RecordResult(writer.count, writer.first_id, writer.last_id, skipped)
 
     def record_checked(self, batches: Iterable[list[tuple]]) -> RecordResult:
@@ -131,19 +144,26 @@ class Interactions:
         exponent = crm.exponent
         kinds = {kind.name: kind for kind in crm.kinds}
         amount_text = _amount_pattern(exponent)
-        with crm.transaction():
-            writer = _BatchWriter(self)
-            position = 0
-            for batch in batches:
-                if batch and type(batch[0]) is dict:
-                    records, values = self._prepare_batch(batch, writer.next_id, position, kinds, amount_text)
-                    writer.store(values, records)
-                else:
-                    first, recorded_at = writer.next_id, to_iso(crm.now())
-                    values = [(first + i,) + row + (recorded_at, None) for i, row in enumerate(batch)]
-                    writer.store(values, _LazyRecords(values, exponent))
-                position += len(batch)
-            writer.finish()
+        writer = None
+        try:
+            with crm.transaction():
+                writer = _BatchWriter(self)
+                position = 0
+                for batch in batches:
+                    if batch and type(batch[0]) is dict:
+                        records, values = self._prepare_batch(batch, writer.next_id, position, kinds, amount_text)
+                        writer.checking = (values, position)
+                        writer.store(values, records)
+                    else:
+                        first, recorded_at = writer.next_id, to_iso(crm.now())
+                        values = [(first + i,) + row + (recorded_at, None) for i, row in enumerate(batch)]
+                        writer.checking = None
+                        writer.store(values, _LazyRecords(values, exponent))
+                    position += len(batch)
+                writer.finish()
+        except IntegrityError:
+            self._name_missing_customer(writer)
+            raise
         return RecordResult(writer.count, writer.first_id, writer.last_id)
 
     def get(self, interaction_id: int) -> Interaction:
@@ -195,23 +215,25 @@ class Interactions:
 
     # --- internals ------------------------------------------------------------------------
 
-    def _prepare_batch(self, batch: list, first_id: int, position: int, kinds: dict, amount_text) -> tuple[list, list]:
+    def _prepare_batch(self, batch: list, first_id: int, position: int, kinds: dict, amount_text) -> tuple[Sequence, list]:
         """Records and stored values of one batch of API rows, ids from ``first_id``; raises
         ValidationError naming the row (counted from ``position`` + 1) of a bad one."""
-        records, values = [], []
-        next_id = first_id
         recorded_at = to_iso(self._crm.now())
-        for row in batch:
-            position += 1
-            prepared = None
-            if type(row) is dict:
-                prepared = self._prepare_plain(row, next_id, kinds, amount_text, recorded_at)
-            if prepared is None:
-                prepared = self._prepare(row, position, next_id, recorded_at)
-            records.append(prepared[0])
-            values.append(prepared[1])
-            next_id += 1
-        self._check_customers(records, position - len(records))
+        values = _plain_columns(batch, first_id, kinds, recorded_at, self._crm.exponent)
+        if values is not None:
+            records: Sequence[Interaction] = _LazyRecords(values, self._crm.exponent)
+        else:
+            records, values = [], []
+            next_id = first_id
+            for index, row in enumerate(batch, start=position + 1):
+                prepared = None
+                if type(row) is dict:
+                    prepared = self._prepare_plain(row, next_id, kinds, amount_text, recorded_at)
+                if prepared is None:
+                    prepared = self._prepare(row, index, next_id, recorded_at)
+                records.append(prepared[0])
+                values.append(prepared[1])
+                next_id += 1
         return records, values
 
     def _prepare_plain(self, row: dict, new_id: int, kinds: dict, amount_text, recorded_at: str) -> tuple[Interaction, tuple] | None:
@@ -348,11 +370,11 @@ class Interactions:
         )
         return record, value
 
-    def _drop_recorded_keys(self, records: list[Interaction], values: list[tuple], seen: set) -> tuple[list, list]:
+    def _drop_recorded_keys(self, records: Sequence[Interaction], values: list[tuple], seen: set) -> tuple[Sequence, list]:
         """The batch without the rows whose (customer, kind, external key) is already recorded
         or came earlier in this call (``seen``: the keys known so far, updated); the rows kept
         are numbered again from the batch's first id."""
-        keyed = [(r.customer_id, r.kind, r.external_key) for r in records if r.external_key is not None]
+        keyed = [(v[1], v[2], v[12]) for v in values if v[12] is not None]
         if not keyed:
             return records, values
         recorded = seen
@@ -364,32 +386,47 @@ class Interactions:
             recorded.update(tuple(row) for row in self._crm.db.execute(
                 f"SELECT customer_id, kind, external_key FROM interactions WHERE {where}", params,
             ))
+        built = None if isinstance(records, _LazyRecords) else records
         kept_records, kept_values = [], []
-        first_id = records[0].id
-        for record, value in zip(records, values):
-            if record.external_key is not None:
-                triple = (record.customer_id, record.kind, record.external_key)
+        first_id = values[0][0]
+        for index, value in enumerate(values):
+            if value[12] is not None:
+                triple = (value[1], value[2], value[12])
                 if triple in recorded:
                     continue
                 recorded.add(triple)
-            new_id = first_id + len(kept_records)
-            if record.id != new_id:
-                _set_id(record, new_id)
+            new_id = first_id + len(kept_values)
+            if value[0] != new_id:
                 value = (new_id,) + value[1:]
-            kept_records.append(record)
             kept_values.append(value)
+            if built is not None:
+                record = built[index]
+                if record.id != new_id:
+                    _set_id(record, new_id)
+                kept_records.append(record)
+        if built is None:
+            return _LazyRecords(kept_values, self._crm.exponent), kept_values
         return kept_records, kept_values
 
-    def _check_customers(self, records: list[Interaction], offset: int) -> None:
-        wanted = sorted({r.customer_id for r in records})
+    def _name_missing_customer(self, writer: "_BatchWriter | None") -> None:
+        """After a write refused by the foreign key to ``customers`` (the transaction rolled
+        back): the ValidationError naming the first row of the batch being written whose
+        customer does not exist; nothing when every customer exists (another constraint)."""
+        if writer is not None and writer.checking is not None:
+            self._check_customers(*writer.checking)
+
+    def _check_customers(self, values: list[tuple], offset: int) -> None:
+        wanted = sorted({v[1] for v in values})
         found = {
             row[0] for row in self._crm.db.execute(
                 f"SELECT id FROM customers WHERE id IN ({json_values('?', 'INTEGER')})", [json.dumps(wanted)]
             )
         }
-        for index, record in enumerate(records, start=offset + 1):
-            if record.customer_id not in found:
-                raise ValidationError(f"row {index}: customer_id", record.customer_id, "the id of an existing customer")
+        if len(found) == len(wanted):
+            return
+        for index, value in enumerate(values, start=offset + 1):
+            if value[1] not in found:
+                raise ValidationError(f"row {index}: customer_id", value[1], "the id of an existing customer")
 
     def _fold_into_summary(self, first_id: int, last_id: int) -> None:
         self._upsert_summary("id BETWEEN :first AND :last", {"first": first_id, "last": last_id})
@@ -447,6 +484,9 @@ class _BatchWriter:
         self.next_id = (crm.db.execute("SELECT max(id) FROM interactions").fetchone()[0] or 0) + 1
         self._horizon = crm.settings.get("core.log_horizon")
         self.count, self.first_id, self.last_id = 0, None, None
+        #: The batch being written, as prepared, and the rows before it: the customers'
+        #: foreign key checks them as they are written; a refusal is then reported by row.
+        self.checking: tuple[list[tuple], int] | None = None
 
     def store(self, values: list[tuple], records: Sequence[Interaction]) -> None:
         """Insert one batch (ids numbered from ``next_id``), fold it in and announce it."""
@@ -477,13 +517,14 @@ class _BatchWriter:
         )
         # One entry per customer of the call, not per row: who recorded which of their
         # interactions (count and id range), and when; "who touched customer 42" finds it.
-        crm.audit.record_many(
-            {"action": "interaction.record", "entity": "customer", "entity_id": customer_id,
-             "after": {"count": n, "first_id": low, "last_id": high}}
-            for customer_id, n, low, high in crm.db.execute(
-                "SELECT customer_id, count(*), min(id), max(id) FROM interactions WHERE id BETWEEN ? AND ? "
-                "GROUP BY customer_id ORDER BY customer_id", [self.first_id, self.last_id],
-            ).fetchall()
+        # The entries are made in the database, one statement, their JSON spelled as
+        # json.dumps(..., sort_keys=True) spells it.
+        crm.audit.record_from_query(
+            "SELECT 'interaction.record' AS action, 'customer' AS entity, customer_id AS entity_id, "
+            "NULL AS before, '{\"count\": ' || count(*) || ', \"first_id\": ' || min(id) "
+            "|| ', \"last_id\": ' || max(id) || '}' AS after "
+            "FROM interactions WHERE id BETWEEN :first AND :last GROUP BY customer_id ORDER BY customer_id",
+            {"first": self.first_id, "last": self.last_id}, source="core",
         )
 
 
@@ -527,6 +568,152 @@ def _from_stored(value: tuple, exponent: int) -> Interaction:
     _set_data(record, json.loads(data) if data else {})
     _set_external_key(record, external_key)
     return record
+
+
+#: The optional texts of a row and their limits, in stored order (external_key last).
+_TEXTS = (("channel", 50), ("product", 200), ("category", 100), ("rep", 100), ("notes", 10_000), ("external_key", 200))
+
+
+def _plain_columns(batch: list, first_id: int, kinds: dict, recorded_at: str, exponent: int) -> list[tuple] | None:
+    """The stored values of a batch of plain rows, checked a column at a time.
+
+    Accepts only rows :meth:`Interactions._prepare_plain` accepts (dicts of known fields; an int
+    customer id; a known kind; the time as storage text; money text or a whole number for
+    money kinds only; texts stripped, within their limits, valid Unicode without NUL; data a
+    JSON-able dict) and gives the same values, for a batch whose rows all have the same keys.
+    A column is checked with one pattern over its joined text, and texts, kinds and dates
+    repeat, so each distinct one is checked once. Returns None when any row needs more
+    (conversion, or an error to report): the batch then goes row by row, with the exact messages.
+    """
+    first = batch[0]
+    if type(first) is not dict:
+        return None
+    keys = tuple(first)
+    if len(keys) < 3 or not _FIELDS.issuperset(keys) or set(map(type, batch)) != {dict} or set(map(len, batch)) != {len(keys)}:
+        return None
+    if not all(map(set(keys).issuperset, batch)):  # every row has the first row's keys
+        return None
+    columns = dict(zip(keys, zip(*map(itemgetter(*keys), batch))))
+    customers, names, times = columns.get("customer_id"), columns.get("kind"), columns.get("occurred_at")
+    if customers is None or names is None or times is None:
+        return None
+    if set(map(type, customers)) != {int} or set(map(type, names)) != {str} or set(map(type, times)) != {str}:
+        return None
+    distinct_names = set(names)
+    for name in distinct_names:
+        if name not in kinds or not name or len(name) > 50 or name.strip() != name:
+            return None
+    if not _STORED_TIMES.fullmatch("\n".join(times)):
+        return None
+    try:
+        for day in {when[:10] for when in times}:
+            date.fromisoformat(day)
+    except ValueError:
+        return None
+    money = {name for name in distinct_names if kinds[name].money}
+    amounts = columns.get("amount")
+    if amounts is None:
+        if money:
+            return None
+        minors: Iterable = repeat(None)
+    else:
+        minors = _minor_column(names, amounts, money, exponent)
+        if minors is None:
+            return None
+    texts = []
+    for field, limit in _TEXTS:
+        column = columns.get(field)
+        if column is None:
+            texts.append(repeat(None))
+            continue
+        try:
+            distinct = set(column)
+        except TypeError:  # unhashable: no text
+            return None
+        distinct.discard(None)
+        for text in distinct:
+            if (
+                type(text) is not str or not text or len(text) > limit or text.strip() != text or "\x00" in text
+                or (not text.isascii() and _has_surrogate(text))
+            ):
+                return None
+        texts.append(column)
+    data = columns.get("data")
+    stored_data: Iterable = repeat(None)
+    if data is not None and set(map(type, data)) != {type(None)}:
+        stored_data = [None] * len(batch)
+        for index, item in enumerate(data):
+            if item is None:
+                continue
+            if type(item) is not dict:
+                return None
+            if item:
+                try:
+                    stored_data[index] = json.dumps(item, sort_keys=True, allow_nan=False)
+                except (TypeError, ValueError, RecursionError):
+                    return None
+    validated = {name: kinds[name].validate for name in distinct_names if kinds[name].validate is not None}
+    if validated:
+        checked = compress(zip(names, data or repeat(None)), map(validated.__contains__, names))
+        try:
+            for name, item in checked:
+                validated[name](item or {})
+        except ValidationError:
+            return None
+    channel, product, category, rep, notes, external_keys = texts
+    return list(zip(
+        range(first_id, first_id + len(batch)), customers, names, channel, times, minors, product, category, rep,
+        notes, stored_data, repeat(recorded_at), external_keys,
+    ))
+
+
+def _minor_column(names: list[str], amounts: list, money: set[str], exponent: int) -> list | None:
+    """Amounts in minor units (None for kinds that move no money), or None when a row's amount
+    is missing, not allowed, or not exact money text or a whole number of at least zero."""
+    present = [amount is not None for amount in amounts]
+    if present != list(map(money.__contains__, names)):
+        return None
+    paid = [amount for amount in amounts if amount is not None]
+    if not paid:
+        return amounts
+    scale = 10 ** exponent
+    patterns = _money_patterns(exponent)
+    converted = None
+    if set(map(type, paid)) == {str}:
+        joined = "\n".join(paid)
+        if patterns[0].fullmatch(joined):  # every amount with all its decimals: drop the point
+            converted = list(map(int, joined.replace(".", "").split("\n")))
+        elif not patterns[1].fullmatch(joined):
+            return None
+    if converted is None:
+        converted = []
+        append = converted.append
+        single = patterns[2].fullmatch
+        for amount in paid:
+            if type(amount) is str and single(amount):
+                whole, _, part = amount.partition(".")
+                append(int(whole) * scale + int(part.ljust(exponent, "0")) if part else int(whole) * scale)
+            elif type(amount) is int and amount >= 0:
+                append(amount * scale)
+            else:
+                return None
+    if len(paid) == len(amounts):
+        return converted
+    found = iter(converted)
+    return [next(found) if has else None for has in present]
+
+
+@functools.cache
+def _money_patterns(exponent: int) -> tuple:
+    """Patterns of exact money text (ASCII digits, at most ``exponent`` decimals): a column of
+    amounts with exactly ``exponent`` decimals joined by newlines, any such column, one amount."""
+    exact = rf"\d{{1,15}}\.\d{{{exponent}}}" if exponent else r"\d{1,15}"
+    some = rf"\d{{1,15}}(?:\.\d{{1,{exponent}}})?" if exponent else r"\d{1,15}"
+    return (
+        re.compile(rf"(?:{exact}\n)*{exact}", re.ASCII),
+        re.compile(rf"(?:{some}\n)*{some}", re.ASCII),
+        re.compile(some, re.ASCII),
+    )
 
 
 def _has_surrogate(text: str) -> bool:

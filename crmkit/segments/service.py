@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterator
 
+import attrs
 from attrs import frozen
 
 from .. import history
@@ -57,6 +60,22 @@ class SnapshotDiff:
     stayed: int
 
 
+# What history.horizons reads, as two columns to add to another statement's row.
+_HORIZONS = "(SELECT value FROM settings WHERE key = 'core.log_horizon'), (SELECT max(valid_from) FROM customer_history)"
+
+
+def _reads_the_past(stamp: str, log_horizon: str | None, changed: str | None) -> tuple[bool, bool]:
+    """Whether a rule as of ``stamp`` reads the log's history (before its horizon, the log was
+    pruned to summaries) and the customers' versions (before the newest change)."""
+    return log_horizon is not None and stamp < log_horizon, changed is not None and stamp < changed
+
+
+@functools.lru_cache(maxsize=512)
+def _parse(text: str):
+    """The syntax tree of rule text (immutable, so one tree serves every caller)."""
+    return parse(text)
+
+
 def rule_text(rule: Any) -> str:
     """Rule text from text, a builder condition or a bare field reference."""
     if isinstance(rule, Condition):
@@ -84,7 +103,21 @@ class RuleView:
 
     def count(self, as_of: Any = None) -> int:
         """Number of members."""
-        compiled = self.compiled(as_of)
+        segments = self._crm.segments
+        moment = self._crm.as_of(as_of if as_of is not None else self._as_of)
+        # One round trip: the count as the present's values answer it, and the horizons that
+        # say whether they do; a time before a horizon (rare) counts again from the past's.
+        compiled = segments.compile_as(self.rule, moment, use_history=False, use_versions=False)
+        with engine_errors_as_rule_errors(self.rule):
+            count, log_horizon, changed = self._crm.db.execute(
+                f"SELECT ({compiled.count_query()}), {_HORIZONS}", compiled.params,
+            ).fetchone()
+        use_history, use_versions = _reads_the_past(
+            to_iso(moment), None if log_horizon is None else json.loads(log_horizon), changed,
+        )
+        if not (use_history or use_versions):
+            return count
+        compiled = segments.compile_as(self.rule, moment, use_history=use_history, use_versions=use_versions)
         with engine_errors_as_rule_errors(self.rule):
             return self._crm.db.execute(compiled.count_query(), compiled.params).fetchone()[0]
 
@@ -165,14 +198,18 @@ class SegmentView(RuleView):
 class Segments:
     """Define, change and evaluate segments; ``crm.segments["vip"]`` gives a saved one."""
 
+    #: Compiled rules kept per CRM object (all are dropped when there are more).
+    CACHE_SIZE = 256
+
     def __init__(self, crm: "CRM"):
         self._crm = crm
+        self._compiled: dict[tuple, tuple[CompiledRule, tuple]] = {}
 
     # --- rules ----------------------------------------------------------------------------
 
     def parse(self, rule: Any):
         """The syntax tree of a rule (RuleError if it does not parse)."""
-        return parse(rule_text(rule))
+        return _parse(rule_text(rule))
 
     def compile(self, rule: Any, as_of: Any = None, *, reads_the_past: bool = True) -> CompiledRule:
         """Compile a rule (text or builder) to SQL as of a time; checks fields and types.
@@ -184,14 +221,32 @@ class Segments:
         moment = self._crm.as_of(as_of)
         use_history = use_versions = False
         if reads_the_past:
-            stamp = to_iso(moment)
-            log_horizon, changed = history.horizons(self._crm.db)
-            use_history = log_horizon is not None and stamp < log_horizon
-            use_versions = changed is not None and stamp < changed
-        return compile_rule(
-            parse(text), text, self._crm.fields, moment, use_history=use_history, exponent=self._crm.exponent,
+            use_history, use_versions = _reads_the_past(to_iso(moment), *history.horizons(self._crm.db))
+        return self.compile_as(text, moment, use_history=use_history, use_versions=use_versions)
+
+    def compile_as(self, rule: Any, moment: datetime, *, use_history: bool, use_versions: bool) -> CompiledRule:
+        """Compile a rule as of ``moment`` (an aware time) reading the log's history and the
+        customers' versions as told, without asking the database: :meth:`compile` asks it.
+
+        Compiled rules are kept: the same text, time and choices compile once while the fields
+        the rule uses stay as they were (a field added or replaced compiles it again).
+        """
+        text = rule_text(rule)
+        fields = self._crm.fields
+        key = (text, moment, moment.tzinfo, use_history, use_versions, id(fields), id(fields.calendar), self._crm.exponent)
+        cached = self._compiled.get(key)
+        if cached is not None:
+            compiled, used = cached
+            if all(fields.get(name) == field for name, field in used):
+                return attrs.evolve(compiled, params=dict(compiled.params))
+        compiled = compile_rule(
+            _parse(text), text, fields, moment, use_history=use_history, exponent=self._crm.exponent,
             use_versions=use_versions,
         )
+        if len(self._compiled) >= self.CACHE_SIZE:
+            self._compiled.clear()
+        self._compiled[key] = (compiled, tuple((name, fields.get(name)) for name in compiled.fields))
+        return attrs.evolve(compiled, params=dict(compiled.params))
 
     def check(self, rule: Any) -> str:
         """Validate a rule; returns its normalised text (RuleError with position if bad).
@@ -200,7 +255,7 @@ class Segments:
         so a rule that passes the check also runs."""
         text = rule_text(rule)
         self._probe(text)
-        return str(parse(text))
+        return str(_parse(text))
 
     def _probe(self, text: str) -> None:
         compiled = self.compile(text)

@@ -3,6 +3,7 @@ the audit log."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
@@ -68,6 +69,70 @@ class TestRecording:
         rows.append({"customer_id": ada.id, "kind": "nope", "occurred_at": "2024-01-01"})
         with pytest.raises(ValidationError, match="row 11"):
             fresh_crm.interactions.record_many(rows, batch_size=4)
+        assert fresh_crm.interactions.count() == 0
+
+    @pytest.mark.parametrize("same_keys", [True, False], ids=["batch checked by column", "row by row"])
+    def test_unknown_customer_in_a_later_batch_is_named_and_nothing_written(self, fresh_crm, ada, same_keys):
+        """The customers' foreign key refuses the batch; the error still names the first bad row."""
+        rows = [{"customer_id": ada.id, "kind": "call", "occurred_at": "2024-01-01T00:00:00Z"} for _ in range(10)]
+        rows[6] = dict(rows[6], customer_id=404)
+        rows[8] = dict(rows[8], customer_id=405)
+        if not same_keys:
+            rows[5]["rep"] = "rep-1"
+        with pytest.raises(ValidationError) as caught:
+            fresh_crm.interactions.record_many(rows, batch_size=4)
+        assert str(caught.value) == "row 7: customer_id: the id of an existing customer (got 404)"
+        assert fresh_crm.interactions.count() == 0
+        assert fresh_crm.db.execute("SELECT count(*) FROM customer_summary").fetchone()[0] == 0
+        assert fresh_crm.audit.query(action="interaction.record") == []
+
+    def test_rows_checked_by_column_are_stored_as_rows_checked_one_by_one(self, fresh_crm, ada):
+        """A batch of plain rows with the same keys is checked a column at a time; a batch that
+        needs converting goes row by row. Both store exactly these values."""
+        plain = [
+            {"customer_id": ada.id, "kind": "purchase", "occurred_at": "2024-03-01T10:00:00Z", "amount": "12.5",
+             "channel": "web", "data": {"b": 1, "a": [1, 2]}},
+            {"customer_id": ada.id, "kind": "refund", "occurred_at": "2024-03-02T11:30:00Z", "amount": 7,
+             "channel": None, "data": None},
+            {"customer_id": ada.id, "kind": "call", "occurred_at": "2024-02-29T23:59:59Z", "amount": None,
+             "channel": "phone", "data": {}},
+        ]
+        # The same rows in forms that need converting: a date, spaces, Decimal money, a datetime.
+        converted = [
+            dict(plain[0], occurred_at="2024-03-01T10:00:00+00:00", channel=" web "),
+            dict(plain[1], amount=Decimal("7.00")),
+            dict(plain[2], occurred_at=datetime(2024, 2, 29, 23, 59, 59, tzinfo=timezone.utc)),
+        ]
+        expected = [
+            ("purchase", "2024-03-01T10:00:00Z", 1250, "web", '{"a": [1, 2], "b": 1}'),
+            ("refund", "2024-03-02T11:30:00Z", 700, None, None),
+            ("call", "2024-02-29T23:59:59Z", None, "phone", None),
+        ]
+        for rows in (plain, converted):
+            first = fresh_crm.interactions.record_many(rows).first_id
+            stored = fresh_crm.db.execute(
+                "SELECT kind, occurred_at, amount, channel, data FROM interactions WHERE id >= ? ORDER BY id", [first],
+            ).fetchall()
+            assert [tuple(row) for row in stored] == expected
+        assert summary(fresh_crm, ada.id)["net_spend"] == 2 * (1250 - 700)
+
+    @pytest.mark.parametrize(
+        "bad, field",
+        [
+            ({"occurred_at": "2023-02-29T10:00:00Z"}, "occurred_at"),
+            ({"amount": "1.005"}, "amount"),
+            ({"kind": "call"}, "amount"),
+            ({"channel": "x" * 51}, "channel"),
+            ({"customer_id": "1"}, "customer_id"),
+        ],
+    )
+    def test_a_bad_row_among_plain_rows_is_named(self, fresh_crm, ada, bad, field):
+        rows = [{"customer_id": ada.id, "kind": "purchase", "occurred_at": "2024-03-01T10:00:00Z", "amount": "1.00",
+                 "channel": "web"} for _ in range(6)]
+        rows[4] = dict(rows[4], **bad)
+        with pytest.raises(ValidationError) as caught:
+            fresh_crm.interactions.record_many(rows, batch_size=3)
+        assert caught.value.field == f"row 5: {field}"
         assert fresh_crm.interactions.count() == 0
 
     def test_record_many_streams_a_generator(self, fresh_crm, ada):

@@ -84,6 +84,37 @@ class TestRules:
         assert members(crm, "last_purchase_days = 92", as_of="2024-06-01") == ["Ann"]
         assert crm.segments.evaluate("ltv > 0", as_of="2023-01-01").count() == 0
 
+    def test_count_now_and_in_the_past(self, shop, clock):
+        """A count asks whether the time predates the log's horizon or a customer's change in
+        the same statement; one that does is counted from the log and the customers' versions."""
+        crm, ids = shop
+        before_move = clock.current
+        clock.advance(days=1)
+        crm.customers.update(ids["ben"], region="EU")
+        assert crm.segments.evaluate("region = 'EU'").count() == 3
+        assert crm.segments.evaluate("region = 'EU'", as_of=before_move).count() == 2
+        # Ann 5500 lifetime now; on 2024-06-01 only her 2000.00 purchase, Ben his 100.00.
+        assert crm.segments.evaluate("ltv >= 2000").count() == 1
+        assert crm.segments.evaluate("ltv = 2000", as_of="2024-06-01").count() == 1
+        assert crm.segments.evaluate("purchases = 1", as_of="2024-06-01").count() == 2
+        assert crm.segments.evaluate("ltv > 0", as_of="2023-01-01").count() == 0
+
+    def test_a_kept_compiled_rule_sees_a_changed_rule_and_a_new_field(self, shop):
+        crm, _ = shop
+        # Within 90 days Ann spent 4000 - 500 = 3500; nobody else spent anything.
+        assert crm.segments.evaluate("spend_90d >= 3000").count() == 1
+        assert crm.segments.evaluate("spend_90d >= 4000").count() == 0
+        compiled = crm.segments.compile("spend_90d >= 3000")
+        compiled.params.clear()  # a caller's change to its copy reaches no other caller
+        assert crm.segments.evaluate("spend_90d >= 3000").count() == 1
+        with pytest.raises(RuleError, match="unknown field 'score'"):
+            crm.segments.evaluate("score > 1").count()
+        crm.fields.add(crmkit.Field("score", "number", "test: the customer's id", "c.id"))
+        assert crm.segments.evaluate("score > 1").count() == 3
+        # A field named like a family's member takes its place in rules compiled before.
+        crm.fields.add(crmkit.Field("spend_90d", "money", "test: everyone spent 5000.00", "500000"))
+        assert crm.segments.evaluate("spend_90d >= 3000").count() == 4
+
     def test_builder_matches_text(self, shop):
         crm, _ = shop
         built = (F.spend_365d >= 5000) & (F.region.in_(["EU", "UK"]) | ~F.tags.contains("vip"))
