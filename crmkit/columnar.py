@@ -340,7 +340,14 @@ class ColumnarImport:
         if not pc.all(pc.match_substring_regex(stamps, _STORED_TIME)).as_py():
             return None
         parsed = pc.strptime(stamps, format=_TIME_FORMAT, unit="s", error_is_null=True)
-        if parsed.null_count or not pc.all(pc.equal(pc.strftime(parsed, format=_TIME_FORMAT), stamps)).as_py():
+        if parsed.null_count:
+            return None
+        # strptime rolls a day or second past the end over (02-30 is 03-01, :60 the next minute):
+        # the parsed day and second must be the written ones (strftime round trips cost 10x this).
+        pa = self.pa
+        day = pc.cast(pc.utf8_slice_codeunits(stamps, 8, 10), pa.int64())
+        second = pc.cast(pc.utf8_slice_codeunits(stamps, 17, 19), pa.int64())
+        if not pc.all(pc.and_(pc.equal(pc.day(parsed), day), pc.equal(pc.second(parsed), second))).as_py():
             return None
         checker = self.checker
         if checker.latest is not None and pc.any(pc.greater(stamps, checker.latest)).as_py():

@@ -14,6 +14,7 @@ Errors are :class:`CsvSyntaxError`, which carries the line where the bad record 
 from __future__ import annotations
 
 import csv
+import re
 from typing import Iterable, Iterator
 
 from .errors import CrmError
@@ -87,8 +88,23 @@ class StrictReader:
 _EXAMPLE = '"Ann ""The Boss"" Lee"'
 
 
+_WELL_FORMED: dict[str, "re.Pattern[str]"] = {}
+
+
+def _well_formed(delimiter: str) -> "re.Pattern[str]":
+    """A record whose every cell is either quoted whole (inner quotes doubled) or has no quote."""
+    pattern = _WELL_FORMED.get(delimiter)
+    if pattern is None:
+        d = re.escape(delimiter)
+        cell = rf'(?:"(?:[^"]|"")*"|[^"{d}\r\n]*)'
+        pattern = _WELL_FORMED[delimiter] = re.compile(rf"{cell}(?:{d}{cell})*(?:\r\n|\n|\r)?")
+    return pattern
+
+
 def _quote_in_unquoted_cell(text: str, delimiter: str) -> bool:
     """Whether a record's raw text has a quote in a cell that does not start with one."""
+    if _well_formed(delimiter).fullmatch(text):
+        return False  # the common case, in C; the scan below finds the offending quote
     quoted = in_quotes = False
     at_start = True
     i = 0

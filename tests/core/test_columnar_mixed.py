@@ -196,3 +196,25 @@ def test_a_bad_survey_in_the_middle_refuses_the_file_and_is_skipped_alone(tmp_pa
     assert slow.problems == skipped.problems
     assert dump(crm) == fast_dump
     crm.close()
+
+
+def test_times_that_roll_over_are_refused_as_the_row_path_refuses_them(tmp_path, clock, small_chunks, monkeypatch):
+    """A day past the month's end or a 60th second is a bad row, never the next day or minute."""
+    rows = history(300)
+    rows[96]["occurred_at"] = "2023-02-29T10:00:00Z"  # purchases: rows the columnar path reads
+    rows[194]["occurred_at"] = "2024-06-30T23:59:60Z"
+    rows[247]["occurred_at"] = "2024-04-31"
+    assert {rows[n]["kind"] for n in (96, 194, 247)} == {"purchase"}
+    path = write(tmp_path / "history.csv", rows)
+    crm = open_crm(tmp_path / "fast.db", clock)
+    with pytest.raises(ImportRefused) as fast:
+        import_file(crm, path, kind="interactions")
+    assert [(p.row, p.field) for p in fast.value.problems] == [(98, "occurred_at"), (196, "occurred_at"), (249, "occurred_at")]
+    assert crm.interactions.count() == 0
+    crm.close()
+    monkeypatch.setattr(columnar, "_pyarrow", lambda: None)
+    crm = open_crm(tmp_path / "slow.db", clock)
+    with pytest.raises(ImportRefused) as slow:
+        import_file(crm, path, kind="interactions")
+    assert slow.value.problems == fast.value.problems
+    crm.close()
