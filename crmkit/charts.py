@@ -162,7 +162,11 @@ class _Terms:
 
     def title(self, columns: Sequence[str]) -> str:
         """A value axis title with its unit: "Net revenue (USD)", "Churn rate (%)"."""
-        names = ", ".join(self.label(c) for c in columns) if len(columns) <= 3 else "Value"
+        names = [self.label(c) for c in columns]
+        last = {name.split()[-1].lower() for name in names if name.split()}
+        if len(names) > 2 and len(last) == 1:  # New / Active / Buying customers: "Customers"
+            names = [last.pop().capitalize()]
+        names = ", ".join(names) if len(names) <= 2 else "Value"
         kind = self.kind(columns[0])
         unit = self.formatter.currency if kind in ("money", "amount") else _UNITS_OTHER.get(kind)
         return f"{names} ({unit})" if unit else names
@@ -189,10 +193,12 @@ class _Terms:
             return {"format": "$~s" if big else "$,~f", "tickCount": 5}
         if kind == "score":
             return {"format": ".1f", "tickCount": 5}
-        out = {"format": "~s" if big else ",~f", "tickCount": 5}
-        if all(float(v).is_integer() for v in present):
-            out["tickMinStep"] = 1
-        return out
+        if present and all(float(v).is_integer() for v in present):
+            low, high = int(min(0.0, *present)), int(max(0.0, *present))
+            if high - low <= 10:  # a few: every whole number, never 0.5 (Vega drops tickMinStep in layers)
+                return {"format": ",~f", "values": list(range(low, high + 1))}
+            return {"format": "~s" if big else ",~f", "tickMinStep": 1}
+        return {"format": "~s" if big else ",~f", "tickCount": 5}
 
     def text(self, value: Any, kind: str | None) -> str:
         """A value as people read it (the label on a bar or a heat-map cell)."""
@@ -337,8 +343,7 @@ def _heatmap(chart, rows, terms, width, height):
         for row in rows for column in chart.y if terms.number(row.get(column), column) is not None
     ]
     legend = terms.axis(chart.y, [d["value"] for d in data])
-    legend.pop("tickMinStep", None)
-    legend.pop("tickCount", None)
+    legend = {"format": legend["format"]}
     if len(chart.y) == 1:
         title = terms.title(chart.y)
     else:
