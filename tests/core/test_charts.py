@@ -193,3 +193,12 @@ def test_importing_the_builder_imports_no_chart_library():
     code = "import sys, crmkit.charts; print(sorted(m for m in ('altair', 'vl_convert') if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_series_sharing_a_word_are_titled_by_it():
+    rows = [{"month": "2024-10", "new": 1, "active": 30, "buying": 12}]
+    labels = {"new": "New customers", "active": "Active customers", "buying": "Buying customers"}
+    shared = charts.spec(Chart("line", "T", "month", ("new", "active", "buying")), rows, labels=labels)
+    assert shared["encoding"]["y"]["title"] == "Customers"  # the legend names each series
+    two = charts.spec(Chart("line", "T", "month", ("new", "active")), rows, labels=labels)
+    assert two["encoding"]["y"]["title"] == "New customers, Active customers"
