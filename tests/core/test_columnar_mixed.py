@@ -218,3 +218,43 @@ def test_times_that_roll_over_are_refused_as_the_row_path_refuses_them(tmp_path,
         import_file(crm, path, kind="interactions")
     assert slow.value.problems == fast.value.problems
     crm.close()
+
+
+def test_blank_lines_formula_guards_and_stray_quotes_in_a_mixed_chunk(tmp_path, clock, small_chunks, monkeypatch):
+    """Lines the row path reads whole chunks for elsewhere (a blank line, an export's formula
+    guard, a line of empty cells) are read row by row inside a columnar chunk, same result."""
+    rows = history(400)
+    rows[43]["notes"] = "'=1+2"  # the export's guard (a purchase): stored as =1+2
+    rows[41]["notes"] = "it's fine"
+    path = write(tmp_path / "history.csv", rows)
+    lines = path.read_bytes().split(b"\r\n")
+    lines.insert(100, b"")  # a blank line
+    lines.insert(200, b",,,,,,,,,,,")  # a line of empty cells
+    path.write_bytes(b"\r\n".join(lines))
+    broken = tmp_path / "broken.csv"
+    broken_lines = list(lines)
+    assert b"note" in broken_lines[300]
+    broken_lines[300] = broken_lines[300].replace(b"note", b'no"te')  # a quote inside an unquoted cell
+    broken.write_bytes(b"\r\n".join(broken_lines))
+
+    def refuses_broken(name):
+        crm = open_crm(tmp_path / name, clock)
+        with pytest.raises(crmkit.CrmError, match="line 301: a quote inside an unquoted cell"):
+            import_file(crm, broken, kind="interactions")
+        assert crm.interactions.count() == 0
+        crm.close()
+
+    refuses_broken("broken-fast.db")
+    crm = open_crm(tmp_path / "fast.db", clock)
+    fast = import_file(crm, path, kind="interactions")
+    assert (fast.added, fast.problems) == (400, [])
+    assert crm.db.execute("SELECT notes FROM interactions WHERE id = 44").fetchone()[0] == "=1+2"
+    fast_dump = dump(crm)
+    crm.close()
+    monkeypatch.setattr(columnar, "_pyarrow", lambda: None)
+    refuses_broken("broken-slow.db")
+    crm = open_crm(tmp_path / "slow.db", clock)
+    slow = import_file(crm, path, kind="interactions")
+    assert (slow.added, slow.rows) == (fast.added, fast.rows)
+    assert dump(crm) == fast_dump
+    crm.close()
