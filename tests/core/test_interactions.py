@@ -86,6 +86,18 @@ class TestRecording:
         assert fresh_crm.db.execute("SELECT count(*) FROM customer_summary").fetchone()[0] == 0
         assert fresh_crm.audit.query(action="interaction.record") == []
 
+    def test_unknown_customer_inside_a_callers_transaction(self, fresh_crm, ada):
+        """The refused batch is undone alone; the caller's transaction carries on."""
+        good = {"customer_id": ada.id, "kind": "call", "occurred_at": "2024-01-01T00:00:00Z"}
+        with fresh_crm.transaction():
+            bo = fresh_crm.customers.add(name="Bo")
+            with pytest.raises(ValidationError) as caught:
+                fresh_crm.interactions.record_many([good, dict(good, customer_id=404)])
+            assert str(caught.value) == "row 2: customer_id: the id of an existing customer (got 404)"
+            fresh_crm.interactions.record_many([dict(good, customer_id=bo.id)])
+        assert fresh_crm.interactions.count() == 1
+        assert fresh_crm.interactions.count(bo.id) == 1
+
     def test_rows_checked_by_column_are_stored_as_rows_checked_one_by_one(self, fresh_crm, ada):
         """A batch of plain rows with the same keys is checked a column at a time; a batch that
         needs converting goes row by row. Both store exactly these values."""
