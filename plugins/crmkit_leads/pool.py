@@ -32,23 +32,23 @@ def claim(service: "LeadsService", lead_id: int, rep_id: str, now: datetime) -> 
     """A rep takes a lead from the pool, within capacity, daily claim cap and cooldown.
 
     Inside the write transaction (the engine's write lock is held from its start, so no other
-    claim runs between the checks and the update): the lead, then the rep with their open load,
-    today's claims and the options in one statement, the conditional update (which returns the
-    taken row), the assignment spell and the audit entry.
+    claim runs between the checks and the update): the lead, the rep, their open load, today's
+    claims and the options in one statement, the conditional update (which returns the taken
+    row), the assignment spell and the audit entry.
     """
     crm = service.crm
     db = crm.db
     with crm.transaction():
-        rows = list(db.query(queries.GET_LEAD, [lead_id]))
-        if not rows:
-            raise NotFound(f"no lead with id {lead_id}")
-        lead_row = rows[0]
-        lead = Lead.from_row(lead_row)
         day_start, day_end = day_bounds(crm.calendar, now)
-        checks = list(db.query(queries.CLAIM_CHECKS, {"rep": rep_id, "day_start": day_start, "day_end": day_end}))
-        if not checks:
-            raise NotFound(f"no rep with id {rep_id!r}; add one with crm.leads.add_rep() or `crmkit leads reps DB --add`")
-        rep = Rep.from_row(checks[0])
+        rows = list(db.query(queries.CLAIM_CHECKS, {"lead": lead_id, "rep": rep_id, "day_start": day_start, "day_end": day_end}))
+        if not rows:  # no such rep; but an unknown lead is the first thing to say
+            service.get(lead_id)
+            service.rep(rep_id)
+        checks = rows[0]
+        if checks["customer_id"] is None:
+            raise NotFound(f"no lead with id {lead_id}")
+        lead = Lead.from_row(checks)
+        rep = Rep.from_row({column: checks["rep_" + column] for column in queries.REP_COLUMNS})
         if lead.status != "pool":
             holder = f" (owner {lead.owner})" if lead.owner else ""
             raise ConflictError(f"lead {lead_id} is {lead.status}{holder}, not in the pool; it cannot be claimed")
@@ -58,20 +58,20 @@ def claim(service: "LeadsService", lead_id: int, rep_id: str, now: datetime) -> 
             raise ConflictError(
                 f"rep {rep_id} had lead {lead_id} before; the cooldown ends {to_iso(lead.cooldown_until)}"
             )
-        load = checks[0]["open_load"]
+        load = checks["open_load"]
         if load >= rep.capacity:
             raise ConflictError(f"rep {rep_id} is at capacity ({load} of {rep.capacity} open leads)")
         limit = rep.claim_limit
         if limit is None:
-            limit = Options.stored("daily_claim_cap", checks[0]["stored_daily_claim_cap"])
-        claimed = checks[0]["claimed_today"]
+            limit = Options.stored("daily_claim_cap", checks["stored_daily_claim_cap"])
+        claimed = checks["claimed_today"]
         if claimed >= limit:
             raise ConflictError(f"rep {rep_id} reached the daily claim limit ({claimed} of {limit} today)")
-        recycle_days = Options.stored("recycle_days", checks[0]["stored_recycle_days"])
+        recycle_days = Options.stored("recycle_days", checks["stored_recycle_days"])
         taken = _take(service, lead, rep_id, now, how="claim", reason="claimed from the pool", expected_status="pool",
                       recycle_days=recycle_days)
         # The taken row with the customer's columns read above (unchanged: the lock is held).
-        return Lead.from_row({**lead_row, **taken})
+        return Lead.from_row({**checks, **taken})
 
 
 def _take(service, lead: Lead, rep_id: str, now: datetime, *, how: str, reason: str, expected_status: str,

@@ -118,17 +118,26 @@ SELECT count(*) FROM leads_assignments WHERE rep_id = :rep AND how = 'claim'
 AND started_at >= :day_start AND started_at < :day_end
 """
 OPEN_LOAD = f"SELECT count(*) FROM leads_leads WHERE owner = ? AND status IN {OWNED}"
-# What a claim checks, besides the lead, in one statement (one round trip on a server): the rep,
-# their open leads, their claims on the home zone's day, and the stored options the claim uses.
+# What a claim checks, in one statement (one round trip on a server): the lead with its customer's
+# columns, the rep (columns as rep_*), their open leads, their claims on the home zone's day, and
+# the stored options the claim uses. No row when the rep does not exist; the lead's columns are
+# NULL when the lead does not.
 CLAIM_CHECKS = f"""
-SELECT r.*,
+SELECT l.*, c.name, c.source, c.industry, c.size, c.region, c.tags,
+    r.id AS rep_id, r.name AS rep_name, r.team AS rep_team, r.industries AS rep_industries,
+    r.products AS rep_products, r.languages AS rep_languages, r.experience AS rep_experience,
+    r.capacity AS rep_capacity, r.claim_limit AS rep_claim_limit, r.active AS rep_active,
     (SELECT count(*) FROM leads_leads WHERE owner = :rep AND status IN {OWNED}) AS open_load,
     (SELECT count(*) FROM leads_assignments WHERE rep_id = :rep AND how = 'claim'
         AND started_at >= :day_start AND started_at < :day_end) AS claimed_today,
     (SELECT value FROM settings WHERE key = 'leads.recycle_days') AS stored_recycle_days,
     (SELECT value FROM settings WHERE key = 'leads.daily_claim_cap') AS stored_daily_claim_cap
-FROM leads_reps r WHERE r.id = :rep
+FROM leads_reps r
+LEFT JOIN leads_leads l ON l.customer_id = :lead
+LEFT JOIN customers c ON c.id = l.customer_id
+WHERE r.id = :rep
 """
+REP_COLUMNS = ("id", "name", "team", "industries", "products", "languages", "experience", "capacity", "claim_limit", "active")
 LEAD_HISTORY = "SELECT * FROM leads_assignments WHERE lead_id = ? ORDER BY started_at, id"
 
 # --- reps -------------------------------------------------------------------------------------
