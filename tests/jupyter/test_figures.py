@@ -265,7 +265,6 @@ def test_customer_list_and_customer_pages(shown):
         assert cards["Open complaints"] == number(sql(crm, """
             SELECT count(*) FROM complaints_complaints WHERE customer_id = :id
             AND status NOT IN ('resolved', 'rejected', 'followed_up', 'closed')""", {"id": cid})[0][0], locale)
-        assert re.fullmatch(r"\d{1,3}\.\d%", cards["Churn risk"]) or cards["Churn risk"] == MISSING
         assert cards["Owner"] == sql(crm, "SELECT owner FROM customers WHERE id = :id", {"id": cid})[0][0]
         stored_events = {
             row[0]: row[1:] for row in sql(crm, "SELECT id, occurred_at, amount FROM interactions WHERE customer_id = :id", {"id": cid})
@@ -276,6 +275,15 @@ def test_customer_list_and_customer_pages(shown):
         for row, (_, (occurred, minor)) in zip(timeline, newest):
             assert row["When"] == when(occurred, locale)
             assert row["Amount"] == money(minor, locale)
+        facts = html_tables(panel.facts)[0]
+        seen.rows(f"customer {cid} plugin facts", facts, skip=("Meaning",))  # a field's meaning is prose naming the rule's as_of
+        assert len(facts) == sum(1 for f in crm.fields if f.plugin != "core")
+        clv = next(row["Value"] for row in facts if row["Fact"] == "CLV")  # the one money fact (loyalty's)
+        valued = sql(crm, """SELECT v.clv, v.p_alive FROM loyalty_clv v WHERE v.customer_id = :id AND v.run_id =
+                             (SELECT max(id) FROM loyalty_runs WHERE kind = 'clv' AND as_of <= :now)""", {"id": cid, "now": DEMO_TODAY})
+        value, alive = valued[0] if valued else (None, None)
+        assert clv == money(value, locale)
+        assert cards["Churn risk"] == (MISSING if alive is None else rate(1 - alive, locale))
         for rows in html_tables(panel.tasks):
             # A task's reason is the sentence its plugin stored (loyalty writes its churn signals'
             # keys into it): shown as written, so not held to the figures' rules.
