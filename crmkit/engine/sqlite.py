@@ -146,6 +146,7 @@ class SqliteDatabase(Database):
         return _table_names(self.conn)
 
     def view_names(self) -> list[str]:
+        """The names of the file's views (sqlite-utils' ``view_names``, without importing it)."""
         return [row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'view'")]
 
     def __getitem__(self, name: str):
