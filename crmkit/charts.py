@@ -197,7 +197,9 @@ class _Terms:
             low, high = int(min(0.0, *present)), int(max(0.0, *present))
             if high - low <= 10:  # a few: every whole number, never 0.5 (Vega drops tickMinStep in layers)
                 return {"format": ",~f", "values": list(range(low, high + 1))}
-            return {"format": "~s" if big else ",~f", "tickMinStep": 1}
+            # About five ticks, as elsewhere: Vega's own count follows the axis' length and crowded
+            # a short axis (130 and 140 overlapped on the Reports tab at 1,400 px).
+            return {"format": "~s" if big else ",~f", "tickCount": 5, "tickMinStep": 1}
         return {"format": "~s" if big else ",~f", "tickCount": 5}
 
     def text(self, value: Any, kind: str | None) -> str:

@@ -53,7 +53,7 @@ def test_value_axes_have_titles_with_units_and_round_money_ticks(kind, value_cha
 
 def test_counts_tick_in_whole_numbers_and_large_values_in_si_units():
     counts = charts.spec(Chart("bar", "Orders", "month", ("orders",)), ROWS, formatter=EN)
-    assert channel(counts, "y")[0]["axis"] == {"format": ",~f", "tickMinStep": 1}  # 3 and 12 orders
+    assert channel(counts, "y")[0]["axis"] == {"format": ",~f", "tickCount": 5, "tickMinStep": 1}  # 3 and 12 orders
     few = charts.spec(Chart("hbar", "New", "source", ("new",)), [{"source": "web", "new": 1}, {"source": "ads", "new": 3}])
     assert channel(few, "x")[0]["axis"] == {"format": ",~f", "values": [0, 1, 2, 3]}  # no 0.5 tick
     big = charts.spec(Chart("bar", "Visits", "m", ("visits",)), [{"m": "a", "visits": 2_500_000}, {"m": "b", "visits": 10}])
