@@ -129,7 +129,8 @@ def raise_tasks(crm, run: Run) -> int:
         rows.append({
             "kind": "churn_warning", "customer_id": warning.customer_id, "owner": warning.owner,
             "due_at": run.as_of, "key": key, "source": "loyalty",
-            "reason": f"{warning.level} churn risk ({warning.score}): {', '.join(warning.signals)}",
+            # People read the reason: signals as words (spend drop); the data keeps the keys.
+            "reason": f"{warning.level} churn risk ({warning.score}): {', '.join(s.replace('_', ' ') for s in warning.signals)}",
             "data": {"class": warning.customer_class, "score": warning.score, "signals": list(warning.signals), **warning.evidence},
         })
     return crm.tasks.create_many(rows)
