@@ -87,6 +87,14 @@ class Opened:
         self.crm.close()
 
 
+def _customers_shown(board) -> tuple:
+    """What a built dashboard's Customers tab shows (its count and the first page's ids); closes it."""
+    table = board.panel("customers").table
+    shown = (table.total, [row["id"] for row in table.rows])
+    board.close()
+    return shown
+
+
 def customers_tab(opened: Opened, repeat: int) -> dict:
     """The Customers tab's figures and their bare SQL; raises if what is shown differs from the SQL."""
     from crmkit_jupyter import dashboard
@@ -95,13 +103,7 @@ def customers_tab(opened: Opened, repeat: int) -> dict:
     crm, raw = opened.crm, opened.raw
     figures: dict[str, Any] = {}
 
-    def tab_built(board):
-        table = board.panel("customers").table
-        shown = (table.total, [row["id"] for row in table.rows])
-        board.close()
-        return shown
-
-    figures["tab"], (total, ids) = _timed_steps(lambda: None, lambda _: dashboard(crm), tab_built, repeat)
+    figures["tab"], (total, ids) = _timed_steps(lambda: None, lambda _: dashboard(crm), _customers_shown, repeat)
 
     def panel_built(panel):
         shown = (panel.table.total, [row["id"] for row in panel.table.rows])
@@ -359,13 +361,7 @@ def first_pages(path, repeat: int = 5, plugins: tuple[str, ...] = ("loyalty",)) 
     crm = crmkit.open(path, plugins=list(plugins), clock=FixedClock(SYNTHETIC_AS_OF))
     figures: dict[str, Any] = {}
     try:
-        def tab_built(board):
-            table = board.panel("customers").table
-            shown = (table.total, [row["id"] for row in table.rows])
-            board.close()
-            return shown
-
-        figures["tab"], (total, ids) = _timed_steps(lambda: None, lambda _: dashboard(crm), tab_built, repeat)
+        figures["tab"], (total, ids) = _timed_steps(lambda: None, lambda _: dashboard(crm), _customers_shown, repeat)
         figures["customers"] = total
         panel = CustomersPanel(crm)
         try:
