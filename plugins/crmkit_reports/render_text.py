@@ -17,10 +17,10 @@ def render(report: "Report", max_rows: int, formatter: "Formatter") -> str:
 
     Tables show at most ``max_rows`` rows; a failed section shows its error.
     """
-    from .render_html import period_text
+    from .render_html import as_of_text, period_text  # the header reads as the HTML report's title
 
     show = Presenter(formatter)
-    lines = [f"Report as of {formatter.datetime(report.as_of)}  period {period_text(report.period, formatter)}"]
+    lines = [f"Report as of {as_of_text(report.as_of, formatter)}  period {period_text(report.period, formatter)}"]
     if report.previous is not None:
         lines[0] += f"  (compared with {period_text(report.previous, formatter)})"
     if report.segment:

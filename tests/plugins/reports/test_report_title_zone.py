@@ -32,3 +32,20 @@ def test_title_names_the_home_zone_by_its_iana_name(crm_path, clock, locale, zon
     assert re.search(r"<title>([^<]*)</title>", html).group(1) == expected
     assert re.search(r"<h1>([^<]*)</h1>", html).group(1) == expected
     assert "GMT" not in html.split("</header>")[0]
+
+
+@pytest.mark.parametrize("locale", ["en_US", "zh_CN"])
+@pytest.mark.parametrize("zone, expected", [
+    ("Asia/Shanghai", "Report as of 2025-07-01 07:00 CST (Asia/Shanghai)  period "),
+    (None, "Report as of 2025-06-30 23:00 UTC  period "),
+])
+def test_terminal_report_names_the_zone_as_the_html_title_does(crm_path, clock, locale, zone, expected):
+    options = {"timezone": zone} if zone else {}
+    with crmkit.open(crm_path, plugins=["reports"], clock=clock, **options) as crm:
+        report = crm.reports.build(as_of=AS_OF)
+        text, html = report.to_text(locale=locale), report.to_html(locale=locale)
+    first = text.splitlines()[0]
+    assert first.startswith(expected)
+    assert "GMT" not in first
+    title = re.search(r"<title>([^<]*)</title>", html).group(1)
+    assert first.startswith(title + "  period ")

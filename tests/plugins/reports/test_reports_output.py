@@ -89,7 +89,7 @@ def test_only_the_reports_plugin(shop):
 def test_text_output(full):
     text = full.reports.build(as_of=AS_OF).to_text(max_rows=3)
     assert text.startswith(
-        "Report as of Jul 1, 2024, 12:00\u202fAM UTC  period Jun 1, 2024 – Jun 30, 2024  (compared with May 1, 2024 – May 31, 2024)"
+        "Report as of 2024-07-01 00:00 UTC  period Jun 1, 2024 – Jun 30, 2024  (compared with May 1, 2024 – May 31, 2024)"
     )
     assert re.search(r"\n  Churn rate\s+25\.0%  \(-8\.3 pp vs previous\)\n", text)  # the KPI card, with its change
     assert re.search(r"\nChurn rate\s+25\.0%\s+33\.3%\s+-8\.3 pp\n", text)  # the KPI's table
