@@ -107,7 +107,8 @@ def _panel_class() -> type:
                 page_size=page_size, selectable=True, empty="The pool is empty.", crm=crm,
                 kinds={"lead_class": "words", "source": "words"},
             ))
-            self.load_chart = self.own(ChartView("bar", [], "rep", ("open_leads", "capacity"), title="Open leads against capacity"))
+            self.load_chart = self.own(ChartView("bar", [], "rep", ("open_leads", "capacity"), title="Open leads against capacity",
+                                               formatter=formatting.formatter(crm)))  # the CRM's locale, as the report's charts
             self.load_table = self.own(widgets.HTML(), "crmkit-leads-load")
             self.strategy = self.own(widgets.Combobox(
                 options=strategies, value=strategies[0] if strategies else "least_loaded", ensure_option=False,
@@ -165,8 +166,9 @@ def _panel_class() -> type:
                 return None
             self.last_result = result
             verb = "would assign" if dry_run else "assigned"
+            count = formatting.formatter(self.crm).number
             self.status.value = note_html(
-                f"{strategy}: {verb} {result.count:,} leads; {len(result.unassigned):,} stay in the pool"
+                f"{strategy}: {verb} {count(result.count)} leads; {count(len(result.unassigned))} stay in the pool"
                 + (" (dry run: nothing written)" if dry_run else "") + f" · {self.seconds:.2f} s", "crmkit-leads-allocated",
             )
             moves = [{"lead": m.lead_id, "rep": m.rep, "why": m.reason} for m in result.moves[:MOVES_SHOWN]]
@@ -175,7 +177,7 @@ def _panel_class() -> type:
             ids = {"lead": "id"}
             self.result.value = (
                 formatting.table(per_rep, ("rep", "leads"), empty="No lead placed.", crm=self.crm)
-                + f"<b>Moves</b> (first {min(len(result.moves), MOVES_SHOWN)} of {len(result.moves):,})"
+                + f"<b>Moves</b> (first {count(min(len(result.moves), MOVES_SHOWN))} of {count(len(result.moves))})"
                 + formatting.table(moves, ("lead", "rep", "why"), empty="none", kinds=ids, crm=self.crm)
                 + (("<b>Left in the pool</b>" + formatting.table(waiting, ("lead", "why"), kinds=ids, crm=self.crm)) if waiting else "")
             )
@@ -204,8 +206,9 @@ def _panel_class() -> type:
             summary = self._run("recycling lapsed leads", lambda: self.crm.leads.recycle())
             if summary is None:
                 return None
-            shown = ", ".join(f"{key} {value:,}" if isinstance(value, int) else f"{key} {value}" for key, value in summary.items())
-            self.status.value = note_html(f"recycle as of {formatting.formatter(self.crm).local_time(self.crm.now())}: {shown}", "crmkit-leads-recycled")
+            fmt = formatting.formatter(self.crm)
+            shown = ", ".join(f"{key} {fmt.number(value)}" if isinstance(value, int) else f"{key} {value}" for key, value in summary.items())
+            self.status.value = note_html(f"recycle as of {fmt.local_time(self.crm.now())}: {shown}", "crmkit-leads-recycled")
             self.result.value = ""
             self.refresh()
             return summary

@@ -137,22 +137,24 @@ def _panel_class() -> type:
             self.seconds = 0.0
             self.date_picker = self.dates.as_of_picker
             self.date_picker.add_class("crmkit-loyalty-as-of")
+            charted = {"formatter": formatting.formatter(crm)}  # the CRM's locale and currency, as the report's charts
             self.rfm_button = self.own(widgets.Button(description="Run RFM", icon="th", button_style="primary"), "crmkit-loyalty-run-rfm")
             self.churn_button = self.own(widgets.Button(description="Evaluate churn", icon="warning"), "crmkit-loyalty-run-churn")
             self.clv_button = self.own(widgets.Button(description="Fit CLV", icon="line-chart"), "crmkit-loyalty-run-clv")
             self.clv_info = self.own(widgets.HTML(), "crmkit-loyalty-clv")
             self.status = self.own(widgets.HTML(), "crmkit-loyalty-status")
             self.rfm_info = self.own(widgets.HTML(), "crmkit-loyalty-rfm-run")
-            self.grid = self.own(ChartView("heatmap", [], "R", tuple(f"F{f}" for f in SCORES), title="Customers per R × F score"), "crmkit-loyalty-grid")
+            self.grid = self.own(ChartView("heatmap", [], "R", tuple(f"F{f}" for f in SCORES), title="Customers per R × F score", **charted),
+                                 "crmkit-loyalty-grid")
             self.segments = self.own(widgets.HTML(), "crmkit-loyalty-rfm-segments")
-            self.tier_chart = self.own(ChartView("bar", [], "tier", ("customers",), title="Customers per tier"))
+            self.tier_chart = self.own(ChartView("bar", [], "tier", ("customers",), title="Customers per tier", **charted))
             self.tiers = self.own(widgets.HTML(), "crmkit-loyalty-tiers")
             self.movement = self.own(widgets.HTML(), "crmkit-loyalty-movement")
             self.churn_info = self.own(widgets.HTML(), "crmkit-loyalty-churn-levels")
             self.level = self.own(widgets.Dropdown(options=LEVELS, value="low", description="At least:"), "crmkit-loyalty-level")
             self.warnings = self.own(PagedTable(page_size=page_size, empty="No churn warning.", crm=crm, kinds={"signals": "words"},
                                                 labels={"customer_id": "#", "class": "Class"}, csv_name="churn-warnings.csv"))
-            self.level_chart = self.own(ChartView("bar", [], "level", ("customers",), title="Warnings per level (click to filter)"),
+            self.level_chart = self.own(ChartView("bar", [], "level", ("customers",), title="Warnings per level (click to filter)", **charted),
                                         "crmkit-loyalty-level-chart")
             self.level_chart.on_pick(lambda level: self.warnings.drill("level", level))
             self.buttons = (self.rfm_button, self.churn_button, self.clv_button)
@@ -199,7 +201,7 @@ def _panel_class() -> type:
             self.grid_rows = rfm_grid(crm, run.id)
             self.grid.rows = self.grid_rows
             self.rfm_info.value = note_html(
-                f"Run #{run.id} as of {self._when(run.as_of)}: {run.customers:,} customers scored "
+                f"Run #{run.id} as of {self._when(run.as_of)}: {self._count(run.customers)} customers scored "
                 f"({run.params.get('method', '')}, {run.params.get('window_days', '')} days). "
                 "Rows: recency score (5 = most recent); columns: frequency score (5 = most frequent).",
                 "crmkit-loyalty-run-info",
@@ -220,7 +222,7 @@ def _panel_class() -> type:
             moved = crm.loyalty.tiers.movement(since=crm.calendar.add_days(self.as_of, -MOVEMENT_DAYS), until=self.as_of)
             self.movement.value = (
                 f"<b>Moves in the {MOVEMENT_DAYS} days to {crm.calendar.local_date(self.as_of)}</b>: "
-                f"{moved['upgrades']:,} upgrades, {moved['downgrades']:,} downgrades"
+                f"{self._count(moved['upgrades'])} upgrades, {self._count(moved['downgrades'])} downgrades"
                 + formatting.table(moved["moves"], ("direction", "from", "to", "customers"), empty="No tier change.", crm=crm)
             )
 
@@ -238,9 +240,9 @@ def _panel_class() -> type:
             found_here = found[:WARNINGS_LIMIT]
             names = customer_names(crm, [w.customer_id for w in found_here])
             rows = [warning_row(w, names) for w in found_here]
-            more = f" (the first {WARNINGS_LIMIT:,} are listed)" if len(found) > WARNINGS_LIMIT else ""
+            more = f" (the first {self._count(WARNINGS_LIMIT)} are listed)" if len(found) > WARNINGS_LIMIT else ""
             self.churn_info.value = note_html(
-                f"Run #{run.id} as of {self._when(run.as_of)}: " + ", ".join(f"{level} {n:,}" for level, n in levels.items()) + more,
+                f"Run #{run.id} as of {self._when(run.as_of)}: " + ", ".join(f"{level} {self._count(n)}" for level, n in levels.items()) + more,
                 "crmkit-loyalty-churn-info",
             )
             self.warnings.set_source(ListSource(rows, key="customer_id", columns=WARNING_COLUMNS))
@@ -256,7 +258,7 @@ def _panel_class() -> type:
             result = self._run(f"fitting CLV as of {self._when(self.as_of)}", lambda: self.crm.loyalty.clv(self.as_of))
             if result is not None:
                 self.status.value = note_html(
-                    f"CLV as of {self._when(self.as_of)}: {result.customers:,} customers valued in {self.seconds:.2f} s", "crmkit-loyalty-done",
+                    f"CLV as of {self._when(self.as_of)}: {self._count(result.customers)} customers valued in {self.seconds:.2f} s", "crmkit-loyalty-done",
                 )
             self.show_clv()
             return result
@@ -266,7 +268,7 @@ def _panel_class() -> type:
             result = self._run(f"scoring RFM as of {self._when(self.as_of)}", lambda: self.crm.loyalty.rfm(self.as_of))
             if result is not None:
                 self.status.value = note_html(
-                    f"RFM as of {self._when(self.as_of)}: {result.customers:,} customers scored in {self.seconds:.2f} s", "crmkit-loyalty-done",
+                    f"RFM as of {self._when(self.as_of)}: {self._count(result.customers)} customers scored in {self.seconds:.2f} s", "crmkit-loyalty-done",
                 )
                 self.show_rfm()
             return result
@@ -300,6 +302,9 @@ def _panel_class() -> type:
 
         def _when(self, moment: Any) -> str:
             return formatting.formatter(self.crm).local_time(moment)
+
+        def _count(self, n: int) -> str:
+            return formatting.formatter(self.crm).number(n)
 
         def _dates_changed(self, _dates) -> None:
             self.status.value = ""

@@ -4,7 +4,8 @@ The demo (300 customers, every built-in plugin) is built once; for each locale t
 opened on it and every tab is walked as an analyst would: the customer list (sorted both ways),
 three customer pages with their cards and timeline, the segments, the leads board, the loyalty
 tab, the complaint queue (two complaints opened for it, one of them overdue) with a complaint
-opened, and the reports tab's cards. Each money value, rate, date, time and duration shown is
+opened, and the reports tab's cards; the leads and loyalty charts too (each mark's value and every
+number drawn, in the CRM's locale). Each money value, rate, date, time and duration shown is
 compared with babel's own rendering of the value stored in the database, read here with SQL;
 no text is taken from crmkit's formatter. Every cell and card must also be free of internal keys
 (snake_case), of "None", "nan" and "null", and ids read plain (1234, never 1,234).
@@ -13,6 +14,7 @@ no text is taken from crmkit's formatter. Every cell and card must also be free 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from html import unescape
@@ -20,6 +22,7 @@ from html.parser import HTMLParser
 
 import ipywidgets
 import pytest
+from babel import Locale
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
 
@@ -167,6 +170,41 @@ def walk(widget):
     yield widget
     for child in getattr(widget, "children", ()) or ():
         yield from walk(child)
+
+
+_MARK = re.compile(r"^([^:;]+): ([^;]*); ([^:;]+): ([^;]*)$")
+
+
+def chart_texts(view) -> list[str]:
+    """What a drawn chart prints: its SVG's text elements (titles, ticks, categories, values)."""
+    return [unescape(text) for text in re.findall(r"<text[^>]*>([^<]*)</text>", view.svg)]
+
+
+def chart_marks(view) -> dict[tuple[str, str], str]:
+    """Each mark of a drawn chart as it describes itself ("Tier: gold; Customers: 114"):
+    (category key, series) -> the value's text."""
+    marks = {}
+    for label in re.findall(r'aria-label="([^"]*)"', view.svg):
+        found = _MARK.match(unescape(label))
+        if found:
+            marks[(found.group(2), found.group(3))] = found.group(4)
+    return marks
+
+
+def check_chart(view, locale, seen, where, values, categories=()) -> list[str]:
+    """A dashboard chart reads in the CRM's locale and currency: each mark's value is babel's
+    text of ``values`` ((category key, series) -> number, read with SQL), every number it prints
+    (ticks, legend, cell values) is a number as the locale writes it, and each category key in
+    ``categories`` is shown in words. Returns the numbers it prints."""
+    assert view.formatter.locale == Locale.parse(locale) and view.formatter.currency == CURRENCY, where
+    assert chart_marks(view) == {key: number(value, locale) for key, value in values.items()}, where
+    texts = seen.rows(where, [{"chart text": text} for text in chart_texts(view)])
+    numbers = [row["chart text"] for row in texts if re.fullmatch(r"[-+\d.,\s]+", row["chart text"])]
+    assert numbers and all(is_number(text, locale) for text in numbers), (where, numbers)
+    shown = {row["chart text"] for row in texts}
+    for key in categories:
+        assert key.replace("_", " ").capitalize() in shown, (where, key)
+    return numbers
 
 
 class Seen:
@@ -337,6 +375,10 @@ def test_leads_board(shown):
         assert row["Utilisation"] == rate(open_leads / capacity, locale)
     gini = re.search(r"Gini of open load\): ([^<]+)<", panel.load_table.value).group(1)
     assert is_number(gini, locale) and len(gini.split(".")[-1]) <= 2
+    check_chart(panel.load_chart, locale, seen, "load per rep chart", {
+        **{(rep, "Open leads"): open_leads for rep, (open_leads, _) in reps.items()},
+        **{(rep, "Capacity"): capacity for rep, (_, capacity) in reps.items()},
+    }, categories=reps)
     check_everywhere(seen, locale)
 
 
@@ -348,6 +390,9 @@ def test_loyalty_tab(shown):
     assert f"as of {status_time(run_as_of)}" in unescape(panel.rfm_info.value)
     grid = {(r, f): n for r, f, n in sql(crm, "SELECT r, f, count(*) FROM loyalty_rfm WHERE run_id = :run GROUP BY r, f", {"run": run_id})}
     assert panel.grid_rows == [{"R": f"R{r}", **{f"F{f}": grid.get((r, f), 0) for f in range(1, 6)}} for r in range(5, 0, -1)]
+    cells = {(f"R{r}", f"F{f}"): grid.get((r, f), 0) for r in range(1, 6) for f in range(1, 6)}
+    printed = check_chart(panel.grid, locale, seen, "RFM grid", cells)
+    assert not Counter(number(n, locale) for n in cells.values()) - Counter(printed), "a heat-map cell without its count"
     segments = seen.rows("RFM segments", html_tables(panel.segments)[0])
     by_segment = {
         name: (n, monetary) for name, n, monetary in sql(
@@ -369,12 +414,17 @@ def test_loyalty_tab(shown):
         tier: number(members.get(tier, 0), locale) for tier in (row["Tier"] for row in tiers)
     }
     assert sum(members.values()) == sum(int(babel_numbers.parse_decimal(row["Customers"], locale=locale)) for row in tiers)
+    check_chart(panel.tier_chart, locale, seen, "tier chart", {(row["Tier"], "Customers"): members.get(row["Tier"], 0) for row in tiers},
+                categories=[row["Tier"] for row in tiers])
     moves = html_tables(panel.movement)
     for rows in moves:
         seen.rows("tier moves", rows)
     churn_run, churn_as_of = sql(crm, "SELECT id, as_of FROM loyalty_runs WHERE kind = 'churn' AND as_of <= :now ORDER BY as_of DESC, id DESC LIMIT 1",
                                  {"now": DEMO_TODAY})[0]
     assert f"as of {status_time(churn_as_of)}" in unescape(panel.churn_info.value)
+    levels = dict(sql(crm, "SELECT level, count(*) FROM loyalty_churn WHERE run_id = :run GROUP BY level", {"run": churn_run}))
+    check_chart(panel.level_chart, locale, seen, "warnings per level chart", {(level, "Customers"): n for level, n in levels.items()},
+                categories=levels)
     warnings = seen.rows("churn warnings", view_rows(panel.warnings.body))
     assert warnings
     names = dict(sql(crm, "SELECT id, name FROM customers"))
