@@ -34,25 +34,43 @@ def like_pattern(text: str) -> str:
 
 # --- generic paging over any inner SELECT ----------------------------------------------------
 
-def page_query(inner: str, *, key: str, order: str, descending: bool, direction: str, limit: int) -> tuple[str, dict]:
+def page_query(
+    inner: str, *, key: str, order: str, descending: bool, direction: str, limit: int, part: str = "all",
+) -> tuple[str, dict]:
     """A keyset page query over ``inner``.
 
     ``direction`` is ``first`` (from the start), ``after`` / ``before`` (next to a bound row, whose
     values are bound as ``:_pg_order`` and ``:_pg_key``) or ``last`` (from the end). Pages fetched
     backwards come out in reverse order; :class:`SqlSource` turns them round.
+
+    ``part`` pages through a column that may be null: ``present`` keeps the rows with a value,
+    ``missing`` the rows without one, in ``key`` order. "Has a value" is written as a range the
+    database reads from the column's index (``IS NOT NULL`` over a left join makes SQLite read
+    every row): from the bound row's value, or from ``:_pg_floor``, the lowest value of the
+    column's type, bound by the caller. A range from the floor next to the keyset comparison
+    would make SQLite walk the index from its start up to the bound row.
     """
     key, order = identifier(key), identifier(order)
     forward = direction in ("first", "after")
     ascending = forward != descending
+    bounded = direction in ("after", "before")
+    comparison = ">" if ascending else "<"
+    conditions = []
+    if part == "present":
+        conditions.append(f"q.{order} {comparison}= :_pg_order" if bounded else f"q.{order} >= :_pg_floor")
+    elif part == "missing":
+        conditions.append(f"q.{order} IS NULL")
+        order = key
+    elif part != "all":
+        raise ValueError(f"unknown part {part!r}")
     word = "ASC" if ascending else "DESC"
     sort = f"q.{order} {word}, q.{key} {word}" if order != key else f"q.{key} {word}"
-    where = ""
-    if direction in ("after", "before"):
-        comparison = ">" if ascending else "<"
+    if bounded:
         if order == key:
-            where = f"WHERE q.{key} {comparison} :_pg_key"
+            conditions.append(f"q.{key} {comparison} :_pg_key")
         else:
-            where = f"WHERE (q.{order}, q.{key}) {comparison} (:_pg_order, :_pg_key)"
+            conditions.append(f"(q.{order}, q.{key}) {comparison} (:_pg_order, :_pg_key)")
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     return f"SELECT * FROM ({inner}) AS q {where} ORDER BY {sort} LIMIT :_pg_limit", {"_pg_limit": int(limit)}
 
 

@@ -123,6 +123,46 @@ class TestCustomersPanel:
         panel.search.value = "c7@example"
         assert [r["id"] for r in panel.table.rows] == [7]
 
+    def test_sorts_by_lifetime_value_and_last_purchase_with_the_missing_last(self, crm_path, clock):
+        """Customers 1-12: every third has no purchase; spends tie in pairs (one goes below zero
+        after a refund) and purchase dates fall on two days.
+
+        The expected order is worked out here from the recorded rows (net spend = purchases -
+        refunds), not read from the summary: by value, ties by id, customers without a purchase
+        last by id, in both directions; paged forward, and backward from the last page.
+        """
+        crm = crmkit.open(crm_path, plugins=[], clock=clock)
+        crm.customers.add_many([{"name": f"Customer {i:02d}"} for i in range(1, 13)])
+        buyers = [i for i in range(1, 13) if i % 3]
+        purchases = [{"customer_id": i, "kind": "purchase", "amount": f"{10 * ((i + 1) // 2)}.00",
+                      "occurred_at": f"2024-0{1 + i % 3}-15T10:00:00Z"} for i in buyers]
+        refunds = [{"customer_id": 8, "kind": "refund", "amount": "45.00", "occurred_at": "2024-01-20T10:00:00Z"}]
+        crm.interactions.record_many(purchases + refunds)
+        spend = {p["customer_id"]: int(p["amount"].split(".")[0]) * 100 for p in purchases}
+        spend[8] -= 4500
+        last = {p["customer_id"]: p["occurred_at"][:10] for p in purchases}
+        missing = [i for i in range(1, 13) if i not in spend]
+        panel = dashboard(crm).panel("customers")
+        panel.table.page_size = 5
+        assert {"lifetime_value", "last_purchase"} <= set(panel.table.source.sortable)
+        for column, values in (("lifetime_value", spend), ("last_purchase", last)):
+            for descending in (False, True):
+                present = sorted(values, key=lambda i: (values[i], i), reverse=descending)
+                expected = present + sorted(missing, reverse=descending)
+                panel.table.sort(column, descending=descending)
+                seen = [r["id"] for r in panel.table.rows]
+                while not panel.table.next_button.disabled:
+                    panel.table.next_button.click()
+                    seen += [r["id"] for r in panel.table.rows]
+                assert seen == expected, (column, descending)
+                panel.table.last_button.click()
+                backwards = [r["id"] for r in panel.table.rows]
+                while not panel.table.prev_button.disabled:
+                    panel.table.prev_button.click()
+                    backwards = [r["id"] for r in panel.table.rows] + backwards
+                assert backwards == expected, (column, descending)
+        crm.close()
+
     def test_360_view_of_a_customer_with_plugin_facts(self, crm_path, clock):
         crm = fill(crmkit.open(crm_path, plugins=[FactsPlugin()], clock=clock))
         crm.tasks.create("call back", 21, owner="rep1", reason="asked for a quote", due_at="2025-01-03")

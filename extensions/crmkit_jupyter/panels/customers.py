@@ -19,7 +19,7 @@ from crmkit.timeutil import to_iso
 
 from .. import formatting, queries
 from ..facts import customer_facts
-from ..toolkit import Composite, KpiCard, PagedTable, SqlSource, error_html, note_html
+from ..toolkit import Composite, KpiCard, Nullable, PagedTable, SqlSource, error_html, note_html
 
 SEARCH_COUNT_CAP = 10_000
 # Summary cards taken from plugin fields: (card title, field name, how its value reads).
@@ -27,6 +27,9 @@ FACT_CARDS = (("Tier", "tier", "text"), ("Points", "points_balance", "number"),
               ("Open complaints", "open_complaints", "number"), ("Churn risk", "p_alive", "rate"))
 TIER_FIELD = "tier"
 LIST_KINDS = {"lifetime_value": "money", "last_purchase": "date"}
+# The summary's columns the list sorts by (see ``Nullable``): customers without purchases have
+# none and come last either way; ties are ordered by the summary's own customer id.
+SORTABLE_SUMMARY = {"lifetime_value": Nullable(-(2 ** 63), "summary_id"), "last_purchase": Nullable("", "summary_id")}
 TIMELINE_KINDS = {"amount": "money", "occurred_at": "datetime", "kind": "words"}
 TIMELINE_COLUMNS = ("occurred_at", "kind", "amount", "channel", "product", "rep", "notes")
 
@@ -38,8 +41,10 @@ _PAGE_PARTS = frozenset({"cards", "profile", "facts", "timeline_caption", "timel
 class CustomersPanel(Composite):
     """Search customers, page through them, and click one to open its customer page.
 
-    The table pages through SQL (keyset paging on an indexed column: sort by # or name with a
-    header click), so it behaves the same with a hundred or a million customers. A text search
+    The table pages through SQL (keyset paging on an indexed column: sort by #, name, lifetime
+    value or last purchase with a header click; customers without purchases come last), so it
+    behaves the same with a hundred or a million customers. The tier is not sortable: it is
+    read from the tier history as of the CRM's time, so a sort by it would read every customer. A text search
     matches name, email or company; its count stops at 10,000 to stay quick on large files.
     CSS: ``crmkit-customers``, ``crmkit-customer-search``, ``crmkit-customer-360`` and the parts
     of the customer page (``-cards``, ``-profile``, ``-facts``, ``-timeline``, ``-tasks``,
@@ -85,11 +90,11 @@ class CustomersPanel(Composite):
         if self.tier_field is not None:
             extra["tier"] = self.tier_field.sql
             params = dict(self.tier_field.params, as_of=to_iso(self.crm.as_of(None)))
-        sql, params = queries.customer_list(text or None, extra=extra, extra_params=params)
-        columns = ("id", "name", "email", "company", "region", "owner", "stage", *extra)
+        shown = (*queries.CUSTOMER_COLUMNS, *extra)
+        sql, params = queries.customer_list(text or None, extra=dict(extra, summary_id="s.customer_id"), extra_params=params)
         source = SqlSource(
-            self.crm.db, sql, params, key="id", columns=columns, sortable=("id", "name"),
-            count_cap=SEARCH_COUNT_CAP if text else None,
+            self.crm.db, sql, params, key="id", columns=shown, sortable=("id", "name"),
+            nulls_last=SORTABLE_SUMMARY, count_cap=SEARCH_COUNT_CAP if text else None,
         )
         # The same rows as the customers table alone (the summary join is one row per customer):
         # counted there, the count walks one index instead of joining a million rows.

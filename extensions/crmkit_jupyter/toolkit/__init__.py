@@ -11,11 +11,11 @@ from .date_range import DateRange, shared_range
 from .kpi import KpiCard
 from .paged_table import PagedTable
 from .rule_editor import RuleEditor
-from .sources import ListSource, PageSource, SqlSource
+from .sources import ListSource, Nullable, PageSource, SqlSource
 from .table_view import TableView
 
 __all__ = [
     "ChartView", "Composite", "DateRange", "KpiCard", "ListSource", "PageSource", "PagedTable", "RuleEditor",
-    "SqlSource", "TableView", "error_html", "error_message", "note_html", "run_busy",
+    "Nullable", "SqlSource", "TableView", "error_html", "error_message", "note_html", "run_busy",
     "shared_range",
 ]
