@@ -32,6 +32,7 @@ class Database:
     - ``table_names()``, ``columns_of(table)``, ``primary_key(table)``,
       ``referenced_tables(table)``, ``index_definitions(tables)``: schema introspection.
     - ``bulk_insert(table, columns, rows)``: the engine's fastest load (COPY on PostgreSQL).
+    - ``pipelined()``: writes whose results go unread, sent with the next statement (PostgreSQL).
     """
 
     engine: str
@@ -54,6 +55,15 @@ class Database:
         """One write, one transaction (a savepoint when nested); takes the engine's write lock."""
         raise NotImplementedError
         yield
+
+    @contextmanager
+    def pipelined(self) -> Iterator["Database"]:
+        """Inside a transaction, the statements run in the block may be sent later, with the next
+        statement whose result is read or with the COMMIT, saving a server round trip each
+        (PostgreSQL); their errors are raised there and roll the transaction back. Reading a
+        statement's result is always correct. On SQLite, which has no round trips, they run at once.
+        """
+        yield self
 
     def bulk_insert(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:  # pragma: no cover
         """Load rows (sequences in ``columns`` order) the engine's fastest way; returns their number."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from contextlib import contextmanager
@@ -18,7 +19,14 @@ from .translate import to_postgres
 # point balances, complaint steps, run_due) read what the previous writer committed. Readers are
 # never blocked (MVCC).
 WRITE_LOCK_KEY = 7_283_146_551
+_TAKE_WRITE_LOCK = "SELECT pg_advisory_xact_lock(%s)"
 CONNECT_TIMEOUT_SECONDS = 10
+
+
+@functools.cache
+def _pipeline_supported() -> bool:
+    # libpq 14 or later; an older one sends the queued statements one by one.
+    return _psycopg().Pipeline.is_supported()
 
 
 def _psycopg():
@@ -32,12 +40,23 @@ def _psycopg():
 
 
 class PostgresCursor:
-    """What a statement returns: psycopg's cursor with the DB-API names crmkit reads."""
+    """What a statement returns: psycopg's cursor with the DB-API names crmkit reads.
 
-    __slots__ = ("_cursor",)
+    The cursor of a statement queued by :meth:`PostgresDatabase.pipelined` sends the queue the
+    first time it is read, so reading a result is always correct, only sooner sent.
+    """
 
-    def __init__(self, cursor):
-        self._cursor = cursor
+    __slots__ = ("_sent", "_queued")
+
+    def __init__(self, cursor=None, queued: "_Queued | None" = None):
+        self._sent = cursor
+        self._queued = queued
+
+    @property
+    def _cursor(self):
+        if self._sent is None:
+            self._sent = self._queued.answer()
+        return self._sent
 
     def fetchone(self):
         """The next row, or None (also for a statement that returns no rows)."""
@@ -69,6 +88,25 @@ class PostgresCursor:
         raise CrmError("lastrowid is not portable: write INSERT ... RETURNING id and read the row")
 
 
+class _Queued:
+    """A statement waiting to travel with the next one whose answer is needed (or the COMMIT)."""
+
+    __slots__ = ("db", "text", "arguments", "cursor", "dropped")
+
+    def __init__(self, db: "PostgresDatabase", text: str, arguments: Any):
+        self.db, self.text, self.arguments = db, text, arguments
+        self.cursor = None
+        self.dropped = False
+
+    def answer(self):
+        if self.cursor is None and not self.dropped:
+            with self.db._lock:
+                self.db._send_queued()
+        if self.cursor is None:
+            raise CrmError("the statement was never run: its transaction was rolled back first")
+        return self.cursor
+
+
 class PostgresDatabase(Database):
     """A CRM on a PostgreSQL server."""
 
@@ -80,25 +118,35 @@ class PostgresDatabase(Database):
         self.conn = conn
         self._depth = 0
         self._lock = threading.RLock()
+        # Statements not yet sent: the transaction's BEGIN and write lock, and what a pipelined
+        # block wrote; they go in one round trip with the next statement or the COMMIT.
+        self._queue: list[_Queued] = []
+        self._begin_queued = False
+        self._pipelined = 0
 
     # --- statements --------------------------------------------------------------------------
 
     def execute(self, sql: str, params: Any = None) -> PostgresCursor:
         text, names = to_postgres(sql)
-        arguments = _arguments(params, names)
-        try:
-            with self._lock:
-                cursor = self.conn.execute(text, arguments)
-        except _psycopg().Error as error:
-            raise _translate_error(error, self) from error
-        return PostgresCursor(cursor)
+        return self._statement(text, _arguments(params, names))
+
+    def _statement(self, text: str, arguments: Any) -> PostgresCursor:
+        with self._lock:
+            queued = _Queued(self, text, arguments)
+            self._queue.append(queued)
+            if self._pipelined and self._depth:
+                return PostgresCursor(queued=queued)
+            self._send_queued()
+            return PostgresCursor(queued.cursor)
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any] | dict]) -> int:
         text, names = to_postgres(sql)
         try:
-            with self._lock, self.conn.cursor() as cursor:
-                cursor.executemany(text, (_arguments(row, names) for row in rows))
-                return max(cursor.rowcount, 0)
+            with self._lock:
+                self._send_queued()
+                with self.conn.cursor() as cursor:
+                    cursor.executemany(text, (_arguments(row, names) for row in rows))
+                    return max(cursor.rowcount, 0)
         except _psycopg().Error as error:
             raise _translate_error(error, self) from error
 
@@ -110,6 +158,47 @@ class PostgresDatabase(Database):
         for row in cursor:
             yield dict(zip(keys, row))
 
+    @contextmanager
+    def pipelined(self) -> Iterator["PostgresDatabase"]:
+        """Inside a transaction, statements run in the block are sent with the next statement
+        whose answer is needed, or with the COMMIT, in one round trip (psycopg's pipeline mode).
+        Their errors are raised there and roll the whole transaction back; reading one's result
+        sends it at once. Outside a transaction, statements run one by one as usual.
+        """
+        with self._lock:
+            self._pipelined += 1
+            try:
+                yield self
+            finally:
+                self._pipelined -= 1
+
+    def _send_queued(self) -> None:
+        """Send every queued statement, in one round trip, and wait for their answers."""
+        queue, self._queue = self._queue, []
+        if not queue:
+            return
+        self._begin_queued = False
+        psycopg = _psycopg()
+        conn = self.conn
+        try:
+            if len(queue) == 1 or not _pipeline_supported():
+                for queued in queue:
+                    queued.cursor = conn.execute(queued.text, queued.arguments)
+            else:
+                with conn.pipeline():
+                    for queued in queue:
+                        queued.cursor = conn.execute(queued.text, queued.arguments)
+        except psycopg.Error as error:
+            for queued in queue:
+                queued.dropped = True
+            raise _translate_error(error, self) from error
+
+    def _drop_queued(self) -> None:
+        for queued in self._queue:
+            queued.dropped = True
+        self._queue = []
+        self._begin_queued = False
+
     # --- transactions ------------------------------------------------------------------------
 
     @property
@@ -119,18 +208,56 @@ class PostgresDatabase(Database):
     @contextmanager
     def transaction(self) -> Iterator["PostgresDatabase"]:
         with self._lock:
-            outermost = self._depth == 0
+            if self._depth:
+                with self._savepoint():
+                    yield self
+                return
+            # BEGIN and the write lock wait for the transaction's first statement and travel
+            # with it: the server takes the lock before it runs that statement, so the checks
+            # that must not race still read what the previous writer committed.
+            self._queue = [_Queued(self, "BEGIN", ()), _Queued(self, _TAKE_WRITE_LOCK, [WRITE_LOCK_KEY])]
+            self._begin_queued = True
+            self._depth = 1
             try:
-                with self.conn.transaction():
-                    self._depth += 1
-                    try:
-                        if outermost:
-                            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK_KEY])
-                        yield self
-                    finally:
-                        self._depth -= 1
-            except _psycopg().errors.OperationalError as error:
-                raise _translate_error(error, self) from error
+                yield self
+                if self._begin_queued and len(self._queue) == 2:
+                    self._drop_queued()  # nothing ran: nothing to begin, lock or commit
+                else:
+                    self._queue.append(_Queued(self, "COMMIT", ()))
+                    self._send_queued()
+            except BaseException:
+                self._drop_queued()
+                self._roll_back()
+                raise
+            finally:
+                self._depth = 0
+
+    @contextmanager
+    def _savepoint(self) -> Iterator["PostgresDatabase"]:
+        self._send_queued()  # the savepoint starts after what was queued before it
+        try:
+            with self.conn.transaction():
+                self._depth += 1
+                try:
+                    yield self
+                    self._send_queued()  # inside the savepoint, so that an error rolls back to it
+                except BaseException:
+                    self._drop_queued()
+                    raise
+                finally:
+                    self._depth -= 1
+        except _psycopg().errors.OperationalError as error:
+            raise _translate_error(error, self) from error
+
+    def _roll_back(self) -> None:
+        psycopg = _psycopg()
+        conn = self.conn
+        if conn.closed or conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            return
+        try:
+            conn.execute("ROLLBACK")
+        except psycopg.Error:
+            pass  # the error that ended the block is the one to report; the server rolls back a lost session
 
     atomic = transaction
 
@@ -185,8 +312,9 @@ class PostgresDatabase(Database):
         names = ", ".join(_quote(column) for column in columns)
         count = 0
         try:
-            with self._lock, self.conn.cursor() as cursor:
-                with cursor.copy(f"COPY {_quote(table)} ({names}) FROM STDIN") as copy:
+            with self._lock:
+                self._send_queued()  # COPY cannot travel in a pipeline
+                with self.conn.cursor() as cursor, cursor.copy(f"COPY {_quote(table)} ({names}) FROM STDIN") as copy:
                     for row in rows:
                         copy.write_row(row)
                         count += 1
@@ -211,11 +339,13 @@ class PostgresDatabase(Database):
         # A new table counts as empty to the planner until autovacuum analyses it, which may
         # be minutes after a load; plans made meanwhile (hash sizes, index choice) are poor.
         with self._lock:
+            self._send_queued()
             for table in tables:
                 self.conn.execute(f"ANALYZE {_quote(table)}")
 
     def vacuum(self) -> None:
         with self._lock:
+            self._send_queued()
             self.conn.execute("VACUUM")
 
     def utc_offset(self, time_sql: str, zone: str) -> str:
