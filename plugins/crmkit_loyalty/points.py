@@ -6,6 +6,9 @@ has an ``available_at`` (after the lock period) and an ``expires_at``. Negative 
 ``loyalty_point_allocations``, so a batch's remaining points are its points minus its
 allocations and can never drop below zero. Every operation carries a unique ``key``: repeating
 an operation with a key already in the ledger changes nothing and returns the first entry.
+One row is ever changed after it is written: an ``expire`` row, which is derived (what a batch
+had left at its expiry), shrinks when a debit dated before the expiry is recorded after it was
+posted, with an audit entry (``loyalty.points.expire.corrected``).
 
 An ``earn`` row is one per purchase and the bulk of the ledger, so it stores only what the
 purchase does not say: its key ``earn:<purchase id>`` is read back from the purchase's id (a
@@ -286,6 +289,34 @@ class Points:
             allocations.append((entry_id, batch_id, take))
             left -= take
         self._crm.db.executemany(q.ALLOCATION_INSERT, allocations)
+        self._shrink_expiries([batch_id for _, batch_id, _ in allocations])
+
+    def _shrink_expiries(self, batch_ids: list[int]) -> None:
+        """Make each batch's posted expiry take only what the batch still had when it expired.
+
+        A debit dated before a batch's expiry may be recorded after the expiry run (a redemption
+        from an offline till, a refund imported late). The expiry entry is derived, "what was
+        left at the expiry time", so it gives back what the late debit took (and goes when
+        nothing was left): the ledger ends as if the debit had come first, and the batch's
+        debits never add up to more than its points.
+        """
+        crm = self._crm
+        for batch_id in batch_ids:
+            row = crm.db.execute(q.BATCH_EXPIRY, {"batch": batch_id}).fetchone()
+            if row is None or row[1] == row[2]:
+                continue
+            entry_id, posted, left = row
+            if left > 0:
+                crm.db.execute(q.EXPIRY_SET, {"points": -left, "entry": entry_id})
+                crm.db.execute(q.EXPIRY_ALLOCATION_SET, {"points": left, "entry": entry_id})
+            else:
+                crm.db.execute(q.EXPIRY_ALLOCATION_DELETE, {"entry": entry_id})
+                crm.db.execute(q.EXPIRY_DELETE, {"entry": entry_id})
+            crm.audit.record(
+                "loyalty.points.expire.corrected", "loyalty_points", entry_id,
+                before={"points": -posted}, after={"points": -left if left > 0 else None, "batch": batch_id},
+                source="loyalty",
+            )
 
     def _get(self, entry_id: int) -> PointsEntry:
         return _entry(next(iter(self._crm.db.query(q.POINTS_BY_ID, [entry_id]))))

@@ -308,23 +308,41 @@ PURCHASE_FOR_REFUND = """
 """
 
 _ALLOCATED = "(SELECT COALESCE(SUM(a.points), 0) FROM loyalty_point_allocations a WHERE a.batch_id = b.id)"
+# What debits other than its expiry took from a batch. A debit dated before the batch expired
+# may take what its expiry entry claimed: an expiry posts what is left at the expiry time, and a
+# debit recorded late (dated back) leaves less (see ``Points._shrink_expiries``).
+_SPENT = """
+    (SELECT COALESCE(SUM(a.points), 0) FROM loyalty_point_allocations a
+     JOIN loyalty_points d ON d.id = a.entry_id WHERE a.batch_id = b.id AND d.kind <> 'expire')
+"""
 
 SPENDABLE_BATCHES = f"""
-    SELECT b.id, b.points - {_ALLOCATED} AS remaining
+    SELECT b.id, b.points - {_SPENT} AS remaining
     FROM loyalty_points b
     WHERE b.customer_id = :customer AND b.points > 0 AND b.occurred_at <= :at
       AND COALESCE(b.available_at, b.occurred_at) <= :at AND (b.expires_at IS NULL OR b.expires_at > :at)
-      AND b.points - {_ALLOCATED} > 0
+      AND b.points - {_SPENT} > 0
     ORDER BY b.expires_at IS NULL, b.expires_at, b.occurred_at, b.id
 """
 CLAWBACK_BATCHES = f"""
-    SELECT b.id, b.points - {_ALLOCATED} AS remaining
+    SELECT b.id, b.points - {_SPENT} AS remaining
     FROM loyalty_points b
     WHERE b.customer_id = :customer AND b.points > 0 AND b.occurred_at <= :at
       AND (b.expires_at IS NULL OR b.expires_at > :at)
-      AND b.points - {_ALLOCATED} > 0
+      AND b.points - {_SPENT} > 0
     ORDER BY (b.interaction_id IS NOT :purchase), b.expires_at IS NULL, b.expires_at, b.occurred_at, b.id
 """
+# A batch's expiry entry, if posted, and what the batch really had left at its expiry:
+# (entry id, points the entry took, points the batch's other debits left).
+BATCH_EXPIRY = f"""
+    SELECT e.id, -e.points, b.points - {_SPENT}
+    FROM loyalty_points e JOIN loyalty_points b ON b.id = e.batch_id
+    WHERE e.kind = 'expire' AND e.batch_id = :batch
+"""
+EXPIRY_SET = "UPDATE loyalty_points SET points = :points WHERE id = :entry"
+EXPIRY_ALLOCATION_SET = "UPDATE loyalty_point_allocations SET points = :points WHERE entry_id = :entry"
+EXPIRY_ALLOCATION_DELETE = "DELETE FROM loyalty_point_allocations WHERE entry_id = :entry"
+EXPIRY_DELETE = "DELETE FROM loyalty_points WHERE id = :entry"
 POINTS_ENTRY_INSERT = """
     INSERT INTO loyalty_points(customer_id, kind, points, occurred_at, available_at, expires_at,
         interaction_id, batch_id, key, reason, note, created_at)

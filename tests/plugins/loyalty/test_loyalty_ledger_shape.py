@@ -180,7 +180,10 @@ class TestMigrationFromTheOldShape:
             (claw,) = [e for e in crm.loyalty.points.entries(cid) if e.kind == "clawback"]
             assert (claw.points, claw.interaction_id) == (-25, p2)
             assert crm.loyalty.points.balance(cid, "2024-03-02") == 60 - 25
+            # On 03-03 the award (expiring 04-14) still held 10, nearest expiry: the redemption
+            # takes those 10, then 15 from P2, and the award's posted expiry gives its 10 back.
             crm.loyalty.points.redeem(cid, 25, key="r2", at="2024-03-03")
-            assert crm.loyalty.points.balance(cid, "2024-04-20") == 50 - 25 - 25  # P2 after the refund and the redemption
+            assert crm.loyalty.points.balance(cid, "2024-04-20") == 50 - 25 - 15
+            assert not [e for e in crm.loyalty.points.entries(cid) if e.kind == "expire"]
         finally:
             crm.close()

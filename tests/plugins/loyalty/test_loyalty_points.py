@@ -122,6 +122,40 @@ class TestExpiryAndClawback:
         assert crm.loyalty.points.liability("2024-05-12").spendable == 0
         assert crm.loyalty.points.liability("2024-03-01").spendable == 40
 
+    def test_a_back_dated_redemption_after_the_expiry_run_spends_what_was_there(self, crm, ledger):
+        """The expiry run (05-12) posted all three batches (100, 20, 50) as expired; a redemption
+        of 130 dated 03-01 is then recorded (a till that was offline). On 03-01 the customer held
+        170 spendable points, so it is accepted, and the expiry keeps only what the redemption
+        left: the same ledger as when the redemption came before the run (40 expired, from the
+        February batch)."""
+        crm.run_due("2024-05-12")
+        assert crm.loyalty.points.balance(ledger, "2024-03-01") == 170
+        crm.loyalty.points.redeem(ledger, 130, key="r1", at="2024-03-01")
+        expired = [(e.kind, e.points) for e in crm.loyalty.points.entries(ledger) if e.kind == "expire"]
+        assert expired == [("expire", -40)]
+        assert crm.loyalty.points.balance(ledger, "2024-03-01") == 40
+        assert crm.loyalty.points.balance(ledger, "2024-05-12") == 0
+        assert crm.loyalty.points.liability("2024-05-12").spendable == 0
+        assert crm.run_due("2024-05-12").results["loyalty"]["points_batches_expired"] == 0
+        # Every batch's debits add up to its points, never more.
+        assert crm.db.execute(
+            "SELECT b.points, COALESCE((SELECT SUM(a.points) FROM loyalty_point_allocations a WHERE a.batch_id = b.id), 0) "
+            "FROM loyalty_points b WHERE b.points > 0 ORDER BY b.id").fetchall() == [(100, 100), (20, 20), (50, 50)]
+        with pytest.raises(ConflictError, match="has 40 spendable points; cannot redeem 41"):
+            crm.loyalty.points.redeem(ledger, 41, key="r2", at="2024-03-02")
+
+    def test_a_back_dated_refund_after_the_expiry_run_claws_back(self, crm, ledger):
+        """A refund of the January purchase dated 03-01, recorded after the expiry run, takes its
+        100 points back from that batch (it had not expired on 03-01), not "not recoverable";
+        the expiry of that batch shrinks to nothing."""
+        purchase_id = crm.db.execute("SELECT MIN(id) FROM interactions WHERE kind = 'purchase'").fetchone()[0]
+        crm.run_due("2024-05-12")
+        crm.interactions.record(ledger, "refund", "2024-03-01", amount="100.00", data={"purchase_id": purchase_id})
+        entries = crm.loyalty.points.entries(ledger)
+        assert [(e.kind, e.points) for e in entries if e.kind in ("clawback", "expire")] == [
+            ("clawback", -100), ("expire", -20), ("expire", -50)]
+        assert crm.loyalty.points.balance(ledger, "2024-03-01") == 70
+
     def test_refunds_claw_back_proportionally_never_below_zero(self, crm, ledger):
         """Purchase 2024-06-01 of 80.00 earns 80 (locked). Refund 20.00 of it → 80 × 20/80 = 20;
         refund 60.00 → 60 (the rest); an unlinked refund of 10.00 owes 10 but nothing is left."""
