@@ -20,8 +20,8 @@ class PagedTable(Composite):
 
     ``columns`` picks and orders the columns (default: the source's), ``labels`` renames headers
     (default: the column name in words), ``kinds`` says how a column's values read (``id``,
-    ``number``, ``money``, ``percent``, ``date``, ``datetime``, ``text``; default from the value,
-    ids plain), ``formatters`` override that per column with a function. ``money`` values are
+    ``number``, ``money``, ``percent``, ``date``, ``datetime``, ``text``, ``words`` for keys shown
+    as words while the CSV keeps the key; default from the value, ids plain), ``formatters`` override that per column with a function. ``money`` values are
     integer minor units, shown with the currency of ``crm`` (through the core formatter).
 
     A click on a header the source can sort by (:attr:`PageSource.sortable`) sorts by it (again:
