@@ -40,10 +40,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from .csvread import StrictReader
+from .customers import STORED_COLUMNS
 from .errors import CrmError
 from .importing import _batches, _Checker, _csv_rows, _CsvSource, _LineDecoder, _Source, Progress
 from .interactions import CHECKED_COLUMNS
-from .models import Interaction
+from .models import SIZES, STAGES, Interaction
 from .money import to_minor
 from .store import indexes_deferred, json_values
 from .timeutil import to_iso
@@ -88,6 +89,8 @@ def available() -> bool:
 def columnar_import(checker: _Checker, source, path: Path, codec: str, times, file_format: str) -> "ColumnarImport | None":
     """The columnar import of this file, or None when the row path must do it."""
     plan = checker.plan
+    if checker.kind == "customers":
+        return _columnar_customers(checker, source, path, codec, file_format)
     if (
         checker.kind != "interactions" or file_format != "csv" or codec != "utf-8" or not isinstance(source, _CsvSource)
         or checker.key is not None or checker.create_customers or times.date_format is not None or times.zone is not None
@@ -480,9 +483,9 @@ class _LineRows(_Source):
         for number, line in self._items:
             decoder = _LineDecoder(io.BytesIO(line + b"\n"), "utf-8")
             decoder.line = number - 1
-            reader = StrictReader(iter(decoder), delimiter=owner.delimiter)
+            reader = StrictReader(iter(decoder), delimiter=owner.delimiter, offset=number - 1)
             reader.width = len(self.columns)
-            yield from _csv_rows(iter(reader), decoder, self.columns, owner.path.name, number - 1)
+            yield from _csv_rows(iter(reader), decoder, self.columns, owner.path.name)
 
     def close(self) -> None:
         """Nothing to close: the lines are in memory."""
@@ -495,17 +498,215 @@ class _ChunkRows(_Source):
         self.columns = owner.columns
         self._lines = _LineDecoder(io.BytesIO(data), "utf-8")
         self._lines.line = first - 1
-        reader = StrictReader(iter(self._lines), delimiter=owner.delimiter)
+        reader = StrictReader(iter(self._lines), delimiter=owner.delimiter, offset=first - 1)
         reader.width = len(owner.columns)
         self._records = iter(reader)
-        self._offset = first - 1
         self._name = owner.path.name
 
     def done(self) -> int:
         return self._lines.bytes_read
 
     def rows(self):
-        return _csv_rows(self._records, self._lines, self.columns, self._name, self._offset)
+        return _csv_rows(self._records, self._lines, self.columns, self._name)
 
     def close(self) -> None:
         """Nothing to close: the chunk is in memory."""
+
+
+# --- customers --------------------------------------------------------------------------------
+
+#: The text fields of a customer the columnar path checks, with their length limits.
+CUSTOMER_TEXTS = {
+    "name": 200, "external_id": 100, "email": 254, "phone": 40, "address": 500, "region": 100,
+    "company": 200, "industry": 100, "source": 100, "owner": 100,
+}
+CUSTOMER_FIELDS = frozenset(CUSTOMER_TEXTS) | {"size", "stage"}
+# What the row path's one-line rule refuses in a name (a plain line holds no \n or \r).
+_LINE_BREAK = r"[\x{0b}\x{0c}\x{1c}-\x{1e}\x{85}\x{2028}\x{2029}]"
+# Emails and phones in printable ASCII only: there the row path's rules read the same in RE2.
+_PLAIN_EMAIL = r"^[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+$"
+_PLAIN_PHONE = r"^[0-9+()./ -]*$"
+
+
+def _columnar_customers(checker: _Checker, source, path: Path, codec: str, file_format: str) -> "ColumnarCustomers | None":
+    """The columnar import of a customers CSV, or None when the row path must do it: other than
+    UTF-8, ``--set`` defaults, or a column feeding tags, attributes or created_at."""
+    plan = checker.plan
+    if file_format != "csv" or codec != "utf-8" or not isinstance(source, _CsvSource) or plan.defaults:
+        return None
+    if not set(plan.column_fields().values()) <= CUSTOMER_FIELDS:
+        return None
+    modules = _pyarrow()
+    if modules is None:
+        return None
+    return ColumnarCustomers(checker, source, path, modules)
+
+
+class ColumnarCustomers(ColumnarImport):
+    """The two passes of a columnar customers import.
+
+    A chunk is checked by column when every line is plain (no quote, formula guard or blank
+    line) and every row is a new customer whose values these checks vouch for: trimmed texts
+    within their limits, a one-line name, a plain ASCII email and phone, a known size and stage,
+    no external id or email met before in the file, none belonging to a customer already. Any
+    other chunk (a bad row, an update, a duplicate, a spelling these checks do not vouch for)
+    goes through the row path whole, which reports and stages it exactly as before. Both kinds
+    of chunk register their external ids and emails in the same staging table, so duplicates
+    are found across them in file order.
+
+    The write pass reads the file again and hands every good row, in file order, to
+    ``crm.customers.upsert_checked``: the column-checked rows as stored tuples, the others as
+    the row path staged them; batches, ids, audit entries and events are those of the row path.
+    """
+
+    def check(self, progress: Progress | None) -> None:
+        """Read every chunk: check it by column, or row by row when it must."""
+        checker = self.checker
+        for first, data, done in self._chunks():
+            if not self._check_by_column(first, data):
+                last = first + data.count(b"\n") - data.endswith(b"\n")
+                self.slow.append((first, last))
+                for batch in _batches(_ChunkRows(self, first, data), checker.plan, None):
+                    checker.check(batch)
+            if progress is not None:
+                progress("check", done, self.total)
+
+    def write(self, progress: Progress | None) -> tuple[int, int]:
+        """Write every good row in one transaction; returns (added, updated)."""
+        crm = self.crm
+        total = self.checker.rows - len({p.row for p in self.checker.problems})
+        if total <= 0:
+            return 0, 0
+        written = [0]
+
+        def rows() -> Iterator:
+            slow = iter(self.slow)
+            pending = next(slow, None)
+            for first, data, _ in self._chunks():
+                if pending is not None and pending[0] == first:
+                    chunk = self.checker.staged_rows(*pending)
+                    pending = next(slow, None)
+                else:
+                    columns = self._columns(data)
+                    if columns is None:
+                        raise CrmError(f"{self.path.name} was not imported: it changed while it was read; import it again")
+                    chunk = self._stored(columns)
+                yield from chunk
+                written[0] += len(chunk)
+                if progress is not None:
+                    progress("write", written[0], total)
+
+        with crm.transaction():
+            existing = crm.db.execute("SELECT count(*) FROM customers").fetchone()[0]
+            # Only new customers (no row of the row path, which may update): the secondary
+            # indexes are built once at the end, as for interactions (see ColumnarImport.write).
+            defer = not self.slow and total >= max(DEFER_INDEXES, existing)
+            with indexes_deferred(crm.db, ("customers",)) if defer else nullcontext():
+                counts = crm.customers.upsert_checked(rows(), columns=self.stored_columns)
+            self.checker.audit_run(counts["added"], counts["updated"])
+        return counts["added"], counts["updated"]
+
+    # --- one chunk --------------------------------------------------------------------------
+
+    def _columns(self, data: bytes) -> dict | None:
+        """The chunk's checked columns (field -> string column; ``rows``: their count), or None
+        when a line or a value needs the row path."""
+        if b'"' in data or b"\r" in data and data.count(b"\r") != data.count(b"\r\n") or b"'" in data and _GUARD.search(data):
+            return None
+        if b"\n\n" in data or b"\n\r\n" in data or data.startswith((b"\n", b"\r")):
+            return None
+        lines = data.count(b"\n") + (not data.endswith(b"\n"))
+        table = self._table(data)
+        if table is None or table.num_rows != lines or lines == 0:
+            return None
+        pc = self.pc
+        columns = {field: table.column(name).combine_chunks() for name, field in self.fields.items()}
+        for field, column in columns.items():
+            if column.null_count == lines:
+                continue
+            if pc.any(pc.match_substring_regex(column, _UNTRIMMED)).as_py() or pc.any(pc.match_substring(column, "\x00")).as_py():
+                return None
+            limit = CUSTOMER_TEXTS.get(field)
+            if limit is not None and (pc.max(pc.utf8_length(column)).as_py() or 0) > limit:
+                return None
+            if field == "size" and not pc.all(pc.is_in(pc.drop_null(column), value_set=self.pa.array(SIZES))).as_py():
+                return None
+            if field == "stage" and not pc.all(pc.is_in(pc.drop_null(column), value_set=self.pa.array(STAGES))).as_py():
+                return None
+        name = columns.get("name")
+        if name is None or name.null_count or pc.any(pc.match_substring_regex(name, _LINE_BREAK)).as_py():
+            return None  # a row without a name is new here (it matches no one) and needs one
+        email = columns.get("email")
+        if email is not None and not pc.all(pc.match_substring_regex(pc.drop_null(email), _PLAIN_EMAIL)).as_py():
+            return None
+        phone = columns.get("phone")
+        if phone is not None:
+            given = pc.drop_null(phone)
+            digits = pc.replace_substring_regex(given, "[^0-9]", "")
+            if not pc.all(pc.match_substring_regex(given, _PLAIN_PHONE)).as_py() or not pc.all(pc.greater_equal(pc.utf8_length(digits), 3)).as_py():
+                return None
+        columns["rows"] = lines
+        return columns
+
+    def _check_by_column(self, first: int, data: bytes) -> bool:
+        """Check a chunk by column and register its keys; False when the row path must check it."""
+        columns = self._columns(data)
+        if columns is None:
+            return False
+        pc = self.pc
+        keys = {}
+        for field in ("external_id", "email"):
+            column = columns.get(field)
+            if column is not None and column.null_count < columns["rows"]:
+                keys[field] = pc.utf8_lower(column) if field == "email" else column
+        db, staging = self.crm.db, self.checker.staging
+        for field, column in (("external_id", "external_id"), ("email", "email_norm")):
+            if field in keys and db.execute(
+                f"SELECT 1 FROM customers WHERE {column} IN ({json_values('?')}) LIMIT 1", [json.dumps(pc.drop_null(keys[field]).to_pylist())]
+            ).fetchone():
+                return False  # an update: the row path does it
+        numbers = range(first, first + columns["rows"])
+        registered = []
+        for field, prefix in (("external_id", "x:"), ("email", "e:")):
+            if field in keys:
+                given = pc.is_valid(keys[field])
+                rows = [numbers[i] for i in pc.indices_nonzero(given).to_pylist()]
+                registered.extend(zip(pc.binary_join_element_wise(prefix, pc.filter(keys[field], given), "").to_pylist(), rows))
+        # A key met before, in this chunk or an earlier one, is a duplicate the row path names.
+        staging.execute("SAVEPOINT chunk_keys")
+        added = staging.executemany("INSERT OR IGNORE INTO row_keys(key, row) VALUES (?, ?)", registered).rowcount
+        if added != len(registered):
+            staging.execute("ROLLBACK TO chunk_keys")
+        staging.execute("RELEASE chunk_keys")
+        if added != len(registered):
+            return False
+        self.checker.rows += columns["rows"]
+        return True
+
+    def _stored(self, columns: dict) -> list[tuple]:
+        """The chunk's rows as new customers' values of :attr:`stored_columns`."""
+        pc = self.pc
+        rows = columns["rows"]
+        values = []
+        for name in self.stored_columns:
+            if name in ("created_at", "updated_at"):
+                values.append(repeat(to_iso(self.crm.now()), rows))
+            elif name == "email_norm":
+                values.append(pc.utf8_lower(columns["email"]).to_pylist())
+            elif name == "phone_norm":
+                phone = columns["phone"]
+                digits = pc.replace_substring_regex(phone, "[^0-9]", "")
+                values.append(pc.if_else(pc.starts_with(phone, "+"), pc.binary_join_element_wise("+", digits, ""), digits).to_pylist())
+            elif name == "stage":
+                values.append(pc.fill_null(columns["stage"], "new").to_pylist())
+            else:
+                values.append(columns[name].to_pylist())
+        return list(zip(*values))
+
+    @property
+    def stored_columns(self) -> tuple[str, ...]:
+        """The stored columns the file's columns feed (with the normalised email and phone and
+        the times); the others take the table's defaults, as the row path stores them."""
+        fed = set(self.fields.values())
+        derived = {"email_norm": "email", "phone_norm": "phone", "created_at": "name", "updated_at": "name"}
+        return tuple(c for c in STORED_COLUMNS if c in fed or c in derived and derived[c] in fed)

@@ -35,12 +35,13 @@ class StrictReader:
     """Records of CSV text lines as ``(first line, last line, cells)``; broken structure raises.
 
     ``lines`` are the file's lines with their line ends (as read from a file). The first record
-    is the header; once it is read, ``width`` is its number of cells, and a later record with a
+    is the header (unless ``width`` is set first); once it is read, ``width`` is its number of cells, and a later record with a
     non-empty cell beyond it is refused (empty trailing cells, as spreadsheets write, pass).
     """
 
-    def __init__(self, lines: Iterable[str], delimiter: str = ","):
+    def __init__(self, lines: Iterable[str], delimiter: str = ",", offset: int = 0):
         self.delimiter = delimiter
+        self.offset = offset  # lines before ``lines`` (a part of a file read on its own)
         self.width: int | None = None
         self._pending: list[str] = []
         self._reader = csv.reader(self._remember(lines), delimiter=delimiter, strict=True)
@@ -52,7 +53,8 @@ class StrictReader:
 
     def __iter__(self) -> Iterator[tuple[int, int, list[str]]]:
         reader = self._reader
-        previous = 0
+        offset = self.offset
+        previous = offset
         while True:
             self._pending.clear()
             try:
@@ -60,9 +62,9 @@ class StrictReader:
             except StopIteration:
                 return
             except csv.Error as error:
-                raise self._broken(previous + 1, reader.line_num, error) from None
+                raise self._broken(previous + 1, offset + reader.line_num, error) from None
             start = previous + 1
-            previous = reader.line_num
+            previous = offset + reader.line_num
             if any(QUOTE in cell for cell in record) and _quote_in_unquoted_cell("".join(self._pending), self.delimiter):
                 raise CsvSyntaxError(start, f"a quote inside an unquoted cell; quote the cell and double the quote ({_EXAMPLE})")
             if self.width is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -13,17 +14,22 @@ from . import history
 from .errors import ConflictError, NotFound, ValidationError
 from .models import Customer, CustomerChange, normalise_email, normalise_phone, record_dict
 from .store import batched
-from .timeutil import to_iso
+from .timeutil import from_iso, to_iso
 
 if TYPE_CHECKING:
     from .crm import CRM
 
 _ORDERABLE = ("id", "name", "created_at", "updated_at", "region", "company", "owner", "stage")
-_INSERT_COLUMNS = (
+#: The stored columns of a new customer after its id, in the order of the tuples
+#: :meth:`Customers.upsert_checked` takes.
+STORED_COLUMNS = (
     "external_id", "name", "email", "email_norm", "phone", "phone_norm", "address", "region",
     "company", "industry", "size", "source", "owner", "stage", "tags", "attributes",
     "created_at", "updated_at",
 )
+_NAME = 1 + STORED_COLUMNS.index("name")  # in a row with its id first
+# A name json.dumps writes as it is between its quotes (printable ASCII without " or \).
+_PLAIN_TEXT = re.compile(r'[ !#-\[\]-~]*')
 
 
 @frozen
@@ -47,6 +53,57 @@ def _with_id(record: Customer, new_id: int) -> Customer:
     for name in _CUSTOMER_FIELDS:
         object.__setattr__(clone, name, new_id if name == "id" else getattr(record, name))
     return clone
+
+
+def _from_stored(rows: list[tuple], columns: tuple[str, ...]) -> list[Customer]:
+    """The records of stored rows (the id, then ``columns``; the others as the table's defaults),
+    as ``Customer.from_row`` reads them back. A bulk import makes one per row: no dict per row,
+    each distinct time and tag list read once."""
+    make = object.__new__
+    at = {name: 1 + i for i, name in enumerate(columns)}
+    at["id"] = 0
+    given = [(at[name], setter) for name, setter in _TEXT_SETTERS if name in at]
+    absent = [setter for name, setter in _TEXT_SETTERS if name not in at]
+    stage, tags_at, attributes_at = at.get("stage"), at.get("tags"), at.get("attributes")
+    created, updated = at["created_at"], at["updated_at"]
+    times: dict = {}
+    tags: dict = {}
+    out = []
+    for row in rows:
+        record = make(Customer)
+        for index, setter in given:
+            setter(record, row[index])
+        for setter in absent:
+            setter(record, None)
+        _SET_STAGE(record, "new" if stage is None else row[stage])
+        text = "[]" if tags_at is None else row[tags_at]
+        found = tags.get(text)
+        if found is None:
+            found = tags[text] = tuple(json.loads(text or "[]"))
+        _SET_TAGS(record, found)
+        text = "{}" if attributes_at is None else row[attributes_at]
+        _SET_ATTRIBUTES(record, {} if text == "{}" else json.loads(text or "{}"))
+        for index, setter in ((created, _SET_CREATED), (updated, _SET_UPDATED)):
+            text = row[index]
+            if text not in times:
+                times[text] = from_iso(text)
+            setter(record, times[text])
+        out.append(record)
+    return out
+
+
+def _setter(name: str):
+    """A function setting field ``name`` of a (frozen) Customer being made."""
+    slot = Customer.__dict__.get(name)
+    if slot is not None and hasattr(slot, "__set__"):
+        return slot.__set__
+    return lambda record, value: object.__setattr__(record, name, value)
+
+
+_TEXT_SETTERS = [(name, _setter(name)) for name in ("id", "name", "external_id", "email", "phone", "address",
+                                                      "region", "company", "industry", "size", "source", "owner")]
+_SET_STAGE, _SET_TAGS, _SET_ATTRIBUTES = _setter("stage"), _setter("tags"), _setter("attributes")
+_SET_CREATED, _SET_UPDATED = _setter("created_at"), _setter("updated_at")
 
 
 def _searchable(text: str, field: str = "search") -> str:
@@ -131,13 +188,29 @@ class Customers:
         Only the fields present in a row are changed on an existing customer. Returns counts of
         ``added`` and ``updated``. One transaction.
         """
+        return self.upsert_checked(rows, batch_size)
+
+    def upsert_checked(
+        self, rows: Iterable["dict | tuple"], batch_size: int = 500, columns: tuple[str, ...] = STORED_COLUMNS,
+    ) -> dict[str, int]:
+        """:meth:`upsert_many` for an import whose rows were checked already.
+
+        A row is a dict of fields (matched and validated as :meth:`upsert_many` does) or a tuple
+        of a new customer's values of the stored ``columns`` (some of :data:`STORED_COLUMNS`,
+        with name, created_at and updated_at; checked and converted as the columnar import
+        does), inserted as it is; the other columns take the table's defaults. Batches, ids, audit entries and
+        ``crmkit_customers_added`` events are those :meth:`upsert_many` makes of the same rows.
+        """
         counts = {"added": 0, "updated": 0}
         with self._crm.transaction():
             position = 0
             for batch in batched(rows, batch_size):
-                new_records = []
+                new_records: list = []
                 for row in batch:
                     position += 1
+                    if isinstance(row, tuple):
+                        new_records.append(row)
+                        continue
                     existing = self._match(row)
                     if existing is None:
                         new_records.append(self._build(row, position))
@@ -149,7 +222,7 @@ class Customers:
                             raise ValidationError(f"row {position}: {error.field}", error.value, error.expected) from None
                         counts["updated"] += 1
                 if new_records:
-                    self._insert(new_records)
+                    self._insert(new_records, columns)
                     counts["added"] += len(new_records)
         return counts
 
@@ -321,32 +394,53 @@ class Customers:
         except TypeError as error:
             raise ValidationError(f"row {position}", fields, str(error)) from None
 
-    def _insert(self, records: list[Customer]) -> list[int]:
+    def _insert(self, records: "list[Customer | tuple]", columns: tuple[str, ...] = ()) -> list[int]:
+        """Insert new customers with the next ids: records, or tuples of checked values of the
+        stored ``columns`` (the others take the table's defaults)."""
         db = self._crm.db
         with self._crm.transaction():
-            self._check_unique(records)
+            self._check_unique([r for r in records if isinstance(r, Customer)])
             # Never reuse the id of a customer deleted by a merge: the audit log and other
             # systems still know that id as the merged duplicate.
             next_id = db.execute(
                 "SELECT max(coalesce((SELECT max(id) FROM customers), 0), coalesce((SELECT CAST(value AS INTEGER) "
                 "FROM settings WHERE key = 'core.customer_id_high'), 0)) + 1"
             ).fetchone()[0]
-            saved = []
-            rows = []
-            for offset, record in enumerate(records):
-                record = _with_id(record, next_id + offset)
-                row = record.to_row()
-                rows.append(tuple([row["id"]] + [row[c] for c in _INSERT_COLUMNS]))
-                saved.append(record)
-            db.bulk_insert("customers", ("id", *_INSERT_COLUMNS), rows)
-            if saved:
-                history.added(db, saved[0].id, saved[-1].id)
-            self._crm.audit.record_many(
-                {"action": "customer.add", "entity": "customer", "entity_id": r.id, "after": {"name": r.name}}
-                for r in saved
-            )
-            self._crm.plugins.call("crmkit_customers_added", crm=self._crm, customers=saved)
-        return [r.id for r in saved]
+            whole, given = [], []
+            for customer_id, record in enumerate(records, next_id):
+                if isinstance(record, Customer):
+                    row = record.to_row()
+                    whole.append((customer_id, *[row[c] for c in STORED_COLUMNS]))
+                else:
+                    given.append((customer_id, *record))
+            if whole:
+                db.bulk_insert("customers", ("id", *STORED_COLUMNS), whole)
+            if given:
+                db.bulk_insert("customers", ("id", *columns), given)
+            first, last = next_id, next_id + len(records) - 1
+            if records:
+                history.added(db, first, last)
+            at = 1 + columns.index("name") if given else 0
+            names = sorted([(row[0], row[_NAME]) for row in whole] + [(row[0], row[at]) for row in given])
+            if all(_PLAIN_TEXT.fullmatch(name) for _, name in names):
+                # Written by the database as json.dumps writes it: one statement, not a row each.
+                self._crm.audit.record_from_query(
+                    "SELECT 'customer.add' AS action, 'customer' AS entity, id AS entity_id, NULL AS before, "
+                    "'{\"name\": \"' || name || '\"}' AS after FROM customers WHERE id BETWEEN :first AND :last ORDER BY id",
+                    {"first": first, "last": last}, source="core",
+                )
+            else:
+                self._crm.audit.record_many(
+                    {"action": "customer.add", "entity": "customer", "entity_id": customer_id, "after": {"name": name}}
+                    for customer_id, name in names
+                )
+            if self._crm.plugins.hook.crmkit_customers_added.get_hookimpls():
+                # Records for the event only when a plugin listens (a bulk import makes many).
+                read = iter(_from_stored(given, columns) if given else ())
+                saved = [_with_id(record, customer_id) if isinstance(record, Customer) else next(read)
+                         for customer_id, record in enumerate(records, next_id)]
+                self._crm.plugins.call("crmkit_customers_added", crm=self._crm, customers=saved)
+        return list(range(next_id, next_id + len(records)))
 
     def _check_unique(self, records: list[Customer], exclude: int | None = None) -> None:
         external = [r.external_id for r in records if r.external_id]
