@@ -11,6 +11,10 @@ Each method loads the same file into a fresh CRM file holding the same customers
 
 Time and the size of the resulting file are reported for each.
 
+A customers file of its own, 100,000 customers whatever the size (issue 19's customers target,
+at most 1 s; 1,000 at the tiny size), is imported into a fresh CRM file with only the core and with every plugin, against
+``sqlite-utils insert --csv`` of the same file.
+
 A second file is a real, mixed history: the demo's interactions as ``crmkit export --kind
 interactions`` writes them (every kind, JSON ``data`` in quoted cells, surveys and referrals whose
 ``data`` is validated), imported with every plugin into a copy of the demo (whose customers they
@@ -33,6 +37,8 @@ from ..measure import Context, measurement, ratio
 
 CATEGORIES = ("books", "garden", "kitchen", "toys", "music", "sports", "beauty", "tools")
 PER_CUSTOMER = 10
+#: Customers in the customers file timed on its own (the target is for 100k).
+CUSTOMERS_FILE = 100_000
 
 
 def write_files(folder: Path, purchases: int, seed: int = 19) -> tuple[Path, Path]:
@@ -42,10 +48,7 @@ def write_files(folder: Path, purchases: int, seed: int = 19) -> tuple[Path, Pat
     customers = max(1, purchases // PER_CUSTOMER)
     people, orders = folder / "customers.csv", folder / "purchases.csv"
     rng = random.Random(seed)
-    with open(people, "w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["external_id", "name", "email"])
-        writer.writerows((f"C{i:07d}", f"Customer {i}", f"c{i}@example.com") for i in range(1, customers + 1))
+    write_customers(people, customers)
     with open(orders, "w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["customer_external_id", "occurred_at", "amount", "category"])
@@ -58,6 +61,15 @@ def write_files(folder: Path, purchases: int, seed: int = 19) -> tuple[Path, Pat
                 CATEGORIES[rng.randrange(len(CATEGORIES))],
             ])
     return people, orders
+
+
+def write_customers(path: Path, count: int) -> Path:
+    """Write ``count`` customers (external_id, name, email) as CSV to ``path``."""
+    with open(path, "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["external_id", "name", "email"])
+        writer.writerows((f"C{i:07d}", f"Customer {i}", f"c{i}@example.com") for i in range(1, count + 1))
+    return path
 
 
 def run(ctx: Context) -> dict:
@@ -92,6 +104,7 @@ def run(ctx: Context) -> dict:
         measurement(f"{plain_name} (no checks)", plain_s, rows=rows, result=f"{_size(plain_db) / 1e6:.1f} MB file"),
     ]
     history_s, _, history_utils_s = _mixed_history(ctx, out)
+    _customers_file(ctx, out)
     every = crm["all"]["seconds"]
     utils_s, plain_s = max(utils_s, 1e-6), max(plain_s, 1e-6)
     out["ratios"] += [
@@ -109,6 +122,31 @@ def run(ctx: Context) -> dict:
         "the baselines hold the purchases as text."
     )
     return out
+
+
+def _customers_file(ctx: Context, out: dict) -> None:
+    """Import :data:`CUSTOMERS_FILE` customers into fresh CRM files (core only, all plugins) and
+    into sqlite-utils; measurements and ratios go to ``out``."""
+    count = 1_000 if ctx.size == "tiny" else CUSTOMERS_FILE  # the harness's own test runs tiny
+    people = write_customers(ctx.work / "files" / "customers-file.csv", count)
+    seconds = {}
+    for mode in ("core", "all"):
+        path = ctx.work / f"customers-{mode}.db"
+        _cli(["init", str(path)], mode)
+        seconds[mode], rss = _cli(["import", str(path), str(people), "--kind", "customers"], mode)
+        label = "only the core" if mode == "core" else "all plugins"
+        out["measurements"].append(measurement(
+            f"crmkit import --kind customers ({count:,}, fresh file), {label}", seconds[mode], rows=count,
+            result=f"{_size(path) / 1e6:.1f} MB file", note=f"peak RSS {rss:.0f} MB"))
+    utils_db = ctx.work / "sqlite-utils-customers.db"
+    utils_s, _ = _run([str(Path(sys.executable).parent / "sqlite-utils"), "insert", str(utils_db), "customers", str(people), "--csv"])
+    out["measurements"].append(measurement(f"sqlite-utils insert --csv of the {count:,} customers (no checks)", utils_s,
+                                           rows=count, result=f"{_size(utils_db) / 1e6:.1f} MB file"))
+    every = seconds["all"]
+    out["ratios"] += [
+        ratio(f"crmkit import --kind customers ({count:,}), all plugins: CPU seconds", every, "≤ 1 s", every <= 1),
+        ratio("crmkit import --kind customers, all plugins ÷ sqlite-utils insert --csv (time)", every / max(utils_s, 1e-6)),
+    ]
 
 
 def _mixed_history(ctx: Context, out: dict) -> tuple[float, int, float]:
