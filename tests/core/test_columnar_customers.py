@@ -230,3 +230,17 @@ def test_cli_refuses_a_bad_file_with_one_error_line_and_writes_nothing(tmp_path,
     with crmkit.open(crm_file, plugins=[]) as crm:
         assert crm.customers.count() == 0
         assert crm.db.execute("SELECT count(*) FROM audit_log").fetchone()[0] == 0
+
+
+def test_a_large_load_of_new_customers_keeps_every_index(crm_path, clock):
+    """From DEFER_INDEXES new customers the indexes are built again at the end: all of them, as before."""
+    crm = open_crm(crm_path, clock)
+    before = sorted(crm.db.index_definitions(("customers",)))
+    count = columnar.DEFER_INDEXES + 5
+    rows = [[f"L{n:06d}", f"Load {n}", f"l{n}@example.com", "", "", "", ""] for n in range(count)]
+    result = import_file(crm, write(crm_path.parent / "large.csv", rows), kind="customers")
+    assert (result.added, result.problems) == (count, [])
+    assert sorted(crm.db.index_definitions(("customers",))) == before
+    found = crm.customers.find(email="L777@EXAMPLE.com")
+    assert [(c.external_id, c.name) for c in found] == [("L000777", "Load 777")]
+    crm.close()
