@@ -92,6 +92,14 @@ def _from_stored(rows: list[tuple], columns: tuple[str, ...]) -> list[Customer]:
     return out
 
 
+def _dicts(rows: Iterable) -> Iterable[dict]:
+    """``rows``, refusing any that is not a dict (a tuple would be taken as checked values)."""
+    for position, row in enumerate(rows, 1):
+        if not isinstance(row, dict):
+            raise ValidationError(f"row {position}", row, "a dict of customer fields")
+        yield row
+
+
 def _setter(name: str):
     """A function setting field ``name`` of a (frozen) Customer being made."""
     slot = Customer.__dict__.get(name)
@@ -188,7 +196,7 @@ class Customers:
         Only the fields present in a row are changed on an existing customer. Returns counts of
         ``added`` and ``updated``. One transaction.
         """
-        return self.upsert_checked(rows, batch_size)
+        return self.upsert_checked(_dicts(rows), batch_size)
 
     def upsert_checked(
         self, rows: Iterable["dict | tuple"], batch_size: int = 500, columns: tuple[str, ...] = STORED_COLUMNS,
@@ -198,8 +206,9 @@ class Customers:
         A row is a dict of fields (matched and validated as :meth:`upsert_many` does) or a tuple
         of a new customer's values of the stored ``columns`` (some of :data:`STORED_COLUMNS`,
         with name, created_at and updated_at; checked and converted as the columnar import
-        does), inserted as it is; the other columns take the table's defaults. Batches, ids, audit entries and
-        ``crmkit_customers_added`` events are those :meth:`upsert_many` makes of the same rows.
+        does), inserted as it is; the other columns take the table's defaults. Batches, ids,
+        audit entries and ``crmkit_customers_added`` events are those :meth:`upsert_many`
+        makes of the same rows.
         """
         counts = {"added": 0, "updated": 0}
         with self._crm.transaction():

@@ -244,3 +244,10 @@ def test_a_large_load_of_new_customers_keeps_every_index(crm_path, clock):
     found = crm.customers.find(email="L777@EXAMPLE.com")
     assert [(c.external_id, c.name) for c in found] == [("L000777", "Load 777")]
     crm.close()
+
+
+def test_upsert_many_refuses_a_row_that_is_not_a_dict(fresh_crm):
+    """Only the import hands checked tuples to upsert_checked; upsert_many checks every row."""
+    with pytest.raises(crmkit.ValidationError, match="row 2"):
+        fresh_crm.customers.upsert_many([{"name": "Ann"}, ("X1", "Bo")])
+    assert fresh_crm.customers.count() == 0
