@@ -131,14 +131,17 @@ class ColumnarImport:
 
     # --- the two passes ------------------------------------------------------------------------
 
+    def _rows_to_write(self) -> int:
+        """The rows the write pass writes: every row read, less those with a problem."""
+        return self.checker.rows - len({p.row for p in self.checker.problems})
+
     def check(self, progress: Progress | None) -> None:
         """Read every chunk: its plain rows are checked by column, the others row by row."""
         checker = self.checker
         for first, data, done in self._chunks():
             split = self._split(first, data, note_future=True)
             if split is None:
-                last = first + data.count(b"\n") - data.endswith(b"\n")
-                self.slow.append((first, last))
+                self.slow.append((first, _last_line(first, data)))
                 for batch in _batches(_ChunkRows(self, first, data), checker.plan, None):
                     checker.check(batch)
             else:
@@ -154,7 +157,7 @@ class ColumnarImport:
     def write(self, progress: Progress | None) -> tuple[int, int]:
         """Write every good row in one transaction; returns (added, updated)."""
         crm = self.crm
-        total = self.checker.rows - len({p.row for p in self.checker.problems})
+        total = self._rows_to_write()
         if total <= 0:
             return 0, 0
         written = [0]
@@ -564,8 +567,7 @@ class ColumnarCustomers(ColumnarImport):
         checker = self.checker
         for first, data, done in self._chunks():
             if not self._check_by_column(first, data):
-                last = first + data.count(b"\n") - data.endswith(b"\n")
-                self.slow.append((first, last))
+                self.slow.append((first, _last_line(first, data)))
                 for batch in _batches(_ChunkRows(self, first, data), checker.plan, None):
                     checker.check(batch)
             if progress is not None:
@@ -574,7 +576,7 @@ class ColumnarCustomers(ColumnarImport):
     def write(self, progress: Progress | None) -> tuple[int, int]:
         """Write every good row in one transaction; returns (added, updated)."""
         crm = self.crm
-        total = self.checker.rows - len({p.row for p in self.checker.problems})
+        total = self._rows_to_write()
         if total <= 0:
             return 0, 0
         written = [0]
@@ -710,3 +712,8 @@ class ColumnarCustomers(ColumnarImport):
         fed = set(self.fields.values())
         derived = {"email_norm": "email", "phone_norm": "phone", "created_at": "name", "updated_at": "name"}
         return tuple(c for c in STORED_COLUMNS if c in fed or c in derived and derived[c] in fed)
+
+
+def _last_line(first: int, data: bytes) -> int:
+    """The number of a chunk's last line, its first being ``first``."""
+    return first + data.count(b"\n") - data.endswith(b"\n")

@@ -125,16 +125,24 @@ PAGES = {
 }
 
 
+def page_work(crms, make_source, fetch, check=lambda rows: None) -> dict:
+    """The instructions one page takes at each size: ``fetch(source, n, crm)`` reads a page of
+    ``make_source(crm)``; each page has 20 rows and passes ``check``."""
+    work = {}
+    for n, crm in crms.items():
+        source = make_source(crm)
+        rows = []
+        work[n] = instructions(crm.db, lambda: rows.extend(fetch(source, n, crm)))
+        assert len(rows) == 20
+        check(rows)
+    return work
+
+
 @pytest.mark.sqlite_only  # counts the SQLite virtual machine's instructions
 @pytest.mark.parametrize("order, descending", [("id", False), ("name", True)])
 @pytest.mark.parametrize("page", list(PAGES))
 def test_page_work_does_not_grow_with_the_table(crms, page, order, descending):
-    work = {}
-    for n, crm in crms.items():
-        source = customers(crm, order, descending)
-        rows = []
-        work[n] = instructions(crm.db, lambda: rows.extend(PAGES[page](source, n)))
-        assert len(rows) == 20
+    work = page_work(crms, lambda crm: customers(crm, order, descending), lambda source, n, crm: PAGES[page](source, n))
     print(f"{page} by {order}: {work}")
     assert work[LARGE] <= work[SMALL] * 1.5 + 5  # same work, give or take the deeper b-tree
 
@@ -143,14 +151,12 @@ def test_page_work_does_not_grow_with_the_table(crms, page, order, descending):
 @pytest.mark.parametrize("order, descending", [("lifetime_value", True), ("last_purchase", False)])
 @pytest.mark.parametrize("page", list(SUMMARY_PAGES))
 def test_summary_sorted_page_work_does_not_grow_with_the_table(crms, page, order, descending):
-    work = {}
-    for n, crm in crms.items():
-        source = summary_sorted(crm, order, descending)
-        rows = []
-        work[n] = instructions(crm.db, lambda: rows.extend(SUMMARY_PAGES[page](source, n, crm)))
-        assert len(rows) == 20 and all(row[order] is not None for row in rows)
+    def in_order(rows):
+        assert all(row[order] is not None for row in rows)
         keys = [(row[order], row["id"]) for row in rows]
         assert keys == sorted(keys, reverse=descending)
+
+    work = page_work(crms, lambda crm: summary_sorted(crm, order, descending), SUMMARY_PAGES[page], in_order)
     print(f"{page} by {order}: {work}")
     assert work[LARGE] <= work[SMALL] * 1.5 + 5
 
