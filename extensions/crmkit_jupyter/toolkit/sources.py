@@ -96,7 +96,7 @@ class SqlSource(PageSource):
         self.order = queries.identifier(order or key)
         self.descending = descending
         self.count_cap = count_cap
-        self.nulls_last = {queries.identifier(c): floor for c, floor in (nulls_last or {}).items()}
+        self.nulls_last = {queries.identifier(c): nullable for c, nullable in (nulls_last or {}).items()}
         self.sortable = tuple(queries.identifier(c) for c in (sortable or dict.fromkeys((self.key, self.order))))
         self.sortable += tuple(c for c in self.nulls_last if c not in self.sortable)
         self.search = tuple(queries.identifier(c) for c in search)
