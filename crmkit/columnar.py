@@ -182,11 +182,11 @@ class ColumnarImport:
 
         with crm.transaction():
             existing = crm.db.execute("SELECT count(*) FROM interactions").fetchone()[0]
-            # A load as large as the table is faster with its secondary indexes built once at the
-            # end than kept up row by row (the rows come in file order, scattered over them). Inside
-            # the import's transaction: other connections never see the table without them.
-            deferred = indexes_deferred(crm.db, ("interactions",)) if total >= max(DEFER_INDEXES, existing) else nullcontext()
-            with deferred:
+            # A load as large as the table is faster with its secondary indexes, and the
+            # summary's (every batch updates most of its customers), built once at the end than
+            # kept up row by row (the rows come in file order, scattered over them).
+            large = total >= max(DEFER_INDEXES, existing)
+            with _indexes_deferred_if(large, crm.db, ("interactions", "customer_summary")):
                 added = crm.interactions.record_checked(batches()).count
             self.checker.audit_run(added, 0)
         return added, 0
@@ -602,8 +602,8 @@ class ColumnarCustomers(ColumnarImport):
             existing = crm.db.execute("SELECT count(*) FROM customers").fetchone()[0]
             # Only new customers (no chunk of the row path, whose updates look customers up by
             # email): the secondary indexes are built once at the end, as for interactions.
-            defer = not self.slow and total >= max(DEFER_INDEXES, existing)
-            with indexes_deferred(crm.db, ("customers",)) if defer else nullcontext():
+            large = not self.slow and total >= max(DEFER_INDEXES, existing)
+            with _indexes_deferred_if(large, crm.db, ("customers",)):
                 counts = crm.customers.upsert_checked(rows(), columns=self.stored_columns)
             self.checker.audit_run(counts["added"], counts["updated"])
         return counts["added"], counts["updated"]
@@ -712,6 +712,16 @@ class ColumnarCustomers(ColumnarImport):
         fed = set(self.fields.values())
         derived = {"email_norm": "email", "phone_norm": "phone", "created_at": "name", "updated_at": "name"}
         return tuple(c for c in STORED_COLUMNS if c in fed or c in derived and derived[c] in fed)
+
+
+def _indexes_deferred_if(large: bool, db, tables: tuple[str, ...]):
+    """For a large load, ``tables``' secondary indexes dropped and built again at its end, inside
+    the import's transaction, where readers on other connections cannot tell (SQLite keeps their
+    snapshot); otherwise, or where dropping an index would lock every reader out until the commit
+    (PostgreSQL), the indexes are kept up as the rows come."""
+    if large and db.features.private_schema_changes:
+        return indexes_deferred(db, tables)
+    return nullcontext()
 
 
 def _last_line(first: int, data: bytes) -> int:

@@ -123,8 +123,10 @@ def crmkit_customers_updated(crm: "CRM", changes: "list[CustomerChange]") -> Non
 def crmkit_interactions_recorded(crm: "CRM", interactions: "list[Interaction]") -> None:
     """Interactions were recorded: one call per batch (``record`` is a batch of one).
 
-    The batch is in the ``interactions`` table already, with ids; ``min(id)``..``max(id)`` of the
-    batch bounds an ``id BETWEEN ? AND ?`` query for set-based work.
+    The batch is in the ``interactions`` table already, with ids, in id order: the first and
+    last ids bound an ``id BETWEEN ? AND ?`` query for set-based work. A large batch's records
+    are built as they are read, so a plugin that needs only some of them (a kind, say) asks
+    the database over that id range rather than reading every record.
     """
 
 

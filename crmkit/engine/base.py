@@ -14,6 +14,11 @@ class Features:
 
     max_variables: int
     supports_vacuum: bool = True
+    #: Whether a schema change inside a write transaction (dropping an index for a bulk load)
+    #: leaves readers on other connections undisturbed until it commits: true of SQLite in WAL
+    #: mode (readers keep their snapshot); not of PostgreSQL, where DROP INDEX locks the table
+    #: against every reader until the commit.
+    private_schema_changes: bool = False
 
 
 class Database:

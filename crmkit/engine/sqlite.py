@@ -36,7 +36,7 @@ class SqliteDatabase(Database):
 
     engine = "sqlite"
     # SQLite's historical limit on bound variables per statement; batches stay below it.
-    features = Features(max_variables=999, supports_vacuum=True)
+    features = Features(max_variables=999, supports_vacuum=True, private_schema_changes=True)
     # True when the file was not writable and is open with SQLite's mode=ro.
     read_only = False
     # The header's application id as found at opening (see identity.APPLICATION_ID).

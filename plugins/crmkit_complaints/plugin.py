@@ -37,17 +37,22 @@ def crmkit_fields(crm):
 def crmkit_interactions_recorded(crm, interactions):
     """Open tickets for ``complaint`` interactions, items for ``feedback`` ones and take in
     satisfaction from ``survey`` interactions about a complaint: set-based over the batch."""
-    kinds = {item.kind for item in interactions}
-    if not kinds & {"complaint", "feedback", "survey"}:
+    if not interactions:
         return
-    first, last = min(i.id for i in interactions), max(i.id for i in interactions)
+    from . import queries
+
+    first, last = interactions[0].id, interactions[-1].id
+    if len(interactions) <= queries.KINDS_READ_IN_PYTHON:
+        kinds = {item.kind for item in interactions} & queries.HEARD_KINDS
+    else:  # a large batch is stored rows whose records are built on reading: ask the database
+        kinds = queries.kinds_in_range(crm.db, first, last)
+    if not kinds:
+        return
     if "complaint" in kinds:
         crm.complaints.open_from_interactions(first, last)
     if "feedback" in kinds:
         crm.complaints.feedback.from_interactions(first, last)
     if "survey" in kinds:
-        from . import queries
-
         queries.record_surveys(crm.db, first, last)
 
 

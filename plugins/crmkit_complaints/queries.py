@@ -297,6 +297,22 @@ def json_flag(column: str, key: str) -> str:
     )
 
 
+#: The interaction kinds the plugin acts on when they are recorded.
+HEARD_KINDS = frozenset({"complaint", "feedback", "survey"})
+#: Up to this many recorded interactions, their kinds are read from the records themselves.
+KINDS_READ_IN_PYTHON = 64
+
+
+def kinds_in_range(db, first: int, last: int) -> set[str]:
+    """Which of :data:`HEARD_KINDS` the interactions with ids in [first, last] have."""
+    marks = ", ".join("?" * len(HEARD_KINDS))
+    rows = db.execute(
+        f"SELECT DISTINCT kind FROM interactions WHERE id BETWEEN ? AND ? AND kind IN ({marks})",
+        [first, last, *sorted(HEARD_KINDS)],
+    )
+    return {kind for (kind,) in rows}
+
+
 def record_surveys(db, first: int, last: int) -> None:
     """Satisfaction from ``survey`` interactions about a complaint (topic ``complaint``): the
     newest survey of the batch about each complaint, when it is from the complaint's customer."""

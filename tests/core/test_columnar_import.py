@@ -169,14 +169,57 @@ def test_a_bad_default_refuses_every_row(crm_path, clock, small_chunks):
 
 
 def test_a_large_load_builds_the_indexes_again(crm_path, clock, small_chunks, monkeypatch):
-    """A load as large as the table defers the interactions indexes and leaves them as they were."""
+    """A load as large as the table may defer the interactions' and the summary's indexes: it
+    leaves them as they were, and the summary as worked out here from the file."""
     monkeypatch.setattr(columnar, "DEFER_INDEXES", 10)
     crm = open_crm(crm_path, clock)
-    before = sorted(crm.db.index_definitions(("interactions",)))
+    tables = ("interactions", "customer_summary")
+    before = sorted(crm.db.index_definitions(tables))
     rows = purchases(200)
     import_file(crm, write(crm_path.parent / "p.csv", rows), kind="interactions", defaults={"kind": "purchase"})
-    assert sorted(crm.db.index_definitions(("interactions",))) == before
+    assert sorted(crm.db.index_definitions(tables)) == before
     assert stored(crm) == expected_rows(crm, rows)
+    by_customer = {}
+    for customer_id, _, _, occurred_at, cents, *_ in expected_rows(crm, rows):
+        count, spend, first, last = by_customer.get(customer_id, (0, 0, occurred_at, occurred_at))
+        by_customer[customer_id] = (count + 1, spend + cents, min(first, occurred_at), max(last, occurred_at))
+    summary = crm.db.execute(
+        "SELECT customer_id, purchases, net_spend, first_purchase_at, last_purchase_at FROM customer_summary ORDER BY customer_id"
+    ).fetchall()
+    assert [tuple(r) for r in summary] == [(k, *v) for k, v in sorted(by_customer.items())]
+    crm.close()
+
+
+def test_readers_on_another_connection_are_answered_during_a_large_load(crm_path, clock, small_chunks, monkeypatch):
+    """A team's dashboard keeps reading while an import runs: no index drop locks it out (on
+    PostgreSQL a dropped index would lock the table until the import commits)."""
+    import threading
+
+    monkeypatch.setattr(columnar, "DEFER_INDEXES", 10)
+    crm = open_crm(crm_path, clock)
+    crm.close()
+    answers, waits = [], []
+
+    class Reader:
+        name = "reader"
+
+        @hookimpl
+        def crmkit_interactions_recorded(self, crm, interactions):
+            if waits:
+                return
+            def read():
+                with crmkit.open(crm_path, plugins=[], clock=clock) as other:
+                    summary = other.db.execute("SELECT count(*) FROM customer_summary").fetchone()[0]
+                    answers.append((other.interactions.count(), other.customers.count(), summary))
+            reader = threading.Thread(target=read, daemon=True)
+            reader.start()
+            reader.join(timeout=10)
+            waits.append(reader.is_alive())
+
+    crm = open_crm(crm_path, clock, plugins=[Reader()])
+    import_file(crm, write(crm_path.parent / "p.csv", purchases(200)), kind="interactions", defaults={"kind": "purchase"})
+    assert waits == [False]
+    assert answers == [(0, 20, 0)]
     crm.close()
 
 

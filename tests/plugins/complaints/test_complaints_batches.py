@@ -41,6 +41,22 @@ class TestOpeningFromInteractions:
         # everyone got an owner, least-loaded: ann and bob share 12 equally
         assert sorted(crm.complaints.get(i).owner for i in range(1, 13)).count("ann") == 6
 
+    @pytest.mark.parametrize("size", [1, 64, 65, 300])
+    def test_any_size_of_batch_opens_tickets_for_its_complaints_only(self, team, customer, size):
+        """Small batches are read record by record, large ones asked of the database: the same tickets."""
+        crm = team
+        complaints = {size - 1, size // 2}
+        rows = [
+            complaint_rows([customer.id], 1)[0] if n in complaints
+            else {"customer_id": customer.id, "kind": "call", "occurred_at": f"2024-11-{1 + n % 28:02d}T09:00:00Z"}
+            for n in range(size)
+        ]
+        result = crm.interactions.record_many(rows)
+        opened = [r[0] for r in crm.db.execute("SELECT interaction_id FROM complaints_complaints ORDER BY interaction_id")]
+        assert opened == [result.first_id + n for n in sorted(complaints)]
+        crm.interactions.record_many([{"customer_id": customer.id, "kind": "call"}] * size)
+        assert crm.db.execute("SELECT count(*) FROM complaints_complaints").fetchone()[0] == len(complaints)
+
     def test_bad_severity_rolls_the_whole_write_back(self, team, customer, snapshot):
         crm = team
         before = snapshot(crm)
