@@ -24,7 +24,7 @@ It applies to interactions from a UTF-8 CSV whose columns feed the plain fields 
 references, kind, occurred_at, amount, channel, product, category, rep, notes, data: the columns
 ``crmkit export`` writes) without ``--key``, ``--create-customers``, ``--date-format`` or
 ``--timezone``; everything else takes the row path. It needs pyarrow (``pip install 'crmkit[fast]'``); without it every import takes
-the row path.
+the row path. JSON lines files are read into the same columns by :mod:`crmkit.columnar_json`.
 """
 
 from __future__ import annotations
@@ -89,6 +89,10 @@ def available() -> bool:
 def columnar_import(checker: _Checker, source, path: Path, codec: str, times, file_format: str) -> "ColumnarImport | None":
     """The columnar import of this file, or None when the row path must do it."""
     plan = checker.plan
+    if file_format == "jsonl":
+        from .columnar_json import json_lines_import
+
+        return json_lines_import(checker, source, path, codec, times)
     if checker.kind == "customers":
         return _columnar_customers(checker, source, path, codec, file_format)
     if (
@@ -109,10 +113,7 @@ class ColumnarImport:
     """The two passes of one columnar import (see the module's docstring)."""
 
     def __init__(self, checker: _Checker, source: _CsvSource, path: Path, modules):
-        self.checker = checker
-        self.crm: "CRM" = checker.crm
-        self.path = path
-        self.pa, self.csv, self.pc = modules
+        self._prepare(checker, path, modules)
         self.columns = source.columns
         self.delimiter = source.delimiter
         self.start, self.header_lines = source.header_end
@@ -121,6 +122,13 @@ class ColumnarImport:
         # The file's columns by position, and which field each feeds.
         self.fields = {f"c{i}": plan.field_of(column) for i, column in enumerate(self.columns) if column}
         self.fields = {name: field for name, field in self.fields.items() if field is not None}
+
+    def _prepare(self, checker: _Checker, path: Path, modules) -> None:
+        """What the checks need whatever the file's format: the CRM's kinds and currency."""
+        self.checker = checker
+        self.crm: "CRM" = checker.crm
+        self.path = path
+        self.pa, self.csv, self.pc = modules
         kinds = list(self.crm.kinds)
         self.plain_kinds = self.pa.array([k.name for k in kinds if k.validate is None], self.pa.string())
         self.money_kinds = self.pa.array([k.name for k in kinds if k.money and k.validate is None], self.pa.string())
@@ -142,13 +150,13 @@ class ColumnarImport:
             split = self._split(first, data, note_future=True)
             if split is None:
                 self.slow.append((first, _last_line(first, data)))
-                for batch in _batches(_ChunkRows(self, first, data), checker.plan, None):
+                for batch in _batches(self._chunk_rows(first, data), checker.plan, None):
                     checker.check(batch)
             else:
                 rows, _, slow = split
                 checker.rows += len(rows)
                 if slow:
-                    for batch in _batches(_LineRows(self, slow), checker.plan, None):
+                    for batch in _batches(self._line_rows(slow), checker.plan, None):
                         checker.check(batch)
             if progress is not None:
                 progress("check", done, self.total)
@@ -260,8 +268,15 @@ class ColumnarImport:
         table = self._table(data)
         if table is None or table.num_rows != len(lines):
             return None
-        pc = self.pc
         columns: dict[str, Any] = {field: table.column(name).combine_chunks() for name, field in self.fields.items()}
+        return self._plain_rows(columns, numbers, lines, slow, note_future)
+
+    def _plain_rows(self, columns: dict, numbers, lines: list[bytes], slow: list[tuple[int, bytes]], note_future: bool):
+        """:meth:`_split`'s answer for a chunk's plain lines read as string columns (``columns``:
+        field -> column, empty values null; ``numbers``: their line numbers; ``lines``: their
+        bytes) and its other lines (``slow``, in order): the ``--set`` defaults filled in, the
+        lines of kinds without a plain check moved to ``slow``, the rest converted by column."""
+        pc = self.pc
         for field, value in self.checker.plan.defaults.items():
             column = columns.get(field)
             columns[field] = self.pa.array(repeat(value, len(lines)), self.pa.string()) if column is None else pc.fill_null(column, value)
@@ -281,6 +296,14 @@ class ColumnarImport:
         if rows is None:
             return None
         return rows, numbers, slow
+
+    def _chunk_rows(self, first: int, data: bytes) -> _Source:
+        """The rows of a chunk (lines from ``first``) as the row path reads the file."""
+        return _ChunkRows(self, first, data)
+
+    def _line_rows(self, lines: list[tuple[int, bytes]]) -> _Source:
+        """The rows of single lines (line number, bytes) as the row path reads the file."""
+        return _LineRows(self, lines)
 
     def _table(self, data: bytes):
         """Plain lines as a table of string columns (empty cells null), or None when pyarrow
@@ -568,7 +591,7 @@ class ColumnarCustomers(ColumnarImport):
         for first, data, done in self._chunks():
             if not self._check_by_column(first, data):
                 self.slow.append((first, _last_line(first, data)))
-                for batch in _batches(_ChunkRows(self, first, data), checker.plan, None):
+                for batch in _batches(self._chunk_rows(first, data), checker.plan, None):
                     checker.check(batch)
             if progress is not None:
                 progress("check", done, self.total)
@@ -613,6 +636,13 @@ class ColumnarCustomers(ColumnarImport):
     def _columns(self, data: bytes) -> dict | None:
         """The chunk's checked columns (field -> string column; ``rows``: their count), or None
         when a line or a value needs the row path."""
+        read = self._read_columns(data)
+        return None if read is None else self._vouched(*read)
+
+    def _read_columns(self, data: bytes) -> tuple[dict, int] | None:
+        """The chunk's lines as string columns (field -> column, empty cells null) and their
+        count, or None when a line is not plain (a quote, a formula guard, a blank line, a cell
+        count pyarrow refuses)."""
         if b'"' in data or b"\r" in data and data.count(b"\r") != data.count(b"\r\n") or b"'" in data and _GUARD.search(data):
             return None
         if b"\n\n" in data or b"\n\r\n" in data or data.startswith((b"\n", b"\r")):
@@ -621,8 +651,12 @@ class ColumnarCustomers(ColumnarImport):
         table = self._table(data)
         if table is None or table.num_rows != lines or lines == 0:
             return None
+        return {field: table.column(name).combine_chunks() for name, field in self.fields.items()}, lines
+
+    def _vouched(self, columns: dict, lines: int) -> dict | None:
+        """``columns`` (``lines`` rows) with ``rows`` set to their count, or None when any value
+        is one these checks do not vouch for."""
         pc = self.pc
-        columns = {field: table.column(name).combine_chunks() for name, field in self.fields.items()}
         for field, column in columns.items():
             if column.null_count == lines:
                 continue

@@ -70,6 +70,11 @@ _UNKNOWN_KIND = "?"
 Progress = Callable[[str, int, "int | None"], None]
 
 
+class RowPathNeeded(Exception):
+    """The columnar check of a file met something only the row path does (a JSON line feeding
+    ``external_key``): the import starts again row by row. Nothing has been written by then."""
+
+
 @frozen
 class ImportProblem:
     """One thing wrong with one row: where (row, column, field), what (value) and why."""
@@ -178,16 +183,27 @@ def import_file(
     codec = _codec(encoding)
     report_path = str(report) if report is not None else None
     with _open_source(source_path, file_format, codec) as source:
-        plan = _Plan(crm, kind, source.columns, mapping or {}, strict=source.has_header, defaults=defaults or {})
-        checker = _Checker(crm, kind, plan, source_path.name, times, create_customers=create_customers,
-                           key=_key_field(plan, key, source.columns), max_future=max_future)
+
+        def start() -> tuple[_Plan, _Checker]:
+            plan = _Plan(crm, kind, source.columns, mapping or {}, strict=source.has_header, defaults=defaults or {})
+            return plan, _Checker(crm, kind, plan, source_path.name, times, create_customers=create_customers,
+                                  key=_key_field(plan, key, source.columns), max_future=max_future)
+
+        plan, checker = start()
         try:
             from .columnar import columnar_import
 
             columnar = columnar_import(checker, source, source_path, codec, times, file_format)
             if columnar is not None:
-                columnar.check(progress)
-            else:
+                try:
+                    columnar.check(progress)
+                except RowPathNeeded:
+                    # Met in a JSON line (its fields are known only as it is read): the row
+                    # path checks the file from the start, with a fresh plan and staging.
+                    checker.close()
+                    columnar = None
+                    plan, checker = start()
+            if columnar is None:
                 for batch in _batches(source, plan, progress):
                     checker.check(batch)
             problems = checker.problems = sorted(checker.problems, key=lambda p: p.row)
@@ -402,25 +418,30 @@ class _JsonLinesSource(_Source):
         return self._lines.bytes_read
 
     def rows(self):
-        for text in self._lines:
-            number = self._lines.line
-            if not text.strip():
-                continue
-            if number in self._lines.bad_lines:
-                yield number, {}, self._lines.bad_lines.pop(number)
-                continue
-            try:
-                value = json.loads(text, parse_float=Decimal)
-            except json.JSONDecodeError as error:
-                yield number, {}, f"not valid JSON ({error.msg} at character {error.pos + 1})"
-                continue
-            if not isinstance(value, dict):
-                yield number, {}, "not a JSON object; each line must be one object like {\"name\": \"Ada\"}"
-                continue
-            yield number, value, None
+        return _json_rows(self._lines)
 
     def close(self) -> None:
         self._handle.close()
+
+
+def _json_rows(lines: _LineDecoder):
+    """(row number, object, error) of the JSON lines ``lines`` decodes; blank lines are no rows."""
+    for text in lines:
+        number = lines.line
+        if not text.strip():
+            continue
+        if number in lines.bad_lines:
+            yield number, {}, lines.bad_lines.pop(number)
+            continue
+        try:
+            value = json.loads(text, parse_float=Decimal)
+        except json.JSONDecodeError as error:
+            yield number, {}, f"not valid JSON ({error.msg} at character {error.pos + 1})"
+            continue
+        if not isinstance(value, dict):
+            yield number, {}, "not a JSON object; each line must be one object like {\"name\": \"Ada\"}"
+            continue
+        yield number, value, None
 
 
 class _ExcelSource(_Source):

@@ -1,0 +1,306 @@
+"""The columnar path of a JSON lines import: each chunk's objects decoded at once, then checked
+and converted by column with the CSV path's checks (:mod:`crmkit.columnar`).
+
+The file is cut into chunks of whole lines (about a megabyte each). Each line is decoded by
+msgspec, numbers as Python's ``json`` module with ``parse_float=Decimal`` reads them (exact; a
+float never holds an amount). msgspec is stricter than ``json``: what it decodes, ``json``
+decodes to the same value; what it refuses (a broken line, a blank line, ``NaN``, bad UTF-8, a
+lone surrogate) goes to the row path, which reports it as before. The plain objects of a chunk
+become the same string columns the CSV path builds from its cells: a text a string (an empty
+one, like null or a missing key, is no value), a customer id a string or a whole number, an
+amount a string or a JSON number (written as its decimal digits), ``data`` empty (``{}``,
+``"{}"``, ``""`` or null). Those columns go through the CSV path's checks unchanged
+(:meth:`ColumnarImport._plain_rows`: the ``--set`` defaults, the kinds checked by column, times,
+exact amounts, text limits, the customer references resolved with one query per chunk).
+
+A line takes the row path of :mod:`crmkit.importing` on its own, with its own line number,
+when it is not a plain object: it does not decode, it is not an object, a key feeds a field
+these checks do not cover (``data.<key>``, ``customer_name``) or two keys feed one field, a
+value is not of the types above (a number where a text is wanted, a boolean, a list, nested
+``data``), or its kind validates ``data`` or is unknown. Keys that feed no field are ignored, as
+the row path ignores them. A chunk whose plain lines hold a single value these checks cannot
+vouch for takes the row path whole, as for CSV. A key feeding ``external_key`` sends the whole
+file to the row path (``record_checked`` takes no external keys), started again from its first
+line before anything is written.
+
+Customers: a chunk is checked by column when every line is a plain object whose keys feed only
+the fields the CSV customers path covers and whose values are strings (or null); any other
+chunk takes the row path whole (see :class:`~crmkit.columnar.ColumnarCustomers`).
+
+It needs pyarrow and msgspec (``pip install 'crmkit[fast]'``); without either, JSON lines
+imports take the row path. The file must be UTF-8 (with or without a byte order mark), and
+the options that send a CSV file to the row path do the same here.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+from decimal import Decimal
+from itertools import repeat
+from pathlib import Path
+from typing import Any, Iterator
+
+from . import columnar
+from .columnar import CUSTOMER_FIELDS, FIELDS, ColumnarCustomers, ColumnarImport
+from .importing import _Checker, _json_rows, _JsonLinesSource, _LineDecoder, _Source, RowPathNeeded
+
+# The JSON types a field's plain value may have (None: null or no key); other fields: text.
+_TEXT = frozenset({str, type(None)})
+_TYPES = {
+    "customer_id": _TEXT | {int},
+    "amount": _TEXT | {int, Decimal},
+    "data": _TEXT | {dict},
+}
+
+
+def _msgspec():
+    """(decode, the errors it raises) of a msgspec JSON decoder reading numbers with a fraction
+    or exponent as Decimal, or None when msgspec is not installed."""
+    try:
+        import msgspec
+    except ImportError:
+        return None
+    return msgspec.json.Decoder(float_hook=Decimal).decode, (msgspec.DecodeError, ValueError, RecursionError)
+
+
+def available() -> bool:
+    """Whether JSON lines imports can take the columnar path here (pyarrow and msgspec installed)."""
+    return columnar._pyarrow() is not None and _msgspec() is not None
+
+
+def json_lines_import(checker: _Checker, source, path: Path, codec: str, times) -> "ColumnarImport | None":
+    """The columnar import of a JSON lines file, or None when the row path must do it."""
+    if codec != "utf-8" or not isinstance(source, _JsonLinesSource):
+        return None
+    plan = checker.plan
+    if checker.kind == "customers":
+        if plan.defaults:
+            return None
+        cls = JsonLinesCustomers
+    else:
+        if checker.key is not None or checker.create_customers or times.date_format is not None or times.zone is not None:
+            return None
+        defaults = plan.defaults
+        if not set(defaults) <= FIELDS or "data" in defaults or not all(isinstance(v, str) for v in defaults.values()):
+            return None
+        cls = JsonLinesImport
+    modules, decoder = columnar._pyarrow(), _msgspec()
+    if modules is None or decoder is None:
+        return None
+    return cls(checker, path, source.total, modules, decoder)
+
+
+class _JsonLines:
+    """Reading a JSON lines file by chunks: shared by the interactions and customers imports."""
+
+    checker: _Checker
+    path: Path
+
+    def _open(self, total: int | None, decoder) -> None:
+        self.total = total
+        self.columns = None
+        self._decode, self._errors = decoder
+
+    def _chunks(self) -> Iterator[tuple[int, bytes, int]]:
+        """(first line number, bytes of whole lines, bytes read so far); a BOM is skipped."""
+        line = 1
+        with open(self.path, "rb") as handle:
+            if handle.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
+                handle.seek(0)
+            while True:
+                data = handle.read(columnar.CHUNK_BYTES)
+                if not data:
+                    return
+                if not data.endswith(b"\n"):
+                    data += handle.readline()
+                yield line, data, handle.tell()
+                line += data.count(b"\n")
+
+    def _decoded(self, data: bytes) -> tuple[list[bytes], list[Any]]:
+        """The chunk's lines and the value of each (None where msgspec refuses the line)."""
+        lines = data.split(b"\n")
+        if not lines[-1]:
+            lines.pop()
+        decode, errors = self._decode, self._errors
+        try:
+            return lines, list(map(decode, lines))
+        except errors:
+            values = []
+            for line in lines:
+                try:
+                    values.append(decode(line))
+                except errors:
+                    values.append(None)
+            return lines, values
+
+    def _fields(self, objects: list[dict]) -> dict[tuple, tuple]:
+        """Each order of keys the objects have (in the order first met) -> the fields they feed.
+        The plan learns the keys in the order the row path would meet them."""
+        field_of = self.checker.plan.field_of
+        return {order: tuple(map(field_of, order)) for order in dict.fromkeys(map(tuple, objects))}
+
+    def _strings(self, values: list):
+        """A string column of ``values`` (str or None), the empty string null."""
+        pa, pc = self.pa, self.pc
+        column = pa.array(values, pa.string())
+        empty = pc.equal(column, "")
+        if pc.any(empty).as_py():
+            column = pc.if_else(empty, pa.scalar(None, pa.string()), column)
+        return column
+
+    def _chunk_rows(self, first: int, data: bytes) -> _Source:
+        return _JsonChunkRows(first, data)
+
+    def _line_rows(self, lines: list[tuple[int, bytes]]) -> _Source:
+        return _JsonLineRows(lines)
+
+
+def _keys_by_field(orders: dict[tuple, tuple]) -> dict[str, list[str]]:
+    """The keys feeding each field in ``orders`` (key order -> fields)."""
+    keys: dict[str, list[str]] = {}
+    for order, fields in orders.items():
+        for key, field in zip(order, fields):
+            if field is not None and key not in keys.setdefault(field, []):
+                keys[field].append(key)
+    return keys
+
+
+def _column(objects: list[dict], keys: list[str]) -> list:
+    """Each object's value of the one of ``keys`` it has (None when it has none)."""
+    if len(keys) == 1:
+        return list(map(dict.get, objects, repeat(keys[0])))
+    return [next((o[k] for k in keys if k in o), None) for o in objects]
+
+
+def _one_each(fields: tuple) -> bool:
+    """Whether no field is fed twice by one object's keys."""
+    named = [f for f in fields if f is not None]
+    return len(named) == len(set(named))
+
+
+class JsonLinesImport(_JsonLines, ColumnarImport):
+    """The two passes of a columnar interactions import from JSON lines (see the module's
+    docstring); the write pass is :meth:`ColumnarImport.write`."""
+
+    def __init__(self, checker: _Checker, path: Path, total: int | None, modules, decoder):
+        self._prepare(checker, path, modules)
+        self._open(total, decoder)
+
+    def _split(self, first: int, data: bytes, note_future: bool):
+        """As :meth:`ColumnarImport._split`: (rows converted by column, their line numbers, the
+        other lines as (line number, bytes)), or None when the whole chunk takes the row path."""
+        lines, values = self._decoded(data)
+        numbers = range(first, first + len(lines))
+        every = set(map(type, values)) == {dict}
+        orders = self._fields(values if every else [v for v in values if type(v) is dict])
+        plain = {}
+        for order, fields in orders.items():
+            if "external_key" in fields:
+                raise RowPathNeeded
+            if set(fields) - {None} <= FIELDS and _one_each(fields):
+                plain[order] = fields
+        if every and len(plain) == len(orders):
+            keep: list[int] | range = range(len(lines))
+            objects = values
+        else:
+            keep = [i for i, v in enumerate(values) if type(v) is dict and tuple(v) in plain]
+            objects = [values[i] for i in keep]
+        keys = _keys_by_field(plain)
+        raw = {field: _column(objects, names) for field, names in keys.items()}
+        odd: set[int] = set()  # positions in ``objects`` of values of other types
+        for field, column in raw.items():
+            allowed = _TYPES.get(field, _TEXT)
+            if not set(map(type, column)) <= allowed:
+                odd.update(i for i, v in enumerate(column) if type(v) not in allowed)
+            if field == "data":  # only an empty data is plain: {} "{}" "" null
+                odd.update(i for i, v in enumerate(column) if v and v != "{}")
+        if odd:
+            kept = [i for i in range(len(objects)) if i not in odd]
+            keep = [keep[i] for i in kept]
+            raw = {field: [column[i] for i in kept] for field, column in raw.items()}
+        slow = []
+        if len(keep) != len(lines):
+            taken = set(keep)
+            slow = [(numbers[i], lines[i]) for i in range(len(lines)) if i not in taken]
+        if not keep:
+            return [], [], slow
+        raw.pop("data", None)  # every value left is empty: stored as no data, as the row path does
+        columns = {}
+        for field, column in raw.items():
+            if field in ("customer_id", "amount") and not set(map(type, column)) <= _TEXT:
+                # A JSON number as the row path reads it: a whole number's digits, a Decimal's
+                # text (an exponent such as 1E+2 is no plain amount: the chunk takes the row path).
+                column = [v if v is None or type(v) is str else str(v) for v in column]
+            columns[field] = self._strings(column)
+        return self._plain_rows(columns, [numbers[i] for i in keep], [lines[i] for i in keep], slow, note_future)
+
+
+class JsonLinesCustomers(_JsonLines, ColumnarCustomers):
+    """The two passes of a columnar customers import from JSON lines (see the module's
+    docstring); the write pass is :meth:`ColumnarCustomers.write`."""
+
+    def __init__(self, checker: _Checker, path: Path, total: int | None, modules, decoder):
+        self._prepare(checker, path, modules)
+        self._open(total, decoder)
+        # Every field a chunk checked by column may feed (absent keys are null, as the table's
+        # defaults are): the stored columns of its rows.
+        self.fields = {field: field for field in sorted(CUSTOMER_FIELDS)}
+
+    def _read_columns(self, data: bytes) -> tuple[dict, int] | None:
+        """The chunk's objects as string columns (every field; absent or empty values null) and
+        their count, or None when a line is not a plain object of text values."""
+        lines, values = self._decoded(data)
+        if not lines or set(map(type, values)) != {dict}:
+            return None
+        orders = self._fields(values)
+        if not all(set(fields) - {None} <= CUSTOMER_FIELDS and _one_each(fields) for fields in orders.values()):
+            return None
+        keys = _keys_by_field(orders)
+        columns = {}
+        for field in self.fields:
+            names = keys.get(field)
+            if not names:
+                columns[field] = self.pa.nulls(len(values), self.pa.string())
+                continue
+            column = _column(values, names)
+            if not set(map(type, column)) <= _TEXT:
+                return None
+            columns[field] = self._strings(column)
+        return columns, len(values)
+
+
+class _JsonLineRows(_Source):
+    """Single lines (line number, bytes) read as the row path reads a JSON lines file."""
+
+    def __init__(self, lines: list[tuple[int, bytes]]):
+        self._items = lines
+
+    def done(self) -> int:
+        return 0
+
+    def rows(self):
+        for number, line in self._items:
+            decoder = _LineDecoder(io.BytesIO(line + b"\n"), "utf-8")
+            decoder.line = number - 1
+            yield from _json_rows(decoder)
+
+    def close(self) -> None:
+        """Nothing to close: the lines are in memory."""
+
+
+class _JsonChunkRows(_Source):
+    """The lines of one chunk read as the row path reads a JSON lines file (line numbers kept)."""
+
+    def __init__(self, first: int, data: bytes):
+        self._lines = _LineDecoder(io.BytesIO(data), "utf-8")
+        self._lines.line = first - 1
+
+    def done(self) -> int:
+        return self._lines.bytes_read
+
+    def rows(self):
+        return _json_rows(self._lines)
+
+    def close(self) -> None:
+        """Nothing to close: the chunk is in memory."""
