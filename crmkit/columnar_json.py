@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import codecs
 import io
+from bisect import bisect_left
 from decimal import Decimal
 from itertools import repeat
 from pathlib import Path
@@ -101,10 +102,12 @@ class _JsonLines:
         self.total = total
         self.columns = None
         self._decode, self._errors = decoder
+        self._chunk = _Chunk(b"", 1, [], [], 0, [])
 
     def _chunks(self) -> Iterator[tuple[int, bytes, int]]:
-        """(first line number, bytes of whole lines, bytes read so far); a BOM is skipped."""
-        line = 1
+        """(first line number, bytes of whole lines, bytes read so far); a BOM is skipped.
+        The chunk being read is decoded once (:attr:`_chunk`), its rows' places counted."""
+        line, rows = 1, 0
         with open(self.path, "rb") as handle:
             if handle.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
                 handle.seek(0)
@@ -114,11 +117,22 @@ class _JsonLines:
                     return
                 if not data.endswith(b"\n"):
                     data += handle.readline()
+                lines, values = self._decode_lines(data)
+                # The lines the row path skips: blank once decoded as it decodes them.
+                blank = [i for i, v in enumerate(values) if v is None and not lines[i].decode("utf-8", "replace").strip()]
+                self._chunk = _Chunk(data, line, lines, values, rows, blank)
                 yield line, data, handle.tell()
                 line += data.count(b"\n")
+                rows += len(lines) - len(blank)
 
     def _decoded(self, data: bytes) -> tuple[list[bytes], list[Any]]:
         """The chunk's lines and the value of each (None where msgspec refuses the line)."""
+        chunk = self._chunk
+        if chunk.data is data:
+            return chunk.lines, chunk.values
+        return self._decode_lines(data)
+
+    def _decode_lines(self, data: bytes) -> tuple[list[bytes], list[Any]]:
         lines = data.split(b"\n")
         if not lines[-1]:
             lines.pop()
@@ -134,11 +148,23 @@ class _JsonLines:
                     values.append(None)
             return lines, values
 
-    def _fields(self, objects: list[dict]) -> dict[tuple, tuple]:
-        """Each order of keys the objects have (in the order first met) -> the fields they feed.
-        The plan learns the keys in the order the row path would meet them."""
-        field_of = self.checker.plan.field_of
-        return {order: tuple(map(field_of, order)) for order in dict.fromkeys(map(tuple, objects))}
+    def _fields(self, values: list, every: bool) -> dict[tuple, tuple]:
+        """Each order of keys the chunk's objects have (in the order first met) -> the fields
+        they feed (``every``: every value is an object). The plan learns the keys in the order
+        the row path meets them, each with the place of the row it first met it in."""
+        orders = [tuple(v) if every or type(v) is dict else None for v in values]
+        first: dict[tuple | None, int] = dict.fromkeys(orders)  # type: ignore[arg-type]
+        first.pop(None, None)
+        if len(first) <= 16:
+            for order in first:
+                first[order] = orders.index(order)
+        else:
+            first = {}
+            for index, order in enumerate(orders):
+                if order is not None and order not in first:
+                    first[order] = index
+        field_of, ordinal = self.checker.plan.field_of, self._chunk.ordinal
+        return {order: tuple(field_of(key, ordinal(self._chunk.first + index)) for key in order) for order, index in first.items()}
 
     def _strings(self, values: list):
         """A string column of ``values`` (str or None), the empty string null."""
@@ -150,10 +176,23 @@ class _JsonLines:
         return column
 
     def _chunk_rows(self, first: int, data: bytes) -> _Source:
-        return _JsonChunkRows(first, data)
+        return _JsonChunkRows(first, data, self._chunk.ordinal)
 
     def _line_rows(self, lines: list[tuple[int, bytes]]) -> _Source:
-        return _JsonLineRows(lines)
+        return _JsonLineRows(lines, self._chunk.ordinal)
+
+
+class _Chunk:
+    """A chunk being read: its bytes, first line number, lines, their values (None: refused by
+    msgspec), the rows before it and the indices of its blank lines (no rows)."""
+
+    def __init__(self, data: bytes, first: int, lines: list[bytes], values: list, before: int, blank: list[int]):
+        self.data, self.first, self.lines, self.values, self.before, self.blank = data, first, lines, values, before, blank
+
+    def ordinal(self, number: int) -> int:
+        """The place among the file's rows (counted from 1) of the row on line ``number``."""
+        index = number - self.first
+        return self.before + index + 1 - bisect_left(self.blank, index)
 
 
 def _keys_by_field(orders: dict[tuple, tuple]) -> dict[str, list[str]]:
@@ -193,11 +232,13 @@ class JsonLinesImport(_JsonLines, ColumnarImport):
         lines, values = self._decoded(data)
         numbers = range(first, first + len(lines))
         every = set(map(type, values)) == {dict}
-        orders = self._fields(values if every else [v for v in values if type(v) is dict])
+        orders = self._fields(values, every)
         plain = {}
         for order, fields in orders.items():
             if "external_key" in fields:
-                raise RowPathNeeded
+                if note_future:  # the check: start again row by row
+                    raise RowPathNeeded
+                return None  # the write pass: the file changed since it was checked
             if set(fields) - {None} <= FIELDS and _one_each(fields):
                 plain[order] = fields
         if every and len(plain) == len(orders):
@@ -253,7 +294,7 @@ class JsonLinesCustomers(_JsonLines, ColumnarCustomers):
         lines, values = self._decoded(data)
         if not lines or set(map(type, values)) != {dict}:
             return None
-        orders = self._fields(values)
+        orders = self._fields(values, True)
         if not all(set(fields) - {None} <= CUSTOMER_FIELDS and _one_each(fields) for fields in orders.values()):
             return None
         keys = _keys_by_field(orders)
@@ -271,10 +312,12 @@ class JsonLinesCustomers(_JsonLines, ColumnarCustomers):
 
 
 class _JsonLineRows(_Source):
-    """Single lines (line number, bytes) read as the row path reads a JSON lines file."""
+    """Single lines (line number, bytes) read as the row path reads a JSON lines file;
+    ``ordinal_of(line number)``: a row's place among the file's rows."""
 
-    def __init__(self, lines: list[tuple[int, bytes]]):
+    def __init__(self, lines: list[tuple[int, bytes]], ordinal_of):
         self._items = lines
+        self.ordinal_of = ordinal_of
 
     def done(self) -> int:
         return 0
@@ -292,9 +335,10 @@ class _JsonLineRows(_Source):
 class _JsonChunkRows(_Source):
     """The lines of one chunk read as the row path reads a JSON lines file (line numbers kept)."""
 
-    def __init__(self, first: int, data: bytes):
+    def __init__(self, first: int, data: bytes, ordinal_of):
         self._lines = _LineDecoder(io.BytesIO(data), "utf-8")
         self._lines.line = first - 1
+        self.ordinal_of = ordinal_of
 
     def done(self) -> int:
         return self._lines.bytes_read

@@ -25,7 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from attrs import frozen
+from attrs import evolve, frozen
 
 from . import csvfile
 from .csvread import CsvSyntaxError, StrictReader
@@ -206,6 +206,7 @@ def import_file(
             if columnar is None:
                 for batch in _batches(source, plan, progress):
                     checker.check(batch)
+            checker.place_columns()
             problems = checker.problems = sorted(checker.problems, key=lambda p: p.row)
             if report_path is not None:
                 write_report(problems, report_path)
@@ -534,6 +535,9 @@ class _Plan:
                 self.defaults[target] = value
         self.ignored: list[str] = []
         self._resolved: dict[str, str | None] = {}
+        # JSON lines: no header; each row has its own keys, planned as they are first met.
+        self.keyed = columns is None
+        self._first_row: dict[str, int] = {}  # a key -> the row (counted from 1) it was first met in
         if columns is not None:
             self._plan_columns(columns)
 
@@ -592,20 +596,27 @@ class _Plan:
         if not fields & set(CUSTOMER_REFERENCES):
             raise CrmError("an interactions file needs a customer_id, customer_external_id or customer_email column" + hint)
 
-    def field_of(self, column: str) -> str | None:
-        """The field a column feeds (columns first seen in JSON lines are planned on the fly)."""
+    def field_of(self, column: str, row: int = 0) -> str | None:
+        """The field a column feeds (columns first seen in JSON lines, in the ``row``-th row
+        counted from 1, are planned on the fly)."""
         try:
             return self._resolved[column]
         except KeyError:
             target = self._target(column) if column else None
             self._resolved[column] = target
+            self._first_row[column] = row
             if target is None:
                 self.ignored.append(column)
             return target
 
-    def column_of(self, field: str) -> str:
-        """The column feeding ``field`` ("" when none does)."""
-        return next((c for c, f in self._resolved.items() if f == field), "")
+    def column_of(self, field: str, row: int | None = None) -> str:
+        """The column feeding ``field`` ("" when none does). For the ``row``-th row of a JSON
+        lines file: the key feeding it as first met in the rows up to the end of that row's
+        batch of :data:`BATCH_SIZE` (those the row path had read when it checked the row)."""
+        column = next((c for c, f in self._resolved.items() if f == field), "")
+        if column and row is not None and self._first_row.get(column, 0) > -(-row // BATCH_SIZE) * BATCH_SIZE:
+            return ""
+        return column
 
     def column_fields(self) -> dict[str, str]:
         return {column: target for column, target in self._resolved.items() if target is not None}
@@ -618,19 +629,26 @@ class _Row:
     number: int
     cells: dict[str, tuple[str, Any]]  # field -> (column, raw value)
     error: str | None
+    #: A JSON line's place among the file's rows, counted from 1 (0 for other formats).
+    ordinal: int = 0
 
 
 def _batches(source: _Source, plan: _Plan, progress: Progress | None) -> Iterator[list[_Row]]:
     batch: list[_Row] = []
+    # A part of a JSON lines file read on its own (the columnar path) knows its rows' places.
+    ordinal_of = getattr(source, "ordinal_of", None)
+    count = 0
     for number, cells, error in source.rows():
+        count += 1
+        ordinal = 0 if not plan.keyed else count if ordinal_of is None else ordinal_of(number)
         by_field: dict[str, tuple[str, Any]] = {}
         for column, value in cells.items():
-            target = plan.field_of(column)
+            target = plan.field_of(column, ordinal)
             if target is not None and not _is_empty(value):
                 by_field[target] = (column, value)
         for target, value in plan.defaults.items():
             by_field.setdefault(target, (f"--set {target}", value))
-        batch.append(_Row(number, by_field, error))
+        batch.append(_Row(number, by_field, error, ordinal))
         if len(batch) >= BATCH_SIZE:
             yield batch
             batch = []
@@ -814,6 +832,7 @@ class _Checker:
         self.kind = kind
         self.plan = plan
         self.problems: list[ImportProblem] = []
+        self._unplaced: list[tuple[int, str, int]] = []  # (problem, field, row's ordinal): see place_columns
         self.rows = 0
         # A private temporary database, deleted on close. It keeps memory flat on big files.
         self.staging = scratch(_STAGING_SCHEMA)
@@ -831,8 +850,21 @@ class _Checker:
         return True
 
     def _problem(self, row: _Row, field: str, reason: str, value: Any = None) -> None:
-        column, raw = row.cells.get(field, (self.plan.column_of(field), value))
+        found = row.cells.get(field)
+        if found is None and field and row.ordinal:
+            # A JSON line without the field: the column is named once the whole file is read.
+            self._unplaced.append((len(self.problems), field, row.ordinal))
+        column, raw = found or (self.plan.column_of(field), value)
         self.problems.append(ImportProblem(row.number, column, field, _shown(raw if raw is not None else value), reason))
+
+    def place_columns(self) -> None:
+        """Name the column of the problems of JSON lines that lack the field, as the row path
+        names it when it checks the row: the key feeding the field in the rows read by then
+        (up to the end of the row's batch), or none. Any reader, by row or by column, gives the
+        same report."""
+        for index, field, ordinal in self._unplaced:
+            self.problems[index] = evolve(self.problems[index], column=self.plan.column_of(field, ordinal))
+        self._unplaced = []
 
     def check(self, batch: list[_Row]) -> None:
         self.rows += len(batch)

@@ -465,3 +465,23 @@ def test_a_refused_customers_file_writes_nothing(tmp_path, clock, small_chunks, 
     assert [(p.row, p.field, p.value) for p in fast.problems] == [(334, "size", "huge")]
     assert fast_dump == slow_dump
     assert sorted(r[2] for r in fast_dump["customers"]) == sorted(f"P{i}" for i in range(1, 21))  # only those there before
+
+
+@pytest.mark.parametrize("first_id_line, problems", [
+    (900, [(5, "customer_id"), (1010, "customer_id")]),  # the key is met within the row's batch of 1000
+    (1005, [(5, ""), (1010, "customer_id")]),            # met only in the next batch: no column for row 5
+])
+def test_a_line_without_a_field_names_the_column_as_the_row_path_does(tmp_path, clock, small_chunks, monkeypatch,
+                                                                      first_id_line, problems):
+    """The row path names the key feeding a missing field as far as it has read: to the end of
+    the row's batch of 1,000 rows. Read by column (chunks of a few lines), the report is the same."""
+    objects: list = [{"customer_external_id": f"C{1 + n % 20}", "kind": "purchase", "occurred_at": "2024-05-01", "amount": 1}
+                     for n in range(1200)]
+    for line_number in (5, 1010):
+        del objects[line_number - 1]["customer_external_id"]
+    objects[first_id_line - 1] = {"customer_id": 3, "kind": "purchase", "occurred_at": "2024-05-01", "amount": 1}
+    path = write(tmp_path / "refs.jsonl", objects)
+    (fast, *_), (slow, *_) = both(tmp_path, clock, monkeypatch, path)
+    assert [(p.row, p.column) for p in fast.problems] == problems
+    assert {p.field for p in fast.problems} == {"customer_id"}
+    assert fast.problems == slow.problems
