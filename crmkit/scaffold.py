@@ -83,6 +83,7 @@ import click
 
 from crmkit import Field, Section, hookimpl
 from crmkit.cli import db_argument, open_crm
+from crmkit.store import unindexed
 
 from .schema import migrations
 
@@ -104,10 +105,11 @@ def crmkit_fields(crm):
 def crmkit_interactions_recorded(crm, interactions):
     # One set-based statement per batch, never one per row.
     first, last = interactions[0].id, interactions[-1].id
+    # unindexed(): the batch is read by its id range, not through the index on kind.
     crm.db.execute(
         "INSERT INTO {name}_marks(customer_id, interaction_id, marked_at) "
         "SELECT customer_id, id, occurred_at FROM interactions "
-        "WHERE id BETWEEN ? AND ? AND kind = 'purchase'",
+        f"WHERE id BETWEEN ? AND ? AND {{unindexed('kind')}} = 'purchase'",
         [first, last],
     )
 

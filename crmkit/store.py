@@ -13,7 +13,7 @@ from .engine import Database
 from .engine import connect as _connect
 from .engine.sql import (  # noqa: F401 - re-exported for services and plugins
     days_between, epoch_seconds, json_get, json_get_number_param, json_get_param, json_items_from, json_list_contains, json_member,
-    json_records, json_values, shift_days, shift_days_by, time_from_epoch, whole_number,
+    json_records, json_values, shift_days, shift_days_by, time_from_epoch, unindexed, whole_number,
 )
 
 

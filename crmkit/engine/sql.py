@@ -47,6 +47,17 @@ def shift_days_by(time_sql: str, days_sql: str) -> str:
     return time_from_epoch(f"{epoch_seconds(time_sql)} + CAST(round(({days_sql}) * 86400.0) AS INTEGER)")
 
 
+def unindexed(text_sql: str) -> str:
+    """A text expression spelled so that no index serves a condition on it.
+
+    For the set-based work on a batch (``id BETWEEN :first AND :last AND kind IN (...)``): the
+    batch is read by its primary key range. SQLite, which plans without statistics, would
+    otherwise take an index on ``kind`` for the equality and read every row of a common kind:
+    the points for one purchase read every purchase ever recorded.
+    """
+    return f"({text_sql} || '')"
+
+
 def json_values(list_sql: str, sql_type: str = "TEXT") -> str:
     """A subquery of the items of the JSON array ``list_sql`` (usually a parameter), as ``sql_type``.
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable
 
-from crmkit.store import epoch_seconds, json_get, json_records, time_from_epoch
+from crmkit.store import epoch_seconds, json_get, json_records, time_from_epoch, unindexed
 
 from .models import OPEN_STATES
 
 TABLE = "complaints_complaints"
+#: A batch's kind condition: the batch is read by its id range, never through the kind index.
+BATCH_KIND = unindexed("kind")
 
 
 # --- working-time arithmetic -----------------------------------------------------------------
@@ -177,7 +179,7 @@ def bad_complaint_severity(db, first: int, last: int, severities: tuple[str, ...
     raw = json_field("data", "severity")
     sev, more = severity_sql(raw, aliases)
     return db.execute(
-        f"SELECT id, {raw} FROM interactions WHERE id BETWEEN :first AND :last AND kind = 'complaint' "
+        f"SELECT id, {raw} FROM interactions WHERE id BETWEEN :first AND :last AND {BATCH_KIND} = 'complaint' "
         f"AND {raw} IS NOT NULL AND {sev} NOT IN ({listed}) ORDER BY id LIMIT 1",
         dict(params, **more, first=first, last=last),
     ).fetchone()
@@ -197,7 +199,7 @@ def insert_from_interactions(db, first: int, last: int, now: str, aliases: dict[
             {json_field(data, 'desired_outcome')},
             occurred_at, NULL, 'received', occurred_at, :now, :now
         FROM interactions
-        WHERE id BETWEEN :first AND :last AND kind = 'complaint'
+        WHERE id BETWEEN :first AND :last AND {BATCH_KIND} = 'complaint'
         ORDER BY id""",
         dict(params, first=first, last=last, now=now),
     )
@@ -244,7 +246,7 @@ def missing_deadline(db, first: int, last: int) -> int | None:
 def unassigned(db, first: int, last: int) -> list[tuple[int, str | None]]:
     """``(id, category)`` of the complaints of the range without an owner, by id."""
     return db.execute(
-        f"SELECT id, category FROM {TABLE} WHERE id BETWEEN ? AND ? AND owner IS NULL ORDER BY id", [first, last]
+        f"SELECT id, category FROM {TABLE} WHERE id BETWEEN ? AND ? AND {unindexed('owner')} IS NULL ORDER BY id", [first, last]
     ).fetchall()
 
 
@@ -307,7 +309,7 @@ def kinds_in_range(db, first: int, last: int) -> set[str]:
     """Which of :data:`HEARD_KINDS` the interactions with ids in [first, last] have."""
     marks = ", ".join("?" * len(HEARD_KINDS))
     rows = db.execute(
-        f"SELECT DISTINCT kind FROM interactions WHERE id BETWEEN ? AND ? AND kind IN ({marks})",
+        f"SELECT DISTINCT kind FROM interactions WHERE id BETWEEN ? AND ? AND {BATCH_KIND} IN ({marks})",
         [first, last, *sorted(HEARD_KINDS)],
     )
     return {kind for (kind,) in rows}
@@ -322,7 +324,7 @@ def record_surveys(db, first: int, last: int) -> None:
         FROM (
             SELECT CAST({json_field('data', 'complaint_id')} AS INTEGER) AS complaint_id, max(id) AS newest
             FROM interactions
-            WHERE id BETWEEN :first AND :last AND kind = 'survey'
+            WHERE id BETWEEN :first AND :last AND {BATCH_KIND} = 'survey'
               AND {json_field('data', 'topic')} = 'complaint' AND {json_field('data', 'complaint_id')} IS NOT NULL
             GROUP BY 1
         ) AS s JOIN interactions i ON i.id = s.newest

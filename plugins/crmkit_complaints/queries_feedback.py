@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .queries import json_field, severity_sql as label_sql
+from .queries import BATCH_KIND, json_field, severity_sql as label_sql
 
 TABLE = "complaints_feedback"
 REQUESTS = "complaints_feedback_requests"
@@ -41,7 +41,7 @@ def insert_from_interactions(db, first: int, last: int, classes: tuple[str, ...]
             COALESCE({json_field('data', 'text')}, notes),
             CASE WHEN {raw} IN ({', '.join(listed)}) THEN {raw} ELSE 'other' END,
             'new', 3, 3, 3, occurred_at, :now
-        FROM interactions WHERE id BETWEEN :first AND :last AND kind = 'feedback' ORDER BY id""",
+        FROM interactions WHERE id BETWEEN :first AND :last AND {BATCH_KIND} = 'feedback' ORDER BY id""",
         params,
     )
     db.execute(

@@ -10,7 +10,7 @@ engine-neutral helpers of :mod:`crmkit.store`, so every statement runs on both e
 from __future__ import annotations
 
 from crmkit.store import (
-    days_between, json_get, json_items_from, json_member, json_records, json_values,
+    days_between, json_get, json_items_from, json_member, json_records, json_values, unindexed,
 )
 
 OPEN = "('pool', 'assigned', 'following_up')"
@@ -456,7 +456,7 @@ FOLLOW_UPS_IN_BATCH = f"""
 INSERT INTO _lf_batch(lead_id, status_before, first_at, last_at)
 SELECT l.customer_id AS lead_id, l.status AS status_before, min(i.occurred_at) AS first_at, max(i.occurred_at) AS last_at
 FROM interactions i JOIN leads_leads l ON l.customer_id = i.customer_id
-WHERE i.id BETWEEN :first AND :last AND i.kind IN ({json_values(':kinds', 'TEXT')})
+WHERE i.id BETWEEN :first AND :last AND {unindexed('i.kind')} IN ({json_values(':kinds', 'TEXT')})
   AND l.status IN ('assigned', 'following_up') AND i.rep = l.owner AND i.occurred_at >= l.assigned_at
 GROUP BY l.customer_id
 """

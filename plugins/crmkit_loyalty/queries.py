@@ -10,7 +10,7 @@ to None has no type of its own, and PostgreSQL takes it from its first use.
 
 from __future__ import annotations
 
-from crmkit.store import days_between, json_get, json_get_number_param, shift_days
+from crmkit.store import days_between, json_get, json_get_number_param, shift_days, unindexed
 
 from .localdays import days_later_sql
 
@@ -261,7 +261,7 @@ def points_earn(in_list: str, dates) -> str:
             expires_at, interaction_id, reason, created_at)
         SELECT i.customer_id, 'earn', {points}, i.occurred_at, NULLIF({dates.available_at}, i.occurred_at),
                {dates.expires_at}, i.id, 'purchase ' || i.id || ' (tier ' || t.name || ')', :now
-        FROM (SELECT i.* {dates.source(f"i.id BETWEEN :first AND :last AND i.kind IN ({in_list})")}) AS i
+        FROM (SELECT i.* {dates.source(f"i.id BETWEEN :first AND :last AND {unindexed('i.kind')} IN ({in_list})")}) AS i
         LEFT JOIN loyalty_tiers t ON t.name = {_TIER_AT_PURCHASE}
         WHERE {points} > 0
     """
@@ -275,7 +275,7 @@ def points_bonus(dates, segment_ids: str | None) -> str:
             expires_at, interaction_id, key, reason, created_at)
         SELECT i.customer_id, 'bonus', :_lb_points, i.occurred_at, NULLIF({dates.available_at}, i.occurred_at),
                {dates.expires_at}, i.id, 'bonus:' || :_lb_name || ':' || i.id, 'bonus ' || :_lb_name, :now
-        {dates.source(f"i.id BETWEEN :first AND :last AND i.kind = :_lb_kind{only}")}
+        {dates.source(f"i.id BETWEEN :first AND :last AND {unindexed('i.kind')} = :_lb_kind{only}")}
     """
 
 
@@ -288,7 +288,7 @@ def refunds_in_range(out_list: str) -> str:
         SELECT i.id, i.customer_id, i.amount, i.occurred_at,
                CAST({json_get('i.data', '$.purchase_id')} AS INTEGER)
         FROM interactions i
-        WHERE i.id BETWEEN :first AND :last AND i.kind IN ({out_list})
+        WHERE i.id BETWEEN :first AND :last AND {unindexed('i.kind')} IN ({out_list})
           AND NOT EXISTS (SELECT 1 FROM loyalty_points p WHERE p.key = 'clawback:' || i.id)
         ORDER BY i.id
     """
