@@ -339,7 +339,7 @@ class ColumnarImport:
         if data is not None and data.null_count != rows and not pc.all(pc.equal(pc.drop_null(data), "{}")).as_py():
             return None  # a plain kind's data other than {} takes the row path
         kind = columns["kind"]
-        occurred = self._times(columns.get("occurred_at"), numbers, note_future)
+        occurred = self._times(columns.get("occurred_at"))
         amount = self._amounts(columns.get("amount"), kind)
         customer = self._customers(columns)
         if occurred is None or amount is None or customer is None:
@@ -353,13 +353,16 @@ class ColumnarImport:
             if (pc.max(pc.utf8_length(column)).as_py() or 0) > limit or pc.any(pc.match_substring(column, "\x00")).as_py():
                 return None
             texts[field] = column.to_pylist()
+        if note_future:  # only now: a chunk refused above is checked by the row path, which notes them
+            ahead = pc.indices_nonzero(pc.greater(occurred, self.checker.warn_after)).to_pylist()
+            self.checker.future_rows.extend(numbers[index] for index in ahead)
         assert CHECKED_COLUMNS == ("customer_id", "kind", "channel", "occurred_at", "amount", "product", "category", "rep", "notes", "data")
         return list(zip(
             customer.to_pylist(), kind.to_pylist(), texts["channel"], occurred.to_pylist(), amount,
             texts["product"], texts["category"], texts["rep"], texts["notes"], repeat(None, rows),
         ))
 
-    def _times(self, column, numbers: list[int], note_future: bool):
+    def _times(self, column):
         """Storage text of ``occurred_at`` (plain dates and stored times only), or None."""
         pc = self.pc
         if column is None or column.null_count:
@@ -381,9 +384,6 @@ class ColumnarImport:
         checker = self.checker
         if checker.latest is not None and pc.any(pc.greater(stamps, checker.latest)).as_py():
             return None
-        if note_future:
-            ahead = pc.indices_nonzero(pc.greater(stamps, checker.warn_after)).to_pylist()
-            checker.future_rows.extend(numbers[index] for index in ahead)
         return stamps
 
     def _amounts(self, column, kind) -> list | None:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import json
 from bisect import bisect_left
 from decimal import Decimal
 from itertools import repeat
@@ -145,14 +146,14 @@ class _JsonLines:
                 try:
                     values.append(decode(line))
                 except errors:
-                    values.append(None)
+                    values.append(_refused(line))
             return lines, values
 
     def _fields(self, values: list, every: bool) -> dict[tuple, tuple]:
         """Each order of keys the chunk's objects have (in the order first met) -> the fields
         they feed (``every``: every value is an object). The plan learns the keys in the order
         the row path meets them, each with the place of the row it first met it in."""
-        orders = [tuple(v) if every or type(v) is dict else None for v in values]
+        orders = [tuple(v) if every or isinstance(v, dict) else None for v in values]
         first: dict[tuple | None, int] = dict.fromkeys(orders)  # type: ignore[arg-type]
         first.pop(None, None)
         if len(first) <= 16:
@@ -180,6 +181,21 @@ class _JsonLines:
 
     def _line_rows(self, lines: list[tuple[int, bytes]]) -> _Source:
         return _JsonLineRows(lines, self._chunk.ordinal)
+
+
+class _Odd(dict):
+    """The object of a line msgspec refuses but the row path reads (``NaN``, a lone surrogate):
+    not plain (it is no ``dict`` by type), but its keys are planned where the row path meets them."""
+
+
+def _refused(line: bytes) -> "_Odd | None":
+    """A line msgspec refuses, as the row path reads it: its object (:class:`_Odd`), or None
+    (not an object, not JSON, not UTF-8, blank)."""
+    try:
+        value = json.loads(line.decode("utf-8"), parse_float=Decimal)
+    except (ValueError, RecursionError):
+        return None
+    return _Odd(value) if isinstance(value, dict) else None
 
 
 class _Chunk:

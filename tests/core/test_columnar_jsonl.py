@@ -150,6 +150,9 @@ def dump(crm) -> dict[str, list]:
     }
 
 
+_PYARROW = columnar._pyarrow
+
+
 def by_row_path(monkeypatch):
     """From here on every import takes the row path (pyarrow hidden, as where it is not installed)."""
     monkeypatch.setattr(columnar, "_pyarrow", lambda: None)
@@ -485,3 +488,36 @@ def test_a_line_without_a_field_names_the_column_as_the_row_path_does(tmp_path, 
     assert [(p.row, p.column) for p in fast.problems] == problems
     assert {p.field for p in fast.problems} == {"customer_id"}
     assert fast.problems == slow.problems
+
+
+def test_rows_dated_ahead_are_listed_once_when_their_chunk_goes_row_by_row(tmp_path, clock, small_chunks, monkeypatch):
+    """A chunk whose times were read by column but which then goes row by row (a bad amount
+    further on) lists its rows dated more than a day ahead once, as the row path lists them."""
+    objects = purchases(60)
+    for n in (3, 40):
+        objects[n]["occurred_at"] = "2025-06-01"  # the clock says 2025-01-01: ahead
+    objects[5]["amount"] = Decimal("1.005")   # the first chunk goes row by row
+    jsonl = write(tmp_path / "ahead.jsonl", objects)
+    csv_file = tmp_path / "ahead.csv"
+    header = ["customer_external_id", "kind", "occurred_at", "amount"]
+    csv_file.write_text("\n".join([",".join(header)] + [
+        f"C{1 + n % 20},purchase,{o['occurred_at']},{o['amount']}" for n, o in enumerate(objects)]) + "\n", encoding="utf-8")
+    for path, rows in ((jsonl, [4, 41]), (csv_file, [5, 42])):  # the CSV's header is line 1
+        folder = tmp_path / path.suffix[1:]
+        folder.mkdir()
+        (fast, *_), (slow, *_) = both(folder, clock, monkeypatch, path, skip_invalid=True)
+        assert fast.future_rows == slow.future_rows == tuple(rows)
+        assert [p.row for p in fast.problems] == [rows[0] + 2]
+        monkeypatch.setattr(columnar, "_pyarrow", _PYARROW)  # the columnar path back for the next file
+
+
+def test_keys_of_a_line_only_the_row_path_reads_are_planned_where_it_meets_them(tmp_path, clock, small_chunks, monkeypatch):
+    """A line msgspec refuses (NaN) but Python's json reads: its keys come first in the plan, as
+    the row path meets them (ignored_columns in file order)."""
+    objects: list = [{"customer_id": 1, "kind": "call", "occurred_at": "2024-01-01"} for _ in range(10)]
+    objects[2] = '{"customer_id": 1, "kind": "call", "occurred_at": "2024-01-01", "score": NaN}'
+    objects[3]["id"] = 4
+    path = write(tmp_path / "nan.jsonl", objects)
+    (fast, *_), (slow, *_) = both(tmp_path, clock, monkeypatch, path)
+    assert fast.ignored_columns == slow.ignored_columns == ("score", "id")
+    assert fast.added == slow.added == 10
