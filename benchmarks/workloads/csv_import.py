@@ -15,6 +15,11 @@ A customers file of its own, 100,000 customers whatever the size (issue 19's cus
 at most 1 s; 1,000 at the tiny size), is imported into a fresh CRM file with only the core and with every plugin, against
 ``sqlite-utils insert --csv`` of the same file.
 
+The same purchases as JSON lines (one object a line, the amount a JSON number such as 12.34,
+as most JSON writers spell money) are imported with every plugin into a fresh CRM file holding
+the same customers, against ``sqlite-utils insert --nl`` of that file. Which path the JSON lines
+take (by column, or row by row where msgspec is not installed) is named in the results.
+
 A second file is a real, mixed history: the demo's interactions as ``crmkit export --kind
 interactions`` writes them (every kind, JSON ``data`` in quoted cells, surveys and referrals whose
 ``data`` is validated), imported with every plugin into a copy of the demo (whose customers they
@@ -63,6 +68,17 @@ def write_files(folder: Path, purchases: int, seed: int = 19) -> tuple[Path, Pat
     return people, orders
 
 
+def write_json_lines(orders: Path, target: Path) -> Path:
+    """Write the purchases of the CSV ``orders`` as JSON lines to ``target``: the same rows, the
+    amount a JSON number (its digits as in the CSV), the other values strings."""
+    with open(orders, newline="", encoding="utf-8") as source, open(target, "w", encoding="utf-8") as out:
+        reader = csv.reader(source)
+        next(reader)
+        for customer, day, amount, category in reader:
+            out.write(f'{{"customer_external_id": "{customer}", "occurred_at": "{day}", "amount": {amount}, "category": "{category}"}}\n')
+    return target
+
+
 def write_customers(path: Path, count: int) -> Path:
     """Write ``count`` customers (external_id, name, email) as CSV to ``path``."""
     with open(path, "w", newline="", encoding="utf-8") as out:
@@ -103,6 +119,7 @@ def run(ctx: Context) -> dict:
         measurement("sqlite-utils insert --csv (no checks)", utils_s, rows=rows, result=f"{_size(utils_db) / 1e6:.1f} MB file"),
         measurement(f"{plain_name} (no checks)", plain_s, rows=rows, result=f"{_size(plain_db) / 1e6:.1f} MB file"),
     ]
+    lines_s, lines_utils_s = _json_lines(ctx, out, people, orders)
     history_s, _, history_utils_s = _mixed_history(ctx, out)
     _customers_file(ctx, out)
     every = crm["all"]["seconds"]
@@ -113,6 +130,9 @@ def run(ctx: Context) -> dict:
         ratio("crmkit import, only the core ÷ sqlite-utils insert --csv (time)", crm["core"]["seconds"] / utils_s),
         ratio("file size, all plugins ÷ only the core", crm["all"]["size"] / crm["core"]["size"], "≤ 1.5",
               crm["all"]["size"] / crm["core"]["size"] <= 1.5),
+        ratio("crmkit import of the JSON lines purchases, all plugins ÷ sqlite-utils insert --nl (time)",
+              lines_s / max(lines_utils_s, 1e-6)),
+        ratio("crmkit import of the JSON lines purchases ÷ of the CSV purchases, all plugins (time)", lines_s / every),
         ratio("crmkit import of the exported history (mixed kinds), all plugins ÷ sqlite-utils insert --csv (time)",
               history_s / max(history_utils_s, 1e-6), "≤ 0.5", history_s / max(history_utils_s, 1e-6) <= 0.5),
     ]
@@ -147,6 +167,29 @@ def _customers_file(ctx: Context, out: dict) -> None:
         ratio(f"crmkit import --kind customers ({count:,}), all plugins: CPU seconds", every, "≤ 1 s", every <= 1),
         ratio("crmkit import --kind customers, all plugins ÷ sqlite-utils insert --csv (time)", every / max(utils_s, 1e-6)),
     ]
+
+
+def _json_lines(ctx: Context, out: dict, people: Path, orders: Path) -> tuple[float, float]:
+    """Import the purchases as JSON lines into a fresh CRM file holding the customers (all
+    plugins) and into sqlite-utils; (crmkit seconds, sqlite-utils seconds)."""
+    from crmkit import columnar_json
+
+    lines = write_json_lines(orders, ctx.work / "files" / "purchases.jsonl")
+    path = ctx.work / "crm-jsonl.db"
+    _cli(["init", str(path)], "all")
+    _cli(["import", str(path), str(people), "--kind", "customers"], "all")
+    seconds, rss = _cli(["import", str(path), str(lines), "--kind", "interactions", "--set", "kind=purchase"], "all")
+    utils_db = ctx.work / "sqlite-utils-jsonl.db"
+    utils_s, _ = _run([str(Path(sys.executable).parent / "sqlite-utils"), "insert", str(utils_db), "purchases", str(lines), "--nl"])
+    rows = ctx.customers
+    how = "by column" if columnar_json.available() else "row by row: pyarrow or msgspec not installed"
+    out["measurements"] += [
+        measurement(f"crmkit import of the purchases as JSON lines ({how}), all plugins", seconds, rows=rows,
+                    result=f"{lines.stat().st_size / 1e6:.1f} MB JSON lines", note=f"peak RSS {rss:.0f} MB"),
+        measurement("sqlite-utils insert --nl of the JSON lines purchases (no checks)", utils_s, rows=rows,
+                    result=f"{_size(utils_db) / 1e6:.1f} MB file"),
+    ]
+    return seconds, utils_s
 
 
 def _mixed_history(ctx: Context, out: dict) -> tuple[float, int, float]:
