@@ -703,9 +703,14 @@ class ColumnarCustomers(ColumnarImport):
                 return False  # an update: the row path does it
         numbers = range(first, first + columns["rows"])
         registered = []
-        for field, prefix in (("external_id", "x:"), ("email", "e:")):
+        unkeyed = None  # the emails of rows without an external id also register as "f:" (see the row path)
+        if "email" in keys:
+            unkeyed = pc.is_valid(keys["email"])
+            if "external_id" in keys:
+                unkeyed = pc.and_(unkeyed, pc.is_null(keys["external_id"]))
+        for field, prefix, given in (("external_id", "x:", None), ("email", "e:", None), ("email", "f:", unkeyed)):
             if field in keys:
-                given = pc.is_valid(keys[field])
+                given = pc.is_valid(keys[field]) if given is None else given
                 rows = [numbers[i] for i in pc.indices_nonzero(given).to_pylist()]
                 registered.extend(zip(pc.binary_join_element_wise(prefix, pc.filter(keys[field], given), "").to_pylist(), rows))
         # A key met before, in this chunk or an earlier one, is a duplicate the row path names.

@@ -193,8 +193,11 @@ class Customers:
     def upsert_many(self, rows: Iterable[dict], batch_size: int = 500) -> dict[str, int]:
         """Add or update customers matched on ``external_id``, else on normalised email.
 
-        Only the fields present in a row are changed on an existing customer. Returns counts of
-        ``added`` and ``updated``. One transaction.
+        A row with an external id that no customer has matches by email only a customer without
+        an external id (and gives it this one): a different external id is a different customer.
+        Rows apply in order, so a row matching a customer added earlier in the same call updates
+        it. Only the fields present in a row are changed on an existing customer. Returns counts
+        of ``added`` and ``updated``. One transaction.
         """
         return self.upsert_checked(_dicts(rows), batch_size)
 
@@ -211,18 +214,32 @@ class Customers:
         makes of the same rows.
         """
         counts = {"added": 0, "updated": 0}
+        tuple_keys = _tuple_keys(columns)
         with self._crm.transaction():
             position = 0
             for batch in batched(rows, batch_size):
                 new_records: list = []
+                pending: set[tuple[str, str]] = set()  # the keys of new_records[:keyed]
+                keyed = 0
                 for row in batch:
                     position += 1
                     if isinstance(row, tuple):
-                        new_records.append(row)
+                        new_records.append(row)  # its keys are taken when a dict row needs them
                         continue
+                    for record in new_records[keyed:]:
+                        pending.update(tuple_keys(record) if isinstance(record, tuple) else ())
+                    keys = _match_keys(row)
+                    if keys & pending:
+                        # It matches a customer added earlier in this batch: add those first, so
+                        # that it updates that customer, as it would a batch later (rows apply in order).
+                        self._insert(new_records, columns)
+                        counts["added"] += len(new_records)
+                        new_records, pending = [], set()
                     existing = self._match(row)
                     if existing is None:
-                        new_records.append(self._build(row, position))
+                        record = self._build(row, position)
+                        new_records.append(record)
+                        pending |= _record_keys(record.external_id, normalise_email(record.email) if record.email else None)
                     else:
                         changes = {k: v for k, v in row.items() if k in Customer.EDITABLE and (k != "external_id" or v)}
                         try:
@@ -230,6 +247,7 @@ class Customers:
                         except ValidationError as error:
                             raise ValidationError(f"row {position}: {error.field}", error.value, error.expected) from None
                         counts["updated"] += 1
+                    keyed = len(new_records)
                 if new_records:
                     self._insert(new_records, columns)
                     counts["added"] += len(new_records)
@@ -472,7 +490,12 @@ class Customers:
             if found:
                 return found[0]
         if row.get("email"):
-            found = db.execute("SELECT id FROM customers WHERE email_norm = ? ORDER BY id LIMIT 1", [normalise_email(str(row["email"]))]).fetchone()
+            # Another external id is another customer: a row with one matches by email only a
+            # customer who has none (whom it then gives its external id).
+            unkeyed = " AND external_id IS NULL" if _text(row.get("external_id")) else ""
+            found = db.execute(
+                f"SELECT id FROM customers WHERE email_norm = ?{unkeyed} ORDER BY id LIMIT 1", [normalise_email(str(row["email"]))]
+            ).fetchone()
             if found:
                 return found[0]
         return None
@@ -482,6 +505,42 @@ class Customers:
             return "", []
         pattern = f"%{_like_escape(search.strip())}%"
         return "WHERE name LIKE ? ESCAPE '\\' OR email LIKE ? ESCAPE '\\' OR company LIKE ? ESCAPE '\\'", [pattern] * 3
+
+
+def _match_keys(row: dict) -> set[tuple[str, str]]:
+    """The keys :meth:`Customers._match` looks a row up by, as :func:`_record_keys` spells them."""
+    keys = set()
+    external, email = _text(row.get("external_id")), _text(row.get("email"))
+    if external:
+        keys.add(("external_id", external))
+    if email:
+        keys.add(("email of a customer without external_id" if external else "email", normalise_email(email)))
+    return keys
+
+
+def _record_keys(external: str | None, email_norm: str | None) -> set[tuple[str, str]]:
+    """The keys a new customer can be matched by (see :meth:`Customers._match`)."""
+    keys = set()
+    if external:
+        keys.add(("external_id", external))
+    if email_norm:
+        keys.add(("email", email_norm))
+        if not external:
+            keys.add(("email of a customer without external_id", email_norm))
+    return keys
+
+
+def _text(value: Any) -> str | None:
+    return str(value).strip() or None if value is not None else None
+
+
+def _tuple_keys(columns: tuple[str, ...]):
+    """The match keys of a new customer given as a stored tuple of ``columns``."""
+    external = columns.index("external_id") if "external_id" in columns else None
+    email = columns.index("email_norm") if "email_norm" in columns else None
+    return lambda row: _record_keys(
+        row[external] if external is not None else None, row[email] if email is not None else None
+    )
 
 
 def _jsonable(value: Any) -> Any:

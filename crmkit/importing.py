@@ -23,7 +23,7 @@ import re
 from datetime import date, datetime, time, tzinfo
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from attrs import evolve, frozen
 
@@ -1014,10 +1014,11 @@ class _Checker:
 
     # --- one batch at a time: keys, references and duplicates in SQL ------------------------
 
-    def _first_rows(self, keyed: list[tuple[int, str]]) -> dict[str, int]:
-        """Register keys (first row wins) and return the first row of each key of the batch."""
+    def _first_rows(self, keyed: list[tuple[int, str]], looked_up: Iterable[str] = ()) -> dict[str, int]:
+        """Register keys (first row wins) and return the first row of each key of the batch, and
+        of each key ``looked_up`` (without registering it) that an earlier row registered."""
         self.staging.executemany("INSERT OR IGNORE INTO row_keys(key, row) VALUES (?, ?)", [(k, r) for r, k in keyed])
-        wanted = json.dumps(sorted({k for _, k in keyed}))
+        wanted = json.dumps(sorted({k for _, k in keyed} | set(looked_up)))
         return dict(self.staging.execute(f"SELECT key, row FROM row_keys WHERE key IN ({json_values('?')})", [wanted]))
 
     def _match_customers(self, good: list[tuple[_Row, dict]]) -> list[tuple[_Row, dict, int | None]]:
@@ -1027,17 +1028,29 @@ class _Checker:
         by_external = dict(db.execute(
             f"SELECT external_id, id FROM customers WHERE external_id IN ({json_values('?')})", [json.dumps(external)]
         ))
-        by_email = dict(db.execute(
-            f"SELECT email_norm, min(id) FROM customers WHERE email_norm IN ({json_values('?')}) GROUP BY email_norm",
+        # Per email: its first customer, and its first customer without an external id (the only
+        # one a row with an external id of its own matches; see Customers.upsert_many).
+        by_email, unkeyed_by_email = {}, {}
+        for email, first_id, first_unkeyed in db.execute(
+            f"SELECT email_norm, min(id), min(CASE WHEN external_id IS NULL THEN id END) FROM customers "
+            f"WHERE email_norm IN ({json_values('?')}) GROUP BY email_norm",
             [json.dumps(emails)],
-        ))
-        keyed = []
+        ):
+            by_email[email], unkeyed_by_email[email] = first_id, first_unkeyed
+        keyed, looked_up = [], set()
         for row, values in good:
             if values.get("external_id"):
                 keyed.append((row.number, "x:" + values["external_id"]))
             if values.get("email"):
-                keyed.append((row.number, "e:" + normalise_email(values["email"])))
-        first = self._first_rows(keyed)
+                email = normalise_email(values["email"])
+                keyed.append((row.number, "e:" + email))
+                # "f:": the email of a row without an external id, which a later row with an
+                # external id and this email would update (Customers.upsert_many applies rows in order).
+                if values.get("external_id"):
+                    looked_up.add("f:" + email)
+                else:
+                    keyed.append((row.number, "f:" + email))
+        first = self._first_rows(keyed, looked_up)
         staged, attribute_rows = [], []
         for row, values in good:
             if values.get("external_id"):
@@ -1045,12 +1058,20 @@ class _Checker:
                 if earlier != row.number:
                     self._problem(row, "external_id", f"duplicate: row {earlier} has the same external_id")
                     continue
+                unkeyed = first.get("f:" + normalise_email(values["email"])) if values.get("email") else None
+                if unkeyed is not None and unkeyed < row.number:
+                    self._problem(row, "email", f"duplicate: row {unkeyed} has the same email and no external_id tells them apart")
+                    continue
             elif values.get("email"):
                 earlier = first["e:" + normalise_email(values["email"])]
                 if earlier != row.number:
                     self._problem(row, "email", f"duplicate: row {earlier} has the same email and no external_id tells them apart")
                     continue
-            matched = by_external.get(values.get("external_id")) or by_email.get(normalise_email(values.get("email")))
+            email = normalise_email(values.get("email"))
+            if values.get("external_id"):
+                matched = by_external.get(values["external_id"]) or unkeyed_by_email.get(email)
+            else:
+                matched = by_email.get(email)
             if matched is None and not values.get("name"):
                 self._problem(row, "name", "missing: a new customer needs a name (no customer matches its external_id or email)")
                 continue

@@ -75,6 +75,46 @@ class TestAddAndUpdate:
         assert fresh_crm.customers.get(2).region == "EU"
 
 
+    @pytest.mark.parametrize("gap", [0, 3, 600])
+    def test_upsert_applies_rows_in_order_wherever_the_batches_end(self, fresh_crm, gap):
+        """A row matching a customer added earlier in the same call updates it, whether the two
+        rows are neighbours or a batch (500 rows) apart: the result is that of one row at a time."""
+        filler = [{"name": f"Filler {n}"} for n in range(gap)]
+        counts = fresh_crm.customers.upsert_many([
+            {"external_id": "A1", "name": "Ada", "email": "ada@example.com"},
+            *filler,
+            {"external_id": "A1", "name": "Ada Lovelace"},
+            {"email": "ADA@example.com", "region": "EU"},
+        ])
+        assert counts == {"added": 1 + gap, "updated": 2}
+        rows = fresh_crm.db.execute(
+            "SELECT external_id, name, email, region FROM customers WHERE email_norm = 'ada@example.com'"
+        ).fetchall()
+        assert [tuple(r) for r in rows] == [("A1", "Ada Lovelace", "ADA@example.com", "EU")]
+        assert fresh_crm.customers.count() == 1 + gap
+
+    def test_another_external_id_is_another_customer_even_with_the_same_email(self, fresh_crm):
+        keyed = fresh_crm.customers.add(name="Ada", external_id="X1", email="ada@example.com")
+        unkeyed = fresh_crm.customers.add(name="Bob", email="bob@example.com")
+        counts = fresh_crm.customers.upsert_many([
+            {"external_id": "X2", "name": "Ada (shop 2)", "email": "ADA@example.com"},
+            {"external_id": "B7", "email": "bob@example.com", "region": "EU"},
+        ])
+        assert counts == {"added": 1, "updated": 1}
+        assert fresh_crm.customers.get(keyed.id).external_id == "X1"
+        bob = fresh_crm.customers.get(unkeyed.id)
+        assert (bob.external_id, bob.region) == ("B7", "EU")
+
+    @pytest.mark.parametrize("gap", [0, 600])
+    def test_two_external_ids_with_one_email_in_one_call_are_two_customers(self, fresh_crm, gap):
+        fresh_crm.customers.upsert_many([
+            {"external_id": "X1", "name": "Ada", "email": "ada@example.com"},
+            *({"name": f"Filler {n}"} for n in range(gap)),
+            {"external_id": "X2", "name": "Ada (shop 2)", "email": "ada@example.com"},
+        ])
+        rows = fresh_crm.db.execute("SELECT external_id, name FROM customers WHERE email_norm = 'ada@example.com' ORDER BY id")
+        assert [tuple(r) for r in rows] == [("X1", "Ada"), ("X2", "Ada (shop 2)")]
+
 class TestFindingAndPaging:
     @pytest.fixture
     def crm(self, fresh_crm):

@@ -162,6 +162,36 @@ class TestUpsert:
         assert crm.customers.count() == 0
 
 
+    def test_another_external_id_with_a_known_email_is_a_new_customer(self, crm, tmp_path):
+        """A customer's external id is never overwritten by a row that carries another one."""
+        ada = crm.customers.add(name="Ada", external_id="X1", email="ada@example.com")
+        bob = crm.customers.add(name="Bob", email="bob@example.com")
+        path = write_csv(tmp_path / "c.csv", [
+            ["external_id", "name", "email"],
+            ["X2", "Ada (second shop)", "ADA@example.com"],
+            ["B7", "", "bob@example.com"],
+        ])
+        result = import_file(crm, path, kind="customers")
+        assert (result.added, result.updated) == (1, 1)
+        assert (crm.customers.get(ada.id).external_id, crm.customers.get(ada.id).name) == ("X1", "Ada")
+        assert (crm.customers.get(bob.id).external_id, crm.customers.get(bob.id).name) == ("B7", "Bob")
+        assert crm.customers.count() == 3
+
+    @pytest.mark.parametrize("filler", [0, 40])
+    def test_an_external_id_after_a_row_without_one_and_the_same_email_is_a_duplicate(self, crm, tmp_path, monkeypatch, filler):
+        """Whether the two rows are neighbours or chunks apart (the first checked by column)."""
+        from crmkit import columnar
+
+        monkeypatch.setattr(columnar, "CHUNK_BYTES", 256)
+        rows = [["external_id", "name", "email"], ["", "Ann", "ann@example.com"]]
+        rows += [[f"F{n}", f"Filler {n}", f"f{n}@example.com"] for n in range(filler)]
+        rows += [["A9", "Ann again", "ann@example.com"], ["D2", "Dee", "dee@example.com"]]
+        with pytest.raises(ImportRefused) as refused:
+            import_file(crm, write_csv(tmp_path / "c.csv", rows), kind="customers")
+        found = [(p.row, p.field, p.reason) for p in refused.value.problems]
+        assert found == [(3 + filler, "email", "duplicate: row 2 has the same email and no external_id tells them apart")]
+        assert crm.customers.count() == 0
+
 class TestRefusal:
     BAD = [
         ["external_id", "name", "email", "size", "created_at"],
