@@ -81,13 +81,15 @@ def run_value_sql(kind: str, table: str, column: str) -> str:
 
 def rfm_aggregate(in_list: str, out_list: str, calendar) -> str:
     """One row per customer with a purchase up to :as_of: recency (whole days on ``calendar``'s
-    wall clock), frequency and net spend in the window (:start, :as_of]."""
+    wall clock), frequency and net spend in the window (:start, :as_of]. Every column is an
+    integer on both engines (PostgreSQL's sum of bigints is numeric, which a driver reads a value
+    at a time in Python)."""
     is_in = f"i.kind IN ({in_list})"
     return f"""
         SELECT i.customer_id,
             CAST({calendar.days_sql(f'MAX(CASE WHEN {is_in} THEN i.occurred_at END)', ':as_of')} AS INTEGER),
             SUM(CASE WHEN {is_in} AND i.occurred_at > :start THEN 1 ELSE 0 END),
-            COALESCE(SUM(CASE WHEN i.occurred_at > :start THEN {signed(in_list, out_list)} END), 0)
+            CAST(COALESCE(SUM(CASE WHEN i.occurred_at > :start THEN {signed(in_list, out_list)} END), 0) AS INTEGER)
         FROM interactions i
         WHERE i.occurred_at <= :as_of AND {money_kinds(in_list, out_list)}
         GROUP BY i.customer_id
