@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import attrs
 from attrs import frozen
@@ -90,6 +90,39 @@ def _from_stored(rows: list[tuple], columns: tuple[str, ...]) -> list[Customer]:
             setter(record, times[text])
         out.append(record)
     return out
+
+
+class _AddedCustomers(Sequence):
+    """The customers one insert added, for ``crmkit_customers_added``, in id order: the records
+    given, and those of stored tuples built only when read (a bulk import adds many, and a
+    plugin that needs a few, or the first and last id, pays for those)."""
+
+    def __init__(self, records: list, first_id: int, given: list[tuple], columns: tuple[str, ...]):
+        self._records, self._first_id, self._columns = records, first_id, columns
+        self._given = given  # (id, *values) of the tuples among the records, in order
+        self._built: list[Customer] | None = None
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __getitem__(self, index):
+        if self._built is not None:
+            return self._built[index]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        position = range(len(self._records))[index]
+        record = self._records[position]
+        customer_id = self._first_id + position
+        if isinstance(record, Customer):
+            return _with_id(record, customer_id)
+        return _from_stored([(customer_id, *record)], self._columns)[0]
+
+    def __iter__(self):
+        if self._built is None:  # every record at once: each distinct time and tag list read once
+            read = iter(_from_stored(self._given, self._columns) if self._given else ())
+            self._built = [_with_id(record, customer_id) if isinstance(record, Customer) else next(read)
+                           for customer_id, record in enumerate(self._records, self._first_id)]
+        return iter(self._built)
 
 
 def _dicts(rows: Iterable) -> Iterable[dict]:
@@ -462,10 +495,7 @@ class Customers:
                     for customer_id, name in names
                 )
             if self._crm.plugins.hook.crmkit_customers_added.get_hookimpls():
-                # Records for the event only when a plugin listens (a bulk import makes many).
-                read = iter(_from_stored(given, columns) if given else ())
-                saved = [_with_id(record, customer_id) if isinstance(record, Customer) else next(read)
-                         for customer_id, record in enumerate(records, next_id)]
+                saved = _AddedCustomers(records, next_id, given, columns)
                 self._crm.plugins.call("crmkit_customers_added", crm=self._crm, customers=saved)
         return list(range(next_id, next_id + len(records)))
 

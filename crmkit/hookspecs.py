@@ -111,7 +111,11 @@ def crmkit_settings(crm: "CRM") -> "list[Setting]":
 
 @hookspec
 def crmkit_customers_added(crm: "CRM", customers: "list[Customer]") -> None:
-    """Customers were added (a single add is a batch of one). Runs inside the transaction."""
+    """Customers were added (a single add is a batch of one). Runs inside the transaction.
+
+    The batch is in id order, its ids consecutive: ``customers[0].id`` to ``customers[-1].id``
+    bound an ``id BETWEEN ? AND ?`` query. A large batch's records are built as they are read.
+    """
 
 
 @hookspec

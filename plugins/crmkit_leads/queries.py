@@ -51,6 +51,16 @@ SKILL_KEY_SQL = "COALESCE(c.industry, '') || '|' || COALESCE(l.product, '') || '
 
 # --- leads ------------------------------------------------------------------------------------
 
+#: Up to this many added customers, their stages are read from the records themselves.
+STAGES_READ_IN_PYTHON = 64
+
+
+def prospects_between(db, first: int, last: int) -> list[int]:
+    """The ids of the customers with ids in [first, last] at stage ``prospect``, in order."""
+    rows = db.execute(f"SELECT id FROM customers WHERE id BETWEEN ? AND ? AND {unindexed('stage')} = 'prospect' ORDER BY id", [first, last])
+    return [customer_id for (customer_id,) in rows]
+
+
 INSERT_POOL_LEADS = f"""
 INSERT OR IGNORE INTO leads_leads(customer_id, status, stage, received_at)
 SELECT c.id, 'pool', :stage, COALESCE(:received_at, c.created_at) FROM customers c

@@ -32,6 +32,27 @@ class TestAddingLeads:
         assert lead.status == "pool"
         assert lead.received_at.isoformat() == "2025-01-31T09:00:00+00:00"  # when it became a prospect
 
+    @pytest.mark.parametrize("size", [1, 64, 65, 700])
+    def test_any_size_of_batch_puts_exactly_its_prospects_in_the_pool(self, crm, size):
+        """Small batches are read record by record, large ones asked of the database: the same leads."""
+        rows = [{"name": f"C{n}", "stage": "prospect" if n % 3 == 0 else "mature"} for n in range(size)]
+        ids = crm.customers.add_many(rows, batch_size=500)
+        pooled = [r[0] for r in crm.db.execute("SELECT customer_id FROM leads_leads WHERE status = 'pool' ORDER BY customer_id")]
+        assert pooled == [customer_id for customer_id, row in zip(ids, rows) if row["stage"] == "prospect"]
+
+    def test_a_customers_import_by_column_puts_its_prospects_in_the_pool(self, crm, tmp_path, monkeypatch):
+        from crmkit import columnar
+        from crmkit.importing import import_file
+
+        monkeypatch.setattr(columnar, "DEFER_INDEXES", 10)
+        path = tmp_path / "people.csv"
+        path.write_text("external_id,name,stage\n" + "".join(
+            f"P{n},Person {n},{'prospect' if n % 4 == 0 else 'mature'}\n" for n in range(300)), encoding="utf-8")
+        assert import_file(crm, path, kind="customers").added == 300
+        pooled = [r[0] for r in crm.db.execute(
+            "SELECT c.external_id FROM leads_leads l JOIN customers c ON c.id = l.customer_id ORDER BY c.id")]
+        assert pooled == [f"P{n}" for n in range(0, 300, 4)]
+
     def test_auto_pool_can_be_switched_off(self, crm):
         crm.leads.configure(auto_pool=False)
         prospect = crm.customers.add(name="Walk-in", stage="prospect")
