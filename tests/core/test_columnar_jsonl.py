@@ -153,6 +153,14 @@ def dump(crm) -> dict[str, list]:
 _PYARROW = columnar._pyarrow
 
 
+def recording_crm(path, clock):
+    """(crm, recorder): a CRM with its 20 customers and a Recorder that has heard nothing yet."""
+    recorder = Recorder()
+    crm = open_crm(path, clock, [recorder])
+    recorder.seen.clear()
+    return crm, recorder
+
+
 def by_row_path(monkeypatch):
     """From here on every import takes the row path (pyarrow hidden, as where it is not installed)."""
     monkeypatch.setattr(columnar, "_pyarrow", lambda: None)
@@ -165,9 +173,7 @@ def both(tmp_path, clock, monkeypatch, path, kind="interactions", counted=None, 
     for name in ("columnar", "rows"):
         if name == "rows":
             by_row_path(monkeypatch)
-        recorder = Recorder()
-        crm = open_crm(tmp_path / f"{name}.db", clock, [recorder])
-        recorder.seen.clear()
+        crm, recorder = recording_crm(tmp_path / f"{name}.db", clock)
         mark = len(counted) if counted is not None else 0
         try:
             result = import_file(crm, path, kind=kind, **options)
@@ -179,9 +185,7 @@ def both(tmp_path, clock, monkeypatch, path, kind="interactions", counted=None, 
 
 
 def test_plain_lines_are_stored_as_worked_out_by_hand(crm_path, clock, small_chunks, row_by_row):
-    recorder = Recorder()
-    crm = open_crm(crm_path, clock, [recorder])
-    recorder.seen.clear()
+    crm, recorder = recording_crm(crm_path, clock)
     objects = purchases(500)
     path = write(crm_path.parent / "p.jsonl", objects)
     result = import_file(crm, path, kind="interactions")
@@ -296,9 +300,7 @@ def test_a_mix_of_plain_and_other_lines_goes_row_by_row_only_for_the_others(tmp_
         others.append(n + 1)
     bad = [n + 1 for n in range(3, 600, 7) if n // 7 % 6 == 5]
     path = write(tmp_path / "mixed.jsonl", objects)
-    recorder = Recorder()
-    crm = open_crm(tmp_path / "fast.db", clock, [recorder])
-    recorder.seen.clear()
+    crm, recorder = recording_crm(tmp_path / "fast.db", clock)
     fast = import_file(crm, path, kind="interactions", skip_invalid=True)
     assert sorted(row_by_row) == sorted(others + bad)
     assert [p.row for p in fast.problems] == bad
@@ -309,9 +311,7 @@ def test_a_mix_of_plain_and_other_lines_goes_row_by_row_only_for_the_others(tmp_
     fast_dump = dump(crm)
     crm.close()
     by_row_path(monkeypatch)
-    slow_recorder = Recorder()
-    crm = open_crm(tmp_path / "slow.db", clock, [slow_recorder])
-    slow_recorder.seen.clear()
+    crm, slow_recorder = recording_crm(tmp_path / "slow.db", clock)
     slow = import_file(crm, path, kind="interactions", skip_invalid=True)
     assert (slow.added, slow.problems, slow.columns, slow.ignored_columns) == (fast.added, fast.problems, fast.columns, fast.ignored_columns)
     assert dump(crm) == fast_dump
@@ -325,9 +325,7 @@ def test_an_external_key_sends_the_whole_file_to_the_row_path(tmp_path, clock, s
     for n in range(250, 300, 5):
         objects[n]["external_key"] = f"order-{n}"
     path = write(tmp_path / "keyed.jsonl", objects)
-    recorder = Recorder()
-    crm = open_crm(tmp_path / "fast.db", clock, [recorder])
-    recorder.seen.clear()
+    crm, recorder = recording_crm(tmp_path / "fast.db", clock)
     first = import_file(crm, path, kind="interactions")
     assert sorted(row_by_row) == list(range(1, 301))  # every line once, by the row path
     again = import_file(crm, path, kind="interactions")
@@ -335,9 +333,7 @@ def test_an_external_key_sends_the_whole_file_to_the_row_path(tmp_path, clock, s
     fast_dump = dump(crm)
     crm.close()
     by_row_path(monkeypatch)
-    slow_recorder = Recorder()
-    crm = open_crm(tmp_path / "slow.db", clock, [slow_recorder])
-    slow_recorder.seen.clear()
+    crm, slow_recorder = recording_crm(tmp_path / "slow.db", clock)
     results = [import_file(crm, path, kind="interactions") for _ in range(2)]
     assert [(r.added, r.already_recorded, r.columns) for r in results] == [
         (first.added, first.already_recorded, first.columns), (again.added, again.already_recorded, again.columns)]
