@@ -5,14 +5,15 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable
 
 import attrs
 from attrs import frozen
 
 from . import history
 from .errors import ConflictError, NotFound, ValidationError
-from .models import Customer, CustomerChange, normalise_email, normalise_phone, record_dict
+from .lazy import BuiltOnRead
+from .models import Customer, CustomerChange, normalise_email, normalise_phone, optional_text, record_dict
 from .store import batched
 from .timeutil import from_iso, to_iso
 
@@ -92,37 +93,22 @@ def _from_stored(rows: list[tuple], columns: tuple[str, ...]) -> list[Customer]:
     return out
 
 
-class _AddedCustomers(Sequence):
+def _added(records: list, first_id: int, given: list[tuple], columns: tuple[str, ...]) -> BuiltOnRead:
     """The customers one insert added, for ``crmkit_customers_added``, in id order: the records
-    given, and those of stored tuples built only when read (a bulk import adds many, and a
-    plugin that needs a few, or the first and last id, pays for those)."""
+    given, and those of stored tuples (``given``: their rows with ids) built when read."""
 
-    def __init__(self, records: list, first_id: int, given: list[tuple], columns: tuple[str, ...]):
-        self._records, self._first_id, self._columns = records, first_id, columns
-        self._given = given  # (id, *values) of the tuples among the records, in order
-        self._built: list[Customer] | None = None
-
-    def __len__(self) -> int:
-        return len(self._records)
-
-    def __getitem__(self, index):
-        if self._built is not None:
-            return self._built[index]
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        position = range(len(self._records))[index]
-        record = self._records[position]
-        customer_id = self._first_id + position
+    def one(position: int) -> Customer:
+        record, customer_id = records[position], first_id + position
         if isinstance(record, Customer):
             return _with_id(record, customer_id)
-        return _from_stored([(customer_id, *record)], self._columns)[0]
+        return _from_stored([(customer_id, *record)], columns)[0]
 
-    def __iter__(self):
-        if self._built is None:  # every record at once: each distinct time and tag list read once
-            read = iter(_from_stored(self._given, self._columns) if self._given else ())
-            self._built = [_with_id(record, customer_id) if isinstance(record, Customer) else next(read)
-                           for customer_id, record in enumerate(self._records, self._first_id)]
-        return iter(self._built)
+    def every() -> list[Customer]:  # each distinct time and tag list read once
+        read = iter(_from_stored(given, columns) if given else ())
+        return [_with_id(record, customer_id) if isinstance(record, Customer) else next(read)
+                for customer_id, record in enumerate(records, first_id)]
+
+    return BuiltOnRead(len(records), one, every)
 
 
 def _dicts(rows: Iterable) -> Iterable[dict]:
@@ -247,7 +233,7 @@ class Customers:
         makes of the same rows.
         """
         counts = {"added": 0, "updated": 0}
-        tuple_keys = _tuple_keys(columns)
+        keys_of = _new_customer_keys(columns)
         with self._crm.transaction():
             position = 0
             for batch in batched(rows, batch_size):
@@ -260,7 +246,7 @@ class Customers:
                         new_records.append(row)  # its keys are taken when a dict row needs them
                         continue
                     for record in new_records[keyed:]:
-                        pending.update(tuple_keys(record) if isinstance(record, tuple) else ())
+                        pending |= keys_of(record)
                     keys = _match_keys(row)
                     if keys & pending:
                         # It matches a customer added earlier in this batch: add those first, so
@@ -268,11 +254,10 @@ class Customers:
                         self._insert(new_records, columns)
                         counts["added"] += len(new_records)
                         new_records, pending = [], set()
+                    keyed = len(new_records)
                     existing = self._match(row)
                     if existing is None:
-                        record = self._build(row, position)
-                        new_records.append(record)
-                        pending |= _record_keys(record.external_id, normalise_email(record.email) if record.email else None)
+                        new_records.append(self._build(row, position))
                     else:
                         changes = {k: v for k, v in row.items() if k in Customer.EDITABLE and (k != "external_id" or v)}
                         try:
@@ -280,7 +265,6 @@ class Customers:
                         except ValidationError as error:
                             raise ValidationError(f"row {position}: {error.field}", error.value, error.expected) from None
                         counts["updated"] += 1
-                    keyed = len(new_records)
                 if new_records:
                     self._insert(new_records, columns)
                     counts["added"] += len(new_records)
@@ -495,7 +479,7 @@ class Customers:
                     for customer_id, name in names
                 )
             if self._crm.plugins.hook.crmkit_customers_added.get_hookimpls():
-                saved = _AddedCustomers(records, next_id, given, columns)
+                saved = _added(records, next_id, given, columns)
                 self._crm.plugins.call("crmkit_customers_added", crm=self._crm, customers=saved)
         return list(range(next_id, next_id + len(records)))
 
@@ -522,7 +506,7 @@ class Customers:
         if row.get("email"):
             # Another external id is another customer: a row with one matches by email only a
             # customer who has none (whom it then gives its external id).
-            unkeyed = " AND external_id IS NULL" if _text(row.get("external_id")) else ""
+            unkeyed = " AND external_id IS NULL" if optional_text(row.get("external_id")) else ""
             found = db.execute(
                 f"SELECT id FROM customers WHERE email_norm = ?{unkeyed} ORDER BY id LIMIT 1", [normalise_email(str(row["email"]))]
             ).fetchone()
@@ -540,7 +524,7 @@ class Customers:
 def _match_keys(row: dict) -> set[tuple[str, str]]:
     """The keys :meth:`Customers._match` looks a row up by, as :func:`_record_keys` spells them."""
     keys = set()
-    external, email = _text(row.get("external_id")), _text(row.get("email"))
+    external, email = optional_text(row.get("external_id")), optional_text(row.get("email"))
     if external:
         keys.add(("external_id", external))
     if email:
@@ -560,17 +544,18 @@ def _record_keys(external: str | None, email_norm: str | None) -> set[tuple[str,
     return keys
 
 
-def _text(value: Any) -> str | None:
-    return str(value).strip() or None if value is not None else None
-
-
-def _tuple_keys(columns: tuple[str, ...]):
-    """The match keys of a new customer given as a stored tuple of ``columns``."""
+def _new_customer_keys(columns: tuple[str, ...]):
+    """The match keys of a new customer as :meth:`Customers.upsert_checked` holds it: a record, or
+    a stored tuple of ``columns``."""
     external = columns.index("external_id") if "external_id" in columns else None
     email = columns.index("email_norm") if "email_norm" in columns else None
-    return lambda row: _record_keys(
-        row[external] if external is not None else None, row[email] if email is not None else None
-    )
+
+    def keys_of(record) -> set[tuple[str, str]]:
+        if isinstance(record, Customer):
+            return _record_keys(record.external_id, normalise_email(record.email))
+        return _record_keys(record[external] if external is not None else None, record[email] if email is not None else None)
+
+    return keys_of
 
 
 def _jsonable(value: Any) -> Any:

@@ -1053,21 +1053,21 @@ class _Checker:
         first = self._first_rows(keyed, looked_up)
         staged, attribute_rows = [], []
         for row, values in good:
+            email = normalise_email(values.get("email"))
             if values.get("external_id"):
                 earlier = first["x:" + values["external_id"]]
                 if earlier != row.number:
                     self._problem(row, "external_id", f"duplicate: row {earlier} has the same external_id")
                     continue
-                unkeyed = first.get("f:" + normalise_email(values["email"])) if values.get("email") else None
+                unkeyed = first.get("f:" + email) if email else None
                 if unkeyed is not None and unkeyed < row.number:
                     self._problem(row, "email", f"duplicate: row {unkeyed} has the same email and no external_id tells them apart")
                     continue
-            elif values.get("email"):
-                earlier = first["e:" + normalise_email(values["email"])]
+            elif email:
+                earlier = first["e:" + email]
                 if earlier != row.number:
                     self._problem(row, "email", f"duplicate: row {earlier} has the same email and no external_id tells them apart")
                     continue
-            email = normalise_email(values.get("email"))
             if values.get("external_id"):
                 matched = by_external.get(values["external_id"]) or unkeyed_by_email.get(email)
             else:

@@ -21,6 +21,7 @@ import attrs
 from attrs import frozen
 
 from .engine.errors import IntegrityError
+from .lazy import BuiltOnRead
 from .errors import ValidationError
 from .models import Interaction
 from .money import to_minor
@@ -158,7 +159,7 @@ class Interactions:
                         first, recorded_at = writer.next_id, to_iso(crm.now())
                         values = [(first + i,) + row + (recorded_at, None) for i, row in enumerate(batch)]
                         writer.checking = None
-                        writer.store(values, _LazyRecords(values, exponent))
+                        writer.store(values, _lazy_records(values, exponent))
                     position += len(batch)
                 writer.finish()
         except IntegrityError:
@@ -221,7 +222,7 @@ class Interactions:
         recorded_at = to_iso(self._crm.now())
         values = _plain_columns(batch, first_id, kinds, recorded_at, self._crm.exponent)
         if values is not None:
-            records: Sequence[Interaction] = _LazyRecords(values, self._crm.exponent)
+            records: Sequence[Interaction] = _lazy_records(values, self._crm.exponent)
         else:
             records, values = [], []
             next_id = first_id
@@ -386,7 +387,7 @@ class Interactions:
             recorded.update(tuple(row) for row in self._crm.db.execute(
                 f"SELECT customer_id, kind, external_key FROM interactions WHERE {where}", params,
             ))
-        built = None if isinstance(records, _LazyRecords) else records
+        built = None if isinstance(records, BuiltOnRead) else records
         kept_records, kept_values = [], []
         first_id = values[0][0]
         for index, value in enumerate(values):
@@ -405,7 +406,7 @@ class Interactions:
                     _set_id(record, new_id)
                 kept_records.append(record)
         if built is None:
-            return _LazyRecords(kept_values, self._crm.exponent), kept_values
+            return _lazy_records(kept_values, self._crm.exponent), kept_values
         return kept_records, kept_values
 
     def _name_missing_customer(self, writer: "_BatchWriter | None") -> None:
@@ -528,27 +529,9 @@ class _BatchWriter:
         )
 
 
-class _LazyRecords(Sequence):
-    """The records of a batch of stored rows, each built when first read (plugins that only
-    look at the first and last id pay for two)."""
-
-    def __init__(self, values: list[tuple], exponent: int):
-        self._values = values
-        self._exponent = exponent
-        self._built: dict[int, Interaction] = {}
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-    def __getitem__(self, index):
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        if index < 0:
-            index += len(self._values)
-        record = self._built.get(index)
-        if record is None:
-            record = self._built[index] = _from_stored(self._values[index], self._exponent)
-        return record
+def _lazy_records(values: list[tuple], exponent: int) -> BuiltOnRead:
+    """The records of a batch of stored rows, each built when first read."""
+    return BuiltOnRead(len(values), lambda index: _from_stored(values[index], exponent))
 
 
 def _from_stored(value: tuple, exponent: int) -> Interaction:

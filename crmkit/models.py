@@ -45,7 +45,8 @@ def normalise_phone(phone: str | None) -> str | None:
 
 # --- converters and validators shared by the records ------------------------------------------
 
-def _optional_text(value: Any) -> str | None:
+def optional_text(value: Any) -> str | None:
+    """A text field as stored: trimmed, and None when nothing is left (a number becomes its text)."""
     if value is None:
         return None
     if not isinstance(value, str):
@@ -187,18 +188,18 @@ class Customer:
     """A person or company the business serves, or may serve (a prospect)."""
 
     id: int | None = None
-    name: str = field(converter=_optional_text, validator=[_required_text, _max_length(200), _one_line])
-    external_id: str | None = field(default=None, converter=_optional_text, validator=_max_length(100))
-    email: str | None = field(default=None, converter=_optional_text, validator=[_max_length(254), _email])
-    phone: str | None = field(default=None, converter=_optional_text, validator=[_max_length(40), _phone])
-    address: str | None = field(default=None, converter=_optional_text, validator=_max_length(500))
-    region: str | None = field(default=None, converter=_optional_text, validator=_max_length(100))
-    company: str | None = field(default=None, converter=_optional_text, validator=_max_length(200))
-    industry: str | None = field(default=None, converter=_optional_text, validator=_max_length(100))
-    size: str | None = field(default=None, converter=_optional_text, validator=_one_of(SIZES))
-    source: str | None = field(default=None, converter=_optional_text, validator=_max_length(100))
-    owner: str | None = field(default=None, converter=_optional_text, validator=_max_length(100))
-    stage: str = field(default="new", converter=lambda v: _optional_text(v) or "new", validator=_one_of(STAGES, optional=False))
+    name: str = field(converter=optional_text, validator=[_required_text, _max_length(200), _one_line])
+    external_id: str | None = field(default=None, converter=optional_text, validator=_max_length(100))
+    email: str | None = field(default=None, converter=optional_text, validator=[_max_length(254), _email])
+    phone: str | None = field(default=None, converter=optional_text, validator=[_max_length(40), _phone])
+    address: str | None = field(default=None, converter=optional_text, validator=_max_length(500))
+    region: str | None = field(default=None, converter=optional_text, validator=_max_length(100))
+    company: str | None = field(default=None, converter=optional_text, validator=_max_length(200))
+    industry: str | None = field(default=None, converter=optional_text, validator=_max_length(100))
+    size: str | None = field(default=None, converter=optional_text, validator=_one_of(SIZES))
+    source: str | None = field(default=None, converter=optional_text, validator=_max_length(100))
+    owner: str | None = field(default=None, converter=optional_text, validator=_max_length(100))
+    stage: str = field(default="new", converter=lambda v: optional_text(v) or "new", validator=_one_of(STAGES, optional=False))
     tags: tuple[str, ...] = field(default=(), converter=_tags)
     attributes: dict = field(factory=dict, converter=_json_object("attributes"))
     created_at: datetime | None = field(default=None, converter=_optional_time("created_at"))
@@ -264,18 +265,18 @@ class Interaction:
 
     id: int | None = None
     customer_id: int = field(validator=_customer_id)
-    kind: str = field(converter=_optional_text, validator=[_required_text, _max_length(50)])
+    kind: str = field(converter=optional_text, validator=[_required_text, _max_length(50)])
     occurred_at: datetime = field(converter=lambda v: to_datetime(v, "occurred_at"))
     amount: Decimal | None = field(default=None, converter=_optional_money)
-    channel: str | None = field(default=None, converter=_optional_text, validator=_max_length(50))
-    product: str | None = field(default=None, converter=_optional_text, validator=_max_length(200))
-    category: str | None = field(default=None, converter=_optional_text, validator=_max_length(100))
-    rep: str | None = field(default=None, converter=_optional_text, validator=_max_length(100))
-    notes: str | None = field(default=None, converter=_optional_text, validator=_max_length(10_000))
+    channel: str | None = field(default=None, converter=optional_text, validator=_max_length(50))
+    product: str | None = field(default=None, converter=optional_text, validator=_max_length(200))
+    category: str | None = field(default=None, converter=optional_text, validator=_max_length(100))
+    rep: str | None = field(default=None, converter=optional_text, validator=_max_length(100))
+    notes: str | None = field(default=None, converter=optional_text, validator=_max_length(10_000))
     data: dict = field(factory=dict, converter=_json_object("data"))
     #: The interaction's key in the system it came from (e.g. an order number); recording a key
     #: already recorded for the same customer and kind is skipped. None: no key.
-    external_key: str | None = field(default=None, converter=_optional_text, validator=_max_length(200))
+    external_key: str | None = field(default=None, converter=optional_text, validator=_max_length(200))
 
     @amount.validator
     def _check_amount(self, attribute, value) -> None:
@@ -298,9 +299,9 @@ class Interaction:
 class Segment:
     """A named rule over customers; membership is computed live from the rule."""
 
-    name: str = field(converter=_optional_text, validator=[_required_text, _max_length(100)])
-    rule: str = field(converter=_optional_text, validator=_required_text)
-    description: str | None = field(default=None, converter=_optional_text, validator=_unicode)
+    name: str = field(converter=optional_text, validator=[_required_text, _max_length(100)])
+    rule: str = field(converter=optional_text, validator=_required_text)
+    description: str | None = field(default=None, converter=optional_text, validator=_unicode)
     created_at: datetime | None = field(default=None, converter=_optional_time("created_at"))
     updated_at: datetime | None = field(default=None, converter=_optional_time("updated_at"))
 
@@ -323,14 +324,14 @@ class Task:
     """A follow-up owed to a customer, created by a person or a plugin's rules."""
 
     id: int | None = None
-    kind: str = field(converter=_optional_text, validator=[_required_text, _max_length(100)])
+    kind: str = field(converter=optional_text, validator=[_required_text, _max_length(100)])
     customer_id: int | None = None
-    owner: str | None = field(default=None, converter=_optional_text, validator=_unicode)
+    owner: str | None = field(default=None, converter=optional_text, validator=_unicode)
     due_at: datetime | None = field(default=None, converter=_optional_time("due_at"))
-    reason: str | None = field(default=None, converter=_optional_text, validator=_unicode)
-    source: str = field(default="user", converter=lambda v: _optional_text(v) or "user")
+    reason: str | None = field(default=None, converter=optional_text, validator=_unicode)
+    source: str = field(default="user", converter=lambda v: optional_text(v) or "user")
     status: str = field(default="open", validator=_one_of(TASK_STATUSES, optional=False))
-    key: str | None = field(default=None, converter=_optional_text, validator=_unicode)
+    key: str | None = field(default=None, converter=optional_text, validator=_unicode)
     created_at: datetime | None = field(default=None, converter=_optional_time("created_at"))
     closed_at: datetime | None = field(default=None, converter=_optional_time("closed_at"))
     data: dict = field(factory=dict, converter=_json_object("data"))

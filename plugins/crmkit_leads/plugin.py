@@ -45,7 +45,7 @@ def crmkit_fields(crm):
 @hookimpl
 def crmkit_customers_added(crm, customers):
     """Prospects added through the core API wait in the pool as leads (option ``auto_pool``)."""
-    if not customers or not crm.leads.options.auto_pool:
+    if not customers:
         return
     from . import queries
 
@@ -53,7 +53,7 @@ def crmkit_customers_added(crm, customers):
         prospects = [c.id for c in customers if c.stage == "prospect"]
     else:  # a bulk insert's records are built on reading: ask the database over the id range
         prospects = queries.prospects_between(crm.db, customers[0].id, customers[-1].id)
-    if prospects:
+    if prospects and crm.leads.options.auto_pool:  # the option is a settings read: only when needed
         crm.leads.receive(prospects)
 
 

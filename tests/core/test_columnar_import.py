@@ -31,12 +31,6 @@ class Recorder:
         self.batches.append((len(interactions), interactions[0].id, interactions[-1].id, {i.kind for i in interactions}))
 
 
-@pytest.fixture
-def small_chunks(monkeypatch):
-    """Chunks of about 2 kB, so that a small file has many."""
-    monkeypatch.setattr(columnar, "CHUNK_BYTES", 2048)
-
-
 def open_crm(path, clock, plugins=()):
     crm = crmkit.open(path, plugins=list(plugins), clock=clock)
     if not crm.customers.count():

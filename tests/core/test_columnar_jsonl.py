@@ -52,12 +52,6 @@ class Recorder:
 
 
 @pytest.fixture
-def small_chunks(monkeypatch):
-    """Chunks of about 2 kB, so that a small file has many."""
-    monkeypatch.setattr(columnar, "CHUNK_BYTES", 2048)
-
-
-@pytest.fixture
 def row_by_row(monkeypatch):
     """The line numbers of the rows the row path checked, in the order it checked them."""
     lines = []
