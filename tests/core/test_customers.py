@@ -230,6 +230,8 @@ class TestOpen:
             assert crm.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
             assert crm.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
             assert crm.db.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+            # A page cache of tens of MiB (given in KiB, negative), not SQLite's 2 MiB default.
+            assert crm.db.execute("PRAGMA cache_size").fetchone()[0] <= -32 * 1024
 
     def test_currency_is_fixed_at_creation(self, crm_path):
         crmkit.open(crm_path, plugins=[], currency="JPY").close()
