@@ -58,8 +58,10 @@ def local_target_sql(local_sql: str, days: int, end: str) -> str:
     if end == "exact":
         return moved
     if end == "day":
-        return (f"CASE WHEN substr({moved}, 12, 8) = '00:00:00' THEN {moved} "
-                f"ELSE substr({shift_days(moved, 1)}, 1, 10) || 'T00:00:00Z' END")
+        # Whole days keep the time of day, so the test and the next midnight read ``local_sql``
+        # itself: one date shift per row instead of three (a 1M-purchase import spent 1 s on them).
+        return (f"CASE WHEN substr({local_sql}, 12, 8) = '00:00:00' THEN {moved} "
+                f"ELSE substr({shift_days(local_sql, days + 1)}, 1, 10) || 'T00:00:00Z' END")
     month_start = f"substr({moved}, 1, 7) || '-01T00:00:00Z'"
     return (f"CASE WHEN substr({moved}, 9, 11) = '01T00:00:00' THEN {moved} "
             f"ELSE substr({shift_days(month_start, 32)}, 1, 7) || '-01T00:00:00Z' END")
@@ -85,20 +87,22 @@ class BatchDates:
         calendar = self._crm.calendar
         if calendar.is_utc:
             return f"FROM interactions i WHERE {where}"
-        moved = [f"{shift_days('w.occurred_at', self.lock_days)} AS lock_wall"]
+        moved = [f"{shift_days('w.occurred_at', self.lock_days)} AS lock_wall"] if self.lock_days else []
         if self.expiry_days is not None:
             moved.append(f"{_moved('w.local_at', self.expiry_days, self.expiry_end)} AS expiry_wall")
         return f"""FROM (
             WITH w AS MATERIALIZED (
                 SELECT i.id, i.customer_id, i.kind, i.amount, i.occurred_at, {calendar.local_sql('i.occurred_at')} AS local_at
                 FROM interactions i WHERE {where}),
-            m AS MATERIALIZED (SELECT w.*, {', '.join(moved)} FROM w)
+            m AS MATERIALIZED (SELECT w.*{''.join(', ' + column for column in moved)} FROM w)
             SELECT * FROM m
         ) AS i"""
 
     @property
     def available_at(self) -> str:
         """SQL of the batch row's unlock time."""
+        if self.lock_days == 0:
+            return "i.occurred_at"
         if self._crm.calendar.is_utc:
             return shift_days("i.occurred_at", self.lock_days)
         return to_utc_sql(self._crm, "i.occurred_at", "i.lock_wall")

@@ -138,6 +138,9 @@ class TestPoints:
         ("Asia/Shanghai", (2025, 1, 1, 0), 0, 31, "month", (2025, 1, 1, 0), (2025, 2, 1, 0)),
         ("UTC", (2024, 1, 1, 7), 14, 100, "exact", (2024, 1, 15, 7), (2024, 4, 10, 7)),
         ("UTC", (2024, 1, 1, 7), 14, 100, "day", (2024, 1, 15, 7), (2024, 4, 11, 0)),
+        ("UTC", (2024, 1, 1, 0), 0, 100, "day", (2024, 1, 1, 0), (2024, 4, 10, 0)),
+        ("UTC", (2024, 2, 28, 23), 0, 1, "day", (2024, 2, 28, 23), (2024, 3, 1, 0)),
+        ("UTC", (2024, 1, 31, 7), 0, 30, "month", (2024, 1, 31, 7), (2024, 4, 1, 0)),
     ])
     def test_lock_and_expiry_follow_the_local_calendar(self, zone, purchase, lock_days, expiry_days, expiry_end, available, expires):
         tz = ZoneInfo(zone)
