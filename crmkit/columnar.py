@@ -33,7 +33,7 @@ import heapq
 import io
 import json
 import re
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
@@ -194,7 +194,7 @@ class ColumnarImport:
             # summary's (every batch updates most of its customers), built once at the end than
             # kept up row by row (the rows come in file order, scattered over them).
             large = total >= max(DEFER_INDEXES, existing)
-            with _indexes_deferred_if(large, crm.db, ("interactions", "customer_summary")):
+            with _large_load_if(large, crm.db, ("interactions", "customer_summary")):
                 added = crm.interactions.record_checked(batches()).count
             self.checker.audit_run(added, 0)
         return added, 0
@@ -626,7 +626,7 @@ class ColumnarCustomers(ColumnarImport):
             # Only new customers (no chunk of the row path, whose updates look customers up by
             # email): the secondary indexes are built once at the end, as for interactions.
             large = not self.slow and total >= max(DEFER_INDEXES, existing)
-            with _indexes_deferred_if(large, crm.db, ("customers",)):
+            with _large_load_if(large, crm.db, ("customers",)):
                 counts = crm.customers.upsert_checked(rows(), columns=self.stored_columns)
             self.checker.audit_run(counts["added"], counts["updated"])
         return counts["added"], counts["updated"]
@@ -753,14 +753,19 @@ class ColumnarCustomers(ColumnarImport):
         return tuple(c for c in STORED_COLUMNS if c in fed or c in derived and derived[c] in fed)
 
 
-def _indexes_deferred_if(large: bool, db, tables: tuple[str, ...]):
-    """For a large load, ``tables``' secondary indexes dropped and built again at its end, inside
-    the import's transaction, where readers on other connections cannot tell (SQLite keeps their
-    snapshot); otherwise, or where dropping an index would lock every reader out until the commit
-    (PostgreSQL), the indexes are kept up as the rows come."""
-    if large and db.features.private_schema_changes:
-        return indexes_deferred(db, tables)
-    return nullcontext()
+@contextmanager
+def _large_load_if(large: bool, db, tables: tuple[str, ...]) -> Iterator[None]:
+    """For a large load, the engine's settings for one (:meth:`~crmkit.engine.base.Database.loading`:
+    a larger page cache on SQLite) and ``tables``' secondary indexes dropped and built again at
+    its end, inside the import's transaction, where readers on other connections cannot tell
+    (SQLite keeps their snapshot). Where dropping an index would lock every reader out until the
+    commit (PostgreSQL), the indexes are kept up as the rows come, as they are for a small load."""
+    if not large:
+        yield
+        return
+    with db.loading():
+        with indexes_deferred(db, tables) if db.features.private_schema_changes else nullcontext():
+            yield
 
 
 def _last_line(first: int, data: bytes) -> int:

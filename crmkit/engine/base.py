@@ -94,6 +94,13 @@ class Database:
         """(name, CREATE INDEX statement, unique) of the secondary indexes of ``tables``."""
         raise NotImplementedError
 
+    @contextmanager
+    def loading(self) -> Iterator[None]:
+        """This connection's settings for one large load (a bulk import), put back when it ends.
+
+        Nothing by default; SQLite lets its page cache grow for the load."""
+        yield
+
     def refresh_statistics(self, tables: Sequence[str]) -> None:
         """After a bulk load: let the query planner see the tables' new sizes and values.
 

@@ -26,6 +26,10 @@ BUSY_TIMEOUT_SECONDS = 30.0
 #: each such page is read back and spilled to the WAL again and again (a 1M-row import spent
 #: 8 s of system time on it). The cache is filled only as pages are read, so a small CRM uses little.
 PAGE_CACHE_KIB = 64 * 1024
+#: The page cache during a large load (:meth:`SqliteDatabase.loading`), in KiB. Importing 1M
+#: purchases took 23.2 s of CPU against 26.0 s with the usual cache, 10M 391 s against 500 s;
+#: peak RSS rose by 200 and 400 MB (SQLite also sorts for an index build in up to that much).
+LOAD_CACHE_KIB = 256 * 1024
 
 # The first word of a statement, after comments and opening brackets.
 _FIRST_WORD = re.compile(r"^(?:\s+|--[^\n]*\n?|/\*.*?\*/|\()*(\w+)", re.DOTALL)
@@ -241,6 +245,16 @@ class SqliteDatabase(Database):
 
     def vacuum(self) -> None:
         self.execute("VACUUM")
+
+    @contextmanager
+    def loading(self) -> Iterator[None]:
+        """A page cache of :data:`LOAD_CACHE_KIB` while the load runs (the usual one after)."""
+        (before,) = self.conn.execute("PRAGMA cache_size").fetchone()
+        self.conn.execute(f"PRAGMA cache_size=-{LOAD_CACHE_KIB}")
+        try:
+            yield
+        finally:
+            self.conn.execute(f"PRAGMA cache_size={int(before)}")
 
 
 def _translate_error(error: sqlite3.Error) -> Exception:

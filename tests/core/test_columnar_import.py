@@ -217,6 +217,47 @@ def test_readers_on_another_connection_are_answered_during_a_large_load(crm_path
     crm.close()
 
 
+@pytest.mark.sqlite_only
+def test_a_large_load_has_a_larger_page_cache_only_while_it_runs(crm_path, clock, small_chunks, monkeypatch):
+    """SQLite's page cache grows for a large load (the pages of the summary and the plugins'
+    indexes it keeps touching stay in memory) and is back to the usual size once the load ends,
+    whether it commits or fails; a small load keeps the usual cache."""
+    from crmkit.engine import sqlite as engine
+
+    monkeypatch.setattr(columnar, "DEFER_INDEXES", 10)
+    seen = []
+
+    class CacheWatcher:
+        name = "cache_watcher"
+        fail = False
+
+        @hookimpl
+        def crmkit_interactions_recorded(self, crm, interactions):
+            seen.append(crm.db.execute("PRAGMA cache_size").fetchone()[0])
+            if self.fail:
+                raise RuntimeError("the plugin failed")
+
+    watcher = CacheWatcher()
+    crm = open_crm(crm_path, clock, plugins=[watcher])
+    usual = crm.db.execute("PRAGMA cache_size").fetchone()[0]
+    assert usual == -engine.PAGE_CACHE_KIB
+    import_file(crm, write(crm_path.parent / "p.csv", purchases(200)), kind="interactions", defaults={"kind": "purchase"})
+    assert len(seen) > 1 and set(seen) == {-engine.LOAD_CACHE_KIB}
+    assert crm.db.execute("PRAGMA cache_size").fetchone()[0] == usual
+    seen.clear()
+    watcher.fail = True
+    with pytest.raises(crmkit.PluginError, match="the plugin failed"):
+        import_file(crm, write(crm_path.parent / "q.csv", purchases(400)), kind="interactions", defaults={"kind": "purchase"})
+    assert seen == [-engine.LOAD_CACHE_KIB]
+    assert crm.db.execute("PRAGMA cache_size").fetchone()[0] == usual
+    assert crm.interactions.count() == 200
+    seen.clear()
+    watcher.fail = False
+    import_file(crm, write(crm_path.parent / "r.csv", purchases(5)), kind="interactions", defaults={"kind": "purchase"})
+    assert seen == [usual]
+    crm.close()
+
+
 @pytest.mark.postgresql_only
 def test_a_large_load_leaves_the_server_planning_with_its_rows(crm_path, clock, small_chunks, monkeypatch):
     """After a large import the server's planner knows the new row counts at once (it would plan
