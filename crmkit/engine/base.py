@@ -38,6 +38,8 @@ class Database:
       ``referenced_tables(table)``, ``index_definitions(tables)``: schema introspection.
     - ``bulk_insert(table, columns, rows)``: the engine's fastest load (COPY on PostgreSQL).
     - ``pipelined()``: writes whose results go unread, sent with the next statement (PostgreSQL).
+    - ``loading()``: the connection's settings for one large load (a larger page cache on
+      SQLite), put back when it ends.
     """
 
     engine: str
