@@ -27,8 +27,8 @@ BUSY_TIMEOUT_SECONDS = 30.0
 #: 8 s of system time on it). The cache is filled only as pages are read, so a small CRM uses little.
 PAGE_CACHE_KIB = 64 * 1024
 #: The page cache during a large load (:meth:`SqliteDatabase.loading`), in KiB. Importing 1M
-#: purchases took 23.2 s of CPU against 26.0 s with the usual cache, 10M 391 s against 500 s;
-#: peak RSS rose by 200 and 400 MB (SQLite also sorts for an index build in up to that much).
+#: purchases took 22.2-23.1 s of CPU against 25.7-26.6 s with the usual cache, 10M 402 s against
+#: 500 s; peak RSS rose by 200 and 400 MB (SQLite also sorts for an index build in up to that much).
 LOAD_CACHE_KIB = 256 * 1024
 
 # The first word of a statement, after comments and opening brackets.
