@@ -199,7 +199,7 @@ class Points:
         divisor = 10 ** crm.exponent * 1000 * 1000
         dates = localdays.BatchDates(crm, policy.lock_days, policy.expiry_days, policy.expiry_end)
         written = crm.db.execute(
-            q.points_earn(in_list, dates, tiers=crm.db.execute(q.ANY_TIER_HELD).fetchone() is not None),
+            q.points_earn(in_list, dates),
             dict(base, **kinds, rate_milli=policy.rate_milli, divisor=divisor),
         ).rowcount
         for bonus in policy.bonuses:

@@ -244,34 +244,32 @@ TIER_OF_SQL = """
 
 # --- points -------------------------------------------------------------------------------------
 
+# The tier a purchase's customer held at its time. While no customer has ever held a tier (a
+# history being loaded before the first evaluation) the uncorrelated EXISTS, read once per
+# statement, spares every purchase the lookup: over 1M purchases the earn statement took about
+# as long as one without the join, against 0.5-0.9 s more with the lookup.
 _TIER_AT_PURCHASE = """
+    CASE WHEN EXISTS (SELECT 1 FROM loyalty_tier_history) THEN
     (SELECT h.to_tier FROM loyalty_tier_history h WHERE h.customer_id = i.customer_id
-     AND h.as_of <= i.occurred_at ORDER BY h.as_of DESC, h.id DESC LIMIT 1)
+     AND h.as_of <= i.occurred_at ORDER BY h.as_of DESC, h.id DESC LIMIT 1) END
 """
 
 
-def points_earn(in_list: str, dates, tiers: bool = True) -> str:
+def points_earn(in_list: str, dates) -> str:
     """Earn one batch per purchase of the id range, at rate × the tier multiplier (floor);
     ``dates`` (a :class:`~crmkit_loyalty.localdays.BatchDates`) gives the unlock and expiry times.
 
     An earn row stores only what its purchase does not say (see ``LEDGER_COLUMNS``): no key (the
     unique index on the purchase's id keeps a purchase from earning twice), a reason only when a
-    tier multiplied the points, an unlock time only when it differs from the purchase's time.
-    ``tiers=False`` is for when no customer has ever held a tier: every multiplier is 1 and the
-    per-purchase lookup of the tier (about a third of the statement's time) is left out."""
-    if tiers:
-        points = "(i.amount * :rate_milli * COALESCE(t.multiplier_milli, 1000)) / :divisor"
-        reason = "'purchase ' || i.id || ' (tier ' || t.name || ')'"
-        join = f"LEFT JOIN loyalty_tiers t ON t.name = {_TIER_AT_PURCHASE}"
-    else:
-        points, reason, join = "(i.amount * :rate_milli * 1000) / :divisor", "NULL", ""
+    tier multiplied the points, an unlock time only when it differs from the purchase's time."""
+    points = "(i.amount * :rate_milli * COALESCE(t.multiplier_milli, 1000)) / :divisor"
     return f"""
         INSERT OR IGNORE INTO loyalty_points(customer_id, kind, points, occurred_at, available_at,
             expires_at, interaction_id, reason, created_at)
         SELECT i.customer_id, 'earn', {points}, i.occurred_at, NULLIF({dates.available_at}, i.occurred_at),
-               {dates.expires_at}, i.id, {reason}, :now
+               {dates.expires_at}, i.id, 'purchase ' || i.id || ' (tier ' || t.name || ')', :now
         FROM (SELECT i.* {dates.source(f"i.id BETWEEN :first AND :last AND {unindexed('i.kind')} IN ({in_list})")}) AS i
-        {join}
+        LEFT JOIN loyalty_tiers t ON t.name = {_TIER_AT_PURCHASE}
         WHERE {points} > 0
     """
 
@@ -286,10 +284,6 @@ def points_bonus(dates, segment_ids: str | None) -> str:
                {dates.expires_at}, i.id, 'bonus:' || :_lb_name || ':' || i.id, 'bonus ' || :_lb_name, :now
         {dates.source(f"i.id BETWEEN :first AND :last AND {unindexed('i.kind')} = :_lb_kind{only}")}
     """
-
-
-#: Whether any customer has ever held a tier (else :func:`points_earn` needs no tier lookup).
-ANY_TIER_HELD = "SELECT 1 FROM loyalty_tier_history LIMIT 1"
 
 
 def refunds_in_range(out_list: str) -> str:
