@@ -763,9 +763,8 @@ def _large_load_if(large: bool, db, tables: tuple[str, ...]) -> Iterator[None]:
     if not large:
         yield
         return
-    with db.loading():
-        with indexes_deferred(db, tables) if db.features.private_schema_changes else nullcontext():
-            yield
+    with db.loading(), indexes_deferred(db, tables) if db.features.private_schema_changes else nullcontext():
+        yield
 
 
 def _last_line(first: int, data: bytes) -> int:
