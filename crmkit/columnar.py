@@ -1,17 +1,17 @@
 """The columnar path of an interactions import from CSV: whole columns at a time.
 
 The file is cut into chunks of whole lines (about a megabyte each). Within a chunk, each line is
-one record unless a quoted cell runs over a line end (then the whole chunk takes the row path).
-The plain lines (no quote, no export formula guard, not blank) are read by pyarrow's CSV reader;
-those of kinds without a ``data`` validator are checked and converted column by column: times,
-kinds, exact money in integer minor units (integer arithmetic on the digits, never a float), text
-limits, ``data`` empty, and the customer references resolved with one query per reference kind
-and chunk. The chunk's other lines (quoted cells such as the JSON ``data`` an export writes,
-kinds that validate ``data`` such as survey, unknown kinds, blank lines) go through the row-by-row
-checks of :mod:`crmkit.importing`, one line at a time with its own line number, which report
-their problems exactly as before (row, column, field, value, reason). A chunk whose plain lines
-are not plain after all (a cell count, bad UTF-8) or hold a single value these checks cannot
-vouch for goes through the row path whole.
+one record unless a quoted cell runs over a line end (then the whole chunk takes the row path). The
+plain lines (no quote, no export formula guard, not blank) are read by pyarrow's CSV reader; those
+of kinds without a ``data`` validator are checked and converted column by column: times, kinds,
+exact money in integer minor units (integer arithmetic on the digits, never a float), text limits,
+``data`` empty, and the customer references resolved with one query per reference kind and chunk,
+or from the whole table's keys read once (:mod:`crmkit.columnar_refs`). The chunk's other lines
+(quoted cells such as the JSON ``data`` an export writes, kinds that validate ``data`` such as
+survey, unknown kinds, blank lines) go through the row-by-row checks of :mod:`crmkit.importing`,
+one line at a time with its own line number, which report their problems exactly as before (row,
+column, field, value, reason). A chunk whose plain lines are not plain after all (a cell count, bad
+UTF-8) or hold a single value these checks cannot vouch for goes through the row path whole.
 
 Like the row path it runs in two passes: the check reads every chunk; unless a bad row was
 found (and ``skip_invalid`` is false) the write pass reads the file again and hands each chunk
@@ -39,6 +39,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
+from .columnar_refs import CustomerKeys
 from .csvread import StrictReader
 from .customers import STORED_COLUMNS
 from .errors import CrmError
@@ -136,6 +137,7 @@ class ColumnarImport:
         self.exponent = exponent
         self.amount_pattern = rf"^\d{{1,15}}(\.\d{{1,{exponent}}})?$" if exponent else r"^\d{1,15}$"
         self.slow: list[tuple[int, int]] = []  # (first, last) line of each chunk the row path checked
+        self.customer_keys = CustomerKeys(self.crm.db, self.pa, self.pc)  # anew for each pass
 
     # --- the two passes ------------------------------------------------------------------------
 
@@ -146,6 +148,7 @@ class ColumnarImport:
     def check(self, progress: Progress | None) -> None:
         """Read every chunk: its plain rows are checked by column, the others row by row."""
         checker = self.checker
+        self.customer_keys = CustomerKeys(self.crm.db, self.pa, self.pc)
         for first, data, done in self._chunks():
             split = self._split(first, data, note_future=True)
             if split is None:
@@ -171,6 +174,7 @@ class ColumnarImport:
         written = [0]
 
         def batches() -> Iterator[list]:
+            self.customer_keys = CustomerKeys(crm.db, self.pa, self.pc)  # the table as the transaction sees it
             slow = iter(self.slow)
             pending = next(slow, None)
             for first, data, _ in self._chunks():
@@ -441,33 +445,24 @@ class ColumnarImport:
         return resolved
 
     def _lookup(self, field: str, wanted):
-        """(keys, ids) of the customers the references name (one query), or None when the
-        references are not plainly spelt or an email belongs to several customers."""
+        """(keys, ids) of the customers the references name (see :mod:`crmkit.columnar_refs`;
+        ids None for ``customer_id``, whose keys are the ids), or None when the references are
+        not plainly spelt or an email belongs to several customers."""
         pc, pa = self.pc, self.pa
-        db = self.crm.db
         distinct = pc.unique(wanted)
         if field == "customer_id":
             if not pc.all(pc.match_substring_regex(distinct, r"^\d{1,18}$")).as_py():
                 return None
-            ids = pc.cast(distinct, pa.int64()).to_pylist()
-            known = [r[0] for r in db.execute(
-                f"SELECT id FROM customers WHERE id IN ({json_values('?', 'INTEGER')})", [json.dumps(ids)])]
-            return pa.array(known, pa.int64()), None
-        if field == "customer_external_id":
-            rows = db.execute(
-                f"SELECT external_id, id FROM customers WHERE external_id IN ({json_values('?')})",
-                [json.dumps(distinct.to_pylist())],
-            ).fetchall()
-        else:
+            keys, _, _ = self.customer_keys.find(field, pc.cast(distinct, pa.int64()))
+            return keys, None
+        if field == "customer_email":
             if not pc.all(pc.string_is_ascii(distinct)).as_py():
                 return None  # the row path lower-cases beyond ASCII
-            rows = db.execute(
-                f"SELECT email_norm, min(id), count(*) FROM customers WHERE email_norm IN ({json_values('?')}) GROUP BY email_norm",
-                [json.dumps(pc.unique(pc.utf8_lower(distinct)).to_pylist())],
-            ).fetchall()
-            if any(row[2] > 1 for row in rows):
-                return None
-        return pa.array([r[0] for r in rows], pa.string()), pa.array([r[1] for r in rows], pa.int64())
+            distinct = pc.unique(pc.utf8_lower(distinct))
+        keys, ids, holders = self.customer_keys.find(field, distinct)
+        if field == "customer_email" and pc.any(pc.greater(holders, 1)).as_py():
+            return None
+        return keys, ids
 
 
 def _special_lines(data: bytes, lines: list[bytes]) -> dict[int, None]:
