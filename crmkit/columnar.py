@@ -150,7 +150,7 @@ class ColumnarImport:
         checker = self.checker
         self.customer_keys = CustomerKeys(self.crm.db, self.pa, self.pc)
         for first, data, done in self._chunks():
-            split = self._split(first, data, note_future=True)
+            split = self._split(first, data, checking=True)
             if split is None:
                 self.slow.append((first, _last_line(first, data)))
                 for batch in _batches(self._chunk_rows(first, data), checker.plan, None):
@@ -182,7 +182,7 @@ class ColumnarImport:
                     batch = self.checker.staged_rows(*pending)
                     pending = next(slow, None)
                 else:
-                    split = self._split(first, data, note_future=False)
+                    split = self._split(first, data, checking=False)
                     if split is None:
                         raise CrmError(f"{self.path.name} was not imported: the CRM changed while the file was checked; import it again")
                     batch = self._merged(*split)
@@ -241,7 +241,7 @@ class ColumnarImport:
                 yield line, data, handle.tell()
                 line += data.count(b"\n")
 
-    def _split(self, first: int, data: bytes, note_future: bool):
+    def _split(self, first: int, data: bytes, checking: bool):
         """The chunk (lines from ``first``) as (rows converted by column, their line numbers,
         the other lines as (line number, bytes)), or None when the whole chunk must take the
         row path.
@@ -273,9 +273,9 @@ class ColumnarImport:
         if table is None or table.num_rows != len(lines):
             return None
         columns: dict[str, Any] = {field: table.column(name).combine_chunks() for name, field in self.fields.items()}
-        return self._plain_rows(columns, numbers, lines, slow, note_future)
+        return self._plain_rows(columns, numbers, lines, slow, checking)
 
-    def _plain_rows(self, columns: dict, numbers, lines: list[bytes], slow: list[tuple[int, bytes]], note_future: bool):
+    def _plain_rows(self, columns: dict, numbers, lines: list[bytes], slow: list[tuple[int, bytes]], checking: bool):
         """:meth:`_split`'s answer for a chunk's plain lines read as string columns (``columns``:
         field -> column, empty values null; ``numbers``: their line numbers; ``lines``: their
         bytes) and its other lines (``slow``, in order): the ``--set`` defaults filled in, the
@@ -296,7 +296,7 @@ class ColumnarImport:
             numbers = [numbers[i] for i in keep.to_pylist()]
             if not numbers:
                 return [], [], slow
-        rows = self._convert(columns, numbers, note_future)
+        rows = self._convert(columns, numbers, checking)
         if rows is None:
             return None
         return rows, numbers, slow
@@ -330,10 +330,11 @@ class ColumnarImport:
 
     # --- checking and converting whole columns -------------------------------------------------
 
-    def _convert(self, columns: dict, numbers: list[int], note_future: bool) -> list[tuple] | None:
+    def _convert(self, columns: dict, numbers: list[int], checking: bool) -> list[tuple] | None:
         """Rows of plain kinds (``columns``: field -> string column; ``numbers``: their lines) in
         stored form (:data:`CHECKED_COLUMNS`), or None when any value needs the row path (a bad
-        row, or a spelling these checks do not vouch for)."""
+        row, or a spelling these checks do not vouch for). The check pass (``checking``) notes
+        the times ahead of the clock and converts nothing: each row is an empty tuple."""
         pc = self.pc
         rows = len(numbers)
         for field, column in columns.items():
@@ -356,13 +357,15 @@ class ColumnarImport:
                 continue
             if (pc.max(pc.utf8_length(column)).as_py() or 0) > limit or pc.any(pc.match_substring(column, "\x00")).as_py():
                 return None
-            texts[field] = column.to_pylist()
-        if note_future:  # only now: a chunk refused above is checked by the row path, which notes them
+            texts[field] = column
+        if checking:  # only now: a chunk refused above is checked by the row path, which notes them
             ahead = pc.indices_nonzero(pc.greater(occurred, self.checker.warn_after)).to_pylist()
             self.checker.future_rows.extend(numbers[index] for index in ahead)
+            return [()] * rows
+        texts = {field: text if isinstance(text, repeat) else text.to_pylist() for field, text in texts.items()}
         assert CHECKED_COLUMNS == ("customer_id", "kind", "channel", "occurred_at", "amount", "product", "category", "rep", "notes", "data")
         return list(zip(
-            customer.to_pylist(), kind.to_pylist(), texts["channel"], occurred.to_pylist(), amount,
+            customer.to_pylist(), kind.to_pylist(), texts["channel"], occurred.to_pylist(), amount.to_pylist(),
             texts["product"], texts["category"], texts["rep"], texts["notes"], repeat(None, rows),
         ))
 
@@ -390,22 +393,23 @@ class ColumnarImport:
             return None
         return stamps
 
-    def _amounts(self, column, kind) -> list | None:
-        """Amounts in integer minor units (None where the kind moves no money), or None."""
+    def _amounts(self, column, kind):
+        """Amounts in integer minor units (an int64 column, null where the kind moves no money),
+        or None."""
         pc, pa = self.pc, self.pa
         money = pc.is_in(kind, value_set=self.money_kinds)
         given = pc.is_valid(column) if column is not None else pa.array(repeat(False, len(kind)), pa.bool_())
         if not pc.all(pc.equal(money, given)).as_py():
             return None
         if column is None or column.null_count == len(column):
-            return [None] * len(kind)
+            return pa.nulls(len(kind), pa.int64())
         if not pc.all(pc.match_substring_regex(column, self.amount_pattern)).as_py():
             return None
         point = pc.find_substring(column, ".")
         decimals = pc.if_else(pc.less(point, 0), 0, pc.subtract(pc.subtract(pc.utf8_length(column), point), 1))
         digits = pc.cast(pc.replace_substring(column, ".", ""), pa.int64())
         scale = pc.power(pa.scalar(10, pa.int64()), pc.cast(pc.subtract(self.exponent, decimals), pa.int64()))
-        return pc.multiply(digits, scale).to_pylist()
+        return pc.multiply(digits, scale)
 
     def _customers(self, columns: dict):
         """Each row's customer id by its first reference (id, external id, email), or None when

@@ -242,7 +242,7 @@ class JsonLinesImport(_JsonLines, ColumnarImport):
         self._prepare(checker, path, modules)
         self._open(total, decoder)
 
-    def _split(self, first: int, data: bytes, note_future: bool):
+    def _split(self, first: int, data: bytes, checking: bool):
         """As :meth:`ColumnarImport._split`: (rows converted by column, their line numbers, the
         other lines as (line number, bytes)), or None when the whole chunk takes the row path."""
         lines, values = self._decoded(data)
@@ -252,7 +252,7 @@ class JsonLinesImport(_JsonLines, ColumnarImport):
         plain = {}
         for order, fields in orders.items():
             if "external_key" in fields:
-                if note_future:  # the check: start again row by row
+                if checking:  # the check: start again row by row
                     raise RowPathNeeded
                 return None  # the write pass: the file changed since it was checked
             if set(fields) - {None} <= FIELDS and _one_each(fields):
@@ -290,7 +290,7 @@ class JsonLinesImport(_JsonLines, ColumnarImport):
                 # text (an exponent such as 1E+2 is no plain amount: the chunk takes the row path).
                 column = [v if v is None or type(v) is str else str(v) for v in column]
             columns[field] = self._strings(column)
-        return self._plain_rows(columns, [numbers[i] for i in keep], [lines[i] for i in keep], slow, note_future)
+        return self._plain_rows(columns, [numbers[i] for i in keep], [lines[i] for i in keep], slow, checking)
 
 
 class JsonLinesCustomers(_JsonLines, ColumnarCustomers):
