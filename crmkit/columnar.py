@@ -60,9 +60,12 @@ DEFER_INDEXES = 20_000
 TEXT_LIMITS = {"channel": 50, "product": 200, "category": 100, "rep": 100, "notes": 10_000}
 REFERENCES = ("customer_id", "customer_external_id", "customer_email")
 FIELDS = frozenset(REFERENCES + ("kind", "occurred_at", "amount", "data") + tuple(TEXT_LIMITS))
-# What str.strip() takes off (RE2 spelling): a value with it at either end takes the row path.
-_SPACE = r"[\s\x{0b}\x{0c}\x{1c}-\x{1f}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
-_UNTRIMMED = f"^{_SPACE}|{_SPACE}$"
+#: What str.strip() takes off: every character str.isspace() calls space. A value with one at
+#: either end takes the row path.
+SPACES = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 # The export's formula guard ('=1+2), which the row path takes off again.
 _GUARDED = (b"'=", b"'+", b"'-", b"'@", b"'\t", b"'\r")
 _GUARD = re.compile(rb"'[=+\-@\t\r]")
@@ -330,6 +333,12 @@ class ColumnarImport:
 
     # --- checking and converting whole columns -------------------------------------------------
 
+    def _untrimmed(self, column) -> bool:
+        """Whether a value of the string ``column`` has what str.strip() takes off at either end
+        (trimming and comparing costs a fifth of an anchored regular expression)."""
+        pc = self.pc
+        return bool(pc.any(pc.not_equal(pc.utf8_trim(column, characters=SPACES), column)).as_py())
+
     def _convert(self, columns: dict, numbers: list[int], checking: bool) -> list[tuple] | None:
         """Rows of plain kinds (``columns``: field -> string column; ``numbers``: their lines) in
         stored form (:data:`CHECKED_COLUMNS`), or None when any value needs the row path (a bad
@@ -338,7 +347,7 @@ class ColumnarImport:
         pc = self.pc
         rows = len(numbers)
         for field, column in columns.items():
-            if pc.any(pc.match_substring_regex(column, _UNTRIMMED)).as_py():
+            if self._untrimmed(column):
                 return None
         data = columns.get("data")
         if data is not None and data.null_count != rows and not pc.all(pc.equal(pc.drop_null(data), "{}")).as_py():
@@ -659,7 +668,7 @@ class ColumnarCustomers(ColumnarImport):
         for field, column in columns.items():
             if column.null_count == lines:
                 continue
-            if pc.any(pc.match_substring_regex(column, _UNTRIMMED)).as_py() or pc.any(pc.match_substring(column, "\x00")).as_py():
+            if self._untrimmed(column) or pc.any(pc.match_substring(column, "\x00")).as_py():
                 return None
             limit = CUSTOMER_TEXTS.get(field)
             if limit is not None and (pc.max(pc.utf8_length(column)).as_py() or 0) > limit:

@@ -270,3 +270,26 @@ def test_a_large_load_leaves_the_server_planning_with_its_rows(crm_path, clock, 
     estimated = crm.db.execute("SELECT reltuples FROM pg_class WHERE oid = to_regclass('interactions')").fetchone()[0]
     assert estimated == 200
     crm.close()
+
+
+def test_every_space_str_strip_takes_off_is_read_as_the_row_path_reads_it(crm_path, tmp_path, clock, small_chunks, monkeypatch):
+    """A text with any character str.isspace() calls space at either end: the same stored rows
+    (the row path strips it) whichever path read the chunk."""
+    spaces = [chr(c) for c in range(0x110000) if chr(c).isspace() and chr(c) not in "\n\r"]
+    assert set(columnar.SPACES) == {chr(c) for c in range(0x110000) if chr(c).isspace()}
+    rows = []
+    for n, space in enumerate(spaces):
+        rows.append([f"C{1 + n % 20}", "2024-05-01", "3.10", f"{space}books" if n % 2 else f"books{space}", "web"])
+        rows.extend(purchases(30))
+    path = write(tmp_path / "spaced.csv", rows)
+    crm = open_crm(crm_path, clock)
+    fast = import_file(crm, path, kind="interactions", defaults={"kind": "purchase"})
+    fast_rows = stored(crm)
+    crm.close()
+    monkeypatch.setattr(columnar, "_pyarrow", lambda: None)
+    crm = open_crm(tmp_path / "row-path.db", clock)
+    slow = import_file(crm, path, kind="interactions", defaults={"kind": "purchase"})
+    assert (fast.added, fast.problems) == (slow.added, slow.problems) == (len(rows), [])
+    assert fast_rows == stored(crm)
+    assert {row[5] for row in fast_rows[:: 31]} == {"books"}
+    crm.close()
