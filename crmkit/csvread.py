@@ -77,6 +77,13 @@ class StrictReader:
             yield start, previous, record
 
     def _broken(self, start: int, end: int, error: csv.Error) -> CsvSyntaxError:
+        if "field larger than field limit" in str(error):
+            return CsvSyntaxError(start, f"a cell longer than {csv.field_size_limit():,} characters, more than any field holds")
+        if "new-line character seen in unquoted field" in str(error):
+            return CsvSyntaxError(
+                start, "a carriage return (CR) on its own inside a cell or as a line end; save the file with "
+                "LF or CRLF line ends, and quote a cell that holds a line break",
+            )
         if "unexpected end of data" in str(error):
             return CsvSyntaxError(start, f"a quoted cell opened here is never closed (the file ends on line {end})")
         if end > start:

@@ -508,10 +508,13 @@ class Customers:
             # customer who has none (whom it then gives its external id).
             unkeyed = " AND external_id IS NULL" if optional_text(row.get("external_id")) else ""
             found = db.execute(
-                f"SELECT id FROM customers WHERE email_norm = ?{unkeyed} ORDER BY id LIMIT 1", [normalise_email(str(row["email"]))]
-            ).fetchone()
+                f"SELECT id FROM customers WHERE email_norm = ?{unkeyed} ORDER BY id LIMIT 2", [normalise_email(str(row["email"]))]
+            ).fetchall()
+            if len(found) > 1:
+                raise ValidationError("email", row["email"], "an email one customer has: 2 customers or more have it; "
+                                      "give the row the external_id of the one it updates")
             if found:
-                return found[0]
+                return found[0][0]
         return None
 
     def _search(self, search: str | None) -> tuple[str, list]:

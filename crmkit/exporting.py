@@ -23,6 +23,7 @@ from . import csvfile
 from .csvfile import safe_cell
 from .errors import CrmError, RuleError, ValidationError
 from .money import from_minor
+from .outputs import check_output
 from .segments import FROM_CUSTOMERS
 
 if TYPE_CHECKING:
@@ -90,9 +91,7 @@ def export_file(
     if not is_path:
         count = _write(crm, target, kind, segment, as_of, file_format)
         return ExportResult(kind, getattr(target, "name", "<stream>"), file_format, count)
-    path = Path(target)
-    if not path.parent.resolve().is_dir():
-        raise CrmError(f"cannot write {path}: folder {path.parent} does not exist")
+    path = check_output(crm, target, "the export")
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent.resolve())
     try:
         with os.fdopen(handle, "w", newline="", encoding="utf-8") as out:

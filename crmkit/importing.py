@@ -33,6 +33,7 @@ from .engine import scratch
 from .errors import CrmError, ImportRefused, ValidationError
 from .models import Customer, Interaction, normalise_email
 from .money import to_minor
+from .outputs import check_output
 from .store import json_values
 from .timeutil import to_datetime, to_iso
 
@@ -75,6 +76,10 @@ class RowPathNeeded(Exception):
     ``external_key``): the import starts again row by row. Nothing has been written by then."""
 
 
+#: How much of a bad value a problem line shows (the report file has all of it).
+SHOWN_VALUE = 200
+
+
 @frozen
 class ImportProblem:
     """One thing wrong with one row: where (row, column, field), what (value) and why."""
@@ -91,7 +96,10 @@ class ImportProblem:
             where += f", {self.field}"
             if self.column and self.column != self.field:
                 where += f" (column {self.column!r})"
-        shown = f" {self.value!r}" if self.value != "" else ""
+        value = self.value
+        if len(value) > SHOWN_VALUE:  # the report file keeps it whole
+            value = f"{value[:SHOWN_VALUE]}... ({len(self.value):,} characters)"
+        shown = f" {value!r}" if value != "" else ""
         return f"{where}{shown}: {self.reason}"
 
 
@@ -182,6 +190,8 @@ def import_file(
         raise CrmError(f"no file at {path}")
     codec = _codec(encoding)
     report_path = str(report) if report is not None else None
+    if report_path is not None:
+        check_output(crm, report_path, "--report")
     with _open_source(source_path, file_format, codec) as source:
 
         def start() -> tuple[_Plan, _Checker]:
@@ -282,9 +292,10 @@ def _codec(encoding: str | None) -> str:
     name = encoding or "utf-8"
     try:
         info = codecs.lookup(name)
-    except LookupError:
-        raise ValidationError("encoding", name, "an encoding Python knows, e.g. utf-8, gbk, cp1252, latin-1") from None
-    if "\n".encode(info.name) != b"\n":
+        newline = "\n".encode(info.name)
+    except LookupError:  # unknown, or a codec of bytes to bytes such as base64 or rot13
+        raise ValidationError("encoding", name, "an encoding Python knows for text, e.g. utf-8, gbk, cp1252, latin-1") from None
+    if newline != b"\n":
         raise ValidationError("encoding", name, "an encoding where a line ends in one byte (UTF-8, GBK, cp1252, ...); save UTF-16 files as UTF-8")
     return "utf-8" if info.name in ("utf-8", "utf-8-sig") else info.name
 
@@ -435,7 +446,7 @@ def _json_rows(lines: _LineDecoder):
             yield number, {}, lines.bad_lines.pop(number)
             continue
         try:
-            value = json.loads(text, parse_float=Decimal)
+            value = json.loads(text, parse_float=Decimal, parse_int=_whole_number)
         except json.JSONDecodeError as error:
             yield number, {}, f"not valid JSON ({error.msg} at character {error.pos + 1})"
             continue
@@ -453,9 +464,11 @@ class _ExcelSource(_Source):
             raise CrmError("reading .xlsx files needs openpyxl: pip install 'crmkit[excel]'") from None
         from zipfile import BadZipFile
 
+        from openpyxl.utils.exceptions import InvalidFileException
+
         try:
             self._book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        except (BadZipFile, KeyError, OSError, ValueError) as error:
+        except (BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as error:
             raise CrmError(f"{path.name} is not a readable .xlsx workbook: {error}") from None
         sheet = self._book.worksheets[0]
         self.total = sheet.max_row
@@ -526,7 +539,7 @@ class _Plan:
         self._mapping_normal = {_normalise(k): v for k, v in self.mapping.items()}
         for column, target in self.mapping.items():
             if target not in IGNORE:
-                self._check_field(column, target)
+                self._check_field(f"--map {column}", target)
         self.defaults: dict[str, Any] = {}
         for target, value in (defaults or {}).items():
             target = str(target).strip()
@@ -541,15 +554,15 @@ class _Plan:
         if columns is not None:
             self._plan_columns(columns)
 
-    def _check_field(self, column: str, target: str) -> None:
+    def _check_field(self, option: str, target: str) -> None:
+        """Refuse a ``target`` that is no field; ``option`` names where it was given."""
         if target in self.fields:
             return
         if target.startswith(self.prefix) and _NESTED_KEY.match(target[len(self.prefix):]):
             return
-        raise ValidationError(
-            f"--map {column}", target,
-            f"a {self.kind[:-1]} field: {', '.join(self.fields)}, or {self.prefix}<key>",
-        )
+        noun = self.kind[:-1]
+        article = "an" if noun[0] in "aeiou" else "a"
+        raise ValidationError(option, target, f"{article} {noun} field: {', '.join(self.fields)}, or {self.prefix}<key>")
 
     def _plan_columns(self, columns: list[str]) -> None:
         normal_columns = {_normalise(c) for c in columns}
@@ -642,9 +655,16 @@ def _batches(source: _Source, plan: _Plan, progress: Progress | None) -> Iterato
         count += 1
         ordinal = 0 if not plan.keyed else count if ordinal_of is None else ordinal_of(number)
         by_field: dict[str, tuple[str, Any]] = {}
+        fed: dict[str, str] = {}
         for column, value in cells.items():
             target = plan.field_of(column, ordinal)
-            if target is not None and not _is_empty(value):
+            if target is None:
+                continue
+            if target in fed and error is None:
+                # Two keys of one JSON line (a CSV header is refused at once, see _Plan).
+                error = f"keys {fed[target]!r} and {column!r} both feed {target}; keep one of them"
+            fed[target] = column
+            if not _is_empty(value):
                 by_field[target] = (column, value)
         for target, value in plan.defaults.items():
             by_field.setdefault(target, (f"--set {target}", value))
@@ -670,6 +690,9 @@ def _shown(value: Any) -> str:
         return json.dumps(value, default=str, ensure_ascii=False)
     if isinstance(value, float):
         return _float_text(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 900 \
+            or isinstance(value, Decimal) and len(value.as_tuple().digits) > 270:
+        return format(Decimal(value), ".12e")  # 270 digits or more, which str() may refuse
     if isinstance(value, (datetime, date, time)):
         return value.isoformat()
     return "" if value is None else str(value)
@@ -682,6 +705,31 @@ def _float_text(value: float) -> str:
     return format(Decimal(repr(value)), "f")
 
 
+#: The most digits a number written out as text may have: more than any text field holds.
+LONGEST_NUMBER = 10_000
+# Python refuses to turn a whole number of more digits than this into text (or back).
+_INT_DIGITS = 4_300
+
+
+def _whole_number(digits: str) -> int | Decimal:
+    """A JSON whole number: an int, or a Decimal when it is too long for Python's int parser."""
+    return int(digits) if len(digits.lstrip("-")) <= _INT_DIGITS else Decimal(digits)
+
+
+def _number_text(value: int | Decimal, field: str) -> str:
+    """A number's plain decimal digits, refused before it is written out when it would be
+    longer than any text field (1e99999999999 would take gigabytes)."""
+    if isinstance(value, int):
+        value = Decimal(value)
+    if not value.is_finite():
+        raise ValidationError(field, value, "a finite number")
+    _, digits, exponent = value.as_tuple()
+    written = len(digits) + exponent if exponent >= 0 else max(len(digits), -exponent) + 1
+    if written > LONGEST_NUMBER:
+        raise ValidationError(field, _shown(value), f"a number of at most {LONGEST_NUMBER:,} digits")
+    return format(value, "f")
+
+
 def _text(value: Any, field: str) -> str:
     if isinstance(value, str):
         return value
@@ -689,8 +737,10 @@ def _text(value: Any, field: str) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return _float_text(value)
+    if isinstance(value, int) and value.bit_length() < 64:
+        return str(value)
     if isinstance(value, (int, Decimal)):
-        return format(value, "f") if isinstance(value, Decimal) else str(value)
+        return _number_text(value, field)
     if isinstance(value, datetime):
         return to_iso(value, field)
     if isinstance(value, date):
@@ -780,7 +830,7 @@ def _json_object(value: Any, field: str) -> dict:
     if isinstance(value, dict):
         return _plain(value, field)
     try:
-        parsed = json.loads(_text(value, field), parse_float=Decimal)
+        parsed = json.loads(_text(value, field), parse_float=Decimal, parse_int=_whole_number)
     except json.JSONDecodeError:
         raise ValidationError(field, value, "a JSON object like {\"key\": \"value\"}") from None
     if not isinstance(parsed, dict):
@@ -1028,15 +1078,19 @@ class _Checker:
         by_external = dict(db.execute(
             f"SELECT external_id, id FROM customers WHERE external_id IN ({json_values('?')})", [json.dumps(external)]
         ))
-        # Per email: its first customer, and its first customer without an external id (the only
-        # one a row with an external id of its own matches; see Customers.upsert_many).
+        # Per email: (its customer, how many have it), and the same among customers without an
+        # external id (the only ones a row with an external id of its own matches; see
+        # Customers.upsert_many). An email two customers have matches neither: it is ambiguous.
         by_email, unkeyed_by_email = {}, {}
-        for email, first_id, first_unkeyed in db.execute(
-            f"SELECT email_norm, min(id), min(CASE WHEN external_id IS NULL THEN id END) FROM customers "
-            f"WHERE email_norm IN ({json_values('?')}) GROUP BY email_norm",
+        for email, first_id, holders, first_unkeyed, unkeyed_holders in db.execute(
+            "SELECT email_norm, min(id), count(*), min(CASE WHEN external_id IS NULL THEN id END), "
+            f"count(CASE WHEN external_id IS NULL THEN 1 END) FROM customers WHERE email_norm IN ({json_values('?')}) "
+            "GROUP BY email_norm",
             [json.dumps(emails)],
         ):
-            by_email[email], unkeyed_by_email[email] = first_id, first_unkeyed
+            by_email[email] = (first_id, holders)
+            if unkeyed_holders:
+                unkeyed_by_email[email] = (first_unkeyed, unkeyed_holders)
         keyed, looked_up = [], set()
         for row, values in good:
             if values.get("external_id"):
@@ -1068,10 +1122,12 @@ class _Checker:
                 if earlier != row.number:
                     self._problem(row, "email", f"duplicate: row {earlier} has the same email and no external_id tells them apart")
                     continue
-            if values.get("external_id"):
-                matched = by_external.get(values["external_id"]) or unkeyed_by_email.get(email)
-            else:
-                matched = by_email.get(email)
+            matched = by_external.get(values["external_id"]) if values.get("external_id") else None
+            if matched is None and email:
+                matched, holders = (unkeyed_by_email if values.get("external_id") else by_email).get(email, (None, 0))
+                if holders > 1:
+                    self._problem(row, "email", f"ambiguous: {holders} customers have this email; give the row the external_id of the one it updates")
+                    continue
             if matched is None and not values.get("name"):
                 self._problem(row, "name", "missing: a new customer needs a name (no customer matches its external_id or email)")
                 continue

@@ -19,6 +19,8 @@ def _mapping(pairs: tuple[str, ...]) -> dict[str, str]:
         column, sep, field = pair.rpartition("=")
         if not sep or not column.strip():
             raise CrmError(f"--map {pair!r}: write it as COLUMN=FIELD, e.g. --map 'E-Mail Address=email'")
+        if column.strip() in mapping and mapping[column.strip()] != field.strip():
+            raise CrmError(f"--map {column.strip()} is given twice ({mapping[column.strip()]!r} and {field.strip()!r}); give it once")
         mapping[column.strip()] = field.strip()
     return mapping
 
@@ -29,6 +31,8 @@ def _defaults(pairs: tuple[str, ...]) -> dict[str, str]:
         field, sep, value = pair.partition("=")
         if not sep or not field.strip() or not value.strip():
             raise CrmError(f"--set {pair!r}: write it as FIELD=VALUE, e.g. --set kind=purchase")
+        if field.strip() in defaults:
+            raise CrmError(f"--set {field.strip()} is given twice ({defaults[field.strip()]!r} and {value.strip()!r}); give it once")
         defaults[field.strip()] = value.strip()
     return defaults
 

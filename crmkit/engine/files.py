@@ -8,6 +8,7 @@ the tables move or go with the file.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from . import redirect
 
@@ -36,3 +37,28 @@ def replace_file(source: str | os.PathLike, target: str | os.PathLike) -> None:
             pass
     os.replace(source, target)
     redirect.file_moved(source, target)
+
+
+#: The first 16 bytes of every SQLite database file.
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def overwrites_database(path: str | os.PathLike, target=None) -> bool:
+    """Whether writing a file at ``path`` would destroy a database: the CRM file that ``target``
+    (a :class:`~crmkit.engine.target.Target`) names or one of its companions, or any other
+    SQLite file or companion of one. Outputs (exports, reports, problem lists) check it first."""
+    path = Path(path)
+    bases = [path] + [Path(str(path)[: -len(suffix)]) for suffix in COMPANIONS if str(path).endswith(suffix)]
+    own = getattr(target, "path", None)
+    if own not in (None, ":memory:"):
+        own_file = Path(own).expanduser().resolve()
+        if any(base.expanduser().resolve() == own_file for base in bases):
+            return True
+    for base in bases:
+        try:
+            with open(base, "rb") as handle:
+                if handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER:
+                    return True
+        except OSError:
+            continue
+    return False

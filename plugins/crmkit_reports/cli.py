@@ -9,6 +9,7 @@ import click
 from crmkit import CrmError
 from crmkit.cli import db_argument, open_crm
 from crmkit.formatting import parse_locale
+from crmkit.outputs import check_output
 
 from .periods import KINDS, explicit_period
 
@@ -39,6 +40,8 @@ def report_command(db, as_of, period, start, end, segment, html, csv_dir, json_d
             raise CrmError(str(error)) from None
     crm = open_crm(db)
     try:
+        if html:
+            check_output(crm, html, "--html")
         chosen = (start, end) if start is not None else period
         report = crm.reports.build(as_of=as_of, period=chosen, segment=segment, compare=not no_compare)
         if not (html or csv_dir or json_dir):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -112,3 +113,14 @@ def test_report_locale_option(db, tmp_path):
     bad = run("report", db, "--as-of", "2024-07-01", "--locale", "xx_YY", "--html", html)
     assert bad.exit_code != 0 and bad.output.strip().splitlines() == ["Error: unknown locale 'xx_YY'; give one like en_US or zh_CN"]
     assert not html.exists()
+
+
+def test_the_html_report_is_never_written_over_the_crm_file(db, tmp_path, monkeypatch):
+    """`crmkit report shop.db --html shop.db` replaced the CRM with HTML."""
+    monkeypatch.chdir(tmp_path)
+    before = (audit_count(db), Path(db).stat().st_size)
+    for target in (db, f"{db}-wal"):
+        result = run("report", db, "--html", target)
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert "Error: --html:" in result.output and "database" in result.output
+    assert (audit_count(db), Path(db).stat().st_size) == before
