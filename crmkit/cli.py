@@ -28,6 +28,9 @@ class CrmGroup(click.Group):
             return super().invoke(ctx)
         except CrmError as error:
             raise click.ClickException(str(error)) from None
+        except OverflowError as error:
+            # A whole number past 64 bits (an id option typed as a plain int), or a date past year 9999.
+            raise click.ClickException(f"a number or date is out of range ({error})") from None
 
 
 def open_crm(path: str | Path, *, must_exist: bool = True, plugin: str | None = None, **options: Any):

@@ -90,8 +90,10 @@ class AsOf(click.ParamType):
 
 MOMENT = Moment()
 AS_OF = AsOf()
-ID = IntRange(min=1)
-LIMIT = IntRange(min=0)
+#: The largest whole number either engine stores (a signed 64-bit integer).
+LARGEST_INTEGER = 2**63 - 1
+ID = IntRange(min=1, max=LARGEST_INTEGER)
+LIMIT = IntRange(min=0, max=LARGEST_INTEGER)
 
 
 def limit_option(default: int = 50):
