@@ -47,7 +47,10 @@ def build(
     zone (an IANA name); the demo's "today" is then 30 June 2025 at 12:00 on that zone's wall
     clock (``summary["today"]``, in UTC), and the history ends there. ``plugins`` selects the
     active plugins as in :func:`crmkit.open` (``[]`` for the core alone). ``progress(done, total)``
-    is called with the number of customers written so far.
+    is called with the number of customers written so far. The summary's ``customers``,
+    ``interactions`` and ``interactions_by_kind`` are the core's generated data;
+    ``added_by_plugins`` counts what the plugins' own demo data added on top (the leads
+    plugin's prospects, for one), so the two add up to what the file holds.
 
     Refuses an existing file unless ``replace=True``; nothing is written before the checks pass.
     """
@@ -87,6 +90,12 @@ def build(
             with indexes_deferred(crm.db, BULK_TABLES):
                 kinds = load_core_data(crm, customers, seed, timeline, progress)
             add_plugin_data(crm, seed)
+            # What the plugins' demo data added (leads, their contacts...), so the totals printed
+            # add up to what the file holds.
+            by_plugins = {
+                "customers": crm.db.execute("SELECT count(*) FROM customers").fetchone()[0] - customers,
+                "interactions": crm.db.execute("SELECT count(*) FROM interactions").fetchone()[0] - sum(kinds.values()),
+            }
             segments = define_segments(crm)
             with crm.transaction():
                 crm.settings.set("demo.seed", seed)
@@ -105,6 +114,7 @@ def build(
         "customers": customers,
         "interactions": sum(kinds.values()),
         "interactions_by_kind": {kind: kinds[kind] for kind in KINDS if kinds[kind]},
+        "added_by_plugins": by_plugins,
         "segments": segments,
         "plugins": plugin_names,
         "seed": seed,

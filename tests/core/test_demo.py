@@ -76,6 +76,19 @@ class TestSummary:
         assert demo_crm.settings.get("demo.today") == DEMO_TODAY
         assert not leftovers(path.parent)
 
+    def test_with_plugins_the_summary_and_the_plugins_additions_add_up_to_the_file(self, tmp_path):
+        """`make demo` printed 5,000 customers for a file holding 5,136: the leads plugin adds
+        prospects of its own. The summary now says what the plugins added."""
+        path = tmp_path / "plugins.db"
+        summary = build(path, customers=200, seed=SEED, plugins=["leads", "loyalty", "complaints"])
+        with crmkit.open(path, plugins=[]) as crm:
+            customers = crm.db.execute("SELECT count(*) FROM customers").fetchone()[0]
+            interactions = crm.db.execute("SELECT count(*) FROM interactions").fetchone()[0]
+        added = summary["added_by_plugins"]
+        assert summary["customers"] + added["customers"] == customers
+        assert summary["interactions"] + added["interactions"] == interactions
+        assert added["customers"] > 0  # the leads plugin's prospects
+
     def test_about_ten_interactions_per_customer(self, demo):
         """The size the benchmarks rely on: N customers give roughly 10 N interactions."""
         _, summary = demo
