@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -94,7 +95,10 @@ def import_command(
     fixed = _defaults(defaults)
     with open_crm(db) as crm:
         try:
-            with stage_progress({"check": "Checking rows", "write": "Writing rows"}) as progress:
+            # The check counts a sheet's rows, or the bytes read of any other file.
+            sheet = (file_format or Path(file).suffix.lower().lstrip(".")) in ("xlsx", "xlsm", "excel")
+            checking = "Checking rows" if sheet else "Checking the file (bytes read)"
+            with stage_progress({"check": checking, "write": "Writing rows"}) as progress:
                 from .. import importing
 
                 result = importing.import_file(

@@ -45,8 +45,11 @@ def test_import_reports_its_stages(tmp_path):
     done = cli("import", tmp_path / "shop.db", tmp_path / "people.csv", "--kind", "customers")
     assert done.returncode == 0, done.stderr
     stages = [line.split(":")[0] for line in done.stderr.splitlines()]
-    assert "Checking rows" in stages and "Writing rows" in stages
-    assert stages.index("Checking rows") < stages.index("Writing rows")
+    # A CSV is checked as bytes are read (it said "Checking rows" of a byte count); its rows are written.
+    assert "Checking the file (bytes read)" in stages and "Writing rows" in stages
+    assert stages.index("Checking the file (bytes read)") < stages.index("Writing rows")
+    size = (tmp_path / "people.csv").stat().st_size
+    assert f"Checking the file (bytes read): {size:,} of {size:,} (100%)" in done.stderr
     assert "\r" not in done.stderr
 
 
