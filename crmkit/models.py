@@ -161,7 +161,7 @@ def _json_object(name: str):
             # NaN and Infinity are not JSON: SQLite's json functions would reject the stored text.
             json.dumps(value, allow_nan=False)
         except (TypeError, ValueError, RecursionError):
-            raise ValidationError(name, value, "JSON-serialisable values (no NaN or infinity)") from None
+            raise ValidationError(name, value, "JSON-serialisable values (no NaN, no infinity, no number beyond a float's range of about 1e308)") from None
         return value
 
     return convert

@@ -147,6 +147,8 @@ def export_command(db, file, kind, segment, as_of, file_format) -> None:
     Example: crmkit export shop.db vip.csv --segment vip --as-of 2025-03-31
     """
     kind = kind or ("segment" if segment else "customers")
+    if kind == "segment" and not segment:
+        raise CrmError("--kind segment needs --segment NAME: a saved segment's name, or a rule")
     with open_crm(db) as crm:
         target = sys.stdout if file == "-" else file
         from .. import exporting

@@ -222,3 +222,18 @@ def test_no_output_overwrites_the_crm_file_or_another_database(crm, crm_path, tm
     connection = sqlite3.connect(other)
     assert connection.execute("SELECT text FROM notes").fetchall() == [("keep me",)]
     connection.close()
+
+
+def test_export_of_a_segment_without_one_says_which_option_is_missing(crm, crm_path, tmp_path):
+    result = run("export", crm_path, tmp_path / "out.csv", "--kind", "segment")
+    assert_error(result, "--kind segment needs --segment")
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_data_number_beyond_a_float_says_so(crm, tmp_path):
+    path = tmp_path / "calls.jsonl"
+    path.write_text('{"customer_external_id": "C1", "occurred_at": "2024-05-01", "kind": "call", "data": {"n": 1e5000}}\n', encoding="utf-8")
+    with pytest.raises(ImportRefused) as refused:
+        import_file(crm, path, kind="interactions")
+    assert "beyond a float's range" in refused.value.problems[0].reason
+    assert crm.interactions.count() == 0
