@@ -60,8 +60,12 @@ IGNORE = ("", "-")
 
 # Export prefixes these with a quote so spreadsheets do not run them; import takes it off again.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_INTEGER = re.compile(r"^[+-]?\d+$")
-_DECIMAL = re.compile(r"^[+-]?(\d+\.\d*|\.\d+)$")
+# Text that a data/attributes key stores as a number: ASCII digits without a leading zero (a zip
+# code such as 01234 is an identifier and stays text), short enough to keep every digit.
+_INTEGER = re.compile(r"^[+-]?(0|[1-9][0-9]{0,17})$")
+_DECIMAL = re.compile(r"^[+-]?((0|[1-9][0-9]*)\.[0-9]*|\.[0-9]+)$")
+_DECIMAL_DIGITS = 15  # a float holds 15 significant digits exactly
+_WHOLE = re.compile(r"^[+-]?\d+$")  # a customer id as written (007 is 7)
 _STORED_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 _PLAIN_DATE = re.compile(r"^\d{4}-\d\d-\d\d$")
 _NESTED_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -816,7 +820,7 @@ def _plain(value: Any, field: str) -> Any:
         text = value.strip()
         if _INTEGER.match(text):
             return int(text)
-        if _DECIMAL.match(text):
+        if _DECIMAL.match(text) and sum(c.isdigit() for c in text.lstrip("+-0.")) <= _DECIMAL_DIGITS:
             return float(text)
         return text
     if isinstance(value, float) and value.is_integer():
@@ -846,7 +850,7 @@ def _customer_id(value: Any) -> int:
     if isinstance(value, (float, Decimal)) and value == int(value):
         return int(value)
     text = _text(value, "customer_id").strip()
-    if not _INTEGER.match(text):
+    if not _WHOLE.match(text):
         raise ValidationError("customer_id", value, "a customer id (a whole number)")
     return int(text)
 

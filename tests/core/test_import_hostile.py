@@ -237,3 +237,15 @@ def test_a_data_number_beyond_a_float_says_so(crm, tmp_path):
         import_file(crm, path, kind="interactions")
     assert "beyond a float's range" in refused.value.problems[0].reason
     assert crm.interactions.count() == 0
+
+
+def test_data_and_attribute_values_keep_leading_zeros_and_every_digit(crm, tmp_path):
+    """attributes.zip = 01234 was stored as the number 1234."""
+    path = tmp_path / "people.csv"
+    path.write_text(
+        "name,attributes.zip,attributes.floor,attributes.ratio,attributes.pi,attributes.big,attributes.code\n"
+        "Zoe,01234,3,0.25,3.14159265358979323846,123456789012345678901,٣\n", encoding="utf-8")
+    import_file(crm, path, kind="customers")
+    stored = json.loads(crm.db.execute("SELECT attributes FROM customers WHERE name = 'Zoe'").fetchone()[0])
+    assert stored == {"zip": "01234", "floor": 3, "ratio": 0.25, "pi": "3.14159265358979323846",
+                      "big": "123456789012345678901", "code": "٣"}
