@@ -55,6 +55,8 @@ def overwrites_database(path: str | os.PathLike, target=None) -> bool:
         if any(base.expanduser().resolve() == own_file for base in bases):
             return True
     for base in bases:
+        if not base.is_file():  # nothing there, or a device or pipe (/dev/stdout), which holds no database
+            continue
         try:
             with open(base, "rb") as handle:
                 if handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER:

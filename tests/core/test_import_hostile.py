@@ -249,3 +249,19 @@ def test_data_and_attribute_values_keep_leading_zeros_and_every_digit(crm, tmp_p
     stored = json.loads(crm.db.execute("SELECT attributes FROM customers WHERE name = 'Zoe'").fetchone()[0])
     assert stored == {"zip": "01234", "floor": 3, "ratio": 0.25, "pi": "3.14159265358979323846",
                       "big": "123456789012345678901", "code": "٣"}
+
+
+def test_a_pipe_as_the_output_is_written_not_read(crm, tmp_path):
+    """The database check must not open a pipe or device to read it (it would wait for input)."""
+    import os
+    import threading
+
+    from crmkit.outputs import check_output
+
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    answer = []
+    worker = threading.Thread(target=lambda: answer.append(check_output(crm, fifo, "the export")), daemon=True)
+    worker.start()
+    worker.join(10)
+    assert answer == [fifo]
