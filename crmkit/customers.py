@@ -215,8 +215,10 @@ class Customers:
         A row with an external id that no customer has matches by email only a customer without
         an external id (and gives it this one): a different external id is a different customer.
         Rows apply in order, so a row matching a customer added earlier in the same call updates
-        it. Only the fields present in a row are changed on an existing customer. Returns counts
-        of ``added`` and ``updated``. One transaction.
+        it. Only the fields present in a row are changed on an existing customer. An email that
+        several customers have (among those the row may match) names none of them: a
+        :class:`~crmkit.ValidationError`, and nothing of the call is written. Returns counts of
+        ``added`` and ``updated``. One transaction.
         """
         return self.upsert_checked(_dicts(rows), batch_size)
 
