@@ -140,7 +140,6 @@ class ColumnarImport:
         self.exponent = exponent
         self.amount_pattern = rf"^\d{{1,15}}(\.\d{{1,{exponent}}})?$" if exponent else r"^\d{1,15}$"
         self.slow: list[tuple[int, int]] = []  # (first, last) line of each chunk the row path checked
-        self.customer_keys = CustomerKeys(self.crm.db, self.pa, self.pc)  # anew for each pass
 
     # --- the two passes ------------------------------------------------------------------------
 
@@ -151,7 +150,7 @@ class ColumnarImport:
     def check(self, progress: Progress | None) -> None:
         """Read every chunk: its plain rows are checked by column, the others row by row."""
         checker = self.checker
-        self.customer_keys = CustomerKeys(self.crm.db, self.pa, self.pc)
+        self.customer_keys = CustomerKeys(self.crm.db, self.pa, self.pc)  # anew for each pass
         for first, data, done in self._chunks():
             split = self._split(first, data, checking=True)
             if split is None:
@@ -358,20 +357,16 @@ class ColumnarImport:
         customer = self._customers(columns)
         if occurred is None or amount is None or customer is None:
             return None
-        texts = {}
         for field, limit in TEXT_LIMITS.items():
             column = columns.get(field)
-            if column is None:
-                texts[field] = repeat(None, rows)
-                continue
-            if (pc.max(pc.utf8_length(column)).as_py() or 0) > limit or pc.any(pc.match_substring(column, "\x00")).as_py():
+            if column is not None and ((pc.max(pc.utf8_length(column)).as_py() or 0) > limit
+                                       or pc.any(pc.match_substring(column, "\x00")).as_py()):
                 return None
-            texts[field] = column
         if checking:  # only now: a chunk refused above is checked by the row path, which notes them
             ahead = pc.indices_nonzero(pc.greater(occurred, self.checker.warn_after)).to_pylist()
             self.checker.future_rows.extend(numbers[index] for index in ahead)
             return [()] * rows
-        texts = {field: text if isinstance(text, repeat) else text.to_pylist() for field, text in texts.items()}
+        texts = {field: repeat(None, rows) if columns.get(field) is None else columns[field].to_pylist() for field in TEXT_LIMITS}
         assert CHECKED_COLUMNS == ("customer_id", "kind", "channel", "occurred_at", "amount", "product", "category", "rep", "notes", "data")
         return list(zip(
             customer.to_pylist(), kind.to_pylist(), texts["channel"], occurred.to_pylist(), amount.to_pylist(),

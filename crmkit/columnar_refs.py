@@ -26,20 +26,21 @@ FETCH_ROWS = 65_536
 #: of the table (1/64): below it, hashing the whole table again costs more than the queries.
 TABLE_SHARE = 64
 
-# The SQL of one chunk's references and of the whole table's, by reference field.
-_BY_CHUNK = {
-    "customer_id": f"SELECT id, id FROM customers WHERE id IN ({json_values('?', 'INTEGER')})",
-    "customer_external_id": f"SELECT external_id, id FROM customers WHERE external_id IN ({json_values('?')})",
-    "customer_email": (
-        f"SELECT email_norm, min(id), count(*) FROM customers WHERE email_norm IN ({json_values('?')}) "
-        "GROUP BY email_norm"
-    ),
-}
-_WHOLE_TABLE = {
-    "customer_id": "SELECT id, id FROM customers",
-    "customer_external_id": "SELECT external_id, id FROM customers WHERE external_id IS NOT NULL",
-    "customer_email": "SELECT email_norm, min(id), count(*) FROM customers WHERE email_norm IS NOT NULL GROUP BY email_norm",
-}
+# The customers' column each reference field names.
+_KEY_COLUMN = {"customer_id": "id", "customer_external_id": "external_id", "customer_email": "email_norm"}
+
+
+def _keys_sql(field: str, named_only: bool) -> str:
+    """(key, customer id, holders) of the customers: those whose key is in the JSON list bound
+    to ``?`` when ``named_only``, else every one with a key. An email may have several holders
+    (its lowest id is given); an id or external id has one."""
+    column = _KEY_COLUMN[field]
+    where = f"{column} IS NOT NULL"
+    if named_only:
+        where = f"{column} IN ({json_values('?', 'INTEGER' if field == 'customer_id' else 'TEXT')})"
+    if field == "customer_email":
+        return f"SELECT {column}, min(id), count(*) FROM customers WHERE {where} GROUP BY {column}"
+    return f"SELECT {column}, id, 1 FROM customers WHERE {where}"
 
 
 class CustomerKeys:
@@ -74,15 +75,15 @@ class CustomerKeys:
             return self._tables[field] if wanted * TABLE_SHARE >= size else None
         if 2 * (self._asked[field] + wanted) < size:
             return None
-        self._tables[field] = self._arrays(self.db.execute(_WHOLE_TABLE[field]), field)
+        self._tables[field] = self._arrays(self.db.execute(_keys_sql(field, named_only=False)), field)
         return self._tables[field]
 
     def _query(self, field: str, wanted) -> tuple:
         """The references' customers, asked of the database in one query."""
-        return self._arrays(self.db.execute(_BY_CHUNK[field], [json.dumps(wanted.to_pylist())]), field)
+        return self._arrays(self.db.execute(_keys_sql(field, named_only=True), [json.dumps(wanted.to_pylist())]), field)
 
     def _arrays(self, cursor, field: str) -> tuple:
-        """A cursor's rows (key, id[, holders]) as three arrays, fetched a slice at a time."""
+        """A cursor's rows (key, id, holders) as three arrays, fetched a slice at a time."""
         pa = self.pa
         key_type = pa.int64() if field == "customer_id" else pa.string()
         keys, ids, holders = [], [], []
@@ -90,7 +91,7 @@ class CustomerKeys:
             columns = list(zip(*rows))
             keys.append(pa.array(columns[0], key_type))
             ids.append(pa.array(columns[1], pa.int64()))
-            holders.append(pa.array(columns[2] if len(columns) > 2 else [1] * len(rows), pa.int64()))
+            holders.append(pa.array(columns[2], pa.int64()))
         if not keys:
             return pa.array([], key_type), pa.array([], pa.int64()), pa.array([], pa.int64())
         return pa.concat_arrays(keys), pa.concat_arrays(ids), pa.concat_arrays(holders)

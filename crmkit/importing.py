@@ -189,7 +189,7 @@ def import_file(
         raise ValidationError("--key", key, "only for an interactions import")
     times = TimeReader(date_format, timezone)
     source_path = Path(path)
-    file_format = _format_of(source_path, format)
+    file_format = format_of(source_path, format)
     if not source_path.is_file():
         raise CrmError(f"no file at {path}")
     codec = _codec(encoding)
@@ -276,7 +276,9 @@ def write_report(problems: list[ImportProblem], path: str | Path) -> None:
 
 # --- formats and encodings -------------------------------------------------------------------
 
-def _format_of(path: Path, given: str | None) -> str:
+def format_of(path: Path, given: str | None = None) -> str:
+    """The format of the file to import (``csv``, ``jsonl`` or ``xlsx``): ``given`` (``--format``,
+    with its aliases json, ndjson, excel), else the file's extension."""
     if given:
         name = given.lower().lstrip(".")
         name = {"json": "jsonl", "ndjson": "jsonl", "excel": "xlsx"}.get(name, name)
@@ -659,17 +661,12 @@ def _batches(source: _Source, plan: _Plan, progress: Progress | None) -> Iterato
         count += 1
         ordinal = 0 if not plan.keyed else count if ordinal_of is None else ordinal_of(number)
         by_field: dict[str, tuple[str, Any]] = {}
-        fed: dict[str, str] = {}
         for column, value in cells.items():
             target = plan.field_of(column, ordinal)
-            if target is None:
-                continue
-            if target in fed and error is None:
-                # Two keys of one JSON line (a CSV header is refused at once, see _Plan).
-                error = f"keys {fed[target]!r} and {column!r} both feed {target}; keep one of them"
-            fed[target] = column
-            if not _is_empty(value):
+            if target is not None and not _is_empty(value):
                 by_field[target] = (column, value)
+        if plan.keyed and error is None:  # a CSV header with two such columns is refused whole (_Plan)
+            error = _two_keys_for_one_field(cells, plan, ordinal)
         for target, value in plan.defaults.items():
             by_field.setdefault(target, (f"--set {target}", value))
         batch.append(_Row(number, by_field, error, ordinal))
@@ -682,6 +679,19 @@ def _batches(source: _Source, plan: _Plan, progress: Progress | None) -> Iterato
         yield batch
     if progress is not None:
         progress("check", source.total or source.done(), source.total)
+
+
+def _two_keys_for_one_field(cells: dict, plan: "_Plan", ordinal: int) -> str | None:
+    """A JSON line's error when two of its keys feed one field, else None."""
+    fed: dict[str, str] = {}
+    for column in cells:
+        target = plan.field_of(column, ordinal)
+        if target is None:
+            continue
+        if target in fed:
+            return f"keys {fed[target]!r} and {column!r} both feed {target}; keep one of them"
+        fed[target] = column
+    return None
 
 
 def _is_empty(value: Any) -> bool:

@@ -32,7 +32,7 @@ def _defaults(pairs: tuple[str, ...]) -> dict[str, str]:
         field, sep, value = pair.partition("=")
         if not sep or not field.strip() or not value.strip():
             raise CrmError(f"--set {pair!r}: write it as FIELD=VALUE, e.g. --set kind=purchase")
-        if field.strip() in defaults:
+        if field.strip() in defaults and defaults[field.strip()] != value.strip():
             raise CrmError(f"--set {field.strip()} is given twice ({defaults[field.strip()]!r} and {value.strip()!r}); give it once")
         defaults[field.strip()] = value.strip()
     return defaults
@@ -95,12 +95,12 @@ def import_command(
     fixed = _defaults(defaults)
     with open_crm(db) as crm:
         try:
+            from .. import importing
+
             # The check counts a sheet's rows, or the bytes read of any other file.
-            sheet = (file_format or Path(file).suffix.lower().lstrip(".")) in ("xlsx", "xlsm", "excel")
+            sheet = importing.format_of(Path(file), file_format) == "xlsx"
             checking = "Checking rows" if sheet else "Checking the file (bytes read)"
             with stage_progress({"check": checking, "write": "Writing rows"}) as progress:
-                from .. import importing
-
                 result = importing.import_file(
                     crm, file, kind=kind, mapping=mapping, skip_invalid=skip_invalid, report=report,
                     encoding=encoding, progress=progress, format=file_format,
