@@ -10,7 +10,7 @@ The set is versioned: a server whose schema holds an older version gets the new 
 
 from __future__ import annotations
 
-VERSION = 7
+VERSION = 8
 
 # One statement per item; executed in order inside one transaction at first open.
 DEFINITIONS: tuple[str, ...] = (
@@ -51,14 +51,18 @@ DEFINITIONS: tuple[str, ...] = (
          END LOOP;
          RETURN result;
        END $$""",
-    # The common cases, a stored time without modifiers and seconds since the epoch (the core's
-    # "N days before :as_of"), are plain expressions the planner inlines; only 'now' and other
-    # modifiers take the PL/pgSQL function above (called once per row).
+    # The common cases, a stored time without modifiers, seconds since the epoch (the core's
+    # "N days before :as_of") and a stored time moved by whole days (engine.sql.shift_days: a
+    # points batch's expiry, a deadline), are plain expressions the planner inlines, its tests on
+    # the constant modifier folded away; only 'now' and other modifiers take the PL/pgSQL
+    # function above, called once per row (four times the cost over a million purchases).
     """CREATE OR REPLACE FUNCTION crmkit_time(t text, modifiers text[]) RETURNS timestamp
        LANGUAGE sql STABLE PARALLEL SAFE AS $$
        SELECT CASE WHEN t IS NULL THEN NULL
                    WHEN cardinality(modifiers) = 0 AND t <> 'now' THEN t::timestamp
                    WHEN modifiers = ARRAY['unixepoch'] THEN to_timestamp(t::double precision) AT TIME ZONE 'UTC'
+                   WHEN cardinality(modifiers) = 1 AND modifiers[1] ~ '^[+-]?[0-9]{1,7} days?$' AND t <> 'now'
+                        THEN t::timestamp + modifiers[1]::interval
                    ELSE crmkit_time_of(t, modifiers) END $$""",
     """CREATE OR REPLACE FUNCTION strftime(fmt text, t text, VARIADIC modifiers text[] DEFAULT '{}') RETURNS text
        LANGUAGE sql STABLE PARALLEL SAFE AS $$

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 import crmkit
+from crmkit.engine.sql import shift_days
 
 TIMES = ["2025-03-30T01:30:00Z", "2024-02-29T23:59:59Z", "2025-12-31T00:00:00Z"]
 DOC = '{"a": {"b": 7}, "list": [1, 2, 3], "name": "Ann"}'
@@ -40,6 +41,9 @@ MODIFIED = {
     # how the core writes "N days before a time" (crmkit.store.shift_days)
     "strftime('%Y-%m-%dT%H:%M:%SZ', unixepoch(t) - 3 * 86400, 'unixepoch')":
         lambda m: (m - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    # a stored time moved by whole days (crmkit.engine.sql.shift_days: points expiry, deadlines)
+    shift_days("t", 365): lambda m: (m + timedelta(days=365)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    shift_days("t", -3): lambda m: (m - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ"),
 }
 
 
@@ -88,6 +92,7 @@ INLINED = [
     "julianday(t)", "unixepoch(t)", "strftime('%Y-%m', t)", "strftime('%s', t)", "date(t)", "datetime(t)",
     "json_extract(doc, '$.a.b')", "json_array_length(json_extract(doc, '$.list'))",
     "strftime('%Y-%m-%dT%H:%M:%SZ', unixepoch(t) - 3 * 86400, 'unixepoch')",
+    shift_days("t", 365), shift_days("t", -3),
     "ifnull(doc, 'x')", "instr(doc, 'a')", "max(length(doc), 3)", "CAST(julianday(t) AS INTEGER)",
 ]
 
