@@ -64,6 +64,7 @@ class CRM:
         self.path = path
         self.plugins = plugins
         self._clock = clock or system_clock
+        self._wall_clock = self._clock  # the frozen moment below never stands in for it
         self.actor = actor or os.environ.get("CRMKIT_ACTOR") or _login_name()
         self.extensions: dict[str, Any] = {}
         self._extension_owner: dict[str, str] = {}
@@ -156,6 +157,12 @@ class CRM:
     def now(self) -> datetime:
         """The CRM's clock: the default ``as_of``/``now`` of every computation."""
         return to_datetime(self._clock())
+
+    def wall_now(self) -> datetime:
+        """The time for security decisions (API tokens: issued, expired, revoked): the clock given
+        to :func:`crmkit.open`, else the system's. Never the moment of ``core.frozen_at``, which
+        stops a demo file's business clock but must not keep an expired token working."""
+        return to_datetime(self._wall_clock())
 
     def as_of(self, value: Any = None) -> datetime:
         """``value`` as an aware UTC datetime, or the CRM's clock when it is None; a date means its

@@ -5,6 +5,8 @@ Every error a user can cause is a :class:`CrmError`; the CLI prints its message 
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 
 class CrmError(Exception):
     """Base class of every error crmkit raises on purpose."""
@@ -21,7 +23,10 @@ class ValidationError(CrmError, ValueError):
 
 
 def _short_repr(value: object, limit: int = 200) -> str:
-    """repr() for messages: cut to ``limit`` characters; never fails (huge ints refuse repr)."""
+    """repr() for messages: cut to ``limit`` characters; never fails (huge ints refuse repr).
+    A date or time reads as ISO text, as it was typed, not as Python's constructor call."""
+    if isinstance(value, (date, datetime)):
+        return repr(value.isoformat())
     try:
         text = repr(value)
     except (ValueError, RecursionError):

@@ -40,6 +40,10 @@ class Field:
     ``since`` (and ``since_as_of``) mark a "whole days since a time" field: the SQL of that time.
     The compiler then turns ``field <= 90`` into a comparison of that time with one bound
     timestamp instead of date arithmetic on every customer.
+
+    ``holder`` marks a text field naming the user who holds a customer besides its ``owner``
+    (the leads plugin's ``lead_owner``: the rep working a lead). A user's row scope keeps an
+    unowned customer only while every holder field is empty or names someone in that scope.
     """
 
     name: str
@@ -53,10 +57,13 @@ class Field:
     since: str | None = None
     since_as_of: str | None = None
     sql_versioned: str | None = None
+    holder: bool = False
 
     def __attrs_post_init__(self) -> None:
         if self.type not in TYPES:
             raise CrmError(f"field {self.name!r}: type must be one of {', '.join(TYPES)}, not {self.type!r}")
+        if self.holder and self.type != "text":
+            raise CrmError(f"field {self.name!r}: a holder field names a user, so its type is text, not {self.type!r}")
         if not re.match(r"^[a-z][a-z0-9_]*$", self.name):
             raise CrmError(f"field name {self.name!r}: use lower-case letters, digits and _")
 
@@ -114,6 +121,10 @@ class FieldRegistry:
 
     def __iter__(self):
         return iter(sorted(self._fields.values(), key=lambda f: (f.plugin != "core", f.name)))
+
+    def holders(self) -> list[str]:
+        """The names of the holder fields (see :class:`Field`), which row scope reads."""
+        return [f.name for f in self if f.holder]
 
     def families(self) -> list[FieldFamily]:
         """The pattern families (``spend_<N>d``, ...)."""

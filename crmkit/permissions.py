@@ -140,25 +140,26 @@ def owners_in_scope(user: "User", team_members: Iterable[str] = ()) -> frozenset
     return frozenset({user.id})
 
 
-def scope_rule(user: "User", team_members: Iterable[str] = ()) -> str | None:
+def scope_rule(user: "User", team_members: Iterable[str] = (), holders: Iterable[str] = ()) -> str | None:
     """The segment rule limiting the customers ``user`` sees and acts on; None means every one.
 
-    The customers owned by :func:`owners_in_scope` and the unowned ones (the pool).
+    The customers owned by :func:`owners_in_scope`, and the unowned ones (the pool) that no
+    ``holders`` field (segment fields naming who holds a customer besides its owner, such as
+    the leads plugin's ``lead_owner``; see :meth:`crmkit.fields.FieldRegistry.holders`) gives
+    to someone outside the scope: a lead a rep has claimed is theirs, not the pool's.
     """
     from .segments import F  # here, not at import: `crmkit --help` needs the roles, not the rule builder
 
     owners = owners_in_scope(user, team_members)
     if owners is None:
         return None
-    if len(owners) == 1:
-        return str((F.owner == next(iter(owners))) | F.owner.is_null())
-    return str(F.owner.in_(sorted(owners)) | F.owner.is_null())
 
+    def held_by_scope(field):
+        return field == next(iter(owners)) if len(owners) == 1 else field.in_(sorted(owners))
 
-def within(rule: str | None, scope: str | None) -> str | None:
-    """``rule`` limited to ``scope`` (either may be None: no limit)."""
-    if scope is None:
-        return rule
-    if rule is None:
-        return scope
-    return f"({rule}) and ({scope})"
+    unowned = F.owner.is_null()
+    for name in holders:
+        holder = getattr(F, name)
+        unowned = unowned & (holder.is_null() | held_by_scope(holder))
+    return str(held_by_scope(F.owner) | unowned)
+

@@ -221,10 +221,10 @@ class Users:
             user = self.get(user_id)
             if not user.active:
                 raise ConflictError(f"user {user.id!r} is inactive; activate them before issuing a token")
-            now = self._crm.now()
+            now = self._crm.wall_now()
             expires_at = None if expires is None else to_datetime(expires, "expires")
             if expires_at is not None and expires_at <= now:
-                raise ValidationError("expires", expires, f"a time after now ({to_iso(now)})")
+                raise ValidationError("expires", to_iso(expires_at), f"a time after now ({to_iso(now)})")
             if label is not None and (not isinstance(label, str) or len(label) > 100):
                 raise ValidationError("label", label, "a text of at most 100 characters")
             secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -246,7 +246,7 @@ class Users:
             token = self.token(token_id)
             if token.revoked_at is not None:
                 raise ConflictError(f"token {token.id} was revoked already, at {to_iso(token.revoked_at)}")
-            self._crm.db.execute("UPDATE api_tokens SET revoked_at = ? WHERE id = ?", [to_iso(self._crm.now()), token.id])
+            self._crm.db.execute("UPDATE api_tokens SET revoked_at = ? WHERE id = ?", [to_iso(self._crm.wall_now()), token.id])
             self._crm.audit.record("token.revoke", "user", token.user_id, after={"token": token.id})
         return self.token(token.id)
 
@@ -260,10 +260,11 @@ class Users:
         return Token.from_row(rows[0])
 
     def tokens(self, user_id: str | None = None) -> list[Token]:
-        """Token records, newest first, optionally of one user."""
+        """Token records, newest first, optionally of one user (NotFound if there is no such user)."""
         sql = "SELECT id, user_id, label, created_at, expires_at, revoked_at FROM api_tokens"
         params: list = []
         if user_id is not None:
+            self.get(user_id)
             sql += " WHERE user_id = ?"
             params.append(user_id)
         return [Token.from_row(row) for row in self._crm.db.query(sql + " ORDER BY id DESC", params)]
@@ -281,7 +282,7 @@ class Users:
         row = rows[0]
         if row["revoked_at"] is not None:
             raise NotAuthenticated("the API token was revoked")
-        if row["expires_at"] is not None and from_iso(row["expires_at"]) <= self._crm.now():
+        if row["expires_at"] is not None and from_iso(row["expires_at"]) <= self._crm.wall_now():
             raise NotAuthenticated("the API token has expired")
         user = User.from_row(row)
         if not user.active:

@@ -45,9 +45,13 @@ def update(db: str, user_id: str, **options) -> None:
     Example: crmkit users update shop.db alice --role manager
     """
     changes = {key: value for key, value in options.items() if value is not None}
+    if not changes:
+        raise click.ClickException("nothing to change: give --name, --email, --role, --team or --active/--inactive")
     with open_crm(db) as crm:
+        before = crm.users.get(user_id)
         user = crm.users.update(user_id, **changes)
-    click.echo(f"User {user.id} ({user.role}{', inactive' if not user.active else ''}) updated.")
+    done = "updated" if user != before else "unchanged: it already had these values"
+    click.echo(f"User {user.id} ({user.role}{', inactive' if not user.active else ''}) {done}.")
 
 
 @group.command("list")
@@ -76,8 +80,9 @@ def deactivate(db: str, user_id: str) -> None:
     Example: crmkit users deactivate shop.db alice
     """
     with open_crm(db) as crm:
+        was_active = crm.users.get(user_id).active
         user = crm.users.deactivate(user_id)
-    click.echo(f"User {user.id} deactivated.")
+    click.echo(f"User {user.id} deactivated." if was_active else f"User {user.id} was inactive already.")
 
 
 @group.command("token")

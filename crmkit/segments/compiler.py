@@ -25,6 +25,9 @@ from .ast import And, Between, Compare, Contains, In, IsNull, Literal, Not, Or, 
 if TYPE_CHECKING:
     from ..fields import Field, FieldRegistry
 
+# Whole numbers both engines store (64-bit integers): a rule comparing with a larger one is refused.
+WHOLE_NUMBER_LIMIT = 2**63
+
 FROM_CUSTOMERS = "customers c LEFT JOIN customer_summary s ON s.customer_id = c.id"
 
 
@@ -90,7 +93,14 @@ class _Compiler:
         )
         if field.type == "number":
             if kind == "number":
-                return int(value) if value == value.to_integral_value() else float(value)
+                if value != value.to_integral_value():
+                    return float(value)
+                if not -WHOLE_NUMBER_LIMIT <= value < WHOLE_NUMBER_LIMIT:
+                    raise RuleError(
+                        f"{str(literal)} is out of range: whole numbers in a rule lie between -2**63 and 2**63 - 1",
+                        self.rule_text, name.position,
+                    )
+                return int(value)
             if kind == "duration":
                 return value
             raise wrong
@@ -251,13 +261,21 @@ def _number_literals(node) -> bool:
 
 def compile_rule(
     tree, rule_text: str, registry: "FieldRegistry", as_of: datetime, *, use_history: bool, exponent: int,
-    use_versions: bool = False,
+    use_versions: bool = False, within=None, within_text: str = "",
 ) -> CompiledRule:
     """Compile a parsed rule. ``use_history`` picks the fields' log-based SQL for an ``as_of``
     before the newest interaction; ``use_versions`` the customers' versions for an ``as_of``
-    before the newest customer change (see :mod:`crmkit.history`)."""
+    before the newest customer change (see :mod:`crmkit.history`).
+
+    ``within`` (a parsed rule, its text ``within_text``) limits the members to the customers it
+    holds now, whatever ``as_of`` is: a user's row scope, which is about who owns a customer
+    today, not who owned it then. It reads the customers' present values."""
     compiler = _Compiler(registry, rule_text, as_of, use_history, exponent, use_versions)
-    where = compiler.compile(tree)
+    try:
+        where = compiler.compile(tree)
+    except OverflowError:
+        raise RuleError("a number or date in this rule is out of range", rule_text) from None
+    used = compiler.used
     if compiler.reads_versions:
         # The whole condition runs once over the versions valid at as_of joined to their
         # customers, and the outer query keeps the ids it finds: the inner c and s shadow the
@@ -269,6 +287,11 @@ def compile_rule(
         )
     elif use_versions:
         where = f"({EXISTED_AT} AND {where})"
-    return CompiledRule(rule_text, where, compiler.params, tuple(compiler.used))
+    if within is not None:
+        present = _Compiler(registry, within_text, as_of, False, exponent, False)
+        present.params, present.counter = compiler.params, compiler.counter
+        where = f"({where} AND {present.compile(within)})"
+        used = used + [name for name in present.used if name not in used]
+    return CompiledRule(rule_text, where, compiler.params, tuple(used))
 
 

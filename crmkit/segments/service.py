@@ -35,6 +35,8 @@ def engine_errors_as_rule_errors(rule: str) -> Iterator[None]:
         yield
     except StatementError as error:
         raise RuleError(f"the database could not run this rule ({error})", rule) from error
+    except OverflowError as error:  # a value past what the driver binds (64-bit integers)
+        raise RuleError(f"a number or date in this rule is out of range ({error})", rule) from error
 
 
 @frozen
@@ -90,16 +92,17 @@ def rule_text(rule: Any) -> str:
 class RuleView:
     """The customers matching a rule as of a time; the same API as a saved segment."""
 
-    def __init__(self, crm: "CRM", rule: str, as_of: Any = None, name: str | None = None):
+    def __init__(self, crm: "CRM", rule: str, as_of: Any = None, name: str | None = None, within: str | None = None):
         self._crm = crm
         self.rule = rule
         self.name = name
+        self.within = within
         self._as_of = as_of
-        crm.segments.compile(rule, reads_the_past=False)  # fail now, not on first use
+        crm.segments.compile(rule, reads_the_past=False, within=within)  # fail now, not on first use
 
     def compiled(self, as_of: Any = None) -> CompiledRule:
         """The rule compiled to SQL as of a time (default: the view's ``as_of``, else the clock)."""
-        return self._crm.segments.compile(self.rule, as_of if as_of is not None else self._as_of)
+        return self._crm.segments.compile(self.rule, as_of if as_of is not None else self._as_of, within=self.within)
 
     def count(self, as_of: Any = None) -> int:
         """Number of members."""
@@ -107,7 +110,7 @@ class RuleView:
         moment = self._crm.as_of(as_of if as_of is not None else self._as_of)
         # One round trip: the count as the present's values answer it, and the horizons that
         # say whether they do; a time before a horizon (rare) counts again from the past's.
-        compiled = segments.compile_as(self.rule, moment, use_history=False, use_versions=False)
+        compiled = segments.compile_as(self.rule, moment, use_history=False, use_versions=False, within=self.within)
         with engine_errors_as_rule_errors(self.rule):
             count, log_horizon, changed = self._crm.db.execute(
                 f"SELECT ({compiled.count_query()}), {_HORIZONS}", compiled.params,
@@ -117,7 +120,7 @@ class RuleView:
         )
         if not (use_history or use_versions):
             return count
-        compiled = segments.compile_as(self.rule, moment, use_history=use_history, use_versions=use_versions)
+        compiled = segments.compile_as(self.rule, moment, use_history=use_history, use_versions=use_versions, within=self.within)
         with engine_errors_as_rule_errors(self.rule):
             return self._crm.db.execute(compiled.count_query(), compiled.params).fetchone()[0]
 
@@ -211,20 +214,24 @@ class Segments:
         """The syntax tree of a rule (RuleError if it does not parse)."""
         return _parse(rule_text(rule))
 
-    def compile(self, rule: Any, as_of: Any = None, *, reads_the_past: bool = True) -> CompiledRule:
+    def compile(self, rule: Any, as_of: Any = None, *, reads_the_past: bool = True, within: Any = None) -> CompiledRule:
         """Compile a rule (text or builder) to SQL as of a time; checks fields and types.
 
         With ``reads_the_past=False`` the rule is compiled as of now without asking the database
         whether ``as_of`` predates the log's horizon or a customer's change: enough to check it.
+        ``within`` is a second rule the members must also meet, on the customers' present values
+        whatever ``as_of`` is (a user's row scope); its own limits apply to it, not the rule's.
         """
         text = rule_text(rule)
         moment = self._crm.as_of(as_of)
         use_history = use_versions = False
         if reads_the_past:
             use_history, use_versions = _reads_the_past(to_iso(moment), *history.horizons(self._crm.db))
-        return self.compile_as(text, moment, use_history=use_history, use_versions=use_versions)
+        return self.compile_as(text, moment, use_history=use_history, use_versions=use_versions, within=within)
 
-    def compile_as(self, rule: Any, moment: datetime, *, use_history: bool, use_versions: bool) -> CompiledRule:
+    def compile_as(
+        self, rule: Any, moment: datetime, *, use_history: bool, use_versions: bool, within: Any = None,
+    ) -> CompiledRule:
         """Compile a rule as of ``moment`` (an aware time) reading the log's history and the
         customers' versions as told, without asking the database: :meth:`compile` asks it.
 
@@ -232,8 +239,9 @@ class Segments:
         the rule uses stay as they were (a field added or replaced compiles it again).
         """
         text = rule_text(rule)
+        scope = None if within is None else rule_text(within)
         fields = self._crm.fields
-        key = (text, moment, moment.tzinfo, use_history, use_versions, id(fields), id(fields.calendar), self._crm.exponent)
+        key = (text, scope, moment, moment.tzinfo, use_history, use_versions, id(fields), id(fields.calendar), self._crm.exponent)
         cached = self._compiled.get(key)
         if cached is not None:
             compiled, used = cached
@@ -241,7 +249,7 @@ class Segments:
                 return attrs.evolve(compiled, params=dict(compiled.params))
         compiled = compile_rule(
             _parse(text), text, fields, moment, use_history=use_history, exponent=self._crm.exponent,
-            use_versions=use_versions,
+            use_versions=use_versions, within=None if scope is None else _parse(scope), within_text=scope or "",
         )
         if len(self._compiled) >= self.CACHE_SIZE:
             self._compiled.clear()
@@ -262,9 +270,14 @@ class Segments:
         with engine_errors_as_rule_errors(text):
             self._crm.db.execute(compiled.id_query() + " LIMIT 0", compiled.params).fetchall()
 
-    def evaluate(self, rule: Any, as_of: Any = None) -> RuleView:
-        """An unsaved rule's members, with the same methods as a saved segment."""
-        return RuleView(self._crm, rule_text(rule), as_of)
+    def evaluate(self, rule: Any, as_of: Any = None, *, within: Any = None) -> RuleView:
+        """An unsaved rule's members, with the same methods as a saved segment.
+
+        ``within`` limits them to the customers a second rule holds now, whatever ``as_of`` is:
+        a user's row scope (:func:`crmkit.permissions.scope_rule`) over a list as of a past date
+        keeps the customers in that scope today.
+        """
+        return RuleView(self._crm, rule_text(rule), as_of, within=None if within is None else rule_text(within))
 
     def resolve(self, segment_or_rule: Any) -> str:
         """The rule text of a saved segment's name, or the text of a rule given directly."""

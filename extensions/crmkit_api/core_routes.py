@@ -6,6 +6,7 @@ CLI calls. Lists of customers are the segment language's lists, limited to the c
 
 from __future__ import annotations
 
+import re
 import tempfile
 from datetime import datetime
 from enum import Enum
@@ -15,10 +16,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from crmkit.errors import CrmError, PermissionDenied
+from crmkit.errors import CrmError, PermissionDenied, ValidationError
 from crmkit.importing import import_file
 from crmkit.models import SIZES, STAGES
-from crmkit.permissions import within
 from .toolkit import MAX_ID, Caller, CustomerId, Limit, Offset, caller, jsonable, page
 
 router = APIRouter()
@@ -54,6 +54,12 @@ class CustomerFields(BaseModel):
     def given(self) -> dict:
         """The fields the request gave, without the ones it left out."""
         return {k: (v.value if isinstance(v, Enum) else v) for k, v in self.model_dump(exclude_unset=True).items()}
+
+
+class NewCustomer(CustomerFields):
+    """A new customer's fields: a name, and any others to set."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class Merge(BaseModel):
@@ -126,7 +132,7 @@ def list_customers(
         if rule is not None:
             crm.segments.check(rule)  # errors point into the caller's rule, not the scoped one
         base = crm.segments.get(segment).rule if segment is not None else rule
-        view = crm.segments.evaluate(within(base, c.scope(crm)) or "id > 0", as_of)
+        view = crm.segments.evaluate(base or "id > 0", as_of, within=c.scope(crm))
         items = view.customers(limit=limit, offset=offset, order_by=order_by.value, descending=descending)
         counted = offset == 0 if total is None else total
         found = view.count() if counted else None
@@ -144,7 +150,7 @@ def get_customer(customer_id: CustomerId, c: Caller = Depends(caller)) -> dict:
 
 
 @router.post("/customers", status_code=201, tags=["customers"], summary="Add a customer")
-def add_customer(fields: CustomerFields, c: Caller = Depends(caller)) -> dict:
+def add_customer(fields: NewCustomer, c: Caller = Depends(caller)) -> dict:
     """Add a customer; a rep may only own it themselves."""
     with c.session("customers.write") as crm:
         given = fields.given()
@@ -167,6 +173,8 @@ def update_customer(customer_id: CustomerId, fields: CustomerFields, c: Caller =
 def merge_customers(customer_id: CustomerId, body: Merge, c: Caller = Depends(caller)) -> dict:
     """Merge another customer into this one; both must be in the caller's scope."""
     with c.session("customers.merge") as crm:
+        if body.duplicate_id == customer_id:
+            raise ValidationError("duplicate_id", customer_id, "another customer than the one in the path")
         c.check_customer(crm, customer_id)
         c.check_customer(crm, body.duplicate_id)
         return jsonable(crm.customers.merge(customer_id, body.duplicate_id))
@@ -253,8 +261,8 @@ def define_segment(name: Annotated[str, Path(max_length=200)], body: SegmentIn, 
 def count_segment(name: str, c: Caller = Depends(caller), as_of: AsOf = None) -> dict:
     """How many customers in the caller's scope a saved segment holds, as of a date."""
     with c.session("segments.read") as crm:
-        rule = within(crm.segments.get(name).rule, c.scope(crm))
-        return {"segment": name, "count": crm.segments.evaluate(rule, as_of).count()}
+        view = crm.segments.evaluate(crm.segments.get(name).rule, as_of, within=c.scope(crm))
+        return {"segment": name, "count": view.count()}
 
 
 @router.get("/segments/{name}/members", tags=["segments"], summary="A page of a segment's members in scope")
@@ -263,7 +271,7 @@ def segment_members(
 ) -> dict:
     """One page of a saved segment's members in the caller's scope, as of a date."""
     with c.session("segments.read") as crm:
-        view = crm.segments.evaluate(within(crm.segments.get(name).rule, c.scope(crm)), as_of)
+        view = crm.segments.evaluate(crm.segments.get(name).rule, as_of, within=c.scope(crm))
         return page(view.customers(limit=limit, offset=offset), limit, offset)
 
 
@@ -308,6 +316,15 @@ def audit_log(
     entity_id: Annotated[str | None, Query(max_length=100)] = None,
     actor: Annotated[str | None, Query(max_length=100)] = None, limit: Limit = 50, offset: Offset = 0,
 ) -> dict:
-    """Entries of the audit log, newest first, filtered."""
+    """Entries of the audit log, newest first, filtered. A user whose row scope is not every
+    customer (a manager with a team) reads the entries of one customer (or lead) in scope at a
+    time: the log also holds the values of customers outside it."""
     with c.session("audit.read") as crm:
+        if c.scope(crm) is not None:
+            if entity not in ("customer", "lead") or not re.fullmatch(r"[0-9]{1,18}", entity_id or ""):
+                raise PermissionDenied(
+                    f"user {c.user.id!r} reads the audit log one customer in scope at a time: "
+                    "give entity=customer (or lead) and that customer's entity_id"
+                )
+            c.check_customer(crm, int(entity_id))
         return page(crm.audit.query(entity=entity, entity_id=entity_id, actor=actor, limit=limit, offset=offset), limit, offset)

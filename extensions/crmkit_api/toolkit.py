@@ -73,23 +73,34 @@ class Caller:
         return crm.permissions.allows(self.user, permission)
 
     def scope(self, crm: "CRM") -> str | None:
-        """The segment rule of the customers the user may see and act on (None: all)."""
-        return scope_rule(self.user, self._team(crm))
+        """The segment rule of the customers the user may see and act on (None: all): the
+        owners in scope and the pool, less the pool customers a holder field (a lead's rep)
+        gives to someone else. Apply it with ``within=`` (``crm.segments.evaluate(rule, as_of,
+        within=scope)``), which reads who holds a customer today whatever the list's date."""
+        return scope_rule(self.user, self._team(crm), crm.fields.holders())
+
+    def owners(self, crm: "CRM") -> frozenset[str] | None:
+        """The users whose customers, leads and tickets this user sees besides the pool (None: all)."""
+        return owners_in_scope(self.user, self._team(crm))
 
     def check_customer(self, crm: "CRM", customer_id: int) -> "Customer":
         """The customer, once found (404) and in the user's scope (403).
 
-        One statement: the scope rule (:func:`crmkit.permissions.scope_rule`) keeps the customers
-        whose owner is among :func:`owners_in_scope` or is NULL, which the stored row answers
-        as the rule's SQL would, without compiling the rule and asking the database again.
+        An unowned customer needs the scope rule's answer (a holder field such as a lead's rep
+        may give it to someone); an owned one is answered by its stored owner.
         """
         rows = list(crm.db.query("SELECT * FROM customers WHERE id = ?", [customer_id]))
         if not rows:
             raise NotFound(f"no customer with id {customer_id}")
-        owner = rows[0]["owner"]
-        if owner is not None:
-            owners = owners_in_scope(self.user, self._team(crm))
-            if owners is not None and owner not in owners:
+        owners = self.owners(crm)
+        if owners is not None:
+            owner = rows[0]["owner"]
+            if owner is None:
+                holders = crm.fields.holders()
+                inside = not holders or customer_id in crm.segments.evaluate(self.scope(crm))
+            else:
+                inside = owner in owners
+            if not inside:
                 raise PermissionDenied(f"customer {customer_id} is outside the scope of user {self.user.id!r}")
         return Customer.from_row(rows[0])
 

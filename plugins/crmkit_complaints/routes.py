@@ -83,7 +83,14 @@ def pause(complaint_id: ComplaintId, body: Pause, c: Caller = Depends(caller)) -
 
 @router.get("/queue", summary="Open complaints with their SLA state (a rep: their own)")
 def queue(c: Caller = Depends(caller), limit: Limit = 50) -> dict:
-    """Open complaints with their SLA state, most urgent first."""
+    """Open complaints with their SLA state, most urgent first: a rep's own, a team manager's
+    on customers in their scope, everyone's for the others."""
     with c.session("complaints.read") as crm:
-        owner = c.user.id if c.user.role == "rep" else None
-        return page(crm.complaints.sla(owner=owner, limit=limit), limit, 0)
+        if c.user.role == "rep":
+            return page(crm.complaints.sla(owner=c.user.id, limit=limit), limit, 0)
+        scope = c.scope(crm)
+        if scope is None:
+            return page(crm.complaints.sla(limit=limit), limit, 0)
+        allowed = set(crm.segments.evaluate(scope).ids())
+        board = [row for row in crm.complaints.sla(limit=2**62) if row["customer_id"] in allowed]
+        return page(board[:limit], limit, 0)

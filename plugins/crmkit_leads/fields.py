@@ -22,7 +22,9 @@ FIELDS = [
           "(SELECT c.source FROM leads_leads l WHERE l.customer_id = c.id)"),
     Field("lead_score", "number", "Conversion score of an open lead, 0 to 1, from the last training (crm.leads.train).",
           _lead("score")),
-    Field("lead_owner", "text", "The rep who owns the lead now (null in the pool).", _lead("owner")),
+    # A holder: a lead a rep has taken is in their row scope (and out of other reps'), though
+    # the customer's own owner stays empty until the lead is converted.
+    Field("lead_owner", "text", "The rep who owns the lead now (null in the pool).", _lead("owner"), holder=True),
     Field("lead_class", "text", "The lead's class, which sets its recycle period.", _lead("lead_class")),
     Field("lead_stage", "text", "The lead's sales stage in the configured funnel.", _lead("stage")),
     Field("lead_priority", "number", "The lead's priority (higher is allocated first).", _lead("priority")),

@@ -202,7 +202,8 @@ def cancel_stale_reminders(service: "LeadsService", lead_ids: list[int] | None =
 def _owned_by(service, lead_id: int, rep_id: str, verb: str) -> Lead:
     lead = service.get(lead_id)
     if lead.status not in OWNED_STATUSES:
-        raise ConflictError(f"lead {lead_id} is {lead.status}; only an assigned lead can be {verb}ed by its owner")
+        state = "in the pool" if lead.status == "pool" else lead.status
+        raise ConflictError(f"lead {lead_id} is {state}; only the owner of an assigned lead can {verb} it")
     if lead.owner != rep_id:
         raise ConflictError(f"lead {lead_id} belongs to {lead.owner}, not {rep_id}; only the owner can {verb} it")
     return lead

@@ -65,7 +65,13 @@ def recycling(
     before: Annotated[datetime | None, Query(description="Due by this time (default: now)")] = None,
 ) -> dict:
     """A preview of recycling: owned, unprotected leads due back in the pool by ``before``,
-    soonest first. Changes nothing; a rep sees their own leads only."""
+    soonest first. Changes nothing; a rep sees their own leads only, a team manager their team's."""
     with c.session("leads.read") as crm:
-        owner = c.user.id if c.user.role == "rep" else None
-        return page(crm.leads.recycling(before, owner=owner, limit=limit, offset=offset), limit, offset)
+        owners = c.owners(crm)
+        if owners is None:
+            return page(crm.leads.recycling(before, limit=limit, offset=offset), limit, offset)
+        if len(owners) == 1:
+            (owner,) = owners
+            return page(crm.leads.recycling(before, owner=owner, limit=limit, offset=offset), limit, offset)
+        due = [lead for lead in crm.leads.recycling(before, limit=2**62) if lead.owner in owners]
+        return page(due[offset:offset + limit], limit, offset, len(due))

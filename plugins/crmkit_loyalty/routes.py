@@ -12,7 +12,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from crmkit.permissions import within
 from crmkit.segments.builder import literal
 from crmkit_api.toolkit import Caller, CustomerId, Limit, Offset, caller, jsonable, page
 
@@ -89,6 +88,6 @@ def tiers(c: Caller = Depends(caller), as_of: AsOf = None) -> dict:
         scope = c.scope(crm)
         items = []
         for tier in reversed(crm.loyalty.tiers.list()):
-            rule = within(f"tier = {literal(tier.name)}", scope)
-            items.append({**jsonable(tier), "members": crm.segments.evaluate(rule, as_of).count()})
+            members = crm.segments.evaluate(f"tier = {literal(tier.name)}", as_of, within=scope)
+            items.append({**jsonable(tier), "members": members.count()})
         return {"items": items}

@@ -319,7 +319,13 @@ class TestRoutesOverTheServices:
             counts = crm.leads.counts()
         assert owned  # the claims above left leads with reps
         status, _, due = as_user("mia")("GET", "/leads/recycling?before=2100-01-01T00:00:00Z&limit=500")
-        assert status == 200 and {lead["id"]: lead["owner"] for lead in due["items"]} == owned
+        north = {f"rep{n}" for n in range(4)} | {"mia"}  # mia manages team north: its leads only
+        assert {owner for owner in owned.values()} - north  # south's leads exist, and stay hidden
+        assert status == 200 and {lead["id"]: lead["owner"] for lead in due["items"]} == {
+            i: owner for i, owner in owned.items() if owner in north
+        }
+        status, _, everyone = as_user("root")("GET", "/leads/recycling?before=2100-01-01T00:00:00Z&limit=500")
+        assert status == 200 and {lead["id"]: lead["owner"] for lead in everyone["items"]} == owned
         _, _, mine = as_user("rep0")("GET", "/leads/recycling?before=2100-01-01T00:00:00Z&limit=500")
         assert {lead["id"] for lead in mine["items"]} == {i for i, owner in owned.items() if owner == "rep0"}
         assert as_user("mia")("GET", "/leads/recycling?before=2000-01-01T00:00:00Z")[2]["items"] == []

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 import crmkit
 from crmkit import ConflictError, NotAuthenticated, NotFound, Permission, PermissionDenied, ValidationError
 from crmkit.cli import make_cli
-from crmkit.permissions import scope_rule, within
+from crmkit.permissions import scope_rule
 
 
 class TestUsers:
@@ -168,10 +168,16 @@ class TestScope:
         assert scope_rule(crm.users.add("ann", "Ann", role="analyst")) is None
         assert scope_rule(crm.users.add("root", "Root", role="admin")) is None
 
-    def test_scope_combines_with_a_rule(self, crm):
-        rule = within("name in ('A', 'B', 'Pool')", scope_rule(crm.users.get("bob")))
-        assert self.names(crm, rule) == ["B", "Pool"]
-        assert within(None, None) is None and within("x", None) == "x"
+    def test_scope_limits_a_rule(self, crm):
+        view = crm.segments.evaluate("name in ('A', 'B', 'Pool')", within=scope_rule(crm.users.get("bob")))
+        assert sorted(c.name for c in view.customers(limit=100)) == ["B", "Pool"]
+        assert view.count() == 2 and crm.customers.get(2).id in view and 1 not in view
+
+    def test_a_holder_field_takes_an_unowned_customer_out_of_other_users_scope(self, crm):
+        bob = crm.users.get("bob")
+        assert scope_rule(bob, holders=["lead_owner"]) == (
+            "owner = 'bob' or owner is null and (lead_owner is null or lead_owner = 'bob')"
+        )
 
     def test_quotes_in_an_id_do_not_escape_the_rule(self, crm):
         crm.users.add("o'hara", "O'Hara")
@@ -241,6 +247,14 @@ class TestUsersCli:
         assert "deactivated" in run("users", "deactivate", db, "alice").output
         assert "manager" in run("users", "update", db, "alice", "--role", "manager").output
 
+    def test_messages_say_what_happened(self, db):
+        run("users", "add", db, "alice", "--name", "Alice")
+        assert run("users", "update", db, "alice", "--name", "Alice").output.strip() == (
+            "User alice (rep) unchanged: it already had these values."
+        )
+        assert run("users", "deactivate", db, "alice").output.strip() == "User alice deactivated."
+        assert run("users", "deactivate", db, "alice").output.strip() == "User alice was inactive already."
+
     @pytest.mark.parametrize("args, message", [
         (("users", "add", "{db}", "alice", "--name", "A", "--role", "boss"), "--role"),
         (("users", "add", "{db}", "alice", "--name", "A", "--email", "nope"), "email"),
@@ -249,6 +263,9 @@ class TestUsersCli:
         (("users", "revoke", "{db}", "42"), "no API token with id 42"),
         (("users", "deactivate", "{db}", "nobody"), "no user with id"),
         (("users", "list", "missing.db"), "no CRM file at missing.db"),
+        (("users", "update", "{db}", "alice"), "nothing to change"),
+        (("users", "tokens", "{db}", "--user", "nobody"), "no user with id 'nobody'"),
+        (("users", "token", "{db}", "alice", "--expires", "2020-01-01"), "(got '2020-01-01T00:00:00Z')"),
     ])
     def test_errors_are_one_line_and_write_nothing(self, db, args, message):
         run("users", "add", db, "alice", "--name", "Alice")
