@@ -19,7 +19,7 @@ from typing import IO, TYPE_CHECKING, Any, Iterator
 
 from attrs import frozen
 
-from . import csvfile
+from . import csvfile, history
 from .csvfile import safe_cell
 from .errors import CrmError, RuleError, ValidationError
 from .money import from_minor
@@ -58,7 +58,9 @@ def records(crm: "CRM", kind: str, *, segment: str | None = None, as_of: Any = N
     """The rows an export writes, as JSON-ready dicts (streamed from one query).
 
     ``kind="segment"`` gives the customers in ``segment`` (a saved segment's name or a rule)
-    as of ``as_of`` (default: the CRM's clock).
+    as of ``as_of`` (default: the CRM's clock), with the fields kept per version (region,
+    company, industry, size, source, owner, stage, tags, attributes) as they were then; identity
+    and contact fields are today's, as rules read them.
     """
     sql, params, columns = _query(crm, kind, segment, as_of)
     exponent = crm.exponent
@@ -160,8 +162,27 @@ def _query(crm: "CRM", kind: str, segment: str | None, as_of: Any) -> tuple[str,
     if not segment:
         raise ValidationError("segment", segment, "a saved segment's name or a rule")
     compiled = crm.segments.compile(_rule_of(crm, segment), crm.as_of(as_of))
-    sql = f"SELECT {columns} FROM {FROM_CUSTOMERS} WHERE {compiled.where} ORDER BY c.id"
+    if as_of is None:
+        sql = f"SELECT {columns} FROM {FROM_CUSTOMERS} WHERE {compiled.where} ORDER BY c.id"
+        return sql, compiled.params, CUSTOMER_COLUMNS
+    # As of a date, the members' versioned fields are those of their version valid then (the
+    # ones the rule read): a member of "region = 'EU'" in March is exported with March's region.
+    sql = (
+        f"SELECT {', '.join(_as_of_column(name) for name in CUSTOMER_COLUMNS)} FROM {FROM_CUSTOMERS} "
+        f"LEFT JOIN customer_history h ON h.customer_id = c.id AND {history.VALID_AT} "
+        f"WHERE {compiled.where} ORDER BY c.id"
+    )
     return sql, compiled.params, CUSTOMER_COLUMNS
+
+
+def _as_of_column(name: str) -> str:
+    """A customer column as of ``:as_of``: a versioned one from the version ``h`` valid then
+    (the stored row when there is none), ``updated_at`` as that version's start."""
+    if name in history.COLUMNS:
+        return f"CASE WHEN h.customer_id IS NULL THEN c.{name} ELSE h.{name} END"
+    if name == "updated_at":
+        return "CASE WHEN h.customer_id IS NULL THEN c.updated_at ELSE h.valid_from END"
+    return f"c.{name}"
 
 
 def _rule_of(crm: "CRM", segment: str) -> str:
