@@ -47,6 +47,11 @@ def _parse_spans(day: str, text: Any) -> tuple[tuple[time, time], ...]:
     return tuple(spans)
 
 
+def _clock_text(moment: time) -> str:
+    """``09:30``; ``time.max`` (the end of the day) is ``24:00``."""
+    return "24:00" if moment == time.max else moment.strftime("%H:%M")
+
+
 @frozen
 class BusinessCalendar:
     """Working hours per weekday in a time zone, minus holidays. ``always`` means 24/7."""
@@ -94,6 +99,20 @@ class BusinessCalendar:
             except ValueError:
                 raise ValidationError("calendar.holidays", item, "dates like 2025-12-25") from None
         return cls(zone, spans, frozenset(holidays), False)
+
+    def to_setting(self) -> dict | None:
+        """The calendar as a ``complaints.calendar`` value that reads back to it, zone spelled out
+        (None for round the clock)."""
+        if self.always:
+            return None
+        return {
+            "timezone": self.timezone,
+            "hours": {
+                day: ",".join(f"{_clock_text(start)}-{_clock_text(end)}" for start, end in spans)
+                for day, spans in zip(WEEKDAYS, self.hours) if spans
+            },
+            "holidays": sorted(d.isoformat() for d in self.holidays),
+        }
 
     def fingerprint(self) -> str:
         """A short digest that changes whenever the calendar does."""

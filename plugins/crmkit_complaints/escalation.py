@@ -27,17 +27,14 @@ def escalate(crm: "CRM", now: datetime) -> dict:
     service = crm.complaints
     policy = service.policy()
     moment = to_iso(now)
-    earliest = crm.db.execute("SELECT min(received_at) FROM complaints_complaints").fetchone()[0]
-    if earliest is None:
-        return {"escalated": {}, "tasks_created": 0}
-    service.ensure_calendar(min(earliest, moment), moment, policy)
-    always = policy.calendar.always
+    # Each ticket's clock counts in the calendar it was opened under, not the one set now.
+    calendar = "c.calendar_id" if service.lay_out_open_calendars(moment) else None
     summary: dict[str, int] = {}
     tasks = 0
     with crm.transaction():
         for level in policy.levels:
             mark = queries.max_escalation_id(crm.db)
-            added = queries.insert_escalations(crm.db, level, moment, always)
+            added = queries.insert_escalations(crm.db, level, moment, calendar)
             if not added:
                 continue
             rows = queries.new_escalations(crm.db, mark, level["level"])

@@ -7,7 +7,7 @@ both engines: epoch seconds and JSON access go through the store's SQL helpers.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from crmkit.store import epoch_seconds, json_get, json_records, time_from_epoch, unindexed
 
@@ -31,31 +31,39 @@ def json_field(column: str, key: str) -> str:
     return json_get(column, f"$.{key}")
 
 
-def business_seconds(seconds_sql: str, always: bool) -> str:
+# A clock's calendar is given as ``calendar``: None for round the clock, an int for one laid-out
+# calendar (``complaints_calendar.calendar_id``), or SQL text naming each row's calendar column
+# (``c.calendar_id``; NULL there means round the clock), for statements over many tickets.
+
+def _per_calendar(calendar: int | str | None, always_sql: str, laid_out: Callable[[str], str]) -> str:
+    """SQL: the round-the-clock form of a clock expression, or ``laid_out(calendar id SQL)``."""
+    if calendar is None:
+        return always_sql
+    if isinstance(calendar, int):
+        return laid_out(str(int(calendar)))
+    return f"(CASE WHEN {calendar} IS NULL THEN {always_sql} ELSE {laid_out(calendar)} END)"
+
+
+def business_seconds(seconds_sql: str, calendar: int | str | None) -> str:
     """SQL: working seconds counted up to an epoch moment (the moment itself when 24/7)."""
-    if always:
-        return f"({seconds_sql})"
-    return (
-        "(SELECT kb.cum_start + MIN(" + seconds_sql + ", kb.end_s) - kb.start_s "
-        "FROM complaints_calendar kb WHERE kb.start_s <= " + seconds_sql +
-        " ORDER BY kb.start_s DESC LIMIT 1)"
-    )
+    return _per_calendar(calendar, f"({seconds_sql})", lambda calendar_id: (
+        f"(SELECT kb.cum_start + MIN({seconds_sql}, kb.end_s) - kb.start_s FROM complaints_calendar kb "
+        f"WHERE kb.calendar_id = {calendar_id} AND kb.start_s <= {seconds_sql} ORDER BY kb.start_s DESC LIMIT 1)"
+    ))
 
 
-def from_business(count_sql: str, always: bool) -> str:
+def from_business(count_sql: str, calendar: int | str | None) -> str:
     """SQL: the epoch moment at which ``count_sql`` working seconds have been counted."""
-    if always:
-        return f"({count_sql})"
-    return (
-        "(SELECT kf.start_s + (" + count_sql + ") - kf.cum_start FROM complaints_calendar kf "
-        "WHERE kf.cum_end >= " + count_sql + " ORDER BY kf.cum_end LIMIT 1)"
-    )
+    return _per_calendar(calendar, f"({count_sql})", lambda calendar_id: (
+        f"(SELECT kf.start_s + ({count_sql}) - kf.cum_start FROM complaints_calendar kf "
+        f"WHERE kf.calendar_id = {calendar_id} AND kf.cum_end >= {count_sql} ORDER BY kf.cum_end LIMIT 1)"
+    ))
 
 
-def deadline(start_sql: str, seconds_sql: str, always: bool) -> str:
+def deadline(start_sql: str, seconds_sql: str, calendar: int | str | None) -> str:
     """SQL: ISO time when ``seconds_sql`` working seconds have passed after ``start_sql``."""
-    counted = business_seconds(epoch(start_sql), always)
-    return iso_from_epoch(from_business(f"{counted} + ({seconds_sql})", always))
+    counted = business_seconds(epoch(start_sql), calendar)
+    return iso_from_epoch(from_business(f"{counted} + ({seconds_sql})", calendar))
 
 
 def _in_list(prefix: str, values: Iterable[str]) -> tuple[str, dict]:
@@ -108,30 +116,68 @@ def reopened_at_sql(alias: str) -> str:
 
 # --- calendar ------------------------------------------------------------------------------------
 
-def calendar_meta(db) -> dict[str, str]:
-    """The stored calendar layout's fingerprint and first/last day, as a dict."""
-    return {k: v for k, v in db.execute("SELECT key, value FROM complaints_calendar_meta")}
+# Every calendar a ticket was opened under is kept in ``complaints_calendar_meta`` under the key
+# ``calendar:<id>``: its definition (a ``complaints.calendar`` value with the zone spelled out),
+# its fingerprint and the local days laid out in ``complaints_calendar`` (``first``, ``last``).
+_CALENDAR_KEY = "calendar:"
 
 
-def replace_calendar(db, rows: list[tuple[int, int, int, int]], meta: dict[str, str]) -> None:
-    """Replace the working-time intervals (start, end, cumulative start, cumulative end) and their
-    meta data."""
-    db.execute("DELETE FROM complaints_calendar")
-    db.executemany(
-        "INSERT INTO complaints_calendar(start_s, end_s, cum_start, cum_end) VALUES (?, ?, ?, ?)", rows
+def calendar_records(db) -> dict[int, dict]:
+    """Every kept calendar by id: ``{"fingerprint", "setting", "first", "last"}``."""
+    rows = db.execute(
+        "SELECT key, value FROM complaints_calendar_meta WHERE key LIKE :prefix", {"prefix": _CALENDAR_KEY + "%"}
     )
-    db.execute("DELETE FROM complaints_calendar_meta")
-    db.executemany("INSERT INTO complaints_calendar_meta(key, value) VALUES (?, ?)", list(meta.items()))
+    return {int(key[len(_CALENDAR_KEY):]): json.loads(value) for key, value in rows}
 
 
-def compute_deadline(db, start_iso: str, seconds: int, always: bool) -> str | None:
+def save_calendar_record(db, calendar_id: int, record: dict) -> None:
+    """Store (or replace) the kept calendar ``calendar_id``."""
+    db.execute(
+        "INSERT INTO complaints_calendar_meta(key, value) VALUES (:key, :value) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        {"key": f"{_CALENDAR_KEY}{calendar_id}", "value": json.dumps(record, sort_keys=True)},
+    )
+
+
+def keep_calendar(db, calendar_id: int, calendar) -> None:
+    """Keep a business calendar under ``calendar_id``, not laid out yet."""
+    save_calendar_record(db, calendar_id, {"fingerprint": calendar.fingerprint(), "setting": calendar.to_setting()})
+
+
+def replace_layout(db, calendar_id: int, rows: list[tuple[int, int, int, int]]) -> None:
+    """Replace the working-time intervals (start, end, cumulative start, cumulative end) of one
+    kept calendar."""
+    db.execute("DELETE FROM complaints_calendar WHERE calendar_id = ?", [calendar_id])
+    db.executemany(
+        "INSERT INTO complaints_calendar(calendar_id, start_s, end_s, cum_start, cum_end) VALUES (?, ?, ?, ?, ?)",
+        [(calendar_id, *row) for row in rows],
+    )
+
+
+def ticket_calendar(db, complaint_id: int) -> int | None:
+    """The calendar the complaint's clocks count in (None: round the clock)."""
+    return db.execute(f"SELECT calendar_id FROM {TABLE} WHERE id = ?", [complaint_id]).fetchone()[0]
+
+
+def open_calendars(db) -> dict[int | None, str]:
+    """The calendars of the open complaints, each with its earliest ``received_at`` (None: round
+    the clock)."""
+    listed, params = open_states_sql()
+    return dict(db.execute(
+        f"SELECT calendar_id, min(received_at) FROM {TABLE} WHERE status IN ({listed}) GROUP BY calendar_id", params
+    ).fetchall())
+
+
+def compute_deadline(db, start_iso: str, seconds: int, calendar_id: int | None) -> str | None:
     """ISO time when ``seconds`` of counted time have passed after ``start_iso``."""
-    return db.execute(f"SELECT {deadline(':start', ':seconds', always)}", {"start": start_iso, "seconds": seconds}).fetchone()[0]
+    return db.execute(
+        f"SELECT {deadline(':start', ':seconds', calendar_id)}", {"start": start_iso, "seconds": seconds}
+    ).fetchone()[0]
 
 
-def working_seconds_between(db, start_iso: str, end_iso: str, always: bool) -> int:
+def working_seconds_between(db, start_iso: str, end_iso: str, calendar_id: int | None) -> int:
     """Counted (working) seconds between two ISO times."""
-    sql = f"SELECT {business_seconds(epoch(':end'), always)} - {business_seconds(epoch(':start'), always)}"
+    sql = f"SELECT {business_seconds(epoch(':end'), calendar_id)} - {business_seconds(epoch(':start'), calendar_id)}"
     return db.execute(sql, {"start": start_iso, "end": end_iso}).fetchone()[0]
 
 
@@ -222,14 +268,15 @@ def set_targets(db, first: int, last: int, ack: dict[str, int], resolve: dict[st
     db.execute(f"UPDATE {TABLE} SET ack_target_s = {cases[0]}, resolve_target_s = {cases[1]} WHERE {where}", params)
 
 
-def set_deadlines(db, first: int, last: int, always: bool) -> None:
-    """Set the acknowledge and resolve deadlines of complaints ``first``..``last`` from their
-    received time and targets."""
+def set_deadlines(db, first: int, last: int, *, calendar_id: int | None) -> None:
+    """Give complaints ``first``..``last`` the calendar their clocks count in (None: round the
+    clock) and the acknowledge and resolve deadlines from their received time and targets."""
     db.execute(
-        f"UPDATE {TABLE} SET ack_due_at = {deadline('received_at', 'ack_target_s', always)}, "
-        f"resolve_due_at = {deadline('received_at', 'resolve_target_s', always)} "
+        f"UPDATE {TABLE} SET calendar_id = :calendar_id, "
+        f"ack_due_at = {deadline('received_at', 'ack_target_s', calendar_id)}, "
+        f"resolve_due_at = {deadline('received_at', 'resolve_target_s', calendar_id)} "
         "WHERE id BETWEEN :first AND :last",
-        {"first": first, "last": last},
+        {"first": first, "last": last, "calendar_id": calendar_id},
     )
 
 
@@ -422,14 +469,14 @@ def open_pause(db, complaint_id: int) -> dict | None:
     return rows[0] if rows else None
 
 
-def end_pause(db, pause_id: int, at: str, always: bool) -> str:
+def end_pause(db, pause_id: int, at: str, calendar_id: int | None) -> str:
     """Close a pause at ``at`` and return the deadline moved on by the working time it lasted.
 
     A pause that began after the deadline had passed does not move it: a breach stays a breach.
     """
     moved = iso_from_epoch(from_business(
-        f"{business_seconds(epoch('p.due_before'), always)} + {business_seconds(epoch(':at'), always)}"
-        f" - {business_seconds(epoch('p.started_at'), always)}", always,
+        f"{business_seconds(epoch('p.due_before'), calendar_id)} + {business_seconds(epoch(':at'), calendar_id)}"
+        f" - {business_seconds(epoch('p.started_at'), calendar_id)}", calendar_id,
     ))
     due_after = db.execute(
         f"SELECT CASE WHEN p.started_at > p.due_before THEN p.due_before ELSE {moved} END "
@@ -478,24 +525,24 @@ def max_escalation_id(db) -> int:
     return db.execute("SELECT COALESCE(max(id), 0) FROM complaints_escalations").fetchone()[0]
 
 
-def insert_escalations(db, level: dict, now: str, always: bool) -> int:
+def insert_escalations(db, level: dict, now: str, calendar: int | str | None) -> int:
     """One statement: record ``level`` for every open, running complaint whose trigger has come.
 
     The scan starts from the (status, deadline) index: open tickets are few, closed ones many
     (the unary ``+`` keeps the planner off the received_at index).
 
     Triggers: ``share`` (that share of the target's working time used up), ``breach`` (the
-    deadline has passed) and ``after_breach`` (that much working time since the deadline). A
-    level is recorded once per complaint and reopening cycle, so the same ``now`` twice adds
-    nothing.
+    deadline has passed) and ``after_breach`` (that much working time since the deadline),
+    counted in ``calendar`` (``"c.calendar_id"``: each ticket's own). A level is recorded once
+    per complaint and reopening cycle, so the same ``now`` twice adds nothing.
     """
     listed, params = open_states_sql()
     if level["target"] == "acknowledge":
         due, target, scope = "c.ack_due_at", "c.ack_target_s", "c.status = 'received'"
     else:
         due, target, scope = "c.resolve_due_at", "c.resolve_target_s", f"c.status IN ({listed})"
-    now_b = business_seconds(epoch(":now"), always)
-    due_b = business_seconds(epoch(due), always)
+    now_b = business_seconds(epoch(":now"), calendar)
+    due_b = business_seconds(epoch(due), calendar)
     if level["trigger"] == "breach":
         condition = f"{due} < :now"
     elif level["trigger"] == "share":
@@ -554,18 +601,19 @@ def escalations(db, complaint_id: int) -> list[dict]:
 
 # --- SLA board -----------------------------------------------------------------------------------
 
-def sla_board(db, now: str, always: bool, owner: str | None, limit: int) -> list[dict]:
-    """Open complaints with their running clock: deadline, working seconds left, state."""
+def sla_board(db, now: str, calendar: int | str | None, owner: str | None, limit: int) -> list[dict]:
+    """Open complaints with their running clock: deadline, working seconds left (counted in
+    ``calendar``; ``"board.calendar_id"``: each ticket's own), state."""
     listed, params = open_states_sql()
     due = "CASE WHEN c.status = 'received' THEN c.ack_due_at ELSE c.resolve_due_at END"
     target = "CASE WHEN c.status = 'received' THEN c.ack_target_s ELSE c.resolve_target_s END"
-    now_b = business_seconds(epoch(":now"), always)
+    now_b = business_seconds(epoch(":now"), calendar)
     where = f"c.status IN ({listed}) AND +c.received_at <= :now"  # + : start from the status index
     if owner is not None:
         where += " AND c.owner = :owner"
     return list(db.query(
         f"""SELECT id, customer_id, owner, severity, status, clock, due_at, target_s, paused_at,
-               {business_seconds(epoch('due_at'), always)} - {now_b} AS left_s
+               {business_seconds(epoch('due_at'), calendar)} - {now_b} AS left_s
         FROM (SELECT c.*, CASE WHEN c.status = 'received' THEN 'acknowledge' ELSE 'resolve' END AS clock,
                      {due} AS due_at, {target} AS target_s FROM {TABLE} c WHERE {where}) AS board
         ORDER BY paused_at IS NOT NULL, due_at, id LIMIT :_limit""",

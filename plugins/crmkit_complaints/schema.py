@@ -148,3 +148,38 @@ def m003_handlers_are_users(db: Database) -> None:
         "COALESCE(h.created_at, '1970-01-01T00:00:00Z'), COALESCE(h.created_at, '1970-01-01T00:00:00Z') "
         "FROM complaints_handlers h WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = h.name)"
     )
+
+
+@migrations()
+def m004_calendar_per_ticket(db: Database) -> None:
+    """A ticket keeps the business calendar it was opened under (``calendar_id``; NULL: round the
+    clock), so that setting another calendar later never moves a running clock. Kept calendars
+    are numbered in ``complaints_calendar_meta`` (key ``calendar:<id>``) and laid out side by side
+    in ``complaints_calendar``. Tickets already on file get the calendar set now: their clocks
+    have been measured in it so far."""
+    import json
+
+    from crmkit.calendar import DEFAULT_ZONE
+
+    from . import queries
+    from .calendar import BusinessCalendar
+
+    db["complaints_complaints"].add_column("calendar_id", int)
+    db.execute("DROP TABLE complaints_calendar")
+    db["complaints_calendar"].create(
+        {"calendar_id": int, "start_s": int, "end_s": int, "cum_start": int, "cum_end": int},
+        pk=("calendar_id", "start_s"),
+        not_null={"end_s", "cum_start", "cum_end"},
+    )
+    db["complaints_calendar"].create_index(["calendar_id", "cum_end"])
+    db.execute("DELETE FROM complaints_calendar_meta")  # the single layout's fingerprint and days
+    stored = dict(db.execute("SELECT key, value FROM settings WHERE key IN ('complaints.calendar', 'core.timezone')").fetchall())
+    setting = json.loads(stored.get("complaints.calendar") or "null")
+    home_zone = json.loads(stored.get("core.timezone") or "null") or DEFAULT_ZONE
+    try:
+        calendar = BusinessCalendar.from_setting(setting, home_zone)
+    except ValueError:  # a setting stored unchecked; its clocks could not run before either
+        return
+    if not calendar.always:
+        queries.keep_calendar(db, 1, calendar)
+        db.execute("UPDATE complaints_complaints SET calendar_id = 1")

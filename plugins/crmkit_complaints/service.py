@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import heapq
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,7 @@ from crmkit.money import from_minor, to_minor
 from crmkit.timeutil import from_iso, to_datetime, to_iso
 
 from . import queries
+from .calendar import BusinessCalendar
 from .models import (
     ANSWERED_STATES, CUSTOMER_MESSAGES, PAUSABLE_STATES, RESOLUTIONS, ROLES, SEVERITIES,
     SEVERITY_ALIASES, TRANSITIONS, Complaint, Handler, HistoryEntry, Note, TransitionRefused, check_choice,
@@ -57,9 +58,10 @@ class ComplaintsService:
         return SlaPolicy.from_settings(self._crm.settings, self._crm.calendar.name)
 
     def set_calendar(self, calendar: dict | None) -> None:
-        """Set (or, with None, remove) the business calendar; checked before it is stored."""
-        from .calendar import BusinessCalendar
+        """Set (or, with None, remove) the business calendar; checked before it is stored.
 
+        Complaints opened from then on count in it; those already open keep the calendar they
+        were opened under."""
         BusinessCalendar.from_setting(calendar)
         self._crm.settings.set("complaints.calendar", calendar or None)
 
@@ -78,43 +80,75 @@ class ComplaintsService:
             if segments is not None:
                 self._crm.settings.set("complaints.sla_segments", segments)
 
-    def ensure_calendar(self, earliest: Any, latest: Any, policy: SlaPolicy | None = None) -> None:
-        """Lay out the working-time table so that it covers ``earliest``..``latest`` (and beyond)."""
+    def ensure_calendar(self, earliest: Any, latest: Any, policy: SlaPolicy | None = None) -> int | None:
+        """Lay out the calendar in force so that it covers ``earliest``..``latest`` (and beyond).
+
+        Returns the id it is kept under, which new tickets keep as theirs (None: round the clock).
+        """
         policy = policy or self.policy()
-        calendar = policy.calendar
-        if calendar.always:
+        if policy.calendar.always:
+            return None
+        calendar_id = self._kept_calendar_id(policy.calendar)
+        self.lay_out_calendar(calendar_id, earliest, latest)
+        return calendar_id
+
+    def _kept_calendar_id(self, calendar: BusinessCalendar) -> int:
+        """The id of ``calendar`` among the kept calendars, keeping it first when it is new."""
+        db = self._crm.db
+        records = queries.calendar_records(db)
+        fingerprint = calendar.fingerprint()
+        for calendar_id, record in records.items():
+            if record["fingerprint"] == fingerprint:
+                return calendar_id
+        calendar_id = max(records, default=0) + 1
+        with self._crm.transaction():
+            queries.keep_calendar(db, calendar_id, calendar)
+        return calendar_id
+
+    def lay_out_calendar(self, calendar_id: int | None, earliest: Any, latest: Any) -> None:
+        """Lay out the kept calendar ``calendar_id`` so that it covers ``earliest``..``latest``
+        (and beyond); nothing to do for round the clock (None)."""
+        if calendar_id is None:
             return
         db = self._crm.db
+        record = queries.calendar_records(db)[calendar_id]
         first = to_datetime(earliest).date() - timedelta(days=CALENDAR_MARGIN_DAYS)
         last = to_datetime(latest).date() + timedelta(days=CALENDAR_HORIZON_DAYS)
-        meta = queries.calendar_meta(db)
-        fingerprint = calendar.fingerprint()
-        if meta.get("fingerprint") == fingerprint:
-            have_first, have_last = (to_datetime(meta["first"]).date(), to_datetime(meta["last"]).date())
+        if record.get("first"):
+            have_first, have_last = date.fromisoformat(record["first"]), date.fromisoformat(record["last"])
             if have_first <= first and have_last >= last - timedelta(days=CALENDAR_HORIZON_DAYS // 2):
                 return
             first, last = min(first, have_first), max(last, have_last)
+        calendar = BusinessCalendar.from_setting(record["setting"])
         rows, total = [], 0
         for start, end in calendar.intervals(first, last):
             rows.append((start, end, total, total + end - start))
             total += end - start
         with self._crm.transaction():
-            queries.replace_calendar(db, rows, {"fingerprint": fingerprint, "first": first.isoformat(), "last": last.isoformat()})
+            queries.replace_layout(db, calendar_id, rows)
+            queries.save_calendar_record(db, calendar_id, dict(record, first=first.isoformat(), last=last.isoformat()))
+
+    def lay_out_open_calendars(self, moment: str) -> bool:
+        """Lay out the calendars the open complaints count in, up to ``moment``; False when every
+        open complaint runs round the clock."""
+        in_use = queries.open_calendars(self._crm.db)
+        for calendar_id, earliest in in_use.items():
+            self.lay_out_calendar(calendar_id, min(earliest, moment), moment)
+        return any(calendar_id is not None for calendar_id in in_use)
 
     def deadline(self, start: Any, duration: Any) -> Any:
-        """When ``duration`` (``'8h'``, seconds, ...) of counted time has passed after ``start``."""
+        """When ``duration`` (``'8h'``, seconds, ...) of counted time has passed after ``start``,
+        under the calendar in force."""
         from .sla import duration_seconds
 
-        policy = self.policy()
         seconds = duration_seconds(duration)
-        self.ensure_calendar(start, start, policy)
-        return from_iso(queries.compute_deadline(self._crm.db, to_iso(start, "start"), seconds, policy.calendar.always))
+        calendar_id = self.ensure_calendar(start, start)
+        return from_iso(queries.compute_deadline(self._crm.db, to_iso(start, "start"), seconds, calendar_id))
 
     def working_seconds(self, start: Any, end: Any) -> int:
         """Counted (working) seconds between two moments under the calendar in force."""
-        policy = self.policy()
-        self.ensure_calendar(start, end, policy)
-        return queries.working_seconds_between(self._crm.db, to_iso(start, "start"), to_iso(end, "end"), policy.calendar.always)
+        calendar_id = self.ensure_calendar(start, end)
+        return queries.working_seconds_between(self._crm.db, to_iso(start, "start"), to_iso(end, "end"), calendar_id)
 
     # --- handlers ---------------------------------------------------------------------------
 
@@ -233,8 +267,8 @@ class ComplaintsService:
             compiled = crm.segments.compile(crm.segments.resolve(segment))
             queries.set_targets(db, first, last, targets["acknowledge"], targets["resolve"], compiled.id_query(), compiled.params)
         earliest, latest = queries.time_range(db, first, last)
-        self.ensure_calendar(earliest, latest, policy)
-        queries.set_deadlines(db, first, last, policy.calendar.always)
+        calendar_id = self.ensure_calendar(earliest, latest, policy)
+        queries.set_deadlines(db, first, last, calendar_id=calendar_id)
         missing = queries.missing_deadline(db, first, last)
         if missing is not None:
             raise CrmError(f"complaint {missing}: the business calendar has no working time to place its deadline in")
@@ -480,9 +514,9 @@ class ComplaintsService:
     def _end_pause(self, complaint_id: int, moment: str) -> str:
         crm = self._crm
         pause = queries.open_pause(crm.db, complaint_id)
-        policy = self.policy()
-        self.ensure_calendar(pause["started_at"], moment, policy)
-        due = queries.end_pause(crm.db, pause["id"], moment, policy.calendar.always)
+        calendar_id = queries.ticket_calendar(crm.db, complaint_id)
+        self.lay_out_calendar(calendar_id, pause["started_at"], moment)
+        due = queries.end_pause(crm.db, pause["id"], moment, calendar_id)
         queries.update_complaint(crm.db, complaint_id, {"paused_at": None, "resolve_due_at": due, "updated_at": to_iso(crm.now())})
         return due
 
@@ -526,9 +560,9 @@ class ComplaintsService:
             elif to == "closed":
                 changes["closed_at"] = moment
             elif to == "reopened":
-                policy = self.policy()
-                self.ensure_calendar(moment, moment, policy)
-                due = queries.compute_deadline(crm.db, moment, before.resolve_target_seconds, policy.calendar.always)
+                calendar_id = queries.ticket_calendar(crm.db, complaint_id)
+                self.lay_out_calendar(calendar_id, moment, moment)
+                due = queries.compute_deadline(crm.db, moment, before.resolve_target_seconds, calendar_id)
                 changes.update(reopen_count=before.reopen_count + 1, answered_at=None, followed_up_at=None,
                                closed_at=None, resolve_due_at=due)
             queries.update_complaint(crm.db, complaint_id, changes)
@@ -551,12 +585,12 @@ class ComplaintsService:
     def sla(self, now: Any = None, *, owner: str | None = None, limit: int = 100) -> list[dict]:
         """Open complaints with their running clock as of ``now``: the deadline, counted seconds
         left (negative when overdue) and a state: ``ok``, ``at_risk`` (under a quarter of the
-        target left), ``breached`` or ``paused``."""
+        target left), ``breached`` or ``paused``. Each clock counts in the calendar its
+        complaint was opened under."""
         crm = self._crm
         moment = crm.as_of(now)
-        policy = self.policy()
-        self.ensure_calendar(moment, moment, policy)
-        rows = queries.sla_board(crm.db, to_iso(moment), policy.calendar.always, owner, limit)
+        calendars = self.lay_out_open_calendars(to_iso(moment))
+        rows = queries.sla_board(crm.db, to_iso(moment), "board.calendar_id" if calendars else None, owner, limit)
         out = []
         for row in rows:
             if row["paused_at"] is not None:
