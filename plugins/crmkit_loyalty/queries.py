@@ -449,9 +449,12 @@ POINTS_EXPIRE_ALLOCATE = """
 
 def score_inputs(in_list: str, calendar) -> str:
     """Per customer with a purchase: the raw inputs of the loyalty score's parts (days are
-    days on ``calendar``'s wall clock)."""
+    whole days on ``calendar``'s wall clock, as ``last_purchase_days`` counts them)."""
     is_in = f"i.kind IN ({in_list})"
-    days = calendar.days_sql
+
+    def days(earlier_sql: str, later_sql: str) -> str:
+        return f"CAST({calendar.days_sql(earlier_sql, later_sql)} AS INTEGER)"
+
     return f"""
         SELECT i.customer_id,
             {days(f'MIN(CASE WHEN {is_in} THEN i.occurred_at END)', ':as_of')} AS tenure_days,

@@ -215,9 +215,10 @@ class TestClvPurchaseDays:
 class TestScore:
     def test_tenure_counts_wall_clock_days(self):
         """A first purchase on Saturday 12:00 in Berlin, scored as of Sunday 12:00 (23 hours
-        later): one day of tenure in Berlin (1/730 of full tenure), 23/24 of a day in UTC."""
+        later): one whole day of tenure in Berlin (1/730 of full tenure), none yet in UTC."""
         purchase, as_of = "2025-03-29T11:00:00Z", "2025-03-30T10:00:00Z"
-        for zone, tenure_days in (("Europe/Berlin", 1.0), ("UTC", 23 / 24)):
+        assert (wall_days("Europe/Berlin", purchase, as_of), wall_days("UTC", purchase, as_of)) == (1, 0)
+        for zone, tenure_days in (("Europe/Berlin", 1), ("UTC", 0)):
             with open_in(zone) as crm:
                 cid = crm.customers.add(name="Li").id
                 crm.interactions.record(cid, "purchase", occurred_at=purchase, amount="10")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
@@ -28,8 +29,8 @@ class TestLoyaltyScore:
         )
         scores = {s.customer_id: s for s in crm.loyalty.score()}
         assert set(scores) == {a, b}
-        tenure = 366.375 / 730            # 2024-01-01 00:00 → 2025-01-01 09:00
-        rhythm = 1 - (184.375 / 182 - 1) / 2  # idle 184.375 days against a 182-day gap
+        tenure = 366 / 730            # 2024-01-01 00:00 → 2025-01-01 09:00: 366 whole days
+        rhythm = 1 - (184 / 182 - 1) / 2  # idle 184 whole days against a 182-day gap
         expected_parts = {
             "tenure": tenure, "repeat": 0.5, "rhythm": rhythm, "wallet": 100 / 400, "satisfaction": (4.5 - 1) / 4,
             "referrals": 1 / 3, "retention": 1.0,
@@ -40,12 +41,32 @@ class TestLoyaltyScore:
         assert scores[a].score == pytest.approx(expected, abs=0.01)
         # b: wallet, satisfaction and retention do not apply; weights 15 + 20 + 20 + 10 = 65;
         # rhythm 1 (31 days idle against the default 90-day gap).
-        expected_b = 100 * (15 * (31.375 / 730) + 20 * 0 + 20 * 1 + 10 * 0) / 65
+        expected_b = 100 * (15 * (31 / 730) + 20 * 0 + 20 * 1 + 10 * 0) / 65
         assert scores[b].score == pytest.approx(expected_b, abs=0.01)
         assert scores[b].parts["wallet"] is None and scores[b].parts["retention"] is None
         assert crm.loyalty.score_of(a).score == scores[a].score
         assert crm.loyalty.score_of(c) is None
         assert list(crm.segments.evaluate("loyalty_score >= 60").ids()) == [a]
+
+    @pytest.mark.parametrize("first, last", [
+        ("2024-11-02T00:00:00Z", "2024-12-20T00:00:00Z"),  # the loyalty page's Ann: 60 days 9 hours of tenure
+        ("2024-11-10T18:00:00Z", "2024-12-01T06:00:00Z"),  # a 20.5-day gap, idle 31 days 3 hours
+    ])
+    def test_tenure_and_rhythm_count_whole_days(self, crm, first, last):
+        """Tenure, the typical gap and the days since the last purchase are whole days, as
+        ``first_purchase_days`` and ``last_purchase_days`` count them: hours past the last
+        whole day do not count. Expected values from datetime arithmetic, not from crmkit."""
+        as_of = datetime(2025, 1, 1, 9, tzinfo=timezone.utc)
+        first_at, last_at = (datetime.fromisoformat(t.replace("Z", "+00:00")) for t in (first, last))
+        tenure_days, gap_days, idle_days = (as_of - first_at).days, (last_at - first_at).days, (as_of - last_at).days
+        cid = crm.customers.add(name="ann").id
+        crm.interactions.record_many(
+            {"customer_id": cid, "kind": "purchase", "occurred_at": at, "amount": "10.00"} for at in (first, last)
+        )
+        (score,) = crm.loyalty.score(store=False)
+        rhythm = min(1.0, max(0.0, 1 - (idle_days / gap_days - 1) / 2))
+        assert (score.parts["tenure"], score.parts["rhythm"]) == (round(tenure_days / 730, 4), round(rhythm, 4))
+        assert crm.segments.evaluate(f"first_purchase_days = {tenure_days} and last_purchase_days = {idle_days}").count() == 1
 
     def test_weights(self, crm, snapshot):
         assert crm.loyalty.set_score_weights(tenure=0)["tenure"] == 0
