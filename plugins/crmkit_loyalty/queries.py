@@ -542,7 +542,7 @@ def churn_evaluate(in_list: str, out_list: str, calendar) -> str:
         f AS (
             SELECT s.*,
                 CASE WHEN s.idle > :_lc_max_days THEN 1 ELSE 0 END AS inactive,
-                CASE WHEN s.n >= :_lc_min_n AND s.gap > 0 AND s.idle > :_lc_gap_factor * s.gap THEN 1 ELSE 0 END AS rhythm,
+                CASE WHEN s.n >= :_lc_min_n AND s.idle > :_lc_gap_factor * s.gap THEN 1 ELSE 0 END AS rhythm,
                 CASE WHEN s.previous > 0 AND s.recent * 100 < s.previous * (100 - :_lc_drop) THEN 1 ELSE 0 END AS spend_drop,
                 CASE WHEN s.categories IS NOT NULL THEN 1 ELSE 0 END AS lost_category
             FROM s

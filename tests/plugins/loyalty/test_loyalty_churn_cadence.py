@@ -40,6 +40,25 @@ class TestChurn:
         assert crm.segments.evaluate("churn_risk = 'none'").count() == 3
         assert list(crm.segments.evaluate("churn_score >= 50").ids()) == [people["x"]]
 
+    def test_rhythm_with_a_typical_gap_of_zero(self, crm, add_customers):
+        """Three purchases of 10.00 on one day: the typical gap is 0 days, so any idle day is
+        more than 3 × 0. As of 2025-06-30 00:00 (90-day periods from 2025-04-01 and 2024-12-31):
+        a bought 2025-01-02, 179 days idle: inactive 40 + rhythm 25 + spend drop 20 (0.00
+        against 30.00) = 85, high. b bought 2025-06-29, 1 day idle: rhythm 25, medium. c bought
+        at 00:00 on 2025-06-30, 0 days idle, not more than 0: no warning."""
+        a, b, c = add_customers(crm, 3)
+        crm.interactions.record_many(
+            {"customer_id": cid, "kind": "purchase", "occurred_at": at, "amount": "10.00"}
+            for cid, at in ((a, "2025-01-02"), (b, "2025-06-29"), (c, "2025-06-30T00:00:00Z")) for _ in range(3)
+        )
+        warnings = {w.customer_id: w for w in crm.loyalty.churn("2025-06-30T00:00:00Z", min_level="low")}
+        got = {cid: (w.level, w.score, w.signals, w.evidence["typical_gap_days"], w.evidence["days_since_purchase"])
+               for cid, w in warnings.items()}
+        assert got == {
+            a: ("high", 40 + 25 + 20, ("inactive", "rhythm", "spend_drop"), 0.0, 179),
+            b: ("medium", 25, ("rhythm",), 0.0, 1),
+        }
+
     def test_classes_have_their_own_thresholds(self, crm, people):
         """Large accounts warn after 60 days: v (78 days idle) becomes medium."""
         crm.loyalty.set_churn_classes([{"name": "large", "segment": "size = 'large'", "max_days": 60}, {"name": "others"}])
