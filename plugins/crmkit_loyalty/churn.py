@@ -80,12 +80,17 @@ def evaluate(crm, as_of: Any = None) -> Run:
 _ALL = 2**63 - 1
 
 
-def warnings(crm, run: Run, min_level: str = "low", limit: int | None = 1000, offset: int = 0) -> list[ChurnWarning]:
-    """Warnings of a run at ``min_level`` or above, highest score first; ``limit=None`` for all."""
+def check_listing(min_level: str, limit: int | None) -> None:
+    """Refuse a ``min_level`` or ``limit`` that :func:`warnings` cannot list by."""
     if min_level not in CHURN_LEVELS[1:]:
         raise ValidationError("min_level", min_level, "one of low, medium, high")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
         raise ValidationError("limit", limit, "a whole number of warnings, 0 or more, or None for all")
+
+
+def warnings(crm, run: Run, min_level: str = "low", limit: int | None = 1000, offset: int = 0) -> list[ChurnWarning]:
+    """Warnings of a run at ``min_level`` or above, highest score first; ``limit=None`` for all."""
+    check_listing(min_level, limit)
     min_score = {"low": 1, "medium": 25, "high": 50}[min_level]
     # LIMIT NULL means "no limit" on PostgreSQL but is an error on SQLite: pass the largest count.
     rows = crm.db.execute(q.CHURN_ROWS, {"run": run.id, "min_score": min_score,

@@ -6,6 +6,7 @@ import click
 
 from crmkit import CrmError
 from crmkit.cli import db_argument, open_crm
+from crmkit.commands._common import LIMIT
 
 from .config import RFM_METHODS
 
@@ -166,7 +167,7 @@ def points(db, customer_id, as_of, redeem, award, key, reason):
 @db_argument
 @as_of_option
 @click.option("--level", default="medium", show_default=True, type=click.Choice(["low", "medium", "high"]), help="Lowest level shown.")
-@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--limit", type=LIMIT, default=50, show_default=True, help="Warnings to show at most.")
 def churn(db, as_of, level, limit):
     """Evaluate churn warnings as of a date and list them, highest risk first."""
     with open_active(db) as crm:
@@ -202,7 +203,7 @@ def cadence(db, now, create, dry_run):
 @as_of_option
 @click.option("--months", type=int, default=12, show_default=True, help="Horizon in 30-day months.")
 @click.option("--discount", default="0.01", show_default=True, help="Monthly discount rate.")
-@click.option("--top", type=int, default=10, show_default=True, help="Customers listed.")
+@click.option("--top", type=LIMIT, default=10, show_default=True, help="Customers listed (0: only the totals).")
 def clv(db, as_of, months, discount, top):
     """Fit BG/NBD + Gamma-Gamma and store every customer's predicted lifetime value.
 
@@ -219,6 +220,8 @@ def clv(db, as_of, months, discount, top):
 
             click.echo(left_out_text(result.spend_left_out))
         click.echo(f"{result.customers} customers, predicted {result.total_clv} {crm.currency}, historical {result.total_historical}")
+        if top == 0:
+            return  # not "(none)": there are customers, none were asked for
         _table(
             [{"customer": v.customer_id, "clv": v.clv, "historical": v.historical, "p_alive": f"{v.p_alive:.3f}",
               "purchases_90d": f"{v.expected_purchases_90d:.2f}"} for v in result.values[:top]],

@@ -16,6 +16,23 @@ from attrs import field, frozen
 
 from crmkit import ValidationError
 
+def exact_number(name: str, value: Any, expected: str) -> Decimal:
+    """``value`` (text, an int or a Decimal) as a finite Decimal for the argument ``name``.
+
+    A float, a bool, text that is no number, NaN or infinity is a ValidationError saying
+    ``expected``: the caller's bounds are then checked on a number that compares.
+    """
+    if isinstance(value, (bool, float)):
+        raise ValidationError(name, value, expected)
+    try:
+        number = Decimal(str(value))
+    except Exception:  # noqa: BLE001 - any unreadable value gets the same message
+        raise ValidationError(name, value, expected) from None
+    if not number.is_finite():
+        raise ValidationError(name, value, expected)
+    return number
+
+
 # --- RFM ----------------------------------------------------------------------------------------
 
 #: Named RFM segments on the R × F grid, first match wins. Every (r, f) pair is covered.

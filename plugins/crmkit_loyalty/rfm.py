@@ -36,7 +36,7 @@ from crmkit.timeutil import to_iso
 from . import queries as q
 from . import runs
 from .config import (
-    DEFAULT_RFM_METHOD, DEFAULT_RFM_SEGMENTS, UNCLASSIFIED, RfmSegmentRule, RfmThresholds, check_rfm_method,
+    DEFAULT_RFM_METHOD, DEFAULT_RFM_SEGMENTS, UNCLASSIFIED, RfmSegmentRule, RfmThresholds, check_rfm_method, exact_number,
 )
 from .models import Movement, Pareto, RfmResult, RfmScore, RfmScores, Run
 
@@ -271,9 +271,10 @@ def pareto_of(crm, result: RfmResult, top: Any = "0.2") -> Pareto:
 
 
 def _fraction(top: Any) -> Decimal:
-    fraction = Decimal(str(top))
-    if isinstance(top, float) or not Decimal(0) < fraction <= Decimal(1):
-        raise ValidationError("top", top, "a fraction above 0 and at most 1, as text or Decimal (e.g. '0.2')")
+    expected = "a fraction above 0 and at most 1, as text or Decimal (e.g. '0.2')"
+    fraction = exact_number("top", top, expected)
+    if not Decimal(0) < fraction <= Decimal(1):
+        raise ValidationError("top", top, expected)
     return fraction
 
 

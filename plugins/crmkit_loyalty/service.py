@@ -160,8 +160,7 @@ class LoyaltyService:
     def churn(self, as_of: Any = None, min_level: str = "low", limit: int | None = 1000) -> list[ChurnWarning]:
         """Evaluate and store churn warnings as of a time; returns those at ``min_level`` or above
         (at most ``limit``, highest score first; ``limit=None`` for all)."""
-        if min_level not in ("low", "medium", "high"):
-            raise ValidationError("min_level", min_level, "one of low, medium, high")
+        churn.check_listing(min_level, limit)  # before the run is stored
         return churn.warnings(self._crm, churn.evaluate(self._crm, as_of), min_level, limit)
 
     def churn_warnings(self, as_of: Any = None, min_level: str = "low", limit: int | None = 1000) -> list[ChurnWarning]:

@@ -15,7 +15,7 @@ from crmkit import ConflictError, ValidationError
 from crmkit.timeutil import from_iso, to_iso
 
 from . import queries as q
-from .config import DowngradePolicy, TierDefinition
+from .config import DowngradePolicy, TierDefinition, exact_number
 from .models import Tier, TierChange, TierEvaluation, UpsellCandidate
 
 
@@ -168,9 +168,10 @@ class Tiers:
 
         crm = self._crm
         moment = crm.as_of(as_of)
-        near = Decimal(str(closeness))
-        if isinstance(closeness, float) or not Decimal(0) < near < Decimal(1):
-            raise ValidationError("closeness", closeness, "a fraction between 0 and 1 as text or Decimal")
+        expected = "a fraction between 0 and 1 as text or Decimal"
+        near = exact_number("closeness", closeness, expected)
+        if not Decimal(0) < near < Decimal(1):
+            raise ValidationError("closeness", closeness, expected)
         tiers = self.list()
         out: dict[tuple[int, str], UpsellCandidate] = {}
         for lower, upper in zip([None] + tiers[:-1], tiers):

@@ -22,6 +22,7 @@ from crmkit.timeutil import to_iso
 from . import clv as models
 from . import queries as q
 from . import runs
+from .config import exact_number
 from .models import ClvResult, CustomerValue, CustomerValues, Run
 
 WEEK = 7.0
@@ -103,9 +104,10 @@ def compute(
     """
     if isinstance(months, bool) or not isinstance(months, int) or not 1 <= months <= 600:
         raise ValidationError("months", months, "a whole number of months from 1 to 600")
-    rate = Decimal(str(discount_rate))
-    if isinstance(discount_rate, float) or not rate.is_finite() or not Decimal(0) <= rate < Decimal(1):
-        raise ValidationError("discount_rate", discount_rate, "a monthly rate from 0 to below 1, as text or Decimal")
+    expected = "a monthly rate from 0 to below 1, as text or Decimal"
+    rate = exact_number("discount_rate", discount_rate, expected)
+    if not Decimal(0) <= rate < Decimal(1):
+        raise ValidationError("discount_rate", discount_rate, expected)
     moment = crm.as_of(as_of)
     data = summary(crm, moment)
     x, t_x, big_t, m = data["frequency"], data["recency"], data["T"], data["monetary"]

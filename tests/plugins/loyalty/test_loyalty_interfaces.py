@@ -126,6 +126,54 @@ class TestCli:
         assert failed.exit_code == 1 and "CLV needs at least 10 customers" in failed.output
 
 
+    @pytest.mark.parametrize("args, message", [
+        (("pareto", "--top", "abc"), "top: a fraction above 0 and at most 1"),
+        (("pareto", "--top", "nan"), "top: a fraction above 0 and at most 1"),
+        (("clv", "--discount", "abc"), "discount_rate: a monthly rate from 0 to below 1"),
+        (("clv", "--top", "-1"), "--top: -1 is not in the range"),
+        (("churn", "--limit", "-1"), "--limit: -1 is not in the range"),
+    ])
+    def test_bad_numbers_are_one_line_and_store_no_run(self, cli, shop_file, args, message):
+        """A number the command cannot use is one Error line and exit status 1; no run is stored."""
+        command, *options = args
+        failed = cli("loyalty", command, shop_file, "--as-of", "2025-01-01T09:00:00Z", *options)
+        assert failed.exit_code == 1, failed.output
+        assert failed.output.strip().splitlines() == [failed.output.strip()] and failed.output.startswith("Error: ")
+        assert message in failed.output and "Traceback" not in failed.output
+        with crmkit.open(shop_file, plugins=["loyalty"]) as crm:
+            assert crm.db.execute("SELECT COUNT(*) FROM loyalty_runs").fetchone()[0] == 0
+
+    def test_clv_top_lists_that_many_customers(self, cli, shop_file):
+        """--top N lists the N customers of highest CLV; --top 0 only the totals, as --limit 0 does."""
+        for top, rows in ((3, 3), (0, 0)):
+            shown = cli("loyalty", "clv", shop_file, "--as-of", "2025-01-01T09:00:00Z", "--top", top).output.splitlines()
+            table = shown[shown.index(next(line for line in shown if line.startswith("30 customers"))) + 1:]
+            assert len(table) == (1 + rows if rows else 0), shown  # a header and the rows
+
+
+class TestNumberArguments:
+    @pytest.mark.parametrize("call, message", [
+        (lambda crm: crm.loyalty.pareto(top="abc"), "top"),
+        (lambda crm: crm.loyalty.pareto(top="NaN"), "top"),
+        (lambda crm: crm.loyalty.pareto(top=True), "top"),
+        (lambda crm: crm.loyalty.clv(discount_rate="abc"), "discount_rate"),
+        (lambda crm: crm.loyalty.clv(discount_rate="sNaN"), "discount_rate"),
+        (lambda crm: crm.loyalty.clv(discount_rate=True), "discount_rate"),
+        (lambda crm: crm.loyalty.upsell_candidates(closeness="abc"), "closeness"),
+        (lambda crm: crm.loyalty.upsell_candidates(closeness="nan"), "closeness"),
+        (lambda crm: crm.loyalty.churn(limit=-1), "limit"),
+    ])
+    def test_unreadable_numbers_are_validation_errors_and_write_nothing(self, crm, snapshot, call, message):
+        """Text that is no number, NaN or a bool is a ValidationError naming the argument,
+        raised before anything is computed or stored."""
+        cid = crm.customers.add(name="x").id
+        crm.interactions.record(cid, "purchase", "2024-12-01", amount="70.00")
+        before = snapshot(crm)
+        with pytest.raises(ValidationError, match=f"^{message}: "):
+            call(crm)
+        assert snapshot(crm) == before
+
+
 class TestReportSections:
     def test_sections_read_only(self, shop_file):
         crm = crmkit.open(shop_file, plugins=["loyalty"], clock=FixedClock("2025-01-01T09:00:00Z"))
