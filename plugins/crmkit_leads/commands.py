@@ -9,6 +9,7 @@ import click
 
 from crmkit import CrmError
 from crmkit.cli import db_argument, open_crm
+from crmkit.commands._common import LIMIT
 from crmkit.csvread import CsvSyntaxError, StrictReader
 
 from .figures import BREAKDOWNS
@@ -102,7 +103,7 @@ def import_command(db, file):
 
 @leads_group.command("pool")
 @db_argument
-@click.option("--limit", type=int, default=20, show_default=True)
+@click.option("--limit", type=LIMIT, default=20, show_default=True, help="Leads to show at most.")
 def pool_command(db, limit):
     """List leads waiting in the pool, highest priority first."""
     with open_active(db) as crm:

@@ -35,6 +35,16 @@ class AllocationRule:
     position: int
 
 
+def _customer(fields: dict, position: int, now: datetime) -> Customer:
+    """The customer record of lead row ``position``, checked here so that an error names the row."""
+    values = {"name": None, **fields, "updated_at": now}
+    values["created_at"] = values.get("created_at") or now
+    try:
+        return Customer(**values)
+    except ValidationError as error:
+        raise ValidationError(f"row {position}: {error.field}", error.value, error.expected) from None
+
+
 class LeadsService:
     """Leads, reps, allocation, the pool, scoring and figures of one CRM."""
 
@@ -146,6 +156,7 @@ class LeadsService:
         stages = self.options.stages
         known = set(LEAD_FIELDS) | set(Customer.EDITABLE) | {"created_at"}
         numbers = iter(row_numbers or ())
+        now = self.crm.now()
         for counted, row in enumerate(rows, start=1):
             position = next(numbers, counted)  # the caller's number, else the position
             if not isinstance(row, dict):
@@ -162,7 +173,7 @@ class LeadsService:
                 raise ValidationError(f"row {position}: stage", customer["stage"], "prospect (a lead is a prospect)")
             customer["stage"] = "prospect"
             details.append(self._lead_details(lead, position, stages))
-            customers.append(customer)
+            customers.append(_customer(customer, position, now))
         with self.crm.transaction():
             ids = self.crm.customers.add_many(customers)
             self.receive(ids)
