@@ -109,15 +109,24 @@ def add(db: str, tags: tuple[str, ...], **fields) -> None:
 @click.option("--name", help="Name of the person or company.")
 @profile_options
 @click.option("--stage", type=Choice(STAGES))
+@click.option("--tag", "tags", multiple=True, help="A tag (repeatable); the tags given replace the customer's tags.")
 @click.option("--clear", "cleared", multiple=True, metavar="FIELD", help="Empty this field (repeatable).")
-def update(db: str, customer_id: int, cleared: tuple[str, ...], **fields) -> None:
+def update(db: str, customer_id: int, tags: tuple[str, ...], cleared: tuple[str, ...], **fields) -> None:
     """Change fields of one customer; the before and after go to the audit log.
 
-    Example: crmkit customers update shop.db 1 --region "Northern Europe" --owner rep-2
+    --tag replaces the customer's tags with those given; --clear tags removes them all.
+
+    Example: crmkit customers update shop.db 1 --region "Northern Europe" --owner rep-2 --tag vip
     """
     changes = {name: value for name, value in fields.items() if value is not None}
+    if tags:
+        changes["tags"] = list(tags)
     for name in cleared:
-        changes[name.replace("-", "_")] = None
+        field = name.replace("-", "_")
+        if field in changes:
+            option = "--tag" if field == "tags" else f"--{field.replace('_', '-')}"
+            raise CrmError(f"{option} and --clear {name} both change {field}: give one of them")
+        changes[field] = None
     if not changes:
         raise CrmError("nothing to change: give at least one field option, or --clear FIELD")
     with open_crm(db) as crm:
