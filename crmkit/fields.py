@@ -19,7 +19,8 @@ from attrs import field, frozen
 from . import history
 from .errors import CrmError, RuleError
 from .calendar import HomeCalendar
-from .store import json_get_param, shift_days
+from .engine.sql import json_text_param
+from .store import shift_days
 
 TYPES = ("number", "money", "text", "date", "bool", "tags")
 
@@ -282,9 +283,9 @@ def core_fields(
             "A value from the customer's free `attributes` JSON (attr_<key>), compared as text or number.",
             lambda m: Field(
                 m.group(0), "text", f"attributes.{m.group(1)}",
-                json_get_param("c.attributes", f":_attr_{m.group(1)}"),
+                json_text_param("c.attributes", f":_attr_{m.group(1)}"),
                 params={f"_attr_{m.group(1)}": f"$.{m.group(1)}"},
-                sql_versioned=json_get_param("h.attributes", f":_attr_{m.group(1)}"),
+                sql_versioned=json_text_param("h.attributes", f":_attr_{m.group(1)}"),
             ),
         ),
     ]

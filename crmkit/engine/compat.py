@@ -10,7 +10,7 @@ The set is versioned: a server whose schema holds an older version gets the new 
 
 from __future__ import annotations
 
-VERSION = 8
+VERSION = 9
 
 # One statement per item; executed in order inside one transaction at first open.
 DEFINITIONS: tuple[str, ...] = (
@@ -103,6 +103,16 @@ DEFINITIONS: tuple[str, ...] = (
                 WHEN 'null' THEN 'null'
                 WHEN 'number' THEN (CASE WHEN (CASE WHEN path = '$' THEN doc::jsonb ELSE doc::jsonb #> string_to_array(substr(path, 3), '.') END)::text ~ '^-?[0-9]+$' THEN 'integer' ELSE 'real' END)
               END $$""",
+    # SQLite's doc -> path: the value's JSON text as the document spells it (json, not jsonb,
+    # which would respell numbers: 1e+20 as 100000000000000000000).
+    """CREATE OR REPLACE FUNCTION crmkit_json_arrow(doc text, path text) RETURNS text
+       LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+       SELECT CASE WHEN path = '$' THEN doc
+                   ELSE (doc::json #> string_to_array(
+                        regexp_replace(regexp_replace(substr(path, 3), '\\[([0-9]+)\\]', '.\\1', 'g'), '^\\.', ''), '.'))::text
+              END $$""",
+    """DROP OPERATOR IF EXISTS -> (text, text)""",
+    """CREATE OPERATOR -> (LEFTARG = text, RIGHTARG = text, FUNCTION = crmkit_json_arrow)""",
     """CREATE OR REPLACE FUNCTION json_array_length(doc text) RETURNS bigint
        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT jsonb_array_length(doc::jsonb)::bigint $$""",
     """CREATE OR REPLACE FUNCTION json_valid(doc text) RETURNS integer

@@ -94,6 +94,19 @@ def json_get_param(document_sql: str, path_sql: str) -> str:
     return f"json_extract({document_sql}, {path_sql})"
 
 
+def json_text_param(document_sql: str, path_sql: str) -> str:
+    """The value at a path (an SQL expression, a parameter) of a JSON text as text, the same on
+    both engines: a string's characters; a number, ``true`` or ``false`` as the JSON text
+    spells it (``7``, ``7.5``, ``1e+20``, ``true``); NULL for null or no value; a list or an
+    object its JSON text (its spacing may differ by engine). ``document_sql`` is written three
+    times: pass a column."""
+    document, path = document_sql, path_sql
+    return (
+        f"(CASE json_type({document}, {path}) WHEN 'text' THEN json_extract({document}, {path}) "
+        f"WHEN 'null' THEN NULL ELSE {document} -> {path} END)"
+    )
+
+
 def json_member(document_sql: str, key_sql: str, sql_type: str = "TEXT") -> str:
     """SQL for the member of the JSON object ``document_sql`` named by the SQL expression
     ``key_sql`` (e.g. a column), as ``sql_type``; NULL when the object has no such member.
