@@ -10,13 +10,14 @@ does the same in a statement, on either engine.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .engine.zones import checked_zone_name, is_utc
 from .errors import ValidationError
 from .store import days_between, epoch_seconds, shift_days_by, time_from_epoch
-from .timeutil import UTC, to_datetime
+from .timeutil import UTC, to_datetime, to_iso
 
 DEFAULT_ZONE = "UTC"
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -102,6 +103,33 @@ class HomeCalendar:
         as ``CAST(days_sql(...) AS INTEGER)`` counts them in SQL."""
         gap = self.local(later).replace(tzinfo=None) - self.local(earlier).replace(tzinfo=None)
         return int(gap.total_seconds() / 86400)
+
+    @cached_property
+    def stored_range(self) -> tuple[str, str]:
+        """The earliest and latest storage times whose wall-clock time in the home zone falls in
+        years 1 to 9999, the years a time can be shown, counted and compared in (a zone east of
+        UTC ends before 9999-12-31T23:59:59Z, one west of it starts after 0001-01-01T00:00:00Z)."""
+        return (
+            self._utc_bound(datetime(1, 1, 1), "0001-01-01T00:00:00Z"),
+            self._utc_bound(datetime(9999, 12, 31, 23, 59, 59), "9999-12-31T23:59:59Z"),
+        )
+
+    def check_stored(self, stamp: str, field: str) -> None:
+        """Refuse a storage time outside :attr:`stored_range` with a ValidationError naming ``field``."""
+        earliest, latest = self.stored_range
+        if not earliest <= stamp <= latest:
+            raise ValidationError(field, stamp, self.range_expected())
+
+    def range_expected(self) -> str:
+        """What :meth:`check_stored` expects, for messages."""
+        earliest, latest = self.stored_range
+        return f"a time whose date in the home zone ({self.name}) is in years 1 to 9999: {earliest} to {latest}"
+
+    def _utc_bound(self, wall: datetime, beyond: str) -> str:
+        try:
+            return to_iso(wall.replace(tzinfo=self.zone))
+        except ValidationError:  # the zone's bound lies outside UTC's range: UTC's own bound holds
+            return beyond
 
     # --- periods -----------------------------------------------------------------------------
 

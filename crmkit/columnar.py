@@ -46,7 +46,7 @@ from .errors import CrmError
 from .importing import _batches, _Checker, _csv_rows, _CsvSource, _LineDecoder, _Source, Progress
 from .interactions import CHECKED_COLUMNS
 from .models import SIZES, STAGES, Interaction
-from .money import to_minor
+from .money import AMOUNT_DIGITS, to_amount
 from .store import indexes_deferred, json_values
 from .timeutil import to_iso
 
@@ -138,7 +138,8 @@ class ColumnarImport:
         self.money_kinds = self.pa.array([k.name for k in kinds if k.money and k.validate is None], self.pa.string())
         exponent = self.crm.exponent
         self.exponent = exponent
-        self.amount_pattern = rf"^\d{{1,15}}(\.\d{{1,{exponent}}})?$" if exponent else r"^\d{1,15}$"
+        whole = rf"\d{{1,{AMOUNT_DIGITS - exponent}}}"  # at most MAX_AMOUNT
+        self.amount_pattern = rf"^{whole}(\.\d{{1,{exponent}}})?$" if exponent else rf"^{whole}$"
         self.slow: list[tuple[int, int]] = []  # (first, last) line of each chunk the row path checked
 
     # --- the two passes ------------------------------------------------------------------------
@@ -491,7 +492,7 @@ def _stored(values: dict, exponent: int) -> tuple:
     record = Interaction(**values)
     return (
         record.customer_id, record.kind, record.channel, to_iso(record.occurred_at),
-        None if record.amount is None else to_minor(record.amount, exponent), record.product, record.category,
+        None if record.amount is None else to_amount(record.amount, exponent), record.product, record.category,
         record.rep, record.notes, json.dumps(record.data, sort_keys=True) if record.data else None,
     )
 

@@ -32,7 +32,7 @@ from .csvread import CsvSyntaxError, StrictReader
 from .engine import scratch
 from .errors import CrmError, ImportRefused, ValidationError
 from .models import Customer, Interaction, normalise_email
-from .money import to_minor
+from .money import to_amount
 from .outputs import check_output
 from .store import json_values
 from .timeutil import to_datetime, to_iso
@@ -65,6 +65,11 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _INTEGER = re.compile(r"^[+-]?(0|[1-9][0-9]{0,17})$")
 _DECIMAL = re.compile(r"^[+-]?((0|[1-9][0-9]*)\.[0-9]*|\.[0-9]+)$")
 _DECIMAL_DIGITS = 15  # a float holds 15 significant digits exactly
+#: How deep lists and objects may nest in a row's ``data`` or ``attributes`` (deeper ones are
+#: no data a CRM stores, and past some hundreds no JSON reader in the chain reads them).
+MAX_NESTING = 100
+# The tokens of JSON text that tell its nesting: strings (skipped whole), brackets and colons.
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}:]')
 _WHOLE = re.compile(r"^[+-]?\d+$")  # a customer id as written (007 is 7)
 _STORED_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 _PLAIN_DATE = re.compile(r"^\d{4}-\d\d-\d\d$")
@@ -456,6 +461,10 @@ def _json_rows(lines: _LineDecoder):
         except json.JSONDecodeError as error:
             yield number, {}, f"not valid JSON ({error.msg} at character {error.pos + 1})"
             continue
+        except RecursionError:
+            key = _too_deep_key(text)
+            yield number, {}, f"{key + ': ' if key else ''}nested deeper than {MAX_NESTING} levels"
+            continue
         if not isinstance(value, dict):
             yield number, {}, "not a JSON object; each line must be one object like {\"name\": \"Ada\"}"
             continue
@@ -701,7 +710,10 @@ def _is_empty(value: Any) -> bool:
 def _shown(value: Any) -> str:
     """A raw cell as text for the report."""
     if isinstance(value, (dict, list)):
-        return json.dumps(value, default=str, ensure_ascii=False)
+        try:
+            return json.dumps(value, default=str, ensure_ascii=False)
+        except RecursionError:
+            return f"<a {type(value).__name__} nested deeper than {MAX_NESTING} levels>"
     if isinstance(value, float):
         return _float_text(value)
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 900 \
@@ -842,14 +854,48 @@ def _plain(value: Any, field: str) -> Any:
 
 def _json_object(value: Any, field: str) -> dict:
     if isinstance(value, dict):
-        return _plain(value, field)
+        return _plain(_shallow(value, field), field)
     try:
         parsed = json.loads(_text(value, field), parse_float=Decimal, parse_int=_whole_number)
     except json.JSONDecodeError:
         raise ValidationError(field, value, "a JSON object like {\"key\": \"value\"}") from None
+    except RecursionError:
+        raise ValidationError(field, value, f"nested at most {MAX_NESTING} levels deep") from None
     if not isinstance(parsed, dict):
         raise ValidationError(field, value, "a JSON object like {\"key\": \"value\"}")
-    return _plain(parsed, field)
+    return _plain(_shallow(parsed, field), field)
+
+
+def _shallow(value: Any, field: str) -> Any:
+    """``value``, checked to nest lists and objects at most :data:`MAX_NESTING` levels deep."""
+    level, depth = [value], 0
+    while level:
+        depth += 1
+        if depth > MAX_NESTING:
+            raise ValidationError(field, value, f"nested at most {MAX_NESTING} levels deep")
+        level = [
+            child for item in level if isinstance(item, (dict, list))
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+    return value
+
+
+def _too_deep_key(text: str) -> str | None:
+    """The key of the JSON object ``text`` whose value nests past :data:`MAX_NESTING` levels
+    (None when it is not a key's value), read from the text's tokens: for a line too deep to decode."""
+    depth, key, previous = 0, None, None
+    for match in _JSON_TOKENS.finditer(text):
+        token = match.group()
+        if token == ":" and depth == 1 and previous is not None and previous.startswith('"'):
+            key = json.loads(previous)
+        elif token in "[{":
+            depth += 1
+            if depth > MAX_NESTING + 1:
+                return key
+        elif token in "]}":
+            depth -= 1
+        previous = token
+    return None
 
 
 def _customer_id(value: Any) -> int:
@@ -885,6 +931,10 @@ class _Checker:
         now = crm.now()
         self.max_future = max_future
         self.latest = None if max_future is None else to_iso(crm.calendar.add_days(now, max_future))
+        self.earliest_stored, self.latest_stored = crm.calendar.stored_range
+        if self.latest is None or self.latest > self.latest_stored:
+            # The column checks send a chunk with a later time to the rows, which report it.
+            self.latest = self.latest_stored
         self.warn_after = to_iso(crm.calendar.add_days(now, 1))
         self.future_rows: list[int] = []
         self.key = key
@@ -905,8 +955,12 @@ class _Checker:
         self.staging.close()
 
     def _in_time(self, row: _Row, field: str, stamp: str) -> bool:
-        """False (a bad row) for a time past ``max_future``; notes rows more than a day ahead."""
-        if self.latest is not None and stamp > self.latest:
+        """False (a bad row) for a time past ``max_future`` or with no date in the home zone;
+        notes rows more than a day ahead."""
+        if not self.earliest_stored <= stamp <= self.latest_stored:
+            self._problem(row, field, self.crm.calendar.range_expected())
+            return False
+        if self.max_future is not None and stamp > self.latest:
             self._problem(row, field, f"more than {self.max_future} day(s) in the future (after {self.latest}; --max-future)")
             return False
         if stamp > self.warn_after:
@@ -963,7 +1017,7 @@ class _Checker:
                 if convert is not None:
                     values[field] = convert(raw)
                 elif field.startswith(prefix):
-                    nested[field[len(prefix):]] = _plain(raw, field)
+                    nested[field[len(prefix):]] = _plain(_shallow(raw, field), field)
                 else:
                     values[field] = raw.strip() if isinstance(raw, str) else _text(raw, field).strip()
             except ValidationError as error:
@@ -1045,7 +1099,7 @@ class _Checker:
             if not kind.money and record.amount is not None and "amount" not in dropped:
                 raise ValidationError("amount", fields["amount"], f"no amount: a {record.kind} moves no money")
             if record.amount is not None:
-                to_minor(record.amount, crm.exponent)
+                to_amount(record.amount, crm.exponent)
             if kind.validate is not None:
                 try:
                     kind.validate(record.data)

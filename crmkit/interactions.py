@@ -22,9 +22,9 @@ from attrs import frozen
 
 from .engine.errors import IntegrityError
 from .lazy import BuiltOnRead
-from .errors import ValidationError
+from .errors import ConflictError, ValidationError
 from .models import Interaction
-from .money import to_minor
+from .money import AMOUNT_DIGITS, MAX_AMOUNT, MAX_MINOR, from_minor, to_amount
 from .store import batched, json_values
 from .timeutil import UTC, to_iso
 
@@ -45,6 +45,8 @@ _STORED_TIME = re.compile(r"[1-9]\d{3}-[01]\d-[0-3]\dT(?:[01]\d|2[0-3]):[0-5]\d:
 # A column of them joined by newlines (ASCII digits only: anything else goes row by row).
 _TIME = r"[1-9]\d{3}-[01]\d-[0-3]\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\dZ"
 _STORED_TIMES = re.compile(rf"(?:{_TIME}\n)*{_TIME}", re.ASCII)
+# The first and last storage times UTC holds.
+_FIRST_STORED, _LAST_STORED = "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"
 _new_record = object.__new__
 
 
@@ -97,8 +99,11 @@ class Interactions:
     def record_many(self, rows: Iterable[Interaction | dict], batch_size: int = 5000) -> RecordResult:
         """Record many interactions in one transaction, streaming in batches.
 
-        Every row is validated (kind known, amount exact and present for money kinds, customer
-        exists); a bad row raises ValidationError naming its position and nothing is written.
+        Every row is validated (kind known, amount exact, present for money kinds and at most
+        :data:`~crmkit.money.MAX_AMOUNT` minor units, time with a date in the home zone, customer
+        exists); a bad row raises ValidationError naming its position and nothing is written. A
+        call that would take a customer's net spend past 64 bits raises ConflictError, also
+        writing nothing.
         Plugins hear of each batch once, through ``crmkit_interactions_recorded``.
 
         A row with an ``external_key`` (e.g. an order number) that is already recorded for the
@@ -158,6 +163,7 @@ class Interactions:
                     else:
                         first, recorded_at = writer.next_id, to_iso(crm.now())
                         values = [(first + i,) + row + (recorded_at, None) for i, row in enumerate(batch)]
+                        self._check_times(values, position)
                         writer.checking = None
                         writer.store(values, _lazy_records(values, exponent))
                     position += len(batch)
@@ -235,7 +241,22 @@ class Interactions:
                 records.append(prepared[0])
                 values.append(prepared[1])
                 next_id += 1
+        self._check_times(values, position)
         return records, values
+
+    def _check_times(self, values: list[tuple], position: int) -> None:
+        """Refuse the first row (counted from ``position`` + 1) whose time has no date in the
+        home zone (past 9999-12-31 there, or before year 1): it could be stored but never shown.
+        Only the side of the range the zone narrows is looked at, a min() or max() of the batch."""
+        if not values:
+            return
+        calendar = self._crm.calendar
+        earliest, latest = calendar.stored_range
+        time_of = itemgetter(4)
+        too_early = earliest > _FIRST_STORED and min(map(time_of, values)) < earliest
+        if too_early or (latest < _LAST_STORED and max(map(time_of, values)) > latest):
+            for index, value in enumerate(values, start=position + 1):
+                calendar.check_stored(value[4], f"row {index}: occurred_at")
 
     def _prepare_plain(self, row: dict, new_id: int, kinds: dict, amount_text, recorded_at: str) -> tuple[Interaction, tuple] | None:
         """The fast path of the common row: a dict of plain values already in canonical form.
@@ -276,12 +297,12 @@ class Interactions:
         elif type(amount) is str and amount_text.match(amount):
             amount = Decimal(amount)
             minor = int(amount.scaleb(self._crm.exponent))
-        elif type(amount) is int and amount >= 0:
+        elif type(amount) is int and 0 <= amount <= MAX_AMOUNT // 10 ** self._crm.exponent:
             minor = amount * 10 ** self._crm.exponent
             amount = Decimal(amount)
         elif type(amount) is Decimal and amount.is_finite() and amount >= 0:
             try:
-                minor = to_minor(amount, self._crm.exponent)
+                minor = to_amount(amount, self._crm.exponent)
             except ValidationError:
                 return None
         else:
@@ -357,7 +378,7 @@ class Interactions:
                 raise ValidationError("amount", None, f"an amount for a {record.kind}")
             if not kind.money and record.amount is not None:
                 raise ValidationError("amount", record.amount, f"no amount: {record.kind} moves no money")
-            minor = None if record.amount is None else to_minor(record.amount, crm.exponent)
+            minor = None if record.amount is None else to_amount(record.amount, crm.exponent)
             if kind.validate is not None:
                 kind.validate(record.data)
         except ValidationError as error:
@@ -431,6 +452,14 @@ class Interactions:
 
     def _fold_into_summary(self, first_id: int, last_id: int) -> None:
         self._upsert_summary("id BETWEEN :first AND :last", {"first": first_id, "last": last_id})
+        # The upsert leaves a net spend that would pass 64 bits NULL (the index finds it at once):
+        # refused here alike on every engine, where one would store a float and another fail.
+        past = self._crm.db.execute("SELECT customer_id FROM customer_summary WHERE net_spend IS NULL LIMIT 1").fetchone()
+        if past is not None:
+            raise ConflictError(
+                f"customer {past[0]}: the net spend would pass {from_minor(MAX_MINOR, self._crm.exponent)}, "
+                "the largest total a customer can hold; nothing was recorded"
+            )
 
     def _upsert_summary(self, where: str, params: dict) -> None:
         kinds = self._kind_params
@@ -468,12 +497,26 @@ class Interactions:
                 {earliest('first_purchase_at')}, {latest('last_purchase_at')},
                 purchases = customer_summary.purchases + excluded.purchases,
                 refunds = customer_summary.refunds + excluded.refunds,
-                net_spend = customer_summary.net_spend + excluded.net_spend, {latest('last_contact_at')},
+                net_spend = {_checked_sum('customer_summary.net_spend', 'excluded.net_spend')}, {latest('last_contact_at')},
                 {earliest('first_interaction_at')}, {latest('last_interaction_at')},
                 interactions = customer_summary.interactions + excluded.interactions
             """,
             bound,
         )
+
+
+#: Rows folded into the summary at a time: their amounts add up to less than 64 bits hold.
+_FOLD_ROWS = MAX_MINOR // MAX_AMOUNT
+
+
+def _checked_sum(total: str, addend: str) -> str:
+    """SQL for ``total + addend``, or NULL where the sum would pass 64 bits: written so that no
+    step overflows (SQLite would turn it into a float, PostgreSQL refuse the statement)."""
+    most = MAX_MINOR
+    return (
+        f"CASE WHEN {addend} >= 0 THEN CASE WHEN {total} <= {most} - {addend} THEN {total} + {addend} END "
+        f"ELSE CASE WHEN {total} >= -{most} - {addend} THEN {total} + {addend} END END"
+    )
 
 
 class _BatchWriter:
@@ -496,7 +539,9 @@ class _BatchWriter:
         crm = self._crm
         crm.db.bulk_insert("interactions", _COLUMNS, values)
         first, last = values[0][0], values[-1][0]
-        self._interactions._fold_into_summary(first, last)
+        # Folded a slice of ids at a time, so that no slice's sum of amounts can pass 64 bits.
+        for start in range(first, last + 1, _FOLD_ROWS):
+            self._interactions._fold_into_summary(start, min(start + _FOLD_ROWS - 1, last))
         newest = max(v[4] for v in values)
         if self._horizon is None or newest > self._horizon:
             self._horizon = newest
@@ -676,7 +721,7 @@ def _minor_column(names: list[str], amounts: list, money: set[str], exponent: in
             if type(amount) is str and single(amount):
                 whole, _, part = amount.partition(".")
                 append(int(whole) * scale + int(part.ljust(exponent, "0")) if part else int(whole) * scale)
-            elif type(amount) is int and amount >= 0:
+            elif type(amount) is int and 0 <= amount <= MAX_AMOUNT // scale:
                 append(amount * scale)
             else:
                 return None
@@ -690,8 +735,9 @@ def _minor_column(names: list[str], amounts: list, money: set[str], exponent: in
 def _money_patterns(exponent: int) -> tuple:
     """Patterns of exact money text (ASCII digits, at most ``exponent`` decimals): a column of
     amounts with exactly ``exponent`` decimals joined by newlines, any such column, one amount."""
-    exact = rf"\d{{1,15}}\.\d{{{exponent}}}" if exponent else r"\d{1,15}"
-    some = rf"\d{{1,15}}(?:\.\d{{1,{exponent}}})?" if exponent else r"\d{1,15}"
+    whole = rf"\d{{1,{AMOUNT_DIGITS - exponent}}}"
+    exact = rf"{whole}\.\d{{{exponent}}}" if exponent else whole
+    some = rf"{whole}(?:\.\d{{1,{exponent}}})?" if exponent else whole
     return (
         re.compile(rf"(?:{exact}\n)*{exact}", re.ASCII),
         re.compile(rf"(?:{some}\n)*{some}", re.ASCII),
@@ -708,6 +754,7 @@ def _has_surrogate(text: str) -> bool:
 
 
 def _amount_pattern(exponent: int):
-    """Money text that converts exactly: digits, and at most ``exponent`` decimals."""
+    """Money text that converts exactly to at most :data:`MAX_AMOUNT`: digits, and at most
+    ``exponent`` decimals."""
     decimals = rf"(?:\.\d{{1,{exponent}}})?" if exponent else ""
-    return re.compile(rf"\d{{1,15}}{decimals}\Z")
+    return re.compile(rf"\d{{1,{AMOUNT_DIGITS - exponent}}}{decimals}\Z")
