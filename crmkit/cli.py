@@ -66,6 +66,17 @@ def db_argument(func):
     return click.argument("db", envvar="CRMKIT_DATABASE", type=click.Path(dir_okay=False))(func)
 
 
+def __getattr__(name: str):
+    """The option types plugins' commands share with the core's, imported when first asked for:
+    ``ID`` (a whole number from 1 to 2**63 - 1), ``LIMIT`` (0 to 2**63 - 1) and ``IntRange``
+    (click's, whose mistakes are one ``Error:`` line)."""
+    if name in ("ID", "LIMIT", "IntRange"):
+        from .commands import _common
+
+        return getattr(_common, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def make_cli() -> click.Group:
     """Build the ``crmkit`` group with the core commands and every active plugin's commands."""
 

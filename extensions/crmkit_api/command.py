@@ -11,8 +11,7 @@ import os
 
 import click
 
-from crmkit.cli import db_argument, open_crm
-from crmkit.commands._common import IntRange
+from crmkit.cli import IntRange, db_argument, open_crm
 from crmkit.errors import CrmError
 
 

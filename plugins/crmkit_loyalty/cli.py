@@ -5,8 +5,7 @@ from __future__ import annotations
 import click
 
 from crmkit import CrmError
-from crmkit.cli import db_argument, open_crm
-from crmkit.commands._common import LIMIT
+from crmkit.cli import LIMIT, db_argument, open_crm
 
 from .config import RFM_METHODS
 
