@@ -84,13 +84,15 @@ class Report:
         return render(self, max_rows, self.formatter_for(locale))
 
     def write_csv(self, folder: str | Path) -> list[Path]:
-        """One CSV file per section in ``folder`` (created if needed); returns the paths."""
+        """One CSV file per section in ``folder`` (created if needed, in a folder that exists);
+        returns the paths."""
         from .render_files import write_csv
 
         return write_csv(self, Path(folder))
 
     def write_json(self, folder: str | Path) -> list[Path]:
-        """One JSON file per section in ``folder`` (created if needed); returns the paths."""
+        """One JSON file per section in ``folder`` (created if needed, in a folder that exists);
+        returns the paths."""
         from .render_files import write_json
 
         return write_json(self, Path(folder))

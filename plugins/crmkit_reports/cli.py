@@ -11,7 +11,8 @@ from crmkit.cli import db_argument, open_crm
 from crmkit.formatting import parse_locale
 from crmkit.outputs import check_output
 
-from .periods import KINDS, explicit_period
+from .periods import KINDS
+from .render_files import check_folder
 
 
 @click.command("report")
@@ -23,8 +24,8 @@ from .periods import KINDS, explicit_period
 @click.option("--to", "end", metavar="DATE", help="Explicit period end, not included (with --from).")
 @click.option("--segment", metavar="NAME", help="Only the members of this saved segment (or a rule), as of --as-of.")
 @click.option("--html", "html", type=click.Path(dir_okay=False), help="Write the whole report as one self-contained HTML file.")
-@click.option("--csv", "csv_dir", type=click.Path(file_okay=False), help="Write one CSV file per section into this folder.")
-@click.option("--json", "json_dir", type=click.Path(file_okay=False), help="Write one JSON file per section into this folder.")
+@click.option("--csv", "csv_dir", type=click.Path(file_okay=False), help="Write one CSV file per section into this folder (created if missing, inside a folder that exists).")
+@click.option("--json", "json_dir", type=click.Path(file_okay=False), help="Write one JSON file per section into this folder (created if missing, inside a folder that exists).")
 @click.option("--no-compare", is_flag=True, help="Do not compute the previous period.")
 @click.option("--rows", default=15, show_default=True, type=click.IntRange(1, 10_000), help="Rows per table in the terminal.")
 @click.option("--locale", metavar="LOCALE", help="How numbers, money and dates read in the terminal and HTML, e.g. zh_CN "
@@ -40,8 +41,11 @@ def report_command(db, as_of, period, start, end, segment, html, csv_dir, json_d
             raise CrmError(str(error)) from None
     crm = open_crm(db)
     try:
-        if html:
+        if html:  # every output checked before anything is computed or written
             check_output(crm, html, "--html")
+        for folder, option in ((csv_dir, "--csv"), (json_dir, "--json")):
+            if folder:
+                check_folder(folder, option)
         chosen = (start, end) if start is not None else period
         report = crm.reports.build(as_of=as_of, period=chosen, segment=segment, compare=not no_compare)
         if not (html or csv_dir or json_dir):

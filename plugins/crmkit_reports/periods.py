@@ -26,6 +26,10 @@ from crmkit.timeutil import UTC, to_datetime, to_iso
 
 KINDS = ("day", "week", "month", "quarter", "year")
 _SECOND = timedelta(seconds=1)
+# The moments a report may touch: Python's dates run from year 1 to 9999; a day of slack at each
+# end leaves room for any time zone's local midnight.
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 _MONTHS = {"month": 1, "quarter": 3, "year": 12}
 _DAYS = {"day": 1, "week": 7}
 
@@ -110,6 +114,18 @@ def resolve_period(period: Any, as_of: datetime, zone: tzinfo | None = None, fir
     if isinstance(period, (tuple, list)) and len(period) == 2:
         return explicit_period(*period, zone=zone)
     raise ValidationError("period", period, "day, week, month, quarter, year, a (start, end) pair or a Period")
+
+
+def check_reach(period: Period, previous: Period | None, days_back: int, months_back: int, months_ahead: int) -> bool:
+    """True when the periods, ``days_back`` days and ``months_back`` months before them and
+    ``months_ahead`` months after the end all lie within the years 1 to 9999."""
+    first = (previous or period).start
+    try:
+        reach_back = min(first - timedelta(days=days_back), _add_months(period.start, -months_back, period.zone))
+        reach_ahead = _add_months(period.end, months_ahead, period.zone)
+    except (OverflowError, ValueError):  # the arithmetic itself left Python's years
+        return False
+    return EARLIEST <= reach_back and reach_ahead <= LATEST
 
 
 def month_starts(end: datetime, count: int, zone: tzinfo | None = None) -> list[datetime]:

@@ -87,7 +87,8 @@ def section_csv(section: "Section") -> str:
 
 
 def write_csv(report: "Report", folder: Path) -> list[Path]:
-    """Write one ``<section key>.csv`` per report section into ``folder`` (created if missing).
+    """Write one ``<section key>.csv`` per report section into ``folder`` (created if missing;
+    the folder it is in must exist).
 
     Returns the paths written; an unwritable folder or file is a CrmError.
     """
@@ -97,7 +98,8 @@ def write_csv(report: "Report", folder: Path) -> list[Path]:
 
 
 def write_json(report: "Report", folder: Path) -> list[Path]:
-    """Write one ``<section key>.json`` per report section, with the report's header, into ``folder``.
+    """Write one ``<section key>.json`` per report section, with the report's header, into ``folder``
+    (created if missing; the folder it is in must exist).
 
     Returns the paths written; an unwritable folder or file is a CrmError.
     """
@@ -122,12 +124,24 @@ def write_text(path: Path, text: str) -> Path:
     return path
 
 
+def check_folder(folder: str | Path, what: str | None = None) -> Path:
+    """``folder`` as a Path once files may be written into it: a folder, or a missing one whose
+    parent exists (one level is created, never a chain: a typo in the path is not a new tree).
+    Otherwise a CrmError, prefixed with ``what`` (an option such as ``--csv``) when given."""
+    folder = Path(folder)
+    prefix = f"{what}: " if what else ""
+    if folder.exists() and not folder.is_dir():
+        raise CrmError(f"{prefix}cannot write into {folder}: it is a file, not a folder")
+    if not folder.expanduser().parent.is_dir():
+        raise CrmError(f"{prefix}cannot write into {folder}: folder {folder.parent} does not exist")
+    return folder
+
+
 def _write_all(folder: Path, files: list[tuple[str, str]]) -> list[Path]:
     """Render first (done by the caller), then create the folder and write every file."""
-    if folder.exists() and not folder.is_dir():
-        raise CrmError(f"cannot write into {folder}: it is a file, not a folder")
+    check_folder(folder)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(exist_ok=True)
     except OSError as error:
         raise CrmError(f"cannot create folder {folder}: {error.strerror or error}") from None
     return [write_text(folder / name, text) for name, text in files]

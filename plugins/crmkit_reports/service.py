@@ -6,9 +6,10 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from crmkit import NotFound, RuleError, ValidationError
+from crmkit.timeutil import to_iso
 
 from . import kpis
-from .periods import resolve_period
+from .periods import Period, check_reach, resolve_period
 from .queries import Filter
 from .results import KpiResult
 
@@ -21,6 +22,12 @@ DEFAULTS = {"churn_days": 180, "cost_key": "cost", "cohort_months": 12}
 _LIMITS = {"churn_days": (1, 3650), "cohort_months": (1, 36)}
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _NAME_LIKE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\- ]*$")
+#: calendar months the report's trend looks back on (cohorts look back ``cohort_months``)
+TREND_MONTHS = 12
+# Whether a cohort's month 1 is complete is read two calendar months after the cohort starts.
+_MONTHS_AHEAD = 2
+_WITHIN_YEARS = ("a time that keeps the report's periods and what it looks back on (churn window, trend and "
+                 "cohort months) within the years 1 to 9999")
 
 
 class ReportsService:
@@ -67,25 +74,59 @@ class ReportsService:
         today = self._crm.settings.get("demo.today")
         return self._crm.as_of(today) if today else self._crm.now()
 
+    def _moment(self, as_of: Any):
+        """``as_of`` as a UTC moment (default: :meth:`default_as_of`); a ValidationError when it
+        lies outside the years Python can count in."""
+        if as_of is None:
+            return self.default_as_of()
+        try:
+            return self._crm.as_of(as_of)
+        except OverflowError:  # a time at the edge of year 1 or 9999 moved to UTC
+            raise ValidationError("as_of", as_of, _WITHIN_YEARS) from None
+
     # --- KPIs -----------------------------------------------------------------------------
 
     def definitions(self) -> list[dict]:
         """Every KPI: key, title and definition (the formula in words)."""
         return [{"key": d.key, "title": d.title, "definition": d.definition} for d in kpis.CATALOGUE.values()]
 
-    def scope(self, as_of: Any = None, period: Any = "month", segment: Any = None, compare: bool = True) -> kpis.Scope:
-        """The resolved periods, segment filter and settings that KPIs are computed with."""
+    def scope(
+        self, as_of: Any = None, period: Any = "month", segment: Any = None, compare: bool = True,
+        *, trend_months: int = TREND_MONTHS,
+    ) -> kpis.Scope:
+        """The resolved periods, segment filter and settings that KPIs are computed with.
+
+        A report whose periods, or the ``trend_months`` and churn window it looks back on, would
+        fall before year 1 or after year 9999 is refused with a ValidationError."""
         crm = self._crm
-        moment = self.default_as_of() if as_of is None else crm.as_of(as_of)
-        zone = None if crm.calendar.is_utc else crm.zone  # a UTC CRM keeps its periods and labels as they were
-        current = resolve_period(period, moment, zone, crm.calendar.first_weekday)
-        label, sql, params = self._segment(segment, moment)
+        moment = self._moment(as_of)
         settings = self.settings()
+        current, previous = self._periods(period, moment, compare, settings, trend_months)
+        label, sql, params = self._segment(segment, moment)
         flt = Filter(crm.kinds.names(money="in"), crm.kinds.names(money="out"), sql, params)
         return kpis.Scope(
-            current, current.previous() if compare else None, label, flt, settings["churn_days"],
+            current, previous, label, flt, settings["churn_days"],
             settings["cost_key"], crm.exponent, settings["cohort_months"], [k.name for k in crm.kinds],
         )
+
+    def _periods(self, period: Any, moment, compare: bool, settings: dict, trend_months: int) -> tuple[Period, Period | None]:
+        """The period ending at ``moment`` and the one before it (when ``compare``), checked to
+        stay, with everything the report looks back and ahead on, within the years 1 to 9999."""
+        crm = self._crm
+        zone = None if crm.calendar.is_utc else crm.zone  # a UTC CRM keeps its periods and labels as they were
+        field = "as_of" if isinstance(period, str) else "period"
+        shown = to_iso(moment) if field == "as_of" else period
+        try:
+            current = resolve_period(period, moment, zone, crm.calendar.first_weekday)
+            previous = current.previous() if compare else None
+        except ValidationError:
+            raise
+        except (OverflowError, ValueError):  # a period boundary beyond year 1 or 9999
+            raise ValidationError(field, shown, _WITHIN_YEARS) from None
+        months_back = max(trend_months, settings["cohort_months"])
+        if not check_reach(current, previous, settings["churn_days"], months_back, _MONTHS_AHEAD):
+            raise ValidationError(field, shown, _WITHIN_YEARS)
+        return current, previous
 
     def kpi(self, key: str, as_of: Any = None, period: Any = "month", segment: Any = None, compare: bool = True) -> KpiResult:
         """One KPI by key (see :meth:`definitions`)."""
@@ -143,7 +184,7 @@ class ReportsService:
         """Monthly new customers, active customers, buyers and net revenue up to the period end."""
         if isinstance(months, bool) or not isinstance(months, int) or not 1 <= months <= 120:
             raise ValidationError("months", months, "a whole number from 1 to 120")
-        return kpis.trend(self._crm.db, self.scope(as_of, period, segment, compare=False), months)
+        return kpis.trend(self._crm.db, self.scope(as_of, period, segment, compare=False, trend_months=months), months)
 
     # --- reports --------------------------------------------------------------------------
 
@@ -151,7 +192,7 @@ class ReportsService:
         """The whole report: the KPIs plus every active plugin's ``crmkit_report_sections``."""
         from .assembly import build_report
 
-        moment = self.default_as_of() if as_of is None else self._crm.as_of(as_of)
+        moment = self._moment(as_of)
         return build_report(self._crm, self.scope(moment, period, segment, compare), moment)
 
     # --- internals ------------------------------------------------------------------------
