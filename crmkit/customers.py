@@ -436,9 +436,13 @@ class Customers:
         values = dict(fields, updated_at=now)
         values["created_at"] = values.get("created_at") or now
         try:
-            return Customer(**values)
+            customer = Customer(**values)
         except TypeError as error:
             raise ValidationError(f"row {position}", fields, str(error)) from None
+        if fields.get("created_at"):
+            # A time with no date in the home zone would store, then fail wherever it is shown.
+            self._crm.calendar.check_stored(to_iso(customer.created_at), "created_at")
+        return customer
 
     def _insert(self, records: "list[Customer | tuple]", columns: tuple[str, ...] = ()) -> list[int]:
         """Insert new customers with the next ids: records, or tuples of checked values of the

@@ -31,7 +31,7 @@ from . import csvfile
 from .csvread import CsvSyntaxError, StrictReader
 from .engine import scratch
 from .errors import CrmError, ImportRefused, ValidationError
-from .models import Customer, Interaction, normalise_email
+from .models import MAX_NESTING, Customer, Interaction, check_nesting, normalise_email
 from .money import to_amount
 from .outputs import check_output
 from .store import json_values
@@ -65,9 +65,6 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _INTEGER = re.compile(r"^[+-]?(0|[1-9][0-9]{0,17})$")
 _DECIMAL = re.compile(r"^[+-]?((0|[1-9][0-9]*)\.[0-9]*|\.[0-9]+)$")
 _DECIMAL_DIGITS = 15  # a float holds 15 significant digits exactly
-#: How deep lists and objects may nest in a row's ``data`` or ``attributes`` (deeper ones are
-#: no data a CRM stores, and past some hundreds no JSON reader in the chain reads them).
-MAX_NESTING = 100
 # The tokens of JSON text that tell its nesting: strings (skipped whole), brackets and colons.
 _JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}:]')
 _WHOLE = re.compile(r"^[+-]?\d+$")  # a customer id as written (007 is 7)
@@ -854,7 +851,7 @@ def _plain(value: Any, field: str) -> Any:
 
 def _json_object(value: Any, field: str) -> dict:
     if isinstance(value, dict):
-        return _plain(_shallow(value, field), field)
+        return _plain(check_nesting(value, field), field)
     try:
         parsed = json.loads(_text(value, field), parse_float=Decimal, parse_int=_whole_number)
     except json.JSONDecodeError:
@@ -863,21 +860,7 @@ def _json_object(value: Any, field: str) -> dict:
         raise ValidationError(field, value, f"nested at most {MAX_NESTING} levels deep") from None
     if not isinstance(parsed, dict):
         raise ValidationError(field, value, "a JSON object like {\"key\": \"value\"}")
-    return _plain(_shallow(parsed, field), field)
-
-
-def _shallow(value: Any, field: str) -> Any:
-    """``value``, checked to nest lists and objects at most :data:`MAX_NESTING` levels deep."""
-    level, depth = [value], 0
-    while level:
-        depth += 1
-        if depth > MAX_NESTING:
-            raise ValidationError(field, value, f"nested at most {MAX_NESTING} levels deep")
-        level = [
-            child for item in level if isinstance(item, (dict, list))
-            for child in (item.values() if isinstance(item, dict) else item)
-        ]
-    return value
+    return _plain(check_nesting(parsed, field), field)
 
 
 def _too_deep_key(text: str) -> str | None:
@@ -1017,7 +1000,7 @@ class _Checker:
                 if convert is not None:
                     values[field] = convert(raw)
                 elif field.startswith(prefix):
-                    nested[field[len(prefix):]] = _plain(_shallow(raw, field), field)
+                    nested[field[len(prefix):]] = _plain(check_nesting(raw, field), field)
                 else:
                     values[field] = raw.strip() if isinstance(raw, str) else _text(raw, field).strip()
             except ValidationError as error:

@@ -146,6 +146,27 @@ def _tags(value: Any) -> tuple[str, ...]:
     return tuple(cleaned)
 
 
+#: How deep ``data`` and ``attributes`` may nest lists and objects (deeper ones are no data a
+#: CRM stores, and past some hundreds no JSON reader in the chain reads them): refused before
+#: the JSON encoder's recursion fails, on every path that stores them.
+MAX_NESTING = 100
+
+
+def check_nesting(value: Any, field: str) -> Any:
+    """``value``, checked to nest lists and objects at most :data:`MAX_NESTING` levels deep
+    (a ValidationError naming ``field`` otherwise); read level by level, without recursion."""
+    level, depth = [value], 0
+    while level:
+        depth += 1
+        if depth > MAX_NESTING:
+            raise ValidationError(field, value, f"nested at most {MAX_NESTING} levels deep")
+        level = [
+            child for item in level if isinstance(item, (dict, list))
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+    return value
+
+
 def _json_object(name: str):
     def convert(value: Any) -> dict:
         if value is None or value == "":
@@ -153,10 +174,13 @@ def _json_object(name: str):
         if isinstance(value, str):
             try:
                 value = json.loads(value)
-            except (ValueError, RecursionError):
+            except ValueError:
                 raise ValidationError(name, value, "a JSON object") from None
+            except RecursionError:
+                raise ValidationError(name, value, f"nested at most {MAX_NESTING} levels deep") from None
         if not isinstance(value, dict):
             raise ValidationError(name, value, "a JSON object (dict)")
+        check_nesting(value, name)
         try:
             # NaN and Infinity are not JSON: SQLite's json functions would reject the stored text.
             json.dumps(value, allow_nan=False)

@@ -18,7 +18,7 @@ import crmkit
 from crmkit import ValidationError
 from crmkit.cli import make_cli
 from crmkit.errors import ConflictError
-from crmkit.importing import MAX_NESTING
+from crmkit.models import MAX_NESTING
 from crmkit.money import MAX_AMOUNT
 
 
@@ -334,3 +334,26 @@ class TestUpdateTags:
         crm = crmkit.open(tagged, plugins=[])
         assert written(crm) == before
         crm.close()
+
+
+class TestThePythonApiRefusesWhatImportsRefuse:
+    """The same limits through crm.customers.add and crm.interactions.record as through an import."""
+
+    def test_a_created_at_with_no_date_in_the_home_zone(self, crm_path):
+        with crmkit.open(crm_path, plugins=[]) as crm:
+            crm.set_timezone("Europe/Berlin")
+            with pytest.raises(crmkit.ValidationError, match="created_at: a time whose date in the home zone"):
+                crm.customers.add(name="Ann", created_at="9999-12-31T23:30:00Z")
+            assert crm.customers.count() == 0
+            assert crm.customers.add(name="Bo", created_at="9999-12-31T22:59:59Z").id == 1
+
+    def test_data_nested_past_the_limit(self, crm_path):
+        with crmkit.open(crm_path, plugins=[]) as crm:
+            ann = crm.customers.add(name="Ann")
+            too_deep = json.loads(deep(MAX_NESTING + 1))
+            with pytest.raises(crmkit.ValidationError, match=f"data: nested at most {MAX_NESTING} levels deep"):
+                crm.interactions.record(ann.id, "call", data={"x": too_deep})
+            with pytest.raises(crmkit.ValidationError, match=f"attributes: nested at most {MAX_NESTING} levels deep"):
+                crm.customers.update(ann.id, attributes={"x": too_deep})
+            assert crm.interactions.count() == 0 and crm.customers.get(ann.id).attributes == {}
+            crm.interactions.record(ann.id, "call", data={"x": json.loads(deep(MAX_NESTING - 1))})
