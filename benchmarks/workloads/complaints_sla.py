@@ -74,10 +74,10 @@ def _build(path: Path, complaints: int, business: bool):
             FROM base""",
             {"n": complaints, "customers": customers, "now": NOW},
         )
-        crm.complaints.ensure_calendar("2024-01-01T00:00:00Z", NOW)
+        calendar_id = crm.complaints.ensure_calendar("2024-01-01T00:00:00Z", NOW)  # None round the clock
         from crmkit_complaints import queries
 
-        queries.set_deadlines(db, 1, complaints, not business)
+        queries.set_deadlines(db, 1, complaints, calendar_id=calendar_id)
         db.execute(
             """UPDATE complaints_complaints SET acknowledged_at = CASE WHEN status != 'received' THEN
                    min(strftime('%Y-%m-%dT%H:%M:%SZ', received_at, '+' || (id % 30) || ' hours'), :now) END,
