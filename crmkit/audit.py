@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Iterable
 
+from .errors import ValidationError
 from .models import AuditEntry
 from .timeutil import to_iso
 
@@ -77,6 +78,10 @@ class Audit:
         until: Any = None, limit: int = 100, offset: int = 0,
     ) -> list[AuditEntry]:
         """Entries matching every given filter, newest first. ``action`` may end in ``*``."""
+        for name, value in (("entity", entity), ("entity_id", entity_id), ("action", action), ("actor", actor), ("source", source)):
+            if isinstance(value, str) and "\x00" in value:
+                # No stored text holds one (PostgreSQL cannot): refused alike on both engines.
+                raise ValidationError(name, value, "a text without NUL characters")
         where, params = [], []
         for column, value in (("entity", entity), ("actor", actor), ("source", source)):
             if value is not None:

@@ -93,7 +93,13 @@ class Interactions:
     def record(self, customer_id: int, kind: str, occurred_at: Any = None, **fields: Any) -> Interaction:
         """Record one interaction (``occurred_at`` defaults to the CRM's clock); returns it with its id."""
         row = dict(fields, customer_id=customer_id, kind=kind, occurred_at=occurred_at)
-        result = self.record_many([row])
+        try:
+            result = self.record_many([row])
+        except ValidationError as error:
+            field = error.field.removeprefix("row 1: ")  # one interaction has no rows to tell apart
+            if field == error.field:
+                raise
+            raise ValidationError(field, error.value, error.expected) from None
         return self.get(result.first_id)
 
     def record_many(self, rows: Iterable[Interaction | dict], batch_size: int = 5000) -> RecordResult:

@@ -159,3 +159,18 @@ def test_tokens_expire_by_the_wall_clock_on_a_frozen_crm(crm_path):
         answer = TestClient(create_app(crm), headers={"Authorization": f"Bearer {secret}"}).get("/customers")
         assert answer.status_code == 401 and answer.json()["detail"] == "the API token has expired"
         assert crm.users.revoke_token(token.id).revoked_at > crm.now()
+
+
+def test_a_nul_in_an_audit_filter_is_a_422_on_both_engines(team):
+    crm, _ = team
+    answer = _client(crm, "root").get("/audit", params={"actor": "a\u0000"})
+    assert answer.status_code == 422 and answer.json()["detail"].startswith("actor: a text without NUL characters")
+
+
+def test_one_interaction_names_its_field_without_a_row_number(team):
+    crm, _ = team
+    ada = crm.customers.add(name="Ada")
+    answer = _client(crm, "root").post(f"/customers/{ada.id}/interactions", json={"kind": "phonecall"})
+    assert answer.status_code == 422 and answer.json()["detail"].startswith("kind: one of ")
+    with pytest.raises(crmkit.ValidationError, match="^kind: one of "):
+        crm.interactions.record(ada.id, "phonecall")

@@ -94,7 +94,7 @@ class TestTimesOnTheHomeCalendar:
 
     def test_record_refuses_before_year_1_there(self, new_york):
         before = written(new_york)
-        with pytest.raises(ValidationError, match="row 1: occurred_at.*America/New_York"):
+        with pytest.raises(ValidationError, match="^occurred_at.*America/New_York"):
             new_york.interactions.record(1, "call", "0001-01-01T00:00:00Z")
         assert written(new_york) == before
 
@@ -157,7 +157,7 @@ class TestMoneyTotals:
     def test_a_larger_amount_is_refused_on_every_path(self, fresh_crm, amount):
         ann = fresh_crm.customers.add(name="Ann")
         before = written(fresh_crm)
-        with pytest.raises(ValidationError, match=r"row 1: amount: at most 9999999999999\.99"):
+        with pytest.raises(ValidationError, match=r"^amount: at most 9999999999999\.99"):
             fresh_crm.interactions.record(ann.id, "purchase", "2025-01-01", amount=amount)
         plain = [{"customer_id": ann.id, "kind": "purchase", "occurred_at": "2025-01-01T00:00:00Z", "amount": amount}] * 3
         with pytest.raises(ValidationError, match=r"row 1: amount: at most 9999999999999\.99"):
