@@ -263,7 +263,10 @@ class Points:
         if not rows:
             return None
         entry = _entry(rows[0])
-        if (entry.customer_id, entry.kind, entry.points) != (customer_id, kind, points):
+        if entry.customer_id != customer_id:
+            # Say no more: the caller may not see that customer, nor their points.
+            raise ConflictError(f"key {key!r} was already used for another customer; give each request a key of its own")
+        if (entry.kind, entry.points) != (kind, points):
             raise ConflictError(
                 f"key {key!r} was already used for {entry.kind} of {abs(entry.points)} points by customer {entry.customer_id}"
             )

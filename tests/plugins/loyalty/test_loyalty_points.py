@@ -85,8 +85,16 @@ class TestRedemption:
         again = crm.loyalty.points.redeem(ledger, 30, key="r1", at="2024-03-01")
         assert again == first
         assert crm.loyalty.points.balance(ledger, "2024-03-01") == 140
-        with pytest.raises(ConflictError, match="already used"):
+        with pytest.raises(ConflictError, match="already used for redeem of 30 points by customer"):
             crm.loyalty.points.redeem(ledger, 31, key="r1")
+
+    def test_a_key_another_customer_used_tells_nothing_about_them(self, crm, ledger):
+        crm.loyalty.points.redeem(ledger, 30, key="order-42", at="2024-03-01")
+        other = crm.customers.add(name="Other").id
+        crm.loyalty.points.award(other, 100, key="gift-1", reason="gift")
+        with pytest.raises(ConflictError) as refused:
+            crm.loyalty.points.redeem(other, 30, key="order-42")
+        assert str(refused.value) == "key 'order-42' was already used for another customer; give each request a key of its own"
 
     def test_more_than_the_balance_is_refused_and_writes_nothing(self, crm, ledger, snapshot):
         crm.loyalty.points.redeem(ledger, 130, key="r1", at="2024-03-01")
