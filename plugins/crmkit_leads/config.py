@@ -38,9 +38,27 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def _whole(name: str, value: Any, low: int = 0) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValidationError(f"leads.{name}", value, f"a whole number, {low} or more")
+# Bounds of the numeric options, checked whenever one is given. Ten years covers any sales
+# cycle, and keeps every date the pool computes (a recycle time with all its extensions
+# included) far inside the timestamps both engines store.
+MAX_DAYS = 3650
+# The most claims, open leads or extensions a count may allow: far above any real team's.
+MAX_COUNT = 100_000
+MAX_EXTENSIONS = 100
+BOUNDS: dict[str, tuple[int, int]] = {
+    "recycle_days": (1, MAX_DAYS),
+    "cooldown_days": (0, MAX_DAYS),
+    "reminder_days": (0, MAX_DAYS),
+    "extension_days": (1, MAX_DAYS),
+    "max_extensions": (0, MAX_EXTENSIONS),
+    "daily_claim_cap": (0, MAX_COUNT),
+}
+
+
+def _whole(field: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValidationError(field, value, f"a whole number from {low} to {high}")
+    return value
 
 
 def check(name: str, value: Any) -> Any:
@@ -50,13 +68,10 @@ def check(name: str, value: Any) -> Any:
     if name == "recycle_days":
         if not isinstance(value, dict) or "default" not in value:
             raise ValidationError("leads.recycle_days", value, 'a dict of lead class → days with a "default" entry')
-        for days in value.values():
-            _whole("recycle_days", days, 1)
-        return {str(k): int(v) for k, v in value.items()}
-    if name in ("cooldown_days", "reminder_days", "max_extensions", "daily_claim_cap"):
-        _whole(name, value)
-    elif name == "extension_days":
-        _whole(name, value, 1)
+        low, high = BOUNDS[name]
+        return {str(k): _whole(f"leads.recycle_days[{str(k)!r}]", v, low, high) for k, v in value.items()}
+    if name in BOUNDS:
+        _whole(f"leads.{name}", value, *BOUNDS[name])
     elif name == "daily_quota":
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1):
             raise ValidationError("leads.daily_quota", value, "None or a share of capacity above 0 and at most 1")
@@ -73,6 +88,21 @@ def check(name: str, value: Any) -> Any:
     return value
 
 
+def in_force(name: str, value: Any) -> Any:
+    """A stored option, checked as when it is given.
+
+    A value stored before its bounds existed, or written around the check with
+    ``crm.settings.set``, is refused here with the option's name and the way to fix it, not
+    deep inside a claim or a due run as a number out of range.
+    """
+    try:
+        return check(name, value)
+    except ValidationError as error:
+        raise ValidationError(
+            error.field, error.value, f"{error.expected}; the stored value is refused, change it with `crmkit config set`",
+        ) from None
+
+
 class Options:
     """Read access to the options with their defaults: ``options.recycle_days``."""
 
@@ -82,12 +112,12 @@ class Options:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_") or name not in DEFAULTS:
             raise AttributeError(name)
-        return self._crm.settings.get(f"leads.{name}", DEFAULTS[name])
+        return in_force(name, self._crm.settings.get(f"leads.{name}", DEFAULTS[name]))
 
     @staticmethod
     def stored(name: str, text: str | None) -> Any:
         """An option from its stored settings text read in another statement (None: never set)."""
-        return DEFAULTS[name] if text is None else json.loads(text)
+        return DEFAULTS[name] if text is None else in_force(name, json.loads(text))
 
     def all(self) -> dict[str, Any]:
         """Every option with its current value."""

@@ -12,6 +12,8 @@ from attrs import field, frozen
 from crmkit import ValidationError
 from crmkit.timeutil import from_iso
 
+from .config import MAX_COUNT
+
 STATUSES = ("pool", "assigned", "following_up", "converted", "lost")
 OPEN_STATUSES = ("pool", "assigned", "following_up")
 OWNED_STATUSES = ("assigned", "following_up")
@@ -55,7 +57,7 @@ def _int_between(name: str, low: int, high: int | None = None, optional: bool = 
             raise ValidationError(name, value, "a whole number")
         try:
             number = int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite float
             raise ValidationError(name, value, "a whole number") from None
         if number != value and not isinstance(value, str):
             raise ValidationError(name, value, "a whole number")
@@ -88,8 +90,8 @@ class Rep:
     products: tuple[str, ...] = field(default=(), converter=_text_list("products"))
     languages: tuple[str, ...] = field(default=(), converter=_text_list("languages"))
     experience: int = field(default=1, converter=_int_between("experience", 1, 5))
-    capacity: int = field(default=20, converter=_int_between("capacity", 1))
-    claim_limit: int | None = field(default=None, converter=_int_between("claim_limit", 0, optional=True))
+    capacity: int = field(default=20, converter=_int_between("capacity", 1, MAX_COUNT))
+    claim_limit: int | None = field(default=None, converter=_int_between("claim_limit", 0, MAX_COUNT, optional=True))
     active: bool = field(default=True, converter=bool)
 
     EDITABLE = ("name", "team", "industries", "products", "languages", "experience", "capacity", "claim_limit", "active")
@@ -97,10 +99,13 @@ class Rep:
     @classmethod
     def from_row(cls, row: dict) -> "Rep":
         """Build a record from a ``leads_reps`` row."""
+        # A count stored before the bounds existed reads as the bound (the same in practice), so
+        # that the rep can still be read and changed.
+        claim_limit = None if row["claim_limit"] is None else min(row["claim_limit"], MAX_COUNT)
         return cls(
             id=row["id"], name=row["name"], team=row["team"], industries=json.loads(row["industries"]),
             products=json.loads(row["products"]), languages=json.loads(row["languages"]),
-            experience=row["experience"], capacity=row["capacity"], claim_limit=row["claim_limit"],
+            experience=row["experience"], capacity=min(row["capacity"], MAX_COUNT), claim_limit=claim_limit,
             active=bool(row["active"]),
         )
 

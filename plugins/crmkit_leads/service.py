@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 # Lead columns a caller may give besides the customer's own fields.
 LEAD_FIELDS = ("priority", "needs", "product", "language", "lead_class", "stage")
+# The whole numbers both engines store (and segment rules compare): a signed 64 bits.
+SMALLEST_INTEGER, LARGEST_INTEGER = -(2**63), 2**63 - 1
 
 
 @frozen
@@ -43,6 +45,47 @@ def _customer(fields: dict, position: int, now: datetime) -> Customer:
         return Customer(**values)
     except ValidationError as error:
         raise ValidationError(f"row {position}: {error.field}", error.value, error.expected) from None
+
+
+def _whole(field: str, value: Any, low: int, high: int = LARGEST_INTEGER) -> int:
+    """``value`` as a whole number from ``low`` to ``high`` (a text of digits too), or a ValidationError."""
+    expected = f"a whole number from {low} to {'2**63 - 1' if high == LARGEST_INTEGER else high}"
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValidationError(field, value, expected)
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValidationError(field, value, expected) from None
+    if not low <= number <= high:
+        raise ValidationError(field, value, expected)
+    return number
+
+
+def _priority(given: Any, position: int) -> int:
+    """A lead's priority: a whole number, also as a text of digits (a CSV cell) or a float like 2.0."""
+    value = given
+    if isinstance(value, str):
+        try:
+            value = int(value)
+        except ValueError:
+            pass
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not SMALLEST_INTEGER <= value <= LARGEST_INTEGER:
+        raise ValidationError(f"row {position}: priority", given, "a whole number from -2**63 to 2**63 - 1")
+    return value
+
+
+def _page(limit: Any, offset: Any) -> dict:
+    """The ``:limit`` and ``:offset`` parameters of a listing, checked."""
+    return {"limit": _whole("limit", limit, 0), "offset": _whole("offset", offset, 0)}
+
+
+def _lead_ids(values: Iterable[Any]) -> list[int]:
+    """Lead ids given to allocate, sorted without repeats; the first bad one is a ValidationError."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise ValidationError("lead_ids", values, '"pool" or a list of lead ids')
+    return sorted({_whole("lead id", value, 1) for value in values})
 
 
 class LeadsService:
@@ -183,13 +226,7 @@ class LeadsService:
         return ids
 
     def _lead_details(self, lead: dict, position: int, stages: list[str]) -> dict:
-        try:
-            priority = lead.get("priority", 0)
-            if isinstance(priority, bool) or int(priority) != float(priority):
-                raise ValueError
-            priority = int(priority)
-        except (TypeError, ValueError):
-            raise ValidationError(f"row {position}: priority", lead.get("priority"), "a whole number") from None
+        priority = _priority(lead.get("priority", 0), position)
         stage = lead.get("stage")
         if stage is not None and stage not in stages:
             raise ValidationError(f"row {position}: stage", stage, "one of " + ", ".join(stages))
@@ -227,13 +264,13 @@ class LeadsService:
     def pool(self, limit: int = 50, offset: int = 0) -> list[Lead]:
         """Leads waiting in the pool, highest priority and score first."""
         sql = queries.POOL_PAGE.format(extra="")
-        return [Lead.from_row(row) for row in self.crm.db.query(sql, {"limit": int(limit), "offset": int(offset)})]
+        return [Lead.from_row(row) for row in self.crm.db.query(sql, _page(limit, offset))]
 
     def leads(self, *, status: str | None = None, owner: str | None = None, limit: int = 50, offset: int = 0) -> list[Lead]:
         """Leads filtered by status and/or owner, newest first."""
         if status is not None and status not in STATUSES:
             raise ValidationError("status", status, "one of " + ", ".join(STATUSES))
-        where, params = ["1 = 1"], {"limit": int(limit), "offset": int(offset)}
+        where, params = ["1 = 1"], _page(limit, offset)
         if status:
             where.append("l.status = :status")
             params["status"] = status
@@ -246,7 +283,7 @@ class LeadsService:
     def recycling(self, before: Any, *, owner: str | None = None, limit: int = 50, offset: int = 0) -> list[Lead]:
         """Open leads that ``recycle`` would send back to the pool at ``before`` (a preview that
         changes nothing): owned, not protected, due by then; soonest first, of ``owner`` if given."""
-        params = {"before": to_iso(self.crm.as_of(before)), "limit": int(limit), "offset": int(offset)}
+        params = {"before": to_iso(self.crm.as_of(before)), **_page(limit, offset)}
         where = f"l.status IN {queries.OWNED} AND l.protected = 0 AND l.recycle_at <= :before"
         if owner:
             where += " AND l.owner = :owner"
@@ -350,7 +387,15 @@ class LeadsService:
     # --- allocation -----------------------------------------------------------------------
 
     def add_rule(self, name: str, rule: Any, *, team: str | None = None, reps: Iterable[str] = ()) -> AllocationRule:
-        """Append an allocation rule for the ``rules`` strategy: matching leads go to a team or reps."""
+        """Append an allocation rule for the ``rules`` strategy: matching leads go to a team or reps.
+
+        ``reps`` is a list of rep ids (``["ann"]`` for one). The rule is compiled before anything
+        is saved, so a rule the segment compiler refuses is a RuleError here, not at allocation.
+        """
+        if not isinstance(name, str) or not name.strip():
+            raise ValidationError("name", name, "a non-empty rule name")
+        if isinstance(reps, (str, bytes)) or not isinstance(reps, Iterable):
+            raise ValidationError("reps", reps, 'a list of rep ids, e.g. ["ann"] for one rep')
         reps = tuple(reps)
         text = self.crm.segments.resolve(rule)
         self.crm.segments.compile(text)
@@ -403,11 +448,7 @@ class LeadsService:
         chain = self.strategies.parse(strategy)
         moment = self.crm.as_of(as_of)
         db = self.crm.db
-        ids = None
-        if not (isinstance(lead_ids, str) and lead_ids == "pool"):
-            if isinstance(lead_ids, str):
-                raise ValidationError("lead_ids", lead_ids, '"pool" or a list of lead ids')
-            ids = sorted({int(i) for i in lead_ids})
+        ids = None if isinstance(lead_ids, str) and lead_ids == "pool" else _lead_ids(lead_ids)
         with self.crm.transaction():
             if ids is not None:
                 wrong = db.execute(queries.NOT_IN_POOL, {"ids": json.dumps(ids)}).fetchall()
@@ -438,7 +479,7 @@ class LeadsService:
 
     def scores(self, *, limit: int | None = None) -> list[dict]:
         """Every open lead's score with its top reasons, best first (exportable rows)."""
-        return scoring.score_rows(self, limit=limit)
+        return scoring.score_rows(self, limit=None if limit is None else _whole("limit", limit, 0))
 
     def export_scores(self, path: str | Path) -> int:
         """Write every open lead's score and explanation to a CSV file; returns the row count."""

@@ -92,7 +92,7 @@ def test_import_csv_json_and_refusal(run, db, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("name,priority\nFine,1\nBad,high\n")
     refused = run("leads", "import", db, bad)
-    assert refused.exit_code == 1 and "row 3: priority: a whole number (got 'high')" in refused.output  # line 3
+    assert refused.exit_code == 1 and "row 3: priority: a whole number from -2**63 to 2**63 - 1 (got 'high')" in refused.output  # line 3
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
     assert "is not valid JSON" in run("leads", "import", db, broken).output

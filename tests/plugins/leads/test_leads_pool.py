@@ -260,9 +260,9 @@ class TestRecycling:
         before = row_counts(team)
         for options, message in (
             ({"recycle_days": {"hot": 3}}, '"default" entry'),
-            ({"recycle_days": {"default": 0}}, "1 or more"),
+            ({"recycle_days": {"default": 0}}, "a whole number from 1 to 3650"),
             ({"daily_quota": 2}, "share of capacity"),
-            ({"cooldown_days": -1}, "0 or more"),
+            ({"cooldown_days": -1}, "a whole number from 0 to 3650"),
             ({"colour": "red"}, "option"),
             ({"recycle_strategy": "nope"}, "unknown allocation strategy"),
         ):
