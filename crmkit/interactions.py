@@ -456,8 +456,12 @@ class Interactions:
             if value[1] not in found:
                 raise ValidationError(f"row {index}: customer_id", value[1], "the id of an existing customer")
 
-    def _fold_into_summary(self, first_id: int, last_id: int) -> None:
+    def _fold_into_summary(self, first_id: int, last_id: int, checked: bool = True) -> None:
+        """Fold interactions ``first_id``..``last_id`` into the summary; ``checked=False`` when
+        the caller knows no net spend can pass 64 bits (see ``_BatchWriter._spend_stays_exact``)."""
         self._upsert_summary("id BETWEEN :first AND :last", {"first": first_id, "last": last_id})
+        if not checked:
+            return
         # The upsert leaves a net spend that would pass 64 bits NULL (the index finds it at once):
         # refused here alike on every engine, where one would store a float and another fail.
         past = self._crm.db.execute("SELECT customer_id FROM customer_summary WHERE net_spend IS NULL LIMIT 1").fetchone()
@@ -513,6 +517,7 @@ class Interactions:
 
 #: Rows folded into the summary at a time: their amounts add up to less than 64 bits hold.
 _FOLD_ROWS = MAX_MINOR // MAX_AMOUNT
+_AMOUNT = itemgetter(5)  # a stored row's amount in minor units (never negative), or None
 
 
 def _checked_sum(total: str, addend: str) -> str:
@@ -537,6 +542,8 @@ class _BatchWriter:
         #: The batch being written, as prepared, and the rows before it: the customers'
         #: foreign key checks them as they are written; a refusal is then reported by row.
         self.checking: tuple[list[tuple], int] | None = None
+        #: How far any customer's net spend may be from zero after the batches stored so far.
+        self._spend_bound: int | None = None
 
     def store(self, values: list[tuple], records: Sequence[Interaction]) -> None:
         """Insert one batch (ids numbered from ``next_id``), fold it in and announce it."""
@@ -545,9 +552,12 @@ class _BatchWriter:
         crm = self._crm
         crm.db.bulk_insert("interactions", _COLUMNS, values)
         first, last = values[0][0], values[-1][0]
-        # Folded a slice of ids at a time, so that no slice's sum of amounts can pass 64 bits.
-        for start in range(first, last + 1, _FOLD_ROWS):
-            self._interactions._fold_into_summary(start, min(start + _FOLD_ROWS - 1, last))
+        if self._spend_stays_exact(sum(filter(None, map(_AMOUNT, values)))):
+            self._interactions._fold_into_summary(first, last, checked=False)
+        else:
+            # Folded a slice of ids at a time, so that no slice's sum of amounts can pass 64 bits.
+            for start in range(first, last + 1, _FOLD_ROWS):
+                self._interactions._fold_into_summary(start, min(start + _FOLD_ROWS - 1, last))
         newest = max(v[4] for v in values)
         if self._horizon is None or newest > self._horizon:
             self._horizon = newest
@@ -556,6 +566,17 @@ class _BatchWriter:
         self.first_id = first if self.first_id is None else self.first_id
         self.last_id = last
         self.next_id = last + 1
+
+    def _spend_stays_exact(self, moved: int) -> bool:
+        """Whether every customer's net spend stays within 64 bits after a batch whose amounts
+        add up to ``moved``: no total can move further than that. The largest total on file
+        is read once per call (an index lookup, or one pass while a large load defers it), so
+        only a call that could come near the limit pays for the checked fold."""
+        if self._spend_bound is None:
+            most, least = self._crm.db.execute("SELECT max(net_spend), min(net_spend) FROM customer_summary").fetchone()
+            self._spend_bound = max(abs(most or 0), abs(least or 0))
+        self._spend_bound += moved
+        return self._spend_bound <= MAX_MINOR
 
     def finish(self) -> None:
         """Keep the log horizon and write one audit entry per customer of the call."""
