@@ -8,8 +8,7 @@ from pathlib import Path
 import click
 
 from crmkit import CrmError
-from crmkit.cli import db_argument, open_crm
-from crmkit.commands._common import LIMIT
+from crmkit.cli import ID, LIMIT, db_argument, open_crm
 from crmkit.csvread import CsvSyntaxError, StrictReader
 
 from .figures import BREAKDOWNS
@@ -118,7 +117,7 @@ def pool_command(db, limit):
 
 @leads_group.command("claim")
 @db_argument
-@click.argument("lead", type=int)
+@click.argument("lead", type=ID)
 @click.argument("rep")
 def claim_command(db, lead, rep):
     """REP claims LEAD from the pool (capacity, daily claim cap and cooldown apply)."""
@@ -128,7 +127,7 @@ def claim_command(db, lead, rep):
 
 @leads_group.command("allocate")
 @db_argument
-@click.argument("leads", type=int, nargs=-1)
+@click.argument("leads", type=ID, nargs=-1)
 @click.option("--strategy", "-s", default="least_loaded", show_default=True,
               help="Selectors then a picker, e.g. 'rules > skill_match > least_loaded'.")
 @click.option("--dry-run", is_flag=True, help="Show the plan; change nothing.")
@@ -152,7 +151,7 @@ def allocate_command(db, leads, strategy, dry_run, quiet):
 
 @leads_group.command("release")
 @db_argument
-@click.argument("lead", type=int)
+@click.argument("lead", type=ID)
 @click.argument("rep")
 @click.option("--reason")
 def release_command(db, lead, rep, reason):
@@ -163,7 +162,7 @@ def release_command(db, lead, rep, reason):
 
 @leads_group.command("extend")
 @db_argument
-@click.argument("lead", type=int)
+@click.argument("lead", type=ID)
 @click.argument("rep")
 @click.option("--reason")
 def extend_command(db, lead, rep, reason):
@@ -178,7 +177,7 @@ def extend_command(db, lead, rep, reason):
 
 @leads_group.command("convert")
 @db_argument
-@click.argument("lead", type=int)
+@click.argument("lead", type=ID)
 def convert_command(db, lead):
     """Mark LEAD converted: the customer moves to stage 'new'."""
     with open_active(db) as crm:
@@ -188,7 +187,7 @@ def convert_command(db, lead):
 
 @leads_group.command("lose")
 @db_argument
-@click.argument("lead", type=int)
+@click.argument("lead", type=ID)
 @click.argument("reason")
 def lose_command(db, lead, reason):
     """Mark LEAD lost with REASON (one of the configured lost reasons)."""

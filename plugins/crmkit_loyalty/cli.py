@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from crmkit import CrmError
-from crmkit.cli import LIMIT, db_argument, open_crm
+from crmkit.cli import ID, LIMIT, db_argument, open_crm
 
 from .config import RFM_METHODS
 
@@ -124,7 +124,7 @@ def tiers(db, as_of, evaluate):
 
 @loyalty.command()
 @db_argument
-@click.argument("customer_id", type=int, required=False)
+@click.argument("customer_id", type=ID, required=False)
 @as_of_option
 @click.option("--redeem", type=int, default=None, help="Redeem this many points (needs --key).")
 @click.option("--award", type=int, default=None, help="Award this many points (needs --key and --reason).")

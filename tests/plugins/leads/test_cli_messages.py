@@ -92,3 +92,14 @@ class TestPoolLimit:
         shown = run("leads", "pool", db, "--limit", 0)
         assert shown.exit_code == 0 and shown.output.strip().splitlines()[-1] == "1 lead(s) in the pool"
         assert "Existing" not in shown.output
+
+
+@pytest.mark.parametrize("lead", ["0", "99999999999999999999"])
+def test_a_lead_id_out_of_range_is_one_error_line(tmp_path, monkeypatch, lead):
+    """A lead id past 64 bits used to reach the driver (its overflow message); 0 is no id."""
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(make_cli(), ["init", "p.db", "--plugins", "leads"]).exit_code == 0
+    result = runner.invoke(make_cli(), ["leads", "claim", "p.db", lead, "ann"])
+    assert result.exit_code != 0
+    assert result.output.strip().splitlines()[-1] == f"Error: LEAD: {lead} is not in the range 1<=x<=9223372036854775807."
