@@ -39,7 +39,7 @@ def report_command(db, as_of, period, start, end, segment, html, csv_dir, json_d
             parse_locale(locale)
         except ValueError as error:
             raise CrmError(str(error)) from None
-    crm = open_crm(db)
+    crm = open_crm(db, plugin="reports")
     try:
         if html:  # every output checked before anything is computed or written
             check_output(crm, html, "--html")
@@ -90,7 +90,7 @@ def definitions_command():
 def configure_command(db, churn_days, cost_key, cohort_months):
     """Show or change the reports settings stored in DB."""
     values = {k: v for k, v in {"churn_days": churn_days, "cost_key": cost_key, "cohort_months": cohort_months}.items() if v is not None}
-    crm = open_crm(db)
+    crm = open_crm(db, plugin="reports")
     try:
         settings = crm.reports.configure(**values) if values else crm.reports.settings()
         for key, value in settings.items():

@@ -124,3 +124,21 @@ def test_the_html_report_is_never_written_over_the_crm_file(db, tmp_path, monkey
         assert result.exit_code == 1 and "Traceback" not in result.output
         assert "Error: --html:" in result.output and "database" in result.output
     assert (audit_count(db), Path(db).stat().st_size) == before
+
+
+@pytest.mark.parametrize("args", [("report",), ("reports", "configure"), ("reports", "configure", "--churn-days", "30")])
+def test_a_crm_without_the_reports_plugin_is_one_error_line(crm_path, clock, monkeypatch, args):
+    """A file made with ``--plugins ""`` has no reports: one Error line, exit 1, nothing written."""
+    monkeypatch.delenv("CRMKIT_PLUGINS", raising=False)
+    with crmkit.open(crm_path, plugins=[], clock=clock) as crm:
+        crm.customers.add(name="Alice")
+
+    def state():
+        with crmkit.open(crm_path) as crm:
+            return crm.settings.all(), crm.db.execute("SELECT count(*) FROM audit_log").fetchone()[0], crm.plugins.names()
+
+    before = state()
+    result = CliRunner().invoke(make_cli(), [args[0], *args[1:2], str(crm_path), *args[2:]])
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 1 and lines == [f"Error: the reports plugin is not active in {crm_path}"], result.output
+    assert state() == before
