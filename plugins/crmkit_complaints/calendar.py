@@ -52,6 +52,12 @@ def _clock_text(moment: time) -> str:
     return "24:00" if moment == time.max else moment.strftime("%H:%M")
 
 
+def _span_seconds(start: time, end: time) -> int:
+    """Seconds from ``start`` to ``end`` on one day; ``time.max`` ends the day at midnight."""
+    finish = 86400 if end == time.max else end.hour * 3600 + end.minute * 60
+    return finish - (start.hour * 3600 + start.minute * 60)
+
+
 @frozen
 class BusinessCalendar:
     """Working hours per weekday in a time zone, minus holidays. ``always`` means 24/7."""
@@ -113,6 +119,10 @@ class BusinessCalendar:
             },
             "holidays": sorted(d.isoformat() for d in self.holidays),
         }
+
+    def weekly_seconds(self) -> int:
+        """Working seconds in a week without holidays, by the wall clock of each span."""
+        return sum(_span_seconds(start, end) for spans in self.hours for start, end in spans)
 
     def fingerprint(self) -> str:
         """A short digest that changes whenever the calendar does."""

@@ -24,7 +24,7 @@ from crmkit.money import from_minor
 from crmkit.timeutil import to_iso
 
 from . import queries_feedback as sql
-from .models import FEEDBACK_ALIASES, FEEDBACK_CLASSES, FEEDBACK_STATUSES, Feedback, check_choice, check_score
+from .models import FEEDBACK_ALIASES, FEEDBACK_CLASSES, FEEDBACK_STATUSES, Feedback, check_choice, check_score, check_text
 
 if TYPE_CHECKING:
     from crmkit import CRM
@@ -54,7 +54,8 @@ class FeedbackService:
     ) -> Feedback:
         """Record a suggestion directly (``feedback`` interactions are recorded automatically)."""
         crm = self._crm
-        text = (text or "").strip()
+        text = check_text(text, "text", limit=None)
+        title = check_text(title, "title", limit=None)
         if not text:
             raise ValidationError("text", text, "the suggestion or need, in words")
         check_choice("classification", classification, FEEDBACK_CLASSES, optional=False)
@@ -66,7 +67,7 @@ class FeedbackService:
                 crm.customers.get(customer_id)
             new_id = sql.insert(crm.db, {
                 "customer_id": customer_id, "interaction_id": None, "received_at": moment,
-                "title": (title or "").strip() or None, "text": text, "classification": classification,
+                "title": title, "text": text, "classification": classification,
                 "status": "new", "urgency": urgency, "importance": importance, "cost": cost,
                 "status_at": moment, "created_at": to_iso(crm.now()),
             })
@@ -75,6 +76,9 @@ class FeedbackService:
 
     def from_interactions(self, first_id: int, last_id: int) -> int:
         """Items for every ``feedback`` interaction in the id range, set-based."""
+        from .service import refuse_nul_in_data
+
+        refuse_nul_in_data(self._crm.db, first_id, last_id, "feedback")
         return sql.insert_from_interactions(self._crm.db, first_id, last_id, FEEDBACK_CLASSES, FEEDBACK_ALIASES, to_iso(self._crm.now()))
 
     def get(self, feedback_id: int) -> Feedback:
@@ -99,6 +103,7 @@ class FeedbackService:
         check_choice("classification", classification, FEEDBACK_CLASSES)
         for name, value in (("urgency", urgency), ("importance", importance), ("cost", cost)):
             check_score(name, value)
+        title = check_text(title, "title", limit=None)
         changes = {k: v for k, v in {"classification": classification, "urgency": urgency, "importance": importance,
                                       "cost": cost, "title": title}.items() if v is not None}
         if not changes:

@@ -111,6 +111,44 @@ def check_choice(field: str, value, choices: tuple[str, ...], optional: bool = T
     return value
 
 
+def check_text(value, field: str, limit: int | None = 10_000) -> str | None:
+    """``value`` as stripped text (None when empty), refused when longer than ``limit`` (None: no
+    limit) or when it holds what one of the engines cannot store: a NUL character or a lone
+    surrogate."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if limit is not None and len(text) > limit:
+        raise ValidationError(field, text[:40] + "...", f"at most {limit} characters")
+    if "\x00" in text:
+        raise ValidationError(field, text, f"text without NUL characters (one at {text.index(chr(0))})")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValidationError(field, text, f"valid Unicode text (lone surrogate at {error.start})") from None
+    return text or None
+
+
+def nul_path(value, path: str) -> tuple[str, str] | None:
+    """``(path, text)`` of the first key or string inside a JSON value that holds a NUL
+    character (``data.extra[2]``), else None."""
+    if isinstance(value, str):
+        return (path, value) if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                return path, key
+            found = nul_path(item, f"{path}.{key}")
+            if found:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = nul_path(item, f"{path}[{index}]")
+            if found:
+                return found
+    return None
+
+
 def check_score(field: str, value, low: int = 1, high: int = 5):
     """An integer from ``low`` to ``high`` (None allowed)."""
     if value is None:

@@ -21,9 +21,9 @@ from .calendar import BusinessCalendar
 from .models import (
     ANSWERED_STATES, CUSTOMER_MESSAGES, PAUSABLE_STATES, RESOLUTIONS, ROLES, SEVERITIES,
     SEVERITY_ALIASES, TRANSITIONS, Complaint, Handler, HistoryEntry, Note, TransitionRefused, check_choice,
-    check_score, normalise_severity,
+    check_score, check_text, normalise_severity, nul_path,
 )
-from .sla import SlaPolicy
+from .sla import SlaPolicy, escalation_levels
 
 if TYPE_CHECKING:
     from crmkit import CRM
@@ -31,15 +31,28 @@ if TYPE_CHECKING:
 SOURCE = "complaints"
 CALENDAR_MARGIN_DAYS = 7
 CALENDAR_HORIZON_DAYS = 400
+# How far ahead of a ticket a calendar is laid out at most to hold its longest target: a deadline
+# further away than this (a sparse calendar, a long target) is refused, not left empty.
+CALENDAR_REACH_YEARS = 100
+LAST_LAID_OUT_DAY = date(9999, 12, 30)  # the calendar's last interval may end at the next midnight
 
 
-def _text(value: Any, field: str, limit: int = 10_000) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    if len(text) > limit:
-        raise ValidationError(field, text[:40] + "...", f"at most {limit} characters")
-    return text or None
+def refuse_nul_in_data(db, first: int, last: int, kind: str) -> None:
+    """Refuse a batch whose ``kind`` interactions hold a NUL character in their data: the plugin
+    reads their texts from it, which one engine would cut at the NUL and the other cannot read."""
+    for interaction_id, text in queries.escaped_nul_data(db, first, last, kind):
+        found = nul_path(json.loads(text), "data")
+        if found is not None:
+            raise ValidationError(f"interaction {interaction_id}: {found[0]}", found[1], "text without NUL characters")
+
+
+def _layout_end(calendar: BusinessCalendar, latest: date, counted: int) -> date:
+    """The last day to lay ``calendar`` out to: the horizon after ``latest`` plus the weeks that
+    hold ``counted`` working seconds, at most ``CALENDAR_REACH_YEARS`` on and never past 9999."""
+    weekly = calendar.weekly_seconds()
+    weeks = min(-(-counted // weekly), CALENDAR_REACH_YEARS * 53)
+    day = latest.toordinal() + weeks * 7 + CALENDAR_HORIZON_DAYS
+    return date.fromordinal(min(day, LAST_LAID_OUT_DAY.toordinal()))
 
 
 class ComplaintsService:
@@ -66,7 +79,9 @@ class ComplaintsService:
         self._crm.settings.set("complaints.calendar", calendar or None)
 
     def set_targets(self, targets: dict, segments: list | None = None) -> None:
-        """Set the SLA targets (``{'resolve': {'critical': '24h'}, ...}``) and segment overrides."""
+        """Set the SLA targets (``{'resolve': {'critical': '24h'}, ...}``) and segment overrides.
+
+        Every duration is checked (more than zero, at most 10 years) before anything is stored."""
         from .sla import _targets
 
         base = _targets(targets, None, "complaints.sla")
@@ -80,8 +95,15 @@ class ComplaintsService:
             if segments is not None:
                 self._crm.settings.set("complaints.sla_segments", segments)
 
-    def ensure_calendar(self, earliest: Any, latest: Any, policy: SlaPolicy | None = None) -> int | None:
-        """Lay out the calendar in force so that it covers ``earliest``..``latest`` (and beyond).
+    def set_escalation(self, levels: list | None) -> None:
+        """Set the escalation levels (``[{'level': 1, 'name': ..., 'target': 'resolve', 'trigger':
+        'breach', 'action': 'task'}, ...]``; None: the defaults), checked before they are stored."""
+        escalation_levels(levels)
+        self._crm.settings.set("complaints.escalation", levels)
+
+    def ensure_calendar(self, earliest: Any, latest: Any, policy: SlaPolicy | None = None, counted: int = 0) -> int | None:
+        """Lay out the calendar in force so that it covers ``earliest``..``latest`` (and beyond),
+        far enough to hold ``counted`` working seconds after ``latest``.
 
         Returns the id it is kept under, which new tickets keep as theirs (None: round the clock).
         """
@@ -89,7 +111,7 @@ class ComplaintsService:
         if policy.calendar.always:
             return None
         calendar_id = self._kept_calendar_id(policy.calendar)
-        self.lay_out_calendar(calendar_id, earliest, latest)
+        self.lay_out_calendar(calendar_id, earliest, latest, counted)
         return calendar_id
 
     def _kept_calendar_id(self, calendar: BusinessCalendar) -> int:
@@ -105,21 +127,22 @@ class ComplaintsService:
             queries.keep_calendar(db, calendar_id, calendar)
         return calendar_id
 
-    def lay_out_calendar(self, calendar_id: int | None, earliest: Any, latest: Any) -> None:
+    def lay_out_calendar(self, calendar_id: int | None, earliest: Any, latest: Any, counted: int = 0) -> None:
         """Lay out the kept calendar ``calendar_id`` so that it covers ``earliest``..``latest``
-        (and beyond); nothing to do for round the clock (None)."""
+        (and beyond, enough for ``counted`` working seconds after ``latest``, within
+        ``CALENDAR_REACH_YEARS``); nothing to do for round the clock (None)."""
         if calendar_id is None:
             return
         db = self._crm.db
         record = queries.calendar_records(db)[calendar_id]
+        calendar = BusinessCalendar.from_setting(record["setting"])
         first = to_datetime(earliest).date() - timedelta(days=CALENDAR_MARGIN_DAYS)
-        last = to_datetime(latest).date() + timedelta(days=CALENDAR_HORIZON_DAYS)
+        last = _layout_end(calendar, to_datetime(latest).date(), counted)
         if record.get("first"):
             have_first, have_last = date.fromisoformat(record["first"]), date.fromisoformat(record["last"])
             if have_first <= first and have_last >= last - timedelta(days=CALENDAR_HORIZON_DAYS // 2):
                 return
             first, last = min(first, have_first), max(last, have_last)
-        calendar = BusinessCalendar.from_setting(record["setting"])
         rows, total = [], 0
         for start, end in calendar.intervals(first, last):
             rows.append((start, end, total, total + end - start))
@@ -137,13 +160,23 @@ class ComplaintsService:
         return any(calendar_id is not None for calendar_id in in_use)
 
     def deadline(self, start: Any, duration: Any) -> Any:
-        """When ``duration`` (``'8h'``, seconds, ...) of counted time has passed after ``start``,
-        under the calendar in force."""
+        """When ``duration`` (``'8h'``, seconds, ...; at most 10 years) of counted time has passed
+        after ``start``, under the calendar in force.
+
+        A deadline past the year 9999, or further than the calendar is laid out
+        (``CALENDAR_REACH_YEARS``), is a ValidationError naming the duration."""
         from .sla import duration_seconds
 
         seconds = duration_seconds(duration)
-        calendar_id = self.ensure_calendar(start, start)
-        return from_iso(queries.compute_deadline(self._crm.db, to_iso(start, "start"), seconds, calendar_id))
+        begin = to_datetime(start, "start")
+        if begin.toordinal() + seconds // 86400 + 1 > LAST_LAID_OUT_DAY.toordinal():
+            raise ValidationError("duration", duration, f"a duration whose deadline after {to_iso(begin)} falls before the year 10000")
+        calendar_id = self.ensure_calendar(begin, begin, counted=seconds)
+        due = queries.compute_deadline(self._crm.db, to_iso(begin), seconds, calendar_id)
+        if due is None:
+            raise ValidationError("duration", duration, f"a duration the business calendar's working time holds within "
+                                  f"{CALENDAR_REACH_YEARS} years after {to_iso(begin)}")
+        return from_iso(due)
 
     def working_seconds(self, start: Any, end: Any) -> int:
         """Counted (working) seconds between two moments under the calendar in force."""
@@ -158,7 +191,7 @@ class ComplaintsService:
     ) -> Handler:
         """Add or change a handler: role (handler, supervisor, manager), supervisor, skills."""
         crm = self._crm
-        name = _text(name, "name", 100)
+        name = check_text(name, "name", 100)
         if not name:
             raise ValidationError("name", name, "a handler name")
         check_choice("role", role, ROLES, optional=False)
@@ -226,10 +259,10 @@ class ComplaintsService:
         if moment > now:
             raise ValidationError("received_at", to_iso(moment), f"a time not after now ({to_iso(now)})")
         row = {
-            "customer_id": customer_id, "interaction_id": None, "channel": _text(channel, "channel", 50),
-            "category": _text(category, "category", 100), "product": _text(product, "product", 200),
-            "severity": severity, "description": _text(description, "description"),
-            "desired_outcome": _text(desired_outcome, "desired_outcome"), "received_at": to_iso(moment),
+            "customer_id": customer_id, "interaction_id": None, "channel": check_text(channel, "channel", 50),
+            "category": check_text(category, "category", 100), "product": check_text(product, "product", 200),
+            "severity": severity, "description": check_text(description, "description"),
+            "desired_outcome": check_text(desired_outcome, "desired_outcome"), "received_at": to_iso(moment),
             "owner": None, "status": "received", "status_at": to_iso(moment),
             "created_at": to_iso(now), "updated_at": to_iso(now),
         }
@@ -249,6 +282,7 @@ class ComplaintsService:
         Returns the number opened. Called by ``crmkit_interactions_recorded`` for every batch.
         """
         db = self._crm.db
+        refuse_nul_in_data(db, first_id, last_id, "complaint")
         bad = queries.bad_complaint_severity(db, first_id, last_id, SEVERITIES, SEVERITY_ALIASES)
         if bad is not None:
             raise ValidationError(f"interaction {bad[0]}: data.severity", bad[1], "one of " + ", ".join(SEVERITIES))
@@ -267,11 +301,14 @@ class ComplaintsService:
             compiled = crm.segments.compile(crm.segments.resolve(segment))
             queries.set_targets(db, first, last, targets["acknowledge"], targets["resolve"], compiled.id_query(), compiled.params)
         earliest, latest = queries.time_range(db, first, last)
-        calendar_id = self.ensure_calendar(earliest, latest, policy)
+        calendar_id = self.ensure_calendar(earliest, latest, policy, policy.longest_target())
         queries.set_deadlines(db, first, last, calendar_id=calendar_id)
         missing = queries.missing_deadline(db, first, last)
         if missing is not None:
-            raise CrmError(f"complaint {missing}: the business calendar has no working time to place its deadline in")
+            raise CrmError(
+                f"complaint {missing}: its SLA deadline falls beyond the {CALENDAR_REACH_YEARS} years of working time "
+                "the business calendar is laid out for; shorten the complaints.sla targets or widen the calendar's hours"
+            )
         self._assign_new(first, last)
         queries.history_for_new(db, first, last, CUSTOMER_MESSAGES["received"], crm.actor)
         count = queries.count_range(db, first, last)
@@ -383,7 +420,7 @@ class ComplaintsService:
     def add_note(self, complaint_id: int, text: str) -> Note:
         """Add an internal note (kept apart from what the customer sees)."""
         crm = self._crm
-        text = _text(text, "text")
+        text = check_text(text, "text")
         if not text:
             raise ValidationError("text", text, "a non-empty note")
         with crm.transaction():
@@ -395,6 +432,7 @@ class ComplaintsService:
     def assign(self, complaint_id: int, handler: str, message: str | None = None) -> Complaint:
         """Give the complaint to another handler; the customer is told who handles it now."""
         crm = self._crm
+        message = check_text(message, "message")
         with crm.transaction():
             before = self.get(complaint_id)
             target = self.handler(handler)
@@ -430,7 +468,7 @@ class ComplaintsService:
         minor = None if amount is None else to_minor(amount, self._crm.exponent, "amount")
         if minor is not None and minor < 0:
             raise ValidationError("amount", amount, "zero or more")
-        detail = _text(detail, "detail")
+        detail = check_text(detail, "detail")
         shown = resolution if minor is None else f"{resolution} of {from_minor(minor, self._crm.exponent)} {self._crm.currency}"
         values = {"decision": "valid", "decision_reason": None, "resolution": resolution,
                   "resolution_detail": detail, "resolution_amount": minor}
@@ -438,7 +476,7 @@ class ComplaintsService:
 
     def reject(self, complaint_id: int, reason: str, *, message: str | None = None, at: Any = None) -> Complaint:
         """assessing/reopened → rejected: judged not valid, with the reason the customer is given."""
-        reason = _text(reason, "reason")
+        reason = check_text(reason, "reason")
         if not reason:
             raise ValidationError("reason", reason, "the reason the complaint is not upheld")
         values = {"decision": "not_valid", "decision_reason": reason, "resolution": None,
@@ -466,7 +504,7 @@ class ComplaintsService:
 
     def reopen(self, complaint_id: int, reason: str, *, message: str | None = None, at: Any = None) -> Complaint:
         """closed/rejected → reopened, with the reason; a fresh resolve deadline starts."""
-        reason = _text(reason, "reason")
+        reason = check_text(reason, "reason")
         if not reason:
             raise ValidationError("reason", reason, "why the complaint is reopened")
         return self._move(complaint_id, "reopened", at=at, message=message, words={"reason": reason}, reason=reason)
@@ -474,7 +512,8 @@ class ComplaintsService:
     def pause(self, complaint_id: int, reason: str, *, message: str | None = None, at: Any = None) -> Complaint:
         """Stop the resolve clock while waiting on the customer (acknowledged, assessing, reopened)."""
         crm = self._crm
-        reason = _text(reason, "reason")
+        reason = check_text(reason, "reason")
+        message = check_text(message, "message")
         if not reason:
             raise ValidationError("reason", reason, "what is awaited from the customer")
         with crm.transaction():
@@ -498,6 +537,7 @@ class ComplaintsService:
     def resume(self, complaint_id: int, *, message: str | None = None, at: Any = None) -> Complaint:
         """Restart the clock; the deadline moves on by the working time spent waiting."""
         crm = self._crm
+        message = check_text(message, "message")
         with crm.transaction():
             before = self.get(complaint_id)
             if before.paused_at is None:
@@ -515,8 +555,10 @@ class ComplaintsService:
         crm = self._crm
         pause = queries.open_pause(crm.db, complaint_id)
         calendar_id = queries.ticket_calendar(crm.db, complaint_id)
-        self.lay_out_calendar(calendar_id, pause["started_at"], moment)
+        self.lay_out_calendar(calendar_id, pause["started_at"], moment, self.get(complaint_id).resolve_target_seconds)
         due = queries.end_pause(crm.db, pause["id"], moment, calendar_id)
+        if due is None:
+            raise CrmError(f"complaint {complaint_id}: its moved deadline falls beyond the working time the business calendar is laid out for")
         queries.update_complaint(crm.db, complaint_id, {"paused_at": None, "resolve_due_at": due, "updated_at": to_iso(crm.now())})
         return due
 
@@ -537,6 +579,7 @@ class ComplaintsService:
         words: dict | None = None, survey: tuple | None = None, reason: str | None = None,
     ) -> Complaint:
         crm = self._crm
+        message = check_text(message, "message")
         with crm.transaction():
             before = self.get(complaint_id)
             if to not in TRANSITIONS[before.status]:
@@ -561,8 +604,11 @@ class ComplaintsService:
                 changes["closed_at"] = moment
             elif to == "reopened":
                 calendar_id = queries.ticket_calendar(crm.db, complaint_id)
-                self.lay_out_calendar(calendar_id, moment, moment)
+                self.lay_out_calendar(calendar_id, moment, moment, before.resolve_target_seconds)
                 due = queries.compute_deadline(crm.db, moment, before.resolve_target_seconds, calendar_id)
+                if due is None:
+                    raise CrmError(f"complaint {complaint_id}: its new resolve deadline falls beyond the working time "
+                                   "the business calendar is laid out for")
                 changes.update(reopen_count=before.reopen_count + 1, answered_at=None, followed_up_at=None,
                                closed_at=None, resolve_due_at=due)
             queries.update_complaint(crm.db, complaint_id, changes)

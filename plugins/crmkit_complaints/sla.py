@@ -17,8 +17,13 @@ from crmkit import ValidationError
 from .calendar import BusinessCalendar
 from .models import SEVERITIES
 
-_DURATION = re.compile(r"^\s*(\d+)\s*(min|h|d|w)\s*$")
+_DURATION = re.compile(r"^\s*(\d+)\s*(min|h|d|w)\s*$", re.ASCII)
 _UNIT_SECONDS = {"min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+# The longest target, escalation delay or deadline duration: far beyond any real SLA, and short
+# enough that every deadline from today lands well inside the years both engines can store.
+MAX_DURATION_SECONDS = 3650 * 86400
+MAX_DURATION_TEXT = "3650d (10 years)"
+DURATION_RANGE = f"a duration like 8h, 5d, 2w or 90min, longer than zero and at most {MAX_DURATION_TEXT}"
 
 # Counted time: round the clock by default, working time when a calendar is set.
 DEFAULT_TARGETS = {
@@ -37,18 +42,21 @@ TARGETS = ("acknowledge", "resolve")
 
 
 def duration_seconds(value: Any, field: str = "duration") -> int:
-    """``'90min'``, ``'8h'``, ``'5d'`` (24-hour days), ``'2w'`` or whole seconds, as seconds (> 0)."""
+    """``'90min'``, ``'8h'``, ``'5d'`` (24-hour days), ``'2w'`` or whole seconds, as seconds:
+    more than zero and at most :data:`MAX_DURATION_SECONDS` (10 years)."""
     if isinstance(value, bool):
-        raise ValidationError(field, value, "a duration like 8h, 5d or 90min")
+        raise ValidationError(field, value, DURATION_RANGE)
     if isinstance(value, int):
         seconds = value
     else:
         match = _DURATION.match(str(value))
         if not match:
-            raise ValidationError(field, value, "a duration like 8h, 5d, 2w or 90min")
-        seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    if seconds <= 0:
-        raise ValidationError(field, value, "a duration longer than zero")
+            raise ValidationError(field, value, DURATION_RANGE)
+        digits = match.group(1).lstrip("0") or "0"
+        # More digits than the longest allowed count can hold is out of range, however many.
+        seconds = MAX_DURATION_SECONDS + 1 if len(digits) > 12 else int(digits) * _UNIT_SECONDS[match.group(2)]
+    if not 0 < seconds <= MAX_DURATION_SECONDS:
+        raise ValidationError(field, value, DURATION_RANGE)
     return seconds
 
 
@@ -75,39 +83,62 @@ def _targets(value: Any, base: dict[str, dict[str, int]] | None, field: str) -> 
     return out
 
 
-def _levels(value: Any) -> list[dict]:
+LEVEL_KEYS = ("level", "name", "target", "trigger", "share", "after", "action")
+MAX_LEVELS = 20
+MAX_LEVEL_NUMBER = 999
+
+
+def escalation_levels(value: Any) -> list[dict]:
+    """Check a ``complaints.escalation`` value (None: the defaults) and return its levels in order,
+    each with ``after_seconds`` for an ``after_breach`` trigger; a mistake names the key and level."""
     if value is None:
         value = DEFAULT_ESCALATION
-    if not isinstance(value, list):
-        raise ValidationError("complaints.escalation", value, "a list of levels")
+    if not isinstance(value, list) or len(value) > MAX_LEVELS:
+        raise ValidationError("complaints.escalation", value, f"a list of at most {MAX_LEVELS} levels")
     levels, seen = [], set()
     for position, item in enumerate(value, start=1):
-        where = f"complaints.escalation[{position}]"
-        if not isinstance(item, dict):
-            raise ValidationError(where, item, "a dict with level, name, target, trigger, action")
-        level = item.get("level")
-        if isinstance(level, bool) or not isinstance(level, int) or level < 1 or level in seen:
-            raise ValidationError(f"{where}.level", level, "a unique whole number from 1")
-        seen.add(level)
-        target, trigger, action = item.get("target", "resolve"), item.get("trigger"), item.get("action", "task")
-        if target not in TARGETS:
-            raise ValidationError(f"{where}.target", target, "acknowledge or resolve")
-        if trigger not in TRIGGERS:
-            raise ValidationError(f"{where}.trigger", trigger, "one of " + ", ".join(TRIGGERS))
-        if action not in ACTIONS:
-            raise ValidationError(f"{where}.action", action, "task or escalate")
-        out = {"level": level, "name": str(item.get("name") or f"level {level}"), "target": target,
-               "trigger": trigger, "action": action}
-        if trigger == "share":
-            share = item.get("share")
-            if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share < 1:
-                raise ValidationError(f"{where}.share", share, "a share of the target between 0 and 1, e.g. 0.75")
-            out["share"] = share
-        if trigger == "after_breach":
-            out["after_seconds"] = duration_seconds(item.get("after"), f"{where}.after")
-            out["after"] = item.get("after")
-        levels.append(out)
+        level = _level(item, f"complaints.escalation[{position}]")
+        if level["level"] in seen:
+            raise ValidationError(f"complaints.escalation[{position}].level", level["level"], "a level number not used before")
+        seen.add(level["level"])
+        levels.append(level)
     return sorted(levels, key=lambda item: item["level"])
+
+
+def _level(item: Any, where: str) -> dict:
+    """One escalation level, checked and with its defaults filled in."""
+    if not isinstance(item, dict):
+        raise ValidationError(where, item, "a dict with level, name, target, trigger, action")
+    unknown = sorted(str(key) for key in set(item) - set(LEVEL_KEYS))
+    if unknown:
+        raise ValidationError(where, unknown[0], "keys " + ", ".join(LEVEL_KEYS))
+    level = item.get("level")
+    if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= MAX_LEVEL_NUMBER:
+        raise ValidationError(f"{where}.level", level, f"a whole number from 1 to {MAX_LEVEL_NUMBER}")
+    name = item.get("name")
+    if name is not None and (not isinstance(name, str) or not name.strip() or len(name) > 100 or "\x00" in name):
+        raise ValidationError(f"{where}.name", name, "a text of 1 to 100 characters without NUL")
+    target, trigger, action = item.get("target", "resolve"), item.get("trigger"), item.get("action", "task")
+    if target not in TARGETS:
+        raise ValidationError(f"{where}.target", target, "acknowledge or resolve")
+    if trigger not in TRIGGERS:
+        raise ValidationError(f"{where}.trigger", trigger, "one of " + ", ".join(TRIGGERS))
+    if action not in ACTIONS:
+        raise ValidationError(f"{where}.action", action, "task or escalate")
+    out = {"level": level, "name": name.strip() if name else f"level {level}", "target": target,
+           "trigger": trigger, "action": action}
+    for key, needed_by in (("share", "share"), ("after", "after_breach")):
+        if key in item and trigger != needed_by:
+            raise ValidationError(f"{where}.{key}", item[key], f"no {key} unless the trigger is {needed_by}")
+    if trigger == "share":
+        share = item.get("share")
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share < 1:
+            raise ValidationError(f"{where}.share", share, "a share of the target between 0 and 1, e.g. 0.75")
+        out["share"] = share
+    if trigger == "after_breach":
+        out["after_seconds"] = duration_seconds(item.get("after"), f"{where}.after")
+        out["after"] = item.get("after")
+    return out
 
 
 @frozen
@@ -118,6 +149,11 @@ class SlaPolicy:
     segments: tuple[tuple[str, dict[str, dict[str, int]]], ...]
     levels: tuple[dict, ...]
     calendar: BusinessCalendar
+
+    def longest_target(self) -> int:
+        """The longest target in seconds, of either clock, base or segment override."""
+        return max(seconds for targets in (self.targets, *(t for _, t in self.segments))
+                   for clock in targets.values() for seconds in clock.values())
 
     @classmethod
     def from_settings(cls, settings, home_zone: str = "UTC") -> "SlaPolicy":
@@ -133,6 +169,6 @@ class SlaPolicy:
                 raise ValidationError(f"complaints.sla_segments[{position}]", item, "a dict with a segment name or rule")
             rest = {k: v for k, v in item.items() if k != "segment"}
             segments.append((item["segment"], _targets(rest, targets, f"complaints.sla_segments[{position}]")))
-        levels = _levels(settings.get("complaints.escalation"))
+        levels = escalation_levels(settings.get("complaints.escalation"))
         calendar = BusinessCalendar.from_setting(settings.get("complaints.calendar"), home_zone)
         return cls(targets, tuple(segments), tuple(levels), calendar)
