@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import click
 
-from crmkit.cli import db_argument, open_crm
+from crmkit.cli import ID, LIMIT, db_argument, open_crm
 from crmkit.formatting import local_time
 
 from .models import BREAKDOWNS, COLUMNS, FEEDBACK_CLASSES, FEEDBACK_STATUSES, RESOLUTIONS, ROLES, SEVERITIES, STATES
@@ -67,7 +67,7 @@ def complaints_group() -> None:
 
 @complaints_group.command("open")
 @db_argument
-@click.argument("customer_id", type=int)
+@click.argument("customer_id", type=ID)
 @click.option("--category", help="What the complaint is about (billing, delivery, ...).")
 @click.option("--product", help="The product concerned.")
 @click.option("--severity", type=click.Choice(SEVERITIES), default="normal", show_default=True)
@@ -90,11 +90,11 @@ def open_command(db, customer_id, category, product, severity, channel, descript
 @db_argument
 @click.option("--status", type=click.Choice(STATES))
 @click.option("--owner")
-@click.option("--customer", "customer_id", type=int)
+@click.option("--customer", "customer_id", type=ID)
 @click.option("--category")
 @click.option("--open", "only_open", is_flag=True, help="Only complaints not yet answered.")
 @click.option("--overdue", is_flag=True, help="Only open complaints past a deadline now.")
-@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--limit", type=LIMIT, default=50, show_default=True)
 def list_command(db, status, owner, customer_id, category, only_open, overdue, limit):
     """List complaints, oldest first."""
     with _crm(db) as crm:
@@ -106,7 +106,7 @@ def list_command(db, status, owner, customer_id, category, only_open, overdue, l
 
 @complaints_group.command("show")
 @db_argument
-@click.argument("complaint_id", type=int)
+@click.argument("complaint_id", type=ID)
 @click.option("--internal", is_flag=True, help="Also show internal notes and escalations.")
 def show_command(db, complaint_id, internal):
     """Show a complaint and the history the customer sees."""
@@ -143,7 +143,7 @@ def _step(name: str, help_text: str, method: str, *options):
     command = click.option("--at", help=f"When the step was taken (default: now). {_LOCAL}")(command)
     for option in reversed(options):
         command = option(command)
-    command = click.argument("complaint_id", type=int)(command)
+    command = click.argument("complaint_id", type=ID)(command)
     command = db_argument(command)
     complaints_group.command(name)(command)
 
@@ -169,7 +169,7 @@ _step("resume", "Restart the clock after the customer answered.", "resume")
 
 @complaints_group.command("assign")
 @db_argument
-@click.argument("complaint_id", type=int)
+@click.argument("complaint_id", type=ID)
 @click.argument("handler")
 def assign_command(db, complaint_id, handler):
     """Give a complaint to HANDLER."""
@@ -180,7 +180,7 @@ def assign_command(db, complaint_id, handler):
 
 @complaints_group.command("note")
 @db_argument
-@click.argument("complaint_id", type=int)
+@click.argument("complaint_id", type=ID)
 @click.argument("text")
 def note_command(db, complaint_id, text):
     """Add an internal note (never shown to the customer)."""
@@ -193,7 +193,7 @@ def note_command(db, complaint_id, text):
 @db_argument
 @click.option("--as-of", help="Time to judge the clocks at (default: now).")
 @click.option("--owner", help="Only this handler's complaints.")
-@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--limit", type=LIMIT, default=50, show_default=True)
 def sla_command(db, as_of, owner, limit):
     """Open complaints with their running clock: deadline, hours left, ok/at_risk/breached/paused."""
     with _crm(db) as crm:
@@ -254,7 +254,7 @@ def feedback_group() -> None:
 
 @feedback_group.command("add")
 @db_argument
-@click.argument("customer_id", type=int)
+@click.argument("customer_id", type=ID)
 @click.argument("text")
 @click.option("--title")
 @click.option("--class", "classification", type=click.Choice(FEEDBACK_CLASSES), default="other", show_default=True)
@@ -279,7 +279,7 @@ def feedback_list(db, status, classification):
 
 @feedback_group.command("classify")
 @db_argument
-@click.argument("feedback_id", type=int)
+@click.argument("feedback_id", type=ID)
 @click.option("--class", "classification", type=click.Choice(FEEDBACK_CLASSES))
 @click.option("--urgency", type=click.IntRange(1, 5))
 @click.option("--importance", type=click.IntRange(1, 5))
@@ -295,7 +295,7 @@ def feedback_classify(db, feedback_id, classification, urgency, importance, cost
 
 @feedback_group.command("status")
 @db_argument
-@click.argument("feedback_id", type=int)
+@click.argument("feedback_id", type=ID)
 @click.argument("status", type=click.Choice(FEEDBACK_STATUSES))
 def feedback_status(db, feedback_id, status):
     """Set an item's status (new, validated, planned, done, declined)."""
@@ -309,8 +309,8 @@ def feedback_status(db, feedback_id, status):
 
 @feedback_group.command("merge")
 @db_argument
-@click.argument("keep_id", type=int)
-@click.argument("duplicate_id", type=int)
+@click.argument("keep_id", type=ID)
+@click.argument("duplicate_id", type=ID)
 def feedback_merge(db, keep_id, duplicate_id):
     """Merge DUPLICATE_ID into KEEP_ID (its requesters move over)."""
     with _crm(db) as crm:
@@ -321,7 +321,7 @@ def feedback_merge(db, keep_id, duplicate_id):
 @feedback_group.command("top")
 @db_argument
 @click.option("--as-of")
-@click.option("--limit", type=int, default=10, show_default=True)
+@click.option("--limit", type=LIMIT, default=10, show_default=True)
 def feedback_top(db, as_of, limit):
     """The top requested improvements by priority, and who asked."""
     with _crm(db) as crm:

@@ -273,3 +273,18 @@ def test_open_with_a_nul_in_the_description_is_one_error_line(db, file_state):
     result = CliRunner().invoke(make_cli(), ["complaints", "open", db, "1", "--description", "a\x00b"])
     assert "Error: description: text without NUL characters" in one_error_line(result)
     assert file_state(db) == before
+
+
+@pytest.mark.parametrize("args", [
+    ["complaints", "list", "{db}", "--limit", "-1"],
+    ["complaints", "show", "{db}", "99999999999999999999"],
+    ["complaints", "open", "{db}", "0", "--category", "delivery"],
+])
+def test_ids_and_limits_out_of_range_are_one_error_line(tmp_path, monkeypatch, args):
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(make_cli(), ["init", "c.db", "--plugins", "complaints"]).exit_code == 0
+    result = runner.invoke(make_cli(), [a.replace("{db}", "c.db") for a in args])
+    assert result.exit_code != 0
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("Error: ") and "is not in the range" in last, result.output
