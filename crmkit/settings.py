@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from attrs import frozen
 
-from .errors import ValidationError
+from .errors import CrmError, ValidationError
 
 if TYPE_CHECKING:
     from .crm import CRM
@@ -93,10 +93,15 @@ class Settings:
     def declared(self) -> dict[str, Setting]:
         """Every changeable setting, the core's then each plugin's (``crmkit_settings``), by key."""
         found: dict[str, Setting] = {s.key: s for s in CORE_SETTINGS}
+        owners: dict[str, str] = {}
         for plugin, items in self._crm.plugins.each_or_raise("crmkit_settings", crm=self._crm):
             for item in items or []:
                 if not isinstance(item, Setting) or "." not in item.key or item.key.startswith("core."):
                     raise ValidationError(f"{plugin}: crmkit_settings", item, "a Setting keyed '<plugin>.<name>'")
+                if item.key in owners:
+                    # As for fields, kinds and permissions: one would silently replace the other's check.
+                    raise CrmError(f"setting {item.key!r} is declared by both {owners[item.key]} and {plugin}")
+                owners[item.key] = plugin
                 found[item.key] = item
         return dict(sorted(found.items()))
 
