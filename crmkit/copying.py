@@ -48,11 +48,18 @@ def copy_crm(
     import crmkit
 
     from . import variant
+    from .engine import describe, exists
 
+    if not exists(source):
+        # Opening it would make it a new, empty CRM: the source is never written to.
+        raise CrmError(f"{describe(source)} holds no CRM (an empty file or database): nothing to copy")
+    # A CRM already at the target takes the source's settings, its currency included, with the
+    # rows; only a new one is made in the source's currency.
+    new_target = not exists(target)
     with crmkit.open(source) as src:
         plugin_names = sorted(set(src.plugins.names()) | set(variant.with_tables(src.db)))
         tables = _tables_in_load_order(src.db)
-        with crmkit.open(target, plugins=plugin_names, currency=src.currency) as dst:
+        with crmkit.open(target, plugins=plugin_names, currency=src.currency if new_target else None) as dst:
             present = set(dst.db.table_names())
             missing = [t for t in tables if t not in present]
             if missing:

@@ -242,3 +242,35 @@ def test_copy_with_replace_empties_the_targets_plugin_tables_too(tmp_path):
         assert [c.name for c in crm.customers.list()] == ["Ann"]
         assert crm.db.execute("SELECT count(*) FROM loyalty_points").fetchone()[0] == 0
         assert crm.db.execute("SELECT count(*) FROM interactions").fetchone()[0] == 0
+
+
+@pytest.mark.sqlite_only  # about an empty file at the path; a PostgreSQL run redirects paths
+def test_copy_refuses_an_empty_source_and_leaves_it_empty(tmp_path):
+    """A 0-byte file was opened as a new CRM: the source was written to (0.5 MB) and an empty
+    CRM copied with exit 0, where every other command refuses it."""
+    from crmkit.copying import copy_crm
+
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    with pytest.raises(CrmError, match="holds no CRM .*nothing to copy"):
+        copy_crm(empty, tmp_path / "out.db")
+    assert empty.stat().st_size == 0 and not (tmp_path / "out.db").exists()
+
+
+def test_copy_into_an_existing_crm_of_another_currency_takes_the_sources(tmp_path):
+    """The target was opened in the source's currency and refused ('this CRM keeps money in
+    USD'), with --replace too; the copy replaces the target's settings, its currency among them."""
+    from crmkit.copying import copy_crm
+
+    source, target = tmp_path / "eur.db", tmp_path / "usd.db"
+    with crmkit.open(source, plugins=[], currency="EUR") as crm:
+        ann = crm.customers.add(name="Ann")
+        crm.interactions.record(customer_id=ann.id, kind="purchase", occurred_at="2025-01-02", amount="12.34")
+    with crmkit.open(target, plugins=[]) as crm:
+        assert crm.currency == "USD"
+        crm.customers.add(name="Bea")
+    copy_crm(source, target, replace=True)
+    with crmkit.open(target) as crm:
+        assert crm.currency == "EUR"
+        assert [c.name for c in crm.customers.list()] == ["Ann"]
+        assert str(crm.interactions.history(1)[0].amount) == "12.34"
