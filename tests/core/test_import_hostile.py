@@ -265,3 +265,32 @@ def test_a_pipe_as_the_output_is_written_not_read(crm, tmp_path):
     worker.start()
     worker.join(10)
     assert answer == [fifo]
+
+
+class _NpsKind:
+    """A plugin kind whose validator needs a score, as the plugin author's guide writes one."""
+
+    @crmkit.hookimpl
+    def crmkit_interaction_kinds(self):
+        def needs_a_score(data):
+            if data.get("score") not in range(11):
+                raise ValidationError("data.score", data.get("score"), "a whole number from 0 to 10")
+
+        return [crmkit.InteractionKind("nps", "NPS", validate=needs_a_score)]
+
+
+@pytest.mark.parametrize("name, body", [
+    ("bad.jsonl", '{"customer_id": 1, "kind": "nps", "occurred_at": "2025-02-10", "data": {"score": 11}}\n'),
+    ("bad.csv", 'customer_id,kind,occurred_at,data\n1,nps,2025-02-10,"{""score"": 11}"\n'),
+])
+def test_a_validator_that_needs_its_data_reports_a_bad_row_once(crm_path, tmp_path, name, body):
+    """The importer drops a refused field and checks the row again, to find its other bad
+    fields; the validator then complained about the missing score too: the same problem twice."""
+    with crmkit.open(crm_path, plugins=[_NpsKind()]) as crm:
+        crm.customers.add(name="Ada")
+        source = tmp_path / name
+        source.write_text(body, encoding="utf-8")
+        with pytest.raises(ImportRefused) as refused:
+            import_file(crm, source, kind="interactions")
+        assert [(p.field, p.reason) for p in refused.value.problems] == [("data", "a whole number from 0 to 10")]
+        assert crm.interactions.count() == 0
