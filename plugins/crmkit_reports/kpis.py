@@ -368,14 +368,19 @@ def trend(db, scope: Scope, months: int = 12) -> list[dict]:
     end = scope.period.end
     window = timedelta(days=scope.churn_days)
     zone = scope.period.zone  # months of the home zone (None: UTC)
+    local = HomeCalendar(zone, db=db).local_sql if zone is not None else None
+
+    def month_of(moment: datetime) -> str:
+        return (moment.astimezone(zone) if zone is not None else moment).strftime("%Y-%m")
+
     first = add_months(_month_start(end, zone), -(months - 1), zone)
     spans = []
     for k in range(months):
         start = add_months(first, k, zone)
         stop = min(add_months(first, k + 1, zone), end)
-        label = (start.astimezone(zone) if zone is not None else start).strftime("%Y-%m")
-        spans.append({"label": label, "start": to_iso(start), "end": to_iso(stop), "window": to_iso(stop - window)})
-    rows = queries.monthly_trend(db, scope.filter, spans, to_iso(end))
+        spans.append({"label": month_of(start), "start": to_iso(start), "end": to_iso(stop),
+                      "window": to_iso(stop - window), "window_label": month_of(stop - window)})
+    rows = queries.monthly_trend(db, scope.filter, spans, to_iso(end), local)
     return [
         {"month": r["month"], "new_customers": r["new_customers"], "active_customers": r["active_customers"],
          "buyers": r["buyers"], "net_revenue": scope.money(r["net_revenue"])}

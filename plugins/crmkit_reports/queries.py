@@ -4,7 +4,9 @@ Each function takes the database, the period bounds as storage text (``start`` i
 exclusive) and a :class:`Filter` (which kinds move money, and the optional segment). Time bounds
 that need arithmetic (the start of a churn window) are computed in Python and bound as
 parameters, so the SQL stays free of dialect-specific date functions. Month buckets use
-``substr`` on the fixed-width storage text (``YYYY-MM-DDTHH:MM:SSZ``).
+``substr`` on the fixed-width wall-clock text of the home zone (``YYYY-MM-DDTHH:MM:SS``), which
+the core's calendar (``HomeCalendar.local_sql``) writes for the engine; in a UTC CRM that is the
+storage text itself.
 
 Reading as little as possible: a period's slice through the (kind, occurred_at) index; what needs
 a customer's history, from the earliest churn window on, through the covering (customer_id,
@@ -335,11 +337,14 @@ def cohorts(db, flt: Filter, first: str, end: str, local=None) -> list[dict]:
     return _all(db, sql, flt.params(r_first=first, r_end=end))
 
 
-def monthly_trend(db, flt: Filter, months: list[dict], end: str) -> list[dict]:
-    """Per month (``label``, ``start``, ``end``, ``window``): new customers, net revenue, buyers, active at month end.
+def monthly_trend(db, flt: Filter, months: list[dict], end: str, local=None) -> list[dict]:
+    """Per month (``label``, ``start``, ``end``, ``window``, ``window_label``): new customers, net revenue, buyers, active at month end.
 
     Months are calendar months (the last may be cut at ``end``); ``window`` is the month end
-    minus the churn window. One pass reads the purchases from the earliest window on in customer
+    minus the churn window and ``window_label`` the month it falls in. ``local`` (the home
+    calendar's ``local_sql``) turns storage times into local wall-clock text, so every purchase,
+    refund and first purchase is counted in its month of the home zone, the months ``label``
+    names; without it months are UTC months. One pass reads the purchases from the earliest window on in customer
     and time order (the covering customer/time index, no sort) with each one's next purchase;
     the purchases followed by none in the same month are the *runs*: one per customer and month
     with a purchase, holding the month's last purchase and the next month with one.
@@ -352,27 +357,28 @@ def monthly_trend(db, flt: Filter, months: list[dict], end: str) -> list[dict]:
     month), a few hundred groups; the second from the runs of one month per month end. New
     customers come from the core summary's first purchase, refunds from the kind/time index.
     """
+    local = local or (lambda time_sql: time_sql)
     sql = f"""
         WITH m AS MATERIALIZED (
-            SELECT j.label, j.start, j.end, j.window, substr(j.window, 1, 7) AS window_label
-            FROM ({json_records(':r_months', {'label': 'TEXT', 'start': 'TEXT', 'end': 'TEXT', 'window': 'TEXT'})}) AS j
+            SELECT j.label, j.start, j.end, j.window, j.window_label
+            FROM ({json_records(':r_months', {'label': 'TEXT', 'start': 'TEXT', 'end': 'TEXT', 'window': 'TEXT', 'window_label': 'TEXT'})}) AS j
         ),
         firsts AS (
-            SELECT substr({FIRST_PURCHASE}, 1, 7) AS label, COUNT(*) AS customers FROM customer_summary s
+            SELECT substr({local(FIRST_PURCHASE)}, 1, 7) AS label, COUNT(*) AS customers FROM customer_summary s
             WHERE {FIRST_PURCHASE} >= :r_first AND {FIRST_PURCHASE} < :r_end{flt.where("s")}
             GROUP BY 1
         ),
         runs AS (
-            SELECT substr(at, 1, 7) AS label, substr(next_at, 1, 7) AS next_label, spent,
-                   (SELECT MAX(w.label) FROM m w WHERE w.window_label = substr(at, 1, 7) AND w.window <= at) AS last_window
+            SELECT label, next_label, spent,
+                   (SELECT MAX(w.label) FROM m w WHERE w.window_label = moves.label AND w.window <= at) AS last_window
             FROM (
-                SELECT i.occurred_at AS at,
-                       LEAD(i.occurred_at) OVER w AS next_at,
+                SELECT i.occurred_at AS at, substr({local('i.occurred_at')}, 1, 7) AS label,
+                       LEAD(substr({local('i.occurred_at')}, 1, 7)) OVER w AS next_label,
                        SUM(COALESCE(i.amount, 0)) OVER (w ROWS UNBOUNDED PRECEDING) AS spent
                 FROM interactions i
                 WHERE {IN_KINDS_BY_CUSTOMER} AND i.occurred_at >= :r_low AND i.occurred_at < :r_end{flt.where()}
                 WINDOW w AS (PARTITION BY i.customer_id ORDER BY i.occurred_at)
-            ) AS moves WHERE next_at IS NULL OR substr(next_at, 1, 7) > substr(at, 1, 7)
+            ) AS moves WHERE next_label IS NULL OR next_label > label
         ),
         spans AS MATERIALIZED (
             SELECT label, next_label, last_window, COUNT(*) AS customers, SUM(spent) AS spent
@@ -391,7 +397,7 @@ def monthly_trend(db, flt: Filter, months: list[dict], end: str) -> list[dict]:
             SELECT next_label AS label, SUM(spent) AS spent FROM spans WHERE next_label IS NOT NULL GROUP BY next_label
         ),
         refunds AS (
-            SELECT substr(i.occurred_at, 1, 7) AS label, SUM(i.amount) AS amount FROM interactions i
+            SELECT substr({local('i.occurred_at')}, 1, 7) AS label, SUM(i.amount) AS amount FROM interactions i
             WHERE {OUT_KINDS} AND i.occurred_at >= :r_first AND i.occurred_at < :r_end{flt.where()}
             GROUP BY 1
         )
@@ -407,6 +413,6 @@ def monthly_trend(db, flt: Filter, months: list[dict], end: str) -> list[dict]:
     """
     params = flt.params(
         r_months=json.dumps(months), r_end=end, r_first=min(m["start"] for m in months),
-        r_first_label=min(m["label"] for m in months), r_low=min(min(m["window"], m["start"]) for m in months),
+        r_low=min(min(m["window"], m["start"]) for m in months),
     )
     return _all(db, sql, params)

@@ -143,7 +143,8 @@ def _spans(scope: kpis.Scope, months: int) -> tuple[list[dict], str]:
     spans = []
     for k in range(months):
         start, stop = add_months(first, k), min(add_months(first, k + 1), end)
-        spans.append({"label": to_iso(start)[:7], "start": to_iso(start), "end": to_iso(stop), "window": to_iso(stop - window)})
+        spans.append({"label": to_iso(start)[:7], "start": to_iso(start), "end": to_iso(stop),
+                      "window": to_iso(stop - window), "window_label": to_iso(stop - window)[:7]})
     return spans, to_iso(end)
 
 
