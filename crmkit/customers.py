@@ -188,26 +188,34 @@ class Customers:
         if unknown:
             raise ValidationError(sorted(unknown)[0], changes[sorted(unknown)[0]], "a customer field: " + ", ".join(Customer.EDITABLE))
         with self._crm.transaction():
-            before = self.get(customer_id)
-            try:
-                after = attrs.evolve(before, **changes, updated_at=self._crm.now())
-            except TypeError as error:
-                raise ValidationError("update", changes, str(error)) from None
-            change = CustomerChange(before=before, after=after)
+            change = self._write_change(customer_id, changes)
             if not change.changed:
-                return before
-            row = after.to_row()
-            self._check_unique([after], exclude=customer_id)
-            assignments = ", ".join(f"{column} = :{column}" for column in row if column not in ("id", "created_at"))
-            self._crm.db.execute(f"UPDATE customers SET {assignments} WHERE id = :id", row)
-            history.changed(self._crm.db, customer_id, row["updated_at"], row)
-            self._crm.audit.record(
-                "customer.update", "customer", customer_id,
-                before={k: _jsonable(v[0]) for k, v in change.changed.items()},
-                after={k: _jsonable(v[1]) for k, v in change.changed.items()},
-            )
+                return change.before
             self._crm.plugins.call("crmkit_customers_updated", crm=self._crm, changes=[change])
-            return after
+            return change.after
+
+    def _write_change(self, customer_id: int, changes: dict) -> CustomerChange:
+        """Write one customer's changes with their version and audit entry, inside the caller's
+        transaction (nothing when no value changes); the change, for the caller to announce."""
+        before = self.get(customer_id)
+        try:
+            after = attrs.evolve(before, **changes, updated_at=self._crm.now())
+        except TypeError as error:
+            raise ValidationError("update", changes, str(error)) from None
+        change = CustomerChange(before=before, after=after)
+        if not change.changed:
+            return change
+        row = after.to_row()
+        self._check_unique([after], exclude=customer_id)
+        assignments = ", ".join(f"{column} = :{column}" for column in row if column not in ("id", "created_at"))
+        self._crm.db.execute(f"UPDATE customers SET {assignments} WHERE id = :id", row)
+        history.changed(self._crm.db, customer_id, row["updated_at"], row)
+        self._crm.audit.record(
+            "customer.update", "customer", customer_id,
+            before={k: _jsonable(v[0]) for k, v in change.changed.items()},
+            after={k: _jsonable(v[1]) for k, v in change.changed.items()},
+        )
+        return change
 
     def upsert_many(self, rows: Iterable[dict], batch_size: int = 500) -> dict[str, int]:
         """Add or update customers matched on ``external_id``, else on normalised email.
@@ -240,6 +248,7 @@ class Customers:
             position = 0
             for batch in batched(rows, batch_size):
                 new_records: list = []
+                updated: list[CustomerChange] = []  # announced once per batch, as additions are
                 pending: set[tuple[str, str]] = set()  # the keys of new_records[:keyed]
                 keyed = 0
                 for row in batch:
@@ -263,13 +272,17 @@ class Customers:
                     else:
                         changes = {k: v for k, v in row.items() if k in Customer.EDITABLE and (k != "external_id" or v)}
                         try:
-                            self.update(existing, **changes)
+                            change = self._write_change(existing, changes)
                         except ValidationError as error:
                             raise ValidationError(f"row {position}: {error.field}", error.value, error.expected) from None
+                        if change.changed:
+                            updated.append(change)
                         counts["updated"] += 1
                 if new_records:
                     self._insert(new_records, columns)
                     counts["added"] += len(new_records)
+                if updated:
+                    self._crm.plugins.call("crmkit_customers_updated", crm=self._crm, changes=updated)
         return counts
 
     def merge(self, keep_id: int, other_id: int) -> Customer:
