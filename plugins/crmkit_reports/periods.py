@@ -6,8 +6,10 @@ a month starts at local midnight on the 1st, a week on the CRM's first weekday (
 
 A period is half-open, ``start <= t < end``. A calendar period *ends at* ``as_of`` and includes
 it: as of 2024-06-15 10:00 the month is 2024-06-01 .. 2024-06-15 10:00 inclusive (month to date;
-stored as ``end`` = 10:00:01, times having whole seconds). As of 2024-06-01 (midnight, what
-``--as-of 2024-06-01`` means) it is the whole of May, ending before June starts. The previous
+stored as ``end`` = 10:00:01, times having whole seconds). A date means its local midnight and
+closes the day before it: as of 2024-06-15 (what ``--as-of 2024-06-15`` means) the month is June
+1 .. 14, ``end`` = the midnight itself, so a label read from ``end`` names the last day counted;
+as of 2024-06-01 it is the whole of May, ending before June starts. The previous
 period is the same span one period earlier, like for like (May 1 .. May 15 10:00; or all of
 April). An explicit range ``(start, end)`` excludes ``end`` and is compared with the range of the
 same length just before it.
@@ -22,6 +24,7 @@ from typing import Any
 from attrs import field, frozen
 
 from crmkit import ValidationError
+from crmkit.calendar import HomeCalendar
 from crmkit.timeutil import UTC, to_datetime, to_iso
 
 KINDS = ("day", "week", "month", "quarter", "year")
@@ -93,7 +96,10 @@ def calendar_period(kind: str, as_of: Any, zone: tzinfo | None = None, first_wee
         local = anchor.replace(month=first_month, day=1, hour=0, minute=0, second=0)
     start = local.astimezone(UTC)
     boundary = _step(start, kind, 1, zone)
-    end = boundary if moment == boundary else moment + _SECOND  # a period to date includes as_of
+    if moment == boundary or moment == _day_start(moment, zone):
+        end = moment  # a date (local midnight) closes the day before it, as a boundary closes the period
+    else:
+        end = moment + _SECOND  # a period to date includes the moment of as_of
     return Period(start, end, kind, _label(start, kind, zone), zone)
 
 
@@ -138,6 +144,11 @@ def add_months(moment: datetime, months: int, zone: tzinfo | None = None) -> dat
     """``moment`` moved by whole calendar months on ``zone``'s wall clock, the day clamped to the
     month's length."""
     return _add_months(moment, months, zone)
+
+
+def _day_start(moment: datetime, zone: tzinfo | None) -> datetime:
+    """The start (UTC) of the home-zone day ``moment`` falls on (the core calendar's rule)."""
+    return HomeCalendar(zone if zone is not None else "UTC").start_of_day(moment)
 
 
 def _step(moment: datetime, kind: str, count: int, zone: tzinfo | None) -> datetime:

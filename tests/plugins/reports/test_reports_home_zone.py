@@ -47,7 +47,8 @@ def test_a_week_starts_on_the_crms_first_weekday():
     with crmkit.open(":memory:", plugins=["reports"], clock=clock, timezone="Asia/Shanghai", first_weekday="sunday") as crm:
         week = crm.reports.scope(as_of="2025-07-10", period="week").period  # a Thursday
         assert week.start.isoformat() == "2025-07-05T16:00:00+00:00"  # Sunday 6 July, 00:00 in Shanghai
-        assert week.end.isoformat() == "2025-07-09T16:00:01+00:00"  # week to date, as_of included
+        # week to date: the date 10 July (its local midnight) closes the day before, Wednesday 9 July
+        assert week.end.isoformat() == "2025-07-09T16:00:00+00:00"
 
 
 @pytest.mark.parametrize("zone, june, july", [("Asia/Shanghai", "1", "320"), ("UTC", "21", "300")])
