@@ -33,8 +33,10 @@ HEADLINE = (
 def reports_panel(crm: Any, *, as_of: Any = None, period: str = "month") -> Any:
     """The Reports tab: the widget the dashboard shows (``crmkit.Panel`` factory).
 
-    ``as_of`` defaults to the reports service's default (the CRM's clock, or a demo file's
-    "today"); ``period`` is ``month``, ``quarter``, ``year`` or ``range`` (the date range's
+    In a dashboard the panel follows the dashboard's date range and never sets it (unless
+    ``as_of`` is given): untouched, that range starts where ``crmkit report DB`` without
+    ``--as-of`` does (the CRM's clock, or a demo file's "today"). Alone, the panel shows a range
+    of its own starting at ``as_of`` or that same default. ``period`` is ``month``, ``quarter``, ``year`` or ``range`` (the date range's
     From … As of).
     """
     return _panel_class()(crm, as_of=as_of, period=period)
@@ -96,7 +98,11 @@ def _panel_class() -> type:
         def __init__(self, crm: Any, *, as_of: Any = None, period: str = "month"):
             super().__init__("crmkit-reports")
             self.crm = crm
-            self.dates = shared_range(crm, as_of=crm.reports.default_as_of() if as_of is None else as_of)
+            # Read the dashboard's range, never set it: opening the tab must not move the dates the
+            # analyst picked (nor the other tabs' As of). Untouched, the range starts where
+            # `crmkit report DB` without --as-of does (the clock, or a demo file's "today"); a
+            # panel alone gets a range of its own, at ``as_of`` when one is given.
+            self.dates = shared_range(crm) if as_of is None else shared_range(crm, as_of=as_of)
             self.report = None
             self.cards: dict[str, Any] = {}
             self.charts: dict[str, Any] = {}
@@ -163,14 +169,16 @@ def _panel_class() -> type:
             self._show_cards(report)
             self._show_charts(report)
             seconds = time.perf_counter() - started
-            failed = ", ".join(s.key for s in report.failed)
+            fmt = formatter(self.crm)
             text = (
-                f"Report as of {formatter(self.crm).local_time(report.as_of)} · period {report.period.label} compared with "
-                f"{report.previous.label if report.previous else '—'} · {report.segment or 'all customers'} · "
+                f"Report as of {fmt.local_time(report.as_of)} · period {_period_words(report.period, fmt)} compared with "
+                f"{_period_words(report.previous, fmt) if report.previous else '—'} · {report.segment or 'all customers'} · "
                 f"{len(report.sections)} sections in {seconds:.2f} s"
             )
-            self.status.value = note_html(text, "crmkit-reports-done") + (
-                error_html(f"sections that failed: {failed}") if failed else ""
+            # A failed section shows its error, as in the HTML report (error_html escapes it).
+            self.status.value = note_html(text, "crmkit-reports-done") + "".join(
+                error_html(f"The section {s.title} ({s.key}) failed: {s.error}", "crmkit-error crmkit-reports-failed")
+                for s in report.failed
             )
             return report
 
@@ -236,6 +244,17 @@ def _panel_class() -> type:
             widget.close()
 
     return ReportsPanel
+
+
+def _period_words(period: Any, fmt: Any) -> str:
+    """A period as people read it: a whole month, quarter or year by name (``Jun 2025``), any
+    other span by the first and last day it counts (``Jul 1, 2025 – Jul 9, 2025``, as the HTML
+    report's header)."""
+    from .render_html import period_text
+
+    if period.complete and period.kind in ("month", "quarter", "year"):
+        return fmt.period(period.start, period.end, period.kind)
+    return period_text(period, fmt)
 
 
 def _message(error: BaseException) -> str:
