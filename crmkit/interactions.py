@@ -573,7 +573,10 @@ class _BatchWriter:
         is read once per call (an index lookup, or one pass while a large load defers it), so
         only a call that could come near the limit pays for the checked fold."""
         if self._spend_bound is None:
-            most, least = self._crm.db.execute("SELECT max(net_spend), min(net_spend) FROM customer_summary").fetchone()
+            # Two subqueries, each one end of the net spend index (one SELECT asking both scans it).
+            most, least = self._crm.db.execute(
+                "SELECT (SELECT max(net_spend) FROM customer_summary), (SELECT min(net_spend) FROM customer_summary)"
+            ).fetchone()
             self._spend_bound = max(abs(most or 0), abs(least or 0))
         self._spend_bound += moved
         return self._spend_bound <= MAX_MINOR
