@@ -70,7 +70,9 @@ def cell(value: Any, kind: str, crm: Any = None) -> str:
 
     Besides the core formatter's kinds, ``words`` reads a stored key as words
     (``tier_upgrade`` → "Tier upgrade", ``inactive, spend_drop`` → "Inactive, spend drop");
-    a CSV export keeps the key."""
+    a CSV export keeps the key. A ``datetime`` reads on the home zone's clock with the zone
+    named (:meth:`~crmkit.formatting.Formatter.local_time`, ``2025-07-01 07:00 CST``), as the
+    CLI and the report print times."""
     if value is None or value == "":
         return MISSING
     if isinstance(value, bool):
@@ -79,6 +81,8 @@ def cell(value: Any, kind: str, crm: Any = None) -> str:
         return heading(str(value))
     if kind == "text" and isinstance(value, (list, tuple)):
         return ", ".join(cell(v, "text", crm) for v in value)
+    if kind == "datetime":
+        return formatter(crm).local_time(value)
     return formatter(crm).value(value, kind)
 
 
@@ -93,9 +97,16 @@ def raw(value: Any, kind: str, crm: Any = None) -> Any:
     return value
 
 
-def text(value: Any, crm: Any = None) -> str:
-    """A value as display text (not escaped), its kind taken from its type."""
+def plain(value: Any, crm: Any = None) -> str:
+    """A value as display text, its kind taken from its type; NOT escaped: for widgets that
+    show text as text (labels, table cells, CSV), never for HTML (use :func:`text`)."""
     return cell(value, kind_of("", value), crm)
+
+
+def text(value: Any, crm: Any = None) -> str:
+    """A value as display text, HTML-escaped: safe inside a ``widgets.HTML`` value whatever
+    the value holds (customer-supplied notes, names, descriptions)."""
+    return escape(plain(value, crm))
 
 
 def table(

@@ -31,6 +31,8 @@ HELP = """\
 """
 
 _OPTION = re.compile(r"^\s*--(as-of|limit)(?:=|\s+)(\S+)")
+_BARE_OPTION = re.compile(r"^\s*(--[\w-]*)(?:\s|$)")
+LARGEST_LIMIT = 2**63 - 1  # the largest row count a database takes, as the CLI's --limit
 
 
 @magics_class
@@ -60,7 +62,7 @@ class CrmMagics(Magics):
 
     def open(self, rest: str) -> HtmlOutput:
         """``%crm open PATH [--create] [--plugins a,b] [--as NAME]``."""
-        words = shlex.split(rest)
+        words = _words(rest)
         path, create, plugins, name = None, False, None, "crm"
         while words:
             word = words.pop(0)
@@ -105,10 +107,13 @@ class CrmMagics(Magics):
                 break
             options[match.group(1)] = match.group(2)
             rest = rest[match.end():]
-        try:
-            limit = int(options["limit"])
-        except ValueError:
-            raise UsageError(f"--limit needs a whole number, not {options['limit']!r}") from None
+        bare = _BARE_OPTION.match(rest)
+        if bare:
+            option = bare.group(1)
+            if option in ("--as-of", "--limit"):
+                raise UsageError(f"{option} needs a value: %crm segment {option} {'DATE' if option == '--as-of' else 'N'} [NAME [RULE]]")
+            raise UsageError(f"unknown option {option}; see %crm help")
+        limit = _limit(options["limit"])
         as_of = crm.as_of(options["as-of"])
         rest = rest.strip()
         if not rest:
@@ -132,7 +137,7 @@ class CrmMagics(Magics):
     def report(self, rest: str) -> HtmlOutput:
         """``%crm report [--as-of DATE]``."""
         crm = self.current()
-        words = shlex.split(rest)
+        words = _words(rest)
         as_of = None
         while words:
             word = words.pop(0)
@@ -186,6 +191,25 @@ class CrmMagics(Magics):
         )
         text = head + "".join(f"\n  {r['id']}  {r['name']}" for r in rows)
         return HtmlOutput(html, text)
+
+
+def _words(line: str) -> list[str]:
+    """The words of a command line, quoted as in a shell; an unclosed quote is a usage error."""
+    try:
+        return shlex.split(line)
+    except ValueError as error:  # shlex's "No closing quotation"
+        raise UsageError(f"{str(error).lower()} in {line!r}") from None
+
+
+def _limit(text: str) -> int:
+    """``--limit``'s value: a whole number of rows from 0 to :data:`LARGEST_LIMIT`."""
+    try:
+        limit = int(text)
+    except ValueError:
+        limit = -1
+    if not 0 <= limit <= LARGEST_LIMIT:
+        raise UsageError(f"--limit needs a whole number from 0 to {LARGEST_LIMIT:,}, not {text!r}")
+    return limit
 
 
 def _split_name(text: str) -> tuple[str, str]:

@@ -19,7 +19,7 @@ from typing import Any
 from crmkit import CrmError, ValidationError
 from crmkit.timeutil import to_iso
 
-from .models import RESOLUTIONS, STATES
+from .models import RESOLUTIONS, SEVERITIES, STATES
 
 QUEUE = "open: SLA queue"
 ALL_OWNERS = "(every handler)"
@@ -33,6 +33,17 @@ STEP_STATES = {"acknowledge": "acknowledged", "assess": "assessing", "resolve": 
                "follow_up": "followed_up", "close": "closed", "reopen": "reopened"}
 LABELS = {"customer_id": "Customer", "due_at": "Due", "left": "Time left", "received_at": "Received",
           "status_at": "Status since"}
+KINDS = {"due_at": "datetime", "received_at": "datetime", "status_at": "datetime", "state": "words", "status": "words"}
+# SLA states from the most to the least urgent, as the queue lists them.
+STATE_RANK = {state: rank for rank, state in enumerate(("breached", "at_risk", "ok", "paused"))}
+SEVERITY_RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}
+# Columns whose shown text is not their order: time left in words sorts by the seconds left,
+# a severity or SLA state by its rank.
+SORT_KEYS = {
+    "left": lambda row: row.get("left_s"),
+    "severity": lambda row: SEVERITY_RANK.get(row.get("severity")),
+    "state": lambda row: STATE_RANK.get(row.get("state")),
+}
 
 
 def complaints_panel(crm: Any, *, page_size: int = 15) -> Any:
@@ -116,7 +127,7 @@ def _panel_class() -> type:
             self.summary = self.own(widgets.HTML(), "crmkit-complaints-summary")
             self.table = self.own(PagedTable(
                 page_size=page_size, selectable=True, empty="No complaint here.", crm=crm, labels=LABELS,
-                kinds={"due_at": "datetime", "received_at": "datetime", "status_at": "datetime"}, csv_name="complaints.csv",
+                kinds=KINDS, csv_name="complaints.csv",
             ))
             self.id_input = self.own(widgets.BoundedIntText(value=0, min=0, max=2**62, description="Complaint #:", style={"description_width": "initial"}), "crmkit-complaints-id")
             self.open_button = self.own(widgets.Button(description="Open", icon="folder-open"), "crmkit-complaints-open")
@@ -180,14 +191,14 @@ def _panel_class() -> type:
                 for row in rows:
                     states[row["state"]] = states.get(row["state"], 0) + 1
                 counts = ", ".join(f"{state.replace('_', ' ')} {states.get(state, 0):,}" for state in ("breached", "at_risk", "ok", "paused"))
-                text = (f"{len(rows):,}{'+' if more else ''} open complaints as of {formatting.formatter(self.crm).datetime(self.crm.now())}, "
+                text = (f"{len(rows):,}{'+' if more else ''} open complaints as of {formatting.formatter(self.crm).local_time(self.crm.now())}, "
                         f"most urgent first: {counts}")
             else:
                 text = f"{len(rows):,}{'+' if more else ''} complaints {shown}, oldest first"
             if more:
                 text += f" (only the first {LIST_LIMIT:,} are listed)"
             self.summary.value = note_html(text, "crmkit-complaints-summary-text")
-            self.table.set_source(ListSource(rows, key="id", columns=columns))
+            self.table.set_source(ListSource(rows, key="id", columns=columns, sort_keys=SORT_KEYS))
 
         def show(self, complaint_id: int) -> None:
             """Show a complaint: its facts, the steps its state allows and its history."""
@@ -206,16 +217,16 @@ def _panel_class() -> type:
             facts = [{
                 "id": complaint.id, "customer": complaint.customer_id, "status": complaint.status,
                 "severity": complaint.severity, "owner": complaint.owner, "category": complaint.category,
-                "product": complaint.product, "received": fmt.datetime(complaint.received_at),
-                "resolve due": fmt.datetime(complaint.resolve_due_at) if complaint.resolve_due_at else None,
+                "product": complaint.product, "received": fmt.local_time(complaint.received_at),
+                "resolve due": fmt.local_time(complaint.resolve_due_at) if complaint.resolve_due_at else None,
                 "paused": "yes" if complaint.paused_at else "",
             }]
-            steps = [{"at": fmt.datetime(h.at), "event": h.event, "told the customer": h.message, "by": h.actor} for h in history]
+            steps = [{"at": fmt.local_time(h.at), "event": h.event, "told the customer": h.message, "by": h.actor} for h in history]
             allowed = ", ".join(complaint.allowed_next) or "none"
             self.detail.value = (
                 f"<b>Complaint #{complaint.id}</b>" + formatting.table(facts, tuple(facts[0]), kinds={"customer": "id"}, crm=self.crm)
                 + f"<div>Allowed next: <b class='crmkit-complaint-allowed'>{formatting.text(allowed)}</b></div>"
-                + (f"<div>{formatting.text(complaint.description)}</div>" if complaint.description else "")
+                + (f"<div class='crmkit-complaint-description'>{formatting.text(complaint.description)}</div>" if complaint.description else "")
                 + "<b>History (what the customer sees)</b>"
                 + formatting.table(steps, ("at", "event", "told the customer", "by"), kinds={"event": "words"}, crm=self.crm)
             )

@@ -20,7 +20,7 @@ import functools
 from typing import Any
 
 
-from . import panel_queries, value
+from . import churn, panel_queries, value
 from . import queries as q
 
 SCORES = (1, 2, 3, 4, 5)
@@ -81,6 +81,19 @@ def churn_levels(crm: Any, run_id: int) -> dict[str, int]:
 
 
 WARNING_COLUMNS = ("customer_id", "customer", "class", "level", "score", "signals", "owner")
+LEVEL_RANK = {level: rank for rank, level in enumerate(LEVELS)}
+# The level column sorts by rank (low < medium < high), not alphabetically.
+WARNING_SORT_KEYS = {"level": lambda row: LEVEL_RANK.get(row.get("level"))}
+
+
+def level_warnings(crm: Any, run: Any, level: str, levels: dict[str, int], limit: int = WARNINGS_LIMIT) -> list:
+    """Up to ``limit`` warnings of exactly ``level`` in a stored churn run, highest score first.
+
+    Warnings are listed by score, and a level is a band of scores, so the warnings of the levels
+    above ``level`` (their counts in ``levels``) come first and are skipped in the query."""
+    above = sum(n for other, n in levels.items() if LEVEL_RANK[other] > LEVEL_RANK[level])
+    found = churn.warnings(crm, run, level, limit, offset=above)
+    return [w for w in found if w.level == level]
 
 
 def warning_row(warning: Any, names: dict | None = None) -> dict:
@@ -156,7 +169,11 @@ def _panel_class() -> type:
                                                 labels={"customer_id": "#", "class": "Class"}, csv_name="churn-warnings.csv"))
             self.level_chart = self.own(ChartView("bar", [], "level", ("customers",), title="Warnings per level (click to filter)", **charted),
                                         "crmkit-loyalty-level-chart")
-            self.level_chart.on_pick(lambda level: self.warnings.drill("level", level))
+            self.drilled_level: str | None = None  # the bar of the level chart last clicked
+            self.clear_drill_button = self.own(widgets.Button(description="Show all levels", icon="times",
+                                                              layout=widgets.Layout(display="none")), "crmkit-loyalty-clear-drill")
+            self.level_chart.on_pick(self.drill_level)
+            self.on_click(self.clear_drill_button, self.clear_drill)
             self.buttons = (self.rfm_button, self.churn_button, self.clv_button)
             controls = self.own(widgets.HBox([self.rfm_button, self.churn_button, self.clv_button],
                                              layout=widgets.Layout(flex_flow="row wrap")))
@@ -166,7 +183,7 @@ def _panel_class() -> type:
                 *([] if self.dates.in_dashboard else [self.own(self.dates)]), controls, self.status,
                 self.own(widgets.HTML("<b>RFM</b>")), self.rfm_info, rfm,
                 self.own(widgets.HTML("<b>Tiers</b>")), tiers,
-                self.own(widgets.HTML("<b>Churn warnings</b>")), self.churn_info, self.level, self.level_chart, self.warnings,
+                self.own(widgets.HTML("<b>Churn warnings</b>")), self.churn_info, self.level, self.level_chart, self.clear_drill_button, self.warnings,
                 self.own(widgets.HTML("<b>Lifetime value</b>")), self.clv_info,
             ]
             self.dates.on_change(self._dates_changed)
@@ -227,26 +244,45 @@ def _panel_class() -> type:
             )
 
         def show_churn(self) -> None:
-            """The warnings of the newest stored churn run as of the date, at the chosen level or above."""
+            """The warnings of the newest stored churn run as of the date: at the chosen level or
+            above, or, after a click on a bar of the level chart, of exactly that level."""
             crm = self.crm
             self.churn_run = run = latest_run(crm, "churn", self.as_of)
+            self.clear_drill_button.layout.display = None if self.drilled_level else "none"
             if run is None:
                 self.churn_info.value = note_html(f"No churn run as of {self._when(self.as_of)}: press “Evaluate churn”.", "crmkit-loyalty-no-run")
                 self.warnings.set_source(ListSource([], key="customer_id", columns=WARNING_COLUMNS))
                 self.level_chart.rows = []
                 return
             levels = churn_levels(crm, run.id)
-            found = crm.loyalty.churn_warnings(self.as_of, self.level.value, limit=WARNINGS_LIMIT + 1)
+            if self.drilled_level:
+                found = level_warnings(crm, run, self.drilled_level, levels, WARNINGS_LIMIT + 1)
+                total = levels[self.drilled_level]
+            else:
+                found = crm.loyalty.churn_warnings(self.as_of, self.level.value, limit=WARNINGS_LIMIT + 1)
+                total = sum(n for level, n in levels.items() if LEVEL_RANK[level] >= LEVEL_RANK[self.level.value])
             found_here = found[:WARNINGS_LIMIT]
             names = customer_names(crm, [w.customer_id for w in found_here])
             rows = [warning_row(w, names) for w in found_here]
-            more = f" (the first {self._count(WARNINGS_LIMIT)} are listed)" if len(found) > WARNINGS_LIMIT else ""
             self.churn_info.value = note_html(
-                f"Run #{run.id} as of {self._when(run.as_of)}: " + ", ".join(f"{level} {self._count(n)}" for level, n in levels.items()) + more,
+                f"Run #{run.id} as of {self._when(run.as_of)}: " + ", ".join(f"{level} {self._count(n)}" for level, n in levels.items())
+                + self._listed_text(len(found_here), total),
                 "crmkit-loyalty-churn-info",
             )
-            self.warnings.set_source(ListSource(rows, key="customer_id", columns=WARNING_COLUMNS))
+            self.warnings.set_source(ListSource(rows, key="customer_id", columns=WARNING_COLUMNS, sort_keys=WARNING_SORT_KEYS))
+            if self.drilled_level:
+                self.warnings.drill("level", self.drilled_level)  # every row is of the level: the status names it
             self.level_chart.rows = [{"level": level, "customers": n} for level, n in levels.items() if n]
+
+        def drill_level(self, level: Any) -> None:
+            """List the warnings of exactly ``level`` (a click on its bar); None lists the chosen
+            level and above again."""
+            self.drilled_level = level if level in LEVELS else None
+            self.show_churn()
+
+        def clear_drill(self) -> None:
+            """Undo a click on the level chart ("Show all levels")."""
+            self.drill_level(None)
 
         def show_clv(self) -> None:
             """The newest stored CLV run as of the date, or why CLV could not be fitted."""
@@ -310,7 +346,15 @@ def _panel_class() -> type:
             self.status.value = ""
             self.refresh()
 
+        def _listed_text(self, listed: int, total: int) -> str:
+            """How many of the warnings the table holds, when not all of them: '' or a sentence."""
+            which = f"{self.drilled_level} warnings" if self.drilled_level else f"warnings at {self.level.value} or above"
+            if listed >= total:
+                return f"; listed: the {self._count(total)} {which}" if self.drilled_level else ""
+            return f"; listed: the first {self._count(listed)} of {self._count(total)} {which}, highest score first"
+
         def _level_changed(self, change) -> None:
+            self.drilled_level = None
             self.show_churn()
 
     return LoyaltyPanel

@@ -223,6 +223,6 @@ class CustomersPanel(Composite):
             rows.append({"fact": formatting.label(fact["name"]), "value": value, "from": fact["plugin"], "meaning": fact["description"]})
         return (
             f"<details class='crmkit-customer-all-facts'><summary><b>All plugin facts</b> "
-            f"<span style='color:#666'>(as of {escape(fmt.datetime(moment))})</span></summary>"
+            f"<span style='color:#666'>(as of {escape(fmt.local_time(moment))})</span></summary>"
             + formatting.table(rows, ("fact", "value", "from", "meaning")) + "</details>"
         )

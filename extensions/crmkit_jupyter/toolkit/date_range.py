@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import weakref
 from datetime import date, datetime, timedelta
+from html import escape
 from typing import Any, Callable
 
 import ipywidgets as widgets
@@ -47,7 +48,7 @@ class DateRange(Composite):
             picker.layout = widgets.Layout(width="auto")
             picker.style = {"description_width": "initial"}
         self.zone_note = self.own(
-            widgets.HTML(f"<span style='color:#555'>dates in {crm.calendar.name}; as of = the start of that day</span>"),
+            widgets.HTML(f"<span style='color:#555'>dates in {escape(crm.calendar.name)}; as of = the start of that day</span>"),
             "crmkit-date-range-zone",
         )
         self.children = [self.own(widgets.HBox(

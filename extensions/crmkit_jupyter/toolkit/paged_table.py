@@ -11,7 +11,7 @@ import traitlets
 from .. import formatting
 from .base import Composite
 from .export import csv_link
-from .sources import PageSource
+from .sources import ListSource, PageSource
 from .table_view import TableView
 
 
@@ -241,10 +241,16 @@ class PagedTable(Composite):
             source = source.with_order(self.body.sort_by, self.body.descending)
         text = self.filter.value.strip()
         if text and getattr(source, "filterable", False):
-            source = source.filtered(text)
+            source = self._filter(source, text)
         self.source = source
         self.download.value = ""
         self.refresh(count)
+
+    def _filter(self, source: PageSource, text: str) -> PageSource:
+        """``source`` narrowed to ``text``; a list is matched against the shown cells too."""
+        if isinstance(source, ListSource):
+            return source.filtered(text, shown=self.text)
+        return source.filtered(text)
 
     def _fail(self, error: BaseException) -> None:
         self.error = str(error) or type(error).__name__

@@ -10,7 +10,7 @@ also knows which columns it can sort by (:attr:`PageSource.sortable`) and makes 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from .. import queries
 
@@ -40,8 +40,9 @@ class PageSource:
         """The same rows sorted by ``order`` (one of :attr:`sortable`)."""
         raise NotImplementedError
 
-    def filtered(self, text: str) -> "PageSource":
-        """The rows containing ``text`` in one of their searched columns (only if :attr:`filterable`)."""
+    def filtered(self, text: str, shown: Callable[[dict, str], str] | None = None) -> "PageSource":
+        """The rows containing ``text`` in one of their searched columns (only if :attr:`filterable`);
+        ``shown(row, column)`` is the cell's text in the table, for sources that can match it."""
         raise NotImplementedError
 
     def matching(self, column: str, value: Any) -> "PageSource":
@@ -174,9 +175,11 @@ class SqlSource(PageSource):
             raise ValueError(f"cannot sort by {order!r}; sortable: {', '.join(self.sortable)}")
         return self._copy(self.sql, self.params, order, descending, self.count_cap)
 
-    def filtered(self, text: str) -> "SqlSource":
+    def filtered(self, text: str, shown: Callable[[dict, str], str] | None = None) -> "SqlSource":
         """The rows with ``text`` anywhere in one of the :attr:`search` columns (case-insensitive
-        for ASCII); the count stops at :data:`FILTER_COUNT_CAP`. Empty text: the same rows."""
+        for ASCII); the count stops at :data:`FILTER_COUNT_CAP`. Empty text: the same rows.
+        The database matches stored values, so ``shown`` is not used: give ``search`` columns
+        whose stored text is what the table shows (names, e-mails)."""
         if not self.search:
             raise ValueError("this table has no searchable columns")
         if not text.strip():
@@ -195,18 +198,22 @@ class ListSource(PageSource):
     """A short list of rows already in memory (a rep list, a KPI breakdown), paged in Python.
 
     Every column is sortable (missing values last) and every column is searched by
-    :meth:`filtered`. For anything that grows with the number of customers use
-    :class:`SqlSource`.
+    :meth:`filtered`. A column whose shown text is not its order (time left in words, a
+    severity) sorts by ``sort_keys[column](row)`` instead of its value: e.g.
+    ``{"left": lambda row: row["left_s"]}``. For anything that grows with the number of
+    customers use :class:`SqlSource`.
     """
 
     filterable = True
 
-    def __init__(self, rows: Sequence[dict], *, key: str | None = None, columns: Sequence[str] | None = None):
+    def __init__(self, rows: Sequence[dict], *, key: str | None = None, columns: Sequence[str] | None = None,
+                 sort_keys: Mapping[str, Callable[[dict], Any]] | None = None):
         self.rows = [dict(r) for r in rows]
         self.columns = tuple(columns) if columns else (tuple(self.rows[0]) if self.rows else ())
         self.key = key or "_position"
         self.order = self.key
         self.sortable = self.columns
+        self.sort_keys = dict(sort_keys or {})
         if key is None:
             for position, row in enumerate(self.rows):
                 row["_position"] = position
@@ -232,7 +239,7 @@ class ListSource(PageSource):
         return self.rows[:limit]
 
     def _copy(self, rows: list[dict], order: str, descending: bool) -> "ListSource":
-        copy = ListSource([], key=self.key, columns=self.columns)
+        copy = ListSource([], key=self.key, columns=self.columns, sort_keys=self.sort_keys)
         copy.rows, copy.order, copy.descending = rows, order, descending
         return copy
 
@@ -240,17 +247,25 @@ class ListSource(PageSource):
         """The same rows sorted by ``order``; missing values last whichever the direction."""
         if order not in self.columns:
             raise ValueError(f"cannot sort by {order!r}; columns: {', '.join(self.columns)}")
-        present = [r for r in self.rows if r.get(order) is not None]
-        missing = [r for r in self.rows if r.get(order) is None]
-        present.sort(key=lambda r: _sort_key(r[order]), reverse=descending)
+        value = self.sort_keys.get(order) or (lambda row: row.get(order))
+        present = [r for r in self.rows if value(r) is not None]
+        missing = [r for r in self.rows if value(r) is None]
+        present.sort(key=lambda r: _sort_key(value(r)), reverse=descending)
         return self._copy(present + missing, order, descending)
 
-    def filtered(self, text: str) -> "ListSource":
-        """The rows with ``text`` (case-insensitive) in the text of any column."""
+    def filtered(self, text: str, shown: Callable[[dict, str], str] | None = None) -> "ListSource":
+        """The rows with ``text`` (case-insensitive) in any column: in its stored value, or in
+        ``shown(row, column)``, the text a table shows for the cell (``Jun 28``, ``at risk``)."""
         needle = text.strip().casefold()
         if not needle:
             return self
-        rows = [r for r in self.rows if any(needle in str(r.get(c, "")).casefold() for c in self.columns if r.get(c) is not None)]
+
+        def found(row: dict, column: str) -> bool:
+            if row.get(column) is None:
+                return False
+            return needle in str(row[column]).casefold() or (shown is not None and needle in shown(row, column).casefold())
+
+        rows = [r for r in self.rows if any(found(r, c) for c in self.columns)]
         return self._copy(rows, self.order, self.descending)
 
     def matching(self, column: str, value: Any) -> "ListSource":
