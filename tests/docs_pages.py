@@ -153,4 +153,7 @@ def reader_environment(venv: Path, activated: bool) -> dict[str, str]:
         environment["VIRTUAL_ENV"] = str(venv)
     environment["PATH"] = os.pathsep.join(path)
     environment["COLUMNS"] = "100"
+    # Progress lines appear once work has taken 2 s, which on a busy machine a 3-row import can:
+    # they tell the machine's speed, not what the page documents.
+    environment["CRMKIT_PROGRESS_AFTER"] = "600"
     return environment

@@ -208,7 +208,9 @@ class TestAllocateLeadIds:
     @pytest.mark.parametrize("args, shown", [(["--", -1], "-1"), ([99999999999999999999], "99999999999999999999")])
     def test_the_allocate_command_refuses_with_one_error_line(self, run, db, file_state, args, shown):
         before = file_state(db)
-        assert one_error_line(run("leads", "allocate", db, *args)) == f"Error: lead id: a whole number from 1 to 2**63 - 1 (got {shown})"
+        assert one_error_line(run("leads", "allocate", db, *args)) == (
+            f"Error: LEADS: {shown} is not in the range 1<=x<=9223372036854775807."
+        )
         assert file_state(db) == before
 
 
