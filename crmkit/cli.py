@@ -21,7 +21,27 @@ EXTENSION_COMMANDS = "crmkit.commands"
 
 
 class CrmGroup(click.Group):
-    """A click group that turns crmkit's errors into one-line messages and exit status 1."""
+    """A click group that turns crmkit's errors into one-line messages and exit status 1.
+
+    ``plugins_not_loaded`` holds why the plugins' commands are missing, when they are: the help
+    text warns about it, and so does an unknown command; a command that opens a CRM reports the
+    same cause as its one ``Error:`` line, so it gets no warning besides.
+    """
+
+    plugins_not_loaded: str | None = None
+
+    def get_help(self, ctx: click.Context) -> str:
+        if self.plugins_not_loaded:
+            click.echo(f"Warning: plugins not loaded: {self.plugins_not_loaded}", err=True)
+        return super().get_help(ctx)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as error:
+            if self.plugins_not_loaded:
+                error.message = f"{error.message} Plugins' commands are missing: {self.plugins_not_loaded}"
+            raise
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -97,7 +117,7 @@ def make_cli() -> click.Group:
     try:
         plugin_set = load_plugins(scan=scan)
     except CrmError as error:
-        click.echo(f"Warning: plugins not loaded: {error}", err=True)
+        cli.plugins_not_loaded = str(error)  # shown by --help; a command that opens a CRM fails on it
     else:
         # One plugin's broken commands must not take the whole CLI (and the other plugins) down.
         for plugin, _, error in plugin_set.each("crmkit_commands", cli=cli):

@@ -6,7 +6,7 @@ import getpass
 import json
 import os
 import warnings
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -317,7 +317,9 @@ def open(  # noqa: A001 - mirrors the builtin on purpose: crmkit.open(path)
     (``$CRMKIT_CONFIG``, the current folder, or beside the database file), then the database's
     ``plugins`` setting decide (:func:`plugin_selection`); a new CRM gets every installed plugin
     and remembers its set, so a plugin installed later is not switched on (:mod:`crmkit.variant`).
-    Pending migrations of the core and of every active plugin are applied in one transaction. ``clock`` is a callable returning the current time (tests fix
+    Pending migrations of the core and of every active plugin are applied in one transaction,
+    with the plugins' registrations (kinds, fields, permissions, services): an open that fails
+    leaves an existing CRM as it was. ``clock`` is a callable returning the current time (tests fix
     it). ``currency`` is fixed when the file is created; so are ``timezone``, the home time zone
     (an IANA name, default UTC), and ``first_weekday`` (default Monday), which
     :meth:`CRM.set_timezone` can change later.
@@ -331,12 +333,25 @@ def open(  # noqa: A001 - mirrors the builtin on purpose: crmkit.open(path)
         if selection is None:
             selection = variant.inferred(db)
         plugin_set = load_plugins(selection)
-        _migrate(db, plugin_set, target.describe())
-        _check_core_columns(db, target.describe())
-        _fix_currency(db, currency)
-        variant.remember(db, selection)
-        _fix_calendar(db, timezone, first_weekday)
-        return CRM(db, plugin_set, path=target.path if not target.is_server else target.url, clock=clock, actor=actor)
+        shown_as = target.describe()
+        owners: dict[int, str] = {}
+        sets = _migration_sets(plugin_set, owners)
+        migrating = any([_pending(db, m_set, shown_as) for m_set in sets])  # a list: every set is checked
+        # What opening writes (migrations, a new CRM's settings) and what can still refuse the
+        # plugins after it (a field or service claimed twice, a hook raising) are one transaction:
+        # a failed open leaves an existing CRM as it was. An open that writes nothing takes no lock.
+        if migrating:
+            _refuse_read_only(db, shown_as)
+        writes = migrating or _stores_settings(db, selection, currency, timezone, first_weekday)
+        with store.transaction(db) if writes else nullcontext():
+            if migrating:
+                _migrate(db, sets, owners)
+            _check_core_columns(db, shown_as)
+            _fix_currency(db, currency)
+            variant.remember(db, selection)
+            _fix_calendar(db, timezone, first_weekday)
+            crm = CRM(db, plugin_set, path=target.path if not target.is_server else target.url, clock=clock, actor=actor)
+        return crm
     except BaseException:
         db.close()
         if created:
@@ -380,16 +395,34 @@ def _migration_sets(plugin_set: PluginSet, owners: dict | None = None) -> list:
     return sets
 
 
-def _migrate(db, plugin_set: PluginSet, shown_as: str) -> None:
-    owners: dict[int, str] = {}
-    sets = _migration_sets(plugin_set, owners)
-    if not any([_pending(db, m_set, shown_as) for m_set in sets]):  # a list: every set is checked
-        return
+def _stores_settings(db, selection: list, currency, timezone, first_weekday) -> bool:
+    """Whether opening a CRM whose schema is up to date stores a setting: the currency, plugin
+    set, home zone or first weekday it does not have yet (see the ``_fix_*`` functions and
+    :func:`crmkit.variant.remember`). Reads only."""
+    keys = {key for (key,) in db.execute(
+        "SELECT key FROM settings WHERE key IN ('core.currency', 'core.timezone', 'core.first_weekday', ?)",
+        [variant.SETTING],
+    )}
+    return (
+        "core.currency" not in keys
+        or (variant.SETTING not in keys and all(isinstance(item, str) for item in selection))
+        or (timezone is not None and "core.timezone" not in keys)
+        or (first_weekday is not None and "core.first_weekday" not in keys)
+    )
+
+
+def _refuse_read_only(db, shown_as: str) -> None:
+    """A read-only CRM that needs migrations is one clear error, before any transaction begins."""
     if getattr(db, "read_only", False):
         raise ReadOnly(
             f"{shown_as} is read-only and needs schema migrations before this crmkit can use it; "
             f"make the file writable once (or run `crmkit migrate` as its owner)"
         )
+
+
+def _migrate(db, sets: list, owners: dict[int, str]) -> None:
+    """Apply the pending migrations of ``sets`` (the core's and the plugins', ``owners`` naming
+    each plugin's set), inside the transaction of the open that calls it."""
     with store.transaction(db):
         for m_set in sets:
             try:

@@ -9,6 +9,7 @@ installed plugin loads.
 
 from __future__ import annotations
 
+import inspect
 import os
 import tomllib
 import types
@@ -186,6 +187,8 @@ def load_plugins(selection: Iterable[Any] | None = None, *, scan: Any = None) ->
             _register_entry_point(pm, item, available, versions, sources)
         else:
             name = _object_name(item)
+            if isinstance(item, type) and _needs_instance(pm, item):
+                item = _instantiate(name, item, "pass an instance of it")
             try:
                 pm.register(item, name=name)
             except ValueError as error:
@@ -198,6 +201,9 @@ def load_plugins(selection: Iterable[Any] | None = None, *, scan: Any = None) ->
         name = pm.get_name(error.plugin) or repr(error.plugin)
         reason = str(error).replace(repr(error.plugin), repr(name))
         raise CrmError(f"plugin {name!r} is invalid: {reason}") from None
+    for name, plugin in pm.list_name_plugin():
+        if plugin is not None and not pm.get_hookcallers(plugin):
+            raise CrmError(_no_hooks_message(pm, name, plugin, sources.get(name, "object")))
     return PluginSet(pm, versions, sources)
 
 
@@ -210,6 +216,11 @@ def _register_entry_point(pm, name, available, versions, sources) -> None:
         plugin = entry_point.load()
     except Exception as error:
         raise PluginError(name, "load", error) from error
+    if isinstance(plugin, type) and _needs_instance(pm, plugin):
+        plugin = _instantiate(
+            name, plugin, f"name an instance in the entry point (`{name}_plugin = {plugin.__name__}(...)` in the "
+            f"module, \"{entry_point.module}:{name}_plugin\")",
+        )
     try:
         pm.register(plugin, name=name)
     except pluggy.PluginValidationError as error:
@@ -226,3 +237,44 @@ def _object_name(plugin: Any) -> str:
     if isinstance(name, str):
         return name
     return type(plugin).__name__ if not isinstance(plugin, type) else plugin.__name__
+
+
+def _hook_attributes(pm: pluggy.PluginManager, namespace: Any) -> list[str]:
+    """Names of the attributes of ``namespace`` (a module or class) marked ``@hookimpl``."""
+    return [name for name in dir(namespace) if pm.parse_hookimpl_opts(namespace, name) is not None]
+
+
+def _needs_instance(pm: pluggy.PluginManager, cls: type) -> bool:
+    """True when a class's hook implementations are methods (they take ``self``): pluggy would
+    call them unbound, so the plugin is an instance of the class, not the class."""
+    return any(inspect.isfunction(inspect.getattr_static(cls, name)) for name in _hook_attributes(pm, cls))
+
+
+def _instantiate(name: str, cls: type, instead: str) -> Any:
+    """The one instance of a plugin class named in place of a plugin object; ``instead`` says
+    what to do when the class cannot be made without arguments."""
+    try:
+        return cls()
+    except Exception as error:  # noqa: BLE001 - whatever the class's __init__ raises
+        raise CrmError(
+            f"plugin {name!r} is the class {cls.__qualname__}, whose hooks are methods, and crmkit cannot make "
+            f"an instance of it without arguments ({type(error).__name__}: {error}); {instead}"
+        ) from None
+
+
+def _no_hooks_message(pm: pluggy.PluginManager, name: str, plugin: Any, source: str) -> str:
+    """Why a plugin that implements no crmkit hook is refused, with the likely fix: an entry point
+    that names a module whose hooks are the methods of a class in it."""
+    where = "" if source == "object" else f", entry point {source},"
+    message = f"plugin {name!r}{where} implements no crmkit hook, so it would do nothing"
+    if isinstance(plugin, types.ModuleType):
+        classes = [
+            value.__name__ for value in vars(plugin).values()
+            if isinstance(value, type) and value.__module__ == plugin.__name__ and _hook_attributes(pm, value)
+        ]
+        if classes:
+            return (
+                f"{message}: its hooks are methods of class {classes[0]}; point the entry point at the class "
+                f"(\"{plugin.__name__}:{classes[0]}\"), or make the hooks module-level functions"
+            )
+    return f"{message}; mark its hook functions with @crmkit.hookimpl"
