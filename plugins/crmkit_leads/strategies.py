@@ -3,7 +3,11 @@
 A strategy is written ``"rules > skill_match > least_loaded"``: any number of selectors, then
 one picker (``least_loaded`` when the chain ends with a selector). Every strategy is a plain,
 documented function wrapped in :class:`Selector` or :class:`Picker`; other plugins add theirs
-through the ``crmkit_leads_strategies`` hook.
+through the ``crmkit_leads_strategies`` hook. A plugin never imports another, so the hook also
+takes plain mappings ``{"kind": "selector" | "picker", "name": ..., "fn": ...}`` (or any object
+with those attributes), and a selector may name its candidates with mappings
+``{"reps": ..., "label": ..., "scores": ...}``: :meth:`StrategyRegistry.add` turns them into the
+types below.
 
 * A **selector** ``fn(ctx)`` labels each lead being allocated with a key (through
   ``ctx.lead_values(sql)`` or ``ctx.first_match(rules)``, both one SQL statement) and returns
@@ -18,7 +22,8 @@ through the ``crmkit_leads_strategies`` hook.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Callable
 
 from attrs import field, frozen
 
@@ -170,14 +175,18 @@ class StrategyRegistry:
     def __init__(self) -> None:
         self._items: dict[str, Selector | Picker] = {}
 
-    def add(self, item: Selector | Picker, plugin: str = "leads") -> None:
-        """Register a strategy; a name contributed twice is an error naming both plugins."""
-        if not isinstance(item, (Selector, Picker)):
-            raise CrmError(f"plugin {plugin!r} returned {item!r} as a strategy; use crmkit_leads.Selector or Picker")
+    def add(self, item: "Selector | Picker | Mapping[str, Any]", plugin: str = "leads") -> None:
+        """Register a strategy: a Selector or Picker, or a mapping (or object) with ``kind``
+        (``"selector"`` or ``"picker"``), ``name`` and ``fn``; a name contributed twice is an
+        error naming both plugins."""
+        item = _strategy_of(item, plugin)
         existing = self._items.get(item.name)
         if existing is not None:
             raise CrmError(f"strategy {item.name!r} is contributed by both {existing.plugin!r} and {plugin!r}")
-        self._items[item.name] = type(item)(item.name, item.fn, plugin)
+        if isinstance(item, Selector) and plugin != "leads":
+            self._items[item.name] = Selector(item.name, _naming_candidates(item.fn, item.name, plugin), plugin)
+        else:
+            self._items[item.name] = type(item)(item.name, item.fn, plugin)
 
     def __iter__(self):
         return iter(self._items.values())
@@ -203,3 +212,47 @@ class StrategyRegistry:
             raise CrmError(f"strategy {spec!r}: selectors first, then at most one picker, last")
         picker = pickers[0] if pickers else self._items["least_loaded"]
         return Strategy(tuple(p for p in parts if isinstance(p, Selector)), picker)
+
+
+_SHAPE = "a crmkit_leads.Selector or Picker, or a mapping with kind ('selector' or 'picker'), name and fn"
+
+
+def _attribute(item: Any, key: str) -> Any:
+    return item.get(key) if isinstance(item, Mapping) else getattr(item, key, None)
+
+
+def _strategy_of(item: Any, plugin: str) -> Selector | Picker:
+    """A strategy a plugin returned, as a Selector or Picker (see the module's docstring)."""
+    if isinstance(item, (Selector, Picker)):
+        return item
+    kind, name, fn = (_attribute(item, key) for key in ("kind", "name", "fn"))
+    if kind not in ("selector", "picker") or not isinstance(name, str) or not name.strip() or not callable(fn):
+        raise CrmError(f"plugin {plugin!r} returned {item!r} as a strategy; return {_SHAPE}")
+    return (Selector if kind == "selector" else Picker)(name, fn, plugin)
+
+
+def _naming_candidates(fn: Callable, name: str, plugin: str) -> Callable:
+    """``fn``, a plugin's selector, with the candidates it names as :class:`Candidates`: it may
+    give mappings (or objects) with ``reps``, ``label`` and, optionally, ``scores``."""
+
+    def selector(ctx: "PlanContext") -> dict:
+        found = fn(ctx) or {}
+        if not isinstance(found, Mapping):
+            raise CrmError(f"selector {name!r} of plugin {plugin!r} returned {found!r}; return {{label: candidates}}")
+        return {key: _candidates(value, name, plugin) for key, value in found.items()}
+
+    selector.__doc__ = fn.__doc__  # the strategy's description
+    return selector
+
+
+def _candidates(value: Any, name: str, plugin: str) -> Candidates:
+    if isinstance(value, Candidates):
+        return value
+    reps, label, scores = (_attribute(value, key) for key in ("reps", "label", "scores"))
+    if (reps is not None and (isinstance(reps, (str, bytes)) or not hasattr(reps, "__iter__"))) or not isinstance(label, str) \
+            or (scores is not None and not isinstance(scores, Mapping)):
+        raise CrmError(
+            f"selector {name!r} of plugin {plugin!r} named {value!r} as candidates; give crmkit_leads.Candidates "
+            "or a mapping with reps (rep ids, or None for any rep), label (text) and, optionally, scores (rep id: points)"
+        )
+    return Candidates(None if reps is None else list(reps), label, None if scores is None else dict(scores))

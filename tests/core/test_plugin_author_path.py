@@ -410,3 +410,79 @@ def test_a_plugin_command_missing_because_plugins_did_not_load_says_why(cli_crm,
     assert errors[0].startswith("Error: No such command 'leads'. Plugins' commands are missing: unknown plugin 'nope'")
     assert "Warning" not in output
 
+
+# --- strategies for the leads plugin, without importing it ------------------------------------------
+
+LEADS_PAGE = ROOT / "docs" / "plugins" / "leads.md"
+
+
+def test_the_leads_strategies_example_imports_no_plugin():
+    """The page told authors `from crmkit_leads import Candidates, Picker, Selector`, against
+    "a plugin never imports another plugin"."""
+    section = LEADS_PAGE.read_text(encoding="utf-8").split("### Strategies from other plugins", 1)[1].split("\n## ", 1)[0]
+    code = "\n".join(re.findall(r"```python\n(.*?)```", section, re.S))
+    assert "optionalhook=True" in code
+    assert not re.search(r"^\s*(from|import)\s+crmkit_(leads|loyalty|complaints|reports)\b", code, re.M), code
+
+
+class Shaped:
+    """A plugin describing its strategies with plain mappings and objects, importing nothing of leads."""
+
+    name = "shaped"
+
+    @hookimpl(optionalhook=True)
+    def crmkit_leads_strategies(self, crm):
+        class Ranked:  # any object with the attributes will do
+            kind, name = "selector", "ranked"
+
+            @staticmethod
+            def fn(ctx):
+                """Ranked: the rep with the most points."""
+                return {None: {"reps": None, "label": "ranked {best}", "scores": {"bo": 2, "ann": 1}}}
+
+        return [{"kind": "picker", "name": "newest_first", "fn": lambda ctx: "-s.rotation"}, Ranked()]
+
+
+def test_strategies_given_as_mappings_and_objects_allocate(clock):
+    with crmkit.open(":memory:", plugins=["leads", Shaped()], clock=clock) as crm:
+        crm.leads.add_rep("ann", "Ann", capacity=5)
+        crm.leads.add_rep("bo", "Bo", capacity=5)
+        listed = {s["name"]: s for s in crm.leads.strategy_list()}
+        assert (listed["ranked"]["kind"], listed["ranked"]["plugin"]) == ("selector", "shaped")
+        assert listed["ranked"]["description"] == "Ranked: the rep with the most points."
+        assert listed["newest_first"]["kind"] == "picker"
+        crm.leads.add("Mill")
+        moves = crm.leads.allocate(strategy="ranked > least_loaded").moves
+        assert [(m.rep, m.reason.split(";")[0]) for m in moves] == [("bo", "ranked 2")]
+
+
+@pytest.mark.parametrize("item, message", [
+    ({"kind": "chooser", "name": "x", "fn": len}, "returned {'kind': 'chooser'"),
+    ({"kind": "picker", "name": "", "fn": len}, "returned {'kind': 'picker', 'name': ''"),
+    ("least_loaded", "returned 'least_loaded' as a strategy"),
+])
+def test_a_strategy_of_the_wrong_shape_is_refused_naming_the_plugin(clock, item, message):
+    class Wrong:
+        name = "wrong"
+
+        @hookimpl(optionalhook=True)
+        def crmkit_leads_strategies(self, crm):
+            return [item]
+
+    with pytest.raises(CrmError, match=re.escape(f"plugin 'wrong' {message}")):
+        crmkit.open(":memory:", plugins=["leads", Wrong()], clock=clock)
+
+
+def test_candidates_of_the_wrong_shape_are_refused_naming_the_selector(clock):
+    class Sloppy:
+        name = "sloppy"
+
+        @hookimpl(optionalhook=True)
+        def crmkit_leads_strategies(self, crm):
+            return [{"kind": "selector", "name": "sloppy", "fn": lambda ctx: {None: ["ann"]}}]
+
+    with crmkit.open(":memory:", plugins=["leads", Sloppy()], clock=clock) as crm:
+        crm.leads.add_rep("ann", "Ann", capacity=5)
+        crm.leads.add("Mill")
+        with pytest.raises(CrmError, match="selector 'sloppy' of plugin 'sloppy' named \\['ann'\\] as candidates"):
+            crm.leads.allocate(strategy="sloppy")
