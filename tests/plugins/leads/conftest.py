@@ -36,6 +36,31 @@ def row_counts():
     return counts
 
 
+@pytest.fixture
+def run(monkeypatch):
+    """Invoke the crmkit CLI with only the leads plugin active; returns the click result."""
+    from click.testing import CliRunner
+
+    from crmkit.cli import make_cli
+
+    monkeypatch.setenv("CRMKIT_PLUGINS", "leads")
+    runner = CliRunner()
+    cli = make_cli()
+    return lambda *args: runner.invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture
+def one_error_line():
+    """A function giving the single line a refused command printed (exit status 1, no traceback)."""
+
+    def line(result) -> str:
+        lines = result.output.strip().splitlines()
+        assert result.exit_code == 1 and len(lines) == 1 and lines[0].startswith("Error: "), result.output
+        return lines[0]
+
+    return line
+
+
 def add_team(crm) -> None:
     """Three reps: ann (retail, 4), bo (software, 4), cy (retail+software, 8, team b)."""
     crm.leads.add_rep("ann", "Ann Lee", team="a", industries=["retail"], capacity=4, experience=2)

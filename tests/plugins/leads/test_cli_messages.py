@@ -13,15 +13,6 @@ from crmkit.cli import make_cli
 
 
 @pytest.fixture
-def run(monkeypatch):
-    """Invoke the crmkit CLI with only the leads plugin active; returns the click result."""
-    monkeypatch.setenv("CRMKIT_PLUGINS", "leads")
-    runner = CliRunner()
-    cli = make_cli()
-    return lambda *args: runner.invoke(cli, [str(a) for a in args], catch_exceptions=False)
-
-
-@pytest.fixture
 def db(crm_path, clock):
     """A CRM file with the leads plugin and one lead already in the pool."""
     with crmkit.open(crm_path, plugins=["leads"], clock=clock) as crm:
@@ -40,13 +31,6 @@ def file_counts(row_counts):
     return read
 
 
-def one_error_line(result) -> str:
-    """The single line a refused command printed (exit status 1, no traceback)."""
-    lines = result.output.strip().splitlines()
-    assert result.exit_code == 1 and len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    return lines[0]
-
-
 class TestImportNamesTheLine:
     """Rows are numbered by their line in the CSV file: the header is line 1, the first lead line 2."""
 
@@ -57,7 +41,7 @@ class TestImportNamesTheLine:
          "Error: row 3: email: an email address like name@example.com (got 'not-an-email')"),
         ("name,size\nA,small\n\nB,huge\n", "Error: row 4: size: one of micro, small, medium, large, enterprise (got 'huge')"),
     ])
-    def test_a_bad_customer_field_names_its_line_and_nothing_is_imported(self, run, db, file_counts, tmp_path, text, expected):
+    def test_a_bad_customer_field_names_its_line_and_nothing_is_imported(self, one_error_line, run, db, file_counts, tmp_path, text, expected):
         """A blank line still counts (B is on line 4 of the last file)."""
         source = tmp_path / "leads.csv"
         source.write_text(text, encoding="utf-8")
@@ -65,7 +49,7 @@ class TestImportNamesTheLine:
         assert one_error_line(run("leads", "import", db, source)) == expected
         assert file_counts(db) == before
 
-    def test_a_json_list_names_the_position(self, run, db, file_counts, tmp_path):
+    def test_a_json_list_names_the_position(self, one_error_line, run, db, file_counts, tmp_path):
         source = tmp_path / "leads.json"
         source.write_text(json.dumps([{"name": "A"}, {"email": "b@x.example"}]), encoding="utf-8")
         before = file_counts(db)
@@ -83,7 +67,7 @@ class TestImportNamesTheLine:
 
 
 class TestPoolLimit:
-    def test_a_negative_limit_is_refused(self, run, db, file_counts):
+    def test_a_negative_limit_is_refused(self, one_error_line, run, db, file_counts):
         before = file_counts(db)
         assert one_error_line(run("leads", "pool", db, "--limit", -1)).startswith("Error: --limit: -1 is not in the range 0<=x")
         assert file_counts(db) == before

@@ -4,21 +4,10 @@ and the range, and nothing is written (Python API, ``crm.settings.change`` and t
 from __future__ import annotations
 
 import pytest
-from click.testing import CliRunner
 
 import crmkit
 from crmkit import RuleError, ValidationError
-from crmkit.cli import make_cli
 from crmkit_leads.config import MAX_COUNT, MAX_DAYS
-
-
-@pytest.fixture
-def run(monkeypatch):
-    """Invoke the crmkit CLI with only the leads plugin active; returns the click result."""
-    monkeypatch.setenv("CRMKIT_PLUGINS", "leads")
-    runner = CliRunner()
-    cli = make_cli()
-    return lambda *args: runner.invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
 @pytest.fixture
@@ -49,13 +38,6 @@ def file_state(state):
             return state(crm)
 
     return read
-
-
-def one_error_line(result) -> str:
-    """The single line a refused command printed (exit status 1, no traceback)."""
-    lines = result.output.strip().splitlines()
-    assert result.exit_code == 1 and len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    return lines[0]
 
 
 DAYS = f"a whole number from 0 to {MAX_DAYS}"
@@ -110,7 +92,7 @@ class TestOptionBounds:
         released = crm.leads.release(lead.id, "ann", "wrong region")
         assert released.cooldown_until.year == clock().year + 9
 
-    def test_config_set_refuses_with_one_error_line(self, run, db, file_state):
+    def test_config_set_refuses_with_one_error_line(self, one_error_line, run, db, file_state):
         before = file_state(db)
         refused = run("config", "set", db, "leads.recycle_days", '{"default": 1000000000000}')
         assert one_error_line(refused) == (
@@ -154,7 +136,7 @@ class TestRepCounts:
          f"Error: capacity: a whole number from 1 to {MAX_COUNT} (got 1000000000000000000000000000000)"),
         (["--add", "ann", "--claim-limit", 10**20], f"Error: claim_limit: a whole number from 0 to {MAX_COUNT} (got 100000000000000000000)"),
     ])
-    def test_the_reps_command_refuses_with_one_error_line(self, run, db, file_state, args, message):
+    def test_the_reps_command_refuses_with_one_error_line(self, one_error_line, run, db, file_state, args, message):
         before = file_state(db)
         assert one_error_line(run("leads", "reps", db, *args)) == message
         assert file_state(db) == before
@@ -206,7 +188,7 @@ class TestAllocateLeadIds:
         assert crm.leads.allocate([str(lead.id)]).moves[0].lead_id == lead.id
 
     @pytest.mark.parametrize("args, shown", [(["--", -1], "-1"), ([99999999999999999999], "99999999999999999999")])
-    def test_the_allocate_command_refuses_with_one_error_line(self, run, db, file_state, args, shown):
+    def test_the_allocate_command_refuses_with_one_error_line(self, one_error_line, run, db, file_state, args, shown):
         before = file_state(db)
         assert one_error_line(run("leads", "allocate", db, *args)) == (
             f"Error: LEADS: {shown} is not in the range 1<=x<=9223372036854775807."
