@@ -36,6 +36,8 @@ class CrmGroup(click.Group):
         return super().get_help(ctx)
 
     def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        """click's lookup of the command; an unknown one (``crmkit leads ...`` with the leads
+        plugin not loaded) says why the plugins' commands are missing."""
         try:
             return super().resolve_command(ctx, args)
         except click.UsageError as error:
