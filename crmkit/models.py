@@ -60,16 +60,24 @@ def _required_text(instance, attribute, value) -> None:
         raise ValidationError(attribute.name, value, "a non-empty text")
 
 
+def check_storable_text(value: str, field: str) -> str:
+    """``value``, refused (a ValidationError naming ``field``) when it holds what the engines do
+    not store faithfully: a lone surrogate ('\\ud800'), which UTF-8 cannot encode, or a NUL
+    character, at which SQLite's LIKE and length() stop and which PostgreSQL refuses. For the
+    free texts plugins keep, so that they refuse alike on both engines."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValidationError(field, value, f"valid Unicode text (lone surrogate at {error.start})") from None
+    if "\x00" in value:
+        raise ValidationError(field, value, f"text without NUL characters (one at {value.index(chr(0))})")
+    return value
+
+
 def _unicode(instance, attribute, value) -> None:
-    """Text SQLite stores and compares faithfully: UTF-8 can't encode lone surrogates
-    ('\\ud800'), and SQLite's LIKE, length() and others stop at a NUL character."""
+    """Text both engines store and compare faithfully (:func:`check_storable_text`)."""
     if value is not None:
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as error:
-            raise ValidationError(attribute.name, value, f"valid Unicode text (lone surrogate at {error.start})") from None
-        if "\x00" in value:
-            raise ValidationError(attribute.name, value, f"text without NUL characters (one at {value.index(chr(0))})")
+        check_storable_text(value, attribute.name)
 
 
 _LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"

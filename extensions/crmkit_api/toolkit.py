@@ -92,12 +92,13 @@ class Caller:
         rows = list(crm.db.query("SELECT * FROM customers WHERE id = ?", [customer_id]))
         if not rows:
             raise NotFound(f"no customer with id {customer_id}")
-        owners = self.owners(crm)
+        team = self._team(crm)  # one read of the team for both answers below
+        owners = owners_in_scope(self.user, team)
         if owners is not None:
             owner = rows[0]["owner"]
             if owner is None:
                 holders = crm.fields.holders()
-                inside = not holders or customer_id in crm.segments.evaluate(self.scope(crm))
+                inside = not holders or customer_id in crm.segments.evaluate(scope_rule(self.user, team, holders))
             else:
                 inside = owner in owners
             if not inside:

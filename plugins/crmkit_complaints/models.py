@@ -13,6 +13,7 @@ from decimal import Decimal
 from attrs import frozen
 
 from crmkit import ConflictError, ValidationError
+from crmkit.models import check_storable_text
 from crmkit.money import from_minor
 from crmkit.timeutil import from_iso
 
@@ -120,13 +121,7 @@ def check_text(value, field: str, limit: int | None = 10_000) -> str | None:
     text = str(value).strip()
     if limit is not None and len(text) > limit:
         raise ValidationError(field, text[:40] + "...", f"at most {limit} characters")
-    if "\x00" in text:
-        raise ValidationError(field, text, f"text without NUL characters (one at {text.index(chr(0))})")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as error:
-        raise ValidationError(field, text, f"valid Unicode text (lone surrogate at {error.start})") from None
-    return text or None
+    return check_storable_text(text, field) or None
 
 
 def nul_path(value, path: str) -> tuple[str, str] | None:
