@@ -31,7 +31,7 @@ from . import csvfile
 from .csvread import CsvSyntaxError, StrictReader
 from .engine import scratch
 from .errors import CrmError, ImportRefused, ValidationError
-from .models import MAX_NESTING, Customer, Interaction, check_nesting, normalise_email
+from .models import MAX_NESTING, Customer, Interaction, check_json_value, normalise_email
 from .money import to_amount
 from .outputs import check_output
 from .store import json_values
@@ -851,7 +851,7 @@ def _plain(value: Any, field: str) -> Any:
 
 def _json_object(value: Any, field: str) -> dict:
     if isinstance(value, dict):
-        return _plain(check_nesting(value, field), field)
+        return _plain(check_json_value(value, field), field)
     try:
         parsed = json.loads(_text(value, field), parse_float=Decimal, parse_int=_whole_number)
     except json.JSONDecodeError:
@@ -860,7 +860,7 @@ def _json_object(value: Any, field: str) -> dict:
         raise ValidationError(field, value, f"nested at most {MAX_NESTING} levels deep") from None
     if not isinstance(parsed, dict):
         raise ValidationError(field, value, "a JSON object like {\"key\": \"value\"}")
-    return _plain(check_nesting(parsed, field), field)
+    return _plain(check_json_value(parsed, field), field)
 
 
 def _too_deep_key(text: str) -> str | None:
@@ -1000,11 +1000,12 @@ class _Checker:
                 if convert is not None:
                     values[field] = convert(raw)
                 elif field.startswith(prefix):
-                    nested[field[len(prefix):]] = _plain(check_nesting(raw, field), field)
+                    nested[field[len(prefix):]] = _plain(check_json_value(raw, field), field)
                 else:
                     values[field] = raw.strip() if isinstance(raw, str) else _text(raw, field).strip()
             except ValidationError as error:
-                self._problem(row, field, error.expected)
+                inside = "" if error.field == field else f"{error.field}: "  # a place inside data
+                self._problem(row, field, inside + error.expected)
                 ok = False
         if nested:
             container = prefix[:-1]

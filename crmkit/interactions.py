@@ -23,7 +23,7 @@ from attrs import frozen
 from .engine.errors import IntegrityError
 from .lazy import BuiltOnRead
 from .errors import ConflictError, ValidationError
-from .models import Interaction
+from .models import Interaction, check_json_value, is_storable_text
 from .money import AMOUNT_DIGITS, MAX_AMOUNT, MAX_MINOR, from_minor, to_amount
 from .store import batched, json_values
 from .timeutil import UTC, to_iso
@@ -318,13 +318,12 @@ class Interactions:
         for text, limit in ((channel, 50), (product, 200), (category, 100), (rep, 100), (notes, 10_000)):
             if text is not None and (type(text) is not str or not text or len(text) > limit or text.strip() != text):
                 return None
-            if text is not None and ("\x00" in text or (not text.isascii() and _has_surrogate(text))):
+            if text is not None and not is_storable_text(text):
                 return None  # refused by the record's validators, with their message
         external_key = get("external_key")
         if external_key is not None and (
             type(external_key) is not str or not external_key or len(external_key) > 200
-            or external_key.strip() != external_key or "\x00" in external_key
-            or (not external_key.isascii() and _has_surrogate(external_key))
+            or external_key.strip() != external_key or not is_storable_text(external_key)
         ):
             return None
         data = get("data")
@@ -332,8 +331,8 @@ class Interactions:
             data, stored_data = {}, None
         elif type(data) is dict:
             try:
-                stored_data = json.dumps(data, sort_keys=True, allow_nan=False)
-            except (TypeError, ValueError, RecursionError):
+                stored_data = json.dumps(check_json_value(data, "data"), sort_keys=True, allow_nan=False)
+            except (TypeError, ValueError, RecursionError):  # ValidationError is a ValueError
                 return None
         else:
             return None
@@ -691,8 +690,8 @@ def _plain_columns(batch: list, first_id: int, kinds: dict, recorded_at: str, ex
         distinct.discard(None)
         for text in distinct:
             if (
-                type(text) is not str or not text or len(text) > limit or text.strip() != text or "\x00" in text
-                or (not text.isascii() and _has_surrogate(text))
+                type(text) is not str or not text or len(text) > limit or text.strip() != text
+                or not is_storable_text(text)
             ):
                 return None
         texts.append(column)
@@ -707,8 +706,8 @@ def _plain_columns(batch: list, first_id: int, kinds: dict, recorded_at: str, ex
                 return None
             if item:
                 try:
-                    stored_data[index] = json.dumps(item, sort_keys=True, allow_nan=False)
-                except (TypeError, ValueError, RecursionError):
+                    stored_data[index] = json.dumps(check_json_value(item, "data"), sort_keys=True, allow_nan=False)
+                except (TypeError, ValueError, RecursionError):  # ValidationError is a ValueError
                     return None
     validated = {name: kinds[name].validate for name in distinct_names if kinds[name].validate is not None}
     if validated:
@@ -773,14 +772,6 @@ def _money_patterns(exponent: int) -> tuple:
         re.compile(rf"(?:{some}\n)*{some}", re.ASCII),
         re.compile(some, re.ASCII),
     )
-
-
-def _has_surrogate(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def _amount_pattern(exponent: int):

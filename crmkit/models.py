@@ -160,19 +160,60 @@ def _tags(value: Any) -> tuple[str, ...]:
 MAX_NESTING = 100
 
 
-def check_nesting(value: Any, field: str) -> Any:
-    """``value``, checked to nest lists and objects at most :data:`MAX_NESTING` levels deep
-    (a ValidationError naming ``field`` otherwise); read level by level, without recursion."""
+def check_json_value(value: Any, field: str) -> Any:
+    """``value`` (a ``data`` or ``attributes`` object), checked to be what both engines store and
+    read alike: lists and objects nested at most :data:`MAX_NESTING` levels deep, and no key or
+    text holding a NUL character or a lone surrogate (:func:`check_storable_text`; SQLite's JSON
+    functions cut a text at a NUL, PostgreSQL's ``jsonb`` refuses it and every rule reading it).
+    A ValidationError names ``field``, or the place inside it (``data.extra[2]``). Read level by
+    level, without recursion."""
     level, depth = [value], 0
     while level:
         depth += 1
         if depth > MAX_NESTING:
             raise ValidationError(field, value, f"nested at most {MAX_NESTING} levels deep")
-        level = [
-            child for item in level if isinstance(item, (dict, list))
-            for child in (item.values() if isinstance(item, dict) else item)
-        ]
+        children = []
+        for item in level:
+            if isinstance(item, dict):
+                children.extend(item.values())
+                children.extend(key for key in item if isinstance(key, str))
+            elif isinstance(item, list):
+                children.extend(item)
+            elif isinstance(item, str) and not is_storable_text(item):
+                _refuse_text_inside(value, field)
+        level = children
     return value
+
+
+def is_storable_text(text: str) -> bool:
+    """Whether :func:`check_storable_text` accepts ``text``, without building its error: for
+    the bulk paths, which send a refused row to the path that reports it."""
+    if "\x00" in text:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _refuse_text_inside(value: Any, field: str) -> None:
+    """Raise the ValidationError of the first key or text inside ``value`` that is not storable,
+    naming its place (``data.extra[2]``; ``data.extra`` for a key's own text)."""
+    places = [(field, value)]
+    while places:
+        place, item = places.pop(0)
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if isinstance(key, str):
+                    check_storable_text(key, f"{place} (a key)")
+                places.append((f"{place}.{key}", child))
+        elif isinstance(item, list):
+            places.extend((f"{place}[{index}]", child) for index, child in enumerate(item))
+        elif isinstance(item, str):
+            check_storable_text(item, place)
 
 
 def _json_object(name: str):
@@ -188,7 +229,7 @@ def _json_object(name: str):
                 raise ValidationError(name, value, f"nested at most {MAX_NESTING} levels deep") from None
         if not isinstance(value, dict):
             raise ValidationError(name, value, "a JSON object (dict)")
-        check_nesting(value, name)
+        check_json_value(value, name)
         try:
             # NaN and Infinity are not JSON: SQLite's json functions would reject the stored text.
             json.dumps(value, allow_nan=False)

@@ -76,9 +76,6 @@ class FeedbackService:
 
     def from_interactions(self, first_id: int, last_id: int) -> int:
         """Items for every ``feedback`` interaction in the id range, set-based."""
-        from .service import refuse_nul_in_data
-
-        refuse_nul_in_data(self._crm.db, first_id, last_id, "feedback")
         return sql.insert_from_interactions(self._crm.db, first_id, last_id, FEEDBACK_CLASSES, FEEDBACK_ALIASES, to_iso(self._crm.now()))
 
     def get(self, feedback_id: int) -> Feedback:

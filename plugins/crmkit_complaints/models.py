@@ -124,26 +124,6 @@ def check_text(value, field: str, limit: int | None = 10_000) -> str | None:
     return check_storable_text(text, field) or None
 
 
-def nul_path(value, path: str) -> tuple[str, str] | None:
-    """``(path, text)`` of the first key or string inside a JSON value that holds a NUL
-    character (``data.extra[2]``), else None."""
-    if isinstance(value, str):
-        return (path, value) if "\x00" in value else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if "\x00" in key:
-                return path, key
-            found = nul_path(item, f"{path}.{key}")
-            if found:
-                return found
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found = nul_path(item, f"{path}[{index}]")
-            if found:
-                return found
-    return None
-
-
 def check_score(field: str, value, low: int = 1, high: int = 5):
     """An integer from ``low`` to ``high`` (None allowed)."""
     if value is None:

@@ -218,16 +218,6 @@ def severity_sql(column_sql: str, aliases: dict[str, str], prefix: str = "_s") -
     return f"(CASE {text} {' '.join(whens)} ELSE {text} END)", params
 
 
-def escaped_nul_data(db, first: int, last: int, kind: str) -> list[tuple[int, str]]:
-    """``(id, data)`` of the interactions of ``kind`` in the batch whose data text spells a NUL
-    character (``\\u0000``): few, for the caller to look into."""
-    return db.execute(
-        f"SELECT id, data FROM interactions WHERE id BETWEEN ? AND ? AND {BATCH_KIND} = ? "
-        "AND data LIKE ? ESCAPE '!' ORDER BY id",
-        [first, last, kind, "%\\u0000%"],
-    ).fetchall()
-
-
 def bad_complaint_severity(db, first: int, last: int, severities: tuple[str, ...], aliases: dict[str, str]) -> tuple | None:
     """The first ``complaint`` interaction of the batch whose ``data.severity`` is no known severity
     or alias, as ``(id, value)``; None when all are good."""

@@ -21,7 +21,7 @@ from .calendar import BusinessCalendar
 from .models import (
     ANSWERED_STATES, CUSTOMER_MESSAGES, PAUSABLE_STATES, RESOLUTIONS, ROLES, SEVERITIES,
     SEVERITY_ALIASES, TRANSITIONS, Complaint, Handler, HistoryEntry, Note, TransitionRefused, check_choice,
-    check_score, check_text, normalise_severity, nul_path,
+    check_score, check_text, normalise_severity,
 )
 from .sla import SlaPolicy, escalation_levels
 
@@ -35,15 +35,6 @@ CALENDAR_HORIZON_DAYS = 400
 # further away than this (a sparse calendar, a long target) is refused, not left empty.
 CALENDAR_REACH_YEARS = 100
 LAST_LAID_OUT_DAY = date(9999, 12, 30)  # the calendar's last interval may end at the next midnight
-
-
-def refuse_nul_in_data(db, first: int, last: int, kind: str) -> None:
-    """Refuse a batch whose ``kind`` interactions hold a NUL character in their data: the plugin
-    reads their texts from it, which one engine would cut at the NUL and the other cannot read."""
-    for interaction_id, text in queries.escaped_nul_data(db, first, last, kind):
-        found = nul_path(json.loads(text), "data")
-        if found is not None:
-            raise ValidationError(f"interaction {interaction_id}: {found[0]}", found[1], "text without NUL characters")
 
 
 def _layout_end(calendar: BusinessCalendar, latest: date, counted: int) -> date:
@@ -282,7 +273,6 @@ class ComplaintsService:
         Returns the number opened. Called by ``crmkit_interactions_recorded`` for every batch.
         """
         db = self._crm.db
-        refuse_nul_in_data(db, first_id, last_id, "complaint")
         bad = queries.bad_complaint_severity(db, first_id, last_id, SEVERITIES, SEVERITY_ALIASES)
         if bad is not None:
             raise ValidationError(f"interaction {bad[0]}: data.severity", bad[1], "one of " + ", ".join(SEVERITIES))

@@ -9,6 +9,7 @@ attributes compared with text, JSON nested thousands of levels deep, and ``custo
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -294,6 +295,87 @@ class TestNesting:
         assert_error(result, "nothing was imported")
         assert "row 2, data" in result.output and f"nested at most {MAX_NESTING} levels deep" in result.output
         assert crm.interactions.count() == 0
+        crm.close()
+
+
+# --- 4b. texts inside JSON that one engine would cut and the other refuses --------------------
+
+UNSTORABLE = [
+    ({"note": "a\x00b"}, "data.note", "without NUL"),
+    ({"a\x00": 1}, "data (a key)", "without NUL"),
+    ({"extra": {"lines": ["ok", "z\x00"]}}, "data.extra.lines[1]", "without NUL"),
+    ({"note": "\ud800"}, "data.note", "lone surrogate"),
+]
+
+
+class TestTextsInsideJson:
+    """A NUL character or a lone surrogate inside ``data`` or ``attributes``. SQLite stored it and
+    its JSON functions cut the text at the NUL (``attr_note = 'a'`` matched 'a\\x00b'); PostgreSQL
+    stored it too, and from then on every rule reading an attribute failed for the whole CRM."""
+
+    @pytest.mark.parametrize("data, place, reason", UNSTORABLE)
+    def test_record_and_record_many_refuse_it(self, fresh_crm, data, place, reason):
+        ann = fresh_crm.customers.add(name="Ann")
+        before = written(fresh_crm)
+        with pytest.raises(ValidationError, match=re.escape(place) + ": .*" + reason):
+            fresh_crm.interactions.record(ann.id, "call", "2024-01-01", data=data)
+        with pytest.raises(ValidationError, match=re.escape(place) + ": .*" + reason):
+            fresh_crm.interactions.record_many([
+                {"customer_id": ann.id, "kind": "call", "occurred_at": "2024-01-01"},
+                {"customer_id": ann.id, "kind": "call", "occurred_at": "2024-01-01", "data": data},
+            ])
+        assert written(fresh_crm) == before
+
+    @pytest.mark.parametrize("data, place, reason", UNSTORABLE)
+    def test_attributes_refuse_it(self, fresh_crm, data, place, reason):
+        place = place.replace("data", "attributes", 1)
+        with pytest.raises(ValidationError, match=re.escape(place) + ": .*" + reason):
+            fresh_crm.customers.add(name="Ann", attributes=data)
+        ann = fresh_crm.customers.add(name="Ann", attributes={"note": "kept"})
+        with pytest.raises(ValidationError, match=re.escape(place)):
+            fresh_crm.customers.update(ann.id, attributes=data)
+        assert fresh_crm.customers.get(ann.id).attributes == {"note": "kept"}
+        assert list(fresh_crm.segments.evaluate("attr_note = 'kept'").ids()) == [ann.id]
+
+    def test_texts_both_engines_store_are_kept(self, fresh_crm):
+        """Emoji (a surrogate pair in UTF-16), a backslash spelling u0000, other control characters."""
+        data = {"note": "\U0001F600 ok", "path": "C:\\u0000", "tab": "a\tb", "\u00e9": ["\u202e"]}
+        ann = fresh_crm.customers.add(name="Ann", attributes=data)
+        fresh_crm.interactions.record(ann.id, "call", "2024-01-01", data=data)
+        fresh_crm.interactions.record_many([{"customer_id": ann.id, "kind": "call", "occurred_at": "2024-01-01", "data": data}])
+        assert [i.data for i in fresh_crm.interactions.history(ann.id)] == [data, data]
+        assert fresh_crm.customers.get(ann.id).attributes == data
+        assert list(fresh_crm.segments.evaluate("attr_path = 'C:\\u0000'").ids()) == [ann.id]
+
+    @pytest.mark.parametrize("suffix", ["csv", "jsonl"])
+    def test_an_import_names_the_row_and_writes_nothing(self, crm_path, clock, tmp_path, suffix):
+        crm = crmkit.open(crm_path, plugins=[], clock=clock)
+        crm.customers.add(name="Ann")
+        rows = [{"customer_id": 1, "kind": "call", "occurred_at": "2024-01-01", "data": {"note": "fine"}},
+                {"customer_id": 1, "kind": "call", "occurred_at": "2024-01-02", "data": {"note": "a\x00b"}}]
+        path = tmp_path / f"calls.{suffix}"
+        if suffix == "jsonl":
+            path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+        else:
+            cells = ['1,call,{},"{}"'.format(row["occurred_at"], json.dumps(row["data"]).replace('"', '""')) for row in rows]
+            path.write_text("customer_id,kind,occurred_at,data\n" + "\n".join(cells) + "\n", encoding="utf-8")
+        result = run("import", crm_path, path, "--kind", "interactions")
+        assert_error(result, "nothing was imported")
+        line = 3 if suffix == "csv" else 2  # the header is line 1 of a CSV file
+        assert f"row {line}, data" in result.output and "data.note: text without NUL" in result.output
+        assert crm.interactions.count() == 0
+        assert run("import", crm_path, path, "--kind", "interactions", "--skip-invalid").exit_code == 0
+        assert [i.data for i in crm.interactions.history(1)] == [{"note": "fine"}]
+        crm.close()
+
+    def test_a_customers_import_refuses_it_in_attributes(self, crm_path, clock, tmp_path):
+        crm = crmkit.open(crm_path, plugins=[], clock=clock)
+        path = tmp_path / "people.jsonl"
+        path.write_text('{"name": "Bob", "attributes": {"code": "x\\u0000y"}}\n', encoding="utf-8")
+        result = run("import", crm_path, path, "--kind", "customers")
+        assert_error(result, "nothing was imported")
+        assert "attributes.code" in result.output and "NUL" in result.output
+        assert crm.customers.count() == 0
         crm.close()
 
 
