@@ -12,6 +12,7 @@ import re
 import secrets
 import sqlite3
 from contextlib import contextmanager
+from itertools import islice
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -205,22 +206,28 @@ class SqliteDatabase(Database):
         return [(name, sql, sql.lstrip().upper().startswith("CREATE UNIQUE")) for name, sql in rows]
 
     def bulk_insert(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
-        """executemany, with a column that is None in every row of a list written as a literal
-        NULL instead of bound once per row (see :func:`_empty_columns`)."""
+        """executemany, a list at a time (an iterator is read :data:`_BULK_ROWS` rows at a time),
+        with a column that is None in every row of one written as a literal NULL instead of
+        bound once per row (see :func:`_empty_columns`)."""
         names = ", ".join(f'"{c}"' for c in columns)
-        markers = ["?"] * len(columns)
-        if isinstance(rows, list) and len(rows) >= _SCAN_EMPTY_FROM:
-            empty = _empty_columns(rows, len(columns))
+        insert = f'INSERT INTO "{table}" ({names}) VALUES '
+        width = len(columns)
+        cursor = self.conn.cursor()
+        count = 0
+        for chunk in [rows] if isinstance(rows, list) else _lists(rows, _BULK_ROWS):
+            markers: list[str] = ["?"] * width
+            values: Iterable[Sequence[Any]] = chunk
+            empty = _empty_columns(chunk, width) if len(chunk) >= _SCAN_EMPTY_FROM else set()
             if empty:
                 for index in empty:
                     markers[index] = "NULL"
-                rows = map(_picker([i for i in range(len(columns)) if i not in empty]), rows)
-        cursor = self.conn.cursor()
-        try:
-            cursor.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({", ".join(markers)})', rows)
-        except sqlite3.Error as error:
-            raise _translate_error(error) from error
-        return cursor.rowcount
+                values = map(_picker([i for i in range(width) if i not in empty]), chunk)
+            try:
+                cursor.executemany(f"{insert}({', '.join(markers)})", values)
+            except sqlite3.Error as error:
+                raise _translate_error(error) from error
+            count += max(cursor.rowcount, 0)
+        return count
 
     def reset_sequences(self, tables: Iterable[str]) -> None:
         """Nothing to do: an INTEGER PRIMARY KEY continues after the largest id by itself."""
@@ -269,6 +276,15 @@ class SqliteDatabase(Database):
 
 #: Rows from which :meth:`SqliteDatabase.bulk_insert` looks for columns empty in every row.
 _SCAN_EMPTY_FROM = 64
+#: Rows :meth:`SqliteDatabase.bulk_insert` reads from an iterator at a time.
+_BULK_ROWS = 50_000
+
+
+def _lists(rows: Iterable[Sequence[Any]], size: int) -> Iterator[list[Sequence[Any]]]:
+    """``rows`` as lists of ``size`` (the last one shorter)."""
+    rows = iter(rows)
+    while chunk := list(islice(rows, size)):
+        yield chunk
 
 
 def _empty_columns(rows: list[Sequence[Any]], width: int) -> set[int]:

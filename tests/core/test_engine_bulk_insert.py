@@ -76,3 +76,11 @@ def test_a_refused_row_raises_the_engines_integrity_error_and_nothing_stays(crm)
 def test_a_single_column_left_to_bind(crm):
     assert _load(crm, ("label", "note"), [(f"r{i}", None) for i in range(100)]) == 100
     assert [row[1:4] for row in _stored(crm)] == [(f"r{i}", None, None) for i in range(100)]
+
+
+def test_a_long_iterator_is_stored_whole_whatever_each_part_leaves_empty(crm, monkeypatch):
+    # Read 100 rows at a time here: the first part has no note, the others have some.
+    monkeypatch.setattr("crmkit.engine.sqlite._BULK_ROWS", 100)
+    rows = [(i, f"r{i}", None, None if i <= 100 else f"n{i}", None) for i in range(1, 251)]
+    assert _load(crm, COLUMNS, iter(rows)) == 250
+    assert _stored(crm) == rows
