@@ -514,7 +514,10 @@ class Customers:
                 external + [exclude],
             ).fetchone()
             if row:
-                raise ConflictError(f"external_id {row[0]!r} already belongs to customer {row[1]}")
+                raise ConflictError(
+                    f"external_id {row[0]!r} already belongs to customer {row[1]}",
+                    field="external_id", value=row[0], held_by=row[1],
+                )
 
     def _match(self, row: dict) -> int | None:
         db = self._crm.db

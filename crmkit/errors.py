@@ -39,7 +39,18 @@ class NotFound(CrmError, LookupError):
 
 
 class ConflictError(CrmError):
-    """The write would break a rule of the data (a duplicate, a limit, a state)."""
+    """The write would break a rule of the data (a duplicate, a limit, a state).
+
+    A unique value already held by a customer (an external id) names it: ``field``, ``value``
+    and ``held_by``, the holder's id, so that a front end can leave the id out for a user who
+    may not see that customer.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, value: object = None, held_by: int | None = None):
+        super().__init__(message)
+        self.field = field
+        self.value = value
+        self.held_by = held_by
 
 
 class RuleError(CrmError):

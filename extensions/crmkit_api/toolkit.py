@@ -21,7 +21,7 @@ import attrs
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from crmkit.errors import NotFound, PermissionDenied
+from crmkit.errors import ConflictError, NotFound, PermissionDenied
 from crmkit.models import Customer
 from crmkit.permissions import owners_in_scope, scope_rule
 from crmkit.timeutil import to_iso
@@ -66,7 +66,21 @@ class Caller:
         """The CRM acting as this user, once they hold ``permission`` (403 otherwise)."""
         with self.hub.using() as crm, crm.acting_as(self.user.id):
             crm.permissions.require(self.user, permission)
-            yield crm
+            try:
+                yield crm
+            except ConflictError as error:
+                raise self._as_seen(crm, error) from None
+
+    def _as_seen(self, crm: "CRM", error: ConflictError) -> ConflictError:
+        """The conflict as this user may read it: a value held by a customer outside their
+        scope is said to be taken, without that customer's id."""
+        if error.held_by is None:
+            return error
+        try:
+            self.check_customer(crm, error.held_by)
+        except (PermissionDenied, NotFound):
+            return ConflictError(f"{error.field} {error.value!r} already belongs to a customer outside your scope")
+        return error
 
     def allows(self, crm: "CRM", permission: str) -> bool:
         """Whether the user holds ``permission``."""

@@ -174,3 +174,24 @@ def test_one_interaction_names_its_field_without_a_row_number(team):
     assert answer.status_code == 422 and answer.json()["detail"].startswith("kind: one of ")
     with pytest.raises(crmkit.ValidationError, match="^kind: one of "):
         crm.interactions.record(ada.id, "phonecall")
+
+
+def test_a_taken_external_id_names_its_customer_only_to_those_who_may_see_it(team):
+    crm, _ = team
+    hidden = crm.customers.add(name="Rival's account", external_id="ACME-7", owner="rep5")
+    mine = crm.customers.add(name="My account", owner="rep0")
+    rep0, root = _client(crm, "rep0"), _client(crm, "root")
+
+    for answer in (
+        rep0.post("/customers", json={"name": "Acme", "external_id": "ACME-7", "owner": "rep0"}),
+        rep0.patch(f"/customers/{mine.id}", json={"external_id": "ACME-7"}),
+    ):
+        assert answer.status_code == 409
+        detail = answer.json()["detail"]
+        assert "ACME-7" in detail and "outside your scope" in detail
+        assert str(hidden.id) not in detail.replace("ACME-7", "")
+    assert crm.customers.get(mine.id).external_id is None
+    assert len(crm.customers.find(name="Acme")) == 0
+
+    seen = root.post("/customers", json={"name": "Acme", "external_id": "ACME-7"})
+    assert seen.status_code == 409 and f"customer {hidden.id}" in seen.json()["detail"]
