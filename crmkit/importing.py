@@ -242,6 +242,40 @@ def import_file(
     )
 
 
+def parse_mapping(pairs: Iterable[str], option: str = "--map") -> dict[str, str]:
+    """``COLUMN=FIELD`` texts (the CLI's ``--map``, the HTTP import's ``map``) as the ``mapping``
+    of :func:`import_file`; the last ``=`` splits, so a column name may hold one. A pair without
+    ``=`` or a column, or a column mapped twice, is a :class:`~crmkit.ValidationError` naming
+    ``option``."""
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        column, sep, field = pair.rpartition("=")
+        column, field = column.strip(), field.strip()
+        if not sep or not column:
+            raise ValidationError(option, pair, "write it as COLUMN=FIELD, e.g. 'E-Mail Address=email'")
+        if mapping.get(column, field) != field:
+            raise ValidationError(f"{option} {column}", field, f"one field per column; {mapping[column]!r} was given too")
+        mapping[column] = field
+    return mapping
+
+
+def parse_defaults(pairs: Iterable[str], option: str = "--set") -> dict[str, str]:
+    """``FIELD=VALUE`` texts (the CLI's ``--set``, the HTTP import's ``set``) as the ``defaults``
+    of :func:`import_file`; the first ``=`` splits, so a value may hold one. A pair without a
+    field or a value, or a field given twice, is a :class:`~crmkit.ValidationError` naming
+    ``option``."""
+    defaults: dict[str, str] = {}
+    for pair in pairs:
+        field, sep, value = pair.partition("=")
+        field, value = field.strip(), value.strip()
+        if not sep or not field or not value:
+            raise ValidationError(option, pair, "write it as FIELD=VALUE, e.g. kind=purchase")
+        if defaults.get(field, value) != value:
+            raise ValidationError(f"{option} {field}", value, f"one value per field; {defaults[field]!r} was given too")
+        defaults[field] = value
+    return defaults
+
+
 def _key_field(plan: "_Plan", key: str | None, columns: list[str] | None) -> str | None:
     """The field whose value is each row's external key: ``key`` itself when it names a field
     (``external_key``, ``data.<key>``), else the field its column feeds; a column that feeds no
@@ -301,7 +335,7 @@ def _codec(encoding: str | None) -> str:
     try:
         info = codecs.lookup(name)
         newline = "\n".encode(info.name)
-    except LookupError:  # unknown, or a codec of bytes to bytes such as base64 or rot13
+    except (LookupError, ValueError):  # unknown, bytes to bytes (base64, rot13), "undefined", a NUL
         raise ValidationError("encoding", name, "an encoding Python knows for text, e.g. utf-8, gbk, cp1252, latin-1") from None
     if newline != b"\n":
         raise ValidationError("encoding", name, "an encoding where a line ends in one byte (UTF-8, GBK, cp1252, ...); save UTF-16 files as UTF-8")

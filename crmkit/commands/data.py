@@ -14,30 +14,6 @@ from ._common import AS_OF, LazyChoice, stage_progress
 SHOWN_PROBLEMS = 20
 
 
-def _mapping(pairs: tuple[str, ...]) -> dict[str, str]:
-    mapping = {}
-    for pair in pairs:
-        column, sep, field = pair.rpartition("=")
-        if not sep or not column.strip():
-            raise CrmError(f"--map {pair!r}: write it as COLUMN=FIELD, e.g. --map 'E-Mail Address=email'")
-        if column.strip() in mapping and mapping[column.strip()] != field.strip():
-            raise CrmError(f"--map {column.strip()} is given twice ({mapping[column.strip()]!r} and {field.strip()!r}); give it once")
-        mapping[column.strip()] = field.strip()
-    return mapping
-
-
-def _defaults(pairs: tuple[str, ...]) -> dict[str, str]:
-    defaults = {}
-    for pair in pairs:
-        field, sep, value = pair.partition("=")
-        if not sep or not field.strip() or not value.strip():
-            raise CrmError(f"--set {pair!r}: write it as FIELD=VALUE, e.g. --set kind=purchase")
-        if field.strip() in defaults and defaults[field.strip()] != value.strip():
-            raise CrmError(f"--set {field.strip()} is given twice ({defaults[field.strip()]!r} and {value.strip()!r}); give it once")
-        defaults[field.strip()] = value.strip()
-    return defaults
-
-
 def _show_problems(problems: list) -> None:
     for problem in problems[:SHOWN_PROBLEMS]:
         click.echo(f"  {problem}", err=True)
@@ -91,11 +67,12 @@ def import_command(
         --map Total=amount --date-format "%d.%m.%Y %H:%M" --timezone Europe/Berlin \\
         --key "Order No"
     """
-    mapping = _mapping(mappings)
-    fixed = _defaults(defaults)
+    from .. import importing
+
+    mapping = importing.parse_mapping(mappings)
+    fixed = importing.parse_defaults(defaults)
     with open_crm(db) as crm:
         try:
-            from .. import importing
 
             # The check counts a sheet's rows, or the bytes read of any other file.
             sheet = importing.format_of(Path(file), file_format) == "xlsx"

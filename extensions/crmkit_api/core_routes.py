@@ -17,7 +17,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from crmkit.errors import CrmError, PermissionDenied, ValidationError
-from crmkit.importing import import_file
+from crmkit.importing import import_file, parse_defaults, parse_mapping
 from crmkit.models import SIZES, STAGES
 from .toolkit import MAX_ID, Caller, CustomerId, Limit, Offset, caller, jsonable, page
 
@@ -220,11 +220,23 @@ def import_interactions(
     format: Annotated[ImportFormat, Query(description="The file's format")] = ImportFormat.csv,  # noqa: A002
     skip_invalid: Annotated[bool, Query(description="Import the good rows, report the bad ones")] = False,
     create_customers: Annotated[bool, Query(description="Add customers for references none has")] = False,
+    mappings: Annotated[list[str], Query(
+        alias="map", max_length=500, description="COLUMN=FIELD: read COLUMN as FIELD (repeatable); FIELD '-' ignores the column",
+    )] = [],  # noqa: B006 - FastAPI copies a default; a list is how it declares a repeatable parameter
+    defaults: Annotated[list[str], Query(
+        alias="set", max_length=500, description="FIELD=VALUE: give FIELD this value on every row that leaves it empty (repeatable)",
+    )] = [],  # noqa: B006
+    encoding: Annotated[str | None, Query(max_length=100, description="Text encoding of a CSV or JSON lines file (default UTF-8)")] = None,
+    date_format: Annotated[str | None, Query(max_length=200, description="A strptime format for times not written in ISO-8601")] = None,
+    timezone: Annotated[str | None, Query(max_length=100, description="IANA zone of times written without an offset (default UTC)")] = None,
+    key: Annotated[str | None, Query(max_length=500, description="The column (or data.FIELD) holding each row's key in the source system")] = None,
+    max_future: Annotated[int | None, Query(ge=0, le=1_000_000, description="Refuse rows dated more than this many days ahead")] = None,
 ) -> dict:
-    """Import a file of interactions, as ``crmkit import DB FILE --kind interactions`` does: any
-    bad row refuses the whole file (422, every bad row listed) unless ``skip_invalid``. Rows
-    name their customer by id, external id or email, so only a user whose scope is every
-    customer may import."""
+    """Import a file of interactions, as ``crmkit import DB FILE --kind interactions`` does, with
+    its options under the same names: any bad row refuses the whole file (422, every bad row
+    listed) unless ``skip_invalid``. Rows name their customer by id, external id or email, so
+    only a user whose scope is every customer may import."""
+    mapping, fixed = parse_mapping(mappings, "map"), parse_defaults(defaults, "set")
     with c.session("interactions.write") as crm:
         if c.scope(crm) is not None:
             raise PermissionDenied(f"user {c.user.id!r} may import only with every customer in scope (an admin, or a manager without a team)")
@@ -232,8 +244,11 @@ def import_interactions(
             upload = os_path.join(folder, f"upload.{format.value}")
             with open(upload, "wb") as file:
                 file.write(content)
-            result = import_file(crm, upload, kind="interactions", format=format.value,
-                                 skip_invalid=skip_invalid, create_customers=create_customers)
+            result = import_file(
+                crm, upload, kind="interactions", format=format.value, skip_invalid=skip_invalid,
+                create_customers=create_customers, mapping=mapping, defaults=fixed, encoding=encoding,
+                date_format=date_format, timezone=timezone, key=key, max_future=max_future,
+            )
         return {**jsonable(result), "path": None}
 
 

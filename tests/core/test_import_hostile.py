@@ -155,6 +155,18 @@ def test_a_codec_that_is_not_a_text_encoding_is_one_error_line(crm, crm_path, tm
     assert_error(run("import", crm_path, path, "--kind", "customers", "--encoding", codec), "for text")
 
 
+@pytest.mark.parametrize("codec", ["undefined", "no\x00such"])
+def test_an_encoding_name_python_cannot_use_is_a_validation_error(crm, tmp_path, codec):
+    # "undefined" is a codec that refuses every text; a NUL cannot be in a codec's name (the
+    # HTTP import passes these names through from its query string).
+    path = tmp_path / "people.csv"
+    path.write_text("name\nZed\n", encoding="utf-8")
+    before = state(crm)
+    with pytest.raises(ValidationError, match="^encoding: "):
+        import_file(crm, path, kind="customers", encoding=codec)
+    assert state(crm) == before
+
+
 def test_a_report_into_a_missing_folder_is_one_error_line_before_anything_is_written(crm, crm_path, tmp_path):
     path = tmp_path / "people.csv"
     path.write_text("name\nZed\n", encoding="utf-8")
