@@ -25,9 +25,9 @@ def _table(rows: list[dict], columns: list[str]) -> None:
         return
     text = [[("" if row.get(c) is None else str(row.get(c))) for c in columns] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in text)) for i, c in enumerate(columns)]
-    click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
+    click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip())
     for r in text:
-        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths)))
+        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
 
 
 def _lead_line(lead) -> str:
@@ -242,6 +242,40 @@ def reps_command(db, rep_id, name, team, capacity, claim_limit, experience, indu
                 "median h": stats.get("median_hours_to_follow_up"),
             })
         _table(rows, ["id", "name", "team", "active", "load", "skills", "converted", "lost", "rate", "median h"])
+
+
+@leads_group.command("rules")
+@db_argument
+@click.option("--add", "name", metavar="NAME", help="Add an allocation rule with this name (tried after the others).")
+@click.option("--rule", help="With --add: the segment rule (or saved segment) of the leads it sends.")
+@click.option("--team", help="With --add: send the matching leads to this team's reps.")
+@click.option("--rep", "reps", multiple=True, metavar="REP", help="With --add: send them to this rep (repeatable).")
+@click.option("--remove", metavar="NAME", help="Remove the allocation rule with this name.")
+def rules_command(db, name, rule, team, reps, remove):
+    """List the allocation rules of the 'rules' strategy in the order they are tried, or add or
+    remove one.
+
+    Example: crmkit leads rules shop.db --add retail --rule "industry = 'retail'" --team north
+    """
+    if name is not None and remove is not None:
+        raise CrmError("give either --add or --remove, not both")
+    if name is None and (rule is not None or team is not None or reps):
+        raise CrmError("--rule, --team and --rep go with --add NAME")
+    if name is not None and rule is None:
+        raise CrmError("--add needs --rule: the segment rule of the leads it sends")
+    with open_active(db) as crm:
+        if name is not None:
+            added = crm.leads.add_rule(name, rule, team=team, reps=list(reps))
+            click.echo(f"added allocation rule {added.name} (position {added.position})")
+        elif remove is not None:
+            crm.leads.remove_rule(remove)
+            click.echo(f"removed allocation rule {remove}")
+        else:
+            _table(
+                [{"position": r.position, "name": r.name, "rule": r.rule, "team": r.team, "reps": ",".join(r.reps)}
+                 for r in crm.leads.rules()],
+                ["position", "name", "rule", "team", "reps"],
+            )
 
 
 @leads_group.command("stats")
