@@ -12,6 +12,11 @@ def _set_targets(crm, value: Any) -> None:
     crm.complaints.set_targets(value)  # checks every duration before it writes; overrides stay
 
 
+def _set_segment_targets(crm, value: Any) -> None:
+    # Checked against the base targets in force, which stay as they are; null: no overrides.
+    crm.complaints.set_targets(crm.settings.get("complaints.sla"), segments=[] if value is None else value)
+
+
 def _set_escalation(crm, value: Any) -> None:
     crm.complaints.set_escalation(value)  # checks every level before it writes
 
@@ -31,6 +36,10 @@ def crmkit_settings(crm):
                 '{"acknowledge": {"critical": "2h"}, "resolve": {"critical": "24h"}} (min, h, d, w; '
                 f"at most {MAX_DURATION_TEXT}); counted in working time when a calendar is set.",
                 DEFAULT_TARGETS, apply=_set_targets),
+        Setting("complaints.sla_segments", "SLA targets for customers of a segment, the first listed "
+                'segment a customer is in when the complaint opens winning: [{"segment": "vip", "resolve": '
+                '{"normal": "24h"}}, ...] (a saved segment or a rule); severities not named keep the base targets.',
+                [], apply=_set_segment_targets),
         Setting("complaints.escalation", 'Escalation levels, run in order by `crmkit due`: [{"level": 1, '
                 '"name": "supervisor", "target": "resolve", "trigger": "breach", "action": "escalate"}, ...]; '
                 'triggers share (with "share": 0.75), breach, after_breach (with "after": "24h"); actions task, '

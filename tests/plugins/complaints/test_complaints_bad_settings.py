@@ -252,6 +252,9 @@ def one_error_line(result) -> str:
     ("complaints.sla", '{"acknowledge": {"low": "3651d"}}', "at most 3650d (10 years)"),
     ("complaints.escalation", "lol", "complaints.escalation: a list of at most 20 levels"),
     ("complaints.escalation", '[{"level": 1, "trigger": "share", "share": 2}]', "complaints.escalation[1].share"),
+    ("complaints.sla_segments", '{"segment": "vip"}', "complaints.sla_segments[1]: a dict with a segment"),
+    ("complaints.sla_segments", '[{"segment": "tags contains \'vip\'", "resolve": {"normal": "0h"}}]',
+     "complaints.sla_segments[1].resolve.normal"),
 ])
 def test_config_set_refuses_with_one_error_line(db, key, value, message, file_state):
     before = file_state(db)
@@ -265,6 +268,25 @@ def test_config_set_of_good_escalation_levels(db):
     assert result.exit_code == 0, result.output
     with crmkit.open(db, plugins=["complaints"]) as crm:
         assert [level["name"] for level in crm.complaints.policy().levels] == ["level 1"]
+
+
+def test_config_set_of_segment_targets_keeps_the_base_targets(db, clock):
+    runner = CliRunner()
+    assert runner.invoke(make_cli(), ["config", "set", db, "complaints.sla", '{"resolve": {"normal": "48h"}}']).exit_code == 0
+    given = '[{"segment": "tags contains \'vip\'", "resolve": {"normal": "4h"}}]'
+    result = runner.invoke(make_cli(), ["config", "set", db, "complaints.sla_segments", given])
+    assert result.exit_code == 0, result.output
+    with crmkit.open(db, plugins=["complaints"], clock=clock) as crm:
+        vip = crm.customers.add(name="Vera", tags=["vip"])
+        hours = {}
+        for customer in (vip.id, 1):
+            ticket = crm.complaints.open(customer, description="late parcel", severity="normal")
+            hours[customer] = (ticket.resolve_due_at - ticket.received_at).total_seconds() / 3600
+    assert hours == {vip.id: 4, 1: 48}  # the override for the segment, the base target for the rest
+    assert runner.invoke(make_cli(), ["config", "set", db, "complaints.sla_segments", "null"]).exit_code == 0
+    with crmkit.open(db, plugins=["complaints"]) as crm:
+        assert crm.settings.get("complaints.sla_segments") in (None, [])
+        assert crm.settings.get("complaints.sla") == {"resolve": {"normal": "48h"}}
 
 
 def test_open_with_a_nul_in_the_description_is_one_error_line(db, file_state):
