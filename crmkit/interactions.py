@@ -455,10 +455,11 @@ class Interactions:
             if value[1] not in found:
                 raise ValidationError(f"row {index}: customer_id", value[1], "the id of an existing customer")
 
-    def _fold_into_summary(self, first_id: int, last_id: int, checked: bool = True) -> None:
+    def _fold_into_summary(self, first_id: int, last_id: int, checked: bool = True, kinds: set[str] | None = None) -> None:
         """Fold interactions ``first_id``..``last_id`` into the summary; ``checked=False`` when
-        the caller knows no net spend can pass 64 bits (see ``_BatchWriter._spend_stays_exact``)."""
-        self._upsert_summary("id BETWEEN :first AND :last", {"first": first_id, "last": last_id})
+        the caller knows no net spend can pass 64 bits (see ``_BatchWriter._spend_stays_exact``);
+        ``kinds``, when the caller knows them, the kinds those interactions have."""
+        self._upsert_summary("id BETWEEN :first AND :last", {"first": first_id, "last": last_id}, kinds)
         if not checked:
             return
         # The upsert leaves a net spend that would pass 64 bits NULL (the index finds it at once):
@@ -470,15 +471,39 @@ class Interactions:
                 "the largest total a customer can hold; nothing was recorded"
             )
 
-    def _upsert_summary(self, where: str, params: dict) -> None:
-        kinds = self._kind_params
+    def _upsert_summary(self, where: str, params: dict, present: set[str] | None = None) -> None:
+        """Add the interactions ``where`` selects to their customers' summary rows (one statement).
+
+        ``present``, the kinds among those interactions when known, lets a group every one of
+        them is in (a file of purchases) be summed without a test per row, and a group none is
+        in be left out: a fold of 1M purchases took half the time without the tests."""
         bound = dict(params)
-        lists = {}
-        for group, names in kinds.items():
-            keys = [f"{group}{i}" for i in range(len(names))]
-            bound.update(zip(keys, names))
-            lists[group] = ", ".join(":" + k for k in keys) or "NULL"
-        is_in, is_out, is_contact = (f"kind IN ({lists[g]})" for g in ("in", "out", "contact"))
+        tests: dict[str, str | bool] = {}  # per group: True (every row is in it), False (none), or SQL
+        for group, names in self._kind_params.items():
+            if present is not None and present <= set(names):
+                tests[group] = True
+            elif present is not None and not present & set(names):
+                tests[group] = False
+            else:
+                keys = [f"{group}{i}" for i in range(len(names))]
+                bound.update(zip(keys, names))
+                tests[group] = f"kind IN ({', '.join(':' + k for k in keys) or 'NULL'})"
+        is_in, is_out, is_contact = (tests[g] for g in ("in", "out", "contact"))
+
+        def of(group: str | bool, function: str, value: str, none: str = "NULL") -> str:
+            """``function`` over ``value`` for the rows in a group; ``none`` when no row can be."""
+            if group is False:
+                return none
+            return f"{function}({value if group is True else f'CASE WHEN {group} THEN {value} END'})"
+
+        signs = [(value, test) for value, test in (("amount", is_in), ("-amount", is_out)) if test is not False]
+        if not signs:
+            net_spend = "0"
+        elif len(signs) == 1 and signs[0][1] is True:
+            net_spend = f"COALESCE(SUM({signs[0][0]}), 0)"
+        else:
+            cases = " ".join(f"WHEN {'1 = 1' if test is True else test} THEN {value}" for value, test in signs)
+            net_spend = f"COALESCE(SUM(CASE {cases} END), 0)"
 
         def earliest(column: str) -> str:
             current = f"customer_summary.{column}"
@@ -494,13 +519,9 @@ class Interactions:
                 customer_id, first_purchase_at, last_purchase_at, purchases, refunds, net_spend,
                 last_contact_at, first_interaction_at, last_interaction_at, interactions)
             SELECT customer_id,
-                MIN(CASE WHEN {is_in} THEN occurred_at END),
-                MAX(CASE WHEN {is_in} THEN occurred_at END),
-                SUM(CASE WHEN {is_in} THEN 1 ELSE 0 END),
-                SUM(CASE WHEN {is_out} THEN 1 ELSE 0 END),
-                COALESCE(SUM(CASE WHEN {is_in} THEN amount WHEN {is_out} THEN -amount END), 0),
-                MAX(CASE WHEN {is_contact} THEN occurred_at END),
-                MIN(occurred_at), MAX(occurred_at), COUNT(*)
+                {of(is_in, 'MIN', 'occurred_at')}, {of(is_in, 'MAX', 'occurred_at')},
+                {of(is_in, 'COUNT', '1', '0')}, {of(is_out, 'COUNT', '1', '0')}, {net_spend},
+                {of(is_contact, 'MAX', 'occurred_at')}, MIN(occurred_at), MAX(occurred_at), COUNT(*)
             FROM interactions WHERE {where} GROUP BY customer_id
             ON CONFLICT(customer_id) DO UPDATE SET
                 {earliest('first_purchase_at')}, {latest('last_purchase_at')},
@@ -517,6 +538,7 @@ class Interactions:
 #: Rows folded into the summary at a time: their amounts add up to less than 64 bits hold.
 _FOLD_ROWS = MAX_MINOR // MAX_AMOUNT
 _AMOUNT = itemgetter(5)  # a stored row's amount in minor units (never negative), or None
+_KIND = itemgetter(2)
 
 
 def _checked_sum(total: str, addend: str) -> str:
@@ -551,12 +573,13 @@ class _BatchWriter:
         crm = self._crm
         crm.db.bulk_insert("interactions", _COLUMNS, values)
         first, last = values[0][0], values[-1][0]
+        kinds = set(map(_KIND, values))
         if self._spend_stays_exact(sum(filter(None, map(_AMOUNT, values)))):
-            self._interactions._fold_into_summary(first, last, checked=False)
+            self._interactions._fold_into_summary(first, last, checked=False, kinds=kinds)
         else:
             # Folded a slice of ids at a time, so that no slice's sum of amounts can pass 64 bits.
             for start in range(first, last + 1, _FOLD_ROWS):
-                self._interactions._fold_into_summary(start, min(start + _FOLD_ROWS - 1, last))
+                self._interactions._fold_into_summary(start, min(start + _FOLD_ROWS - 1, last), kinds=kinds)
         newest = max(v[4] for v in values)
         if self._horizon is None or newest > self._horizon:
             self._horizon = newest
