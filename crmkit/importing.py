@@ -1038,8 +1038,7 @@ class _Checker:
                 else:
                     values[field] = raw.strip() if isinstance(raw, str) else _text(raw, field).strip()
             except ValidationError as error:
-                inside = "" if error.field == field else f"{error.field}: "  # a place inside data
-                self._problem(row, field, inside + error.expected)
+                self._problem(row, field, error.expected)
                 ok = False
         if nested:
             container = prefix[:-1]

@@ -165,8 +165,8 @@ def check_json_value(value: Any, field: str) -> Any:
     read alike: lists and objects nested at most :data:`MAX_NESTING` levels deep, and no key or
     text holding a NUL character or a lone surrogate (:func:`check_storable_text`; SQLite's JSON
     functions cut a text at a NUL, PostgreSQL's ``jsonb`` refuses it and every rule reading it).
-    A ValidationError names ``field``, or the place inside it (``data.extra[2]``). Read level by
-    level, without recursion."""
+    A ValidationError names ``field``; its reason says where inside it (``in data.extra[2]``). Read
+    level by level, without recursion."""
     level, depth = [value], 0
     while level:
         depth += 1
@@ -200,20 +200,35 @@ def is_storable_text(text: str) -> bool:
 
 
 def _refuse_text_inside(value: Any, field: str) -> None:
-    """Raise the ValidationError of the first key or text inside ``value`` that is not storable,
-    naming its place (``data.extra[2]``; ``data.extra`` for a key's own text)."""
+    """Raise the ValidationError (naming ``field``) of the first key or text inside ``value``
+    that is not storable, its reason saying where it is (``in data.extra[2]``, ``in a key of
+    data.extra``)."""
     places = [(field, value)]
     while places:
         place, item = places.pop(0)
+        texts = []
         if isinstance(item, dict):
             for key, child in item.items():
                 if isinstance(key, str):
-                    check_storable_text(key, f"{place} (a key)")
-                places.append((f"{place}.{key}", child))
+                    texts.append((key, f"a key of {place}"))
+                places.append((place + _json_step(key), child))
         elif isinstance(item, list):
             places.extend((f"{place}[{index}]", child) for index, child in enumerate(item))
         elif isinstance(item, str):
-            check_storable_text(item, place)
+            texts.append((item, place))
+        for text, where in texts:
+            try:
+                check_storable_text(text, field)
+            except ValidationError as error:
+                raise ValidationError(field, text, f"{error.expected} in {where}") from None
+
+
+def _json_step(key: Any) -> str:
+    """How a place inside a JSON object names its ``key``: ``.note``, or ``["a b"]`` for a key
+    that is not a plain name."""
+    if isinstance(key, str) and key.isidentifier() and key.isascii():
+        return f".{key}"
+    return f"[{json.dumps(key, ensure_ascii=True)}]"
 
 
 def _json_object(name: str):

@@ -202,7 +202,7 @@ class TestNulInTexts:
         the document): the core refuses it for every kind, before the plugin reads the data."""
         before = refused_state(crm)
         rows = [{"customer_id": customer.id, "kind": kind}, {"customer_id": customer.id, "kind": kind, "data": data}]
-        with pytest.raises(ValidationError, match=f"{re.escape(where)}: text without NUL"):
+        with pytest.raises(ValidationError, match=f"text without NUL.* in {re.escape(where)}"):
             crm.interactions.record_many(rows)
         assert refused_state(crm) == before
 
