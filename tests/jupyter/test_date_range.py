@@ -96,3 +96,13 @@ def test_the_loyalty_panel_follows_the_shared_range(crm_path):
     assert "No RFM run as of 2025-06-01 00:00 CST" in panel.rfm_info.value
     board.close()
     crm.close()
+
+
+def test_the_note_says_what_as_of_means_before_and_after_a_date_is_picked(shanghai):
+    dates = DateRange(shanghai)
+    # Until a date is picked the figures are as of the clock: 04:00 on 2 July in Shanghai.
+    assert "as of = 04:00 on that day" in dates.zone_note.value
+    assert "start of that day" not in dates.zone_note.value
+    dates.set(as_of_day=date(2025, 7, 1))
+    assert "as of = the start of that day" in dates.zone_note.value
+    assert dates.as_of == datetime(2025, 6, 30, 16, 0, tzinfo=timezone.utc)

@@ -47,10 +47,7 @@ class DateRange(Composite):
         for picker in (self.from_picker, self.as_of_picker):
             picker.layout = widgets.Layout(width="auto")
             picker.style = {"description_width": "initial"}
-        self.zone_note = self.own(
-            widgets.HTML(f"<span style='color:#555'>dates in {escape(crm.calendar.name)}; as of = the start of that day</span>"),
-            "crmkit-date-range-zone",
-        )
+        self.zone_note = self.own(widgets.HTML(self._note()), "crmkit-date-range-zone")
         self.children = [self.own(widgets.HBox(
             [self.from_picker, self.as_of_picker, self.zone_note],
             layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
@@ -120,6 +117,16 @@ class DateRange(Composite):
     _quiet = False
     closed = False
 
+    def _note(self) -> str:
+        """The zone of the dates and what the As of date means: its local midnight once picked,
+        the starting moment's local time of day until then."""
+        calendar = self.crm.calendar
+        if self._as_of == calendar.midnight(calendar.local_date(self._as_of)):
+            meaning = "the start of that day"
+        else:
+            meaning = f"{calendar.local(self._as_of):%H:%M} on that day"
+        return f"<span style='color:#555'>dates in {escape(calendar.name)}; as of = {meaning}</span>"
+
     def _picked(self, change) -> None:
         if not self._quiet and change["new"] is not None:
             self._update()
@@ -128,6 +135,7 @@ class DateRange(Composite):
         if self.as_of_picker.value is None or self.from_picker.value is None:
             return
         self._as_of = self.crm.calendar.midnight(self.as_of_picker.value)
+        self.zone_note.value = self._note()
         if self.from_picker.value >= self.as_of_picker.value:
             self._quiet = True
             try:  # an empty range is no range: From moves back to the day before As of
