@@ -232,15 +232,16 @@ def revenue_by_category(db, flt: Filter, start: str, end: str) -> list[dict]:
 
 
 def new_by_source(db, flt: Filter, start: str, end: str) -> list[dict]:
-    """Customers whose first purchase falls in the period, by the customer's source channel.
+    """Customers whose first purchase falls in the period, by the customer's source channel
+    (None for customers without one, listed after the sources with as many).
 
     The first purchase is the core summary's ``first_purchase_at`` (see :func:`customer_counts_many`).
     """
     sql = f"""
-        SELECT COALESCE(c.source, '(unknown)') AS source, COUNT(*) AS new_customers
+        SELECT c.source AS source, COUNT(*) AS new_customers
         FROM customer_summary s JOIN customers c ON c.id = s.customer_id
         WHERE {FIRST_PURCHASE} >= :r_start AND {FIRST_PURCHASE} < :r_end{flt.where("s")}
-        GROUP BY 1 ORDER BY new_customers DESC, source
+        GROUP BY c.source ORDER BY new_customers DESC, c.source IS NULL, c.source
     """
     return _all(db, sql, flt.params(r_start=start, r_end=end))
 
