@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ..crm import CRM
 
 _ORDERABLE = ("id", "name", "created_at", "region", "company", "owner")
+_NULLABLE = frozenset({"region", "company", "owner"})  # the orderable columns a customer may leave empty
 
 
 @contextmanager
@@ -130,9 +131,12 @@ class RuleView:
             raise RuleError(f"order_by must be one of {', '.join(_ORDERABLE)}, not {order_by!r}")
         compiled = self.compiled(as_of)
         direction = "DESC" if descending else "ASC"
+        # Customers without the field come last either way (SQLite's default puts them first
+        # in an ascending order, PostgreSQL's last: the same page differed by engine).
+        empty_last = " NULLS LAST" if order_by in _NULLABLE else ""
         sql = (
             f"SELECT c.* FROM {FROM_CUSTOMERS} WHERE {compiled.where} "
-            f"ORDER BY c.{order_by} {direction}, c.id {direction} LIMIT :_limit OFFSET :_offset"
+            f"ORDER BY c.{order_by} {direction}{empty_last}, c.id {direction} LIMIT :_limit OFFSET :_offset"
         )
         params = dict(compiled.params, _limit=int(limit), _offset=int(offset))
         with engine_errors_as_rule_errors(self.rule):
