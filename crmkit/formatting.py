@@ -148,14 +148,15 @@ class Formatter:
         return babel_dates.format_skeleton("yMMM", day, locale=self.locale)
 
     def period(self, start: datetime | str, end: datetime | str, kind: str = "range") -> str:
-        """A span of time ``[start, end)`` as a calendar reads it: a ``month`` ``Jun 2025``, a
-        ``quarter`` ``Q2 2025``, a ``year`` ``2025``, any other span from its first to its last
-        day (``Jun 1 – 29, 2025``); on the display zone's calendar."""
+        """A span of time ``[start, end)`` as a calendar reads it: a whole ``month`` ``Jun 2025``,
+        ``quarter`` ``Q2 2025`` or ``year`` ``2025``; one cut short (a month to date) and any other
+        span from its first to its last day (``Jun 1 – 29, 2025``); on the display zone's calendar."""
         first = to_datetime(start).astimezone(self.zone).date()
-        skeleton = {"month": "yMMM", "quarter": "yQQQ", "year": "y"}.get(kind)
-        if skeleton:
-            return babel_dates.format_skeleton(skeleton, first, locale=self.locale)
         last = (to_datetime(end) - timedelta(microseconds=1)).astimezone(self.zone).date()
+        skeleton = {"month": "yMMM", "quarter": "yQQQ", "year": "y"}.get(kind)
+        if skeleton and last == _last_day(first, kind):
+            return babel_dates.format_skeleton(skeleton, first, locale=self.locale)
+        # A month, quarter or year cut short (to date) reads as the days it covers.
         if last <= first:
             return self.date(first)
         return babel_dates.format_interval(first, last, "yMMMd", locale=self.locale)
@@ -275,6 +276,15 @@ def local_time(value: datetime | date | str | None, zone: tzinfo | None = None) 
         return MISSING
     local = to_datetime(value).astimezone(zone or UTC)
     return f"{local.year:04d}{local:-%m-%d %H:%M} {_zone_text(local)}"
+
+
+def _last_day(first: date, kind: str) -> date:
+    """The last day of the calendar month, quarter or year that starts on ``first``."""
+    months = {"month": 1, "quarter": 3, "year": 12}[kind]
+    index = first.year * 12 + first.month - 1 + months
+    if index // 12 > date.max.year:
+        return date.max
+    return date(index // 12, index % 12 + 1, 1) - timedelta(days=1)
 
 
 def _zone_text(local: datetime) -> str:

@@ -53,6 +53,23 @@ def test_each_kind_reads_as_written_by_hand(method, argument, english, chinese):
     assert getattr(Formatter("zh_CN", "CNY"), method)(argument) == chinese
 
 
+THIN = "\u2009"
+
+
+@pytest.mark.parametrize("start, end, kind, english", [
+    ("2025-06-01", "2025-07-01", "month", "Jun 2025"),
+    ("2025-06-01", "2025-06-15T14:00:01Z", "month", f"Jun 1{THIN}–{THIN}15, 2025"),  # a month to date
+    ("2024-10-01", "2024-12-01", "quarter", f"Oct 1{THIN}–{THIN}Nov 30, 2024"),
+    ("2024-10-01", "2025-01-01", "quarter", "Q4 2024"),
+    ("2025-01-01", "2026-01-01", "year", "2025"),
+    ("2025-01-01", "2025-03-01", "year", f"Jan 1{THIN}–{THIN}Feb 28, 2025"),
+])
+def test_a_calendar_period_is_named_only_when_whole(start, end, kind, english):
+    """A KPI card of the month to date said "Jun 2025" for June 1-15: a period cut short reads as
+    the days it covers."""
+    assert Formatter("en_US", "USD").period(start, end, kind) == english
+
+
 @pytest.mark.parametrize("method", ["number", "signed", "money", "rate", "rate_change", "date", "month", "datetime", "duration", "lateness", "ident"])
 def test_missing_values_read_as_a_dash(method):
     """None never reads as "None"."""

@@ -93,7 +93,8 @@ class TestReportsPanel:
         panel.period_choice.value = "quarter"
         assert panel.report.period.label == "2024-Q4"
         assert panel.cards["new_customers"].figure == crm.reports.kpi("acquisition", as_of="2024-12-01", period="quarter")["new_customers"] == 30
-        assert "Q4 2024 vs Q3 2024" in panel.cards["new_customers"].note
+        # the quarter to date (Oct 1 - Nov 30) against the same days of the quarter before
+        assert "Oct 1\u2009–\u2009Nov 30, 2024 vs Jul 1\u2009–\u2009Aug 31, 2024" in panel.cards["new_customers"].note
         expected = chart_specs(crm.reports.build(as_of="2024-12-01", period="quarter"))
         assert len(panel.chart_box.children) == len(expected) > 0
         assert [view.title for view in panel.chart_box.children] == [chart.title for _, chart, _ in expected]
