@@ -154,12 +154,20 @@ class Formatter:
         first = to_datetime(start).astimezone(self.zone).date()
         last = (to_datetime(end) - timedelta(microseconds=1)).astimezone(self.zone).date()
         skeleton = {"month": "yMMM", "quarter": "yQQQ", "year": "y"}.get(kind)
-        if skeleton and last == _last_day(first, kind):
+        if skeleton and self._whole(to_datetime(start), to_datetime(end), first, kind):
             return babel_dates.format_skeleton(skeleton, first, locale=self.locale)
         # A month, quarter or year cut short (to date) reads as the days it covers.
         if last <= first:
             return self.date(first)
         return babel_dates.format_interval(first, last, "yMMMd", locale=self.locale)
+
+    def _whole(self, start: datetime, end: datetime, first: date, kind: str) -> bool:
+        """Whether ``[start, end)`` is the whole calendar ``kind`` beginning on ``first``: from
+        its first local midnight to the next period's (not to a moment of its last day)."""
+        last = _last_day(first, kind)
+        if last == date.max:
+            return start == _midnight(first, self.zone)
+        return start == _midnight(first, self.zone) and end == _midnight(last + timedelta(days=1), self.zone)
 
     def datetime(self, value: datetime | str | None) -> str:
         """A moment in the display zone, to the minute, naming the zone: ``Dec 5, 2026, 2:11 PM UTC``."""
@@ -276,6 +284,11 @@ def local_time(value: datetime | date | str | None, zone: tzinfo | None = None) 
         return MISSING
     local = to_datetime(value).astimezone(zone or UTC)
     return f"{local.year:04d}{local:-%m-%d %H:%M} {_zone_text(local)}"
+
+
+def _midnight(day: date, zone: tzinfo) -> datetime:
+    """The moment ``day`` begins on ``zone``'s wall clock."""
+    return datetime(day.year, day.month, day.day, tzinfo=zone)
 
 
 def _last_day(first: date, kind: str) -> date:
