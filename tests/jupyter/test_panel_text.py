@@ -13,6 +13,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 import crmkit
 import crmkit_loyalty.panel as loyalty_panel_module
+from crmkit.formatting import LOCALE_SETTING
 from crmkit_jupyter import dashboard, formatting
 from crmkit_jupyter.toolkit import ChartView, ListSource, PagedTable
 from jupyter_helpers import fill
@@ -210,3 +211,19 @@ class TestMagicArguments:
         assert "New customers 30 +30" in shown and "Net revenue $4,635.00 +$4,635.00" in shown
         assert "Average customer value $154.50" in shown
         assert "churn_rate" not in shown and "new_customers" not in shown and "T00:00:00" not in shown
+
+
+class TestPagerCountsInTheLocale:
+    """The pager's counts are grouped as the table's numbers are (1.234 in German)."""
+
+    @pytest.mark.parametrize("locale, shown", [("en_US", "rows 1–20 of 1,234"), ("de_DE", "rows 1–20 of 1.234")])
+    def test_the_status_groups_digits_by_the_crms_locale(self, locale, shown):
+        crm = crmkit.open(":memory:", plugins=[])
+        crm.settings.set(LOCALE_SETTING, locale)
+        table = PagedTable(ListSource([{"id": n} for n in range(1, 1235)], key="id"), page_size=20, crm=crm)
+        assert shown in table.status.value
+        crm.close()
+
+    def test_without_a_crm_it_groups_as_before(self):
+        table = PagedTable(ListSource([{"id": n} for n in range(1, 1235)], key="id"), page_size=20)
+        assert "rows 1–20 of 1,234" in table.status.value

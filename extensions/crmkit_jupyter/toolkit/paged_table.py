@@ -294,13 +294,18 @@ class PagedTable(Composite):
         self.next_button.disabled = self.last_button.disabled = at_end
 
     def _status_text(self) -> str:
-        total = "?" if self.total is None else f"{self.total:,}" + ("" if self.exact else "+")
+        count = self._count
+        total = "?" if self.total is None else count(self.total) + ("" if self.exact else "+")
         narrowed = "" if self.drilled is None else f" · {self._label(self.drilled[0])} = {self.drilled[1]}"
         if not self.rows:
             return (f"no rows (of {total})" if self.total else "no rows") + narrowed
         if self.start is None:
-            return f"{len(self.rows):,} rows of {total}{narrowed}"
-        return f"rows {self.start + 1:,}–{self.start + len(self.rows):,} of {total}{narrowed}"
+            return f"{count(len(self.rows))} rows of {total}{narrowed}"
+        return f"rows {count(self.start + 1)}–{count(self.start + len(self.rows))} of {total}{narrowed}"
+
+    def _count(self, number: int) -> str:
+        """A row count grouped as the table's numbers are (the CRM's locale; 1,234 without one)."""
+        return f"{number:,}" if self.crm is None else formatting.cell(number, "number", self.crm)
 
     def _clicked(self, index: int) -> None:
         key = self.source.key if self.source is not None else "id"
