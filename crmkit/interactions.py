@@ -23,7 +23,7 @@ from attrs import frozen
 from .engine.errors import IntegrityError
 from .lazy import BuiltOnRead
 from .errors import ConflictError, ValidationError
-from .models import Interaction, check_json_value, is_storable_text
+from .models import Interaction, check_json_value, check_storable_text, is_storable_text
 from .money import AMOUNT_DIGITS, MAX_AMOUNT, MAX_MINOR, from_minor, to_amount
 from .store import batched, json_values
 from .timeutil import UTC, to_iso
@@ -196,6 +196,8 @@ class Interactions:
         where, params = ["customer_id = ?"], [customer_id]
         if kinds:
             kinds = list(kinds)
+            for kind in kinds:
+                check_storable_text(str(kind), "kinds")
             where.append(f"kind IN ({', '.join('?' * len(kinds))})")
             params += kinds
         if since is not None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from attrs import frozen
 
 from .errors import CrmError, ValidationError
+from .models import is_storable_text
 
 if TYPE_CHECKING:
     from .crm import CRM
@@ -66,6 +67,8 @@ class Settings:
 
     def get(self, key: str, default: Any = None) -> Any:
         """The value of ``key``, or ``default`` when it was never set."""
+        if not is_storable_text(key):
+            return default  # no key is stored so (PostgreSQL cannot even be asked about a NUL)
         row = self._crm.db.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
         return default if row is None else json.loads(row[0])
 

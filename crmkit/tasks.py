@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any, Iterable
 
 from .errors import ConflictError, NotFound, ValidationError
-from .models import Task, record_dict
+from .models import Task, check_storable_text, record_dict
 from .timeutil import to_iso
 
 if TYPE_CHECKING:
@@ -149,6 +149,8 @@ class Tasks:
         """Open tasks, soonest due first, filtered by owner, customer, kind or due time."""
         where, params = ["status = 'open'"], []
         for column, value in (("owner", owner), ("customer_id", customer_id), ("kind", kind)):
+            if isinstance(value, str):
+                check_storable_text(value, column)
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from attrs import field, frozen
 
 from .errors import ConflictError, NotAuthenticated, NotFound, ValidationError
+from .models import is_storable_text
 from .permissions import ROLES
 from .timeutil import from_iso, to_datetime, to_iso
 
@@ -164,6 +165,8 @@ class Users:
 
     def find(self, id: str) -> User | None:  # noqa: A002
         """The user with this id, or None."""
+        if not is_storable_text(str(id)):
+            return None  # no user has such an id (PostgreSQL cannot even be asked about a NUL)
         rows = list(self._crm.db.query("SELECT * FROM users WHERE id = ?", [str(id)]))
         return User.from_row(rows[0]) if rows else None
 

@@ -14,7 +14,7 @@ from attrs import frozen
 from .. import history
 from ..engine.errors import StatementError
 from ..errors import ConflictError, NotFound, RuleError
-from ..models import Customer, Segment
+from ..models import Customer, Segment, is_storable_text
 from ..timeutil import from_iso, to_iso
 from .ast import Truthy
 from .builder import Condition, FieldRef
@@ -341,7 +341,7 @@ class Segments:
 
     def get(self, name: str) -> Segment:
         """The saved segment record (NotFound if there is none)."""
-        rows = list(self._crm.db.query("SELECT * FROM segments WHERE name = ?", [name]))
+        rows = list(self._crm.db.query("SELECT * FROM segments WHERE name = ?", [name])) if _may_name(name) else []
         if not rows:
             known = [s.name for s in self.list()]
             hint = f"; saved segments: {', '.join(known)}" if known else "; none is saved yet"
@@ -356,7 +356,7 @@ class Segments:
         return SegmentView(self._crm, self.get(name))
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and self._crm.db.execute("SELECT 1 FROM segments WHERE name = ?", [name]).fetchone() is not None
+        return _may_name(name) and self._crm.db.execute("SELECT 1 FROM segments WHERE name = ?", [name]).fetchone() is not None
 
     def __iter__(self) -> Iterator[SegmentView]:
         return iter([self[s.name] for s in self.list()])
@@ -397,3 +397,9 @@ class Segments:
         joined = [r[0] for r in db.execute(difference, [second.id, first.id])]
         left = [r[0] for r in db.execute(difference, [first.id, second.id])]
         return SnapshotDiff(first, second, joined, left, second.members - len(joined))
+
+
+def _may_name(name: object) -> bool:
+    """Whether ``name`` could be a saved segment's name: text both engines store (no NUL, no lone
+    surrogate; PostgreSQL cannot even be asked about one with a NUL)."""
+    return isinstance(name, str) and is_storable_text(name)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from crmkit import ConflictError, CrmError, NotFound, ValidationError
 from crmkit.money import from_minor, to_minor
+from crmkit.models import check_storable_text
 from crmkit.timeutil import from_iso, to_datetime, to_iso
 
 from . import queries
@@ -377,6 +378,9 @@ class ComplaintsService:
 
         check_choice("status", status, STATES)
         check_choice("severity", severity, SEVERITIES)
+        for name, text in (("owner", owner), ("category", category), ("product", product), ("channel", channel)):
+            if isinstance(text, str):
+                check_storable_text(text, name)
         filters = {
             "status": status, "owner": owner, "customer_id": customer_id, "category": category,
             "product": product, "severity": severity, "channel": channel, "open": open,

@@ -11,6 +11,7 @@ import attrs
 from attrs import frozen
 
 from crmkit import ConflictError, Customer, NotFound, ValidationError
+from crmkit.models import check_storable_text, is_storable_text
 from crmkit.timeutil import from_iso, to_iso
 
 from . import allocation, backtest, config, figures, pool, queries, scoring
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 LEAD_FIELDS = ("priority", "needs", "product", "language", "lead_class", "stage")
 # The whole numbers both engines store (and segment rules compare): a signed 64 bits.
 SMALLEST_INTEGER, LARGEST_INTEGER = -(2**63), 2**63 - 1
+#: The longest allocation rule name (as long as a saved segment's).
+MAX_RULE_NAME = 100
 
 
 @frozen
@@ -160,6 +163,8 @@ class LeadsService:
         return [Rep.from_row(row) for row in self.crm.db.query(queries.ALL_REPS)]
 
     def _find_rep(self, rep_id: str) -> Rep | None:
+        if not isinstance(rep_id, str) or not is_storable_text(rep_id):
+            return None  # no rep has such an id (PostgreSQL cannot even be asked about a NUL)
         rows = list(self.crm.db.query(queries.GET_REP, [rep_id]))
         return Rep.from_row(rows[0]) if rows else None
 
@@ -275,6 +280,7 @@ class LeadsService:
             where.append("l.status = :status")
             params["status"] = status
         if owner:
+            check_storable_text(owner, "owner")
             where.append("l.owner = :owner")
             params["owner"] = owner
         sql = f"{queries.LEAD_SELECT} WHERE {' AND '.join(where)} ORDER BY l.received_at DESC, l.customer_id DESC LIMIT :limit OFFSET :offset"
@@ -394,6 +400,9 @@ class LeadsService:
         """
         if not isinstance(name, str) or not name.strip():
             raise ValidationError("name", name, "a non-empty rule name")
+        check_storable_text(name, "name")
+        if len(name) > MAX_RULE_NAME:
+            raise ValidationError("name", name, f"a rule name of at most {MAX_RULE_NAME} characters")
         if isinstance(reps, (str, bytes)) or not isinstance(reps, Iterable):
             raise ValidationError("reps", reps, 'a list of rep ids, e.g. ["ann"] for one rep')
         reps = tuple(reps)
@@ -418,7 +427,7 @@ class LeadsService:
     def remove_rule(self, name: str) -> None:
         """Delete an allocation rule."""
         with self.crm.transaction():
-            if not any(r.name == name for r in self.rules()):
+            if not any(r.name == name for r in self.rules()):  # compared here: no engine is asked about a NUL
                 raise NotFound(f"no allocation rule named {name!r}")
             self.crm.db.execute(queries.DELETE_RULE, [name])
             self.crm.audit.record("lead_rule.remove", "lead_rule", name, source="leads")

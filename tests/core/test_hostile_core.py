@@ -441,3 +441,20 @@ class TestThePythonApiRefusesWhatImportsRefuse:
                 crm.customers.update(ann.id, attributes={"x": too_deep})
             assert crm.interactions.count() == 0 and crm.customers.get(ann.id).attributes == {}
             crm.interactions.record(ann.id, "call", data={"x": json.loads(deep(MAX_NESTING - 1))})
+
+
+# --- 4c. names that no saved segment can have ----------------------------------------------------
+
+@pytest.mark.parametrize("text", ["vip\x00", "tags contains 'x\x00'", "\ud800"])
+def test_a_segment_name_no_segment_can_have_is_simply_not_one(crm_path, text):
+    """Looking up a text with a NUL or a lone surrogate as a segment's name raised the engine's
+    error on PostgreSQL (its texts cannot hold a NUL) and UnicodeEncodeError on both: such a text
+    names no saved segment, and as a rule it is refused as every bad rule is."""
+    with crmkit.open(crm_path, plugins=[]) as crm:
+        crm.segments.define("vip", "tags contains 'vip'")
+        assert text not in crm.segments
+        with pytest.raises(crmkit.NotFound):
+            crm.segments.get(text)
+        assert crm.segments.resolve(text) == text  # a rule, then
+        with pytest.raises(crmkit.RuleError):
+            crm.segments.evaluate(text)

@@ -81,3 +81,27 @@ def test_a_name_taken_is_refused(run, db, one_error_line):
     line = one_error_line(run("leads", "rules", db, "--add", "x", "--rule", "industry = 'software'", "--team", "b"))
     assert "exists" in line
     assert _rules(db) == [("x", "industry = 'retail'", "a", ())]
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "\ud800"])
+def test_names_no_engine_stores_are_refused_alike(file_crm, row_counts, text):
+    """A NUL (PostgreSQL cannot store one, SQLite would) or a lone surrogate in a rule's name, a
+    rep's id or a team: a ValidationError or NotFound on both engines, nothing written."""
+    file_crm.leads.add_rep("ann", "Ann Lee", team="a", capacity=5)
+    before = row_counts(file_crm)
+    with pytest.raises(crmkit.ValidationError, match="^name: "):
+        file_crm.leads.add_rule(text, "industry = 'retail'", team="a")
+    with pytest.raises(crmkit.NotFound):
+        file_crm.leads.add_rule("ok", "industry = 'retail'", reps=[text])
+    with pytest.raises(crmkit.NotFound):
+        file_crm.leads.remove_rule(text)
+    with pytest.raises(crmkit.NotFound):
+        file_crm.leads.rep(text)
+    assert row_counts(file_crm) == before
+
+
+def test_a_rule_name_is_at_most_100_characters(file_crm):
+    file_crm.leads.add_rep("ann", "Ann Lee", team="a", capacity=5)
+    with pytest.raises(crmkit.ValidationError, match="at most 100"):
+        file_crm.leads.add_rule("x" * 101, "industry = 'retail'", team="a")
+    assert file_crm.leads.add_rule("x" * 100, "industry = 'retail'", team="a").name == "x" * 100
