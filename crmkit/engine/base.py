@@ -7,6 +7,8 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from attrs import frozen
 
+from ..errors import ValidationError
+
 
 @frozen
 class Features:
@@ -140,3 +142,23 @@ class Database:
         from .schema import Table
 
         return Table(self, name)
+
+
+def check_parameters(parameters: Any) -> None:
+    """Refuse a statement's text parameter that the engines would not store alike: a NUL
+    (SQLite keeps it, and its LIKE and length() stop there; PostgreSQL cannot take one) or a
+    lone surrogate (UTF-8 cannot encode it). Records and fields refuse these first, naming the
+    field; this catches any other path, so that both engines give the same ValidationError."""
+    if not parameters:
+        return
+    for value in parameters.values() if isinstance(parameters, dict) else parameters:
+        if isinstance(value, str) and ("\x00" in value or not value.isascii() and not _encodes(value)):
+            raise ValidationError("value", value, "text without NUL characters or lone surrogates")
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

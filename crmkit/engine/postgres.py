@@ -10,7 +10,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from ..errors import CrmError
 from . import compat, identity, sql
-from .base import Database, Features
+from .base import Database, Features, check_parameters
 from .target import Target
 from .translate import to_postgres
 
@@ -135,6 +135,7 @@ class PostgresDatabase(Database):
     # --- statements --------------------------------------------------------------------------
 
     def execute(self, sql: str, params: Any = None) -> PostgresCursor:
+        check_parameters(params)
         text, names = to_postgres(sql)
         return self._statement(text, _arguments(params, names))
 

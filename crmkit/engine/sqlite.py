@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from ..errors import CrmError
 from . import errors, identity, sql
-from .base import Database, Features
+from .base import Database, Features, check_parameters
 from .target import Target
 
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -62,6 +62,7 @@ class SqliteDatabase(Database):
 
     def execute(self, sql: str, parameters: Any = None) -> sqlite3.Cursor:
         """Run one statement. Outside a transaction a write is committed at once."""
+        check_parameters(parameters)
         conn = self.conn
         was_in_transaction = conn.in_transaction
         try:
@@ -78,6 +79,7 @@ class SqliteDatabase(Database):
     def query(self, sql: str, params: Any = None) -> Iterator[dict]:
         """Rows as dicts. A row-returning write outside a transaction (``INSERT ... RETURNING``)
         takes effect and is committed when called, even if its rows are never read."""
+        check_parameters(params)
         conn = self.conn
         was_in_transaction = conn.in_transaction
         try:

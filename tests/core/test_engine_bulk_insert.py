@@ -84,3 +84,23 @@ def test_a_long_iterator_is_stored_whole_whatever_each_part_leaves_empty(crm, mo
     rows = [(i, f"r{i}", None, None if i <= 100 else f"n{i}", None) for i in range(1, 251)]
     assert _load(crm, COLUMNS, iter(rows)) == 250
     assert _stored(crm) == rows
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "\ud800"])
+@pytest.mark.parametrize("style", ["positional", "named"])
+def test_a_statement_given_a_text_no_engine_stores_is_refused_alike(crm, text, style):
+    # SQLite stored a NUL (and its LIKE and length() stop at it); PostgreSQL refused the
+    # statement with its own error; a lone surrogate raised UnicodeEncodeError on both. Any
+    # statement a plugin runs with such a text is now a ValidationError on both, nothing written.
+    from crmkit import ValidationError
+
+    sql, params = (("INSERT INTO bulk_under_test (id, label) VALUES (?, ?)", [1, text]) if style == "positional"
+                   else ("INSERT INTO bulk_under_test (id, label) VALUES (:id, :label)", {"id": 1, "label": text}))
+    with pytest.raises(ValidationError, match="text without NUL characters or lone surrogates"):
+        with crm.transaction():
+            crm.db.execute(sql, params)
+    with pytest.raises(ValidationError):
+        list(crm.db.query("SELECT * FROM bulk_under_test WHERE label = ?", [text]))
+    assert _stored(crm) == []
+    crm.db.execute("INSERT INTO bulk_under_test (id, label, note) VALUES (?, ?, ?)", [2, "blob ok", None])
+    assert _stored(crm) == [(2, "blob ok", None, None, "unset")]
