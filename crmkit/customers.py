@@ -13,7 +13,7 @@ from attrs import frozen
 from . import history
 from .errors import ConflictError, NotFound, ValidationError
 from .lazy import BuiltOnRead
-from .models import Customer, CustomerChange, normalise_email, normalise_phone, optional_text, record_dict
+from .models import Customer, CustomerChange, is_storable_text, normalise_email, normalise_phone, optional_text, record_dict
 from .store import batched
 from .timeutil import from_iso, to_iso
 
@@ -136,7 +136,7 @@ _SET_CREATED, _SET_UPDATED = _setter("created_at"), _setter("updated_at")
 def _searchable(text: str, field: str = "search") -> str:
     """Refuse what SQLite cannot search faithfully: NUL ends LIKE patterns early ('ab\\x00' would
     match every name containing 'ab') and lone surrogates cannot be encoded as UTF-8."""
-    if isinstance(text, str) and ("\x00" in text or any("\ud800" <= ch <= "\udfff" for ch in text)):
+    if isinstance(text, str) and not is_storable_text(text):
         raise ValidationError(field, text, "text without NUL characters or lone surrogates")
     return text
 

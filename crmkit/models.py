@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 from attrs import field, frozen
 
+from .engine.base import is_storable_text  # noqa: F401 - part of this module's API: whether check_storable_text accepts a text
 from .errors import ValidationError
 from .money import from_minor, to_decimal
 from .timeutil import from_iso, to_datetime, to_iso
@@ -183,20 +184,6 @@ def check_json_value(value: Any, field: str) -> Any:
                 _refuse_text_inside(value, field)
         level = children
     return value
-
-
-def is_storable_text(text: str) -> bool:
-    """Whether :func:`check_storable_text` accepts ``text``, without building its error: for
-    the bulk paths, which send a refused row to the path that reports it."""
-    if "\x00" in text:
-        return False
-    if text.isascii():
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _refuse_text_inside(value: Any, field: str) -> None:

@@ -152,11 +152,16 @@ def check_parameters(parameters: Any) -> None:
     if not parameters:
         return
     for value in parameters.values() if isinstance(parameters, dict) else parameters:
-        if isinstance(value, str) and ("\x00" in value or not value.isascii() and not _encodes(value)):
+        if isinstance(value, str) and not is_storable_text(value):
             raise ValidationError("value", value, "text without NUL characters or lone surrogates")
 
 
-def _encodes(text: str) -> bool:
+def is_storable_text(text: str) -> bool:
+    """Whether both engines store ``text`` as it is: no NUL character and no lone surrogate."""
+    if "\x00" in text:
+        return False
+    if text.isascii():
+        return True
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
