@@ -201,10 +201,16 @@ class ColumnarImport:
             # summary's (every batch updates most of its customers), built once at the end than
             # kept up row by row (the rows come in file order, scattered over them).
             large = total >= max(DEFER_INDEXES, existing)
-            with _large_load_if(large, crm.db, ("interactions", "customer_summary")):
+            tables = ("interactions", "customer_summary", *self._plugin_tables()) if large else ()
+            with _large_load_if(large, crm.db, tables):
                 added = crm.interactions.record_checked(batches()).count
             self.checker.audit_run(added, 0)
         return added, 0
+
+    def _plugin_tables(self) -> list[str]:
+        """The tables plugins fill as interactions are loaded (``crmkit_bulk_load_tables``)."""
+        named = self.crm.plugins.call("crmkit_bulk_load_tables", crm=self.crm)
+        return [table for tables in named for table in tables or ()]
 
     def _merged(self, rows: list[tuple], numbers: list[int], slow: list[tuple[int, bytes]]) -> list[tuple]:
         """The chunk's rows in file order: those converted by column and the good rows the row

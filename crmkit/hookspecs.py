@@ -135,6 +135,18 @@ def crmkit_interactions_recorded(crm: "CRM", interactions: "list[Interaction]") 
 
 
 @hookspec
+def crmkit_bulk_load_tables(crm: "CRM") -> "list[str]":
+    """Return the plugin's tables that a large import fills a row or more per imported row.
+
+    While an import as large as the CRM's interactions runs on SQLite, such a table's plain
+    indexes (not unique, not partial) are dropped and built once at the end, as the core's own
+    are: rows arriving scattered over an index cost several times as much as building it. A
+    hook that looks the table's rows up by such an index during the load calls
+    :func:`crmkit.store.restore_deferred_indexes` first. PostgreSQL keeps every index up.
+    """
+
+
+@hookspec
 def crmkit_customer_forgotten(crm: "CRM", customer_id: int, erasure: "Erasure") -> None:
     """Erase the plugin's personal data about the customer (right to erasure).
 

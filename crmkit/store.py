@@ -6,8 +6,10 @@ transaction; the SQL helpers spell the expressions the two engines write differe
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from typing import Iterator
+from weakref import WeakKeyDictionary
 
 from .engine import Database
 from .engine import connect as _connect
@@ -43,21 +45,55 @@ def batched(iterable, size: int):
 
 @contextmanager
 def indexes_deferred(db: Database, tables: tuple[str, ...]) -> Iterator[list[str]]:
-    """Drop the non-unique secondary indexes of ``tables`` for a bulk load; build them again after.
+    """Drop the plain secondary indexes of ``tables`` for a bulk load; build them again after.
 
     Loading millions of rows in an order that scatters them across an index (the index cliff)
     is several times slower than building the index once at the end. Unique indexes stay, so
-    constraints still hold during the load. The indexes are rebuilt, from their own stored
-    definitions, when the block ends, also when it fails. Yields the names of the deferred
-    indexes. Use it only where nothing needs those indexes meanwhile, e.g. building a new file.
+    constraints still hold during the load, and so do partial ones (``... WHERE``): they hold
+    only the rows their condition picks, and building one again would read the whole table.
+    The indexes are rebuilt, from their own stored definitions, when the block ends, also when
+    it fails; :func:`restore_deferred_indexes` builds a table's sooner, for work that needs them
+    during the load. Yields the names of the deferred indexes.
     """
-    saved = [(name, sql) for name, sql, unique in db.index_definitions(tables) if not unique]
+    saved = {
+        table: [(name, sql) for name, sql, unique in db.index_definitions([table]) if not unique and not _partial(sql)]
+        for table in dict.fromkeys(tables)
+    }
+    saved = {table: indexes for table, indexes in saved.items() if indexes}
     with transaction(db):
-        for name, _ in saved:
-            db.execute(f'DROP INDEX "{name}"')
+        for indexes in saved.values():
+            for name, _ in indexes:
+                db.execute(f'DROP INDEX "{name}"')
+    pending = _deferred.setdefault(db, {})
+    pending.update(saved)
     try:
-        yield [name for name, _ in saved]
+        yield [name for indexes in saved.values() for name, _ in indexes]
     finally:
-        with transaction(db):
-            for _, sql in saved:
-                db.execute(sql)
+        for table in saved:
+            restore_deferred_indexes(db, table)
+        if not pending:
+            _deferred.pop(db, None)
+
+
+def restore_deferred_indexes(db: Database, table: str) -> None:
+    """Build now the indexes of ``table`` that a running bulk load deferred (see
+    :func:`indexes_deferred`); nothing when none wait.
+
+    For a plugin's hook that looks rows of its table up by such an index during a large import
+    (a full scan per lookup otherwise): the indexes are then kept up, row by row, for the rest
+    of the load. The rows already loaded are indexed in one pass."""
+    indexes = _deferred.get(db, {}).pop(table, None)
+    if not indexes:
+        return
+    with transaction(db):
+        for _, sql in indexes:
+            db.execute(sql)
+
+
+#: The indexes each database's running bulk loads deferred, by table.
+_deferred: "WeakKeyDictionary[Database, dict[str, list[tuple[str, str]]]]" = WeakKeyDictionary()
+
+
+def _partial(create_index: str) -> bool:
+    """Whether a CREATE INDEX statement indexes only the rows of a condition."""
+    return re.search(r"\)\s*WHERE\b", create_index, re.IGNORECASE) is not None

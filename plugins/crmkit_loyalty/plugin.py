@@ -59,6 +59,13 @@ def crmkit_interactions_recorded(crm, interactions):
 
 
 @hookimpl
+def crmkit_bulk_load_tables(crm):
+    # A purchase earns a ledger row: a large import builds the ledger's customer index at its
+    # end (1M purchases: 2 s less), unless a refund or a segment bonus needs it sooner.
+    return ["loyalty_points"]
+
+
+@hookimpl
 def crmkit_customer_forgotten(crm, customer_id, erasure):
     from . import queries as q
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from crmkit import ConflictError, NotFound, ValidationError
+from crmkit.store import restore_deferred_indexes
 from crmkit.timeutil import from_iso, to_iso
 
 from . import localdays
@@ -202,6 +203,8 @@ class Points:
             q.points_earn(in_list, dates),
             dict(base, **kinds, rate_milli=policy.rate_milli, divisor=divisor),
         ).rowcount
+        if any(bonus.segment is not None for bonus in policy.bonuses):
+            restore_deferred_indexes(crm.db, "loyalty_points")  # a rule may read balances by customer
         for bonus in policy.bonuses:
             params = dict(base, _lb_points=bonus.points, _lb_name=bonus.name, _lb_kind=bonus.kind)
             ids = None
@@ -211,6 +214,8 @@ class Points:
                 params.update(compiled.params)
             written += crm.db.execute(q.points_bonus(dates, ids), params).rowcount
         refunds = crm.db.execute(q.refunds_in_range(out_list), dict(base, **kinds)).fetchall()
+        if refunds:
+            restore_deferred_indexes(crm.db, "loyalty_points")  # a clawback reads the customer's batches
         for refund in refunds:
             self._claw_back(*refund, policy=policy)
             written += 1

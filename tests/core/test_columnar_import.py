@@ -184,6 +184,85 @@ def test_a_large_load_builds_the_indexes_again(crm_path, clock, small_chunks, mo
     crm.close()
 
 
+class MarksPlugin:
+    """A plugin writing a row per recorded interaction into its own table, whose plain index a
+    large load may build at its end (``crmkit_bulk_load_tables``); it notes, per batch, whether
+    that index was there, and may ask for it back (``restore_deferred_indexes``)."""
+
+    name = "marks"
+
+    def __init__(self, restore_at: int | None = None, fail_at: int | None = None):
+        self.restore_at, self.fail_at = restore_at, fail_at
+        self.seen: list[bool] = []
+
+    @hookimpl
+    def crmkit_migrations(self):
+        marks = crmkit.Migrations("marks")
+
+        @marks()
+        def m001_marks(db):
+            db["marks_rows"].create({"id": int, "customer_id": int, "interaction_id": int, "kind": str}, pk="id")
+            db["marks_rows"].create_index(["customer_id"])
+            db["marks_rows"].create_index(["interaction_id"], unique=True)
+            db.execute("CREATE INDEX ix_marks_refunds ON marks_rows(customer_id) WHERE kind = 'refund'")
+
+        return marks
+
+    @hookimpl
+    def crmkit_bulk_load_tables(self, crm):
+        return ["marks_rows"]
+
+    def indexes(self, crm) -> set[str]:
+        return {name for name, _, _ in crm.db.index_definitions(["marks_rows"])}
+
+    @hookimpl
+    def crmkit_interactions_recorded(self, crm, interactions):
+        from crmkit.store import restore_deferred_indexes
+
+        batch = len(self.seen)
+        if batch == self.restore_at:
+            restore_deferred_indexes(crm.db, "marks_rows")
+        self.seen.append("idx_marks_rows_customer_id" in self.indexes(crm))
+        crm.db.execute(
+            "INSERT INTO marks_rows(customer_id, interaction_id, kind) "
+            "SELECT customer_id, id, kind FROM interactions WHERE id BETWEEN ? AND ?",
+            [interactions[0].id, interactions[-1].id],
+        )
+        if batch == self.fail_at:
+            raise RuntimeError("the plugin failed")
+
+
+def test_a_plugins_table_named_for_bulk_loads_gets_its_plain_indexes_at_the_end(crm_path, clock, small_chunks, monkeypatch, crm_engine):
+    """On SQLite a large load drops the plain indexes of the tables plugins name and builds
+    them at its end (partial and unique ones stay); a hook that needs one meanwhile restores it.
+    A failed load leaves them as they were; on PostgreSQL every index stays up throughout."""
+    monkeypatch.setattr(columnar, "DEFER_INDEXES", 10)
+    plugin = MarksPlugin()
+    crm = open_crm(crm_path, clock, [plugin])
+    before = sorted(crm.db.index_definitions(["marks_rows"]))
+    assert len(before) == 3
+    deferred = crm_engine == "sqlite"
+    import_file(crm, write(crm_path.parent / "p.csv", purchases(200)), kind="interactions", defaults={"kind": "purchase"})
+    assert len(plugin.seen) >= 3 and plugin.seen == [not deferred] * len(plugin.seen)
+    assert sorted(crm.db.index_definitions(["marks_rows"])) == before
+    counted = crm.db.execute(
+        "SELECT count(*), count(DISTINCT interaction_id) FROM marks_rows WHERE customer_id = ?", [1]
+    ).fetchone()
+    assert tuple(counted) == (10, 10)
+
+    plugin.seen, plugin.restore_at = [], 2
+    import_file(crm, write(crm_path.parent / "q.csv", purchases(400)), kind="interactions", defaults={"kind": "purchase"})
+    assert plugin.seen[:2] == [not deferred] * 2 and all(plugin.seen[2:])
+    assert sorted(crm.db.index_definitions(["marks_rows"])) == before
+
+    plugin.seen, plugin.restore_at, plugin.fail_at = [], None, 1
+    with pytest.raises(crmkit.PluginError, match="the plugin failed"):
+        import_file(crm, write(crm_path.parent / "r.csv", purchases(800)), kind="interactions", defaults={"kind": "purchase"})
+    assert sorted(crm.db.index_definitions(["marks_rows"])) == before
+    assert crm.db.execute("SELECT count(*) FROM marks_rows").fetchone()[0] == 600
+    crm.close()
+
+
 def test_readers_on_another_connection_are_answered_during_a_large_load(crm_path, clock, small_chunks, monkeypatch):
     """A team's dashboard keeps reading while an import runs: no index drop locks it out (on
     PostgreSQL a dropped index would lock the table until the import commits)."""

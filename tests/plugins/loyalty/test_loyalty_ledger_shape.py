@@ -187,3 +187,54 @@ class TestMigrationFromTheOldShape:
             assert not [e for e in crm.loyalty.points.entries(cid) if e.kind == "expire"]
         finally:
             crm.close()
+
+
+class TestLargeImport:
+    """A large CSV import builds the ledger's customer index at its end; refunds in the file get
+    it back sooner, and claw back as they would one at a time."""
+
+    @staticmethod
+    def _file(path):
+        """Purchases of c1..c20 through 2024, then a refund of each of the first ten (no purchase
+        named: the points come from the customer's batches); floor(amount) points each."""
+        lines = ["customer_id,kind,occurred_at,amount"]
+        earned, owed = {}, {}
+        for n in range(400):
+            cid, amount = 1 + n % 20, f"{1 + n % 37}.{n % 100:02d}"
+            lines.append(f"{cid},purchase,2024-{1 + n % 11:02d}-{1 + n % 28:02d},{amount}")
+            earned[cid] = earned.get(cid, 0) + int(Decimal(amount))
+        for cid in range(1, 11):
+            amount = f"{cid * 40}.50"
+            lines.append(f"{cid},refund,2024-12-15,{amount}")
+            owed[cid] = int(Decimal(amount))
+        path.write_text("\n".join(lines) + "\n")
+        return path, {cid: max(0, earned[cid] - owed.get(cid, 0)) for cid in earned}
+
+    def test_balances_and_indexes_after_a_large_import_with_refunds(self, crm, add_customers, crm_path, monkeypatch):
+        from crmkit import columnar
+        from crmkit.importing import import_file
+        from crmkit.store import restore_deferred_indexes
+        from crmkit_loyalty import points
+
+        pytest.importorskip("pyarrow")
+        monkeypatch.setattr(columnar, "CHUNK_BYTES", 1024)
+        monkeypatch.setattr(columnar, "DEFER_INDEXES", 10)
+        crm.loyalty.points.set_policy(rate="1", lock_days=0, expiry_days=None)
+        add_customers(crm, 20)
+        indexes = sorted(crm.db.index_definitions(["loyalty_points"]))
+        path, expected = self._file(crm_path.parent / "history.csv")
+        restored = []
+
+        def restore(db, table):  # the clawbacks' lookups by customer find the index there
+            restore_deferred_indexes(db, table)
+            restored.append((table, "idx_loyalty_points_customer_id" in {n for n, _, _ in db.index_definitions([table])}))
+
+        monkeypatch.setattr(points, "restore_deferred_indexes", restore)
+        result = import_file(crm, path, kind="interactions")
+        assert restored and set(restored) == {("loyalty_points", True)}
+        assert (result.added, result.problems) == (410, [])
+        assert sorted(crm.db.index_definitions(["loyalty_points"])) == indexes
+        balances = {cid: crm.loyalty.points.balance(cid, "2025-01-01") for cid in expected}
+        assert balances == expected
+        clawbacks = crm.db.execute("SELECT count(*) FROM loyalty_points WHERE kind = 'clawback'").fetchone()[0]
+        assert clawbacks == 10
