@@ -104,3 +104,19 @@ def test_a_statement_given_a_text_no_engine_stores_is_refused_alike(crm, text, s
     assert _stored(crm) == []
     crm.db.execute("INSERT INTO bulk_under_test (id, label, note) VALUES (?, ?, ?)", [2, "blob ok", None])
     assert _stored(crm) == [(2, "blob ok", None, None, "unset")]
+
+
+@pytest.mark.parametrize("count", [63, 64, 65, 128, 1000, 1001])
+def test_any_number_of_rows_is_stored_whole_and_in_order(crm, count):
+    # SQLite writes many rows per statement and the remainder one at a time.
+    rows = [[i, f"r{i}", i * 3 if i % 7 else None, None, "x" if i % 2 else None] for i in range(1, count + 1)]
+    assert _load(crm, COLUMNS, rows) == count
+    assert _stored(crm) == [tuple(row) for row in rows]
+
+
+@pytest.mark.parametrize("bad", [1, 64, 130])
+def test_a_refused_row_anywhere_leaves_nothing(crm, bad):
+    rows = [(i, None if i == bad else f"r{i}", None, None, None) for i in range(1, 131)]
+    with pytest.raises(IntegrityError):
+        _load(crm, COLUMNS, rows)
+    assert _stored(crm) == []
