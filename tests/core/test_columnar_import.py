@@ -132,6 +132,25 @@ def test_bad_rows_are_reported_as_by_the_row_path_and_nothing_is_written(crm_pat
     crm.close()
 
 
+@pytest.mark.parametrize("day", ["2023-02-29", "2024-04-31", "2024-13-01", "2024-00-10", "2024-01-00"])
+def test_a_file_of_plain_dates_refuses_a_day_that_does_not_exist(crm_path, clock, small_chunks, monkeypatch, day):
+    """Every time in the file a plain date (the columnar path's shortcut for them): a day the
+    calendar lacks is the row path's problem at its row, and nothing is written."""
+    crm = open_crm(crm_path, clock)
+    rows = purchases(300)
+    rows[150][1] = day
+    path = write(crm_path.parent / "dates.csv", rows)
+    with pytest.raises(ImportRefused) as fast:
+        import_file(crm, path, kind="interactions", defaults={"kind": "purchase"})
+    assert [(p.row, p.field, p.value) for p in fast.value.problems] == [(152, "occurred_at", day)]
+    assert crm.interactions.count() == 0
+    monkeypatch.setattr(columnar, "_pyarrow", lambda: None)
+    with pytest.raises(ImportRefused) as slow:
+        import_file(crm, path, kind="interactions", defaults={"kind": "purchase"})
+    assert fast.value.problems == slow.value.problems
+    crm.close()
+
+
 def test_quoted_cells_and_broken_quotes_keep_their_line_numbers(crm_path, clock, small_chunks):
     crm = open_crm(crm_path, clock)
     rows = purchases(300)
