@@ -177,7 +177,8 @@ class ColumnarImport:
         written = [0]
 
         def batches() -> Iterator[list]:
-            self.customer_keys = CustomerKeys(crm.db, self.pa, self.pc)  # the table as the transaction sees it
+            # The table as the transaction sees it; the keys the check pass read, read at once.
+            self.customer_keys = CustomerKeys(crm.db, self.pa, self.pc, read_at_once=self.customer_keys.fields_read_whole)
             slow = iter(self.slow)
             pending = next(slow, None)
             for first, data, _ in self._chunks():
