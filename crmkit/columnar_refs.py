@@ -10,8 +10,8 @@ them, while a chunk still names a sizeable share of the table. A small file agai
 never reads the table; a file with many rows per customer reads it after a chunk or two.
 
 One :class:`CustomerKeys` serves one pass: the write pass, inside its transaction, starts again
-from the table as it is then, reading at once the keys the check pass ended up reading (the
-two queries it would ask first cost about 0.2 s at 1M rows).
+from the table as it is then, reading at once the keys the check pass ended up reading rather
+than asking chunk by chunk again until it has asked for half the table.
 """
 
 from __future__ import annotations
