@@ -8,7 +8,7 @@ import json
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 import crmkit
@@ -63,8 +63,11 @@ def world(tmp_path_factory):
     crm.segments.define("existing", "ltv > 0", description="a saved segment")
     raw = connect_raw(path)
     people = []
-    for row in raw.execute("SELECT id, name, email, region, company, stage, tags, attributes FROM customers ORDER BY id"):
-        cid, name, email, region, company, stage, tags, attributes = row
+    for row in raw.execute(
+        "SELECT id, name, email, region, company, stage, tags, attributes, " + ", ".join(PLAIN_TEXT_FIELDS)
+        + " FROM customers ORDER BY id"
+    ):
+        cid, name, email, region, company, stage, tags, attributes, *plain = row
         ltv = sum(
             (to_minor(amount, 2) if kind == "purchase" else -to_minor(amount, 2))
             for i, kind, amount in PURCHASES if ids[i] == cid
@@ -73,6 +76,7 @@ def world(tmp_path_factory):
         people.append({
             "id": cid, "name": name, "email": email, "region": region, "company": company, "stage": stage,
             "tags": json.loads(tags), "attr_code": json.loads(attributes).get("code"), "ltv": ltv, "purchases": purchases,
+            **dict(zip(PLAIN_TEXT_FIELDS, plain)),
         })
     yield crm, raw, people
     raw.close()
@@ -82,6 +86,13 @@ def world(tmp_path_factory):
 # --- a Python reading of the rule language (SQL's three-valued logic) ---------------------------
 
 TEXT_FIELDS = ("name", "email", "region", "company", "stage", "attr_code")
+# The core's other text fields, stored as they read: modelled too, so that an arbitrary text that
+# happens to be a rule on one of them ("owner is not null") is checked like the others.
+PLAIN_TEXT_FIELDS = ("external_id", "industry", "owner", "phone", "size", "source")
+
+
+class Unmodelled(Exception):
+    """A rule on a field this Python reading does not compute (dates, day counts)."""
 
 
 def _sql_value(field, literal):
@@ -132,6 +143,8 @@ def evaluate(node, person):
     if isinstance(node, Truthy):
         raise AssertionError("no bool fields in the core")
     field = node.field.name
+    if field not in person:
+        raise Unmodelled(field)
     value = person[field]
     if isinstance(node, IsNull):
         empty = (not value) if field == "tags" else value is None
@@ -215,7 +228,10 @@ def _check(crm, raw, people, rule, before):
     except CrmError:
         assert fingerprint(raw) == before
         return None
-    wanted = expected_ids(tree, people)
+    try:
+        wanted = expected_ids(tree, people)
+    except Unmodelled:
+        assume(False)  # only arbitrary text reaches fields the reading leaves out
     assert got == wanted, (str(tree), got, wanted)
     assert view.count() == len(wanted)
     assert [c.id for c in view.customers(limit=100)] == wanted
@@ -242,6 +258,8 @@ class TestRulesCannotInject:
 
     @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(st.text(max_size=60))
+    @example("owner IS NOT NULL")
+    @example("phone = '' or source in ('a', 'b')")
     def test_arbitrary_text(self, world, rule):
         crm, raw, people = world
         _check(crm, raw, people, rule, fingerprint(raw))
