@@ -392,26 +392,22 @@ class ColumnarImport:
             # Only plain dates (a purchases file, say): midnight needs neither the time's pattern
             # nor the second's test, and the dates parse as they are (1M values: 0.18 s, not 0.39).
             stamps = pc.binary_join_element_wise(column, "T00:00:00Z", "")
-            parsed = pc.strptime(column, format="%Y-%m-%d", unit="s", error_is_null=True)
-            if parsed.null_count:
-                return None
-            # strptime rolls a day past the month's end over (02-30 is 03-01): the parsed day
-            # must be the written one (strftime round trips cost 10x this).
-            day = pc.cast(pc.utf8_slice_codeunits(column, 8, 10), pa.int64())
-            if not pc.all(pc.equal(pc.day(parsed), day)).as_py():
-                return None
+            written, written_format, has_seconds = column, "%Y-%m-%d", False
         else:
             stamps = pc.if_else(dates, pc.binary_join_element_wise(column, "T00:00:00Z", ""), column)
             if not pc.all(pc.match_substring_regex(stamps, _STORED_TIME)).as_py():
                 return None
-            parsed = pc.strptime(stamps, format=_TIME_FORMAT, unit="s", error_is_null=True)
-            if parsed.null_count:
-                return None
-            # As above, and a second past the end (:60) rolls over to the next minute.
-            day = pc.cast(pc.utf8_slice_codeunits(stamps, 8, 10), pa.int64())
-            second = pc.cast(pc.utf8_slice_codeunits(stamps, 17, 19), pa.int64())
-            if not pc.all(pc.and_(pc.equal(pc.day(parsed), day), pc.equal(pc.second(parsed), second))).as_py():
-                return None
+            written, written_format, has_seconds = stamps, _TIME_FORMAT, True
+        parsed = pc.strptime(written, format=written_format, unit="s", error_is_null=True)
+        if parsed.null_count:
+            return None
+        # strptime rolls a day or second past the end over (02-30 is 03-01, :60 the next minute):
+        # the parsed day and second must be the written ones (strftime round trips cost 10x this).
+        same = pc.equal(pc.day(parsed), pc.cast(pc.utf8_slice_codeunits(written, 8, 10), pa.int64()))
+        if has_seconds:
+            same = pc.and_(same, pc.equal(pc.second(parsed), pc.cast(pc.utf8_slice_codeunits(written, 17, 19), pa.int64())))
+        if not pc.all(same).as_py():
+            return None
         checker = self.checker
         if checker.latest is not None and pc.any(pc.greater(stamps, checker.latest)).as_py():
             return None

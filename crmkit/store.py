@@ -55,11 +55,11 @@ def indexes_deferred(db: Database, tables: tuple[str, ...]) -> Iterator[list[str
     it fails; :func:`restore_deferred_indexes` builds a table's sooner, for work that needs them
     during the load. Yields the names of the deferred indexes.
     """
-    saved = {
-        table: [(name, sql) for name, sql, unique in db.index_definitions([table]) if not unique and not _partial(sql)]
-        for table in dict.fromkeys(tables)
-    }
-    saved = {table: indexes for table, indexes in saved.items() if indexes}
+    saved: dict[str, list[tuple[str, str]]] = {}
+    for table in dict.fromkeys(tables):
+        plain = [(name, sql) for name, sql, unique in db.index_definitions([table]) if not unique and not _partial(sql)]
+        if plain:
+            saved[table] = plain
     with transaction(db):
         for indexes in saved.values():
             for name, _ in indexes:
