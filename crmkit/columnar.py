@@ -204,7 +204,7 @@ class ColumnarImport:
             large = total >= max(DEFER_INDEXES, existing)
             tables = ("interactions", "customer_summary", *self._plugin_tables()) if large else ()
             with _large_load_if(large, crm.db, tables):
-                added = crm.interactions.record_checked(batches()).count
+                added = crm.interactions.record_checked(batches(), fold_at_end=large).count
             self.checker.audit_run(added, 0)
         return added, 0
 

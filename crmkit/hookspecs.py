@@ -130,7 +130,9 @@ def crmkit_interactions_recorded(crm: "CRM", interactions: "list[Interaction]") 
     The batch is in the ``interactions`` table already, with ids, in id order: the first and
     last ids bound an ``id BETWEEN ? AND ?`` query for set-based work. A large batch's records
     are built as they are read, so a plugin that needs only some of them (a kind, say) asks
-    the database over that id range rather than reading every record.
+    the database over that id range rather than reading every record. A large import folds
+    the per-customer summary at its end: a hook that reads ``customer_summary`` calls
+    ``crm.interactions.update_summary()`` first.
     """
 
 

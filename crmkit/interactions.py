@@ -89,6 +89,8 @@ class Interactions:
         self._kind_params = {
             "in": kinds.names(money="in"), "out": kinds.names(money="out"), "contact": kinds.names(contact=True),
         }
+        #: What a running load that folds at its end has recorded and not folded yet.
+        self._unfolded: _Unfolded | None = None
 
     def record(self, customer_id: int, kind: str, occurred_at: Any = None, **fields: Any) -> Interaction:
         """Record one interaction (``occurred_at`` defaults to the CRM's clock); returns it with its id."""
@@ -140,7 +142,7 @@ class Interactions:
             raise
         return RecordResult(writer.count, writer.first_id, writer.last_id, skipped)
 
-    def record_checked(self, batches: Iterable[list[tuple]]) -> RecordResult:
+    def record_checked(self, batches: Iterable[list[tuple]], *, fold_at_end: bool = False) -> RecordResult:
         """Record batches of rows already checked and converted to their stored form.
 
         For bulk loaders that validate whole columns themselves (the columnar import): a batch
@@ -151,6 +153,10 @@ class Interactions:
         :meth:`record_many`; plugins get each batch's records built when they first read them.
         A batch may instead be a list of dicts as :meth:`record_many` takes them (checked again),
         so rows of both kinds share one call: one audit entry per customer, one horizon.
+
+        ``fold_at_end`` (a load as large as the table) folds the batches into the summary once,
+        after the last, rather than after each: a hook reading the summary meanwhile calls
+        :meth:`update_summary` first.
         """
         crm = self._crm
         exponent = crm.exponent
@@ -159,7 +165,7 @@ class Interactions:
         writer = None
         try:
             with crm.transaction():
-                writer = _BatchWriter(self)
+                writer = _BatchWriter(self, fold_at_end)
                 position = 0
                 for batch in batches:
                     if batch and type(batch[0]) is dict:
@@ -177,7 +183,23 @@ class Interactions:
         except IntegrityError:
             self._name_missing_customer(writer)
             raise
+        finally:
+            if fold_at_end:
+                self._unfolded = None  # folded, or rolled back with the rows
         return RecordResult(writer.count, writer.first_id, writer.last_id)
+
+    def update_summary(self) -> None:
+        """Fold into the per-customer summary the interactions a running load has recorded but
+        not folded yet; nothing when none wait.
+
+        A load as large as the table (a large ``crmkit import``) folds the summary once, at its
+        end, not after each batch. A ``crmkit_interactions_recorded`` hook that reads
+        ``customer_summary`` during such a load calls this first; segments call it themselves.
+        """
+        unfolded, self._unfolded = self._unfolded, None
+        if unfolded is not None:
+            for first, last in unfolded.ranges:
+                self._fold(first, last, unfolded.kinds, unfolded.exact)
 
     def get(self, interaction_id: int) -> Interaction:
         """The interaction with this id."""
@@ -457,6 +479,16 @@ class Interactions:
             if value[1] not in found:
                 raise ValidationError(f"row {index}: customer_id", value[1], "the id of an existing customer")
 
+    def _fold(self, first: int, last: int, kinds: set[str], exact: bool) -> None:
+        """Fold interactions ``first``..``last`` into the summary; ``exact`` when no net spend
+        can pass 64 bits meanwhile, else a slice of ids at a time, so that no slice's sum of
+        amounts can pass them, each checked."""
+        if exact:
+            self._fold_into_summary(first, last, checked=False, kinds=kinds)
+            return
+        for start in range(first, last + 1, _FOLD_ROWS):
+            self._fold_into_summary(start, min(start + _FOLD_ROWS - 1, last), kinds=kinds)
+
     def _fold_into_summary(self, first_id: int, last_id: int, checked: bool = True, kinds: set[str] | None = None) -> None:
         """Fold interactions ``first_id``..``last_id`` into the summary; ``checked=False`` when
         the caller knows no net spend can pass 64 bits (see ``_BatchWriter._spend_stays_exact``);
@@ -556,8 +588,9 @@ def _checked_sum(total: str, addend: str) -> str:
 class _BatchWriter:
     """Stores batches of prepared rows for one call: ids, summary, events, horizon and audit."""
 
-    def __init__(self, interactions: Interactions):
+    def __init__(self, interactions: Interactions, fold_at_end: bool = False):
         self._interactions = interactions
+        self._fold_at_end = fold_at_end
         self._crm = crm = interactions._crm
         self.next_id = (crm.db.execute("SELECT max(id) FROM interactions").fetchone()[0] or 0) + 1
         self._horizon = crm.settings.get("core.log_horizon")
@@ -576,12 +609,15 @@ class _BatchWriter:
         crm.db.bulk_insert("interactions", _COLUMNS, values)
         first, last = values[0][0], values[-1][0]
         kinds = set(map(_KIND, values))
-        if self._spend_stays_exact(sum(filter(None, map(_AMOUNT, values)))):
-            self._interactions._fold_into_summary(first, last, checked=False, kinds=kinds)
+        exact = self._spend_stays_exact(sum(filter(None, map(_AMOUNT, values))))
+        if self._fold_at_end:
+            # Folding a load as large as the table once took 1.2 s for 1M purchases of 100k
+            # customers, against 2.6 s batch by batch (each batch updates most of them).
+            interactions = self._interactions
+            interactions._unfolded = interactions._unfolded or _Unfolded()
+            interactions._unfolded.add(first, last, kinds, exact)
         else:
-            # Folded a slice of ids at a time, so that no slice's sum of amounts can pass 64 bits.
-            for start in range(first, last + 1, _FOLD_ROWS):
-                self._interactions._fold_into_summary(start, min(start + _FOLD_ROWS - 1, last), kinds=kinds)
+            self._interactions._fold(first, last, kinds, exact)
         newest = max(v[4] for v in values)
         if self._horizon is None or newest > self._horizon:
             self._horizon = newest
@@ -607,6 +643,7 @@ class _BatchWriter:
 
     def finish(self) -> None:
         """Keep the log horizon and write one audit entry per customer of the call."""
+        self._interactions.update_summary()
         if not self.count:
             return
         crm = self._crm
@@ -626,6 +663,23 @@ class _BatchWriter:
             "FROM interactions WHERE id BETWEEN :first AND :last GROUP BY customer_id ORDER BY customer_id",
             {"first": self.first_id, "last": self.last_id}, source="core",
         )
+
+
+class _Unfolded:
+    """The id ranges (in order), kinds and exactness of what a load has not folded yet."""
+
+    def __init__(self):
+        self.ranges: list[list[int]] = []
+        self.kinds: set[str] = set()
+        self.exact = True  # no net spend can pass 64 bits (see _BatchWriter._spend_stays_exact)
+
+    def add(self, first: int, last: int, kinds: set[str], exact: bool) -> None:
+        if self.ranges and self.ranges[-1][1] + 1 == first:
+            self.ranges[-1][1] = last
+        else:
+            self.ranges.append([first, last])
+        self.kinds |= kinds
+        self.exact = self.exact and exact
 
 
 def _lazy_records(values: list[tuple], exponent: int) -> BuiltOnRead:

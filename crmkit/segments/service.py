@@ -242,6 +242,7 @@ class Segments:
         Compiled rules are kept: the same text, time and choices compile once while the fields
         the rule uses stay as they were (a field added or replaced compiles it again).
         """
+        self._crm.interactions.update_summary()  # the summary fields read it
         text = rule_text(rule)
         scope = None if within is None else rule_text(within)
         fields = self._crm.fields

@@ -282,6 +282,80 @@ def test_a_plugins_table_named_for_bulk_loads_gets_its_plain_indexes_at_the_end(
     crm.close()
 
 
+class SummaryReader:
+    """A plugin noting, per batch: the interactions recorded so far, the purchases the
+    summary counts, and (when ``rule``) the members of that rule; at batch ``ask_at`` it
+    first asks for the summary to be brought up to date."""
+
+    name = "summary_reader"
+
+    def __init__(self, ask_at: int | None = None, rule: str | None = None, fail_at: int | None = None):
+        self.ask_at, self.rule, self.fail_at = ask_at, rule, fail_at
+        self.seen: list[tuple] = []
+
+    @hookimpl
+    def crmkit_interactions_recorded(self, crm, interactions):
+        batch = len(self.seen)
+        if batch == self.ask_at:
+            crm.interactions.update_summary()
+        counted = crm.db.execute("SELECT COALESCE(SUM(purchases), 0) FROM customer_summary").fetchone()[0]
+        members = list(crm.segments.evaluate(self.rule).ids()) if self.rule else None
+        self.seen.append((interactions[-1].id, counted, members))
+        if batch == self.fail_at:
+            raise RuntimeError("the plugin failed")
+
+
+def members_after(rows: int, at_least: int) -> list[int]:
+    """The customers (ids 1-20, one purchase each in turn, see ``purchases``) with at least
+    ``at_least`` purchases among the first ``rows`` rows, worked out by hand."""
+    counts = [rows // 20 + (1 if j < rows % 20 else 0) for j in range(20)]
+    return [j + 1 for j in range(20) if counts[j] >= at_least]
+
+
+def test_a_large_load_folds_the_summary_at_its_end_or_when_asked(crm_path, clock, small_chunks, monkeypatch):
+    """A load as large as the table folds the per-customer summary once, at its end: a hook
+    reading the table meanwhile sees it as it was, unless it asks for
+    ``crm.interactions.update_summary()``; segments ask by themselves, so their members are
+    those of every row recorded so far."""
+    monkeypatch.setattr(columnar, "DEFER_INDEXES", 10)
+    plugin = SummaryReader()
+    crm = open_crm(crm_path, clock, [plugin])
+    import_file(crm, write(crm_path.parent / "p.csv", purchases(200)), kind="interactions", defaults={"kind": "purchase"})
+    assert len(plugin.seen) >= 3
+    assert [counted for _, counted, _ in plugin.seen] == [0] * len(plugin.seen)
+    assert crm.db.execute("SELECT SUM(purchases) FROM customer_summary").fetchone()[0] == 200
+
+    plugin.seen, plugin.ask_at = [], 1
+    import_file(crm, write(crm_path.parent / "q.csv", purchases(400)), kind="interactions", defaults={"kind": "purchase"})
+    recorded, counted, _ = plugin.seen[1]
+    assert counted == recorded and plugin.seen[2][1] == recorded
+    assert crm.db.execute("SELECT SUM(purchases) FROM customer_summary").fetchone()[0] == 600
+
+    plugin.seen, plugin.ask_at, plugin.rule = [], None, "purchases >= 45"
+    import_file(crm, write(crm_path.parent / "r.csv", purchases(1200)), kind="interactions", defaults={"kind": "purchase"})
+    for recorded, _, members in plugin.seen:
+        # 200 + 400 rows earlier: 10 + 20 purchases each, then the first ``recorded - 600`` of this file.
+        assert members == members_after(recorded - 600, 15), recorded
+    assert list(crm.segments.evaluate("purchases >= 90").ids()) == list(range(1, 21))
+    crm.close()
+
+
+def test_a_failed_large_load_leaves_the_summary_as_it_was(crm_path, clock, small_chunks, monkeypatch):
+    """A load refused by a plugin halfway leaves no summary behind, and the next load folds
+    only its own rows."""
+    monkeypatch.setattr(columnar, "DEFER_INDEXES", 10)
+    plugin = SummaryReader(ask_at=1, fail_at=2)
+    crm = open_crm(crm_path, clock, [plugin])
+    with pytest.raises(crmkit.PluginError, match="the plugin failed"):
+        import_file(crm, write(crm_path.parent / "p.csv", purchases(400)), kind="interactions", defaults={"kind": "purchase"})
+    assert crm.db.execute("SELECT count(*) FROM customer_summary").fetchone()[0] == 0
+    plugin.fail_at = None
+    import_file(crm, write(crm_path.parent / "q.csv", purchases(40)), kind="interactions", defaults={"kind": "purchase"})
+    summary = crm.db.execute("SELECT customer_id, purchases FROM customer_summary ORDER BY customer_id").fetchall()
+    assert [tuple(row) for row in summary] == [(j, 2) for j in range(1, 21)]
+    crm.close()
+
+
 def test_readers_on_another_connection_are_answered_during_a_large_load(crm_path, clock, small_chunks, monkeypatch):
     """A team's dashboard keeps reading while an import runs: no index drop locks it out (on
     PostgreSQL a dropped index would lock the table until the import commits)."""
