@@ -25,7 +25,7 @@ from .lazy import BuiltOnRead
 from .errors import ConflictError, ValidationError
 from .models import Interaction, check_json_value, check_storable_text, is_storable_text
 from .money import AMOUNT_DIGITS, MAX_AMOUNT, MAX_MINOR, from_minor, to_amount
-from .store import batched, json_values
+from .store import batched, json_values, restore_deferred_indexes
 from .timeutil import UTC, to_iso
 
 if TYPE_CHECKING:
@@ -196,10 +196,16 @@ class Interactions:
         end, not after each batch. A ``crmkit_interactions_recorded`` hook that reads
         ``customer_summary`` during such a load calls this first; segments call it themselves.
         """
+        self._fold_waiting()
+
+    def _fold_waiting(self, by_customer: bool = False) -> None:
+        """Fold what waits (see :meth:`update_summary`); ``by_customer`` reads the rows through
+        the customers' covering index when they are most of the table."""
         unfolded, self._unfolded = self._unfolded, None
         if unfolded is not None:
+            by_customer = by_customer and 2 * unfolded.rows >= unfolded.ranges[-1][1]
             for first, last in unfolded.ranges:
-                self._fold(first, last, unfolded.kinds, unfolded.exact)
+                self._fold(first, last, unfolded.kinds, unfolded.exact, by_customer)
 
     def get(self, interaction_id: int) -> Interaction:
         """The interaction with this id."""
@@ -479,21 +485,26 @@ class Interactions:
             if value[1] not in found:
                 raise ValidationError(f"row {index}: customer_id", value[1], "the id of an existing customer")
 
-    def _fold(self, first: int, last: int, kinds: set[str], exact: bool) -> None:
+    def _fold(self, first: int, last: int, kinds: set[str], exact: bool, by_customer: bool = False) -> None:
         """Fold interactions ``first``..``last`` into the summary; ``exact`` when no net spend
         can pass 64 bits meanwhile, else a slice of ids at a time, so that no slice's sum of
-        amounts can pass them, each checked."""
+        amounts can pass them, each checked. ``by_customer``: see :meth:`_fold_into_summary`."""
         if exact:
-            self._fold_into_summary(first, last, checked=False, kinds=kinds)
+            self._fold_into_summary(first, last, checked=False, kinds=kinds, by_customer=by_customer)
             return
         for start in range(first, last + 1, _FOLD_ROWS):
-            self._fold_into_summary(start, min(start + _FOLD_ROWS - 1, last), kinds=kinds)
+            self._fold_into_summary(start, min(start + _FOLD_ROWS - 1, last), kinds=kinds, by_customer=by_customer)
 
-    def _fold_into_summary(self, first_id: int, last_id: int, checked: bool = True, kinds: set[str] | None = None) -> None:
+    def _fold_into_summary(
+        self, first_id: int, last_id: int, checked: bool = True, kinds: set[str] | None = None, by_customer: bool = False,
+    ) -> None:
         """Fold interactions ``first_id``..``last_id`` into the summary; ``checked=False`` when
         the caller knows no net spend can pass 64 bits (see ``_BatchWriter._spend_stays_exact``);
-        ``kinds``, when the caller knows them, the kinds those interactions have."""
-        self._upsert_summary("id BETWEEN :first AND :last", {"first": first_id, "last": last_id}, kinds)
+        ``kinds``, when the caller knows them, the kinds those interactions have.
+        ``by_customer`` (rows that are most of the table) reads them in customer order through
+        the covering index rather than by their id range, sorted: the sort is spared."""
+        in_range = f"{_BY_CUSTOMER if by_customer else 'id'} BETWEEN :first AND :last"
+        self._upsert_summary(in_range, {"first": first_id, "last": last_id}, kinds)
         if not checked:
             return
         # The upsert leaves a net spend that would pass 64 bits NULL (the index finds it at once):
@@ -571,6 +582,10 @@ class Interactions:
 
 #: Rows folded into the summary at a time: their amounts add up to less than 64 bits hold.
 _FOLD_ROWS = MAX_MINOR // MAX_AMOUNT
+#: The id of an interaction, spelled so that no plan reads a range of ids by it: a condition on
+#: most of the table then reads the customers' covering index, in customer order, not the ids'
+#: range with a sort by customer (folding 1M purchases: 0.4 s instead of 1.4 s).
+_BY_CUSTOMER = "+id"
 _AMOUNT = itemgetter(5)  # a stored row's amount in minor units (never negative), or None
 _KIND = itemgetter(2)
 
@@ -611,8 +626,8 @@ class _BatchWriter:
         kinds = set(map(_KIND, values))
         exact = self._spend_stays_exact(sum(filter(None, map(_AMOUNT, values))))
         if self._fold_at_end:
-            # Folding a load as large as the table once took 1.2 s for 1M purchases of 100k
-            # customers, against 2.6 s batch by batch (each batch updates most of them).
+            # Folding a load as large as the table once, at its end, took 0.4 s for 1M purchases
+            # of 100k customers, against 2.6 s batch by batch (each batch updates most of them).
             interactions = self._interactions
             interactions._unfolded = interactions._unfolded or _Unfolded()
             interactions._unfolded.add(first, last, kinds, exact)
@@ -643,10 +658,15 @@ class _BatchWriter:
 
     def finish(self) -> None:
         """Keep the log horizon and write one audit entry per customer of the call."""
-        self._interactions.update_summary()
+        crm = self._crm
+        # Most of the table's rows, just loaded: the summary and the audit read them by customer,
+        # through the covering index, so a load that deferred it builds it now.
+        by_customer = self._fold_at_end and 2 * self.count >= (self.last_id or 0)
+        if by_customer:
+            restore_deferred_indexes(crm.db, "interactions")
+        self._interactions._fold_waiting(by_customer)
         if not self.count:
             return
-        crm = self._crm
         crm.db.execute(
             "INSERT INTO settings(key, value) VALUES ('core.log_horizon', ?) "
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -660,7 +680,8 @@ class _BatchWriter:
             "SELECT 'interaction.record' AS action, 'customer' AS entity, customer_id AS entity_id, "
             "NULL AS before, '{\"count\": ' || count(*) || ', \"first_id\": ' || min(id) "
             "|| ', \"last_id\": ' || max(id) || '}' AS after "
-            "FROM interactions WHERE id BETWEEN :first AND :last GROUP BY customer_id ORDER BY customer_id",
+            f"FROM interactions WHERE {_BY_CUSTOMER if by_customer else 'id'} BETWEEN :first AND :last "
+            "GROUP BY customer_id ORDER BY customer_id",
             {"first": self.first_id, "last": self.last_id}, source="core",
         )
 
@@ -670,6 +691,7 @@ class _Unfolded:
 
     def __init__(self):
         self.ranges: list[list[int]] = []
+        self.rows = 0
         self.kinds: set[str] = set()
         self.exact = True  # no net spend can pass 64 bits (see _BatchWriter._spend_stays_exact)
 
@@ -678,6 +700,7 @@ class _Unfolded:
             self.ranges[-1][1] = last
         else:
             self.ranges.append([first, last])
+        self.rows += last - first + 1
         self.kinds |= kinds
         self.exact = self.exact and exact
 

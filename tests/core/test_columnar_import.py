@@ -200,6 +200,9 @@ def test_a_large_load_builds_the_indexes_again(crm_path, clock, small_chunks, mo
         "SELECT customer_id, purchases, net_spend, first_purchase_at, last_purchase_at FROM customer_summary ORDER BY customer_id"
     ).fetchall()
     assert [tuple(r) for r in summary] == [(k, *v) for k, v in sorted(by_customer.items())]
+    # One audit entry per customer: row n of the file is interaction n + 1, of customer C(1 + n % 20).
+    entries = {int(e.entity_id): e.after for e in crm.audit.query(action="interaction.record", limit=100)}
+    assert entries == {j: {"count": 10, "first_id": j, "last_id": 180 + j} for j in range(1, 21)}
     crm.close()
 
 
@@ -353,6 +356,24 @@ def test_a_failed_large_load_leaves_the_summary_as_it_was(crm_path, clock, small
     import_file(crm, write(crm_path.parent / "q.csv", purchases(40)), kind="interactions", defaults={"kind": "purchase"})
     summary = crm.db.execute("SELECT customer_id, purchases FROM customer_summary ORDER BY customer_id").fetchall()
     assert [tuple(row) for row in summary] == [(j, 2) for j in range(1, 21)]
+    crm.close()
+
+
+def test_a_large_load_past_64_bits_of_net_spend_is_refused_at_its_end(crm_path, clock, small_chunks, monkeypatch):
+    """Folded at the end, a load of 9,300 of the largest purchases for one customer is refused as
+    batch by batch, nothing written; 9,000 fit, exactly."""
+    from crmkit.money import MAX_AMOUNT
+
+    monkeypatch.setattr(columnar, "DEFER_INDEXES", 10)
+    crm = open_crm(crm_path, clock)
+    rows = [["C1", "2024-01-01", "9999999999999.99", "books", "web"]] * 9300
+    with pytest.raises(crmkit.ConflictError, match="the net spend would pass 92233720368547758.07"):
+        import_file(crm, write(crm_path.parent / "p.csv", rows), kind="interactions", defaults={"kind": "purchase"})
+    assert crm.interactions.count() == 0
+    assert crm.db.execute("SELECT count(*) FROM customer_summary").fetchone()[0] == 0
+    import_file(crm, write(crm_path.parent / "q.csv", rows[:9000]), kind="interactions", defaults={"kind": "purchase"})
+    net = crm.db.execute("SELECT net_spend FROM customer_summary WHERE customer_id = 1").fetchone()[0]
+    assert net == 9000 * MAX_AMOUNT
     crm.close()
 
 
