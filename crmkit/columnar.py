@@ -13,12 +13,13 @@ one line at a time with its own line number, which report their problems exactly
 column, field, value, reason). A chunk whose plain lines are not plain after all (a cell count, bad
 UTF-8) or hold a single value these checks cannot vouch for goes through the row path whole.
 
-Like the row path it runs in two passes: the check reads every chunk; unless a bad row was
-found (and ``skip_invalid`` is false) the write pass reads the file again and hands each chunk
-to ``crm.interactions.record_checked`` in one transaction, its rows in file order (the lines
-the row path checked converted to stored form as ``record_many`` stores them), so ids follow the
-file and plugins hear of every chunk, once, through ``crmkit_interactions_recorded``. Memory
-holds one chunk at a time.
+Like the row path it runs in two passes: the check reads every chunk, and keeps what it converted
+in a scratch file (:mod:`crmkit.columnar_chunks`); unless a bad row was found (and
+``skip_invalid`` is false) the write pass hands each chunk to ``crm.interactions.record_checked``
+in one transaction, its rows in file order (the lines the row path checked converted to stored
+form as ``record_many`` stores them), so ids follow the file and plugins hear of every chunk,
+once, through ``crmkit_interactions_recorded``. The rows written are the rows checked, each
+customer the one its reference named when the file was checked. Memory holds one chunk at a time.
 
 It applies to interactions from a UTF-8 CSV whose columns feed the plain fields (the customer
 references, kind, occurred_at, amount, channel, product, category, rep, notes, data: the columns
@@ -39,10 +40,11 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
+from .columnar_chunks import CheckedChunks
 from .columnar_refs import CustomerKeys
 from .csvread import StrictReader
 from .customers import STORED_COLUMNS
-from .errors import CrmError
+from .errors import CrmError, ValidationError
 from .importing import _batches, _Checker, _csv_rows, _CsvSource, _LineDecoder, _Source, Progress
 from .interactions import CHECKED_COLUMNS
 from .models import SIZES, STAGES, Interaction
@@ -141,6 +143,15 @@ class ColumnarImport:
         whole = rf"\d{{1,{AMOUNT_DIGITS - exponent}}}"  # at most MAX_AMOUNT
         self.amount_pattern = rf"^{whole}(\.\d{{1,{exponent}}})?$" if exponent else rf"^{whole}$"
         self.slow: list[tuple[int, int]] = []  # (first, last) line of each chunk the row path checked
+        pa = self.pa
+        text = pa.string()
+        #: A chunk's converted rows: their line numbers, then the stored columns of CHECKED_COLUMNS
+        #: but ``data`` (no row converted by column has any).
+        self.converted_schema = pa.schema([
+            ("line", pa.int64()), ("customer_id", pa.int64()), ("kind", text), ("channel", text), ("occurred_at", text),
+            ("amount", pa.int64()), ("product", text), ("category", text), ("rep", text), ("notes", text),
+        ])
+        self.checked: CheckedChunks | None = None
 
     # --- the two passes ------------------------------------------------------------------------
 
@@ -149,24 +160,34 @@ class ColumnarImport:
         return self.checker.rows - len({p.row for p in self.checker.problems})
 
     def check(self, progress: Progress | None) -> None:
-        """Read every chunk: its plain rows are checked by column, the others row by row."""
+        """Read every chunk: its plain rows are checked and converted by column, the others
+        checked row by row; what each gave is kept for the write pass."""
         checker = self.checker
-        self.customer_keys = CustomerKeys(self.crm.db, self.pa, self.pc)  # anew for each pass
+        self.customer_keys = CustomerKeys(self.crm.db, self.pa, self.pc)
+        self.checked = CheckedChunks(self.pa, self.converted_schema)
         for first, data, done in self._chunks():
-            split = self._split(first, data, checking=True)
+            split = self._split(first, data)
             if split is None:
-                self.slow.append((first, _last_line(first, data)))
+                last = _last_line(first, data)
+                self.slow.append((first, last))
+                self.checked.add_row_path(first, last)
                 for batch in _batches(self._chunk_rows(first, data), checker.plan, None):
                     checker.check(batch)
             else:
-                rows, _, slow = split
-                checker.rows += len(rows)
+                converted, slow = split
+                checker.rows += 0 if converted is None else converted.num_rows
+                self.checked.add_converted(converted, (slow[0][0], slow[-1][0]) if slow else None)
                 if slow:
                     for batch in _batches(self._line_rows(slow), checker.plan, None):
                         checker.check(batch)
             if progress is not None:
                 progress("check", done, self.total)
         checker.future_rows.sort()
+
+    def close(self) -> None:
+        """Delete what the check pass kept."""
+        if self.checked is not None:
+            self.checked.close()
 
     def write(self, progress: Progress | None) -> tuple[int, int]:
         """Write every good row in one transaction; returns (added, updated)."""
@@ -177,25 +198,31 @@ class ColumnarImport:
         written = [0]
 
         def batches() -> Iterator[list]:
-            # The table as the transaction sees it; the keys the check pass read, read at once.
-            self.customer_keys = CustomerKeys(crm.db, self.pa, self.pc, read_at_once=self.customer_keys.fields_read_whole)
-            slow = iter(self.slow)
-            pending = next(slow, None)
-            for first, data, _ in self._chunks():
-                if pending is not None and pending[0] == first:
-                    batch = self.checker.staged_rows(*pending)
-                    pending = next(slow, None)
+            for chunk in self.checked:
+                if chunk.whole:
+                    batch = self.checker.staged_rows(*chunk.row_path_lines)
                 else:
-                    split = self._split(first, data, checking=False)
-                    if split is None:
-                        raise CrmError(f"{self.path.name} was not imported: the CRM changed while the file was checked; import it again")
-                    batch = self._merged(*split)
+                    batch = self._merged(chunk.converted, chunk.row_path_lines)
                 if batch:
                     yield batch
                 written[0] += len(batch)
                 if progress is not None:
                     progress("write", written[0], total)
 
+        try:
+            return self._write_in_one_transaction(batches(), total)
+        except ValidationError as error:
+            if not error.field.endswith("customer_id"):
+                raise
+            # Checked, the reference named this customer; since then it was merged or deleted.
+            raise CrmError(
+                f"{self.path.name} was not imported: the CRM changed while the file was checked "
+                f"(customer {error.value} is gone); import it again"
+            ) from None
+
+    def _write_in_one_transaction(self, batches: Iterator[list], total: int) -> tuple[int, int]:
+        """Record the batches in one transaction, as a large load when they are many."""
+        crm = self.crm
         with crm.transaction():
             existing = crm.db.execute("SELECT count(*) FROM interactions").fetchone()[0]
             # A load as large as the table is faster with its secondary indexes, and the
@@ -204,7 +231,7 @@ class ColumnarImport:
             large = total >= max(DEFER_INDEXES, existing)
             tables = ("interactions", "customer_summary", *self._plugin_tables()) if large else ()
             with _large_load_if(large, crm.db, tables):
-                added = crm.interactions.record_checked(batches(), fold_at_end=large).count
+                added = crm.interactions.record_checked(batches, fold_at_end=large).count
             self.checker.audit_run(added, 0)
         return added, 0
 
@@ -213,17 +240,18 @@ class ColumnarImport:
         named = self.crm.plugins.call("crmkit_bulk_load_tables", crm=self.crm)
         return [table for tables in named for table in tables or ()]
 
-    def _merged(self, rows: list[tuple], numbers: list[int], slow: list[tuple[int, bytes]]) -> list[tuple]:
-        """The chunk's rows in file order: those converted by column and the good rows the row
-        path checked (staged), the latter converted to stored form as ``record_many`` stores them."""
-        if not slow:
-            return rows
-        staged = self.checker.staged_numbered(slow[0][0], slow[-1][0])
+    def _merged(self, converted, row_path_lines: tuple[int, int] | None) -> list[tuple]:
+        """A chunk's rows in file order and stored form (:data:`CHECKED_COLUMNS`): those
+        converted by column (a record batch of :attr:`converted_schema`, or None) and the good
+        rows the row path checked (staged) among ``row_path_lines``, the latter converted as
+        ``record_many`` stores them."""
+        rows = [] if converted is None else _stored_rows(converted)
+        staged = self.checker.staged_numbered(*row_path_lines) if row_path_lines is not None else []
         if not staged:
             return rows
-        crm = self.crm
-        exponent = crm.exponent
+        exponent = self.crm.exponent
         checked = [(number, _stored(values, exponent)) for number, values in staged]
+        numbers = [] if converted is None else converted.column(0).to_pylist()
         return [row for _, row in heapq.merge(zip(numbers, rows), checked, key=itemgetter(0))]
 
     # --- reading chunks ------------------------------------------------------------------------
@@ -251,10 +279,10 @@ class ColumnarImport:
                 yield line, data, handle.tell()
                 line += data.count(b"\n")
 
-    def _split(self, first: int, data: bytes, checking: bool):
-        """The chunk (lines from ``first``) as (rows converted by column, their line numbers,
-        the other lines as (line number, bytes)), or None when the whole chunk must take the
-        row path.
+    def _split(self, first: int, data: bytes):
+        """The chunk (lines from ``first``) as (its rows converted by column: a record batch of
+        :attr:`converted_schema`, or None when it has none; the other lines as (line number,
+        bytes)), or None when the whole chunk must take the row path.
 
         A line takes the row path when it has a quote, an export formula guard, or nothing but
         blanks, or when its kind validates ``data`` or is not known; the other lines are read
@@ -278,14 +306,14 @@ class ColumnarImport:
             lines = [lines[i] for i in range(len(lines)) if i not in special]
             data = b"\n".join(lines) + b"\n"
         if not lines:
-            return [], [], slow
+            return None, slow
         table = self._table(data)
         if table is None or table.num_rows != len(lines):
             return None
         columns: dict[str, Any] = {field: table.column(name).combine_chunks() for name, field in self.fields.items()}
-        return self._plain_rows(columns, numbers, lines, slow, checking)
+        return self._plain_rows(columns, numbers, lines, slow)
 
-    def _plain_rows(self, columns: dict, numbers, lines: list[bytes], slow: list[tuple[int, bytes]], checking: bool):
+    def _plain_rows(self, columns: dict, numbers, lines: list[bytes], slow: list[tuple[int, bytes]]):
         """:meth:`_split`'s answer for a chunk's plain lines read as string columns (``columns``:
         field -> column, empty values null; ``numbers``: their line numbers; ``lines``: their
         bytes) and its other lines (``slow``, in order): the ``--set`` defaults filled in, the
@@ -305,11 +333,11 @@ class ColumnarImport:
             columns = {field: column.take(keep) for field, column in columns.items()}
             numbers = [numbers[i] for i in keep.to_pylist()]
             if not numbers:
-                return [], [], slow
-        rows = self._convert(columns, numbers, checking)
-        if rows is None:
+                return None, slow
+        converted = self._convert(columns, numbers)
+        if converted is None:
             return None
-        return rows, numbers, slow
+        return converted, slow
 
     def _chunk_rows(self, first: int, data: bytes) -> _Source:
         """The rows of a chunk (lines from ``first``) as the row path reads the file."""
@@ -346,12 +374,12 @@ class ColumnarImport:
         pc = self.pc
         return bool(pc.any(pc.not_equal(pc.utf8_trim(column, characters=SPACES), column)).as_py())
 
-    def _convert(self, columns: dict, numbers: list[int], checking: bool) -> list[tuple] | None:
+    def _convert(self, columns: dict, numbers) -> Any:
         """Rows of plain kinds (``columns``: field -> string column; ``numbers``: their lines) in
-        stored form (:data:`CHECKED_COLUMNS`), or None when any value needs the row path (a bad
-        row, or a spelling these checks do not vouch for). The check pass (``checking``) notes
-        the times ahead of the clock and converts nothing: each row is an empty tuple."""
-        pc = self.pc
+        stored form, a record batch of :attr:`converted_schema`, or None when any value needs
+        the row path (a bad row, or a spelling these checks do not vouch for). Notes the rows
+        dated ahead of the clock."""
+        pc, pa = self.pc, self.pa
         rows = len(numbers)
         for field, column in columns.items():
             if self._untrimmed(column):
@@ -370,16 +398,14 @@ class ColumnarImport:
             if column is not None and ((pc.max(pc.utf8_length(column)).as_py() or 0) > limit
                                        or pc.any(pc.match_substring(column, "\x00")).as_py()):
                 return None
-        if checking:  # only now: a chunk refused above is checked by the row path, which notes them
-            ahead = pc.indices_nonzero(pc.greater(occurred, self.checker.warn_after)).to_pylist()
-            self.checker.future_rows.extend(numbers[index] for index in ahead)
-            return [()] * rows
-        texts = {field: repeat(None, rows) if columns.get(field) is None else columns[field].to_pylist() for field in TEXT_LIMITS}
-        assert CHECKED_COLUMNS == ("customer_id", "kind", "channel", "occurred_at", "amount", "product", "category", "rep", "notes", "data")
-        return list(zip(
-            customer.to_pylist(), kind.to_pylist(), texts["channel"], occurred.to_pylist(), amount.to_pylist(),
-            texts["product"], texts["category"], texts["rep"], texts["notes"], repeat(None, rows),
-        ))
+        # Only now: a chunk refused above is checked by the row path, which notes them.
+        ahead = pc.indices_nonzero(pc.greater(occurred, self.checker.warn_after)).to_pylist()
+        self.checker.future_rows.extend(numbers[index] for index in ahead)
+        texts = {field: pa.nulls(rows, pa.string()) if columns.get(field) is None else columns[field] for field in TEXT_LIMITS}
+        return pa.RecordBatch.from_arrays([
+            pa.array(numbers, pa.int64()), customer, kind, texts["channel"], occurred, amount,
+            texts["product"], texts["category"], texts["rep"], texts["notes"],
+        ], schema=self.converted_schema)
 
     def _times(self, column):
         """Storage text of ``occurred_at`` (plain dates and stored times only), or None."""
@@ -487,6 +513,14 @@ class ColumnarImport:
         if field == "customer_email" and pc.any(pc.greater(holders, 1)).as_py():
             return None
         return keys, ids
+
+
+def _stored_rows(converted) -> list[tuple]:
+    """The rows of a record batch of :attr:`ColumnarImport.converted_schema` in stored form."""
+    assert CHECKED_COLUMNS == ("customer_id", "kind", "channel", "occurred_at", "amount", "product", "category", "rep", "notes", "data")
+    rows = converted.num_rows
+    values = [repeat(None, rows) if column.null_count == rows else column.to_pylist() for column in converted.columns[1:]]
+    return list(zip(*values, repeat(None, rows)))
 
 
 def _special_lines(data: bytes, lines: list[bytes]) -> dict[int, None]:

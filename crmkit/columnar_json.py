@@ -242,9 +242,9 @@ class JsonLinesImport(_JsonLines, ColumnarImport):
         self._prepare(checker, path, modules)
         self._open(total, decoder)
 
-    def _split(self, first: int, data: bytes, checking: bool):
-        """As :meth:`ColumnarImport._split`: (rows converted by column, their line numbers, the
-        other lines as (line number, bytes)), or None when the whole chunk takes the row path."""
+    def _split(self, first: int, data: bytes):
+        """As :meth:`ColumnarImport._split`: (the rows converted by column, or None; the other
+        lines as (line number, bytes)), or None when the whole chunk takes the row path."""
         lines, values = self._decoded(data)
         numbers = range(first, first + len(lines))
         every = set(map(type, values)) == {dict}
@@ -252,9 +252,7 @@ class JsonLinesImport(_JsonLines, ColumnarImport):
         plain = {}
         for order, fields in orders.items():
             if "external_key" in fields:
-                if checking:  # the check: start again row by row
-                    raise RowPathNeeded
-                return None  # the write pass: the file changed since it was checked
+                raise RowPathNeeded  # start again row by row
             if set(fields) - {None} <= FIELDS and _one_each(fields):
                 plain[order] = fields
         if every and len(plain) == len(orders):
@@ -281,7 +279,7 @@ class JsonLinesImport(_JsonLines, ColumnarImport):
             taken = set(keep)
             slow = [(numbers[i], lines[i]) for i in range(len(lines)) if i not in taken]
         if not keep:
-            return [], [], slow
+            return None, slow
         raw.pop("data", None)  # every value left is empty: stored as no data, as the row path does
         columns = {}
         for field, column in raw.items():
@@ -290,7 +288,7 @@ class JsonLinesImport(_JsonLines, ColumnarImport):
                 # text (an exponent such as 1E+2 is no plain amount: the chunk takes the row path).
                 column = [v if v is None or type(v) is str else str(v) for v in column]
             columns[field] = self._strings(column)
-        return self._plain_rows(columns, [numbers[i] for i in keep], [lines[i] for i in keep], slow, checking)
+        return self._plain_rows(columns, [numbers[i] for i in keep], [lines[i] for i in keep], slow)
 
 
 class JsonLinesCustomers(_JsonLines, ColumnarCustomers):

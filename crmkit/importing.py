@@ -206,6 +206,7 @@ def import_file(
                                   key=_key_field(plan, key, source.columns), max_future=max_future)
 
         plan, checker = start()
+        columnar = None
         try:
             from .columnar import columnar_import
 
@@ -217,6 +218,7 @@ def import_file(
                     # Met in a JSON line (its fields are known only as it is read): the row
                     # path checks the file from the start, with a fresh plan and staging.
                     checker.close()
+                    columnar.close()
                     columnar = None
                     plan, checker = start()
             if columnar is None:
@@ -231,6 +233,8 @@ def import_file(
             added, updated = (columnar or checker).write(progress)
         finally:
             checker.close()
+            if columnar is not None:
+                columnar.close()
     if added + updated >= REFRESH_STATISTICS_AFTER:
         crm.db.refresh_statistics(crm.db.table_names())
     return ImportResult(

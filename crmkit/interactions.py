@@ -176,7 +176,7 @@ class Interactions:
                         first, recorded_at = writer.next_id, to_iso(crm.now())
                         values = [(first + i,) + row + (recorded_at, None) for i, row in enumerate(batch)]
                         self._check_times(values, position)
-                        writer.checking = None
+                        writer.checking = (values, position)  # a customer may have gone since the check
                         writer.store(values, _lazy_records(values, exponent))
                     position += len(batch)
                 writer.finish()

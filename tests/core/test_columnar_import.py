@@ -170,6 +170,68 @@ def test_quoted_cells_and_broken_quotes_keep_their_line_numbers(crm_path, clock,
     crm.close()
 
 
+def mixed_purchases(count: int) -> list[list[str]]:
+    """Purchases with, now and then, a cell the row path reads (a comma and quotes), and one
+    with a line break (its chunk goes the row path whole)."""
+    rows = purchases(count)
+    for n in range(7, count, 23):
+        rows[n][3] = 'home, "garden"'
+    rows[30][3] = "two\nlines"
+    return rows
+
+
+def test_the_write_pass_writes_the_rows_the_check_pass_read(crm_path, clock, small_chunks, monkeypatch):
+    """The rows checked are the rows written, in file order, with the cells the row path read
+    among them: a file changed once it has been checked is not read again."""
+    crm = open_crm(crm_path, clock)
+    rows = mixed_purchases(400)
+    path = write(crm_path.parent / "p.csv", rows)
+    check = columnar.ColumnarImport.check
+
+    def check_then_change_the_file(self, progress):
+        check(self, progress)
+        write(path, [["C1", "2020-01-01", "1.00", "other", ""]] * 3)
+
+    monkeypatch.setattr(columnar.ColumnarImport, "check", check_then_change_the_file)
+    result = import_file(crm, path, kind="interactions", defaults={"kind": "purchase"})
+    assert (result.added, result.problems) == (400, [])
+    assert stored(crm) == expected_rows(crm, rows)
+    crm.close()
+
+
+def test_rows_go_to_the_customers_they_named_when_the_file_was_checked(crm_path, clock, small_chunks, monkeypatch):
+    """Another user works on the CRM while the file is checked. C3's external id passes to a new
+    customer: every row naming C3 still goes to the customer that held it when checked, those
+    the row path read and the others alike. A customer named is merged away: nothing is
+    written, and the error says to import again."""
+    crm = open_crm(crm_path, clock)
+    path = write(crm_path.parent / "p.csv", mixed_purchases(400))
+    check = columnar.ColumnarImport.check
+    change = []
+
+    def check_while_another_user_works(self, progress):
+        check(self, progress)
+        with crmkit.open(crm_path, plugins=[], clock=clock) as other:
+            change[0](other)
+
+    def move_the_external_id(other):
+        [old] = other.customers.find(external_id="C3")
+        other.customers.update(old.id, external_id="C3-old")
+        other.customers.add(name="New C3", external_id="C3")
+
+    monkeypatch.setattr(columnar.ColumnarImport, "check", check_while_another_user_works)
+    change.append(move_the_external_id)
+    assert import_file(crm, path, kind="interactions", defaults={"kind": "purchase"}).added == 400
+    by_customer = dict(crm.db.execute("SELECT customer_id, count(*) FROM interactions GROUP BY customer_id").fetchall())
+    assert by_customer == {j: 20 for j in range(1, 21)}
+
+    change[0] = lambda other: other.customers.merge(1, 5)
+    with pytest.raises(CrmError, match="p.csv was not imported: the CRM changed while the file was checked"):
+        import_file(crm, path, kind="interactions", defaults={"kind": "purchase"})
+    assert crm.interactions.count() == 400
+    crm.close()
+
+
 def test_a_bad_default_refuses_every_row(crm_path, clock, small_chunks):
     crm = open_crm(crm_path, clock)
     path = write(crm_path.parent / "p.csv", purchases(50))
