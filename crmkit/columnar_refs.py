@@ -9,9 +9,8 @@ holds, and from then on reads the table's keys once and resolves the rest of its
 them, while a chunk still names a sizeable share of the table. A small file against a large CRM
 never reads the table; a file with many rows per customer reads it after a chunk or two.
 
-One :class:`CustomerKeys` serves one pass: the write pass, inside its transaction, starts again
-from the table as it is then, reading at once the keys the check pass ended up reading rather
-than asking chunk by chunk again until it has asked for half the table.
+One :class:`CustomerKeys` serves the check pass, which resolves every reference; the write pass
+stores the ids it found (:mod:`crmkit.columnar_chunks`).
 """
 
 from __future__ import annotations
@@ -47,19 +46,11 @@ def _keys_sql(field: str, named_only: bool) -> str:
 class CustomerKeys:
     """Resolve a pass's customer references (see the module's docstring)."""
 
-    def __init__(self, db, pa, pc, read_at_once: frozenset[str] | set[str] = frozenset()):
-        """``read_at_once``: fields whose table is read when first asked for, without asking
-        query by query first (those a pass over the same file ended up reading whole)."""
+    def __init__(self, db, pa, pc):
         self.db, self.pa, self.pc = db, pa, pc
         self._asked: dict[str, int] = defaultdict(int)  # references asked for by query, per field
         self._tables: dict[str, tuple] = {}  # field -> (keys, ids, holders) of the whole table
         self._size: int | None = None
-        self._read_at_once = frozenset(read_at_once)
-
-    @property
-    def fields_read_whole(self) -> frozenset[str]:
-        """The reference fields whose whole table this pass read."""
-        return frozenset(self._tables)
 
     def find(self, field: str, wanted) -> tuple:
         """(keys, ids, holders) of the customers that the distinct references ``wanted`` name:
@@ -82,7 +73,7 @@ class CustomerKeys:
         size = self._size
         if field in self._tables:
             return self._tables[field] if wanted * TABLE_SHARE >= size else None
-        if field not in self._read_at_once and 2 * (self._asked[field] + wanted) < size:
+        if 2 * (self._asked[field] + wanted) < size:
             return None
         self._tables[field] = self._arrays(self.db.execute(_keys_sql(field, named_only=False)), field)
         return self._tables[field]

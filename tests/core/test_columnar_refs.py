@@ -75,24 +75,6 @@ def test_a_few_references_are_asked_and_many_read_the_table_once(crm):
     assert db.statements == asked + 1  # and resolved from it again without asking
 
 
-def test_fields_a_pass_read_whole_are_read_at_once_by_the_next(crm):
-    """The write pass goes over the file the check pass read: a field whose table the check
-    ended up reading is read by the write pass at its first chunk, without asking first."""
-    by_external, _, _ = truth(crm)
-    checking = CustomerKeys(crm.db, pa, pc)
-    checking.find("customer_external_id", pa.array(list(by_external)))
-    checking.find("customer_email", pa.array(["p1@example.com"]))
-    assert checking.fields_read_whole == {"customer_external_id"}
-
-    db = CountingDb(crm.db)
-    writing = CustomerKeys(db, pa, pc, read_at_once=checking.fields_read_whole)
-    few = ["X1", "X2"]
-    assert answer(writing.find("customer_external_id", pa.array(few))) == {k: (by_external[k], 1) for k in few}
-    assert db.statements == 2  # the table's size, then the whole table: no query for the chunk
-    assert answer(writing.find("customer_email", pa.array(["p2@example.com"]))) == {"p2@example.com": (2, 1)}
-    assert db.statements == 3  # an email: asked, as the check pass did
-
-
 def test_both_ways_name_the_same_customers(crm):
     by_external, emails, ids = truth(crm)
     wanted_emails = ["shared@example.com", "p1@example.com", "p300@example.com", "nobody@example.com"]
