@@ -44,6 +44,7 @@ from .columnar_chunks import CheckedChunks
 from .columnar_refs import CustomerKeys
 from .csvread import StrictReader
 from .customers import STORED_COLUMNS
+from .engine.scratch import insert_rows
 from .errors import CrmError, ValidationError
 from .importing import _batches, _Checker, _csv_rows, _CsvSource, _LineDecoder, _Source, Progress
 from .interactions import CHECKED_COLUMNS
@@ -768,7 +769,7 @@ class ColumnarCustomers(ColumnarImport):
                 registered.extend(zip(pc.binary_join_element_wise(prefix, pc.filter(keys[field], given), "").to_pylist(), rows))
         # A key met before, in this chunk or an earlier one, is a duplicate the row path names.
         staging.execute("SAVEPOINT chunk_keys")
-        added = staging.executemany("INSERT OR IGNORE INTO row_keys(key, row) VALUES (?, ?)", registered).rowcount
+        added = insert_rows(staging, "row_keys", ("key", "row"), registered, or_ignore=True)
         if added != len(registered):
             staging.execute("ROLLBACK TO chunk_keys")
         staging.execute("RELEASE chunk_keys")

@@ -30,6 +30,7 @@ from attrs import evolve, frozen
 from . import csvfile
 from .csvread import CsvSyntaxError, StrictReader
 from .engine import scratch
+from .engine.scratch import insert_rows
 from .errors import CrmError, ImportRefused, ValidationError
 from .models import MAX_NESTING, Customer, Interaction, check_json_value, normalise_email
 from .money import to_amount
@@ -1023,7 +1024,7 @@ class _Checker:
         for row, values, matched in staged:
             new_customer = values.pop("_new_customer", None)
             rows.append((row.number, json.dumps(values, separators=(",", ":")), matched, new_customer))
-        self.staging.executemany("INSERT INTO staged(row, payload, matched, new_customer) VALUES (?, ?, ?, ?)", rows)
+        insert_rows(self.staging, "staged", ("row", "payload", "matched", "new_customer"), rows)
 
     # --- one row at a time: conversions and the record's own validation ----------------------
 
@@ -1160,7 +1161,7 @@ class _Checker:
     def _first_rows(self, keyed: list[tuple[int, str]], looked_up: Iterable[str] = ()) -> dict[str, int]:
         """Register keys (first row wins) and return the first row of each key of the batch, and
         of each key ``looked_up`` (without registering it) that an earlier row registered."""
-        self.staging.executemany("INSERT OR IGNORE INTO row_keys(key, row) VALUES (?, ?)", [(k, r) for r, k in keyed])
+        insert_rows(self.staging, "row_keys", ("key", "row"), [(k, r) for r, k in keyed], or_ignore=True)
         wanted = json.dumps(sorted({k for _, k in keyed} | set(looked_up)))
         return dict(self.staging.execute(f"SELECT key, row FROM row_keys WHERE key IN ({json_values('?')})", [wanted]))
 

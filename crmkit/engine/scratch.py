@@ -8,6 +8,9 @@ CRM lives on: it is never redirected to a server and is deleted when closed.
 from __future__ import annotations
 
 import sqlite3
+from typing import Any, Sequence
+
+from .sqlite import _ROWS_PER_STATEMENT, _joined
 
 
 def scratch(schema: str = "") -> sqlite3.Connection:
@@ -22,3 +25,21 @@ def scratch(schema: str = "") -> sqlite3.Connection:
     conn.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + schema)
     conn.execute("BEGIN")
     return conn
+
+
+def insert_rows(conn: sqlite3.Connection, table: str, columns: Sequence[str], rows: list[Sequence[Any]], *, or_ignore: bool = False) -> int:
+    """Insert ``rows`` into a scratch ``table``, many rows a statement; returns how many went in.
+
+    With ``or_ignore`` a row whose key is taken (by an earlier row, of this call or not) is left
+    out, as ``INSERT OR IGNORE`` row by row leaves it (registering 200,000 keys: 0.14 s instead
+    of 0.25-0.31 s one row a statement)."""
+    verb = "INSERT OR IGNORE" if or_ignore else "INSERT"
+    insert = f"{verb} INTO {table}({', '.join(columns)}) VALUES "
+    row = f"({', '.join('?' * len(columns))})"
+    whole = len(rows) // _ROWS_PER_STATEMENT * _ROWS_PER_STATEMENT
+    count = 0
+    if whole:
+        count += conn.executemany(insert + ", ".join([row] * _ROWS_PER_STATEMENT), _joined(rows[:whole], _ROWS_PER_STATEMENT)).rowcount
+    if whole < len(rows):
+        count += conn.executemany(insert + row, rows[whole:]).rowcount
+    return count
