@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any, Sequence
 
-from .sqlite import _ROWS_PER_STATEMENT, _joined
+from .sqlite import insert_grouped
 
 
 def scratch(schema: str = "") -> sqlite3.Connection:
@@ -35,11 +35,4 @@ def insert_rows(conn: sqlite3.Connection, table: str, columns: Sequence[str], ro
     of 0.25-0.31 s one row a statement)."""
     verb = "INSERT OR IGNORE" if or_ignore else "INSERT"
     insert = f"{verb} INTO {table}({', '.join(columns)}) VALUES "
-    row = f"({', '.join('?' * len(columns))})"
-    whole = len(rows) // _ROWS_PER_STATEMENT * _ROWS_PER_STATEMENT
-    count = 0
-    if whole:
-        count += conn.executemany(insert + ", ".join([row] * _ROWS_PER_STATEMENT), _joined(rows[:whole], _ROWS_PER_STATEMENT)).rowcount
-    if whole < len(rows):
-        count += conn.executemany(insert + row, rows[whole:]).rowcount
-    return count
+    return insert_grouped(conn.cursor(), insert, f"({', '.join('?' * len(columns))})", rows)
