@@ -86,8 +86,7 @@ def restore_deferred_indexes(db: Database, table: str) -> None:
     if not indexes:
         return
     with transaction(db):
-        for _, sql in indexes:
-            db.execute(sql)
+        db.create_indexes(sql for _, sql in indexes)
 
 
 #: The indexes each database's running bulk loads deferred, by table.

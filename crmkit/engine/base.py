@@ -98,6 +98,15 @@ class Database:
         """(name, CREATE INDEX statement, unique) of the secondary indexes of ``tables``."""
         raise NotImplementedError
 
+    def create_indexes(self, statements: Iterable[str]) -> None:
+        """Run ``CREATE INDEX`` statements over tables already filled (a bulk load's deferred
+        indexes), in the caller's transaction.
+
+        Each in turn by default; SQLite sorts each index's rows in runs that fit a processor's
+        cache (see :meth:`SqliteDatabase.create_indexes`)."""
+        for statement in statements:
+            self.execute(statement)
+
     @contextmanager
     def loading(self) -> Iterator[None]:
         """This connection's settings for one large load (a bulk import), put back when it ends.
