@@ -44,6 +44,7 @@ from .columnar_chunks import CheckedChunks
 from .columnar_refs import CustomerKeys
 from .csvread import StrictReader
 from .customers import STORED_COLUMNS
+from .engine.errors import IntegrityError
 from .engine.scratch import insert_rows
 from .errors import CrmError, ValidationError
 from .importing import _batches, _Checker, _csv_rows, _CsvSource, _LineDecoder, _Source, Progress
@@ -210,24 +211,30 @@ class ColumnarImport:
 
         try:
             return self._write_in_one_transaction(batches(), total)
-        except ValidationError as error:
+        except ValidationError as error:  # found as the rows were written
             if not error.field.endswith("customer_id"):
                 raise
-            # Checked, the reference named this customer; since then it was merged or deleted.
-            raise CrmError(
-                f"{self.path.name} was not imported: the CRM changed while the file was checked "
-                f"(customer {error.value} is gone); import it again"
-            ) from None
+            gone = error.value
+        except IntegrityError as error:  # found by a large load's checks before its commit
+            if (error.table, error.parent) != ("interactions", "customers"):
+                raise
+            gone = error.value
+        # Checked, a reference named this customer; since then it was merged or deleted.
+        raise CrmError(
+            f"{self.path.name} was not imported: the CRM changed while the file was checked "
+            f"(customer {gone} is gone); import it again"
+        )
 
     def _write_in_one_transaction(self, batches: Iterator[list], total: int) -> tuple[int, int]:
         """Record the batches in one transaction, as a large load when they are many."""
         crm = self.crm
-        with crm.transaction():
-            existing = crm.db.execute("SELECT count(*) FROM interactions").fetchone()[0]
-            # A load as large as the table is faster with its secondary indexes, and the
-            # summary's (every batch updates most of its customers), built once at the end than
-            # kept up row by row (the rows come in file order, scattered over them).
-            large = total >= max(DEFER_INDEXES, existing)
+        existing = crm.db.execute("SELECT count(*) FROM interactions").fetchone()[0]
+        # A load as large as the table is faster with its secondary indexes, and the summary's
+        # (every batch updates most of its customers), built once at the end than kept up row
+        # by row (the rows come in file order, scattered over them); and with its references
+        # checked once, before the commit (every customer was there when the file was checked).
+        large = total >= max(DEFER_INDEXES, existing)
+        with crm.db.bulk_transaction(first=["interactions"]) if large else crm.transaction():
             tables = ("interactions", "customer_summary", *self._plugin_tables()) if large else ()
             with _large_load_if(large, crm.db, tables):
                 added = crm.interactions.record_checked(batches, fold_at_end=large).count

@@ -108,6 +108,20 @@ class Database:
             self.execute(statement)
 
     @contextmanager
+    def bulk_transaction(self, first: Sequence[str] = ()) -> Iterator["Database"]:
+        """One transaction for a large load: as :meth:`transaction`, but an engine may check
+        the foreign keys of every table once, just before the commit, rather than as each row
+        is written. A dangling reference then refuses the whole transaction, with nothing
+        kept (an :class:`~crmkit.engine.errors.IntegrityError` naming it), as a row-by-row
+        check would have. The tables ``first`` (the load's own) are checked before the others,
+        so that the error names a row of the load rather than one derived from it.
+
+        By default, and inside a transaction already open (where the block is a savepoint),
+        each row is checked as it is written."""
+        with self.transaction():
+            yield self
+
+    @contextmanager
     def loading(self) -> Iterator[None]:
         """This connection's settings for one large load (a bulk import), put back when it ends.
 

@@ -10,7 +10,19 @@ class EngineError(CrmError):
 
 
 class IntegrityError(EngineError):
-    """A constraint (unique, not null, foreign key, check) refused a write."""
+    """A constraint (unique, not null, foreign key, check) refused a write.
+
+    When a load's references were checked once, before its commit
+    (:meth:`~crmkit.engine.base.Database.bulk_transaction`), ``table``, ``column``, ``value``
+    and ``parent`` (the table referred to) name the first dangling reference found; otherwise
+    they are None."""
+
+    def __init__(
+        self, message: str, *, table: str | None = None, column: str | None = None, value: object = None,
+        parent: str | None = None,
+    ):
+        super().__init__(message)
+        self.table, self.column, self.value, self.parent = table, column, value, parent
 
 
 class StatementError(EngineError):

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from ..errors import CrmError
 from . import errors, identity, sql
 from .base import Database, Features, check_parameters
+from .schema import quote
 from .target import Target
 
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -158,6 +159,60 @@ class SqliteDatabase(Database):
             raise
         else:
             conn.execute(f"RELEASE SAVEPOINT {savepoint}")
+
+    @contextmanager
+    def bulk_transaction(self, first: Sequence[str] = ()) -> Iterator["SqliteDatabase"]:
+        """Foreign keys off while the load writes, then every one checked with one query each
+        before the commit. SQLite checks a row's reference by opening a cursor on the parent
+        table for that row: a 1M-purchase import spent about 2 s of 12 on it, and the checks
+        before the commit take 0.25 s (each reads the child's index of the reference, when it
+        has one, against the parent's key)."""
+        conn = self.conn
+        if conn.in_transaction:  # SQLite ignores PRAGMA foreign_keys inside a transaction
+            with self.atomic():
+                yield self
+            return
+        (enforced,) = conn.execute("PRAGMA foreign_keys").fetchone()
+        conn.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with self.transaction():
+                yield self
+                if enforced:
+                    self._check_references(first)
+        finally:
+            conn.execute(f"PRAGMA foreign_keys={'ON' if enforced else 'OFF'}")
+
+    def _check_references(self, first: Sequence[str]) -> None:
+        """Raise an IntegrityError naming the first dangling foreign key of any table (those
+        ``first`` before the others): a child row whose columns are all given and match no
+        parent row (SQLite's own rule)."""
+        keys: dict[tuple[str, int], tuple[str, list[str], list[str | None]]] = {}
+        for table, key, parent, child_column, parent_column in self.conn.execute(
+            'SELECT m.name, f.id, f."table", f."from", f."to" FROM sqlite_master m, pragma_foreign_key_list(m.name) f '
+            "WHERE m.type = 'table' ORDER BY m.name, f.id, f.seq"
+        ):
+            keys.setdefault((table, key), (parent, [], []))
+            keys[(table, key)][1].append(child_column)
+            keys[(table, key)][2].append(parent_column)
+        order = {table: position for position, table in enumerate(first)}
+        for (table, _), (parent, child_columns, parent_columns) in sorted(keys.items(), key=lambda item: order.get(item[0][0], len(order))):
+            if None in parent_columns:  # REFERENCES parent: its primary key
+                parent_columns = [row[0] for row in self.conn.execute(
+                    "SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", [parent]
+                )]
+            match = " AND ".join(f"p.{quote(p)} = c.{quote(c)}" for c, p in zip(child_columns, parent_columns))
+            given = " AND ".join(f"c.{quote(c)} IS NOT NULL" for c in child_columns)
+            row = self.conn.execute(
+                f"SELECT {', '.join(f'c.{quote(c)}' for c in child_columns)} FROM {quote(table)} AS c "
+                f"LEFT JOIN {quote(parent)} AS p ON {match} WHERE {given} AND p.{quote(parent_columns[0])} IS NULL LIMIT 1"
+            ).fetchone()
+            if row is not None:
+                column = ", ".join(child_columns)
+                value = row[0] if len(row) == 1 else tuple(row)
+                raise errors.IntegrityError(
+                    f"FOREIGN KEY constraint failed: {table}.{column} {value!r} is in no row of {parent}",
+                    table=table, column=column, value=value, parent=parent,
+                )
 
     # --- schema ----------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ import pytest
 import crmkit
 from crmkit import CrmError, ImportRefused, hookimpl
 from crmkit import columnar
+from crmkit.engine.errors import IntegrityError
 from crmkit.importing import import_file
 
 pytest.importorskip("pyarrow")
@@ -199,11 +200,15 @@ def test_the_write_pass_writes_the_rows_the_check_pass_read(crm_path, clock, sma
     crm.close()
 
 
-def test_rows_go_to_the_customers_they_named_when_the_file_was_checked(crm_path, clock, small_chunks, monkeypatch):
+@pytest.mark.parametrize("large", [False, True], ids=["small load", "large load"])
+def test_rows_go_to_the_customers_they_named_when_the_file_was_checked(crm_path, clock, small_chunks, monkeypatch, large):
     """Another user works on the CRM while the file is checked. C3's external id passes to a new
     customer: every row naming C3 still goes to the customer that held it when checked, those
     the row path read and the others alike. A customer named is merged away: nothing is
-    written, and the error says to import again."""
+    written, and the error says to import again, whether the references are checked row by
+    row or (a large load) once before the commit."""
+    if large:
+        monkeypatch.setattr(columnar, "DEFER_INDEXES", 10)
     crm = open_crm(crm_path, clock)
     path = write(crm_path.parent / "p.csv", mixed_purchases(400))
     check = columnar.ColumnarImport.check
@@ -226,9 +231,56 @@ def test_rows_go_to_the_customers_they_named_when_the_file_was_checked(crm_path,
     assert by_customer == {j: 20 for j in range(1, 21)}
 
     change[0] = lambda other: other.customers.merge(1, 5)
-    with pytest.raises(CrmError, match="p.csv was not imported: the CRM changed while the file was checked"):
+    with pytest.raises(CrmError, match=r"p.csv was not imported: the CRM changed while the file was checked \(customer 5 is gone\)"):
         import_file(crm, path, kind="interactions", defaults={"kind": "purchase"})
     assert crm.interactions.count() == 400
+    assert crm.db.execute("SELECT count(*) FROM customer_summary WHERE customer_id = 5").fetchone()[0] == 0
+    with pytest.raises(IntegrityError):  # the database checks references row by row again
+        with crm.transaction():
+            crm.db.execute(
+                "INSERT INTO interactions(customer_id, kind, occurred_at, recorded_at) VALUES (5, 'call', ?, ?)",
+                ["2026-01-01T00:00:00+00:00"] * 2,
+            )
+    crm.close()
+
+
+class DanglingVisitLog:
+    """A plugin whose hook writes, for each batch, a row naming a customer that does not exist."""
+
+    name = "dangling_visit_log"
+
+    def __init__(self):
+        from crmkit import Migrations
+
+        self.migrations = Migrations("dangling_visit_log")
+
+        @self.migrations()
+        def m001_visit_log(db):
+            db.execute("CREATE TABLE visit_log (id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL REFERENCES customers(id))")
+
+    @hookimpl
+    def crmkit_migrations(self):
+        return self.migrations
+
+    @hookimpl
+    def crmkit_interactions_recorded(self, crm, interactions):
+        crm.db.execute("INSERT INTO visit_log(customer_id) VALUES (?)", [interactions[0].customer_id])
+        crm.db.execute("INSERT INTO visit_log(customer_id) VALUES (999999)")
+
+
+@pytest.mark.parametrize("large", [False, True], ids=["small load", "large load"])
+def test_a_hook_writing_a_dangling_reference_refuses_the_import(crm_path, clock, small_chunks, monkeypatch, large):
+    """Row by row, or (a large load on SQLite) checked once before the commit: the import is
+    refused, nothing of it written, and the error names the table."""
+    if large:
+        monkeypatch.setattr(columnar, "DEFER_INDEXES", 10)
+    crm = open_crm(crm_path, clock, plugins=[DanglingVisitLog()])
+    with pytest.raises(CrmError, match="visit_log") as refused:
+        import_file(crm, write(crm_path.parent / "p.csv", purchases(300)), kind="interactions", defaults={"kind": "purchase"})
+    assert "FOREIGN KEY" in str(refused.value).upper()
+    assert crm.interactions.count() == 0
+    assert crm.db.execute("SELECT count(*) FROM visit_log").fetchone()[0] == 0
+    assert crm.db.execute("SELECT count(*) FROM customer_summary").fetchone()[0] == 0
     crm.close()
 
 
