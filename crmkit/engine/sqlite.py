@@ -180,26 +180,16 @@ class SqliteDatabase(Database):
                 if enforced:
                     self._check_references(first)
         finally:
+            if conn.in_transaction:  # a failed COMMIT may leave it open, and the pragma would not apply
+                conn.execute("ROLLBACK")
             conn.execute(f"PRAGMA foreign_keys={'ON' if enforced else 'OFF'}")
 
     def _check_references(self, first: Sequence[str]) -> None:
-        """Raise an IntegrityError naming the first dangling foreign key of any table (those
-        ``first`` before the others): a child row whose columns are all given and match no
-        parent row (SQLite's own rule)."""
-        keys: dict[tuple[str, int], tuple[str, list[str], list[str | None]]] = {}
-        for table, key, parent, child_column, parent_column in self.conn.execute(
-            'SELECT m.name, f.id, f."table", f."from", f."to" FROM sqlite_master m, pragma_foreign_key_list(m.name) f '
-            "WHERE m.type = 'table' ORDER BY m.name, f.id, f.seq"
-        ):
-            keys.setdefault((table, key), (parent, [], []))
-            keys[(table, key)][1].append(child_column)
-            keys[(table, key)][2].append(parent_column)
+        """Raise an IntegrityError naming the first dangling foreign key (the tables ``first``
+        checked before the others): a child row whose columns are all given and match no parent
+        row, SQLite's own rule. One query a foreign key, the parent looked up by its key."""
         order = {table: position for position, table in enumerate(first)}
-        for (table, _), (parent, child_columns, parent_columns) in sorted(keys.items(), key=lambda item: order.get(item[0][0], len(order))):
-            if None in parent_columns:  # REFERENCES parent: its primary key
-                parent_columns = [row[0] for row in self.conn.execute(
-                    "SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", [parent]
-                )]
+        for table, parent, child_columns, parent_columns in sorted(self._foreign_keys(), key=lambda key: order.get(key[0], len(order))):
             match = " AND ".join(f"p.{quote(p)} = c.{quote(c)}" for c, p in zip(child_columns, parent_columns))
             given = " AND ".join(f"c.{quote(c)} IS NOT NULL" for c in child_columns)
             row = self.conn.execute(
@@ -213,6 +203,27 @@ class SqliteDatabase(Database):
                     f"FOREIGN KEY constraint failed: {table}.{column} {value!r} is in no row of {parent}",
                     table=table, column=column, value=value, parent=parent,
                 )
+
+    def _foreign_keys(self) -> list[tuple[str, str, list[str], list[str]]]:
+        """(table, parent table, its columns, the parent's columns) of every foreign key, in
+        the order of the tables' names; a key written ``REFERENCES parent`` names the parent's
+        primary key."""
+        keys: dict[tuple[str, int], tuple[str, list[str], list[str | None]]] = {}
+        for table, key, parent, child_column, parent_column in self.conn.execute(
+            'SELECT m.name, f.id, f."table", f."from", f."to" FROM sqlite_master m, pragma_foreign_key_list(m.name) f '
+            "WHERE m.type = 'table' ORDER BY m.name, f.id, f.seq"
+        ):
+            _, child_columns, parent_columns = keys.setdefault((table, key), (parent, [], []))
+            child_columns.append(child_column)
+            parent_columns.append(parent_column)
+        found = []
+        for (table, _), (parent, child_columns, parent_columns) in keys.items():
+            if None in parent_columns:
+                parent_columns = [row[0] for row in self.conn.execute(
+                    "SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", [parent]
+                )]
+            found.append((table, parent, child_columns, parent_columns))
+        return found
 
     # --- schema ----------------------------------------------------------------------------------
 

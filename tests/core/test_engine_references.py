@@ -109,3 +109,22 @@ def test_a_failure_inside_keeps_nothing_and_checks_row_by_row_after(crm):
     with pytest.raises(IntegrityError):
         crm.db.execute("INSERT INTO visits(shop_id, note) VALUES (77, 'no such shop')")
     assert _count(crm, "visits") == 0
+
+
+def test_a_key_of_two_columns_naming_the_parents_primary_key(crm):
+    """``REFERENCES regions`` names the parent's primary key; a row with either column empty
+    references nothing (so nothing dangles), a row with both given must match one row."""
+    with crm.transaction():
+        crm.db.execute("CREATE TABLE regions (country TEXT NOT NULL, code TEXT NOT NULL, PRIMARY KEY (country, code))")
+        crm.db.execute("CREATE TABLE stores (id INTEGER PRIMARY KEY, country TEXT, code TEXT, FOREIGN KEY (country, code) REFERENCES regions)")
+        crm.db.execute("INSERT INTO regions(country, code) VALUES ('FR', '75'), ('DE', 'BE')")
+    with crm.db.bulk_transaction():
+        crm.db.bulk_insert("stores", ("country", "code"), [("FR", "75"), ("DE", "BE"), ("FR", None), (None, "99")])
+    assert _count(crm, "stores") == 4
+    with pytest.raises(IntegrityError) as refused:
+        with crm.db.bulk_transaction():
+            crm.db.bulk_insert("stores", ("country", "code"), [("DE", "BE"), ("FR", "BE")])
+    assert "stores" in str(refused.value)
+    if refused.value.table is not None:  # checked before the commit (SQLite)
+        assert (refused.value.column, refused.value.value) == ("country, code", ("FR", "BE"))
+    assert _count(crm, "stores") == 4
