@@ -22,6 +22,24 @@ def fresh_crm(clock):
     crm.close()
 
 
+@pytest.fixture(autouse=True)
+def columnar_import_at_every_size(request, monkeypatch):
+    """The suite's files are small: let the columnar import take them as it takes a large file,
+    so that its tests test it. A test of the size rule itself asks for ``row_path_below_bytes``."""
+    if "row_path_below_bytes" not in request.fixturenames:
+        from crmkit import columnar
+
+        monkeypatch.setattr(columnar, "ROW_PATH_BELOW_BYTES", 0)
+
+
+@pytest.fixture
+def row_path_below_bytes() -> int:
+    """The file size below which an import takes the row path, as a user meets it."""
+    from crmkit import columnar
+
+    return columnar.ROW_PATH_BELOW_BYTES
+
+
 @pytest.fixture
 def crm_path(tmp_path):
     """Path of a CRM file in the test's temporary folder (not created yet)."""
