@@ -230,3 +230,50 @@ def test_example_transactions_without_amounts(tmp_path):
     assert line.startswith("Error: CLV needs at least 2 repeat buyers with a positive spend")
     with crmkit.open(db, plugins=["loyalty"]) as crm:
         assert crm.loyalty.runs("clv") == []
+
+
+def test_the_history_loads_by_column_as_one_large_load(tmp_path, monkeypatch):
+    """A team's first load: the 23,570 customers, then the 69,659 purchases with ISO dates, by
+    column and as one large load (its indexes built at its end, its references checked before
+    the commit on SQLite). Every customer's count, total, first and last purchase, in the rows
+    and in the summary, equal pandas' reading of the shipped file."""
+    from crmkit import columnar
+
+    loads = []
+    large_load_if = columnar._large_load_if
+
+    def noted(large, db, tables):
+        loads.append(large)
+        return large_load_if(large, db, tables)
+
+    monkeypatch.setattr(columnar, "_large_load_if", noted)
+    rows = [line.split() for line in (DATASETS / "CDNOW_master.txt").read_text().splitlines()[1:]]
+    frame = pd.DataFrame(rows, columns=["customer", "date", "cds", "dollars"])
+    frame["cents"] = [int(Decimal(v) * 100) for v in frame["dollars"]]
+    frame["day"] = pd.to_datetime(frame["date"], format="%Y%m%d").dt.strftime("%Y-%m-%d")
+    people, bought, db = tmp_path / "people.csv", tmp_path / "bought.csv", tmp_path / "cdnow.db"
+    people.write_text("external_id,name\n" + "".join(f"CD{c},Buyer {c}\n" for c in sorted(frame["customer"].unique(), key=int)))
+    bought.write_text("customer_external_id,occurred_at,amount\n" + "".join(
+        f"CD{c},{d},{v}\n" for c, d, v in zip(frame["customer"], frame["day"], frame["dollars"])
+    ))
+    assert run("init", db, "--currency", "USD").exit_code == 0
+    assert run("import", db, people, "--kind", "customers").exit_code == 0
+    imported = run("import", db, bought, "--kind", "interactions", "--set", "kind=purchase")
+    assert imported.exit_code == 0, imported.output
+    assert loads == [True, True]  # the customers, then the purchases
+
+    by_customer = frame.groupby("customer").agg(count=("cents", "size"), cents=("cents", "sum"), first=("day", "min"), last=("day", "max"))
+    expected = {f"CD{c}": (int(r["count"]), int(r["cents"]), r["first"], r["last"]) for c, r in by_customer.iterrows()}
+    with crmkit.open(db) as crm:
+        stored = crm.db.execute(
+            "SELECT c.external_id, count(*), sum(i.amount), min(substr(i.occurred_at, 1, 10)), max(substr(i.occurred_at, 1, 10)) "
+            "FROM interactions i JOIN customers c ON c.id = i.customer_id GROUP BY c.external_id"
+        ).fetchall()
+        summary = crm.db.execute(
+            "SELECT c.external_id, s.purchases, s.net_spend, substr(s.first_purchase_at, 1, 10), substr(s.last_purchase_at, 1, 10) "
+            "FROM customer_summary s JOIN customers c ON c.id = s.customer_id"
+        ).fetchall()
+        names = {name for name, _, _ in crm.db.index_definitions(["interactions"])}
+    assert {row[0]: tuple(row[1:]) for row in stored} == expected
+    assert {row[0]: tuple(row[1:]) for row in summary} == expected
+    assert {"ix_interactions_kind_time", "ix_interactions_customer_time"} <= names  # built again at the end
