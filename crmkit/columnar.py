@@ -648,19 +648,28 @@ class ColumnarCustomers(ColumnarImport):
     of chunk register their external ids and emails in the same staging table, so duplicates
     are found across them in file order.
 
-    The write pass reads the file again and hands every good row, in file order, to
-    ``crm.customers.upsert_checked``: the column-checked rows as stored tuples, the others as
-    the row path staged them; batches, ids, audit entries and events are those of the row path.
+    The check pass keeps each column-checked chunk's columns (:mod:`crmkit.columnar_chunks`),
+    so the write pass does not read the file again: it hands every good row, in file order, to
+    ``crm.customers.upsert_checked``, the column-checked rows as stored tuples, the others as
+    the row path staged them; batches, ids, audit entries and events are those of the row path,
+    and the customers written are the ones checked even if the file changes meanwhile.
     """
 
     def check(self, progress: Progress | None) -> None:
-        """Read every chunk: check it by column, or row by row when it must."""
+        """Read every chunk: check it by column, or row by row when it must; what each gave is
+        kept for the write pass."""
         checker = self.checker
+        fields = list(self.fields.values())
+        self.checked = CheckedChunks(self.pa, self.pa.schema([(field, self.pa.string()) for field in fields]))
         for first, data, done in self._chunks():
-            if not self._check_by_column(first, data):
+            columns = self._check_by_column(first, data)
+            if columns is None:
                 self.slow.append((first, _last_line(first, data)))
+                self.checked.add_row_path(*self.slow[-1])
                 for batch in _batches(self._chunk_rows(first, data), checker.plan, None):
                     checker.check(batch)
+            else:
+                self.checked.add_converted(self.pa.record_batch([columns[field] for field in fields], names=fields), None)
             if progress is not None:
                 progress("check", done, self.total)
 
@@ -673,17 +682,12 @@ class ColumnarCustomers(ColumnarImport):
         written = [0]
 
         def rows() -> Iterator:
-            slow = iter(self.slow)
-            pending = next(slow, None)
-            for first, data, _ in self._chunks():
-                if pending is not None and pending[0] == first:
-                    chunk = self.checker.staged_rows(*pending)
-                    pending = next(slow, None)
+            for checked in self.checked:
+                if checked.whole:
+                    chunk = self.checker.staged_rows(*checked.row_path_lines)
                 else:
-                    columns = self._columns(data)
-                    if columns is None:
-                        raise CrmError(f"{self.path.name} was not imported: it changed while it was read; import it again")
-                    chunk = self._stored(columns)
+                    batch = checked.converted
+                    chunk = self._stored({**dict(zip(batch.schema.names, batch.columns)), "rows": batch.num_rows})
                 yield from chunk
                 written[0] += len(chunk)
                 if progress is not None:
@@ -752,11 +756,12 @@ class ColumnarCustomers(ColumnarImport):
         columns["rows"] = lines
         return columns
 
-    def _check_by_column(self, first: int, data: bytes) -> bool:
-        """Check a chunk by column and register its keys; False when the row path must check it."""
+    def _check_by_column(self, first: int, data: bytes) -> dict | None:
+        """Check a chunk by column and register its keys: its checked columns (see
+        :meth:`_columns`), or None when the row path must check it."""
         columns = self._columns(data)
         if columns is None:
-            return False
+            return None
         pc = self.pc
         keys = {}
         for field in ("external_id", "email"):
@@ -768,7 +773,7 @@ class ColumnarCustomers(ColumnarImport):
             if field in keys and db.execute(
                 f"SELECT 1 FROM customers WHERE {column} IN ({json_values('?')}) LIMIT 1", [json.dumps(pc.drop_null(keys[field]).to_pylist())]
             ).fetchone():
-                return False  # an update: the row path does it
+                return None  # an update: the row path does it
         numbers = range(first, first + columns["rows"])
         registered = []
         unkeyed = None  # the emails of rows without an external id also register as "f:" (see the row path)
@@ -788,9 +793,9 @@ class ColumnarCustomers(ColumnarImport):
             staging.execute("ROLLBACK TO chunk_keys")
         staging.execute("RELEASE chunk_keys")
         if added != len(registered):
-            return False
+            return None
         self.checker.rows += columns["rows"]
-        return True
+        return columns
 
     def _stored(self, columns: dict) -> list[tuple]:
         """The chunk's rows as new customers' values of :attr:`stored_columns`."""

@@ -156,6 +156,30 @@ def test_same_as_the_row_path_for_new_customers(tmp_path, clock, small_chunks, m
     assert [len(batch) for _, batch in fast_events] == [500, 500, 200]
 
 
+def test_the_write_pass_writes_the_customers_the_check_pass_read(crm_path, clock, small_chunks, by_column, monkeypatch):
+    """A file changed once it has been checked is not read again: the customers written are the
+    ones checked, those checked by column and those the row path checked alike. (Read again,
+    another file's rows would be written unchecked: here, the emails of customers already on
+    file.)"""
+    crm = open_crm(crm_path, clock, existing=[{"name": f"Old {n}", "email": f"p{n}@example.com"} for n in range(1, 401)])
+    rows = people(300, start=1001)
+    rows[150][1] = 'Ann "The Boss" Lee'  # its chunk goes the row path
+    path = write(crm_path.parent / "people.csv", rows)
+    check = columnar.ColumnarCustomers.check
+
+    def check_then_change_the_file(self, progress):
+        check(self, progress)
+        write(path, people(300, start=1))
+
+    monkeypatch.setattr(columnar.ColumnarCustomers, "check", check_then_change_the_file)
+    result = import_file(crm, path, kind="customers")
+    assert by_column["column"] > 0 and by_column["row"] > 0
+    assert (result.added, result.updated) == (300, 0)
+    stored = crm.db.execute("SELECT external_id, name FROM customers WHERE id > 400 ORDER BY id").fetchall()
+    assert [tuple(row) for row in stored] == [(ext, name) for ext, name, *_ in rows]
+    crm.close()
+
+
 def test_upserts_by_external_id_and_email_as_the_row_path(tmp_path, clock, small_chunks, monkeypatch):
     existing = [{"name": f"Old {n}", "external_id": f"X{n:05d}" if n % 2 else None, "email": f"p{n}@example.com",
                  "region": "west", "tags": ["kept"]} for n in (10, 11, 400, 401)]
