@@ -153,7 +153,6 @@ class ColumnarImport:
         self.exponent = exponent
         whole = rf"\d{{1,{AMOUNT_DIGITS - exponent}}}"  # at most MAX_AMOUNT
         self.amount_pattern = rf"^{whole}(\.\d{{1,{exponent}}})?$" if exponent else rf"^{whole}$"
-        self.slow: list[tuple[int, int]] = []  # (first, last) line of each chunk the row path checked
         pa = self.pa
         text = pa.string()
         #: A chunk's converted rows: their line numbers, then the stored columns of CHECKED_COLUMNS
@@ -660,16 +659,16 @@ class ColumnarCustomers(ColumnarImport):
         kept for the write pass."""
         checker = self.checker
         fields = list(self.fields.values())
-        self.checked = CheckedChunks(self.pa, self.pa.schema([(field, self.pa.string()) for field in fields]))
+        schema = self.pa.schema([(field, self.pa.string()) for field in fields])
+        self.checked = CheckedChunks(self.pa, schema)
         for first, data, done in self._chunks():
             columns = self._check_by_column(first, data)
             if columns is None:
-                self.slow.append((first, _last_line(first, data)))
-                self.checked.add_row_path(*self.slow[-1])
+                self.checked.add_row_path(first, _last_line(first, data))
                 for batch in _batches(self._chunk_rows(first, data), checker.plan, None):
                     checker.check(batch)
             else:
-                self.checked.add_converted(self.pa.record_batch([columns[field] for field in fields], names=fields), None)
+                self.checked.add_converted(self.pa.record_batch([columns[field] for field in fields], schema=schema), None)
             if progress is not None:
                 progress("check", done, self.total)
 
@@ -686,8 +685,7 @@ class ColumnarCustomers(ColumnarImport):
                 if checked.whole:
                     chunk = self.checker.staged_rows(*checked.row_path_lines)
                 else:
-                    batch = checked.converted
-                    chunk = self._stored({**dict(zip(batch.schema.names, batch.columns)), "rows": batch.num_rows})
+                    chunk = self._stored(checked.converted)
                 yield from chunk
                 written[0] += len(chunk)
                 if progress is not None:
@@ -697,7 +695,7 @@ class ColumnarCustomers(ColumnarImport):
             existing = crm.db.execute("SELECT count(*) FROM customers").fetchone()[0]
             # Only new customers (no chunk of the row path, whose updates look customers up by
             # email): the secondary indexes are built once at the end, as for interactions.
-            large = not self.slow and total >= max(DEFER_INDEXES, existing)
+            large = not self.checked.row_path_checked and total >= max(DEFER_INDEXES, existing)
             with _large_load_if(large, crm.db, ("customers",)):
                 counts = crm.customers.upsert_checked(rows(), columns=self.stored_columns)
             self.checker.audit_run(counts["added"], counts["updated"])
@@ -797,24 +795,25 @@ class ColumnarCustomers(ColumnarImport):
         self.checker.rows += columns["rows"]
         return columns
 
-    def _stored(self, columns: dict) -> list[tuple]:
-        """The chunk's rows as new customers' values of :attr:`stored_columns`."""
+    def _stored(self, checked) -> list[tuple]:
+        """A chunk's checked columns (a record batch, a string column per field) as new
+        customers' values of :attr:`stored_columns`."""
         pc = self.pc
-        rows = columns["rows"]
+        rows = checked.num_rows
         values = []
         for name in self.stored_columns:
             if name in ("created_at", "updated_at"):
                 values.append(repeat(to_iso(self.crm.now()), rows))
             elif name == "email_norm":
-                values.append(pc.utf8_lower(columns["email"]).to_pylist())
+                values.append(pc.utf8_lower(checked.column("email")).to_pylist())
             elif name == "phone_norm":
-                phone = columns["phone"]
+                phone = checked.column("phone")
                 digits = pc.replace_substring_regex(phone, "[^0-9]", "")
                 values.append(pc.if_else(pc.starts_with(phone, "+"), pc.binary_join_element_wise("+", digits, ""), digits).to_pylist())
             elif name == "stage":
-                values.append(pc.fill_null(columns["stage"], "new").to_pylist())
+                values.append(pc.fill_null(checked.column("stage"), "new").to_pylist())
             else:
-                values.append(columns[name].to_pylist())
+                values.append(checked.column(name).to_pylist())
         return list(zip(*values))
 
     @property

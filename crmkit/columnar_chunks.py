@@ -1,7 +1,8 @@
 """What a columnar import's check pass converted, kept for its write pass.
 
 The check pass converts each chunk's plain lines to the columns they are stored in: customer
-references resolved to ids, times as storage text, amounts in integer minor units. The write
+references resolved to ids, times as storage text, amounts in integer minor units (a customers
+import keeps the checked text columns of its new customers). The write
 pass stores exactly those rows, in file order, with the lines the row path checked (and staged)
 among them: it neither reads the file again nor checks a value twice (at a million purchases the
 second reading and checking took about a second), and the rows written are the rows checked even
@@ -50,6 +51,11 @@ class CheckedChunks:
     def add_row_path(self, first: int, last: int) -> None:
         """A chunk, lines ``first`` to ``last``, that the row path checked whole."""
         self._chunks.append((True, False, (first, last)))
+
+    @property
+    def row_path_checked(self) -> bool:
+        """Whether the row path checked any line of any chunk."""
+        return any(lines is not None for _, _, lines in self._chunks)
 
     def __iter__(self) -> Iterator[CheckedChunk]:
         """The chunks in file order, their converted rows read back one batch at a time (once:

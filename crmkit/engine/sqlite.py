@@ -219,9 +219,7 @@ class SqliteDatabase(Database):
         found = []
         for (table, _), (parent, child_columns, parent_columns) in keys.items():
             if None in parent_columns:
-                parent_columns = [row[0] for row in self.conn.execute(
-                    "SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", [parent]
-                )]
+                parent_columns = self.primary_key(parent)
             found.append((table, parent, child_columns, parent_columns))
         return found
 
@@ -340,19 +338,21 @@ class SqliteDatabase(Database):
     def create_indexes(self, statements: Iterable[str]) -> None:
         """Build the indexes with a page cache of :data:`SORT_RUN_KIB`, which sizes the sort runs;
         the cache is as large as before once they are built or have failed."""
-        (before,) = self.conn.execute("PRAGMA cache_size").fetchone()
-        self.conn.execute(f"PRAGMA cache_size=-{SORT_RUN_KIB}")
-        try:
+        with self._page_cache(SORT_RUN_KIB):
             for statement in statements:
                 self.execute(statement)
-        finally:
-            self.conn.execute(f"PRAGMA cache_size={int(before)}")
 
     @contextmanager
     def loading(self) -> Iterator[None]:
         """A page cache of :data:`LOAD_CACHE_KIB` while the load runs (the usual one after)."""
+        with self._page_cache(LOAD_CACHE_KIB):
+            yield
+
+    @contextmanager
+    def _page_cache(self, kib: int) -> Iterator[None]:
+        """This connection's page cache at ``kib`` KiB inside the block, as it was after it."""
         (before,) = self.conn.execute("PRAGMA cache_size").fetchone()
-        self.conn.execute(f"PRAGMA cache_size=-{LOAD_CACHE_KIB}")
+        self.conn.execute(f"PRAGMA cache_size=-{kib}")
         try:
             yield
         finally:
