@@ -13,7 +13,9 @@ Time and the size of the resulting file are reported for each.
 
 A customers file of its own, 100,000 customers whatever the size (issue 19's customers target,
 at most 1 s; 1,000 at the tiny size), is imported into a fresh CRM file with only the core and with every plugin, against
-``sqlite-utils insert --csv`` of the same file.
+``sqlite-utils insert --csv`` of the same file, and against the floor: the same customers, history
+versions and audit entries written into a fresh CRM file by raw sqlite3
+(:mod:`benchmarks.workloads._customers_floor`).
 
 The same purchases as JSON lines (one object a line, the amount a JSON number such as 12.34,
 as most JSON writers spell money) are imported with every plugin into a fresh CRM file holding
@@ -162,11 +164,29 @@ def _customers_file(ctx: Context, out: dict) -> None:
     utils_s, _ = _run([str(Path(sys.executable).parent / "sqlite-utils"), "insert", str(utils_db), "customers", str(people), "--csv"])
     out["measurements"].append(measurement(f"sqlite-utils insert --csv of the {count:,} customers (no checks)", utils_s,
                                            rows=count, result=f"{_size(utils_db) / 1e6:.1f} MB file"))
+    floor_db = ctx.work / "customers-floor.db"
+    _cli(["init", str(floor_db)], "all")
+    floor_s, _ = _run([sys.executable, "-m", "benchmarks.workloads._customers_floor", str(floor_db), str(people)])
+    if _stored_counts(floor_db) != _stored_counts(ctx.work / "customers-all.db"):
+        raise RuntimeError("the raw sqlite3 floor did not store what crmkit stored")
+    out["measurements"].append(measurement(
+        "the same customers, history and audit rows written by raw sqlite3 (floor: no checks, no plugins)", floor_s,
+        rows=count, result=f"{_size(floor_db) / 1e6:.1f} MB file"))
     every = seconds["all"]
     out["ratios"] += [
         ratio(f"crmkit import --kind customers ({count:,}), all plugins: CPU seconds", every, "≤ 1 s", every <= 1),
         ratio("crmkit import --kind customers, all plugins ÷ sqlite-utils insert --csv (time)", every / max(utils_s, 1e-6)),
+        ratio("crmkit import --kind customers, all plugins ÷ raw sqlite3 writing the same rows (time)", every / max(floor_s, 1e-6)),
     ]
+
+
+def _stored_counts(path: Path) -> tuple[int, int, int]:
+    """Customers, history versions and customer.add audit entries in a CRM file."""
+    with sqlite3.connect(path) as conn:
+        return tuple(conn.execute(
+            "SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM customer_history), "
+            "(SELECT count(*) FROM audit_log WHERE action = 'customer.add')"
+        ).fetchone())
 
 
 def _json_lines(ctx: Context, out: dict, people: Path, orders: Path) -> tuple[float, float]:
