@@ -32,15 +32,15 @@ from __future__ import annotations
 
 import heapq
 import io
-from array import array
 import json
 import re
 from contextlib import contextmanager, nullcontext
-from itertools import accumulate, repeat
+from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
+from .columnar_arrays import falses, int64, int64s, string, strings
 from .columnar_chunks import CheckedChunks
 from .columnar_refs import CustomerKeys
 from .csvread import StrictReader
@@ -148,8 +148,8 @@ class ColumnarImport:
         self.path = path
         self.pa, self.csv, self.pc = modules
         kinds = list(self.crm.kinds)
-        self.plain_kinds = _strings(self.pa, [k.name for k in kinds if k.validate is None])
-        self.money_kinds = _strings(self.pa, [k.name for k in kinds if k.money and k.validate is None])
+        self.plain_kinds = strings(self.pa, [k.name for k in kinds if k.validate is None])
+        self.money_kinds = strings(self.pa, [k.name for k in kinds if k.money and k.validate is None])
         exponent = self.crm.exponent
         self.exponent = exponent
         whole = rf"\d{{1,{AMOUNT_DIGITS - exponent}}}"  # at most MAX_AMOUNT
@@ -336,11 +336,12 @@ class ColumnarImport:
         pc = self.pc
         for field, value in self.checker.plan.defaults.items():
             column = columns.get(field)
-            columns[field] = self.pa.array(repeat(value, len(lines)), self.pa.string()) if column is None else pc.fill_null(column, value)
+            value = string(self.pa, value)
+            columns[field] = self.pa.repeat(value, len(lines)) if column is None else pc.fill_null(column, value)
         kind = columns.get("kind")
         if kind is None:
             return None
-        plain = pc.fill_null(pc.is_in(kind, value_set=self.plain_kinds), False)
+        plain = pc.is_in(kind, value_set=self.plain_kinds)  # false where null
         if not pc.all(plain).as_py():
             others = pc.indices_nonzero(pc.invert(plain)).to_pylist()
             slow = sorted(slow + [(numbers[i], lines[i]) for i in others])
@@ -400,7 +401,7 @@ class ColumnarImport:
             if self._untrimmed(column):
                 return None
         data = columns.get("data")
-        if data is not None and data.null_count != rows and not pc.all(pc.equal(pc.drop_null(data), "{}")).as_py():
+        if data is not None and data.null_count != rows and not pc.all(pc.equal(pc.drop_null(data), string(pa, "{}"))).as_py():
             return None  # a plain kind's data other than {} takes the row path
         kind = columns["kind"]
         occurred = self._times(columns.get("occurred_at"))
@@ -414,11 +415,11 @@ class ColumnarImport:
                                        or pc.any(pc.match_substring(column, "\x00")).as_py()):
                 return None
         # Only now: a chunk refused above is checked by the row path, which notes them.
-        ahead = pc.indices_nonzero(pc.greater(occurred, self.checker.warn_after)).to_pylist()
+        ahead = pc.indices_nonzero(pc.greater(occurred, string(pa, self.checker.warn_after))).to_pylist()
         self.checker.future_rows.extend(numbers[index] for index in ahead)
         texts = {field: pa.nulls(rows, pa.string()) if columns.get(field) is None else columns[field] for field in TEXT_LIMITS}
         return pa.RecordBatch.from_arrays([
-            pa.array(numbers, pa.int64()), customer, kind, texts["channel"], occurred, amount,
+            int64s(pa, numbers), customer, kind, texts["channel"], occurred, amount,
             texts["product"], texts["category"], texts["rep"], texts["notes"],
         ], schema=self.converted_schema)
 
@@ -432,10 +433,10 @@ class ColumnarImport:
         if pc.all(dates).as_py():
             # Only plain dates (a purchases file, say): midnight needs neither the time's pattern
             # nor the second's test, and the dates parse as they are (1M values: 0.18 s, not 0.39).
-            stamps = pc.binary_join_element_wise(column, "T00:00:00Z", "")
+            stamps = pc.binary_join_element_wise(column, string(pa, "T00:00:00Z"), string(pa, ""))
             written, written_format, has_seconds = column, "%Y-%m-%d", False
         else:
-            stamps = pc.if_else(dates, pc.binary_join_element_wise(column, "T00:00:00Z", ""), column)
+            stamps = pc.if_else(dates, pc.binary_join_element_wise(column, string(pa, "T00:00:00Z"), string(pa, "")), column)
             if not pc.all(pc.match_substring_regex(stamps, _STORED_TIME)).as_py():
                 return None
             written, written_format, has_seconds = stamps, _TIME_FORMAT, True
@@ -450,7 +451,7 @@ class ColumnarImport:
         if not pc.all(same).as_py():
             return None
         checker = self.checker
-        if checker.latest is not None and pc.any(pc.greater(stamps, checker.latest)).as_py():
+        if checker.latest is not None and pc.any(pc.greater(stamps, string(pa, checker.latest))).as_py():
             return None
         return stamps
 
@@ -459,7 +460,7 @@ class ColumnarImport:
         or None."""
         pc, pa = self.pc, self.pa
         money = pc.is_in(kind, value_set=self.money_kinds)
-        given = pc.is_valid(column) if column is not None else pa.array(repeat(False, len(kind)), pa.bool_())
+        given = pc.is_valid(column) if column is not None else falses(pa, len(kind))
         if not pc.all(pc.equal(money, given)).as_py():
             return None
         if column is None or column.null_count == len(column):
@@ -467,9 +468,10 @@ class ColumnarImport:
         if not pc.all(pc.match_substring_regex(column, self.amount_pattern)).as_py():
             return None
         point = pc.find_substring(column, ".")
-        decimals = pc.if_else(pc.less(point, 0), 0, pc.subtract(pc.subtract(pc.utf8_length(column), point), 1))
+        zero, one = int64(pa, 0), int64(pa, 1)
+        decimals = pc.if_else(pc.less(point, zero), zero, pc.subtract(pc.subtract(pc.utf8_length(column), point), one))
         digits = pc.cast(pc.replace_substring(column, ".", ""), pa.int64())
-        scale = pc.power(pa.scalar(10, pa.int64()), pc.cast(pc.subtract(self.exponent, decimals), pa.int64()))
+        scale = pc.power(int64(pa, 10), pc.cast(pc.subtract(int64(pa, self.exponent), decimals), pa.int64()))
         return pc.multiply(digits, scale)
 
     def _customers(self, columns: dict):
@@ -477,7 +479,7 @@ class ColumnarImport:
         a reference is missing, unknown, ambiguous or not plainly spelt."""
         pc, pa = self.pc, self.pa
         rows = len(columns["kind"])
-        nothing = pa.array(repeat(False, rows), pa.bool_())
+        nothing = falses(pa, rows)
         resolved = pa.nulls(rows, pa.int64())
         taken = nothing
         for field in REFERENCES:
@@ -494,7 +496,7 @@ class ColumnarImport:
                 return None
             keys, ids = found
             if field == "customer_id":
-                column = pc.cast(pc.if_else(use, column, None), pa.int64())
+                column = pc.cast(pc.if_else(use, column, pa.nulls(1, column.type)[0]), pa.int64())
                 if not pc.all(pc.is_in(pc.filter(column, use), value_set=keys)).as_py():
                     return None
                 resolved = pc.if_else(use, column, resolved)
@@ -525,7 +527,7 @@ class ColumnarImport:
                 return None  # the row path lower-cases beyond ASCII
             distinct = pc.unique(pc.utf8_lower(distinct))
         keys, ids, holders = self.customer_keys.find(field, distinct)
-        if field == "customer_email" and pc.any(pc.greater(holders, 1)).as_py():
+        if field == "customer_email" and pc.any(pc.greater(holders, int64(pa, 1))).as_py():
             return None
         return keys, ids
 
@@ -739,9 +741,9 @@ class ColumnarCustomers(ColumnarImport):
             limit = CUSTOMER_TEXTS.get(field)
             if limit is not None and (pc.max(pc.utf8_length(column)).as_py() or 0) > limit:
                 return None
-            if field == "size" and not pc.all(pc.is_in(pc.drop_null(column), value_set=_strings(self.pa, SIZES))).as_py():
+            if field == "size" and not pc.all(pc.is_in(pc.drop_null(column), value_set=strings(self.pa, SIZES))).as_py():
                 return None
-            if field == "stage" and not pc.all(pc.is_in(pc.drop_null(column), value_set=_strings(self.pa, STAGES))).as_py():
+            if field == "stage" and not pc.all(pc.is_in(pc.drop_null(column), value_set=strings(self.pa, STAGES))).as_py():
                 return None
         name = columns.get("name")
         if name is None or name.null_count or pc.any(pc.match_substring_regex(name, _LINE_BREAK)).as_py():
@@ -838,15 +840,6 @@ def _large_load_if(large: bool, db, tables: tuple[str, ...]) -> Iterator[None]:
         return
     with db.loading(), indexes_deferred(db, tables) if db.features.private_schema_changes else nullcontext():
         yield
-
-
-def _strings(pa, values: list[str]):
-    """A string array of ``values``, built from its buffers: ``pa.array`` (and any Python value
-    handed to a compute function) first imports pandas to ask whether it was given a pandas
-    object, a quarter of a second the customers import does without."""
-    encoded = [value.encode() for value in values]
-    offsets = array("i", accumulate(map(len, encoded), initial=0))
-    return pa.StringArray.from_buffers(len(encoded), pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded)))
 
 
 def _last_line(first: int, data: bytes) -> int:

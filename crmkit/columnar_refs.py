@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
+from .columnar_arrays import int64s, strings
 from .store import json_values
 
 #: Rows fetched at a time when the table's keys are read (Python holds one slice of tuples).
@@ -89,9 +90,9 @@ class CustomerKeys:
         keys, ids, holders = [], [], []
         while rows := cursor.fetchmany(FETCH_ROWS):
             columns = list(zip(*rows))
-            keys.append(pa.array(columns[0], key_type))
-            ids.append(pa.array(columns[1], pa.int64()))
-            holders.append(pa.array(columns[2], pa.int64()))
+            keys.append(int64s(pa, columns[0]) if field == "customer_id" else strings(pa, columns[0]))
+            ids.append(int64s(pa, columns[1]))
+            holders.append(int64s(pa, columns[2]))
         if not keys:
-            return pa.array([], key_type), pa.array([], pa.int64()), pa.array([], pa.int64())
+            return pa.nulls(0, key_type), pa.nulls(0, pa.int64()), pa.nulls(0, pa.int64())
         return pa.concat_arrays(keys), pa.concat_arrays(ids), pa.concat_arrays(holders)

@@ -600,3 +600,42 @@ def test_every_space_str_strip_takes_off_is_read_as_the_row_path_reads_it(crm_pa
     assert fast_rows == stored(crm)
     assert {row[5] for row in fast_rows[:: 31]} == {"books"}
     crm.close()
+
+
+def test_an_interactions_csv_import_does_not_load_pandas(tmp_path, row_path_below_bytes):
+    """pyarrow imports pandas (a quarter of a second) the first time it is handed a Python value;
+    an import by column of every reference, kinds with and without money, dates and times,
+    never needs it."""
+    import subprocess
+    import sys
+
+    crm_file = tmp_path / "crm.db"
+    with crmkit.open(crm_file) as crm:
+        crm.customers.add_many([{"name": f"P{i}", "external_id": f"C{i}", "email": f"p{i}@example.com"} for i in range(1, 51)])
+        ids = {c.external_id: c.id for c in crm.customers.list(limit=100)}
+    header = ["customer_id", "customer_external_id", "customer_email", "kind", "occurred_at", "amount", "channel"]
+    rows = []
+    for n in range(row_path_below_bytes // 40):
+        number = 1 + n % 50
+        reference = [[str(ids[f"C{number}"]), "", ""], ["", f"C{number}", ""], ["", "", f"P{number}@Example.com"]][n % 3]
+        when = f"2024-{1 + n % 12:02d}-{1 + n % 28:02d}" + ("T10:30:00Z" if n % 2 else "")
+        money = n % 4 != 0
+        rows.append(reference + ["purchase" if money else "call", when, f"{n % 500}.{n % 100:02d}" if money else "", "web"])
+    path = write(tmp_path / "mixed.csv", rows, header)
+    assert path.stat().st_size > row_path_below_bytes
+    code = (
+        "import sys\nfrom crmkit.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit as done:\n    assert not done.code, done.code\n"
+        "print(sorted(m for m in ('pyarrow', 'pandas') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code, "import", str(crm_file), str(path), "--kind", "interactions"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "['pyarrow']"  # read by column, without pandas
+    with crmkit.open(crm_file) as crm:
+        assert crm.interactions.count() == len(rows)
+        cents = crm.db.execute("SELECT sum(amount), count(*) FROM interactions WHERE kind = 'purchase'").fetchone()
+        money_rows = [row for row in rows if row[3] == "purchase"]
+        assert tuple(cents) == (sum(int(Decimal(row[5]) * 100) for row in money_rows), len(money_rows))
+        times = crm.db.execute("SELECT occurred_at FROM interactions ORDER BY id LIMIT 2").fetchall()
+        assert [t[0] for t in times] == ["2024-01-01T00:00:00Z", "2024-02-02T10:30:00Z"]
