@@ -62,13 +62,12 @@ if TYPE_CHECKING:
 CHUNK_BYTES = 1 << 20
 #: Rows from which a load at least as large as the interactions table defers its indexes.
 DEFER_INDEXES = 20_000
-#: Files smaller than this take the row path: for them, importing pyarrow (and pandas, which
-#: pyarrow imports on its first conversion) costs more than the columns save. `crmkit import`,
-#: by rows and by column, wall seconds: 1,000 customers (39 kB) 0.34-0.50 against 0.69; 5,000
-#: (203 kB) 0.63-0.66 against 0.67-0.80; 10,000 (408 kB) 1.07-1.12 against 0.80-1.19.
-#: Purchases, every plugin: 2,000 (67 kB) 0.44-0.62 against 0.89-1.11; 10,000 (333 kB)
-#: 0.90-0.98 against 1.36-1.38; 20,000 (666 kB) 1.58-2.04 against 1.19-1.40.
-ROW_PATH_BELOW_BYTES = 256 * 1024
+#: Files smaller than this take the row path: for them, importing pyarrow costs more than the
+#: columns save. `crmkit import`, by rows and by column, wall seconds, every plugin: 2,000
+#: customers (80 kB) 0.38-0.59 against 0.40-0.67; 5,000 (203 kB) 0.63-0.70 against 0.47-0.58.
+#: 5,000 purchases (167 kB) 0.56-0.57 against 0.52-0.56; 10,000 (333 kB) 0.84-0.86 against
+#: 0.66-0.70.
+ROW_PATH_BELOW_BYTES = 128 * 1024
 TEXT_LIMITS = {"channel": 50, "product": 200, "category": 100, "rep": 100, "notes": 10_000}
 REFERENCES = ("customer_id", "customer_external_id", "customer_email")
 FIELDS = frozenset(REFERENCES + ("kind", "occurred_at", "amount", "data") + tuple(TEXT_LIMITS))
