@@ -23,8 +23,9 @@ customer the one its reference named when the file was checked. Memory holds one
 
 It applies to interactions from a UTF-8 CSV whose columns feed the plain fields (the customer
 references, kind, occurred_at, amount, channel, product, category, rep, notes, data: the columns
-``crmkit export`` writes) without ``--key``, ``--create-customers``, ``--date-format`` or
-``--timezone``, of at least :data:`ROW_PATH_BELOW_BYTES`; everything else takes the row path. It needs pyarrow (``pip install 'crmkit[fast]'``); without it every import takes
+``crmkit export`` writes) without ``--key``, ``--create-customers`` or ``--timezone``, and
+with a ``--date-format`` only of the numbers :mod:`crmkit.columnar_times` reads, of at least
+:data:`ROW_PATH_BELOW_BYTES`; everything else takes the row path. It needs pyarrow (``pip install 'crmkit[fast]'``); without it every import takes
 the row path. JSON lines files are read into the same columns by :mod:`crmkit.columnar_json`.
 """
 
@@ -43,6 +44,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 from .columnar_arrays import falses, int64, int64s, string, strings
 from .columnar_chunks import CheckedChunks
 from .columnar_refs import CustomerKeys
+from .columnar_times import format_pattern, stored_times
 from .csvread import StrictReader
 from .customers import STORED_COLUMNS
 from .engine.errors import IntegrityError
@@ -114,8 +116,11 @@ def columnar_import(checker: _Checker, source, path: Path, codec: str, times, fi
         return _columnar_customers(checker, source, path, codec, file_format)
     if (
         checker.kind != "interactions" or file_format != "csv" or codec != "utf-8" or not isinstance(source, _CsvSource)
-        or checker.key is not None or checker.create_customers or times.date_format is not None or times.zone is not None
+        or checker.key is not None or checker.create_customers or times.zone is not None
     ):
+        return None
+    date_pattern = None if times.date_format is None else format_pattern(times.date_format)
+    if times.date_format is not None and date_pattern is None:
         return None
     fields = set(plan.column_fields().values()) | set(plan.defaults)
     if not fields <= FIELDS or "data" in plan.defaults or not all(isinstance(v, str) for v in plan.defaults.values()):
@@ -123,14 +128,15 @@ def columnar_import(checker: _Checker, source, path: Path, codec: str, times, fi
     modules = _pyarrow()
     if modules is None:
         return None
-    return ColumnarImport(checker, source, path, modules)
+    return ColumnarImport(checker, source, path, modules, date_pattern)
 
 
 class ColumnarImport:
     """The two passes of one columnar import (see the module's docstring)."""
 
-    def __init__(self, checker: _Checker, source: _CsvSource, path: Path, modules):
+    def __init__(self, checker: _Checker, source: _CsvSource, path: Path, modules, date_pattern: str | None = None):
         self._prepare(checker, path, modules)
+        self.date_pattern = date_pattern
         self.columns = source.columns
         self.delimiter = source.delimiter
         self.start, self.header_lines = source.header_end
@@ -162,6 +168,8 @@ class ColumnarImport:
             ("amount", pa.int64()), ("product", text), ("category", text), ("rep", text), ("notes", text),
         ])
         self.checked: CheckedChunks | None = None
+        #: How ``--date-format`` times are read (:func:`crmkit.columnar_times.format_pattern`), or None.
+        self.date_pattern: str | None = None
 
     # --- the two passes ------------------------------------------------------------------------
 
@@ -423,11 +431,16 @@ class ColumnarImport:
         ], schema=self.converted_schema)
 
     def _times(self, column):
-        """Storage text of ``occurred_at`` (plain dates and stored times only), or None."""
+        """Storage text of ``occurred_at`` (plain dates and stored times, or times in the
+        ``--date-format``), or None."""
         pc = self.pc
         if column is None or column.null_count:
             return None
         pa = self.pa
+        if self.date_pattern is not None:
+            column = stored_times(pa, pc, column, self.date_pattern)
+            if column is None:
+                return None
         dates = pc.match_substring_regex(column, _PLAIN_DATE)
         if pc.all(dates).as_py():
             # Only plain dates (a purchases file, say): midnight needs neither the time's pattern

@@ -29,7 +29,8 @@ chunk takes the row path whole (see :class:`~crmkit.columnar.ColumnarCustomers`)
 
 It needs pyarrow and msgspec (``pip install 'crmkit[fast]'``); without either, JSON lines
 imports take the row path. The file must be UTF-8 (with or without a byte order mark), and
-the options that send a CSV file to the row path do the same here.
+the options that send a CSV file to the row path do the same here, and so does any
+``--date-format``.
 """
 
 from __future__ import annotations

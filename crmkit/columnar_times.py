@@ -1,0 +1,82 @@
+"""Time cells written in a ``--date-format``, read by column as the row path reads them.
+
+The row path reads such a cell with ``datetime.strptime(cell, format)``, which matches it against
+a regular expression made of the format: each directive's pattern from Python's ``_strptime``,
+the other characters literal (case ignored), a run of spaces as ``\\s+``. A format made of
+``%d %m %Y %H %M %S`` (day, month and year all present) and ``%%`` becomes the same expression
+here, run by pyarrow's RE2 over the whole column. RE2 picks among alternatives as Python's
+backtracking does, so where both match they take the same parts; the match must reach the end
+of the cell, as ``strptime`` requires. RE2's ``\\d`` and ``\\s`` are ASCII alone (Python's are
+not), so a cell with other digits or spaces does not match here and takes the row path. The
+parts become the stored form, ``YYYY-MM-DDTHH:MM:SSZ``, which the columnar checks then test as
+any stored time: a day the month lacks, a 60th second or a year before 1000 sends the chunk to
+the row path, which reports it. Any other directive (names, ``%y``, ``%z``, ...) leaves the whole
+file to the row path.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .columnar_arrays import string
+
+# Python's _strptime patterns of the numeric directives (CPython 3.11 to 3.13).
+_DIRECTIVES = {
+    "d": r"(?P<d>3[0-1]|[1-2]\d|0[1-9]|[1-9]| [1-9])",
+    "m": r"(?P<m>1[0-2]|0[1-9]|[1-9])",
+    "Y": r"(?P<Y>\d\d\d\d)",
+    "H": r"(?P<H>2[0-3]|[0-1]\d|\d)",
+    "M": r"(?P<M>[0-5]\d|\d)",
+    "S": r"(?P<S>6[0-1]|[0-5]\d|\d)",
+}
+_REQUIRED = {"d", "m", "Y"}
+_TOKENS = re.compile(r"%(.)|(\s+)|([^%\s]+)", re.DOTALL)
+
+
+def format_pattern(date_format: str) -> str | None:
+    """The RE2 expression reading cells written in ``date_format``, the whole match named
+    ``all``, or None when the format has a directive this module does not read, or lacks
+    the day, month or year."""
+    parts, used = [], set()
+    position = 0
+    for match in _TOKENS.finditer(date_format):
+        if match.start() != position:
+            return None  # a lone % at the end
+        position = match.end()
+        directive, spaces, literal = match.groups()
+        if directive == "%":
+            parts.append(re.escape("%"))
+        elif directive is not None:
+            if directive not in _DIRECTIVES or directive in used:
+                return None
+            used.add(directive)
+            parts.append(_DIRECTIVES[directive])
+        elif spaces is not None:
+            parts.append(r"\s+")
+        else:
+            parts.append(re.escape(literal))
+    if position != len(date_format) or not _REQUIRED <= used:
+        return None
+    return "(?i)^(?P<all>" + "".join(parts) + ")"
+
+
+def stored_times(pa, pc, column, pattern: str):
+    """The cells of a string ``column`` without nulls, written in the format of ``pattern``, as
+    stored text (not yet checked as times), or None when a cell does not match the whole of it."""
+    parts = pc.extract_regex(column, pattern)
+    if parts.null_count:
+        return None
+    if not pc.all(pc.equal(pc.utf8_length(parts.field("all")), pc.utf8_length(column))).as_py():
+        return None  # strptime's "unconverted data remains"
+    fields = {field.name for field in parts.type}
+
+    def number(name: str, width: int):
+        if name not in fields:
+            return string(pa, "0" * width)
+        digits = pc.utf8_trim(parts.field(name), characters=" ")  # " 5", a day strptime reads
+        return pc.utf8_lpad(digits, width=width, padding="0")
+
+    pieces = [number("Y", 4), "-", number("m", 2), "-", number("d", 2), "T",
+              number("H", 2), ":", number("M", 2), ":", number("S", 2), "Z"]
+    pieces = [string(pa, piece) if isinstance(piece, str) else piece for piece in pieces]
+    return pc.binary_join_element_wise(*pieces, string(pa, ""))
