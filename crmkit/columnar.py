@@ -23,8 +23,9 @@ customer the one its reference named when the file was checked. Memory holds one
 
 It applies to interactions from a UTF-8 CSV whose columns feed the plain fields (the customer
 references, kind, occurred_at, amount, channel, product, category, rep, notes, data: the columns
-``crmkit export`` writes) without ``--key``, ``--create-customers`` or ``--timezone``, and
-with a ``--date-format`` only of the numbers :mod:`crmkit.columnar_times` reads, of at least
+``crmkit export`` writes) without ``--key`` or ``--create-customers``, and with a
+``--date-format`` only of the numbers :mod:`crmkit.columnar_times` reads (which also moves times
+from a ``--timezone`` to UTC), of at least
 :data:`ROW_PATH_BELOW_BYTES`; everything else takes the row path. It needs pyarrow (``pip install 'crmkit[fast]'``); without it every import takes
 the row path. JSON lines files are read into the same columns by :mod:`crmkit.columnar_json`.
 """
@@ -44,7 +45,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 from .columnar_arrays import falses, int64, int64s, string, strings
 from .columnar_chunks import CheckedChunks
 from .columnar_refs import CustomerKeys
-from .columnar_times import format_pattern, stored_times
+from .columnar_times import format_pattern, in_utc, stored_times
 from .csvread import StrictReader
 from .customers import STORED_COLUMNS
 from .engine.errors import IntegrityError
@@ -116,7 +117,7 @@ def columnar_import(checker: _Checker, source, path: Path, codec: str, times, fi
         return _columnar_customers(checker, source, path, codec, file_format)
     if (
         checker.kind != "interactions" or file_format != "csv" or codec != "utf-8" or not isinstance(source, _CsvSource)
-        or checker.key is not None or checker.create_customers or times.zone is not None
+        or checker.key is not None or checker.create_customers
     ):
         return None
     date_pattern = None if times.date_format is None else format_pattern(times.date_format)
@@ -128,15 +129,19 @@ def columnar_import(checker: _Checker, source, path: Path, codec: str, times, fi
     modules = _pyarrow()
     if modules is None:
         return None
-    return ColumnarImport(checker, source, path, modules, date_pattern)
+    zone = None if times.zone is None else times.zone.key
+    return ColumnarImport(checker, source, path, modules, date_pattern, zone)
 
 
 class ColumnarImport:
     """The two passes of one columnar import (see the module's docstring)."""
 
-    def __init__(self, checker: _Checker, source: _CsvSource, path: Path, modules, date_pattern: str | None = None):
+    def __init__(
+        self, checker: _Checker, source: _CsvSource, path: Path, modules, date_pattern: str | None = None,
+        zone: str | None = None,
+    ):
         self._prepare(checker, path, modules)
-        self.date_pattern = date_pattern
+        self.date_pattern, self.zone = date_pattern, zone
         self.columns = source.columns
         self.delimiter = source.delimiter
         self.start, self.header_lines = source.header_end
@@ -170,6 +175,8 @@ class ColumnarImport:
         self.checked: CheckedChunks | None = None
         #: How ``--date-format`` times are read (:func:`crmkit.columnar_times.format_pattern`), or None.
         self.date_pattern: str | None = None
+        #: The ``--timezone`` of times without an offset (an IANA name), or None: UTC.
+        self.zone: str | None = None
 
     # --- the two passes ------------------------------------------------------------------------
 
@@ -432,7 +439,7 @@ class ColumnarImport:
 
     def _times(self, column):
         """Storage text of ``occurred_at`` (plain dates and stored times, or times in the
-        ``--date-format``), or None."""
+        ``--date-format``; those without an offset moved from the ``--timezone`` to UTC), or None."""
         pc = self.pc
         if column is None or column.null_count:
             return None
@@ -462,6 +469,11 @@ class ColumnarImport:
             same = pc.and_(same, pc.equal(pc.second(parsed), pc.cast(pc.utf8_slice_codeunits(written, 17, 19), pa.int64())))
         if not pc.all(same).as_py():
             return None
+        if self.zone is not None:
+            # Every cell of a --date-format is a wall time; else the plain dates (midnight there).
+            stamps = in_utc(pa, pc, parsed, stamps, None if self.date_pattern is not None else dates, self.zone)
+            if stamps is None:
+                return None
         checker = self.checker
         if checker.latest is not None and pc.any(pc.greater(stamps, string(pa, checker.latest))).as_py():
             return None

@@ -1,4 +1,5 @@
-"""Time cells written in a ``--date-format``, read by column as the row path reads them.
+"""Time cells written in a ``--date-format`` or in a ``--timezone``, read by column as the row
+path reads them.
 
 The row path reads such a cell with ``datetime.strptime(cell, format)``, which matches it against
 a regular expression made of the format: each directive's pattern from Python's ``_strptime``,
@@ -12,6 +13,9 @@ parts become the stored form, ``YYYY-MM-DDTHH:MM:SSZ``, which the columnar check
 any stored time: a day the month lacks, a 60th second or a year before 1000 sends the chunk to
 the row path, which reports it. Any other directive (names, ``%y``, ``%z``, ...) leaves the whole
 file to the row path.
+
+Times without an offset in a ``--timezone`` are moved to UTC by pyarrow's ``assume_timezone``
+(:func:`in_utc`); on Linux it reads the system's zone files, as ``zoneinfo`` does.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ _DIRECTIVES = {
     "S": r"(?P<S>6[0-1]|[0-5]\d|\d)",
 }
 _REQUIRED = {"d", "m", "Y"}
+_RULES_FROM = "2037"
 _TOKENS = re.compile(r"%(.)|(\s+)|([^%\s]+)", re.DOTALL)
 
 
@@ -80,3 +85,26 @@ def stored_times(pa, pc, column, pattern: str):
               number("H", 2), ":", number("M", 2), ":", number("S", 2), "Z"]
     pieces = [string(pa, piece) if isinstance(piece, str) else piece for piece in pieces]
     return pc.binary_join_element_wise(*pieces, string(pa, ""))
+
+
+def in_utc(pa, pc, parsed, stamps, local, zone: str):
+    """``stamps`` (stored text, each the time ``parsed`` holds as a naive timestamp) with those
+    that are ``local`` (a boolean column, or None: all of them) read as wall times in the IANA
+    ``zone`` and written in UTC, as the row path's ``to_datetime`` moves them: a wall time the
+    zone passes twice (clocks going back) is the earlier. None when one falls in a gap (clocks
+    going forward: the row path decides), when one is in 2037 or later, when its UTC time is
+    outside years 1000 to 9999, or when pyarrow does not know the zone."""
+    if local is not None and not pc.any(local).as_py():
+        return stamps
+    # The zone files list each change up to 2037 and give a rule for the years after, which
+    # pyarrow does not apply (it keeps 2037's last offset): later times are the row path's.
+    if pc.any(pc.greater_equal(stamps, string(pa, _RULES_FROM))).as_py():
+        return None
+    try:
+        placed = pc.assume_timezone(parsed, timezone=zone, ambiguous="earliest", nonexistent="raise")
+        moved = pc.strftime(placed.cast(pa.timestamp("s", "UTC")), format="%Y-%m-%dT%H:%M:%SZ")
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if not pc.all(pc.match_substring_regex(moved, r"^[1-9]\d{3}-")).as_py():
+        return None
+    return moved if local is None else pc.if_else(local, moved, stamps)

@@ -193,3 +193,121 @@ def test_formats_the_columns_do_not_read(date_format):
     from crmkit.columnar_times import format_pattern
 
     assert format_pattern(date_format) is None
+
+
+# --- --timezone ----------------------------------------------------------------------------------
+
+def test_wall_times_in_a_zone_are_stored_in_utc_as_worked_out_by_hand(crm_path, tmp_path, clock, small_chunks, monkeypatch, by_column):
+    """Berlin is an hour ahead of UTC in winter, two in summer; 02:30 on 27 October 2024 happens
+    twice, and the earlier (summer time) is taken, as Python's zoneinfo takes it."""
+    cells = [
+        ("15.01.2024 10:00", "2024-01-15T09:00:00Z"), ("15.07.2024 10:00", "2024-07-15T08:00:00Z"),
+        ("27.10.2024 02:30", "2024-10-27T00:30:00Z"), ("27.10.2024 03:30", "2024-10-27T02:30:00Z"),
+        ("31.03.2024 01:59", "2024-03-31T00:59:00Z"), ("31.03.2024 03:00", "2024-03-31T01:00:00Z"),
+    ] * 50
+    path = write(tmp_path / "berlin.csv", [[f"C{1 + n % 10}", cell, "1.00"] for n, (cell, _) in enumerate(cells)])
+    options = {"date_format": "%d.%m.%Y %H:%M", "timezone": "Europe/Berlin"}
+    crm = open_crm(crm_path, clock)
+    result = import_file(crm, path, kind="interactions", defaults={"kind": "purchase"}, **options)
+    assert (result.added, result.problems, sum(by_column)) == (300, [], 300)
+    assert stored_times(crm) == [utc for _, utc in cells]
+    crm.close()
+    slow, slow_times = row_path_result(tmp_path, clock, monkeypatch, path, **options)
+    assert slow_times == [utc for _, utc in cells]
+
+
+def test_iso_dates_in_a_zone_are_its_midnight_and_utc_times_stay(crm_path, tmp_path, clock, small_chunks, monkeypatch, by_column):
+    cells = [
+        ("2024-07-15", "2024-07-15T04:00:00Z"), ("2024-01-15", "2024-01-15T05:00:00Z"),   # New York: -4 summer, -5 winter
+        ("2024-07-15T10:00:00Z", "2024-07-15T10:00:00Z"),
+    ] * 100
+    path = write(tmp_path / "ny.csv", [[f"C{1 + n % 10}", cell, "1.00"] for n, (cell, _) in enumerate(cells)])
+    crm = open_crm(crm_path, clock)
+    result = import_file(crm, path, kind="interactions", defaults={"kind": "purchase"}, timezone="America/New_York")
+    assert (result.added, result.problems, sum(by_column)) == (300, [], 300)
+    assert stored_times(crm) == [utc for _, utc in cells]
+    crm.close()
+    _, slow_times = row_path_result(tmp_path, clock, monkeypatch, path, timezone="America/New_York")
+    assert slow_times == [utc for _, utc in cells]
+
+
+def test_a_wall_time_the_clocks_skip_is_read_by_the_row_path(crm_path, tmp_path, clock, small_chunks, monkeypatch, by_column):
+    """02:30 on 31 March 2024 does not happen in Berlin; Python reads it with the offset before
+    the change (+1), and the columns leave its chunk to the row path, which does so."""
+    rows = [[f"C{1 + n % 10}", f"{1 + n % 28:02d}.01.2024 12:00", "1.00"] for n in range(300)]
+    rows[150][1] = "31.03.2024 02:30"
+    path = write(tmp_path / "gap.csv", rows)
+    options = {"date_format": "%d.%m.%Y %H:%M", "timezone": "Europe/Berlin"}
+    crm = open_crm(crm_path, clock)
+    result = import_file(crm, path, kind="interactions", defaults={"kind": "purchase"}, **options)
+    assert (result.added, result.problems) == (300, [])
+    assert 0 < sum(by_column) < 300
+    fast = stored_times(crm)
+    assert fast[150] == "2024-03-31T01:30:00Z" and fast[0] == "2024-01-01T11:00:00Z"
+    crm.close()
+    _, slow_times = row_path_result(tmp_path, clock, monkeypatch, path, **options)
+    assert slow_times == fast
+
+
+ZONES = ["Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata", "Pacific/Apia",
+         "America/Sao_Paulo", "Europe/Dublin", "Africa/Casablanca", "America/St_Johns"]
+
+
+def _changes(zone: str) -> list[datetime]:
+    """The wall times, to the hour, around which ``zone``'s offset changed in 2010-2030
+    (found by asking zoneinfo hour by hour)."""
+    from datetime import timedelta, timezone
+    from zoneinfo import ZoneInfo
+
+    place, found = ZoneInfo(zone), []
+    moment = datetime(2010, 1, 1, tzinfo=timezone.utc)
+    offset = moment.astimezone(place).utcoffset()
+    while moment.year < 2031:
+        moment += timedelta(hours=1)
+        now = moment.astimezone(place).utcoffset()
+        if now != offset:
+            found.append(moment.astimezone(place).replace(tzinfo=None, minute=0, second=0))
+            offset = now
+    return found
+
+
+CHANGES = {zone: _changes(zone) for zone in ZONES}
+
+
+@st.composite
+def wall_times(draw):
+    from datetime import timedelta
+
+    zone = draw(st.sampled_from(ZONES))
+    if draw(st.booleans()) and CHANGES[zone]:
+        near = draw(st.sampled_from(CHANGES[zone]))
+        moment = near + timedelta(seconds=draw(st.integers(-3 * 3600, 3 * 3600)))
+    else:
+        moment = draw(st.datetimes(min_value=datetime(1000, 1, 2), max_value=datetime(9999, 12, 30))).replace(microsecond=0)
+    return zone, moment
+
+
+@settings(max_examples=300, deadline=None)
+@given(wall_times())
+def test_a_wall_time_moves_to_utc_as_zoneinfo_moves_it(example):
+    """A time that exists in the zone is stored as Python's zoneinfo stores it (the earlier of
+    two when the clocks go back); one the clocks skip, or from 2037 on (where pyarrow does not
+    apply the zone file's rule for later years), is left to the row path."""
+    from datetime import timezone
+    from zoneinfo import ZoneInfo
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from crmkit.columnar_times import in_utc
+
+    zone, moment = example
+    text = f"{moment.year:04d}" + moment.strftime("-%m-%dT%H:%M:%SZ")
+    got = in_utc(pa, pc, pa.array([moment], pa.timestamp("s")), pa.array([text]), None, zone)
+    placed = moment.replace(tzinfo=ZoneInfo(zone))
+    exists = placed.astimezone(timezone.utc).astimezone(ZoneInfo(zone)).replace(tzinfo=None) == moment
+    expected = placed.astimezone(timezone.utc)
+    if not exists or not 1000 <= expected.year <= 9999 or moment.year >= 2037:
+        assert got is None
+    else:
+        assert got is not None and got[0].as_py() == f"{expected.year:04d}" + expected.strftime("-%m-%dT%H:%M:%SZ")
