@@ -21,12 +21,13 @@ form as ``record_many`` stores them), so ids follow the file and plugins hear of
 once, through ``crmkit_interactions_recorded``. The rows written are the rows checked, each
 customer the one its reference named when the file was checked. Memory holds one chunk at a time.
 
-It applies to interactions from a UTF-8 CSV whose columns feed the plain fields (the customer
-references, kind, occurred_at, amount, channel, product, category, rep, notes, data: the columns
-``crmkit export`` writes) without ``--key`` or ``--create-customers``, and with a
-``--date-format`` only of the numbers :mod:`crmkit.columnar_times` reads (which also moves times
-from a ``--timezone`` to UTC), of at least
-:data:`ROW_PATH_BELOW_BYTES`; everything else takes the row path. It needs pyarrow (``pip install 'crmkit[fast]'``); without it every import takes
+It applies to interactions from a CSV (UTF-8 or one byte a character: :func:`by_column`) whose
+columns feed the plain fields (the customer references, kind, occurred_at, amount, channel,
+product, category, rep, notes, data: the columns ``crmkit export`` writes) without ``--key`` or
+``--create-customers``, and with a ``--date-format`` only of the numbers
+:mod:`crmkit.columnar_times` reads (which also moves times from a ``--timezone`` to UTC), of at
+least :data:`ROW_PATH_BELOW_BYTES`; everything else takes the row path. It needs pyarrow
+(``pip install 'crmkit[fast]'``); without it every import takes
 the row path. JSON lines files are read into the same columns by :mod:`crmkit.columnar_json`.
 """
 
@@ -37,6 +38,7 @@ import io
 import json
 import re
 from contextlib import contextmanager, nullcontext
+from functools import lru_cache
 from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
@@ -99,6 +101,31 @@ def _pyarrow():
     return pyarrow, pyarrow.csv, pyarrow.compute
 
 
+#: The shifts of stateful encodings (ISO 2022's escapes and SO/SI, HZ, UTF-7), after which the
+#: same bytes are other characters.
+_SHIFTS = b"\x1b$B!!\x1b(B\x0e!!\x0f~{!!~}+AGE-"
+
+
+@lru_cache(maxsize=None)
+def by_column(codec: str) -> bool:
+    """Whether a CSV file in ``codec`` can be read by column: UTF-8, or an encoding of one byte a
+    character, without shifts, whose first 128 are ASCII and whose others are not (cp1252,
+    latin-1, the ISO 8859 and DOS code pages, KOI8), so that a chunk's lines, quotes and
+    delimiters are where its bytes say and it can be read as UTF-8 once decoded. In an encoding
+    of several bytes a character (GBK, Shift JIS) or with shifts (ISO-2022-JP) a byte may look
+    like ASCII and be part of another character, so those files take the row path."""
+    if codec == "utf-8":
+        return True
+    sample = bytes(range(256)) + _SHIFTS
+    decoded = sample.decode(codec, errors="replace")
+    return (
+        len(decoded) == len(sample)
+        and decoded[:128] == "".join(map(chr, range(128)))
+        and min(map(ord, decoded[128:256])) >= 128
+        and decoded[256:] == _SHIFTS.decode("ascii")
+    )
+
+
 def available() -> bool:
     """Whether the columnar path can run here (pyarrow installed)."""
     return _pyarrow() is not None
@@ -116,7 +143,7 @@ def columnar_import(checker: _Checker, source, path: Path, codec: str, times, fi
     if checker.kind == "customers":
         return _columnar_customers(checker, source, path, codec, file_format)
     if (
-        checker.kind != "interactions" or file_format != "csv" or codec != "utf-8" or not isinstance(source, _CsvSource)
+        checker.kind != "interactions" or file_format != "csv" or not by_column(codec) or not isinstance(source, _CsvSource)
         or checker.key is not None or checker.create_customers
     ):
         return None
@@ -130,18 +157,18 @@ def columnar_import(checker: _Checker, source, path: Path, codec: str, times, fi
     if modules is None:
         return None
     zone = None if times.zone is None else times.zone.key
-    return ColumnarImport(checker, source, path, modules, date_pattern, zone)
+    return ColumnarImport(checker, source, path, modules, codec, date_pattern, zone)
 
 
 class ColumnarImport:
     """The two passes of one columnar import (see the module's docstring)."""
 
     def __init__(
-        self, checker: _Checker, source: _CsvSource, path: Path, modules, date_pattern: str | None = None,
-        zone: str | None = None,
+        self, checker: _Checker, source: _CsvSource, path: Path, modules, codec: str = "utf-8",
+        date_pattern: str | None = None, zone: str | None = None,
     ):
         self._prepare(checker, path, modules)
-        self.date_pattern, self.zone = date_pattern, zone
+        self.codec, self.date_pattern, self.zone = codec, date_pattern, zone
         self.columns = source.columns
         self.delimiter = source.delimiter
         self.start, self.header_lines = source.header_end
@@ -173,6 +200,8 @@ class ColumnarImport:
             ("amount", pa.int64()), ("product", text), ("category", text), ("rep", text), ("notes", text),
         ])
         self.checked: CheckedChunks | None = None
+        #: The file's encoding (:func:`by_column`): its chunks are read as UTF-8 by pyarrow.
+        self.codec = "utf-8"
         #: How ``--date-format`` times are read (:func:`crmkit.columnar_times.format_pattern`), or None.
         self.date_pattern: str | None = None
         #: The ``--timezone`` of times without an offset (an IANA name), or None: UTC.
@@ -382,6 +411,11 @@ class ColumnarImport:
         cannot read them so (a line's cell count, bad UTF-8)."""
         pa, csv = self.pa, self.csv
         names = [f"c{i}" for i in range(len(self.columns))]
+        if self.codec != "utf-8":
+            try:
+                data = data.decode(self.codec).encode()
+            except UnicodeDecodeError:
+                return None  # the row path names the bad byte's line
         try:
             return csv.read_csv(
                 io.BytesIO(data),
@@ -601,7 +635,7 @@ class _LineRows(_Source):
     def rows(self):
         owner = self._owner
         for number, line in self._items:
-            decoder = _LineDecoder(io.BytesIO(line + b"\n"), "utf-8")
+            decoder = _LineDecoder(io.BytesIO(line + b"\n"), owner.codec)
             decoder.line = number - 1
             reader = StrictReader(iter(decoder), delimiter=owner.delimiter, offset=number - 1)
             reader.width = len(self.columns)
@@ -616,7 +650,7 @@ class _ChunkRows(_Source):
 
     def __init__(self, owner: ColumnarImport, first: int, data: bytes):
         self.columns = owner.columns
-        self._lines = _LineDecoder(io.BytesIO(data), "utf-8")
+        self._lines = _LineDecoder(io.BytesIO(data), owner.codec)
         self._lines.line = first - 1
         reader = StrictReader(iter(self._lines), delimiter=owner.delimiter, offset=first - 1)
         reader.width = len(owner.columns)
@@ -652,17 +686,18 @@ _NOT_PHONE_DIGIT = r"(^\+)|[^0-9]"
 
 
 def _columnar_customers(checker: _Checker, source, path: Path, codec: str, file_format: str) -> "ColumnarCustomers | None":
-    """The columnar import of a customers CSV, or None when the row path must do it: other than
-    UTF-8, ``--set`` defaults, or a column feeding tags, attributes or created_at."""
+    """The columnar import of a customers CSV, or None when the row path must do it: an encoding
+    :func:`by_column` refuses, ``--set`` defaults, or a column feeding tags, attributes or
+    created_at."""
     plan = checker.plan
-    if file_format != "csv" or codec != "utf-8" or not isinstance(source, _CsvSource) or plan.defaults:
+    if file_format != "csv" or not by_column(codec) or not isinstance(source, _CsvSource) or plan.defaults:
         return None
     if not set(plan.column_fields().values()) <= CUSTOMER_FIELDS:
         return None
     modules = _pyarrow()
     if modules is None:
         return None
-    return ColumnarCustomers(checker, source, path, modules)
+    return ColumnarCustomers(checker, source, path, modules, codec)
 
 
 class ColumnarCustomers(ColumnarImport):
