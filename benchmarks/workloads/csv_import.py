@@ -22,6 +22,10 @@ as most JSON writers spell money) are imported with every plugin into a fresh CR
 the same customers, against ``sqlite-utils insert --nl`` of that file. Which path the JSON lines
 take (by column, or row by row where msgspec is not installed) is named in the results.
 
+The same purchases as a spreadsheet in Germany saves them (cp1252, semicolons, CRLF, day-first
+wall times in Berlin) are imported with ``--encoding cp1252 --date-format "%d.%m.%Y %H:%M"
+--timezone Europe/Berlin``, every plugin, against the plain file's import.
+
 A second file is a real, mixed history: the demo's interactions as ``crmkit export --kind
 interactions`` writes them (every kind, JSON ``data`` in quoted cells, surveys and referrals whose
 ``data`` is validated), imported with every plugin into a copy of the demo (whose customers they
@@ -38,7 +42,9 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from ..measure import Context, measurement, ratio
 
@@ -122,6 +128,7 @@ def run(ctx: Context) -> dict:
         measurement(f"{plain_name} (no checks)", plain_s, rows=rows, result=f"{_size(plain_db) / 1e6:.1f} MB file"),
     ]
     lines_s, lines_utils_s = _json_lines(ctx, out, people, orders)
+    european_s = _european_export(ctx, out, people, orders, crm["all"]["seconds"])
     history_s, _, history_utils_s = _mixed_history(ctx, out)
     _customers_file(ctx, out)
     every = crm["all"]["seconds"]
@@ -135,6 +142,8 @@ def run(ctx: Context) -> dict:
         ratio("crmkit import of the JSON lines purchases, all plugins ÷ sqlite-utils insert --nl (time)",
               lines_s / max(lines_utils_s, 1e-6)),
         ratio("crmkit import of the JSON lines purchases ÷ of the CSV purchases, all plugins (time)", lines_s / every),
+        ratio("crmkit import of the European export (cp1252, day-first Berlin times) ÷ of the CSV purchases, all plugins (time)",
+              european_s / every),
         ratio("crmkit import of the exported history (mixed kinds), all plugins ÷ sqlite-utils insert --csv (time)",
               history_s / max(history_utils_s, 1e-6), "≤ 0.5", history_s / max(history_utils_s, 1e-6) <= 0.5),
     ]
@@ -210,6 +219,42 @@ def _json_lines(ctx: Context, out: dict, people: Path, orders: Path) -> tuple[fl
                     result=f"{_size(utils_db) / 1e6:.1f} MB file"),
     ]
     return seconds, utils_s
+
+
+def write_european(orders: Path, target: Path) -> Path:
+    """The purchases as a spreadsheet in Germany saves them: cp1252, semicolons, CRLF line ends,
+    day-first wall times in Berlin (``%d.%m.%Y %H:%M``, each a real time there) and an umlaut."""
+    zone = ZoneInfo("Europe/Berlin")
+    with open(orders, newline="", encoding="utf-8") as source, open(target, "w", newline="", encoding="cp1252") as out:
+        reader, writer = csv.reader(source), csv.writer(out, delimiter=";", lineterminator="\r\n")
+        writer.writerow(next(reader))
+        for n, (customer, day, amount, category) in enumerate(reader):
+            moment = datetime.fromisoformat(day).replace(tzinfo=timezone.utc) + timedelta(minutes=37 * n % 1440)
+            wall = moment.astimezone(zone).strftime("%d.%m.%Y %H:%M")
+            writer.writerow([customer, wall, amount, "Küche" if category == "kitchen" else category])
+    return target
+
+
+def _european_export(ctx: Context, out: dict, people: Path, orders: Path, plain_s: float) -> float:
+    """Import the purchases as :func:`write_european` writes them (``--encoding cp1252
+    --date-format "%d.%m.%Y %H:%M" --timezone Europe/Berlin``) into a fresh CRM file holding the
+    customers, all plugins; its seconds. The purchases stored must be those of the plain file."""
+    source = write_european(orders, ctx.work / "files" / "purchases-de.csv")
+    path = ctx.work / "crm-european.db"
+    _cli(["init", str(path)], "all")
+    _cli(["import", str(path), str(people), "--kind", "customers"], "all")
+    seconds, rss = _cli(["import", str(path), str(source), "--kind", "interactions", "--set", "kind=purchase",
+                         "--encoding", "cp1252", "--date-format", "%d.%m.%Y %H:%M", "--timezone", "Europe/Berlin"], "all")
+    with sqlite3.connect(path) as conn:
+        stored = conn.execute("SELECT count(*), sum(amount) FROM interactions").fetchone()
+    with sqlite3.connect(ctx.work / "crm-all.db") as conn:
+        if stored != conn.execute("SELECT count(*), sum(amount) FROM interactions").fetchone():
+            raise RuntimeError("the European export did not store the purchases of the plain file")
+    out["measurements"].append(measurement(
+        "crmkit import of the purchases as a European export (cp1252, ';', day-first Berlin times), all plugins",
+        seconds, rows=ctx.customers, result=f"{_size(path) / 1e6:.1f} MB file",
+        note=f"peak RSS {rss:.0f} MB; the plain CSV: {plain_s:.2f} s"))
+    return seconds
 
 
 def _mixed_history(ctx: Context, out: dict) -> tuple[float, int, float]:
