@@ -23,11 +23,11 @@ customer the one its reference named when the file was checked. Memory holds one
 
 It applies to interactions from a CSV (UTF-8 or one byte a character: :func:`by_column`) whose
 columns feed the plain fields (the customer references, kind, occurred_at, amount, channel,
-product, category, rep, notes, data: the columns ``crmkit export`` writes) without ``--key`` or
-``--create-customers``, and with a ``--date-format`` only of the numbers
-:mod:`crmkit.columnar_times` reads (which also moves times from a ``--timezone`` to UTC), of at
-least :data:`ROW_PATH_BELOW_BYTES`; everything else takes the row path. It needs pyarrow
-(``pip install 'crmkit[fast]'``); without it every import takes
+product, category, rep, notes, data: the columns ``crmkit export`` writes; and external_key,
+from ``--key`` or a column of that name) without ``--create-customers``, and with a
+``--date-format`` only of the numbers :mod:`crmkit.columnar_times` reads (which also moves times
+from a ``--timezone`` to UTC), of at least :data:`ROW_PATH_BELOW_BYTES`; everything else takes
+the row path. It needs pyarrow (``pip install 'crmkit[fast]'``); without it every import takes
 the row path. JSON lines files are read into the same columns by :mod:`crmkit.columnar_json`.
 """
 
@@ -74,6 +74,7 @@ DEFER_INDEXES = 20_000
 #: 0.66-0.70.
 ROW_PATH_BELOW_BYTES = 128 * 1024
 TEXT_LIMITS = {"channel": 50, "product": 200, "category": 100, "rep": 100, "notes": 10_000}
+KEY_LIMIT = 200
 REFERENCES = ("customer_id", "customer_external_id", "customer_email")
 FIELDS = frozenset(REFERENCES + ("kind", "occurred_at", "amount", "data") + tuple(TEXT_LIMITS))
 #: What str.strip() takes off: every character str.isspace() calls space. A value with one at
@@ -144,14 +145,14 @@ def columnar_import(checker: _Checker, source, path: Path, codec: str, times, fi
         return _columnar_customers(checker, source, path, codec, file_format)
     if (
         checker.kind != "interactions" or file_format != "csv" or not by_column(codec) or not isinstance(source, _CsvSource)
-        or checker.key is not None or checker.create_customers
+        or checker.key not in (None, "external_key") or checker.create_customers
     ):
         return None
     date_pattern = None if times.date_format is None else format_pattern(times.date_format)
     if times.date_format is not None and date_pattern is None:
         return None
     fields = set(plan.column_fields().values()) | set(plan.defaults)
-    if not fields <= FIELDS or "data" in plan.defaults or not all(isinstance(v, str) for v in plan.defaults.values()):
+    if not fields <= FIELDS | {"external_key"} or "external_key" in plan.defaults or "data" in plan.defaults or not all(isinstance(v, str) for v in plan.defaults.values()):
         return None
     modules = _pyarrow()
     if modules is None:
@@ -177,6 +178,7 @@ class ColumnarImport:
         # The file's columns by position, and which field each feeds.
         self.fields = {f"c{i}": plan.field_of(column) for i, column in enumerate(self.columns) if column}
         self.fields = {name: field for name, field in self.fields.items() if field is not None}
+        self.keyed = "external_key" in self.fields.values()
 
     def _prepare(self, checker: _Checker, path: Path, modules) -> None:
         """What the checks need whatever the file's format: the CRM's kinds and currency."""
@@ -194,11 +196,16 @@ class ColumnarImport:
         pa = self.pa
         text = pa.string()
         #: A chunk's converted rows: their line numbers, then the stored columns of CHECKED_COLUMNS
-        #: but ``data`` (no row converted by column has any).
+        #: but ``data`` (no row converted by column has any), then the external key.
         self.converted_schema = pa.schema([
             ("line", pa.int64()), ("customer_id", pa.int64()), ("kind", text), ("channel", text), ("occurred_at", text),
             ("amount", pa.int64()), ("product", text), ("category", text), ("rep", text), ("notes", text),
+            ("external_key", text),
         ])
+        #: Whether a column feeds ``external_key`` (``--key``, or a column of that name): rows
+        #: whose key is recorded already for their customer and kind are skipped, as by
+        #: ``record_many``.
+        self.keyed = False
         self.checked: CheckedChunks | None = None
         #: The file's encoding (:func:`by_column`): its chunks are read as UTF-8 by pyarrow.
         self.codec = "utf-8"
@@ -289,7 +296,8 @@ class ColumnarImport:
         with crm.db.bulk_transaction(first=["interactions"]) if large else crm.transaction():
             tables = ("interactions", "customer_summary", *self._plugin_tables()) if large else ()
             with _large_load_if(large, crm.db, tables):
-                added = crm.interactions.record_checked(batches, fold_at_end=large).count
+                recorded = crm.interactions.record_checked(batches, fold_at_end=large, keyed=self.keyed)
+            added, self.checker.already_recorded = recorded.count, recorded.skipped
             self.checker.audit_run(added, 0)
         return added, 0
 
@@ -303,12 +311,12 @@ class ColumnarImport:
         converted by column (a record batch of :attr:`converted_schema`, or None) and the good
         rows the row path checked (staged) among ``row_path_lines``, the latter converted as
         ``record_many`` stores them."""
-        rows = [] if converted is None else _stored_rows(converted)
+        rows = [] if converted is None else _stored_rows(converted, self.keyed)
         staged = self.checker.staged_numbered(*row_path_lines) if row_path_lines is not None else []
         if not staged:
             return rows
         exponent = self.crm.exponent
-        checked = [(number, _stored(values, exponent)) for number, values in staged]
+        checked = [(number, _stored(values, exponent, self.keyed)) for number, values in staged]
         numbers = [] if converted is None else converted.column(0).to_pylist()
         return [row for _, row in heapq.merge(zip(numbers, rows), checked, key=itemgetter(0))]
 
@@ -462,6 +470,11 @@ class ColumnarImport:
             if column is not None and ((pc.max(pc.utf8_length(column)).as_py() or 0) > limit
                                        or pc.any(pc.match_substring(column, "\x00")).as_py()):
                 return None
+        key = columns.get("external_key")
+        if key is not None and (self.checker.key is not None and key.null_count
+                                or (pc.max(pc.utf8_length(key)).as_py() or 0) > KEY_LIMIT
+                                or pc.any(pc.match_substring(key, "\x00")).as_py()):
+            return None  # a --key missing, too long or not storable: the row path's problem
         # Only now: a chunk refused above is checked by the row path, which notes them.
         ahead = pc.indices_nonzero(pc.greater(occurred, string(pa, self.checker.warn_after))).to_pylist()
         self.checker.future_rows.extend(numbers[index] for index in ahead)
@@ -469,6 +482,7 @@ class ColumnarImport:
         return pa.RecordBatch.from_arrays([
             int64s(pa, numbers), customer, kind, texts["channel"], occurred, amount,
             texts["product"], texts["category"], texts["rep"], texts["notes"],
+            pa.nulls(rows, pa.string()) if key is None else key,
         ], schema=self.converted_schema)
 
     def _times(self, column):
@@ -590,12 +604,13 @@ class ColumnarImport:
         return keys, ids
 
 
-def _stored_rows(converted) -> list[tuple]:
-    """The rows of a record batch of :attr:`ColumnarImport.converted_schema` in stored form."""
+def _stored_rows(converted, keyed: bool) -> list[tuple]:
+    """The rows of a record batch of :attr:`ColumnarImport.converted_schema` in stored form
+    (:data:`CHECKED_COLUMNS`, then the external key when ``keyed``)."""
     assert CHECKED_COLUMNS == ("customer_id", "kind", "channel", "occurred_at", "amount", "product", "category", "rep", "notes", "data")
     rows = converted.num_rows
-    values = [repeat(None, rows) if column.null_count == rows else column.to_pylist() for column in converted.columns[1:]]
-    return list(zip(*values, repeat(None, rows)))
+    *values, keys = [repeat(None, rows) if column.null_count == rows else column.to_pylist() for column in converted.columns[1:]]
+    return list(zip(*values, repeat(None, rows), keys)) if keyed else list(zip(*values, repeat(None, rows)))
 
 
 def _special_lines(data: bytes, lines: list[bytes]) -> dict[int, None]:
@@ -610,15 +625,16 @@ def _special_lines(data: bytes, lines: list[bytes]) -> dict[int, None]:
     return dict.fromkeys(sorted(i for i in found if i < len(lines)))
 
 
-def _stored(values: dict, exponent: int) -> tuple:
-    """A row the row path checked and staged, in stored form (:data:`CHECKED_COLUMNS`), as
-    ``record_many`` stores it."""
+def _stored(values: dict, exponent: int, keyed: bool) -> tuple:
+    """A row the row path checked and staged, in stored form (:data:`CHECKED_COLUMNS`, then the
+    external key when ``keyed``), as ``record_many`` stores it."""
     record = Interaction(**values)
-    return (
+    stored = (
         record.customer_id, record.kind, record.channel, to_iso(record.occurred_at),
         None if record.amount is None else to_amount(record.amount, exponent), record.product, record.category,
         record.rep, record.notes, json.dumps(record.data, sort_keys=True) if record.data else None,
     )
+    return stored + (record.external_key,) if keyed else stored
 
 
 class _LineRows(_Source):

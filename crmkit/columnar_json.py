@@ -20,8 +20,8 @@ value is not of the types above (a number where a text is wanted, a boolean, a l
 ``data``), or its kind validates ``data`` or is unknown. Keys that feed no field are ignored, as
 the row path ignores them. A chunk whose plain lines hold a single value these checks cannot
 vouch for takes the row path whole, as for CSV. A key feeding ``external_key`` sends the whole
-file to the row path (``record_checked`` takes no external keys), started again from its first
-line before anything is written.
+file to the row path (the JSON lines columns carry no external keys), started again from its
+first line before anything is written.
 
 Customers: a chunk is checked by column when every line is a plain object whose keys feed only
 the fields the CSV customers path covers and whose values are strings (or null); any other

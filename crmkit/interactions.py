@@ -142,17 +142,21 @@ class Interactions:
             raise
         return RecordResult(writer.count, writer.first_id, writer.last_id, skipped)
 
-    def record_checked(self, batches: Iterable[list[tuple]], *, fold_at_end: bool = False) -> RecordResult:
+    def record_checked(
+        self, batches: Iterable[list[tuple]], *, fold_at_end: bool = False, keyed: bool = False,
+    ) -> RecordResult:
         """Record batches of rows already checked and converted to their stored form.
 
         For bulk loaders that validate whole columns themselves (the columnar import): a batch
         is a list of tuples in the order of :data:`CHECKED_COLUMNS` (customer ids existing, kinds known,
         amounts in minor units as the kind requires, times as storage text, texts within their
-        limits, data JSON or None, no external key). Ids, the summary, the log horizon, the
-        audit and the ``crmkit_interactions_recorded`` events are handled as by
-        :meth:`record_many`; plugins get each batch's records built when they first read them.
-        A batch may instead be a list of dicts as :meth:`record_many` takes them (checked again),
-        so rows of both kinds share one call: one audit entry per customer, one horizon.
+        limits, data JSON or None), each followed by its external key (trimmed text of at most
+        200 characters, or None) when ``keyed``. Ids, the summary, the log horizon, the audit,
+        the ``crmkit_interactions_recorded`` events and the rows skipped for a key already
+        recorded (``skipped``) are handled as by :meth:`record_many`; plugins get each batch's
+        records built when they first read them. A batch may instead be a list of dicts as
+        :meth:`record_many` takes them (checked again), so rows of both kinds share one call:
+        one audit entry per customer, one horizon.
 
         ``fold_at_end`` (a load as large as the table) folds the batches into the summary once,
         after the last, rather than after each: a hook reading the summary meanwhile calls
@@ -163,6 +167,8 @@ class Interactions:
         kinds = {kind.name: kind for kind in crm.kinds}
         amount_text = _amount_pattern(exponent)
         writer = None
+        skipped = 0
+        seen: set[tuple] = set()
         try:
             with crm.transaction():
                 writer = _BatchWriter(self, fold_at_end)
@@ -171,14 +177,21 @@ class Interactions:
                     if batch and type(batch[0]) is dict:
                         records, values = self._prepare_batch(batch, writer.next_id, position, kinds, amount_text)
                         writer.checking = (values, position)
-                        writer.store(values, records)
                     else:
                         first, recorded_at = writer.next_id, to_iso(crm.now())
-                        values = [(first + i,) + row + (recorded_at, None) for i, row in enumerate(batch)]
+                        if keyed:
+                            values = [(first + i,) + row[:-1] + (recorded_at, row[-1]) for i, row in enumerate(batch)]
+                        else:
+                            values = [(first + i,) + row + (recorded_at, None) for i, row in enumerate(batch)]
                         self._check_times(values, position)
                         writer.checking = (values, position)  # a customer may have gone since the check
-                        writer.store(values, _lazy_records(values, exponent))
+                        records = _lazy_records(values, exponent)
                     position += len(batch)
+                    if keyed:
+                        before = len(values)
+                        records, values = self._drop_recorded_keys(records, values, seen)
+                        skipped += before - len(values)
+                    writer.store(values, records)
                 writer.finish()
         except IntegrityError:
             self._name_missing_customer(writer)
@@ -186,7 +199,7 @@ class Interactions:
         finally:
             if fold_at_end:
                 self._unfolded = None  # folded, or rolled back with the rows
-        return RecordResult(writer.count, writer.first_id, writer.last_id)
+        return RecordResult(writer.count, writer.first_id, writer.last_id, skipped)
 
     def update_summary(self) -> None:
         """Fold into the per-customer summary the interactions a running load has recorded but
