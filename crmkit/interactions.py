@@ -120,7 +120,6 @@ class Interactions:
         """
         crm = self._crm
         skipped = 0
-        seen: set[tuple] = set()
         kinds = {kind.name: kind for kind in crm.kinds}
         amount_text = _amount_pattern(crm.exponent)
         writer = None
@@ -133,7 +132,7 @@ class Interactions:
                     writer.checking = (values, position)
                     position += len(batch)
                     before = len(records)
-                    records, values = self._drop_recorded_keys(records, values, seen)
+                    records, values = self._drop_recorded_keys(records, values)
                     skipped += before - len(records)
                     writer.store(values, records)
                 writer.finish()
@@ -168,7 +167,6 @@ class Interactions:
         amount_text = _amount_pattern(exponent)
         writer = None
         skipped = 0
-        seen: set[tuple] = set()
         try:
             with crm.transaction():
                 writer = _BatchWriter(self, fold_at_end)
@@ -189,7 +187,7 @@ class Interactions:
                     position += len(batch)
                     if keyed:
                         before = len(values)
-                        records, values = self._drop_recorded_keys(records, values, seen)
+                        records, values = self._drop_recorded_keys(records, values)
                         skipped += before - len(values)
                     writer.store(values, records)
                 writer.finish()
@@ -440,15 +438,17 @@ class Interactions:
         )
         return record, value
 
-    def _drop_recorded_keys(self, records: Sequence[Interaction], values: list[tuple], seen: set) -> tuple[Sequence, list]:
+    def _drop_recorded_keys(self, records: Sequence[Interaction], values: list[tuple]) -> tuple[Sequence, list]:
         """The batch without the rows whose (customer, kind, external key) is already recorded
-        or came earlier in this call (``seen``: the keys known so far, updated); the rows kept
-        are numbered again from the batch's first id."""
+        or came earlier in the batch; the rows kept are numbered again from the batch's first id.
+        The keys of earlier batches of the same call are found in the table, where they are
+        written already (its unique index on the key stays up during a bulk load), so memory
+        holds one batch's keys, however many rows the call records."""
         keyed = [(v[1], v[2], v[12]) for v in values if v[12] is not None]
         if not keyed:
             return records, values
-        recorded = seen
-        wanted = sorted(set(keyed) - recorded)
+        recorded: set[tuple] = set()
+        wanted = sorted(set(keyed))
         for start in range(0, len(wanted), KEY_LOOKUP):
             part = wanted[start:start + KEY_LOOKUP]
             where = " OR ".join(["(customer_id = ? AND kind = ? AND external_key = ?)"] * len(part))

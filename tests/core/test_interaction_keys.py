@@ -62,6 +62,18 @@ class TestRecordMany:
         assert (again.count, again.skipped, again.first_id) == (0, 7, None)
         assert state(crm) == before
 
+    def test_a_key_met_in_an_earlier_batch_of_the_call_is_skipped(self, crm):
+        """Batches of two: the repeats come one and three batches after their first row, whose
+        row is in the table by then (each batch keeps only its own keys in memory)."""
+        ann = crm.customers.add(name="Ann").id
+        rows = [purchase(ann, 1, external_key="o-1"), purchase(ann, 2, external_key="o-2"), purchase(ann, 3),
+                purchase(ann, 4, external_key="o-1"), purchase(ann, 5), purchase(ann, 6),
+                purchase(ann, 7, external_key="o-3"), purchase(ann, 8, external_key="o-2")]
+        result = crm.interactions.record_many(rows, batch_size=2)
+        assert (result.count, result.skipped, result.first_id, result.last_id) == (6, 2, 1, 6)
+        days = [r[0][8:10] for r in crm.db.execute("SELECT occurred_at FROM interactions ORDER BY id")]
+        assert days == ["01", "02", "03", "05", "06", "07"]
+
     def test_the_unique_index_holds_without_the_api(self, crm):
         ann = crm.customers.add(name="Ann").id
         crm.interactions.record(ann, "purchase", "2024-05-01", amount="1.00", external_key="o-1")
