@@ -23,20 +23,6 @@ pytest.importorskip("pyarrow")
 HEADER = ["customer_external_id", "occurred_at", "amount"]
 
 
-@pytest.fixture
-def by_column(monkeypatch) -> list[int]:
-    """The number of rows of each chunk converted by column."""
-    converted = []
-    split = columnar.ColumnarImport._split
-
-    def noted(self, first, data):
-        done = split(self, first, data)
-        if done is not None and done[0] is not None:
-            converted.append(done[0].num_rows)
-        return done
-
-    monkeypatch.setattr(columnar.ColumnarImport, "_split", noted)
-    return converted
 
 
 def open_crm(path, clock):
@@ -81,7 +67,7 @@ FORMATS = [
 
 @pytest.mark.parametrize("date_format, written, columns", FORMATS)
 def test_times_in_a_date_format_are_stored_as_worked_out_by_hand(
-    crm_path, tmp_path, clock, small_chunks, monkeypatch, by_column, date_format, written, columns,
+    crm_path, tmp_path, clock, small_chunks, monkeypatch, rows_by_column, date_format, written, columns,
 ):
     moments = [(2023 + n % 2, 1 + n % 6, 1 + n % 28, n % 24, (7 * n) % 60, (13 * n) % 60) for n in range(300)]
     if "%S" not in date_format:
@@ -95,7 +81,7 @@ def test_times_in_a_date_format_are_stored_as_worked_out_by_hand(
     result = import_file(crm, path, kind="interactions", defaults={"kind": "purchase"}, date_format=date_format)
     assert (result.added, result.problems) == (300, [])
     assert stored_times(crm) == expected
-    assert (sum(by_column) == 300) is columns and (sum(by_column) == 0) is not columns
+    assert (sum(rows_by_column) == 300) is columns and (sum(rows_by_column) == 0) is not columns
     crm.close()
     slow, slow_times = row_path_result(tmp_path, clock, monkeypatch, path, date_format=date_format)
     assert (slow.added, slow.problems, slow_times) == (300, [], expected)
@@ -117,13 +103,13 @@ def test_a_time_the_format_does_not_read_is_the_row_paths_problem(crm_path, tmp_
     assert fast.value.problems == slow.problems
 
 
-def test_a_format_with_a_time_zone_of_its_own_takes_the_row_path(crm_path, tmp_path, clock, small_chunks, by_column):
+def test_a_format_with_a_time_zone_of_its_own_takes_the_row_path(crm_path, tmp_path, clock, small_chunks, rows_by_column):
     """%z gives each time its offset: stored in UTC, as the row path stores it."""
     rows = [["C1", "01/05/2024 10:00 +0200", "1.00"], ["C2", "01/05/2024 10:00 -0130", "2.00"]] * 100
     path = write(tmp_path / "zoned.csv", rows)
     crm = open_crm(crm_path, clock)
     result = import_file(crm, path, kind="interactions", defaults={"kind": "purchase"}, date_format="%d/%m/%Y %H:%M %z")
-    assert (result.added, by_column) == (200, [])
+    assert (result.added, rows_by_column) == (200, [])
     assert stored_times(crm)[:2] == ["2024-05-01T08:00:00Z", "2024-05-01T11:30:00Z"]
     crm.close()
 
@@ -197,7 +183,7 @@ def test_formats_the_columns_do_not_read(date_format):
 
 # --- --timezone ----------------------------------------------------------------------------------
 
-def test_wall_times_in_a_zone_are_stored_in_utc_as_worked_out_by_hand(crm_path, tmp_path, clock, small_chunks, monkeypatch, by_column):
+def test_wall_times_in_a_zone_are_stored_in_utc_as_worked_out_by_hand(crm_path, tmp_path, clock, small_chunks, monkeypatch, rows_by_column):
     """Berlin is an hour ahead of UTC in winter, two in summer; 02:30 on 27 October 2024 happens
     twice, and the earlier (summer time) is taken, as Python's zoneinfo takes it."""
     cells = [
@@ -209,14 +195,14 @@ def test_wall_times_in_a_zone_are_stored_in_utc_as_worked_out_by_hand(crm_path, 
     options = {"date_format": "%d.%m.%Y %H:%M", "timezone": "Europe/Berlin"}
     crm = open_crm(crm_path, clock)
     result = import_file(crm, path, kind="interactions", defaults={"kind": "purchase"}, **options)
-    assert (result.added, result.problems, sum(by_column)) == (300, [], 300)
+    assert (result.added, result.problems, sum(rows_by_column)) == (300, [], 300)
     assert stored_times(crm) == [utc for _, utc in cells]
     crm.close()
     slow, slow_times = row_path_result(tmp_path, clock, monkeypatch, path, **options)
     assert slow_times == [utc for _, utc in cells]
 
 
-def test_iso_dates_in_a_zone_are_its_midnight_and_utc_times_stay(crm_path, tmp_path, clock, small_chunks, monkeypatch, by_column):
+def test_iso_dates_in_a_zone_are_its_midnight_and_utc_times_stay(crm_path, tmp_path, clock, small_chunks, monkeypatch, rows_by_column):
     cells = [
         ("2024-07-15", "2024-07-15T04:00:00Z"), ("2024-01-15", "2024-01-15T05:00:00Z"),   # New York: -4 summer, -5 winter
         ("2024-07-15T10:00:00Z", "2024-07-15T10:00:00Z"),
@@ -224,14 +210,14 @@ def test_iso_dates_in_a_zone_are_its_midnight_and_utc_times_stay(crm_path, tmp_p
     path = write(tmp_path / "ny.csv", [[f"C{1 + n % 10}", cell, "1.00"] for n, (cell, _) in enumerate(cells)])
     crm = open_crm(crm_path, clock)
     result = import_file(crm, path, kind="interactions", defaults={"kind": "purchase"}, timezone="America/New_York")
-    assert (result.added, result.problems, sum(by_column)) == (300, [], 300)
+    assert (result.added, result.problems, sum(rows_by_column)) == (300, [], 300)
     assert stored_times(crm) == [utc for _, utc in cells]
     crm.close()
     _, slow_times = row_path_result(tmp_path, clock, monkeypatch, path, timezone="America/New_York")
     assert slow_times == [utc for _, utc in cells]
 
 
-def test_a_wall_time_the_clocks_skip_is_read_by_the_row_path(crm_path, tmp_path, clock, small_chunks, monkeypatch, by_column):
+def test_a_wall_time_the_clocks_skip_is_read_by_the_row_path(crm_path, tmp_path, clock, small_chunks, monkeypatch, rows_by_column):
     """02:30 on 31 March 2024 does not happen in Berlin; Python reads it with the offset before
     the change (+1), and the columns leave its chunk to the row path, which does so."""
     rows = [[f"C{1 + n % 10}", f"{1 + n % 28:02d}.01.2024 12:00", "1.00"] for n in range(300)]
@@ -241,7 +227,7 @@ def test_a_wall_time_the_clocks_skip_is_read_by_the_row_path(crm_path, tmp_path,
     crm = open_crm(crm_path, clock)
     result = import_file(crm, path, kind="interactions", defaults={"kind": "purchase"}, **options)
     assert (result.added, result.problems) == (300, [])
-    assert 0 < sum(by_column) < 300
+    assert 0 < sum(rows_by_column) < 300
     fast = stored_times(crm)
     assert fast[150] == "2024-03-31T01:30:00Z" and fast[0] == "2024-01-01T11:00:00Z"
     crm.close()

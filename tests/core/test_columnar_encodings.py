@@ -17,28 +17,6 @@ pytest.importorskip("pyarrow")
 CATEGORIES = ["Küche", "café", "€uro", "naïve — dash", "plain"]
 
 
-@pytest.fixture
-def by_column(monkeypatch) -> list[int]:
-    """The rows of each chunk converted by column (interactions) or checked by column (customers)."""
-    counted = []
-    split = columnar.ColumnarImport._split
-    check = columnar.ColumnarCustomers._check_by_column
-
-    def noted_split(self, first, data):
-        done = split(self, first, data)
-        if done is not None and done[0] is not None:
-            counted.append(done[0].num_rows)
-        return done
-
-    def noted_check(self, first, data):
-        done = check(self, first, data)
-        if done is not None:
-            counted.append(done["rows"])
-        return done
-
-    monkeypatch.setattr(columnar.ColumnarImport, "_split", noted_split)
-    monkeypatch.setattr(columnar.ColumnarCustomers, "_check_by_column", noted_check)
-    return counted
 
 
 def open_crm(path, clock):
@@ -76,7 +54,7 @@ def by_rows(tmp_path, clock, monkeypatch, path, **options):
 
 
 @pytest.mark.parametrize("encoding", ["cp1252", "latin-1", "iso8859-15"])
-def test_a_one_byte_encoding_is_read_by_column_as_written(crm_path, tmp_path, clock, small_chunks, monkeypatch, by_column, encoding):
+def test_a_one_byte_encoding_is_read_by_column_as_written(crm_path, tmp_path, clock, small_chunks, monkeypatch, rows_by_column, encoding):
     texts = [c for c in CATEGORIES if all(ch.encode(encoding, errors="ignore") for ch in c)]
     path = tmp_path / "p.csv"
     lines = ["customer_external_id,occurred_at,amount,category"]
@@ -86,7 +64,7 @@ def test_a_one_byte_encoding_is_read_by_column_as_written(crm_path, tmp_path, cl
     crm = open_crm(crm_path, clock)
     ids = {c.external_id: c.id for c in crm.customers.list(limit=20)}
     result = import_file(crm, path, **options)
-    assert (result.added, result.problems, sum(by_column)) == (300, [], 300)
+    assert (result.added, result.problems, sum(rows_by_column)) == (300, [], 300)
     expected = [(ids[f"C{1 + n % 10}"], f"2024-05-{1 + n % 28:02d}T00:00:00Z", n * 100 + 25, texts[n % len(texts)]) for n in range(300)]
     assert stored(crm) == expected
     crm.close()
@@ -108,7 +86,7 @@ def test_a_byte_the_encoding_lacks_is_the_row_paths_problem(crm_path, tmp_path, 
     assert fast.value.problems == slow.problems
 
 
-def test_customers_in_cp1252_are_read_by_column_as_the_row_path_reads_them(crm_path, tmp_path, clock, small_chunks, monkeypatch, by_column):
+def test_customers_in_cp1252_are_read_by_column_as_the_row_path_reads_them(crm_path, tmp_path, clock, small_chunks, monkeypatch, rows_by_column):
     names = ["Zoë Müller", "François Côté", "Ægir Ødegård", "Plain Name"]
     lines = ["external_id,name,email"] + [f"K{n:04d},{names[n % 4]} {n},k{n}@example.com" for n in range(300)]
     path = tmp_path / "people.csv"
@@ -116,7 +94,7 @@ def test_customers_in_cp1252_are_read_by_column_as_the_row_path_reads_them(crm_p
     options = {"kind": "customers", "encoding": "cp1252"}
     crm = open_crm(crm_path, clock)
     result = import_file(crm, path, **options)
-    assert (result.added, result.problems, sum(by_column)) == (300, [], 300)
+    assert (result.added, result.problems, sum(rows_by_column)) == (300, [], 300)
     fast = [tuple(r) for r in crm.db.execute("SELECT * FROM customers ORDER BY id")]
     assert [row[2] for row in fast[10:]] == [f"{names[n % 4]} {n}" for n in range(300)]
     crm.close()
@@ -125,7 +103,7 @@ def test_customers_in_cp1252_are_read_by_column_as_the_row_path_reads_them(crm_p
 
 
 @pytest.mark.parametrize("encoding", ["shift_jis", "gbk", "iso2022_jp"])
-def test_an_encoding_of_several_bytes_a_character_takes_the_row_path(crm_path, tmp_path, clock, small_chunks, by_column, encoding):
+def test_an_encoding_of_several_bytes_a_character_takes_the_row_path(crm_path, tmp_path, clock, small_chunks, rows_by_column, encoding):
     """In these a byte of a character may look like ASCII (ISO-2022-JP writes 台 as the bytes
     of "Bf" after an escape)."""
     lines = ["customer_external_id,occurred_at,amount,category"]
@@ -134,6 +112,6 @@ def test_an_encoding_of_several_bytes_a_character_takes_the_row_path(crm_path, t
     path.write_bytes(("\n".join(lines) + "\n").encode(encoding))
     crm = open_crm(crm_path, clock)
     result = import_file(crm, path, kind="interactions", defaults={"kind": "purchase"}, encoding=encoding)
-    assert (result.added, by_column) == (300, [])
+    assert (result.added, rows_by_column) == (300, [])
     assert {row[3] for row in stored(crm)} == {"台所"}
     crm.close()

@@ -20,20 +20,6 @@ pytest.importorskip("pyarrow")
 STORED = "customer_id, kind, occurred_at, amount, external_key"
 
 
-@pytest.fixture
-def by_column(monkeypatch) -> list[int]:
-    """The rows of each chunk converted by column."""
-    converted = []
-    split = columnar.ColumnarImport._split
-
-    def noted(self, first, data):
-        done = split(self, first, data)
-        if done is not None and done[0] is not None:
-            converted.append(done[0].num_rows)
-        return done
-
-    monkeypatch.setattr(columnar.ColumnarImport, "_split", noted)
-    return converted
 
 
 def open_crm(path, clock, plugins=()):
@@ -77,13 +63,13 @@ def by_rows(tmp_path, clock, monkeypatch, paths, **options):
     return results, rows
 
 
-def test_a_keyed_file_imported_twice_records_each_order_once(crm_path, tmp_path, clock, small_chunks, monkeypatch, by_column):
+def test_a_keyed_file_imported_twice_records_each_order_once(crm_path, tmp_path, clock, small_chunks, monkeypatch, rows_by_column):
     rows = orders(400)
     path = write(tmp_path / "orders.csv", rows)
     repeats = sum(1 for n in range(1, 400, 2) if (n // 2) % 2)  # the same key and customer again
     crm = open_crm(crm_path, clock)
     first = import_file(crm, path, kind="interactions", defaults={"kind": "purchase"}, key="Order ID")
-    assert (first.added, first.already_recorded, first.problems, sum(by_column)) == (400 - repeats, repeats, [], 400)
+    assert (first.added, first.already_recorded, first.problems, sum(rows_by_column)) == (400 - repeats, repeats, [], 400)
     second = import_file(crm, path, kind="interactions", defaults={"kind": "purchase"}, key="Order ID")
     assert (second.added, second.already_recorded) == (0, 400)
     ids = {c.external_id: c.id for c in crm.customers.list(limit=20)}
@@ -129,7 +115,7 @@ def test_a_key_with_spaces_around_it_is_the_same_key(crm_path, tmp_path, clock, 
     assert fast_rows == slow_rows and "A-0" in {row[4] for row in fast_rows}
 
 
-def test_an_external_key_column_without_key_skips_repeats_and_keeps_unkeyed_rows(crm_path, tmp_path, clock, small_chunks, monkeypatch, by_column):
+def test_an_external_key_column_without_key_skips_repeats_and_keeps_unkeyed_rows(crm_path, tmp_path, clock, small_chunks, monkeypatch, rows_by_column):
     rows = orders(300)
     for n in range(0, 300, 7):
         rows[n][0] = ""  # no key: always recorded
@@ -137,7 +123,7 @@ def test_an_external_key_column_without_key_skips_repeats_and_keeps_unkeyed_rows
     crm = open_crm(crm_path, clock)
     fast = import_file(crm, path, kind="interactions", defaults={"kind": "purchase"})
     fast_rows = stored(crm)
-    assert sum(by_column) == 300 and fast.already_recorded > 0
+    assert sum(rows_by_column) == 300 and fast.already_recorded > 0
     assert sum(1 for row in fast_rows if row[4] is None) == len(range(0, 300, 7))
     crm.close()
     (slow,), slow_rows = by_rows(tmp_path, clock, monkeypatch, [path])
@@ -168,7 +154,7 @@ def test_plugins_hear_of_the_rows_recorded_and_not_of_the_repeats(crm_path, tmp_
     crm.close()
 
 
-def test_a_quoted_key_among_plain_lines_keeps_its_place(crm_path, tmp_path, clock, small_chunks, monkeypatch, by_column):
+def test_a_quoted_key_among_plain_lines_keeps_its_place(crm_path, tmp_path, clock, small_chunks, monkeypatch, rows_by_column):
     """A quoted line is read by the row path inside a chunk read by column; keys and file order
     hold across both."""
     rows = orders(300)
@@ -178,7 +164,7 @@ def test_a_quoted_key_among_plain_lines_keeps_its_place(crm_path, tmp_path, cloc
     crm = open_crm(crm_path, clock)
     fast = import_file(crm, path, kind="interactions", defaults={"kind": "purchase"}, key="Order ID")
     fast_rows = stored(crm)
-    assert 0 < sum(by_column) < 300
+    assert 0 < sum(rows_by_column) < 300
     assert [row[4] for row in fast_rows].count('B,"1"') == 1
     crm.close()
     (slow,), slow_rows = by_rows(tmp_path, clock, monkeypatch, [path], key="Order ID")
