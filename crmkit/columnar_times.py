@@ -68,7 +68,10 @@ def format_pattern(date_format: str) -> str | None:
 def stored_times(pa, pc, column, pattern: str):
     """The cells of a string ``column`` without nulls, written in the format of ``pattern``, as
     stored text (not yet checked as times), or None when a cell does not match the whole of it."""
-    parts = pc.extract_regex(column, pattern)
+    try:
+        parts = pc.extract_regex(column, pattern)
+    except pa.ArrowInvalid:  # an expression RE2 does not take: the row path reads the cells
+        return None
     if parts.null_count:
         return None
     if not pc.all(pc.equal(pc.utf8_length(parts.field("all")), pc.utf8_length(column))).as_py():

@@ -297,3 +297,12 @@ def test_a_wall_time_moves_to_utc_as_zoneinfo_moves_it(example):
         assert got is None
     else:
         assert got is not None and got[0].as_py() == f"{expected.year:04d}" + expected.strftime("-%m-%dT%H:%M:%SZ")
+
+
+def test_an_expression_re2_refuses_leaves_the_cells_to_the_row_path():
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from crmkit.columnar_times import stored_times
+
+    assert stored_times(pa, pc, pa.array(["05/03/2024"]), "(?i)^(?P<all>(?P<d>3[0-1]") is None
