@@ -152,7 +152,9 @@ def columnar_import(checker: _Checker, source, path: Path, codec: str, times, fi
     if times.date_format is not None and date_pattern is None:
         return None
     fields = set(plan.column_fields().values()) | set(plan.defaults)
-    if not fields <= FIELDS | {"external_key"} or "external_key" in plan.defaults or "data" in plan.defaults or not all(isinstance(v, str) for v in plan.defaults.values()):
+    if not fields <= FIELDS | {"external_key"} or {"data", "external_key"} & set(plan.defaults):
+        return None
+    if not all(isinstance(value, str) for value in plan.defaults.values()):
         return None
     modules = _pyarrow()
     if modules is None:
@@ -471,10 +473,12 @@ class ColumnarImport:
                                        or pc.any(pc.match_substring(column, "\x00")).as_py()):
                 return None
         key = columns.get("external_key")
-        if key is not None and (self.checker.key is not None and key.null_count
-                                or (pc.max(pc.utf8_length(key)).as_py() or 0) > KEY_LIMIT
-                                or pc.any(pc.match_substring(key, "\x00")).as_py()):
-            return None  # a --key missing, too long or not storable: the row path's problem
+        if key is not None and (
+            (self.checker.key is not None and key.null_count)  # --key: every row has one
+            or (pc.max(pc.utf8_length(key)).as_py() or 0) > KEY_LIMIT
+            or pc.any(pc.match_substring(key, "\x00")).as_py()
+        ):
+            return None  # a key missing, too long or not storable: the row path's problem
         # Only now: a chunk refused above is checked by the row path, which notes them.
         ahead = pc.indices_nonzero(pc.greater(occurred, string(pa, self.checker.warn_after))).to_pylist()
         self.checker.future_rows.extend(numbers[index] for index in ahead)
