@@ -24,8 +24,8 @@ customer the one its reference named when the file was checked. Memory holds one
 It applies to interactions from a CSV (UTF-8 or one byte a character: :func:`by_column`) whose
 columns feed the plain fields (the customer references, kind, occurred_at, amount, channel,
 product, category, rep, notes, data: the columns ``crmkit export`` writes; and external_key,
-from ``--key`` or a column of that name) without ``--create-customers``, and with a
-``--date-format`` only of the numbers :mod:`crmkit.columnar_times` reads (which also moves times
+from ``--key`` or a column of that name; and customer_name, with ``--create-customers``), with
+a ``--date-format`` only of the numbers :mod:`crmkit.columnar_times` reads (which also moves times
 from a ``--timezone`` to UTC), of at least :data:`ROW_PATH_BELOW_BYTES`; everything else takes
 the row path. It needs pyarrow (``pip install 'crmkit[fast]'``); without it every import takes
 the row path. JSON lines files are read into the same columns by :mod:`crmkit.columnar_json`.
@@ -53,9 +53,11 @@ from .customers import STORED_COLUMNS
 from .engine.errors import IntegrityError
 from .engine.scratch import insert_rows
 from .errors import CrmError, ValidationError
-from .importing import _batches, _Checker, _csv_rows, _CsvSource, _LineDecoder, _Source, Progress
+from .importing import (
+    _batches, _Checker, _csv_rows, _CsvSource, _LineDecoder, _Source, new_customer_fields, new_customer_key, Progress,
+)
 from .interactions import CHECKED_COLUMNS
-from .models import SIZES, STAGES, Interaction
+from .models import SIZES, STAGES, Customer, Interaction
 from .money import AMOUNT_DIGITS, to_amount
 from .store import indexes_deferred, json_values
 from .timeutil import to_iso
@@ -145,14 +147,15 @@ def columnar_import(checker: _Checker, source, path: Path, codec: str, times, fi
         return _columnar_customers(checker, source, path, codec, file_format)
     if (
         checker.kind != "interactions" or file_format != "csv" or not by_column(codec) or not isinstance(source, _CsvSource)
-        or checker.key not in (None, "external_key") or checker.create_customers
+        or checker.key not in (None, "external_key")
     ):
         return None
     date_pattern = None if times.date_format is None else format_pattern(times.date_format)
     if times.date_format is not None and date_pattern is None:
         return None
     fields = set(plan.column_fields().values()) | set(plan.defaults)
-    if not fields <= FIELDS | {"external_key"} or {"data", "external_key"} & set(plan.defaults):
+    allowed = FIELDS | {"external_key"} | ({"customer_name"} if checker.create_customers else set())
+    if not fields <= allowed or {"data", "external_key", "customer_name"} & set(plan.defaults):
         return None
     if not all(isinstance(value, str) for value in plan.defaults.values()):
         return None
@@ -198,11 +201,13 @@ class ColumnarImport:
         pa = self.pa
         text = pa.string()
         #: A chunk's converted rows: their line numbers, then the stored columns of CHECKED_COLUMNS
-        #: but ``data`` (no row converted by column has any), then the external key.
+        #: but ``data`` (no row converted by column has any), then the external key, then the
+        #: staging key of the customer ``--create-customers`` makes for the row (its
+        #: ``customer_id`` null until the write pass has made it).
         self.converted_schema = pa.schema([
             ("line", pa.int64()), ("customer_id", pa.int64()), ("kind", text), ("channel", text), ("occurred_at", text),
             ("amount", pa.int64()), ("product", text), ("category", text), ("rep", text), ("notes", text),
-            ("external_key", text),
+            ("external_key", text), ("new_customer", text),
         ])
         #: Whether a column feeds ``external_key`` (``--key``, or a column of that name): rows
         #: whose key is recorded already for their customer and kind are skipped, as by
@@ -296,6 +301,7 @@ class ColumnarImport:
         # checked once, before the commit (every customer was there when the file was checked).
         large = total >= max(DEFER_INDEXES, existing)
         with crm.db.bulk_transaction(first=["interactions"]) if large else crm.transaction():
+            self.checker.add_new_customers()  # --create-customers: first row first, before any row names them
             tables = ("interactions", "customer_summary", *self._plugin_tables()) if large else ()
             with _large_load_if(large, crm.db, tables):
                 recorded = crm.interactions.record_checked(batches, fold_at_end=large, keyed=self.keyed)
@@ -313,7 +319,7 @@ class ColumnarImport:
         converted by column (a record batch of :attr:`converted_schema`, or None) and the good
         rows the row path checked (staged) among ``row_path_lines``, the latter converted as
         ``record_many`` stores them."""
-        rows = [] if converted is None else _stored_rows(converted, self.keyed)
+        rows = [] if converted is None else _stored_rows(self._with_new_customers(converted), self.keyed)
         staged = self.checker.staged_numbered(*row_path_lines) if row_path_lines is not None else []
         if not staged:
             return rows
@@ -321,6 +327,18 @@ class ColumnarImport:
         checked = [(number, _stored(values, exponent, self.keyed)) for number, values in staged]
         numbers = [] if converted is None else converted.column(0).to_pylist()
         return [row for _, row in heapq.merge(zip(numbers, rows), checked, key=itemgetter(0))]
+
+    def _with_new_customers(self, converted):
+        """``converted`` with the ids of the customers ``--create-customers`` made for its rows."""
+        pc, pa = self.pc, self.pa
+        new = converted.column("new_customer")
+        if new.null_count == len(new):
+            return converted
+        ids = self.checker.new_customer_ids(pc.unique(pc.drop_null(new)).to_pylist())
+        made = pc.take(int64s(pa, list(ids.values())), pc.index_in(new, value_set=strings(pa, list(ids))))
+        columns = list(converted.columns)
+        columns[1] = pc.coalesce(columns[1], made)
+        return pa.RecordBatch.from_arrays(columns, schema=converted.schema)
 
     # --- reading chunks ------------------------------------------------------------------------
 
@@ -464,9 +482,10 @@ class ColumnarImport:
         kind = columns["kind"]
         occurred = self._times(columns.get("occurred_at"))
         amount = self._amounts(columns.get("amount"), kind)
-        customer = self._customers(columns)
-        if occurred is None or amount is None or customer is None:
+        customers = self._customers(columns, numbers)
+        if occurred is None or amount is None or customers is None:
             return None
+        customer, new_customers, to_stage = customers
         for field, limit in TEXT_LIMITS.items():
             column = columns.get(field)
             if column is not None and ((pc.max(pc.utf8_length(column)).as_py() or 0) > limit
@@ -479,14 +498,18 @@ class ColumnarImport:
             or pc.any(pc.match_substring(key, "\x00")).as_py()
         ):
             return None  # a key missing, too long or not storable: the row path's problem
-        # Only now: a chunk refused above is checked by the row path, which notes them.
+        # Only now: a chunk refused above is checked by the row path, which notes them and
+        # stages only the new customers of its good rows.
         ahead = pc.indices_nonzero(pc.greater(occurred, string(pa, self.checker.warn_after))).to_pylist()
         self.checker.future_rows.extend(numbers[index] for index in ahead)
+        if to_stage:
+            self.checker.stage_new_customers(to_stage)
         texts = {field: pa.nulls(rows, pa.string()) if columns.get(field) is None else columns[field] for field in TEXT_LIMITS}
         return pa.RecordBatch.from_arrays([
             int64s(pa, numbers), customer, kind, texts["channel"], occurred, amount,
             texts["product"], texts["category"], texts["rep"], texts["notes"],
             pa.nulls(rows, pa.string()) if key is None else key,
+            pa.nulls(rows, pa.string()) if new_customers is None else new_customers,
         ], schema=self.converted_schema)
 
     def _times(self, column):
@@ -550,13 +573,17 @@ class ColumnarImport:
         scale = pc.power(int64(pa, 10), pc.cast(pc.subtract(int64(pa, self.exponent), decimals), pa.int64()))
         return pc.multiply(digits, scale)
 
-    def _customers(self, columns: dict):
-        """Each row's customer id by its first reference (id, external id, email), or None when
-        a reference is missing, unknown, ambiguous or not plainly spelt."""
+    def _customers(self, columns: dict, numbers):
+        """(each row's customer id by its first reference (id, external id, email), null where
+        ``--create-customers`` makes one; the staging key of that new customer, or None when
+        no row needs one; the new customers to stage: see :meth:`_new_customers`), or None when
+        a reference is missing, unknown (without ``--create-customers``), ambiguous or not
+        plainly spelt."""
         pc, pa = self.pc, self.pa
         rows = len(columns["kind"])
         nothing = falses(pa, rows)
         resolved = pa.nulls(rows, pa.int64())
+        new_keys, to_stage = None, []
         taken = nothing
         for field in REFERENCES:
             column = columns.get(field)
@@ -580,12 +607,52 @@ class ColumnarImport:
             if field == "customer_email":
                 column = pc.utf8_lower(column)
             matched = pc.take(ids, pc.index_in(column, value_set=keys))
-            if pc.any(pc.and_(use, pc.is_null(matched))).as_py():
-                return None
+            unknown = pc.and_(use, pc.is_null(matched))
+            if pc.any(unknown).as_py():
+                if not self.checker.create_customers:
+                    return None
+                made = self._new_customers(field, column, unknown, numbers, columns.get("customer_name"))
+                if made is None:
+                    return None
+                new_keys = made[0] if new_keys is None else pc.coalesce(new_keys, made[0])
+                to_stage += made[1]
             resolved = pc.if_else(use, matched, resolved)
-        if resolved.null_count:
+        if new_keys is None and resolved.null_count:
             return None
-        return resolved
+        if new_keys is not None and not pc.all(pc.not_equal(pc.is_valid(resolved), pc.is_valid(new_keys))).as_py():
+            return None
+        return resolved, new_keys, to_stage
+
+    def _new_customers(self, field: str, column, unknown, numbers, names):
+        """For the rows (``unknown``) whose reference (``column``: external ids, or lower-cased
+        emails) matched no one: (a string column of the staging key of the customer each asks
+        for, null elsewhere; the customers to stage, (key, first row, fields), for the
+        references no earlier row staged), or None when such a customer's fields (its
+        ``customer_name``) are not valid: the row path reports them."""
+        pc, pa = self.pc, self.pa
+        indices = pc.indices_nonzero(unknown).to_pylist()
+        references = pc.filter(column, unknown).to_pylist()
+        given = [None] * len(references) if names is None else pc.filter(names, unknown).to_pylist()
+        first: dict[str, tuple[int, str | None]] = {}
+        for index, reference, name in zip(indices, references, given):
+            first.setdefault(reference, (numbers[index], name))
+        keys = {reference: new_customer_key(field, reference) for reference in first}
+        staged = self.checker.staged_new_customers(list(keys.values()))  # by an earlier chunk's rows
+        to_stage = []
+        for reference, (number, name) in first.items():
+            if keys[reference] in staged:
+                continue
+            fields = new_customer_fields(field, reference, name)
+            try:
+                Customer(**fields)
+            except ValidationError:
+                return None
+            to_stage.append((keys[reference], number, fields))
+        rows = len(column)
+        made = [None] * rows
+        for index, reference in zip(indices, references):
+            made[index] = keys[reference]
+        return strings(pa, made), to_stage
 
     def _lookup(self, field: str, wanted):
         """(keys, ids) of the customers the references name (see :mod:`crmkit.columnar_refs`;
@@ -613,7 +680,7 @@ def _stored_rows(converted, keyed: bool) -> list[tuple]:
     (:data:`CHECKED_COLUMNS`, then the external key when ``keyed``)."""
     assert CHECKED_COLUMNS == ("customer_id", "kind", "channel", "occurred_at", "amount", "product", "category", "rep", "notes", "data")
     rows = converted.num_rows
-    *values, keys = [repeat(None, rows) if column.null_count == rows else column.to_pylist() for column in converted.columns[1:]]
+    *values, keys = [repeat(None, rows) if column.null_count == rows else column.to_pylist() for column in converted.columns[1:-1]]
     return list(zip(*values, repeat(None, rows), keys)) if keyed else list(zip(*values, repeat(None, rows)))
 
 

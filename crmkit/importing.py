@@ -306,6 +306,20 @@ def _key_field(plan: "_Plan", key: str | None, columns: list[str] | None) -> str
     return target
 
 
+def new_customer_key(field: str, reference: str) -> str:
+    """The staging key of the customer a reference (``customer_external_id`` or a normalised
+    ``customer_email``) that matched no one creates."""
+    return ("x:" if field == "customer_external_id" else "e:") + reference
+
+
+def new_customer_fields(field: str, reference: str, name: str | None) -> dict:
+    """The fields of the customer ``--create-customers`` makes of a reference: its external id
+    or email, and the row's ``customer_name`` (the reference when it has none)."""
+    fields = {"external_id": reference} if field == "customer_external_id" else {"email": reference}
+    fields["name"] = name or reference
+    return fields
+
+
 def write_report(problems: list[ImportProblem], path: str | Path) -> None:
     """Write problems as CSV (row, column, field, value, reason), cells made spreadsheet-safe."""
     with open(path, "w", newline="", encoding="utf-8") as out:
@@ -1297,22 +1311,40 @@ class _Checker:
 
         The first row naming a reference decides the new customer's name."""
         reference = values[field]
-        key = ("x:" if field == "customer_external_id" else "e:") + reference
-        if self.staging.execute("SELECT 1 FROM new_customers WHERE key = ?", (key,)).fetchone():
+        key = new_customer_key(field, reference)
+        if self.staging.execute("SELECT 1 FROM new_customers WHERE key = ? AND row < ?", (key, row.number)).fetchone():
             return key  # staged by an earlier row, which named it
-        fields = {"external_id": reference} if field == "customer_external_id" else {"email": reference}
-        fields["name"] = values.get("customer_name") or reference
+        fields = new_customer_fields(field, reference, values.get("customer_name"))
         try:
             Customer(**fields)
         except ValidationError as error:
             shown = "customer_name" if error.field == "name" else field
             self._problem(row, shown, f"cannot create the customer: {error.expected}", error.value)
             return None
-        self.staging.execute(
-            "INSERT INTO new_customers(key, row, payload) VALUES (?, ?, ?)",
-            (key, row.number, json.dumps(fields, separators=(",", ":"))),
-        )
+        self.stage_new_customers([(key, row.number, fields)])
         return key
+
+    def stage_new_customers(self, customers: list[tuple[str, int, dict]]) -> None:
+        """Stage new customers (key, the row naming it, its fields), each by the first row that
+        names it: a row earlier in the file than the one that staged a key takes it over, so the
+        order in which chunks and lines are checked does not matter."""
+        self.staging.executemany(
+            "INSERT INTO new_customers(key, row, payload) VALUES (?, ?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET row = excluded.row, payload = excluded.payload WHERE excluded.row < new_customers.row",
+            [(key, number, json.dumps(fields, separators=(",", ":"))) for key, number, fields in customers],
+        )
+
+    def staged_new_customers(self, keys: list[str]) -> set[str]:
+        """Which of ``keys`` are staged as new customers already."""
+        return {key for (key,) in self.staging.execute(
+            f"SELECT key FROM new_customers WHERE key IN ({json_values('?')})", [json.dumps(keys)],
+        )}
+
+    def new_customer_ids(self, keys: list[str]) -> dict[str, int]:
+        """The ids the new customers of ``keys`` were given (after :meth:`add_new_customers`)."""
+        return dict(self.staging.execute(
+            f"SELECT key, id FROM new_customers WHERE key IN ({json_values('?')})", [json.dumps(keys)],
+        ))
 
     # --- the write pass ----------------------------------------------------------------------
 
@@ -1328,7 +1360,7 @@ class _Checker:
             if progress is not None and done % BATCH_SIZE == 0:
                 progress("write", done, total)
 
-    def _add_new_customers(self) -> None:
+    def add_new_customers(self) -> None:
         """Create the staged new customers (first row first) and note their ids for the rows."""
         keys, payloads = [], []
         # Every staged new customer has staged rows: the row that staged it is staged itself.
@@ -1353,15 +1385,21 @@ class _Checker:
 
     def staged_rows(self, first: int, last: int) -> list[dict]:
         """The staged rows (as written) from row ``first`` to ``last``, in row order."""
-        return [json.loads(payload) for (payload,) in self.staging.execute(
-            "SELECT payload FROM staged WHERE row BETWEEN ? AND ? ORDER BY row", [first, last],
-        )]
+        return [values for _, values in self.staged_numbered(first, last)]
 
     def staged_numbered(self, first: int, last: int) -> list[tuple[int, dict]]:
-        """(row number, staged row as written) from row ``first`` to ``last``, in row order."""
-        return [(row, json.loads(payload)) for row, payload in self.staging.execute(
-            "SELECT row, payload FROM staged WHERE row BETWEEN ? AND ? ORDER BY row", [first, last],
-        )]
+        """(row number, staged row as written) from row ``first`` to ``last``, in row order; a
+        row naming a new customer has its id (after :meth:`add_new_customers`)."""
+        numbered = []
+        for row, payload, new_id in self.staging.execute(
+            "SELECT s.row, s.payload, n.id FROM staged s LEFT JOIN new_customers n ON n.key = s.new_customer "
+            "WHERE s.row BETWEEN ? AND ? ORDER BY s.row", [first, last],
+        ):
+            values = json.loads(payload)
+            if new_id is not None:
+                values["customer_id"] = new_id
+            numbered.append((row, values))
+        return numbered
 
     def write(self, progress: Progress | None) -> tuple[int, int]:
         """Write the staged rows in one transaction; returns (added, updated)."""
@@ -1371,7 +1409,7 @@ class _Checker:
         crm = self.crm
         with crm.transaction():
             if self.kind == "interactions":
-                self._add_new_customers()
+                self.add_new_customers()
             if self.kind == "customers":
                 counts = crm.customers.upsert_many(self._staged(progress, total))
                 added, updated = counts["added"], counts["updated"]
