@@ -630,29 +630,26 @@ class ColumnarImport:
         references no earlier row staged), or None when such a customer's fields (its
         ``customer_name``) are not valid: the row path reports them."""
         pc, pa = self.pc, self.pa
-        indices = pc.indices_nonzero(unknown).to_pylist()
-        references = pc.filter(column, unknown).to_pylist()
-        given = [None] * len(references) if names is None else pc.filter(names, unknown).to_pylist()
-        first: dict[str, tuple[int, str | None]] = {}
-        for index, reference, name in zip(indices, references, given):
-            first.setdefault(reference, (numbers[index], name))
-        keys = {reference: new_customer_key(field, reference) for reference in first}
-        staged = self.checker.staged_new_customers(list(keys.values()))  # by an earlier chunk's rows
+        prefix = string(pa, new_customer_key(field, ""))
+        asked = pc.filter(column, unknown)
+        distinct = pc.unique(asked)  # each reference once, in the order of its first row
+        first_rows = pc.take(pc.indices_nonzero(unknown), pc.index_in(distinct, value_set=asked))
+        first = first_rows.to_pylist()
+        given = [None] * len(first) if names is None else pc.take(names, first_rows).to_pylist()
+        keys = pc.binary_join_element_wise(prefix, distinct, string(pa, "")).to_pylist()
+        staged = self.checker.new_customer_ids(keys)  # by an earlier chunk's rows
         to_stage = []
-        for reference, (number, name) in first.items():
-            if keys[reference] in staged:
+        for reference, key, position, name in zip(distinct.to_pylist(), keys, first, given):
+            if key in staged:
                 continue
             fields = new_customer_fields(field, reference, name)
             try:
                 Customer(**fields)
             except ValidationError:
                 return None
-            to_stage.append((keys[reference], number, fields))
-        rows = len(column)
-        made = [None] * rows
-        for index, reference in zip(indices, references):
-            made[index] = keys[reference]
-        return strings(pa, made), to_stage
+            to_stage.append((key, numbers[position], fields))
+        made = pc.binary_join_element_wise(prefix, column, string(pa, ""))
+        return pc.if_else(unknown, made, pa.nulls(1, pa.string())[0]), to_stage
 
     def _lookup(self, field: str, wanted):
         """(keys, ids) of the customers the references name (see :mod:`crmkit.columnar_refs`;
@@ -934,7 +931,8 @@ class ColumnarCustomers(ColumnarImport):
             if field in keys:
                 given = pc.is_valid(keys[field]) if given is None else given
                 rows = [numbers[i] for i in pc.indices_nonzero(given).to_pylist()]
-                registered.extend(zip([prefix + key for key in pc.filter(keys[field], given).to_pylist()], rows))
+                prefixed = pc.binary_join_element_wise(string(self.pa, prefix), pc.filter(keys[field], given), string(self.pa, ""))
+                registered.extend(zip(prefixed.to_pylist(), rows))
         # A key met before, in this chunk or an earlier one, is a duplicate the row path names.
         staging.execute("SAVEPOINT chunk_keys")
         added = insert_rows(staging, "row_keys", ("key", "row"), registered, or_ignore=True)
@@ -960,7 +958,7 @@ class ColumnarCustomers(ColumnarImport):
             elif name == "phone_norm":  # its digits, a leading + kept (the values are trimmed)
                 values.append(pc.replace_substring_regex(checked.column("phone"), _NOT_PHONE_DIGIT, r"\1").to_pylist())
             elif name == "stage":
-                values.append(["new" if stage is None else stage for stage in checked.column("stage").to_pylist()])
+                values.append(pc.fill_null(checked.column("stage"), string(self.pa, "new")).to_pylist())
             else:
                 values.append(checked.column(name).to_pylist())
         return list(zip(*values))

@@ -1334,14 +1334,9 @@ class _Checker:
             [(key, number, json.dumps(fields, separators=(",", ":"))) for key, number, fields in customers],
         )
 
-    def staged_new_customers(self, keys: list[str]) -> set[str]:
-        """Which of ``keys`` are staged as new customers already."""
-        return {key for (key,) in self.staging.execute(
-            f"SELECT key FROM new_customers WHERE key IN ({json_values('?')})", [json.dumps(keys)],
-        )}
-
-    def new_customer_ids(self, keys: list[str]) -> dict[str, int]:
-        """The ids the new customers of ``keys`` were given (after :meth:`add_new_customers`)."""
+    def new_customer_ids(self, keys: list[str]) -> dict[str, int | None]:
+        """The new customers staged among ``keys``, each with the id it was given (None until
+        :meth:`add_new_customers` has made it)."""
         return dict(self.staging.execute(
             f"SELECT key, id FROM new_customers WHERE key IN ({json_values('?')})", [json.dumps(keys)],
         ))
@@ -1350,15 +1345,24 @@ class _Checker:
 
     def _staged(self, progress: Progress | None, total: int) -> Iterator[dict]:
         done = 0
-        query = "SELECT s.payload, n.id FROM staged s LEFT JOIN new_customers n ON n.key = s.new_customer ORDER BY s.row"
-        for payload, new_id in self.staging.execute(query):
-            values = json.loads(payload)
-            if new_id is not None:
-                values["customer_id"] = new_id
+        for _, values in self._staged_between(1, None):
             yield values
             done += 1
             if progress is not None and done % BATCH_SIZE == 0:
                 progress("write", done, total)
+
+    def _staged_between(self, first: int, last: int | None) -> Iterator[tuple[int, dict]]:
+        """(row number, staged row as written) from row ``first`` to ``last`` (None: the end), in
+        row order; a row naming a new customer has its id (after :meth:`add_new_customers`)."""
+        rows = self.staging.execute(
+            "SELECT s.row, s.payload, n.id FROM staged s LEFT JOIN new_customers n ON n.key = s.new_customer "
+            "WHERE s.row BETWEEN ? AND coalesce(?, s.row) ORDER BY s.row", [first, last],
+        )
+        for row, payload, new_id in rows:
+            values = json.loads(payload)
+            if new_id is not None:
+                values["customer_id"] = new_id
+            yield row, values
 
     def add_new_customers(self) -> None:
         """Create the staged new customers (first row first) and note their ids for the rows."""
@@ -1390,16 +1394,7 @@ class _Checker:
     def staged_numbered(self, first: int, last: int) -> list[tuple[int, dict]]:
         """(row number, staged row as written) from row ``first`` to ``last``, in row order; a
         row naming a new customer has its id (after :meth:`add_new_customers`)."""
-        numbered = []
-        for row, payload, new_id in self.staging.execute(
-            "SELECT s.row, s.payload, n.id FROM staged s LEFT JOIN new_customers n ON n.key = s.new_customer "
-            "WHERE s.row BETWEEN ? AND ? ORDER BY s.row", [first, last],
-        ):
-            values = json.loads(payload)
-            if new_id is not None:
-                values["customer_id"] = new_id
-            numbered.append((row, values))
-        return numbered
+        return list(self._staged_between(first, last))
 
     def write(self, progress: Progress | None) -> tuple[int, int]:
         """Write the staged rows in one transaction; returns (added, updated)."""
